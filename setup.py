@@ -1,0 +1,40 @@
+"""Packaging for the UniMuMo training framework: `pip install -e ".[dev]"`."""
+from setuptools import find_packages, setup
+
+setup(
+    name="unimumo",
+    version="0.1.0",
+    description="Training framework for a unified music-motion-text language model (UniMuMo family).",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.4",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "transformers>=4.45",
+        "safetensors>=0.4",
+        "sentencepiece>=0.2",
+        "deepspeed>=0.15",
+        "webdataset>=0.2.90",
+        "librosa>=0.10",
+        "soundfile>=0.12",
+        "submitit>=1.5",
+        "tqdm>=4.60",
+        "tensorboard>=2.14",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "pytest-timeout>=2.2"],
+    },
+    entry_points={
+        "console_scripts": [
+            "unimumo-shards=unimumo.data.cli:main",
+            "unimumo-train=unimumo.train.cli:main",
+            "unimumo-export=unimumo.train.export:main",
+            "unimumo-submit=unimumo.launch:main",
+            "unimumo-eval=unimumo.eval.cli:main",
+            "unimumo-demo=unimumo.demo:main",
+        ],
+    },
+)

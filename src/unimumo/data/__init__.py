@@ -1,0 +1,1 @@
+"""Data: raw-source readers, beat alignment, the offline shard builder and the streaming loader."""

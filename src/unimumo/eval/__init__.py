@@ -1,0 +1,1 @@
+"""Evaluation: motion features, dance and music metrics, benchmark runs and rendering."""

@@ -1,0 +1,1 @@
+"""Training: DeepSpeed engine, stage recipes and freeze plans, checkpoints and export."""
