@@ -1,0 +1,33 @@
+#!/bin/bash
+# Stage 2 of UniMuMo training (recipe stage2_joint): music and motion together, all modules trainable.
+# Starts from the stage-1 export ($UNIMUMO_RUNS/stage1_motion/export, or UNIMUMO_STAGE1_OUT/export,
+# or any HF directory in UNIMUMO_INIT_FROM).
+#
+#   sbatch slurm/stage2_joint.sh [unimumo-train arguments, e.g. --set steps=100000]
+#
+# Submit from the repository root. Every #SBATCH value below is a default: sbatch flags override it
+# (e.g. sbatch --nodes=8 slurm/stage2_joint.sh; on CPUs only:
+# sbatch --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 slurm/stage2_joint.sh).
+# Paths, DeepSpeed config and recipe overrides come from UNIMUMO_* variables, see slurm/env.sh.
+# USR1 (sent 120 s before the time limit) makes the trainer checkpoint; the job requeues and resumes.
+#SBATCH --job-name=unimumo-stage2
+#SBATCH --nodes=2
+#SBATCH --ntasks-per-node=8
+#SBATCH --gpus-per-node=8
+#SBATCH --cpus-per-task=8
+#SBATCH --time=48:00:00
+#SBATCH --signal=USR1@120
+#SBATCH --requeue
+#SBATCH --open-mode=append
+#SBATCH --output=slurm/logs/%x-%j.out
+
+UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pwd)}}
+[ -f "$UNIMUMO_ROOT/slurm/env.sh" ] \
+  || { echo "[unimumo-slurm] ERROR: no slurm/env.sh under $UNIMUMO_ROOT; submit from the repository root or set UNIMUMO_ROOT" >&2; exit 1; }
+# shellcheck source=env.sh
+source "$UNIMUMO_ROOT/slurm/env.sh"
+unimumo_setup
+init_from=${UNIMUMO_INIT_FROM:-${UNIMUMO_STAGE1_OUT:-$UNIMUMO_RUNS/stage1_motion}/export}
+[ -f "$init_from/config.json" ] \
+  || _unimumo_die "no stage-1 export at $init_from (config.json missing); run stage 1 first or set UNIMUMO_INIT_FROM"
+unimumo_train stage2_joint --init-from "$init_from" "$@"

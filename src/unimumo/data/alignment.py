@@ -1,0 +1,152 @@
+"""Beat alignment: music beats (librosa), visual beats (joint-speed minima) and a beat-aligning time warp.
+
+A `TimeWarp` maps time in the music clip (seconds from the clip start) to time in the motion
+sequence. It is piecewise linear: a global rate brings the motion's beat period to the music's
+(folded by powers of two, so a dance on every other beat stays on every other beat), then each
+music beat that has a visual beat close to its predicted position becomes a knot, so the warped
+motion has its visual beats on the music beats. Local slopes stay within [rate/2, 2*rate].
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks
+
+
+def music_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]:
+    """Beat times (s) and tempo (bpm) by librosa's dynamic-programming beat tracker."""
+    tempo, beats = librosa.beat.beat_track(y=wav, sr=sampling_rate, units="time")
+    return np.asarray(beats, dtype=np.float64), float(np.atleast_1d(tempo)[0])
+
+
+def joint_speed(joints: np.ndarray, fps: float, smooth_seconds: float = 0.05) -> np.ndarray:
+    """Mean joint speed (m/s) per frame [N], Gaussian-smoothed over `smooth_seconds`."""
+    velocity = np.gradient(np.asarray(joints, dtype=np.float64), axis=0) * fps
+    speed = np.linalg.norm(velocity, axis=-1).mean(axis=-1)
+    sigma = smooth_seconds * fps
+    return gaussian_filter1d(speed, sigma) if sigma >= 0.5 else speed
+
+
+def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = 0.2) -> np.ndarray:
+    """Visual beats (s): local minima of joint speed that stand out from the surrounding motion."""
+    if len(joints) < 3:
+        return np.zeros(0)
+    speed = joint_speed(joints, fps)
+    prominence = 0.05 * (speed.max() - speed.min())
+    if prominence <= 0:
+        return np.zeros(0)
+    frames, _ = find_peaks(-speed, distance=max(1, int(round(min_gap_seconds * fps))), prominence=prominence)
+    return frames / fps
+
+
+def beat_alignment(music_beat_times: np.ndarray, motion_beat_times: np.ndarray, sigma: float = 0.1) -> float:
+    """Mean over music beats of exp(-d^2 / 2 sigma^2), d = distance (s) to the nearest visual beat (1 = perfect)."""
+    music_beat_times = np.asarray(music_beat_times, dtype=np.float64)
+    motion_beat_times = np.asarray(motion_beat_times, dtype=np.float64)
+    if music_beat_times.size == 0 or motion_beat_times.size == 0:
+        return 0.0
+    distance = np.abs(music_beat_times[:, None] - motion_beat_times[None, :]).min(axis=1)
+    return float(np.exp(-(distance**2) / (2 * sigma**2)).mean())
+
+
+def beat_period(beat_times: np.ndarray) -> float | None:
+    gaps = np.diff(np.asarray(beat_times, dtype=np.float64))
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else None
+
+
+def folded_rate(motion_period: float | None, music_period: float | None) -> float:
+    """Motion seconds per music second that match the beat periods, folded by 2**k into [1/sqrt2, sqrt2]."""
+    if not motion_period or not music_period:
+        return 1.0
+    rate = motion_period / music_period
+    return float(rate / 2.0 ** np.round(np.log2(rate)))
+
+
+@dataclass
+class TimeWarp:
+    """Piecewise-linear map from music-clip time to motion time (both in seconds)."""
+
+    music_knots: np.ndarray
+    motion_knots: np.ndarray
+    rate: float
+
+    def __call__(self, times: np.ndarray) -> np.ndarray:
+        return np.interp(times, self.music_knots, self.motion_knots)
+
+    @property
+    def num_anchors(self) -> int:
+        return len(self.music_knots) - 2
+
+
+def fit_warp(
+    music_beat_times: np.ndarray, motion_beat_times: np.ndarray, duration: float, motion_start: float, rate: float
+) -> TimeWarp:
+    """Warp of the music span [0, duration] onto motion time starting at `motion_start` with global `rate`."""
+    music_beat_times = np.asarray(music_beat_times, dtype=np.float64)
+    motion_beat_times = np.asarray(motion_beat_times, dtype=np.float64)
+    music_period = beat_period(music_beat_times) or 0.5
+    tolerance = 0.4 * rate * music_period
+    anchors: list[tuple[float, float]] = []
+    for beat in music_beat_times[(music_beat_times > 0) & (music_beat_times < duration)]:
+        if motion_beat_times.size == 0:
+            break
+        predicted = motion_start + rate * beat
+        nearest = motion_beat_times[np.argmin(np.abs(motion_beat_times - predicted))]
+        if abs(nearest - predicted) > tolerance:
+            continue
+        if anchors:
+            slope = (nearest - anchors[-1][1]) / (beat - anchors[-1][0])
+            if not rate / 2 <= slope <= 2 * rate:
+                continue
+        anchors.append((float(beat), float(nearest)))
+    if anchors:
+        first, last = anchors[0], anchors[-1]
+        start = (0.0, first[1] - rate * first[0])
+        end = (duration, last[1] + rate * (duration - last[0]))
+    else:
+        start, end = (0.0, motion_start), (duration, motion_start + rate * duration)
+    knots = np.array([start, *anchors, end])
+    return TimeWarp(music_knots=knots[:, 0], motion_knots=knots[:, 1], rate=rate)
+
+
+@dataclass
+class PairPlacement:
+    """Where a pair sits: music clip [music_start, music_start + duration), motion from `warp`."""
+
+    music_start: float
+    duration: float
+    warp: TimeWarp
+
+
+def place_pair(
+    music_beat_times: np.ndarray, music_duration: float, motion_beat_times: np.ndarray, motion_duration: float,
+    rng: random.Random,
+) -> PairPlacement:
+    """Choose the music span and motion start (random where there is slack) and fit the beat warp.
+
+    The music span is the whole track when the (rate-scaled) motion is long enough, otherwise a random
+    sub-span as long as the motion allows.
+    """
+    rate = folded_rate(beat_period(motion_beat_times), beat_period(music_beat_times))
+    duration = min(music_duration, motion_duration / rate)
+    music_start = rng.uniform(0.0, music_duration - duration) if music_duration > duration else 0.0
+    motion_start = rng.uniform(0.0, motion_duration - rate * duration) if motion_duration > rate * duration else 0.0
+    local_beats = np.asarray(music_beat_times) - music_start
+    local_beats = local_beats[(local_beats >= 0) & (local_beats <= duration)]
+    warp = fit_warp(local_beats, motion_beat_times, duration, motion_start, rate)
+    return PairPlacement(music_start=music_start, duration=duration, warp=warp)
+
+
+def warp_joints(joints: np.ndarray, fps: float, warp: TimeWarp, duration: float, out_fps: float) -> np.ndarray:
+    """Resample joints [N,22,3] (at `fps`) on the warped time grid: frame k shows motion time warp(k / out_fps)."""
+    num_out = int(round(duration * out_fps)) + 1
+    source_frames = np.clip(warp(np.arange(num_out) / out_fps) * fps, 0, len(joints) - 1)
+    low = np.floor(source_frames).astype(int)
+    high = np.minimum(low + 1, len(joints) - 1)
+    weight = (source_frames - low)[:, None, None]
+    return ((1 - weight) * joints[low] + weight * joints[high]).astype(np.float32)

@@ -1,0 +1,100 @@
+"""The per-process side of the shard builder: frozen models loaded once, then one track (or motion) per call.
+
+Functions here run in worker processes (or in the main process with --workers 1); they return plain
+results and never raise for bad inputs: a bad input becomes a failure record {file, reason, stage}.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from unimumo.constants import CODE_RATE
+from unimumo.data.alignment import music_beats
+from unimumo.data.build_config import BuildConfig
+from unimumo.data.pairing import MotionEntry, MusicTrack, choose_motions, load_motion, make_pair_sample, pair_rng
+from unimumo.data.sources.music4all import TrackInfo, load_audio
+from unimumo.data.text import TextTokenizer
+from unimumo.models.motion_vqvae import MotionTokenizer
+from unimumo.models.music_codec import MusicCodec
+
+
+@dataclass
+class TrackResult:
+    index: int
+    track_id: str
+    samples: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    skipped: str | None = None  # reason a valid track produced no samples ("short_beats")
+
+
+@dataclass
+class WorkerContext:
+    config: BuildConfig
+    codec: MusicCodec
+    motion_tokenizer: MotionTokenizer
+    text_tokenizer: TextTokenizer
+    pool: list[MotionEntry] = field(default_factory=list)
+
+
+_CONTEXT: WorkerContext | None = None
+
+
+def load_context(config: BuildConfig) -> WorkerContext:
+    return WorkerContext(
+        config=config,
+        codec=MusicCodec.from_pretrained(config.music_codec),
+        motion_tokenizer=MotionTokenizer.from_pretrained(config.motion_codec),
+        text_tokenizer=TextTokenizer(config.text_tokenizer),
+    )
+
+
+def init_worker(config: BuildConfig, pool: list[MotionEntry] | None = None) -> None:
+    """Process initializer: one torch thread (results must not depend on the thread count), models loaded once."""
+    global _CONTEXT
+    torch.set_num_threads(1)
+    _CONTEXT = load_context(config)
+    _CONTEXT.pool = list(pool or [])
+
+
+def set_pool(pool: list[MotionEntry]) -> None:
+    _CONTEXT.pool = list(pool)
+
+
+def scan_motion(entry: MotionEntry) -> tuple[MotionEntry, dict | None]:
+    """(entry, None) if the motion is usable, else (entry, failure record)."""
+    try:
+        motion = load_motion(entry)
+        if motion.duration <= 0:
+            raise ValueError(f"{entry.path}: motion has no duration")
+    except Exception as error:  # any unreadable input is recorded, the build goes on
+        return entry, {"file": entry.path, "stage": "motion", "reason": f"{type(error).__name__}: {error}"}
+    return entry, None
+
+
+def process_track(job: tuple[int, TrackInfo]) -> TrackResult:
+    index, info = job
+    context = _CONTEXT
+    config = context.config
+    result = TrackResult(index=index, track_id=info.id)
+    try:
+        wav = load_audio(info.audio_path, context.codec.sampling_rate)
+        beats, tempo = music_beats(wav, context.codec.sampling_rate)
+        if beats.size < 2 or beats[-1] - beats[0] < config.min_beat_seconds:
+            result.skipped = "short_beats"
+            return result
+        codes = context.codec.encode(wav)
+        if context.codec.frame_rate != CODE_RATE:
+            raise ValueError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} != {CODE_RATE}")
+        track = MusicTrack(info=info, codes=codes, beats=beats, tempo=tempo, duration=len(wav) / context.codec.sampling_rate)
+        chosen = choose_motions(context.pool, config.pairs_per_track, pair_rng(config.seed, config.split, info.id))
+        for pair, entry in enumerate(chosen):
+            result.samples.append(make_pair_sample(
+                track, load_motion(entry), entry, pair, seed=config.seed, split=config.split,
+                motion_tokenizer=context.motion_tokenizer, text_tokenizer=context.text_tokenizer,
+            ))
+    except Exception as error:  # any unreadable input is recorded, the build goes on
+        result.samples = []
+        result.failures.append({"file": str(info.audio_path), "stage": "music", "track_id": info.id,
+                                "reason": f"{type(error).__name__}: {error}"})
+    return result

@@ -1,0 +1,133 @@
+"""`unimumo-shards`: write a synthetic corpus, build tokenized WebDataset shards, verify and inspect them."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+EXIT_FAILURES = 2  # build finished but too many inputs failed / verify found problems
+EXIT_USAGE = 3  # bad arguments or output directory state
+
+
+def synth_command(args: argparse.Namespace) -> int:
+    from unimumo.data.synthetic import SyntheticCorpusConfig, write_synthetic_corpus
+
+    config = SyntheticCorpusConfig(tracks=args.tracks, motions=args.motions, seed=args.seed)
+    out = write_synthetic_corpus(args.out, config)
+    print(f"synthetic corpus written to {out} (music4all/, aist/, humanml3d/, models/, corpus.json)")
+    return 0
+
+
+def build_command(args: argparse.Namespace) -> int:
+    from unimumo.data.build_config import BuildConfig
+    from unimumo.data.shard_builder import BuildError, build_split
+
+    try:
+        config = BuildConfig(
+            music4all=args.music4all, aist=args.aist, humanml3d=args.humanml3d, music_codec=args.music_codec,
+            motion_codec=args.motion_codec, text_tokenizer=args.text_tokenizer, out=args.out, split=args.split,
+            workers=args.workers, shard_size_mb=args.shard_size_mb, pairs_per_track=args.pairs_per_track,
+            seed=args.seed, resume=args.resume, max_failure_fraction=args.max_failure_fraction,
+            min_beat_seconds=args.min_beat_seconds,
+        ).validate()
+        report = build_split(config, progress=not args.no_progress)
+    except (BuildError, ValueError, FileNotFoundError) as error:
+        print(f"unimumo-shards build: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(asdict(report), indent=2))
+    if not report.ok:
+        print(f"unimumo-shards build: {report.failures} of {report.inputs} inputs failed "
+              f"({report.failure_fraction:.1%} > --max-failure-fraction {config.max_failure_fraction:.1%}); "
+              f"see {Path(config.out) / 'failures.jsonl'}", file=sys.stderr)
+        return EXIT_FAILURES
+    return 0
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from unimumo.data.shard_verify import verify_shards
+
+    problems, stats = verify_shards(args.shards, music_codec=args.music_codec, motion_codec=args.motion_codec,
+                                    text_tokenizer=args.text_tokenizer, check_tokenizers=not args.skip_tokenizers)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    status = "OK" if not problems else f"{len(problems)} problem(s)"
+    print(f"verify {args.shards}: {stats.get('shards', 0)} shards, {stats.get('samples', 0)} samples: {status}")
+    return EXIT_FAILURES if problems else 0
+
+
+def inspect_command(args: argparse.Namespace) -> int:
+    from unimumo.data.shard_inspect import sample_lines, summary_lines
+
+    try:
+        lines = summary_lines(Path(args.shards)) + sample_lines(Path(args.shards), args.split, args.samples)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"unimumo-shards inspect: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print("\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unimumo-shards",
+        description="Offline data pipeline: raw Music4All + AIST++/HumanML3D -> tokenized, beat-aligned "
+                    "music-motion pairs in WebDataset shards (with manifest.json and failures.jsonl).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth", help="write a small synthetic corpus in the real on-disk formats "
+                                              "plus tiny random-weight EnCodec/T5/motion VQ-VAE and a sentencepiece model")
+    synth.add_argument("--out", required=True, type=Path, help="output directory")
+    synth.add_argument("--tracks", type=int, default=12, help="good music tracks (broken/ignored ones are extra)")
+    synth.add_argument("--motions", type=int, default=12, help="good motions, 2/3 AIST++ and 1/3 HumanML3D")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=synth_command)
+
+    build = commands.add_parser("build", help="tokenize and pair one split into shards/NAME/{split}-000000.tar ...")
+    build.add_argument("--music4all", required=True, type=Path, help="Music4All root (audios/, id_*.csv, splits/)")
+    build.add_argument("--aist", type=Path, help="AIST++ root (motions/*.pkl, splits/, ignore_list.txt)")
+    build.add_argument("--humanml3d", type=Path, help="HumanML3D root (new_joint_vecs/, texts/, {split}.txt)")
+    build.add_argument("--music-codec", required=True, type=Path, help="EncodecModel directory (save_pretrained)")
+    build.add_argument("--motion-codec", required=True, type=Path, help="MotionTokenizer directory")
+    build.add_argument("--text-tokenizer", required=True, type=Path, help="sentencepiece .model file")
+    build.add_argument("--out", required=True, type=Path, help="shard directory, e.g. shards/NAME")
+    build.add_argument("--split", required=True, choices=("train", "val", "test"))
+    build.add_argument("--workers", type=int, default=1, help="worker processes (default 1 = in this process)")
+    build.add_argument("--shard-size-mb", type=float, default=256.0, help="max shard size (rolls over per track)")
+    build.add_argument("--pairs-per-track", type=int, default=5, help="motions paired with each track (K)")
+    build.add_argument("--seed", type=int, default=0, help="seed of pairing, placement and caption choices")
+    build.add_argument("--resume", action="store_true", help="continue an interrupted build (same arguments)")
+    build.add_argument("--max-failure-fraction", type=float, default=0.05,
+                       help="exit non-zero when more than this fraction of inputs failed (default 0.05)")
+    build.add_argument("--min-beat-seconds", type=float, default=10.0,
+                       help="skip tracks with less time than this between first and last beat (default 10)")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.set_defaults(func=build_command)
+
+    verify = commands.add_parser("verify", help="check checksums, counts, decodability and tokenizer fingerprints")
+    verify.add_argument("shards", type=Path, help="shard directory with manifest.json")
+    verify.add_argument("--music-codec", type=Path, help="EncodecModel dir to check (default: path in manifest)")
+    verify.add_argument("--motion-codec", type=Path, help="MotionTokenizer dir to check (default: path in manifest)")
+    verify.add_argument("--text-tokenizer", type=Path, help="sentencepiece model to check (default: path in manifest)")
+    verify.add_argument("--skip-tokenizers", action="store_true", help="do not load tokenizers to compare fingerprints")
+    verify.set_defaults(func=verify_command)
+
+    inspect = commands.add_parser("inspect", help="print a summary and a few samples")
+    inspect.add_argument("shards", type=Path, help="shard directory with manifest.json")
+    inspect.add_argument("--split", choices=("train", "val", "test"), help="only samples of this split")
+    inspect.add_argument("--samples", type=int, default=3, help="how many samples to print (default 3)")
+    inspect.set_defaults(func=inspect_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

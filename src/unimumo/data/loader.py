@@ -1,0 +1,215 @@
+"""The training loader: `build_loader(...)` -> `ShardLoader`, an iterable of batches from WebDataset shards.
+
+Batches follow the Loader contract in docs/interfaces.md. The work is done in
+`shard_stream.ShardStreamDataset` (one stream per DataLoader worker); this module runs the
+workers, merges their batches in a fixed round-robin order (stream 0, 1, ..., skipping streams
+that have ended), keeps the per-stream positions and the statistics, and resumes from them.
+
+Determinism: for a given seed, rank, world_size, num_workers, batch size and shard set the batch
+sequence is fixed. Because the merge order is enforced here (not left to the DataLoader),
+`load_state_dict(state_dict())` continues with exactly the batch that would have come next.
+
+Broken data never stops training: a missing or unreadable shard is skipped with a
+`ShardSkippedWarning` and counted; a sample that cannot be decoded is skipped and counted;
+a sample shorter than `window` frames is dropped and counted (see windows.py).
+"""
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from pathlib import Path
+from typing import Iterator
+
+from torch.utils.data import DataLoader
+
+from unimumo.data.shard_manifest import manifest_path, split_shards
+from unimumo.data.shard_stream import ShardStreamDataset
+from unimumo.data.windows import WindowSpec, task_weights_from_mixture
+
+STATE_FORMAT = 1
+STAT_OF_EVENT = {
+    "missing_shard": "missing_shards_skipped",
+    "corrupt_shard": "corrupt_shards_skipped",
+    "corrupt_sample": "corrupt_samples_skipped",
+    "short_sample": "short_samples_dropped",
+    "empty_stream": "empty_streams",
+}
+
+
+class ShardSkippedWarning(UserWarning):
+    """Data was skipped (missing/corrupt shard or sample, samples shorter than the window)."""
+
+
+def _fresh_stats() -> dict:
+    return {"batches_seen": 0, "samples_seen": 0, **{name: 0 for name in STAT_OF_EVENT.values()}}
+
+
+class ShardLoader:
+    """Iterable of batches; infinite when `epochs` is None. Iterating again continues where it stopped
+    (a finite loader that has finished starts again from its first batch)."""
+
+    def __init__(self, dataset: ShardStreamDataset, num_workers: int, config: dict, source: str):
+        self._dataset = dataset
+        self._num_workers = num_workers
+        self._config = config
+        self._source = source
+        self._num_streams = dataset.num_streams
+        self._stats = _fresh_stats()
+        self._reset_positions()
+
+    def _reset_positions(self) -> None:
+        self._positions = [[0, 0] for _ in range(self._num_streams)]
+        self._ended = [False] * self._num_streams
+        self._next_stream = 0
+
+    @property
+    def stats(self) -> dict:
+        return dict(self._stats)
+
+    def state_dict(self) -> dict:
+        return {
+            "format": STATE_FORMAT,
+            "config": dict(self._config),
+            "positions": [list(p) for p in self._positions],
+            "ended": list(self._ended),
+            "next_stream": self._next_stream,
+            "stats": dict(self._stats),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("format") != STATE_FORMAT:
+            raise ValueError(f"loader state has format {state.get('format')!r}, expected {STATE_FORMAT}")
+        saved = state["config"]
+        differences = [
+            f"{name}: saved {saved.get(name)!r}, now {self._config[name]!r}"
+            for name in self._config
+            if saved.get(name) != self._config[name]
+        ]
+        if differences:
+            raise ValueError(
+                "cannot resume the loader exactly, its settings changed since the state was saved ("
+                + "; ".join(differences)
+                + ")"
+            )
+        self._positions = [list(p) for p in state["positions"]]
+        self._ended = list(state["ended"])
+        self._next_stream = int(state["next_stream"])
+        self._stats = {**_fresh_stats(), **state["stats"]}
+
+    def _batch_source(self) -> Iterator[dict]:
+        self._dataset.start_positions = [tuple(p) for p in self._positions]
+        if self._num_workers == 0:
+            return iter(self._dataset)
+        return iter(DataLoader(self._dataset, batch_size=None, num_workers=self._num_workers, prefetch_factor=4))
+
+    def _record(self, events: list) -> None:
+        for kind, where, detail in events:
+            self._stats[STAT_OF_EVENT[kind]] += 1
+            if kind == "short_sample":  # one message for all of them (warnings shows it once)
+                message = f"{self._source}: dropping samples shorter than window={self._config['window']} frames"
+            else:
+                message = f"skipped {kind.replace('_', ' ')} in {where}: {detail}"
+            warnings.warn(message, ShardSkippedWarning, stacklevel=3)
+
+    def __iter__(self) -> Iterator[dict]:
+        if all(self._ended):
+            self._reset_positions()
+        source = self._batch_source()
+        pending: dict[int, deque] = {stream: deque() for stream in range(self._num_streams)}
+        while not all(self._ended):
+            stream = self._next_stream
+            if self._ended[stream]:
+                self._next_stream = (stream + 1) % self._num_streams
+                continue
+            while not pending[stream]:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    raise RuntimeError(f"{self._source}: stream {stream} stopped without its end marker") from None
+                pending[item["_stream"]].append(item)
+            batch = pending[stream].popleft()
+            self._record(batch.pop("_events"))
+            self._positions[stream] = list(batch.pop("_position"))
+            self._next_stream = (stream + 1) % self._num_streams
+            del batch["_stream"]
+            if batch.pop("_end", False):
+                self._ended[stream] = True
+                continue
+            self._stats["batches_seen"] += 1
+            self._stats["samples_seen"] += len(batch["keys"])
+            yield batch
+        if self._config["epochs"] is None:
+            raise RuntimeError(
+                f"{self._source}: no readable samples of at least window={self._config['window']} frames "
+                f"(stats: {self._stats})"
+            )
+
+
+def build_loader(
+    shards: str | Path,
+    split: str,
+    batch_size: int,
+    *,
+    window: int = 500,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 0,
+    shuffle_buffer: int = 256,
+    task_mixture: dict[str, float] | None = None,
+    max_text_len: int = 64,
+    epochs: int | None = None,
+) -> ShardLoader:
+    """Loader over the `split` shards listed in `shards`/manifest.json (see module docstring)."""
+    if batch_size < 1 or window < 1 or max_text_len < 1 or num_workers < 0 or shuffle_buffer < 0:
+        raise ValueError(
+            f"need batch_size, window, max_text_len >= 1 and num_workers, shuffle_buffer >= 0; got "
+            f"batch_size={batch_size}, window={window}, max_text_len={max_text_len}, "
+            f"num_workers={num_workers}, shuffle_buffer={shuffle_buffer}"
+        )
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"epochs must be None (infinite) or >= 1, got {epochs}")
+    source = str(manifest_path(shards))
+    shard_paths = [entry["path"] for entry in split_shards(shards, split)]
+    if len(shard_paths) < world_size:
+        raise ValueError(
+            f"{source}: split {split!r} has {len(shard_paths)} shards, fewer than world_size={world_size}; "
+            "rebuild with smaller --shard-size-mb so every rank gets at least one"
+        )
+    num_streams = max(1, num_workers)
+    per_rank = len(shard_paths[rank::world_size])
+    if per_rank < num_streams:
+        warnings.warn(
+            f"{source}: rank {rank} has {per_rank} shards of split {split!r} for {num_streams} workers; "
+            f"{num_streams - per_rank} workers will stay idle",
+            ShardSkippedWarning,
+            stacklevel=2,
+        )
+    spec = WindowSpec(window, max_text_len, task_weights_from_mixture(task_mixture), seed)
+    dataset = ShardStreamDataset(
+        shard_paths,
+        rank=rank,
+        world_size=world_size,
+        num_streams=num_streams,
+        batch_size=batch_size,
+        shuffle_buffer=shuffle_buffer,
+        spec=spec,
+        epochs=epochs,
+    )
+    config = {
+        "split": split,
+        "shards": [Path(p).name for p in shard_paths],
+        "batch_size": batch_size,
+        "window": window,
+        "seed": seed,
+        "rank": rank,
+        "world_size": world_size,
+        "num_workers": num_workers,
+        "shuffle_buffer": shuffle_buffer,
+        "task_weights": list(spec.task_weights),
+        "max_text_len": max_text_len,
+        "epochs": epochs,
+    }
+    return ShardLoader(dataset, num_workers, config, source)

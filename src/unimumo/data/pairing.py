@@ -1,0 +1,126 @@
+"""Pair one music track with K motions: choose motions, beat-align them by time warping, tokenize, caption.
+
+Everything random is drawn from RNGs seeded by (seed, split, track id[, pair index]), so a track's
+samples do not depend on which process builds it or in which order.
+"""
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unimumo.constants import CODE_RATE
+from unimumo.data.alignment import beat_alignment, place_pair, visual_beats, warp_joints
+from unimumo.data.captions import MUSIC_TEMPLATES, motion_caption, music_caption
+from unimumo.data.shard_sample import encode_sample
+from unimumo.data.sources import aist, humanml3d
+from unimumo.data.sources.clip import MotionClip
+from unimumo.data.sources.music4all import TrackInfo
+from unimumo.motion.features import features_to_joints, joints_to_features
+
+READERS = {"aist": aist.read_clip, "humanml3d": humanml3d.read_clip}
+
+
+@dataclass(frozen=True)
+class MotionEntry:
+    """A motion file of the split's pool (listed, not yet known to be readable)."""
+
+    id: str
+    source: str
+    path: str
+
+
+@dataclass
+class LoadedMotion:
+    clip: MotionClip
+    joints: np.ndarray  # [N,22,3] at clip.fps
+    beats: np.ndarray  # visual beats (s)
+
+    @property
+    def duration(self) -> float:
+        return (len(self.joints) - 1) / self.clip.fps
+
+
+@functools.lru_cache(maxsize=64)
+def load_motion(entry: MotionEntry) -> LoadedMotion:
+    """Read a motion file, recover joint positions and find its visual beats (cached per process)."""
+    clip = READERS[entry.source](Path(entry.path))
+    joints = clip.joints if clip.joints is not None else features_to_joints(clip.features)
+    return LoadedMotion(clip=clip, joints=joints, beats=visual_beats(joints, clip.fps))
+
+
+def pair_rng(seed: int, split: str, track_id: str, pair: int | None = None) -> random.Random:
+    return random.Random(f"{seed}:{split}:{track_id}" + ("" if pair is None else f":{pair}"))
+
+
+def choose_motions(pool: list[MotionEntry], k: int, rng: random.Random) -> list[MotionEntry]:
+    """K motions without repetition while the pool allows, then with repetition."""
+    chosen = rng.sample(pool, min(k, len(pool)))
+    return chosen + [rng.choice(pool) for _ in range(k - len(chosen))]
+
+
+@dataclass
+class MusicTrack:
+    """A decoded, tokenized track: codes [4, T] at CODE_RATE and beat times (s)."""
+
+    info: TrackInfo
+    codes: np.ndarray
+    beats: np.ndarray
+    tempo: float
+    duration: float
+
+
+def make_pair_sample(track: MusicTrack, motion: LoadedMotion, entry: MotionEntry, pair: int, *, seed: int, split: str,
+                     motion_tokenizer, text_tokenizer) -> dict:
+    """One shard sample: the music span and the beat-warped motion over it, tokenized and captioned."""
+    rng = pair_rng(seed, split, track.info.id, pair)
+    fps = motion.clip.fps
+    placement = place_pair(track.beats, track.duration, motion.beats, motion.duration, rng)
+    joints = warp_joints(motion.joints, fps, placement.warp, placement.duration, fps)
+    motion_codes = motion_tokenizer.encode(joints_to_features(joints, fps=fps), fps=fps)
+    start = int(round(placement.music_start * CODE_RATE))
+    frames = min(motion_codes.shape[1], track.codes.shape[1] - start)
+    music_codes, motion_codes = track.codes[:, start:start + frames], motion_codes[:, :frames]
+
+    beats = track.beats - start / CODE_RATE
+    beats = beats[(beats >= 0) & (beats < frames / CODE_RATE)]
+    warped_beats = visual_beats(joints, fps)
+    unwarped_beats = motion.beats - placement.warp.motion_knots[0]
+    info = track.info
+    music_text = music_caption(genre=info.genre, tempo=info.tempo or track.tempo, key=info.key, energy=info.energy,
+                               tags=info.tags, template=rng.choice(MUSIC_TEMPLATES))
+    clip = motion.clip
+    motion_text = rng.choice(clip.captions) if clip.captions else motion_caption(clip.genre, rng)
+    meta = {
+        "track_id": info.id,
+        "motion_id": clip.id,
+        "source": clip.source,
+        "genre": info.genre,
+        "motion_genre": clip.genre,
+        "tempo": track.tempo,
+        "metadata_tempo": info.tempo,
+        "beats": [round(float(b), 4) for b in beats],
+        "motion_beats": [round(float(b), 4) for b in warped_beats[warped_beats < frames / CODE_RATE]],
+        "fps": CODE_RATE,
+        "motion_source_fps": fps,
+        "num_frames": int(frames),
+        "offsets": {
+            "music_start_s": round(start / CODE_RATE, 4),
+            "motion_start_s": round(float(placement.warp.motion_knots[0]), 4),
+            "motion_end_s": round(float(placement.warp.motion_knots[-1]), 4),
+            "warp_rate": round(placement.warp.rate, 4),
+            "warp_anchors": placement.warp.num_anchors,
+        },
+        "beat_alignment": {
+            "before_warp": round(beat_alignment(beats, unwarped_beats[unwarped_beats >= 0]), 4),
+            "after_warp": round(beat_alignment(beats, warped_beats), 4),
+        },
+    }
+    return encode_sample(
+        f"{info.id}-{pair:02d}", music_codes=music_codes, motion_codes=motion_codes, music_text=music_text,
+        motion_text=motion_text, music_ids=text_tokenizer.encode(music_text),
+        motion_ids=text_tokenizer.encode(motion_text), meta=meta,
+    )

@@ -1,0 +1,187 @@
+"""`unimumo-shards build`: raw corpora -> tokenized, beat-aligned music-motion pairs in WebDataset shards.
+
+Determinism and resume: the plan is the split's track list (split-file order, ignore list applied)
+and its motion pool. Track i's samples depend only on (seed, split, track id) and the frozen models,
+computed with one torch thread per process. Results are consumed in plan order and written to shards
+that roll over at track boundaries, so shard contents are a pure function of the plan and the
+arguments. A killed build leaves complete shards with records (see shard_writer); `--resume` checks
+the plan is unchanged, keeps the complete prefix and rebuilds from the first track after it, giving
+byte-identical shards to an uninterrupted build.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from unimumo.data import build_worker
+from unimumo.data.build_config import BuildConfig
+from unimumo.data.build_manifest import check_tokenizers, read_manifest, update_split
+from unimumo.data.pairing import MotionEntry
+from unimumo.data.shard_writer import ShardWriter, read_records, records_dir
+from unimumo.data.sources import aist, humanml3d, music4all
+from unimumo.utils.io import atomic_write_json
+
+
+class BuildError(RuntimeError):
+    """The build cannot start or continue (bad arguments for --resume, existing output, empty motion pool)."""
+
+
+@dataclass
+class BuildReport:
+    split: str
+    out: str
+    shards: int = 0
+    samples: int = 0
+    tracks: int = 0
+    tracks_with_samples: int = 0
+    resumed_from_track: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+    inputs: int = 0
+    failure_fraction: float = 0.0
+    max_failure_fraction: float = 0.0
+    seconds: float = 0.0
+    samples_per_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure_fraction <= self.max_failure_fraction
+
+
+def motion_entries(config: BuildConfig) -> tuple[list[MotionEntry], int]:
+    """The split's motion files (AIST++ then HumanML3D, list order) and how many the ignore list removed."""
+    entries, ignored = [], 0
+    if config.aist is not None:
+        listed = aist.read_names(Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
+        paths = aist.list_sequences(config.aist, config.split)
+        ignored += len(listed) - len(paths)
+        entries += [MotionEntry(id=p.stem, source="aist", path=str(p)) for p in paths]
+    if config.humanml3d is not None:
+        entries += [MotionEntry(id=p.stem, source="humanml3d", path=str(p))
+                    for p in humanml3d.list_clips(config.humanml3d, config.split)]
+    return entries, ignored
+
+
+def tokenizer_manifest(context: build_worker.WorkerContext, config: BuildConfig) -> dict:
+    return {
+        "music_codec": {"path": str(Path(config.music_codec).resolve()), "fingerprint": context.codec.fingerprint,
+                        "sampling_rate": context.codec.sampling_rate, "frame_rate": context.codec.frame_rate},
+        "motion_codec": {"path": str(Path(config.motion_codec).resolve()),
+                         "fingerprint": context.motion_tokenizer.fingerprint},
+        "text_tokenizer": {"path": str(Path(config.text_tokenizer).resolve()),
+                           "fingerprint": context.text_tokenizer.fingerprint,
+                           "vocab_size": context.text_tokenizer.vocab_size},
+    }
+
+
+def plan_fingerprint(config: BuildConfig, tracks, entries, tokenizers: dict) -> str:
+    plan = {
+        "args": config.content_args(),
+        "tracks": [t.id for t in tracks],
+        "motions": [asdict(e) for e in entries],
+        "tokenizers": {name: info["fingerprint"] for name, info in tokenizers.items()},
+    }
+    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
+
+
+def prepare_output(config: BuildConfig, fingerprint: str) -> tuple[int, int, list]:
+    """(next shard index, next track index, complete records) after checking --resume against the directory."""
+    out, split = Path(config.out), config.split
+    plan_path = records_dir(out, split) / "plan.json"
+    existing = sorted(out.glob(f"{split}-*.tar")) + sorted(records_dir(out, split).glob("*.json"))
+    for stale in out.glob(f".{split}-*.tar.*.tmp"):  # left by a killed build
+        stale.unlink()
+    if not config.resume:
+        if existing:
+            raise BuildError(f"{out}: split {split!r} already has shards; pass --resume to continue or use a new --out")
+        atomic_write_json(plan_path, {"fingerprint": fingerprint, "args": config.content_args()})
+        return 0, 0, []
+    if plan_path.is_file():
+        previous = json.loads(plan_path.read_text())
+        if previous["fingerprint"] != fingerprint:
+            raise BuildError(f"{plan_path}: --resume with different inputs, arguments or tokenizers than the "
+                             f"interrupted build (was {previous['args']})")
+    elif existing:
+        raise BuildError(f"{out}: shards of split {split!r} exist without a build plan; cannot resume safely")
+    atomic_write_json(plan_path, {"fingerprint": fingerprint, "args": config.content_args()})
+    records = read_records(out, split)
+    if not records:
+        return 0, 0, []
+    return records[-1].index + 1, records[-1].track_end, records
+
+
+def run_jobs(function, jobs: list, config: BuildConfig, pool_entries: list[MotionEntry], in_process: bool):
+    """Ordered results of `function` over `jobs`: in this process or in a pool of `config.workers` processes."""
+    if in_process:
+        build_worker.set_pool(pool_entries)
+        yield from map(function, jobs)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(config.workers, initializer=build_worker.init_worker, initargs=(config, pool_entries)) as pool:
+        yield from pool.imap(function, jobs, chunksize=1)
+
+
+def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
+    config.validate()
+    out = Path(config.out)
+    started = time.perf_counter()
+    tracks = music4all.list_tracks(config.music4all, config.split)
+    listed_tracks = music4all.read_id_list(Path(config.music4all) / "splits" / f"{config.split}.txt")
+    entries, ignored_motions = motion_entries(config)
+
+    build_worker.init_worker(config)
+    context = build_worker._CONTEXT
+    tokenizers = tokenizer_manifest(context, config)
+    check_tokenizers(read_manifest(out), tokenizers, out)
+    next_index, next_track, records = prepare_output(config, plan_fingerprint(config, tracks, entries, tokenizers))
+
+    in_process = config.workers == 1
+    scans = list(run_jobs(build_worker.scan_motion, entries, config, [], in_process))
+    motion_failures = [failure for _, failure in scans if failure is not None]
+    pool_entries = [entry for entry, failure in scans if failure is None]
+    if not pool_entries:
+        raise BuildError(f"no readable motion for split {config.split!r} ({len(motion_failures)} failed to load)")
+
+    writer = ShardWriter(out, config.split, int(config.shard_size_mb * 2**20), next_index, next_track)
+    jobs = list(enumerate(tracks))[next_track:]
+    samples_written = 0
+    bar = tqdm(total=len(tracks), initial=next_track, unit="track", desc=f"build {config.split}", disable=not progress)
+    try:
+        for result in run_jobs(build_worker.process_track, jobs, config, pool_entries, in_process):
+            writer.add_track(result.samples, result.failures, result.skipped)
+            samples_written += len(result.samples)
+            bar.update(1)
+            rate = samples_written / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(samples=samples_written, samples_per_s=f"{rate:.2f}")
+        writer.close_shard()
+    finally:
+        writer.abort()
+        bar.close()
+
+    records = records + writer.finished
+    seconds = time.perf_counter() - started
+    skipped = {"ignored_tracks": len(listed_tracks) - len(tracks), "ignored_motions": ignored_motions}
+    for record in records:
+        for reason, count in record.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    failures = motion_failures + [f for record in records for f in record.failures]
+    inputs = len(tracks) + len(entries)
+    report = BuildReport(
+        split=config.split, out=str(out), shards=len(records), samples=sum(r.count for r in records),
+        tracks=len(tracks), tracks_with_samples=len({k.rsplit("-", 1)[0] for r in records for k in r.keys}),
+        resumed_from_track=next_track, skipped=skipped, failures=len(failures), inputs=inputs,
+        failure_fraction=round(len(failures) / max(inputs, 1), 4), max_failure_fraction=config.max_failure_fraction,
+        seconds=round(seconds, 2), samples_per_s=round(samples_written / max(seconds, 1e-9), 3),
+    )
+    shards = [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in records]
+    summary = {key: value for key, value in asdict(report).items() if key not in ("out", "seconds", "samples_per_s",
+                                                                                   "resumed_from_track")}
+    update_split(out, config.split, tokenizers=tokenizers, shards=shards,
+                 summary={**summary, "build_args": config.as_json()}, failures=failures)
+    return report

@@ -1,0 +1,73 @@
+"""AIST++ reader: per-sequence SMPL pickles at 60 fps -> 22-joint positions -> 263-d features.
+
+Layout (as in aist_plusplus_final):
+    ROOT/motions/<name>.pkl            dict with smpl_poses [N,72], smpl_trans [N,3], smpl_scaling [1]
+    ROOT/splits/crossmodal_{train,val,test}.txt   sequence names, one per line
+    ROOT/ignore_list.txt               broken sequences, never used
+Sequence names code the genre, e.g. gBR_sBM_cAll_d04_mBR0_ch01 -> "break".
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from unimumo.data.captions import AIST_GENRES
+from unimumo.data.sources.clip import MotionClip
+from unimumo.motion.features import MotionFormatError, joints_to_features, validate_features
+from unimumo.motion.skeleton import smpl_to_joints22
+
+FPS = 60.0
+SPLITS = ("train", "val", "test")
+
+
+def read_names(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing AIST++ list file")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def genre_of(name: str) -> str | None:
+    return AIST_GENRES.get(name.split("_", 1)[0])
+
+
+def list_sequences(root: str | Path, split: str) -> list[Path]:
+    """Pickle paths of the official crossmodal split, minus `ignore_list.txt`."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    root = Path(root)
+    ignore_path = root / "ignore_list.txt"
+    ignored = set(read_names(ignore_path)) if ignore_path.is_file() else set()
+    names = read_names(root / "splits" / f"crossmodal_{split}.txt")
+    return [root / "motions" / f"{name}.pkl" for name in names if name not in ignored]
+
+
+def read_clip(path: str | Path) -> MotionClip:
+    """Load one sequence; raises MotionFormatError (naming the file) on missing keys, bad shapes or NaNs."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError) as error:
+        raise MotionFormatError(f"{path}: cannot read AIST++ pickle ({type(error).__name__}: {error})") from error
+    if not isinstance(data, dict):
+        raise MotionFormatError(f"{path}: expected a dict of SMPL arrays, got {type(data).__name__}")
+    missing = [key for key in ("smpl_poses", "smpl_trans", "smpl_scaling") if key not in data]
+    if missing:
+        raise MotionFormatError(f"{path}: missing keys {missing}")
+    poses = np.asarray(data["smpl_poses"], dtype=np.float64)
+    trans = np.asarray(data["smpl_trans"], dtype=np.float64)
+    scaling = float(np.asarray(data["smpl_scaling"]).reshape(-1)[0])
+    if poses.ndim != 2 or poses.shape[1] != 72 or trans.shape != (poses.shape[0], 3):
+        raise MotionFormatError(f"{path}: smpl_poses {poses.shape} / smpl_trans {trans.shape}, expected [N,72] / [N,3]")
+    if poses.shape[0] < 2:
+        raise MotionFormatError(f"{path}: only {poses.shape[0]} frames")
+    if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(trans)) and np.isfinite(scaling) and scaling > 0):
+        raise MotionFormatError(f"{path}: NaN/inf or non-positive scaling in SMPL parameters")
+    joints = smpl_to_joints22(poses, trans, scaling).astype(np.float32)
+    features = validate_features(joints_to_features(joints), str(path))
+    return MotionClip(
+        id=path.stem, source="aist", path=path, fps=FPS, features=features, joints=joints,
+        genre=genre_of(path.stem), captions=[],
+    )

@@ -1,0 +1,266 @@
+"""A small synthetic corpus in the real on-disk formats, plus tiny random-weight frozen models.
+
+`write_synthetic_corpus(out)` writes
+
+    out/music4all/   audios/<16-char id>.mp3|.wav with kick/hi-hat beats at known tempi, the tab-separated
+                     id_information.csv / id_metadata.csv / id_tags.csv / id_genres.csv, splits/{split}.txt,
+                     music4all_ignore.txt (naming a present track)
+    out/aist/        motions/<genre-coded name>.pkl (SMPL at 60 fps), splits/crossmodal_{split}.txt, ignore_list.txt
+    out/humanml3d/   new_joint_vecs/<id>.npy [N,263] at 20 fps, texts/<id>.txt, {split}.txt
+    out/models/      encodec/ (EncodecModel, 32 kHz, 50 frames/s, 4 x 2048), t5/ (T5ForConditionalGeneration),
+                     motion_vqvae/ (MotionTokenizer), text_tokenizer.model (sentencepiece on the corpus captions)
+    out/corpus.json  ground truth: every track and motion with its split, tempo and kind
+
+Deliberately broken inputs (all in the train split): a truncated wav, an empty mp3, an AIST++ pickle
+with NaN poses, a HumanML3D clip of the wrong feature width and an empty .npy. Also a track shorter
+than 10 s of beats, and one track / one sequence named in the ignore lists.
+"""
+from __future__ import annotations
+
+import pickle
+import random
+import string
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from transformers import T5Config, T5ForConditionalGeneration
+
+from unimumo.data.captions import AIST_GENRES, MUSIC_TEMPLATES, all_caption_variants, music_caption
+from unimumo.data.text import EOS_ID, PAD_ID, train_text_tokenizer
+from unimumo.models.music_codec import tiny_random_encodec
+from unimumo.motion.features import joints_to_features
+from unimumo.motion.skeleton import smpl_to_joints22
+from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.utils.io import atomic_open, atomic_write_json, atomic_write_text
+
+SAMPLING_RATE = 32000
+AIST_FPS, HUMANML3D_FPS = 60.0, 20.0
+AIST_SCALING = 93.0  # AIST++ stores translations scaled; joints are at trans / smpl_scaling
+MUSIC_GENRES = ("pop", "rock", "electronic", "funk", "hip hop", "disco")
+MUSIC_TAGS = ("dance", "upbeat", "groovy", "catchy", "summer", "party", "chill", "retro")
+SPLITS = ("train", "val", "test")
+# the shard arguments of the shared `tiny_shards` test fixture: ~30 kB shards hold about one track each
+TINY_SHARDS_ARGS = ("--pairs-per-track", "2", "--shard-size-mb", "0.03", "--no-progress")
+HUMANML3D_TEXTS = (
+    "a person dances rhythmically swaying from side to side",
+    "someone bounces on their knees and swings both arms",
+    "a man grooves to the music with small steps forward",
+)
+
+
+@dataclass
+class SyntheticCorpusConfig:
+    tracks: int = 12
+    motions: int = 12
+    seed: int = 0
+    min_track_seconds: float = 12.0
+    max_track_seconds: float = 14.0
+    aist_seconds: float = 16.0
+    humanml3d_seconds: float = 12.0
+
+    def validate(self) -> None:
+        if self.tracks < 3 or self.motions < 6:
+            raise ValueError(f"synthetic corpus needs >= 3 tracks and >= 6 motions (one per split and source), got "
+                             f"tracks={self.tracks}, motions={self.motions}")
+        if not 10.5 < self.min_track_seconds <= self.max_track_seconds:
+            raise ValueError("track lengths must exceed 10.5 s so good tracks keep >= 10 s of beats")
+
+
+@dataclass
+class CorpusItem:
+    id: str
+    split: str
+    kind: str  # good | ignored | short_beats | truncated | empty | nan | wrong_width
+    bpm: float
+    path: str
+
+
+def split_counts(n: int) -> dict[str, int]:
+    held_out = max(1, n // 6)
+    return {"train": n - 2 * held_out, "val": held_out, "test": held_out}
+
+
+def split_names(n: int) -> list[str]:
+    return [split for split, count in split_counts(n).items() for _ in range(count)]
+
+
+def track_id(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(16))
+
+
+def beat_audio(bpm: float, seconds: float, key: int, rng: np.random.Generator) -> np.ndarray:
+    """Kick drum on every beat (accented downbeats), hi-hat on the off-beats, a quiet chord underneath."""
+    n = int(seconds * SAMPLING_RATE)
+    t = np.arange(n) / SAMPLING_RATE
+    root = 110.0 * 2 ** (key / 12)
+    wav = 0.04 * sum(np.sin(2 * np.pi * root * ratio * t) for ratio in (1.0, 1.26, 1.5))
+    kick_t = np.arange(int(0.15 * SAMPLING_RATE)) / SAMPLING_RATE
+    kick = np.sin(2 * np.pi * (50 * kick_t + 400 * (1 - np.exp(-kick_t * 30)) / 30)) * np.exp(-kick_t * 25)
+    hat = rng.standard_normal(int(0.04 * SAMPLING_RATE))
+    hat = np.diff(hat, prepend=0.0) * np.exp(-np.arange(hat.size) / (0.008 * SAMPLING_RATE)) * 0.15
+    period = 60.0 / bpm
+    for index, beat in enumerate(np.arange(rng.uniform(0.1, 0.3), seconds, period)):
+        for sound, at, gain in ((kick, beat, 1.0 if index % 4 == 0 else 0.7), (hat, beat + period / 2, 0.3)):
+            start = int(at * SAMPLING_RATE)
+            stop = min(n, start + sound.size)
+            if start < n:
+                wav[start:stop] += gain * sound[: stop - start]
+    return (0.8 * wav / np.abs(wav).max()).astype(np.float32)
+
+
+def write_audio(path: Path, wav: np.ndarray) -> None:
+    audio_format = "MP3" if path.suffix == ".mp3" else "WAV"
+    with atomic_open(path, "wb") as handle:
+        sf.write(handle, wav, SAMPLING_RATE, format=audio_format)
+
+
+def write_music4all(root: Path, config: SyntheticCorpusConfig, rng: random.Random) -> list[CorpusItem]:
+    np_rng = np.random.default_rng(config.seed)
+    items = []
+    specials = [("ignored", "train"), ("short_beats", "train"), ("truncated", "train"), ("empty", "train")]
+    plan = [("good", split) for split in split_names(config.tracks)] + specials
+    rows = {name: [] for name in ("information", "metadata", "tags", "genres")}
+    for index, (kind, split) in enumerate(plan):
+        tid = track_id(rng)
+        bpm = round(rng.uniform(90.0, 140.0), 1)
+        seconds = 8.0 if kind == "short_beats" else rng.uniform(config.min_track_seconds, config.max_track_seconds)
+        extension = {"truncated": ".wav", "empty": ".mp3"}.get(kind, ".mp3" if index % 2 == 0 else ".wav")
+        path = root / "audios" / f"{tid}{extension}"
+        key = rng.randrange(12)
+        wav = beat_audio(bpm, seconds, key, np_rng)
+        if kind == "empty":
+            atomic_write_text(path, "")
+        elif kind == "truncated":
+            write_audio(path, wav)
+            path.write_bytes(path.read_bytes()[:200])
+        else:
+            write_audio(path, wav)
+        genre, tags = rng.choice(MUSIC_GENRES), rng.sample(MUSIC_TAGS, 3)
+        rows["information"].append([tid, f"Synthetic Artist {index}", f"Song {index}", f"Album {index % 3}"])
+        rows["metadata"].append([tid, f"sp{index:06d}", str(rng.randrange(100)), "2020", f"{rng.random():.3f}",
+                                 f"{rng.random():.3f}", str(key), str(rng.randrange(2)), f"{rng.random():.3f}",
+                                 f"{bpm:.1f}", str(int(seconds * 1000))])
+        rows["tags"].append([tid, ",".join(tags)])
+        rows["genres"].append([tid, genre])
+        items.append(CorpusItem(id=tid, split=split, kind=kind, bpm=bpm, path=str(path)))
+    headers = {
+        "information": ["id", "artist", "song", "album_name"],
+        "metadata": ["id", "spotify_id", "popularity", "release", "danceability", "energy", "key", "mode", "valence",
+                     "tempo", "duration_ms"],
+        "tags": ["id", "tags"],
+        "genres": ["id", "genres"],
+    }
+    for name, header in headers.items():
+        lines = ["\t".join(row) for row in [header, *rows[name]]]
+        atomic_write_text(root / f"id_{name}.csv", "\n".join(lines) + "\n")
+    for split in SPLITS:
+        atomic_write_text(root / "splits" / f"{split}.txt", "".join(f"{i.id}\n" for i in items if i.split == split))
+    atomic_write_text(root / "music4all_ignore.txt", "".join(f"{i.id}\n" for i in items if i.kind == "ignored"))
+    return items
+
+
+def write_aist(root: Path, count: int, config: SyntheticCorpusConfig, rng: random.Random) -> list[CorpusItem]:
+    items = []
+    genres = list(AIST_GENRES)
+    plan = [("good", split) for split in split_names(count)] + [("nan", "train"), ("ignored", "train")]
+    for index, (kind, split) in enumerate(plan):
+        code = genres[index % len(genres)]
+        name = f"{code}_sBM_cAll_d{index % 30 + 1:02d}_m{code[1:]}{index % 6}_ch{index + 1:02d}"
+        bpm = round(rng.uniform(85.0, 135.0), 1)
+        poses, trans = synthetic_smpl_dance(int(config.aist_seconds * AIST_FPS), AIST_FPS, bpm, config.seed * 1000 + index)
+        if kind == "nan":
+            poses[len(poses) // 2, 5] = np.nan
+        data = {"smpl_poses": poses, "smpl_trans": trans * AIST_SCALING, "smpl_scaling": np.array([AIST_SCALING]),
+                "smpl_loss": 0.0}
+        path = root / "motions" / f"{name}.pkl"
+        with atomic_open(path, "wb") as handle:
+            pickle.dump(data, handle)
+        items.append(CorpusItem(id=name, split=split, kind=kind, bpm=bpm, path=str(path)))
+    for split in SPLITS:
+        atomic_write_text(root / "splits" / f"crossmodal_{split}.txt",
+                          "".join(f"{i.id}\n" for i in items if i.split == split))
+    atomic_write_text(root / "ignore_list.txt", "".join(f"{i.id}\n" for i in items if i.kind == "ignored"))
+    return items
+
+
+def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: random.Random) -> list[CorpusItem]:
+    items = []
+    plan = [("good", split) for split in split_names(count)] + [("wrong_width", "train"), ("empty", "train")]
+    for index, (kind, split) in enumerate(plan):
+        clip_id = f"{index:06d}"
+        bpm = round(rng.uniform(85.0, 135.0), 1)
+        poses, trans = synthetic_smpl_dance(int(config.humanml3d_seconds * HUMANML3D_FPS), HUMANML3D_FPS, bpm, config.seed * 1000 + 500 + index)
+        features = joints_to_features(smpl_to_joints22(poses, trans), fps=HUMANML3D_FPS)
+        path = root / "new_joint_vecs" / f"{clip_id}.npy"
+        if kind == "empty":
+            atomic_write_text(path, "")
+        else:
+            with atomic_open(path, "wb") as handle:
+                np.save(handle, features[:, :251] if kind == "wrong_width" else features)
+        texts = rng.sample(HUMANML3D_TEXTS, 2)
+        atomic_write_text(root / "texts" / f"{clip_id}.txt", "".join(f"{text}#{text}#0.0#0.0\n" for text in texts))
+        items.append(CorpusItem(id=clip_id, split=split, kind=kind, bpm=bpm, path=str(path)))
+    for split in SPLITS:
+        atomic_write_text(root / f"{split}.txt", "".join(f"{i.id}\n" for i in items if i.split == split))
+    return items
+
+
+def caption_corpus(music_root: Path) -> list[str]:
+    """Every caption the builder can produce for this corpus: sentencepiece training text."""
+    from unimumo.data.sources.music4all import REQUIRED_COLUMNS, read_table
+
+    tables = {name: read_table(music_root / name, columns) for name, columns in REQUIRED_COLUMNS.items()}
+    sentences = list(HUMANML3D_TEXTS) + all_caption_variants(list(AIST_GENRES.values()) + ["free"])
+    for track_id_, meta in tables["id_metadata.csv"].items():
+        tags = tables["id_tags.csv"][track_id_]["tags"].split(",")
+        for template in MUSIC_TEMPLATES:
+            sentences.append(music_caption(genre=tables["id_genres.csv"][track_id_]["genres"], tempo=float(meta["tempo"]),
+                                           key=meta["key"], energy=float(meta["energy"]), tags=tags, template=template))
+    return sentences
+
+
+def write_models(out: Path, sentences: list[str], seed: int) -> None:
+    from unimumo.models.motion_vqvae import MotionTokenizer
+
+    tiny_random_encodec(seed, SAMPLING_RATE).save_pretrained(out / "encodec")
+    torch.manual_seed(seed)
+    tokenizer = train_text_tokenizer(sentences, out / "text_tokenizer.model", vocab_size=200)
+    t5_config = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                         num_decoder_layers=2, num_heads=4, pad_token_id=PAD_ID, eos_token_id=EOS_ID,
+                         decoder_start_token_id=PAD_ID)
+    T5ForConditionalGeneration(t5_config).save_pretrained(out / "t5")
+    MotionTokenizer.from_random(seed=seed).save_pretrained(out / "motion_vqvae")
+
+
+def write_synthetic_corpus(out: str | Path, config: SyntheticCorpusConfig | None = None) -> Path:
+    config = config or SyntheticCorpusConfig()
+    config.validate()
+    out = Path(out)
+    rng = random.Random(config.seed)
+    aist_count = config.motions - config.motions // 3
+    items = {
+        "music4all": write_music4all(out / "music4all", config, rng),
+        "aist": write_aist(out / "aist", aist_count, config, rng),
+        "humanml3d": write_humanml3d(out / "humanml3d", config.motions - aist_count, config, rng),
+    }
+    write_models(out / "models", caption_corpus(out / "music4all"), config.seed)
+    atomic_write_json(out / "corpus.json", {
+        "config": asdict(config),
+        **{name: [asdict(item) for item in group] for name, group in items.items()},
+    })
+    return out
+
+
+def build_argv(corpus: str | Path, out: str | Path, split: str, *extra: str) -> list[str]:
+    """`unimumo-shards build` arguments that turn a synthetic corpus into shards (tolerating its broken inputs)."""
+    corpus = Path(corpus)
+    models = corpus / "models"
+    return [
+        "build", "--music4all", str(corpus / "music4all"), "--aist", str(corpus / "aist"),
+        "--humanml3d", str(corpus / "humanml3d"), "--music-codec", str(models / "encodec"),
+        "--motion-codec", str(models / "motion_vqvae"), "--text-tokenizer", str(models / "text_tokenizer.model"),
+        "--out", str(out), "--split", split, "--max-failure-fraction", "0.5", *extra,
+    ]

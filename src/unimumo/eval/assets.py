@@ -1,0 +1,64 @@
+"""Load what an evaluation run needs: the LM and the frozen tokenizers (defaulting to the shards' own).
+
+A shard directory's manifest.json records the music codec, the motion tokenizer and the text
+tokenizer it was built with; evaluation uses the same ones unless a path is given explicitly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from unimumo.data.build_manifest import read_manifest
+from unimumo.data.shard_manifest import manifest_path
+
+MANIFEST_KEYS = {"music_codec": "music_codec", "motion_tokenizer": "motion_codec", "text_tokenizer": "text_tokenizer"}
+
+
+def tokenizer_path(shards: str | Path, name: str, given: str | Path | None) -> Path:
+    """`given`, else the path the shard manifest records for `name` (music_codec|motion_tokenizer|text_tokenizer)."""
+    if given is not None:
+        path = Path(given)
+    else:
+        directory = manifest_path(shards).parent
+        recorded = read_manifest(directory).get("tokenizers", {}).get(MANIFEST_KEYS[name])
+        if not recorded or "path" not in recorded:
+            raise ValueError(
+                f"{directory / 'manifest.json'}: records no {MANIFEST_KEYS[name]} path; pass --{name.replace('_', '-')}"
+            )
+        path = Path(recorded["path"])
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {name.replace('_', ' ')} not found (pass --{name.replace('_', '-')})")
+    return path
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(directory: str | Path, device: str):
+    """UniMuMoForConditionalGeneration from an exported HF directory, in eval mode on `device`."""
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(f"{directory}: not an exported UniMuMo model directory (no config.json)")
+    return UniMuMoForConditionalGeneration.from_pretrained(directory).to(device).eval()
+
+
+def load_motion_tokenizer(shards, given, device: str):
+    from unimumo.models.motion_tokenizer import MotionTokenizer
+
+    return MotionTokenizer.from_pretrained(tokenizer_path(shards, "motion_tokenizer", given), device=device)
+
+
+def load_music_codec(shards, given):
+    from unimumo.models.music_codec import MusicCodec
+
+    return MusicCodec.from_pretrained(tokenizer_path(shards, "music_codec", given))
+
+
+def load_text_tokenizer(shards, given):
+    from unimumo.data.text import TextTokenizer
+
+    return TextTokenizer(tokenizer_path(shards, "text_tokenizer", given))

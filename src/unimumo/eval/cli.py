@@ -1,0 +1,110 @@
+"""`unimumo-eval`: benchmarks and renderings of a trained UniMuMo model on a shard split.
+
+    unimumo-eval music2motion --model OUT/export --shards shards/NAME --out eval/m2m
+    unimumo-eval text2music   --model OUT/export --shards shards/NAME --out eval/t2m
+    unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
+    unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
+
+Every command writes OUT/metrics.json and OUT/metrics.md; OUT/renders/ holds wav, joints .npy,
+.bvh, stick-figure GIFs and speed/beat plots of the first --render samples. Generation is cached
+per batch in OUT/cache/, so an interrupted run continues where it stopped (same --out, same
+settings) and a run is reproducible from --seed and --batch-size.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from unimumo.eval.assets import default_device
+
+COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
+    "music2motion": ("unimumo.eval.music2motion",
+                     "music -> dance benchmark: FID_k, FID_m, Div_k, Div_m, BAS, PFC (generated vs ground truth)"),
+    "text2music": ("unimumo.eval.text2music",
+                   "text -> music + dance: dance metrics of the generated motion, BAS against the generated music"),
+    "motion2music": ("unimumo.eval.motion2music",
+                     "dance -> music: beat coverage, beat hit and BAS of the generated music's beats vs the dance"),
+    "caption": ("unimumo.eval.caption",
+                "music / motion captioning: BLEU-1, BLEU-4, ROUGE-L and generated vs reference captions side by side"),
+}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def add_common_options(parser: argparse.ArgumentParser, generates: bool) -> None:
+    parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
+    parser.add_argument("--shards", required=True, help="shard directory (holding manifest.json)")
+    parser.add_argument("--out", required=True, help="output directory (reused to resume an interrupted run)")
+    parser.add_argument("--split", default="test", help="split to evaluate on (default: test)")
+    parser.add_argument("--num-samples", type=_positive_int, default=300,
+                        help="first N samples of the split, in shard order (default: 300)")
+    parser.add_argument("--seconds", type=_positive_float, default=5.0,
+                        help="length of every sample: its first S seconds (default: 5)")
+    parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed; batch i uses seed + i (default: 0)")
+    parser.add_argument("--render", type=int, default=4,
+                        help="write wav/npy/bvh/GIF/plots for the first N samples (default: 4; 0 = none)")
+    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+    parser.add_argument("--motion-tokenizer", help="motion tokenizer dir (default: the one in the shard manifest)")
+    parser.add_argument("--music-codec", help="EnCodec dir (default: the one in the shard manifest)")
+    parser.add_argument("--motion-fps", type=_positive_float, default=60.0,
+                        help="frame rate motions are decoded at for metrics and renders (default: 60, as AIST++)")
+    if generates:
+        parser.add_argument("--guidance-scale", type=float, default=4.0, help="classifier-free guidance (default: 4)")
+        parser.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default: 1)")
+        parser.add_argument("--top-k", type=int, default=250, help="top-k sampling, 0 = off (default: 250)")
+        parser.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling, 0 = off (default: 0)")
+    else:
+        parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
+        parser.add_argument("--modality", choices=("music", "motion", "both"), default="both",
+                            help="what to caption (default: both)")
+        parser.add_argument("--num-beams", type=_positive_int, default=4, help="beam width (default: 4)")
+        parser.add_argument("--max-length", type=_positive_int, default=32, help="longest caption in tokens (default: 32)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unimumo-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_common_options(sub, generates=name != "caption")
+    return parser
+
+
+def _runner(command: str) -> Callable[[argparse.Namespace], dict]:
+    import importlib
+
+    return importlib.import_module(COMMANDS[command][0]).run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        table = _runner(args.command)(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"unimumo-eval {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}/metrics.json and {args.out}/metrics.md")
+    for column, values in table.items():
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if v is not None)
+        print(f"  {column}: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Motion features for the dance benchmark, computed from 22-joint positions [N,22,3] (metres, y up).
+
+* Kinetic features (Onuma, Faloutsos & Hodgins, "FMDistance", 2008; as used by the AIST++ API
+  and Bailando, Li et al. CVPR 2022): per joint, the average horizontal kinetic energy, the
+  average vertical kinetic energy and the average energy expenditure (acceleration magnitude),
+  each from velocities/accelerations averaged over a sliding window of +-2 frames -> 66 values.
+* Manual geometric features (Mueller, Roeder & Clausen, "Efficient content-based retrieval of
+  motion capture data", SIGGRAPH 2005; the 32 boolean predicates of the AIST++ API used by
+  Bailando): per frame, 32 booleans on relative joint positions/velocities, averaged over
+  frames -> 32 values.
+
+Deviations from the AIST++ API code, on purpose: velocities and accelerations use the real frame
+time 1/fps (the API hard-codes 1/120 s in the manual predicates), and the energy expenditure uses
+the second difference (p[k+1] - 2 p[k] + p[k-1]) / dt^2 (the API's version has an operator
+precedence slip that divides only one position by dt). The predicate geometry is the API's,
+including its `move` predicate, which tests its third joint (so features 5 and 6 coincide and the
+feature covariance is singular; the Frechet distance handles that). Degenerate geometry (a zero-length
+direction or a collapsed plane) makes a predicate false instead of NaN.
+
+`prepare_joints` applies the benchmark protocol: at most 1200 frames, positions relative to the
+first frame's root.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from unimumo.constants import NUM_JOINTS
+from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES
+
+UP_AXIS = 1  # y up
+HORIZONTAL_AXES = (0, 2)
+MAX_FRAMES = 1200
+KINETIC_WINDOW = 2
+NUM_KINETIC_FEATURES = 3 * NUM_JOINTS
+NUM_MANUAL_FEATURES = 32
+
+J = {name: index for index, name in enumerate(SMPL_JOINT_NAMES[:NUM_JOINTS])}
+
+
+def rest_positions() -> np.ndarray:
+    """Rest-pose (T-pose) joint positions [22,3] of the neutral SMPL skeleton, root at the origin."""
+    positions = np.zeros((NUM_JOINTS, 3))
+    for joint in range(1, NUM_JOINTS):
+        positions[joint] = positions[JOINT22_PARENTS[joint]] + JOINT22_OFFSETS[joint]
+    return positions
+
+
+_REST = rest_positions()
+HUMERUS_LENGTH = float(np.linalg.norm(_REST[J["left_elbow"]] - _REST[J["left_shoulder"]]))
+SHOULDER_WIDTH = float(np.linalg.norm(_REST[J["left_shoulder"]] - _REST[J["right_shoulder"]]))
+HIP_WIDTH = float(np.linalg.norm(_REST[J["left_hip"]] - _REST[J["right_hip"]]))
+
+
+def validate_joints(joints, source: str = "joints", min_frames: int = 3) -> np.ndarray:
+    """Check a [N,22,3] finite joint-position array with at least `min_frames` frames; float64 copy."""
+    array = np.asarray(joints, dtype=np.float64)
+    if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(array.shape)}")
+    if len(array) < min_frames:
+        raise ValueError(f"{source}: needs at least {min_frames} frames, got {len(array)}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{source}: joint positions contain NaN or infinite values")
+    return array
+
+
+def prepare_joints(joints, source: str = "joints", max_frames: int = MAX_FRAMES) -> np.ndarray:
+    """Benchmark protocol: first `max_frames` frames, translated so the first frame's root is at the origin."""
+    array = validate_joints(joints, source)[:max_frames]
+    return array - array[:1, :1]
+
+
+def mean_joint_speed(joints, fps: float) -> np.ndarray:
+    """Mean over joints of the speed (m/s) at every frame [N], from central differences.
+
+    Sample i belongs to frame i (time i / fps), unlike a forward difference, which lags half a frame.
+    """
+    array = validate_joints(joints, min_frames=2)
+    velocity = np.gradient(array, 1.0 / fps, axis=0)
+    return np.linalg.norm(velocity, axis=-1).mean(axis=1)
+
+
+def _windowed_mean(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Mean of values[k] over k in [first[i], last[i]] for every i (inclusive bounds, along axis 0)."""
+    cumulative = np.concatenate([np.zeros_like(values[:1]), np.cumsum(values, axis=0)])
+    counts = (last - first + 1).reshape(-1, *([1] * (values.ndim - 1)))
+    return (cumulative[last + 1] - cumulative[first]) / counts
+
+
+def kinetic_features(joints, fps: float, window: int = KINETIC_WINDOW) -> np.ndarray:
+    """66 kinetic features: per joint (horizontal KE, vertical KE, energy expenditure), averaged over frames.
+
+    For frames i = 1..N-1 the velocity is the mean of the frame differences (p[k]-p[k-1])/dt over
+    k in [i-window, i+window] within the sequence, and the acceleration the mean of the second
+    differences (p[k+1]-2p[k]+p[k-1])/dt^2 over the same k range within the sequence. Kinetic
+    energies are the frame means of |v_h|^2 and v_y^2 (unit mass, no 1/2 factor, as published);
+    energy expenditure is the frame mean of |a|.
+    """
+    array = validate_joints(joints)
+    n, dt = len(array), 1.0 / fps
+    frames = np.arange(1, n)
+    velocity_steps = (array[1:] - array[:-1]) / dt  # entry k-1 is the difference ending at frame k
+    velocity = _windowed_mean(velocity_steps, np.maximum(frames - window, 1) - 1, np.minimum(frames + window, n - 1) - 1)
+    acceleration_steps = (array[2:] - 2.0 * array[1:-1] + array[:-2]) / dt**2  # entry k-1 centred at frame k
+    acceleration = _windowed_mean(
+        acceleration_steps, np.maximum(frames - window, 1) - 1, np.minimum(frames + window, n - 2) - 1
+    )
+    horizontal = (velocity[..., list(HORIZONTAL_AXES)] ** 2).sum(-1).mean(0)
+    vertical = (velocity[..., UP_AXIS] ** 2).mean(0)
+    expenditure = np.linalg.norm(acceleration, axis=-1).mean(0)
+    return np.stack([horizontal, vertical, expenditure], axis=1).reshape(-1)
+
+
+def _unit(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors and a mask of the non-degenerate ones (norm > 1e-9)."""
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    valid = norm[..., 0] > 1e-9
+    return vectors / np.where(norm > 1e-9, norm, 1.0), valid
+
+
+class _Pose:
+    """Joint positions of frames 1..N-1 (`now`) and 0..N-2 (`prev`) plus the virtual points of the predicates."""
+
+    def __init__(self, joints: np.ndarray, fps: float):
+        self.now, self.prev, self.fps = joints[1:], joints[:-1], fps
+        frames = len(self.now)
+        self.virtual = {
+            "zero": np.zeros((frames, 3)),
+            "y_unit": np.tile([0.0, 1.0, 0.0], (frames, 1)),
+            "minus_y_unit": np.tile([0.0, -1.0, 0.0], (frames, 1)),
+            "y_min": np.stack([np.zeros(frames), self.now[..., UP_AXIS].min(axis=1), np.zeros(frames)], axis=1),
+        }
+
+    def at(self, name: str) -> np.ndarray:
+        return self.virtual[name] if name in self.virtual else self.now[:, J[name]]
+
+    def before(self, name: str) -> np.ndarray:
+        return self.prev[:, J[name]]
+
+    def relative_velocity(self, moving: str, anchor: str) -> np.ndarray:
+        """Velocity of `moving` relative to `anchor` (m/s), from the last frame step."""
+        return ((self.at(moving) - self.at(anchor)) - (self.before(moving) - self.before(anchor))) * self.fps
+
+    def move(self, j1, j2, j3, threshold):
+        """Velocity of j3 relative to j1, along the direction j1 -> j2, exceeds the threshold."""
+        direction, valid = _unit(self.at(j2) - self.at(j1))
+        return valid & ((self.relative_velocity(j3, j1) * direction).sum(-1) > threshold)
+
+    def nmove(self, j1, j2, j3, j4, threshold):
+        """Velocity of j4 relative to j1, along the normal (j3-j1) x (j2-j1) of the plane j1 j2 j3, exceeds it."""
+        normal, valid = _unit(np.cross(self.at(j3) - self.at(j1), self.at(j2) - self.at(j1)))
+        return valid & ((self.relative_velocity(j4, j1) * normal).sum(-1) > threshold)
+
+    def plane(self, j1, j2, j3, j4, threshold):
+        """Signed distance of j4 from the plane through j1 j2 j3 (normal (j3-j1) x (j2-j1)) exceeds it."""
+        normal, valid = _unit(np.cross(self.at(j3) - self.at(j1), self.at(j2) - self.at(j1)))
+        return valid & (((self.at(j4) - self.at(j1)) * normal).sum(-1) > threshold)
+
+    def nplane(self, n1, n2, point, j, threshold):
+        """Signed distance of j from the plane through `point` with normal n1 -> n2 exceeds it."""
+        normal, valid = _unit(self.at(n2) - self.at(n1))
+        return valid & (((self.at(j) - self.at(point)) * normal).sum(-1) > threshold)
+
+    def angle(self, j1, j2, k1, k2, low, high):
+        """The angle (degrees) between the segments j1 -> j2 and k1 -> k2 lies strictly inside (low, high)."""
+        a, valid_a = _unit(self.at(j2) - self.at(j1))
+        b, valid_b = _unit(self.at(k2) - self.at(k1))
+        degrees = np.degrees(np.arccos(np.clip((a * b).sum(-1), -1.0, 1.0)))
+        return valid_a & valid_b & (degrees > low) & (degrees < high)
+
+    def fast(self, j, threshold):
+        """Speed of j exceeds the threshold."""
+        return np.linalg.norm(self.at(j) - self.before(j), axis=-1) * self.fps > threshold
+
+
+def manual_features(joints, fps: float) -> np.ndarray:
+    """32 manual geometric features: the fraction of frames 1..N-1 on which each boolean predicate holds.
+
+    Thresholds are in units of the humerus length (hl), shoulder width (sw) and hip width (hw) of
+    the neutral SMPL skeleton; velocity thresholds are per second.
+    """
+    pose = _Pose(validate_joints(joints, min_frames=2), fps)
+    hl, sw, hw = HUMERUS_LENGTH, SHOULDER_WIDTH, HIP_WIDTH
+    predicates = [
+        # hands moving forward/backward out of the body plane, relative to the neck
+        pose.nmove("neck", "right_hip", "left_hip", "right_wrist", 1.8 * hl),
+        pose.nmove("neck", "left_hip", "right_hip", "left_wrist", 1.8 * hl),
+        # hands in front of the chest
+        pose.nplane("spine3", "neck", "neck", "right_wrist", 0.2 * hl),
+        pose.nplane("spine3", "neck", "neck", "left_wrist", 0.2 * hl),
+        # upward motion along the spine
+        pose.move("spine1", "spine3", "spine3", 1.8 * hl),
+        pose.move("spine1", "spine3", "spine3", 1.8 * hl),
+        # elbows bent
+        pose.angle("right_elbow", "right_shoulder", "right_elbow", "right_wrist", 0, 110),
+        pose.angle("left_elbow", "left_shoulder", "left_elbow", "left_wrist", 0, 110),
+        # hands apart
+        pose.nplane("left_shoulder", "right_shoulder", "left_wrist", "right_wrist", 2.5 * sw),
+        pose.move("left_wrist", "right_wrist", "right_wrist", 1.4 * hl),
+        pose.move("right_wrist", "pelvis", "left_wrist", 1.4 * hl),
+        pose.move("left_wrist", "pelvis", "right_wrist", 1.4 * hl),
+        # fast hands
+        pose.fast("right_wrist", 2.5 * hl),
+        pose.fast("left_wrist", 2.5 * hl),
+        # feet in front of / behind the body
+        pose.plane("pelvis", "left_hip", "left_foot", "right_ankle", 0.38 * hl),
+        pose.plane("pelvis", "right_hip", "right_foot", "left_ankle", 0.38 * hl),
+        # feet raised above the lowest point of the body
+        pose.nplane("zero", "y_unit", "y_min", "right_ankle", 1.2 * hl),
+        pose.nplane("zero", "y_unit", "y_min", "left_ankle", 1.2 * hl),
+        # feet apart
+        pose.nplane("left_hip", "right_hip", "left_ankle", "right_ankle", 2.1 * hw),
+        # knees bent
+        pose.angle("right_knee", "right_hip", "right_knee", "right_ankle", 0, 110),
+        pose.angle("left_knee", "left_hip", "left_knee", "left_ankle", 0, 110),
+        # fast feet
+        pose.fast("right_ankle", 2.5 * hl),
+        pose.fast("left_ankle", 2.5 * hl),
+        # arms raised sideways
+        pose.angle("neck", "pelvis", "right_shoulder", "right_elbow", 25, 180),
+        pose.angle("neck", "pelvis", "left_shoulder", "left_elbow", 25, 180),
+        # legs raised
+        pose.angle("neck", "pelvis", "right_hip", "right_knee", 50, 180),
+        pose.angle("neck", "pelvis", "left_hip", "left_knee", 50, 180),
+        # feet crossed
+        pose.plane("right_ankle", "neck", "left_ankle", "pelvis", 0.5 * hl),
+        # torso lying (spine roughly horizontal)
+        pose.angle("neck", "pelvis", "zero", "y_unit", 70, 110),
+        # hands below the lowest point of the body minus 1.2 hl (never true for a grounded body)
+        pose.nplane("zero", "minus_y_unit", "y_min", "right_wrist", -1.2 * hl),
+        pose.nplane("zero", "minus_y_unit", "y_min", "left_wrist", -1.2 * hl),
+        # fast root
+        pose.fast("pelvis", 2.3 * hl),
+    ]
+    return np.stack(predicates, axis=1).astype(np.float64).mean(axis=0)

@@ -1,0 +1,114 @@
+"""What every generation benchmark shares: reading samples, cached batched generation, decoding.
+
+`EvalSession` opens a run: the output directory, the deterministic test samples and the model.
+`generate_streams` runs `model.generate(task, ...)` chunk by chunk through `run_chunks`
+(resumable, chunk i seeded with seed + i) and returns the generated codes of every sample.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec
+from unimumo.eval.chunks import check_settings, run_chunks
+from unimumo.eval.samples import EvalSample, batch_inputs, read_eval_samples
+
+# which streams each task generates (the others are given)
+GENERATED_STREAMS = {
+    "text2music_motion": ("music_codes", "motion_codes"),
+    "music2motion": ("motion_codes",),
+    "motion2music": ("music_codes",),
+}
+# the options that change generated results: a cache made with other values is not reused
+RESULT_SETTINGS = ("model", "shards", "split", "seconds", "guidance_scale", "batch_size", "seed", "temperature",
+                   "top_k", "top_p", "num_beams", "max_length")
+
+
+def safe_name(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
+
+
+@dataclass
+class EvalSession:
+    args: argparse.Namespace
+    task: str
+    out: Path
+    samples: list[EvalSample]
+    skipped_short: int
+
+    @classmethod
+    def open(cls, args: argparse.Namespace, task: str) -> "EvalSession":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        samples, skipped = read_eval_samples(args.shards, args.split, args.num_samples, args.seconds)
+        settings = {name: getattr(args, name) for name in RESULT_SETTINGS if hasattr(args, name)}
+        settings["model"] = str(Path(args.model).resolve())
+        settings["shards"] = str(Path(args.shards).resolve())
+        check_settings(out / "cache" / task, dict(settings, task=task))
+        return cls(args=args, task=task, out=out, samples=samples, skipped_short=skipped)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.out / "cache" / self.task
+
+    def info(self, **extra) -> dict:
+        """The run description that goes into metrics.json / metrics.md."""
+        args = self.args
+        info = {
+            "model": str(args.model), "shards": str(args.shards), "split": args.split,
+            "num_samples": len(self.samples), "num_samples_requested": args.num_samples,
+            "samples_skipped_too_short": self.skipped_short,
+            "seconds": args.seconds, "seed": args.seed, "batch_size": args.batch_size,
+        }
+        return {**info, **extra}
+
+    def model(self):
+        return load_model(self.args.model, self.args.device)
+
+    def motion_tokenizer(self):
+        return load_motion_tokenizer(self.args.shards, self.args.motion_tokenizer, self.args.device)
+
+    def music_codec(self):
+        return load_music_codec(self.args.shards, self.args.music_codec)
+
+    def render_dir(self, index: int) -> Path:
+        return self.out / "renders" / f"{index:04d}_{safe_name(self.samples[index].key)}"
+
+
+@torch.no_grad()
+def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
+    """Generated codes {stream: int64 [num_samples, 4, T]} for the session's task (cached, resumable)."""
+    args, task, samples = session.args, session.task, session.samples
+    num_steps = samples[0].music_codes.shape[1]
+    generated = GENERATED_STREAMS[task]
+    device = next(model.parameters()).device
+
+    def compute(chunk: slice, seed: int) -> dict[str, np.ndarray]:
+        batch = batch_inputs(samples[chunk])
+        inputs = {name: batch[name].to(device) for name in
+                  ("music_text_ids", "music_text_mask", "motion_text_ids", "motion_text_mask")}
+        for stream in ("music_codes", "motion_codes"):
+            if stream not in generated:
+                inputs[stream] = batch[stream].to(device)
+        result = model.generate(task, **inputs, num_steps=num_steps, guidance_scale=args.guidance_scale,
+                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed)
+        return {stream: result[stream][..., :num_steps].cpu().numpy().astype(np.int16) for stream in generated}
+
+    codes = run_chunks([s.key for s in samples], args.batch_size, session.cache_dir, compute, args.seed, f"{task} generation")
+    return {name: array.astype(np.int64) for name, array in codes.items()}
+
+
+def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str) -> list[np.ndarray]:
+    """Joint positions [N,22,3] of every motion code sequence in `codes` [B,4,T]."""
+    return [tokenizer.decode_joints(c, fps=fps) for c in tqdm(codes, desc=f"decode {name} motion", unit="motion")]
+
+
+def decode_music(codec, codes: np.ndarray, name: str) -> list[np.ndarray]:
+    """Waveforms of every music code sequence in `codes` [B,4,T]."""
+    return [codec.decode(c) for c in tqdm(codes, desc=f"decode {name} music", unit="clip")]

@@ -1,0 +1,67 @@
+"""Dance -> music (`generate(task="motion2music")`): does the generated music follow the dance's rhythm?
+
+The dance of each test sample (its motion codes) conditions the generation. The music is decoded
+with the music codec and its beats tracked with librosa; the dance's kinematic beats come from
+the decoded ground-truth motion. Metrics per sample, averaged: beat coverage and beat hit
+(D2M-GAN definition, 1-second bins) and BAS (music beats against the dance beats). The
+ground-truth column scores the sample's real music (the shard builder's beats) the same way.
+Samples whose dance has no kinematic beat in the window cannot be scored and are counted.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from unimumo.eval.beats import beat_alignment_score, beat_coverage_and_hit, motion_beats, music_beats
+from unimumo.eval.features import prepare_joints
+from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams
+from unimumo.eval.render import render_motion, write_wav
+from unimumo.eval.report import write_report
+
+TASK = "motion2music"
+
+
+def rhythm_metrics(music: list[np.ndarray], dance: list[np.ndarray], seconds: float) -> dict[str, float | None]:
+    """Mean beat coverage, beat hit and BAS of music beat lists against dance beat lists."""
+    coverage, hit, bas = [], [], []
+    for music_times, dance_times in zip(music, dance):
+        if len(dance_times) == 0:
+            continue
+        c, h = beat_coverage_and_hit(music_times, dance_times, seconds)
+        coverage.append(c)
+        hit.append(h)
+        if len(music_times):
+            bas.append(beat_alignment_score(music_times, dance_times))
+    return {name: (float(np.mean(values)) if values else None)
+            for name, values in (("beat_coverage", coverage), ("beat_hit", hit), ("BAS", bas))}
+
+
+def run(args: argparse.Namespace) -> dict:
+    session = EvalSession.open(args, TASK)
+    samples = session.samples
+    codes = generate_streams(session, session.model())
+    codec, tokenizer = session.music_codec(), session.motion_tokenizer()
+    generated_music = decode_music(codec, codes["music_codes"], "generated")
+    generated_beats = [music_beats(wav, codec.sampling_rate) for wav in generated_music]
+    reference_beats = [s.music_beats for s in samples]
+    dances = decode_motions(tokenizer, np.stack([s.motion_codes for s in samples]), args.motion_fps, "conditioning")
+    dance_beats = [motion_beats(prepare_joints(joints), args.motion_fps) for joints in dances]
+    table = {
+        "generated": rhythm_metrics(generated_beats, dance_beats, args.seconds),
+        "ground_truth": rhythm_metrics(reference_beats, dance_beats, args.seconds),
+    }
+
+    shown = min(args.render, len(samples))
+    if shown:
+        reference_music = decode_music(codec, np.stack([s.music_codes for s in samples[:shown]]), "ground-truth")
+        for index in range(shown):
+            directory = session.render_dir(index)
+            write_wav(directory / "generated_music.wav", generated_music[index], codec.sampling_rate)
+            write_wav(directory / "ground_truth_music.wav", reference_music[index], codec.sampling_rate)
+            render_motion(directory / "dance", dances[index], args.motion_fps, generated_beats[index],
+                          f"{samples[index].key} (generated music beats)")
+    unscored = sum(len(beats) == 0 for beats in dance_beats)
+    write_report(session.out, TASK, table, session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps,
+                                                        samples_without_dance_beats=unscored))
+    return table

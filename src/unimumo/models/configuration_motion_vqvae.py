@@ -1,0 +1,101 @@
+"""Configuration of the motion VQ-VAE (the independent motion tokenizer)."""
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
+
+PRESETS = {
+    # Reference size (T2M-GPT-like width) with the UniMuMo 4 x 2048 residual codebook.
+    "base": dict(hidden_size=512, code_dim=512, num_res_blocks=3, downsample_layers=1),
+    # Tests and demos: a small network that keeps the real 4 x 2048 code space.
+    "tiny": dict(hidden_size=32, code_dim=16, num_res_blocks=2, downsample_layers=1),
+}
+
+
+class MotionVQVAEConfig(PretrainedConfig):
+    """Hyper-parameters of `MotionVQVAE`.
+
+    The encoder sees features at `frame_rate` = `code_rate` * 2**`downsample_layers` Hz and emits
+    one code vector per 2**`downsample_layers` frames, i.e. `code_rate` codes per second.
+
+    Args:
+        feature_dim: width of a motion feature frame (HumanML3D: 263).
+        hidden_size: channels of the convolutional encoder/decoder.
+        code_dim: dimension of a codebook entry.
+        num_codebooks / codebook_size: residual quantiser levels and entries per level.
+        num_res_blocks: dilated residual blocks per resolution (dilation grows by `dilation_growth`).
+        downsample_layers: stride-2 stages between the input rate and the code rate.
+        code_rate: codes per second (50, aligned 1:1 with the music codec).
+        commitment_weight: weight of the commitment loss in `loss`.
+        ema_decay: decay of the EMA codebook statistics.
+        dead_code_threshold: a code whose EMA usage (vectors per step) falls below this is restarted
+            from a random encoder output of the current batch.
+    """
+
+    model_type = "unimumo_motion_vqvae"
+
+    def __init__(
+        self,
+        feature_dim: int = MOTION_FEATURE_DIM,
+        hidden_size: int = 512,
+        code_dim: int = 512,
+        num_codebooks: int = NUM_CODEBOOKS,
+        codebook_size: int = CODEBOOK_SIZE,
+        num_res_blocks: int = 3,
+        dilation_growth: int = 3,
+        downsample_layers: int = 1,
+        code_rate: int = CODE_RATE,
+        commitment_weight: float = 0.02,
+        ema_decay: float = 0.99,
+        dead_code_threshold: float = 1.0,
+        **kwargs,
+    ):
+        self.feature_dim = feature_dim
+        self.hidden_size = hidden_size
+        self.code_dim = code_dim
+        self.num_codebooks = num_codebooks
+        self.codebook_size = codebook_size
+        self.num_res_blocks = num_res_blocks
+        self.dilation_growth = dilation_growth
+        self.downsample_layers = downsample_layers
+        self.code_rate = code_rate
+        self.commitment_weight = commitment_weight
+        self.ema_decay = ema_decay
+        self.dead_code_threshold = dead_code_threshold
+        super().__init__(**kwargs)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming every invalid field."""
+        problems = []
+        for name in ("feature_dim", "hidden_size", "code_dim", "num_codebooks", "codebook_size", "num_res_blocks",
+                     "dilation_growth", "code_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.downsample_layers, int) or self.downsample_layers < 0:
+            problems.append(f"downsample_layers must be a non-negative integer, got {self.downsample_layers!r}")
+        if not 0.0 < float(self.ema_decay) < 1.0:
+            problems.append(f"ema_decay must be in (0, 1), got {self.ema_decay!r}")
+        if float(self.commitment_weight) < 0 or float(self.dead_code_threshold) < 0:
+            problems.append("commitment_weight and dead_code_threshold must be >= 0, got "
+                            f"{self.commitment_weight!r} and {self.dead_code_threshold!r}")
+        if problems:
+            raise ValueError("invalid MotionVQVAEConfig: " + "; ".join(problems))
+
+    @property
+    def frames_per_code(self) -> int:
+        return 2 ** self.downsample_layers
+
+    @property
+    def frame_rate(self) -> int:
+        """Rate (Hz) of the feature frames the network sees."""
+        return self.code_rate * self.frames_per_code
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "MotionVQVAEConfig":
+        """A named configuration ("base" or "tiny") with `overrides` applied."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown MotionVQVAEConfig preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})

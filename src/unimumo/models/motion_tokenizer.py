@@ -1,0 +1,191 @@
+"""MotionTokenizer: the frozen motion VQ-VAE as the shard builder and the evaluation use it.
+
+It takes raw HumanML3D features at their own frame rate (AIST++ 60 fps, HumanML3D 20 fps, ...),
+resamples them to the network's rate, normalises them with the stored statistics and returns
+int64 codes [4,T] at 50 codes/s with T = round(N / fps * 50); decoding goes the other way.
+The fingerprint (sha256 of the config, the weights, the codebooks and the feature statistics)
+is written next to the weights and checked on load.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
+from unimumo.models.motion_vqvae import MotionVQVAE
+from unimumo.motion.features import MotionFormatError, features_to_joints, joints_to_features, validate_features
+from unimumo.motion.resample import resample_features
+from unimumo.motion.skeleton import smpl_to_joints22
+from unimumo.motion.stats import compute_feature_stats
+from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.utils.fingerprint import fingerprint_state
+from unimumo.utils.io import atomic_write_json
+
+TOKENIZER_FILE = "motion_tokenizer.json"
+TRAINING_ONLY_BUFFERS = ("quantizer.cluster_size", "quantizer.embed_sum")  # EMA state; never changes codes
+
+
+class MotionTokenizer:
+    """Frozen motion VQ-VAE with numpy in, numpy out. Not thread-safe; one per process."""
+
+    def __init__(self, model: MotionVQVAE, batch_size: int = 32):
+        self.model = model.eval()
+        self.config: MotionVQVAEConfig = model.config
+        self.batch_size = batch_size
+        self.fingerprint = self.compute_fingerprint(model)
+
+    # -- construction / persistence --------------------------------------------------------
+    @staticmethod
+    def compute_fingerprint(model: MotionVQVAE) -> str:
+        fields = inspect.signature(MotionVQVAEConfig.__init__).parameters
+        config = {name: getattr(model.config, name) for name in fields if name not in ("self", "kwargs")}
+        config["model_type"] = model.config.model_type
+        state = {k: v for k, v in model.state_dict().items() if k not in TRAINING_ONLY_BUFFERS}
+        return fingerprint_state(config, state)
+
+    @classmethod
+    def from_random(cls, seed: int = 0, preset: str = "tiny", **config_overrides) -> "MotionTokenizer":
+        """A random-weight tokenizer (same seed and config -> same weights, statistics and fingerprint)."""
+        config = MotionVQVAEConfig.preset(preset, **config_overrides)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = MotionVQVAE(config)
+        # Statistics of synthetic dances, so that real-scale features reach the network normalised.
+        clips = [joints_to_features(smpl_to_joints22(*synthetic_smpl_dance(121, 20.0, bpm, seed + i)))
+                 for i, bpm in enumerate((90.0, 120.0, 150.0))]
+        model.set_feature_stats(*compute_feature_stats(clips))
+        return cls(model)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "MotionTokenizer":
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path}: not a motion tokenizer directory (no config.json)")
+        model = MotionVQVAE.from_pretrained(path).to(device)
+        tokenizer = cls(model)
+        record = path / TOKENIZER_FILE
+        if record.is_file():
+            import json
+
+            stored = json.loads(record.read_text()).get("fingerprint")
+            if stored != tokenizer.fingerprint:
+                raise ValueError(f"{record}: stored fingerprint {stored} does not match the loaded weights "
+                                 f"({tokenizer.fingerprint}); the directory is corrupt or was modified")
+        return tokenizer
+
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        """Write config, weights and fingerprint to `path`, replacing it atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            self.model.save_pretrained(staging)
+            atomic_write_json(staging / TOKENIZER_FILE, {"fingerprint": self.fingerprint, "code_rate": self.config.code_rate})
+            retired = None
+            if path.exists():
+                retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+                os.replace(path, retired / path.name)
+            os.replace(staging, path)
+            if retired is not None:
+                shutil.rmtree(retired)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def to(self, device: str | torch.device) -> "MotionTokenizer":
+        self.model.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.feature_mean.device
+
+    # -- features <-> network input --------------------------------------------------------
+    def num_codes(self, num_frames: int, fps: float) -> int:
+        """Code steps of a clip: round(num_frames / fps * code_rate)."""
+        return int(round(num_frames / fps * self.config.code_rate))
+
+    def prepare(self, clips: Sequence[np.ndarray], fps: float, sources: Sequence[str] | None = None):
+        """Validate, resample to the network rate and normalise clips [N_i,263].
+
+        Returns (features [B,L,263] float tensor, mask [B,L] bool) on the model's device, where clip i
+        fills num_codes(N_i, fps) * frames_per_code frames.
+        """
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        sources = sources or [f"motion clip {i}" for i in range(len(clips))]
+        resampled = []
+        for clip, source in zip(clips, sources):
+            clip = validate_features(clip, source)
+            steps = self.num_codes(len(clip), fps)
+            if steps < 1:
+                raise MotionFormatError(f"{source}: clip too short: {len(clip)} frames at {fps} fps give no code "
+                                        f"at {self.config.code_rate} codes/s")
+            frames = steps * self.config.frames_per_code
+            resampled.append(resample_features(clip, fps, self.config.frame_rate, frames, source))
+        length = max(len(r) for r in resampled)
+        batch = np.zeros((len(resampled), length, self.config.feature_dim), dtype=np.float32)
+        mask = np.zeros((len(resampled), length), dtype=bool)
+        for row, clip in enumerate(resampled):
+            batch[row, : len(clip)], mask[row, : len(clip)] = clip, True
+        features = torch.from_numpy(batch).to(self.device)
+        return self.model.normalize(features) * torch.from_numpy(mask).to(self.device).unsqueeze(-1), torch.from_numpy(mask).to(self.device)
+
+    # -- public API --------------------------------------------------------------------------
+    def encode(self, features, fps: float, progress: bool = False):
+        """Codes at 50 Hz of features [N,263] -> [4,T]; a list of clips -> list; [B,N,263] -> [B,4,T] (int64)."""
+        if isinstance(features, torch.Tensor):
+            features = features.detach().cpu().numpy()
+        if isinstance(features, np.ndarray) and features.ndim == 2:
+            return self.encode([features], fps)[0]
+        if isinstance(features, np.ndarray) and features.ndim == 3:
+            return np.stack(self.encode(list(features), fps, progress))
+        if not isinstance(features, (list, tuple)):
+            raise MotionFormatError(f"encode expects features [N,263], [B,N,263] or a list of [N,263], got {type(features).__name__}"
+                                    + (f" of shape {list(features.shape)}" if hasattr(features, "shape") else ""))
+        clips = [np.asarray(c.detach().cpu() if isinstance(c, torch.Tensor) else c) for c in features]
+        order = sorted(range(len(clips)), key=lambda i: -len(clips[i]))  # similar lengths share a batch
+        codes: list[np.ndarray | None] = [None] * len(clips)
+        starts = range(0, len(order), self.batch_size)
+        for start in tqdm(starts, desc="encoding motion", disable=not progress, unit="batch"):
+            chunk = order[start : start + self.batch_size]
+            inputs, mask = self.prepare([clips[i] for i in chunk], fps, [f"motion clip {i}" for i in chunk])
+            batch_codes = self.model.encode(inputs, mask).cpu().numpy()
+            for row, index in enumerate(chunk):
+                codes[index] = batch_codes[row, :, : self.num_codes(len(clips[index]), fps)].astype(np.int64)
+        return codes
+
+    def _check_codes(self, codes) -> np.ndarray:
+        codes = np.asarray(codes.detach().cpu() if isinstance(codes, torch.Tensor) else codes)
+        expected = self.config.num_codebooks
+        if codes.ndim not in (2, 3) or codes.shape[-2] != expected or codes.shape[-1] < 1:
+            raise ValueError(f"expected motion codes [{expected},T] or [B,{expected},T] with T >= 1, got {list(codes.shape)}")
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise ValueError(f"motion codes must be integers, got dtype {codes.dtype}")
+        if codes.min() < 0 or codes.max() >= self.config.codebook_size:
+            raise ValueError(f"motion codes must lie in [0, {self.config.codebook_size}), got range "
+                             f"[{codes.min()}, {codes.max()}]")
+        return codes.astype(np.int64)
+
+    @torch.no_grad()
+    def decode(self, codes, fps: float = 20.0) -> np.ndarray:
+        """Denormalised features at `fps` of codes [4,T] -> [N,263] or [B,4,T] -> [B,N,263], N = round(T / 50 * fps)."""
+        codes = self._check_codes(codes)
+        if codes.ndim == 2:
+            return self.decode(codes[None], fps)[0]
+        normalised = self.model.decode(torch.from_numpy(codes).to(self.device))
+        features = self.model.denormalize(normalised).float().cpu().numpy()
+        frames = int(round(codes.shape[-1] / self.config.code_rate * fps))
+        return np.stack([resample_features(f, self.config.frame_rate, fps, frames, "decoded motion") for f in features])
+
+    def decode_joints(self, codes, fps: float = 20.0) -> np.ndarray:
+        """Joint positions [N,22,3] (or [B,N,22,3]) of decoded codes, via features_to_joints."""
+        return features_to_joints(self.decode(codes, fps))

@@ -1,0 +1,200 @@
+"""HumanML3D 263-d motion features from 22-joint positions, and joint positions back from them.
+
+Layout of one feature frame (HumanML3D order, 263 = 4 + 63 + 126 + 66 + 4):
+
+    [0]        root rotational velocity around y (half-angle per frame, HumanML3D convention)
+    [1:3]      root linear velocity in x, z, expressed in the root's facing frame
+    [3]        root height
+    [4:67]     "ric": joints 1..21 relative to the root's x/z, rotated into the facing frame
+    [67:193]   local joint rotations of joints 1..21 in 6D (first two rotation-matrix columns)
+    [193:259]  velocities of all 22 joints in the facing frame
+    [259:263]  foot contacts: left ankle, left toe, right ankle, right toe
+
+``joints_to_features`` first canonicalises the motion like HumanML3D: the lowest joint of the
+clip touches the floor (y = 0), the root starts at x = z = 0 and the body starts facing +z.
+Feature frame i describes joint frame i and the step to frame i + 1, so N joint frames give
+N - 1 feature frames; ``features_to_joints`` (HumanML3D's ``recover_from_ric``) integrates the
+root velocities back and reproduces the canonical joints of those N - 1 frames.
+Velocity channels are per frame, so they depend on the frame rate (see ``resample_features``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from unimumo.constants import MOTION_FEATURE_DIM, NUM_JOINTS
+from unimumo.motion.skeleton import JOINT22_OFFSETS, KINEMATIC_CHAINS
+
+ROOT_ROT_VELOCITY = slice(0, 1)
+ROOT_LINEAR_VELOCITY = slice(1, 3)
+ROOT_HEIGHT = slice(3, 4)
+RIC_POSITIONS = slice(4, 4 + (NUM_JOINTS - 1) * 3)
+ROTATIONS_6D = slice(RIC_POSITIONS.stop, RIC_POSITIONS.stop + (NUM_JOINTS - 1) * 6)
+LOCAL_VELOCITIES = slice(ROTATIONS_6D.stop, ROTATIONS_6D.stop + NUM_JOINTS * 3)
+FOOT_CONTACTS = slice(LOCAL_VELOCITIES.stop, LOCAL_VELOCITIES.stop + 4)
+VELOCITY_CHANNELS = (ROOT_ROT_VELOCITY, ROOT_LINEAR_VELOCITY, LOCAL_VELOCITIES)
+assert FOOT_CONTACTS.stop == MOTION_FEATURE_DIM
+
+FACE_JOINTS = (2, 1, 17, 16)  # right hip, left hip, right shoulder, left shoulder
+LEFT_FOOT, RIGHT_FOOT = (7, 10), (8, 11)
+FOOT_CONTACT_THRESHOLD = 0.002  # squared metres per frame at 20 fps, as in HumanML3D
+REFERENCE_FPS = 20.0
+
+
+class MotionFormatError(ValueError):
+    """Motion data that cannot be used: wrong shape, non-finite values or a clip that is too short."""
+
+
+def _check_joints(joints: np.ndarray, source: str) -> np.ndarray:
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
+        raise MotionFormatError(f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(joints.shape)}")
+    if len(joints) < 2:
+        raise MotionFormatError(f"{source}: clip too short: {len(joints)} joint frame(s), need at least 2")
+    if not np.isfinite(joints).all():
+        frame = int(np.argwhere(~np.isfinite(joints))[0, 0])
+        raise MotionFormatError(f"{source}: joint positions contain NaN/inf (first at frame {frame})")
+    return joints
+
+
+def validate_features(features: np.ndarray, source: str, min_frames: int = 2) -> np.ndarray:
+    """Return `features` as float32 [N,263] or raise MotionFormatError naming `source` and the problem."""
+    features = np.asarray(features)
+    if features.ndim != 2 or features.shape[1] != MOTION_FEATURE_DIM:
+        raise MotionFormatError(
+            f"{source}: expected motion features [N,{MOTION_FEATURE_DIM}], got shape {list(features.shape)}"
+        )
+    if len(features) < min_frames:
+        raise MotionFormatError(f"{source}: clip too short: {len(features)} frame(s), need at least {min_frames}")
+    if not np.issubdtype(features.dtype, np.number):
+        raise MotionFormatError(f"{source}: motion features must be numeric, got dtype {features.dtype}")
+    features = features.astype(np.float32, copy=False)
+    if not np.isfinite(features).all():
+        frame, channel = np.argwhere(~np.isfinite(features))[0]
+        raise MotionFormatError(f"{source}: motion features contain NaN/inf (first at frame {frame}, channel {channel})")
+    return features
+
+
+def yaw_matrix(angle: np.ndarray) -> np.ndarray:
+    """Rotations about +y by `angle` (radians): [...] -> [...,3,3]."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    zeros, ones = np.zeros_like(angle), np.ones_like(angle)
+    rows = [cos, zeros, sin, zeros, ones, zeros, -sin, zeros, cos]
+    return np.stack(rows, axis=-1).reshape(*np.shape(angle), 3, 3)
+
+
+def facing_angle(joints: np.ndarray) -> np.ndarray:
+    """Per-frame yaw [N] that turns the body's forward direction (from hips and shoulders) onto +z."""
+    r_hip, l_hip, r_shoulder, l_shoulder = FACE_JOINTS
+    across = joints[:, r_hip] - joints[:, l_hip] + joints[:, r_shoulder] - joints[:, l_shoulder]
+    forward_x, forward_z = across[:, 2], -across[:, 0]  # up x across, with up = +y
+    return -np.arctan2(forward_x, forward_z)
+
+
+def canonicalize_joints(joints: np.ndarray) -> np.ndarray:
+    """Floor at y = 0, root starting at x = z = 0, body starting to face +z (HumanML3D preprocessing)."""
+    joints = _check_joints(joints, "joints").copy()
+    joints[..., 1] -= joints[..., 1].min()
+    joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
+    return joints @ yaw_matrix(facing_angle(joints[:1])[0]).T
+
+
+def _rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Smallest rotations [...,3,3] taking unit vectors u onto unit vectors v."""
+    axis = np.cross(u, v)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = np.clip((u * v).sum(-1), -1.0, 1.0)
+    # Antiparallel vectors: turn by pi around any axis perpendicular to u.
+    fallback = np.cross(u, np.array([1.0, 0.0, 0.0]))
+    fallback = np.where(np.linalg.norm(fallback, axis=-1, keepdims=True) < 1e-6, np.cross(u, [0.0, 1.0, 0.0]), fallback)
+    axis = np.where((sin < 1e-9)[..., None], fallback, axis)
+    axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = np.arctan2(sin, cos)
+    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
+    zeros = np.zeros_like(x)
+    cross = np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], axis=-1).reshape(*x.shape, 3, 3)
+    eye = np.broadcast_to(np.eye(3), cross.shape)
+    return eye + np.sin(angle)[..., None, None] * cross + (1 - np.cos(angle))[..., None, None] * (cross @ cross)
+
+
+def local_rotations(joints: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """HumanML3D-style inverse kinematics: rotations [N,22,3,3]; joint j holds its parent bone's rotation.
+
+    Along every kinematic chain, the bone ending at joint j is the SMPL rest direction of j turned
+    by the accumulated rotation of the chain so far times the local rotation stored at j; the
+    accumulation starts from the root's facing rotation.
+    """
+    rest = JOINT22_OFFSETS / np.maximum(np.linalg.norm(JOINT22_OFFSETS, axis=-1, keepdims=True), 1e-12)
+    rotations = np.broadcast_to(np.eye(3), (len(joints), NUM_JOINTS, 3, 3)).copy()
+    rotations[:, 0] = yaw_matrix(facing)
+    for chain in KINEMATIC_CHAINS:
+        accumulated = rotations[:, 0]
+        for parent, child in zip(chain[:-1], chain[1:]):
+            bone = joints[:, child] - joints[:, parent]
+            bone = bone / np.maximum(np.linalg.norm(bone, axis=-1, keepdims=True), 1e-12)
+            swing = _rotation_between(np.broadcast_to(rest[child], bone.shape), bone)
+            rotations[:, child] = np.swapaxes(accumulated, -1, -2) @ swing
+            accumulated = swing
+    return rotations
+
+
+def joints_to_features(joints: np.ndarray, fps: float = REFERENCE_FPS) -> np.ndarray:
+    """HumanML3D features [N-1,263] float32 of joint positions [N,22,3] (y up, metres).
+
+    `fps` only scales the foot-contact threshold so that contacts mean the same foot speed at any
+    frame rate; the velocity channels stay per frame of the input.
+    """
+    positions = canonicalize_joints(joints)
+    facing = facing_angle(positions)
+    rot = yaw_matrix(facing)  # world -> facing frame, [N,3,3]
+
+    root_step = positions[1:, 0] - positions[:-1, 0]
+    root_linear_velocity = np.einsum("nij,nj->ni", rot[1:], root_step)[:, [0, 2]]
+    turn = np.angle(np.exp(1j * (facing[1:] - facing[:-1])))  # wrapped to (-pi, pi]
+    root_rot_velocity = turn / 2.0  # HumanML3D stores the quaternion half-angle
+    root_height = positions[:-1, 0, 1:2]
+
+    relative = positions.copy()
+    relative[..., [0, 2]] -= positions[:, :1, [0, 2]]
+    ric = np.einsum("nij,nkj->nki", rot, relative)[:-1, 1:].reshape(len(positions) - 1, -1)
+
+    rotations = local_rotations(positions, facing)[:-1, 1:]
+    rot6d = np.concatenate([rotations[..., :, 0], rotations[..., :, 1]], axis=-1).reshape(len(positions) - 1, -1)
+
+    steps = positions[1:] - positions[:-1]
+    local_velocity = np.einsum("nij,nkj->nki", rot[:-1], steps).reshape(len(positions) - 1, -1)
+
+    threshold = FOOT_CONTACT_THRESHOLD * (REFERENCE_FPS / fps) ** 2
+    contacts = [(steps[:, foot] ** 2).sum(-1) < threshold for foot in (LEFT_FOOT, RIGHT_FOOT)]
+    foot_contacts = np.concatenate(contacts, axis=-1).astype(np.float64)
+
+    features = np.concatenate(
+        [root_rot_velocity[:, None], root_linear_velocity, root_height, ric, rot6d, local_velocity, foot_contacts],
+        axis=-1,
+    )
+    return features.astype(np.float32)
+
+
+def recover_root(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Root facing yaw [...,N] and root position [...,N,3] integrated from the root channels."""
+    features = np.asarray(features, dtype=np.float64)
+    half_angle = np.zeros(features.shape[:-1])
+    half_angle[..., 1:] = np.cumsum(features[..., :-1, 0], axis=-1)
+    facing = 2.0 * half_angle
+    steps = np.zeros(features.shape[:-1] + (3,))
+    steps[..., 1:, [0, 2]] = features[..., :-1, 1:3]
+    steps = np.einsum("...ij,...j->...i", yaw_matrix(-facing), steps)
+    position = np.cumsum(steps, axis=-2)
+    position[..., 1] = features[..., 3]
+    return facing, position
+
+
+def features_to_joints(features: np.ndarray) -> np.ndarray:
+    """Joint positions [...,N,22,3] float32 from features [...,N,263] (HumanML3D ``recover_from_ric``)."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.shape[-1] != MOTION_FEATURE_DIM:
+        raise MotionFormatError(f"expected motion features [...,N,{MOTION_FEATURE_DIM}], got shape {list(features.shape)}")
+    facing, root = recover_root(features)
+    ric = features[..., RIC_POSITIONS].reshape(*features.shape[:-1], NUM_JOINTS - 1, 3)
+    joints = np.einsum("...ij,...kj->...ki", yaw_matrix(-facing), ric)
+    joints[..., [0, 2]] += root[..., None, [0, 2]]
+    return np.concatenate([root[..., None, :], joints], axis=-2).astype(np.float32)

@@ -1,0 +1,147 @@
+"""DeepSpeed checkpoints of a run: save with client state, a `latest` pointer that moves last, rotation.
+
+Layout: OUT/checkpoints/global_step{N}/ (DeepSpeed files + `unimumo_meta.json`: model class, model
+config, recipe) and OUT/checkpoints/latest (the tag of the newest complete checkpoint). Every rank's
+RNG state and loader position are gathered into the client state so that `--resume` continues the
+exact sample and random-number sequence of each rank.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from unimumo.utils.io import atomic_write_json, atomic_write_text
+
+LATEST = "latest"
+META = "unimumo_meta.json"
+_TAG = re.compile(r"^global_step(\d+)$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete or was written by an incompatible run."""
+
+
+def tag_for(step: int) -> str:
+    return f"global_step{step}"
+
+
+def step_of(tag: str) -> int | None:
+    match = _TAG.match(tag)
+    return int(match.group(1)) if match else None
+
+
+def latest_tag(root: str | Path) -> str | None:
+    """The tag `latest` points at, or None when the run has no complete checkpoint."""
+    pointer = Path(root) / LATEST
+    if not pointer.is_file():
+        return None
+    tag = pointer.read_text().strip()
+    if not (Path(root) / tag / META).is_file():
+        raise CheckpointError(f"{pointer} points at {tag!r}, which is not a complete checkpoint")
+    return tag
+
+
+def resolve(path: str | Path) -> tuple[Path, str]:
+    """(checkpoint root, tag) for either a run's checkpoints dir (uses `latest`) or one tag directory."""
+    path = Path(path)
+    if (path / META).is_file():
+        return path.parent, path.name
+    if (path / "checkpoints" / LATEST).is_file():
+        path = path / "checkpoints"
+    tag = latest_tag(path)
+    if tag is None:
+        raise CheckpointError(f"{path} holds no complete checkpoint (no {LATEST} pointer and no {META})")
+    return path, tag
+
+
+def rotate(root: str | Path, keep: int) -> list[Path]:
+    """Delete all but the `keep` newest complete checkpoints, and leftovers newer than `latest`."""
+    root = Path(root)
+    current = latest_tag(root)
+    if current is None:
+        return []
+    newest = step_of(current)
+    tags = sorted((step_of(p.name), p) for p in root.iterdir() if p.is_dir() and step_of(p.name) is not None)
+    complete = [p for step, p in tags if step <= newest]
+    doomed = complete[:-keep] + [p for step, p in tags if step > newest]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
+
+
+def capture_rng() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _gather(obj: Any) -> list[Any]:
+    if not dist.is_initialized():
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+class CheckpointManager:
+    """Saves and restores one run's DeepSpeed checkpoints under `root`."""
+
+    def __init__(self, root: str | Path, keep: int, rank: int):
+        self.root = Path(root)
+        self.keep = keep
+        self.rank = rank
+
+    def save(self, engine, step: int, *, meta: dict, client_state: dict, rank_state: dict) -> Path:
+        """Write checkpoint `global_step{step}`; every rank calls this. `rank_state` is per rank."""
+        tag = tag_for(step)
+        state = dict(client_state, step=step, ranks=_gather(rank_state))
+        engine.save_checkpoint(str(self.root), tag=tag, client_state=state, save_latest=False)
+        _barrier()  # every rank's shard is on disk
+        if self.rank == 0:
+            atomic_write_json(self.root / tag / META, meta)
+            atomic_write_text(self.root / LATEST, tag + "\n")
+            rotate(self.root, self.keep)
+        _barrier()
+        return self.root / tag
+
+    def load(self, engine, *, world_size: int) -> dict | None:
+        """Restore the newest complete checkpoint into `engine`; returns (client state, this rank's state)."""
+        tag = latest_tag(self.root)
+        if tag is None:
+            return None
+        path, client = engine.load_checkpoint(str(self.root), tag=tag, load_optimizer_states=True,
+                                              load_lr_scheduler_states=True)
+        if path is None or client is None:
+            raise CheckpointError(f"DeepSpeed could not load {self.root / tag}")
+        saved_world = len(client["ranks"])
+        if saved_world != world_size:
+            raise CheckpointError(
+                f"{self.root / tag} was written by {saved_world} ranks; exact resume needs the same world size "
+                f"(now {world_size}). Start a new run with --init-from an export instead.")
+        return client
+
+
+def read_meta(root: Path, tag: str) -> dict:
+    return json.loads((root / tag / META).read_text())

@@ -1,0 +1,81 @@
+"""`unimumo-train`: one process per rank (torchrun, the deepspeed launcher or srun) running one recipe."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from unimumo.train.recipes import RECIPE_NAMES, RecipeError, build_recipe, parse_assignment
+
+EPILOG = """\
+examples:
+  torchrun --nproc_per_node 8 -m unimumo.train.cli --recipe stage1_motion --shards shards/ --out runs/s1 \\
+      --text-model models/t5-base --ds-config zero2
+  unimumo-train --recipe stage2_joint --shards shards/ --out runs/s2 --init-from runs/s1/export \\
+      --set optim.lr=1e-4 --set tasks.music2motion=0.3 --set data.global_batch=256
+  unimumo-train --recipe motion_vqvae --aist data/aist --humanml3d data/humanml3d --out runs/vq
+  unimumo-train --recipe stage1_motion --shards shards/ --out runs/s1 --print-recipe   # every key and default
+
+run directory: OUT/checkpoints/{global_stepN,latest}, OUT/export (HF, written at the end), OUT/metrics.jsonl,
+OUT/tensorboard/, OUT/recipe.json. On SIGUSR1/SIGTERM the current step finishes, a checkpoint is written and
+the process exits with code 42 (requeue); start again with --resume to continue exactly.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unimumo-train", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Train a UniMuMo stage with DeepSpeed ZeRO. Every recipe value has a reference default and "
+                    "can be overridden with --set key=value (see --print-recipe for the keys).")
+    parser.add_argument("--recipe", required=True, choices=RECIPE_NAMES, help="training stage to run")
+    parser.add_argument("--out", help="run directory (checkpoints, export, metrics)")
+    parser.add_argument("--shards", help="shard directory with manifest.json (LM recipes)")
+    parser.add_argument("--aist", help="raw AIST++ root (motion_vqvae)")
+    parser.add_argument("--humanml3d", help="raw HumanML3D root (motion_vqvae)")
+    parser.add_argument("--text-model", help="local T5ForConditionalGeneration directory (text encoder, caption "
+                                             "decoder)")
+    parser.add_argument("--init-from", help="HF export directory to start from (e.g. stage 1's OUT/export)")
+    parser.add_argument("--ds-config", help="DeepSpeed config: a name in ds_configs/ (zero1, zero2, zero3, "
+                                            "zero3_offload, cpu_zero0) or a JSON file")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest if present")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe value, e.g. optim.lr=1e-4, data.global_batch=256, steps=5000, "
+                             "model.config.dropout=0 (repeatable)")
+    parser.add_argument("--print-recipe", action="store_true", help="print the resolved recipe as JSON and exit")
+    return parser
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict:
+    overrides = {}
+    for flag, key in (("out", "out"), ("shards", "data.shards"), ("aist", "data.aist"),
+                      ("humanml3d", "data.humanml3d"), ("text_model", "text_model"), ("init_from", "init_from"),
+                      ("ds_config", "ds_config")):
+        if getattr(args, flag) is not None:
+            overrides[key] = getattr(args, flag)
+    if args.resume:
+        overrides["resume"] = True
+    for assignment in args.set:
+        key, value = parse_assignment(assignment)
+        overrides[key] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        overrides = overrides_from_args(args)
+        if args.print_recipe:
+            print(json.dumps(build_recipe(args.recipe, overrides, check=False).to_dict(), indent=2))
+            return 0
+        recipe = build_recipe(args.recipe, overrides)
+    except RecipeError as error:
+        print(f"unimumo-train: recipe error: {error}", file=sys.stderr)
+        return 2
+    from unimumo.train.trainer import run_trainer
+
+    result = run_trainer(recipe)
+    return result["exit_code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

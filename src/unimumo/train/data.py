@@ -1,0 +1,19 @@
+"""The data stream of a run: the shard loader for the LM stages, raw motion windows for motion_vqvae."""
+from __future__ import annotations
+
+from unimumo.train.recipes import Recipe
+
+
+def build_data(recipe: Recipe, rank: int, world_size: int):
+    """An infinite, resumable iterable of this rank's micro batches (has state_dict / load_state_dict)."""
+    d = recipe.data
+    if recipe.name == "motion_vqvae":
+        from unimumo.train.motion_windows import build_motion_windows
+
+        return build_motion_windows(recipe, rank, world_size)
+    from unimumo.data.loader import build_loader
+
+    return build_loader(
+        d.shards, d.split, d.micro_batch, window=d.window, seed=recipe.seed, rank=rank, world_size=world_size,
+        num_workers=d.num_workers, shuffle_buffer=d.shuffle_buffer, max_text_len=d.max_text_len,
+        task_mixture=recipe.tasks.as_dict() if recipe.name == "stage2_joint" else None)

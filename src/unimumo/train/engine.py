@@ -1,0 +1,98 @@
+"""The DeepSpeed engine of a run: config assembly (recipe + ds_configs/ file), AdamW, lr schedule.
+
+The JSON files in ds_configs/ hold only ZeRO and communication settings. Everything the recipe
+owns (batch split, optimizer, clipping, precision) is written into the config here, so the global
+batch is defined once (data.global_batch) and split as micro_batch x world_size x accumulation.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from unimumo.train.recipes import Recipe, RecipeError, global_batch_split
+from unimumo.train.stages import optimizer_groups
+
+DS_CONFIG_DIR = Path(__file__).resolve().parents[3] / "ds_configs"
+RECIPE_OWNED_KEYS = ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps",
+                     "optimizer", "scheduler", "gradient_clipping", "bf16", "fp16")
+
+
+def resolve_ds_config(name_or_path: str) -> Path:
+    """A name in ds_configs/ (`zero3`) or a path to a JSON file."""
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = DS_CONFIG_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in DS_CONFIG_DIR.glob("*.json"))
+        raise RecipeError(f"ds_config: {name_or_path!r} is neither a JSON file nor one of {', '.join(known)}")
+    return path
+
+
+def resolve_precision(recipe: Recipe, device: torch.device) -> str:
+    """bf16 on GPU and fp32 on CPU unless the recipe says otherwise."""
+    if recipe.precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if recipe.precision == "bf16" and device.type != "cuda":
+        raise RecipeError("precision: bf16 needs a GPU; use fp32 (or auto) on the CPU")
+    return recipe.precision
+
+
+def build_ds_config(recipe: Recipe, world_size: int, device: torch.device) -> dict:
+    """The full DeepSpeed config of a run."""
+    path = resolve_ds_config(recipe.ds_config)
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RecipeError(f"ds_config: {path} is not valid JSON ({err})") from None
+    clash = [key for key in RECIPE_OWNED_KEYS if key in config]
+    if clash:
+        raise RecipeError(f"ds_config: {path} sets {clash}; these come from the recipe "
+                          f"(data.global_batch, data.micro_batch, optim.*, precision) - remove them from the file")
+    accumulation = global_batch_split(recipe, world_size)
+    offload = bool(config.get("zero_optimization", {}).get("offload_optimizer"))
+    o = recipe.optim
+    config.update(
+        train_batch_size=recipe.data.global_batch,
+        train_micro_batch_size_per_gpu=recipe.data.micro_batch,
+        gradient_accumulation_steps=accumulation,
+        gradient_clipping=o.grad_clip,
+        optimizer={"type": "AdamW", "params": {"lr": o.lr, "betas": list(o.betas), "eps": o.eps,
+                                                "weight_decay": o.weight_decay, "torch_adam": not offload}},
+        steps_per_print=10**12,
+    )
+    config["bf16"] = {"enabled": resolve_precision(recipe, device) == "bf16"}
+    return config
+
+
+def lr_lambda(recipe: Recipe):
+    """Linear warmup to the peak lr, then cosine / linear decay to min_lr_ratio (or constant)."""
+    s, total = recipe.schedule, recipe.steps
+
+    def factor(step: int) -> float:
+        if step < s.warmup_steps:
+            return (step + 1) / (s.warmup_steps + 1)
+        if s.decay == "constant":
+            return 1.0
+        progress = min(1.0, (step - s.warmup_steps) / max(1, total - s.warmup_steps))
+        shape = 0.5 * (1 + math.cos(math.pi * progress)) if s.decay == "cosine" else 1.0 - progress
+        return s.min_lr_ratio + (1 - s.min_lr_ratio) * shape
+
+    return factor
+
+
+def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(recipe))
+
+
+def initialize(model: torch.nn.Module, recipe: Recipe, world_size: int, device: torch.device):
+    """deepspeed.initialize over the trainable parameters only -> (engine, ds_config)."""
+    import deepspeed
+
+    config = build_ds_config(recipe, world_size, device)
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, model_parameters=optimizer_groups(model, recipe.optim.weight_decay), config=config,
+        lr_scheduler=lambda optimizer: make_scheduler(recipe, optimizer))
+    return engine, config

@@ -1,0 +1,118 @@
+"""Run metrics: OUT/metrics.jsonl + TensorBoard scalars on rank 0, throughput and MFU estimates.
+
+MFU = model FLOPs per token x tokens/s / (peak FLOP/s per device x devices). FLOPs per token are
+estimated from parameter counts: 2 N (forward) + 2 N (backward through activations) + 2 N_trainable
+(weight gradients), N counting the non-embedding parameters on the token path.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+# dense bf16 peak FLOP/s per device, by substring of torch.cuda.get_device_name()
+PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12,
+                   "L4": 121e12, "V100": 125e12, "RTX 4090": 165e12}
+
+
+def detect_peak_flops(device: torch.device) -> float | None:
+    """Peak bf16 FLOP/s of a known GPU, None on the CPU or an unknown device (pass --set log.peak_flops)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((flops for key, flops in PEAK_BF16_FLOPS.items() if key in name), None)
+
+
+def flops_per_token(model: torch.nn.Module, skip_groups: tuple[str, ...] = ("text", "captioning")) -> float:
+    """Training FLOPs per code token, counting parameters outside embeddings and the skipped groups."""
+    total = trainable = 0
+    for name, param in model.named_parameters():
+        group = model.parameter_group(name) if hasattr(model, "parameter_group") else "all"
+        if group in skip_groups or "embed" in name:
+            continue
+        total += param.numel()
+        trainable += param.numel() if param.requires_grad else 0
+    return 4.0 * total + 2.0 * trainable
+
+
+def max_memory_bytes(device: torch.device) -> int:
+    """Peak allocated accelerator memory, or the process's peak resident set size on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+class MetricsLogger:
+    """Appends one JSON line per log interval and mirrors scalars to TensorBoard (rank 0 only)."""
+
+    def __init__(self, out: Path, enabled: bool, tensorboard: bool):
+        self.enabled = enabled
+        self.path = Path(out) / "metrics.jsonl"
+        self._file = open(self.path, "a", buffering=1) if enabled else None
+        self._writer = None
+        if enabled and tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(Path(out) / "tensorboard"))
+
+    def log(self, step: int, values: Mapping[str, float]) -> None:
+        if not self.enabled:
+            return
+        clean = {k: (float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in values.items()}
+        self._file.write(json.dumps({"step": step, "time": time.time(), **clean}) + "\n")
+        if self._writer is not None:
+            for key, value in clean.items():
+                if value is not None:
+                    self._writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        if self._writer is not None:
+            self._writer.close()
+
+
+class WindowStats:
+    """Running sums over one log interval: means of losses, rates of tokens and samples."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.tokens = self.samples = self.steps = 0
+        self.start = time.perf_counter()
+
+    def add(self, values: Mapping[str, float], tokens: int, samples: int) -> None:
+        for key, value in values.items():
+            if value is not None and math.isfinite(value):
+                self.sums[key] = self.sums.get(key, 0.0) + value
+                self.counts[key] = self.counts.get(key, 0) + 1
+        self.tokens += tokens
+        self.samples += samples
+        self.steps += 1
+
+    def summary(self) -> dict[str, float]:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        out = {key: self.sums[key] / self.counts[key] for key in self.sums}
+        out.update({"tokens_per_s": self.tokens / elapsed, "samples_per_s": self.samples / elapsed,
+                    "step_time_s": elapsed / max(self.steps, 1)})
+        return out
+
+
+def summary_line(step: int, total: int, values: Mapping[str, float]) -> str:
+    """The one-line console summary of a log interval."""
+    parts = [f"step {step}/{total}"]
+    for key in ("loss", "loss/music", "loss/motion", "loss/caption", "lr", "grad_norm", "tokens_per_s", "mfu",
+                "skipped_steps"):
+        value = values.get(key)
+        if value is not None:
+            parts.append(f"{key} {value:.4g}")
+    return " | ".join(parts)

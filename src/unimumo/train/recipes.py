@@ -1,0 +1,342 @@
+"""Training recipes: every hyper-parameter of a run as validated dataclasses with reference defaults.
+
+A recipe is data. `build_recipe(name, overrides)` starts from the reference values of one stage,
+applies dotted-key overrides (`optim.lr=1e-4` from the command line, or keyword arguments from
+Python) and validates the result once, with errors that name the key and the allowed values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from unimumo.constants import TASKS
+
+RECIPE_NAMES = ("motion_vqvae", "stage1_motion", "stage2_joint", "caption")
+
+
+class RecipeError(ValueError):
+    """A recipe key is unknown, has the wrong type or an out-of-range value."""
+
+
+def _choices(*values: str) -> dict:
+    return {"choices": values}
+
+
+@dataclass
+class ModelSpec:
+    preset: str = field(default="tiny", metadata=_choices("tiny", "small"))
+    config: dict = field(default_factory=dict)  # overrides passed to the model config's preset()
+    activation_checkpointing: bool = False
+
+
+@dataclass
+class OptimSpec:
+    lr: float = 5e-5
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+
+
+@dataclass
+class ScheduleSpec:
+    warmup_steps: int = 1000
+    decay: str = field(default="cosine", metadata=_choices("cosine", "linear", "constant"))
+    min_lr_ratio: float = 0.1  # lr at the last step, as a fraction of the peak
+
+
+@dataclass
+class DataSpec:
+    shards: str | None = None  # shard directory (LM recipes)
+    aist: str | None = None  # raw AIST++ root (motion_vqvae)
+    humanml3d: str | None = None  # raw HumanML3D root (motion_vqvae)
+    split: str = "train"
+    global_batch: int = 64  # samples per optimizer step, over all ranks and accumulation steps
+    micro_batch: int = 8  # samples per rank per forward pass
+    window: int = 500  # code steps per modality (10 s at 50 codes/s)
+    max_text_len: int = 64
+    shuffle_buffer: int = 256
+    num_workers: int = 0
+
+
+@dataclass
+class TaskMixture:
+    """Proportions of the joint-training tasks; the loader draws one task per sample."""
+
+    text2music_motion: float = 0.6
+    music2motion: float = 0.2
+    motion2music: float = 0.2
+
+    def as_dict(self) -> dict[str, float]:
+        return {task: getattr(self, task) for task in TASKS}
+
+
+@dataclass
+class LossSpec:
+    music_weight: float = 0.85
+    motion_weight: float = 0.15
+    caption_modality: str = field(default="alternate", metadata=_choices("music", "motion", "alternate"))
+
+
+@dataclass
+class CheckpointSpec:
+    every: int = 1000  # steps between checkpoints (one is always written at the end)
+    keep: int = 3  # most recent complete checkpoints kept
+
+
+@dataclass
+class LogSpec:
+    every: int = 10  # steps between metric lines
+    tensorboard: bool = True
+    progress_bar: bool = True
+    peak_flops: float | None = None  # per device, for MFU; detected on known GPUs when unset
+
+
+@dataclass
+class Recipe:
+    name: str = field(default="stage2_joint", metadata=_choices(*RECIPE_NAMES))
+    out: str | None = None  # run directory
+    steps: int = 100_000
+    seed: int = 0
+    text_model: str | None = None  # local T5ForConditionalGeneration directory
+    init_from: str | None = None  # HF export directory to start from (stage2 from stage1)
+    resume: bool = False
+    ds_config: str = "zero2"  # a name in ds_configs/ or a path to a DeepSpeed JSON file
+    precision: str = field(default="auto", metadata=_choices("auto", "fp32", "bf16"))
+    max_nonfinite_steps: int = 5  # consecutive skipped steps before the run stops
+    model: ModelSpec = field(default_factory=ModelSpec)
+    optim: OptimSpec = field(default_factory=OptimSpec)
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    tasks: TaskMixture = field(default_factory=TaskMixture)
+    loss: LossSpec = field(default_factory=LossSpec)
+    checkpoint: CheckpointSpec = field(default_factory=CheckpointSpec)
+    log: LogSpec = field(default_factory=LogSpec)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _reference(name: str) -> Recipe:
+    """Reference values of each stage (DESIGN.md)."""
+    recipe = Recipe(name=name)
+    if name == "stage1_motion":
+        recipe.optim.lr = 1e-5
+        recipe.loss.music_weight, recipe.loss.motion_weight = 0.0, 1.0
+    elif name == "caption":
+        recipe.optim.lr = 1e-4
+    elif name == "motion_vqvae":
+        recipe.optim.lr = 2e-4
+        recipe.optim.weight_decay = 0.0
+        recipe.data.window = 64  # motion frames per training window at the VQ-VAE's frame rate
+        recipe.data.global_batch, recipe.data.micro_batch = 256, 32
+    return recipe
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+def _field_map(obj) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(obj)}
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert `value` (a CLI string or a Python value) to the annotated type, or raise naming `key`."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(key, value, arg)
+            except RecipeError as err:
+                errors.append(str(err))
+        raise RecipeError(errors[0] if errors else f"{key}: cannot be None")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise RecipeError(f"{key}: expected a boolean (true/false), got {value!r}")
+    if annotation in (int, float):
+        try:
+            number = annotation(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (annotation is int and isinstance(value, float) and not value.is_integer()):
+            raise RecipeError(f"{key}: expected {annotation.__name__}, got {value!r}")
+        return number
+    if annotation is str:
+        if not isinstance(value, (str, Path)):
+            raise RecipeError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise RecipeError(f"{key}: expected {len(args)} comma-separated values, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+    if annotation is dict or origin is dict:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as err:
+                raise RecipeError(f"{key}: expected a JSON object, got {value!r} ({err})") from None
+        if not isinstance(value, Mapping):
+            raise RecipeError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    raise RecipeError(f"{key}: unsupported field type {annotation!r}")
+
+
+def _parse_literal(text: str) -> Any:
+    """Best-effort typing of a free-form value (model.config.* entries): JSON first, else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def set_key(recipe: Recipe, key: str, value: Any) -> None:
+    """Set a dotted key (`optim.lr`, `model.config.num_layers`) on `recipe`, converting the value."""
+    parts = key.replace("__", ".").split(".")
+    node: Any = recipe
+    for i, part in enumerate(parts):
+        if isinstance(node, dict):  # free-form mapping (model.config): the rest of the key is a dict path
+            target = node
+            for sub in parts[i:-1]:
+                target = target.setdefault(sub, {})
+            target[parts[-1]] = _parse_literal(value) if isinstance(value, str) else value
+            return
+        fields = _field_map(node)
+        if part not in fields:
+            prefix = ".".join(parts[:i])
+            allowed = ", ".join(f"{prefix + '.' if prefix else ''}{name}" for name in fields)
+            raise RecipeError(f"unknown recipe key {key!r}; allowed keys here: {allowed}")
+        hints = typing.get_type_hints(type(node))
+        if i == len(parts) - 1:
+            current = getattr(node, part)
+            if dataclasses.is_dataclass(current):
+                if not isinstance(value, Mapping):
+                    raise RecipeError(f"{key}: is a section; set its keys ({key}.<name>=...) or pass a mapping")
+                for sub, sub_value in value.items():
+                    set_key(recipe, f"{key}.{sub}", sub_value)
+                return
+            setattr(node, part, _coerce(key, value, hints[part]))
+            return
+        node = getattr(node, part)
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split a CLI `key=value` assignment."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set expects key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check_choices(obj, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _check_choices(value, key + ".")
+        elif "choices" in f.metadata and value not in f.metadata["choices"]:
+            raise RecipeError(f"{key}: {value!r} is not allowed; choose one of {', '.join(f.metadata['choices'])}")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise RecipeError(message)
+
+
+def validate(recipe: Recipe) -> Recipe:
+    """Check every value once, before anything heavy starts; raises RecipeError naming the key."""
+    _check_choices(recipe, "")
+    _require(recipe.out is not None, "out: the run directory is required (--out DIR)")
+    _require(recipe.steps > 0, f"steps: must be > 0, got {recipe.steps}")
+    _require(recipe.max_nonfinite_steps >= 1, "max_nonfinite_steps: must be >= 1")
+    o, s, d, c, lg = recipe.optim, recipe.schedule, recipe.data, recipe.checkpoint, recipe.log
+    _require(o.lr > 0, f"optim.lr: must be > 0, got {o.lr}")
+    _require(all(0 <= b < 1 for b in o.betas), f"optim.betas: each must be in [0, 1), got {o.betas}")
+    _require(o.eps > 0, f"optim.eps: must be > 0, got {o.eps}")
+    _require(o.weight_decay >= 0, f"optim.weight_decay: must be >= 0, got {o.weight_decay}")
+    _require(o.grad_clip >= 0, f"optim.grad_clip: must be >= 0 (0 disables clipping), got {o.grad_clip}")
+    _require(s.warmup_steps >= 0, f"schedule.warmup_steps: must be >= 0, got {s.warmup_steps}")
+    _require(0 <= s.min_lr_ratio <= 1, f"schedule.min_lr_ratio: must be in [0, 1], got {s.min_lr_ratio}")
+    _require(d.micro_batch >= 1, f"data.micro_batch: must be >= 1, got {d.micro_batch}")
+    _require(d.global_batch >= d.micro_batch,
+             f"data.global_batch ({d.global_batch}) must be >= data.micro_batch ({d.micro_batch})")
+    _require(d.window >= 1, f"data.window: must be >= 1, got {d.window}")
+    _require(d.max_text_len >= 1, f"data.max_text_len: must be >= 1, got {d.max_text_len}")
+    _require(d.num_workers >= 0, f"data.num_workers: must be >= 0, got {d.num_workers}")
+    _require(c.every >= 1, f"checkpoint.every: must be >= 1, got {c.every}")
+    _require(c.keep >= 1, f"checkpoint.keep: must be >= 1, got {c.keep}")
+    _require(lg.every >= 1, f"log.every: must be >= 1, got {lg.every}")
+    _require(lg.peak_flops is None or lg.peak_flops > 0, "log.peak_flops: must be > 0 when set")
+    mixture = recipe.tasks.as_dict()
+    _require(all(v >= 0 for v in mixture.values()) and sum(mixture.values()) > 0,
+             f"tasks: proportions must be >= 0 with a positive sum, got {mixture}")
+    _require(recipe.loss.music_weight >= 0 and recipe.loss.motion_weight >= 0,
+             "loss.music_weight / loss.motion_weight: must be >= 0")
+    if recipe.name == "motion_vqvae":
+        _require(d.aist is not None or d.humanml3d is not None,
+                 "data.aist / data.humanml3d: motion_vqvae needs at least one raw motion root (--aist DIR, --humanml3d DIR)")
+    else:
+        _require(d.shards is not None, f"data.shards: recipe {recipe.name} needs a shard directory (--shards DIR)")
+    if recipe.name == "stage1_motion":
+        _require(recipe.loss.motion_weight > 0, "loss.motion_weight: stage1_motion trains on motion only, must be > 0")
+    if recipe.name == "stage2_joint":
+        _require(recipe.loss.music_weight + recipe.loss.motion_weight > 0,
+                 "loss.music_weight + loss.motion_weight: must be > 0 for stage2_joint")
+    return recipe
+
+
+def global_batch_split(recipe: Recipe, world_size: int) -> int:
+    """Gradient accumulation steps so that micro_batch x world_size x accumulation == global_batch."""
+    d = recipe.data
+    per_step = d.micro_batch * world_size
+    if d.global_batch % per_step:
+        raise RecipeError(
+            f"data.global_batch ({d.global_batch}) must be a multiple of data.micro_batch ({d.micro_batch}) "
+            f"x world size ({world_size}) = {per_step}; change data.global_batch or data.micro_batch")
+    return d.global_batch // per_step
+
+
+def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check: bool = True) -> Recipe:
+    """The reference recipe `name` with `overrides` (dotted keys) applied, validated."""
+    if name not in RECIPE_NAMES:
+        raise RecipeError(f"recipe: {name!r} is not allowed; choose one of {', '.join(RECIPE_NAMES)}")
+    recipe = _reference(name)
+    for key, value in (overrides or {}).items():
+        if key == "name" and value != name:
+            raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
+        set_key(recipe, key, value)
+    return validate(recipe) if check else recipe
+
+
+def recipe_from_dict(data: Mapping[str, Any]) -> Recipe:
+    """Rebuild a recipe saved with `Recipe.to_dict()` (checkpoints, run directories)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping) and key != "config":
+                walk(f"{prefix}{key}.", value)
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk("", data)
+    name = flat.pop("name")
+    return build_recipe(name, flat, check=False)

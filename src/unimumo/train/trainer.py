@@ -1,0 +1,250 @@
+"""The training loop: set-up, steps with gradient accumulation, logging, checkpoints, pre-emption, export.
+
+One `Trainer` per rank. Set-up order: process group -> seeded model -> freeze plan -> DeepSpeed
+engine -> loader -> resume. A step consumes `accumulation` finite micro batches; a micro batch
+whose loss is non-finite on any rank is dropped on every rank (no backward, no optimizer change)
+and counted, and the run stops after `max_nonfinite_steps` of them in a row.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from unimumo.train import distributed, engine as engine_lib
+from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng
+from unimumo.train.data import build_data
+from unimumo.train.export import export_checkpoint
+from unimumo.train.metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token, max_memory_bytes,
+                                   summary_line)
+from unimumo.train.model_factory import build_model, describe
+from unimumo.train.objectives import build_objective
+from unimumo.train.recipes import Recipe
+from unimumo.train.signals import StopRequest
+from unimumo.train.stages import apply_freeze_plan, trainable_table
+from unimumo.constants import REQUEUE_EXIT_CODE
+from unimumo.utils.io import atomic_write_json, atomic_write_text
+
+OOM_ADVICE = ("out of memory. Knobs, cheapest first: lower data.micro_batch (data.global_batch stays, gradient "
+              "accumulation grows), turn on model.activation_checkpointing=true, move to a higher ZeRO stage "
+              "(--ds-config zero2 -> zero3) or offload (--ds-config zero3_offload), or shorten data.window.")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Too many consecutive micro batches had a non-finite loss."""
+
+
+def _is_oom(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error)
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe):
+        warnings.filterwarnings("ignore", message=r".*torch\.distributed\.\w+` is deprecated", category=FutureWarning)
+        self.recipe = recipe
+        self.env = distributed.detect()
+        self.device = distributed.device_for(self.env)
+        self.backend = distributed.init_process_group(self.env, self.device)
+        self.rank, self.world = self.env.rank, self.env.world_size
+        self.out = Path(recipe.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.main = self.rank == 0
+
+        _seed_all(recipe.seed)  # identical initial weights on every rank
+        model = build_model(recipe)
+        rows = apply_freeze_plan(model, recipe.name)
+        if recipe.model.activation_checkpointing:
+            model.gradient_checkpointing_enable()
+        self.model_description = describe(model)
+        self.flops_per_token = flops_per_token(model)
+        self.engine, ds_config = engine_lib.initialize(model, recipe, self.world, self.device)
+        self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
+        self.accumulation = ds_config["gradient_accumulation_steps"]
+        self.data = build_data(recipe, self.rank, self.world)
+        self.objective = build_objective(recipe, self.device)
+        self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
+        self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
+
+        self.step = 0
+        self.skipped = 0
+        _seed_all(recipe.seed + 1000 * (self.rank + 1))  # distinct dropout streams per rank
+        if recipe.resume:
+            self._resume()
+        if self.main:
+            atomic_write_json(self.out / "recipe.json", recipe.to_dict())
+            print(f"[unimumo-train] recipe {recipe.name}: {self.world} rank(s) ({self.env.launcher}, {self.backend}), "
+                  f"global batch {recipe.data.global_batch} = micro {recipe.data.micro_batch} x {self.world} ranks "
+                  f"x {self.accumulation} accumulation, {engine_lib.resolve_precision(recipe, self.device)}, "
+                  f"ZeRO stage {self.engine.zero_optimization_stage()}\n{trainable_table(rows)}", flush=True)
+        self.metrics = MetricsLogger(self.out, enabled=self.main, tensorboard=recipe.log.tensorboard)
+
+    # -- resume ------------------------------------------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        client = self.checkpoints.load(self.engine, world_size=self.world)
+        if client is None:
+            if self.main:
+                print(f"[unimumo-train] --resume: no checkpoint in {self.checkpoints.root}; starting fresh", flush=True)
+            return
+        self.step, self.skipped = client["step"], client["skipped_steps"]
+        mine = client["ranks"][self.rank]
+        self.data.load_state_dict(mine["loader"])
+        restore_rng(mine["rng"])
+        if self.main:
+            self._truncate_metrics()
+            print(f"[unimumo-train] resumed from step {self.step}", flush=True)
+
+    def _truncate_metrics(self) -> None:
+        """Drop metric lines logged after the checkpoint we resume from (they will be logged again)."""
+        path = self.out / "metrics.jsonl"
+        if path.is_file():
+            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= self.step]
+            atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+    # -- steps -------------------------------------------------------------------------------------------------------
+
+    def _reduce(self, terms: dict[str, tuple[torch.Tensor, int]]) -> dict[str, float]:
+        """Means over all ranks of each (sum, count) term, in one all-reduce."""
+        names = list(terms)
+        sums = torch.stack([terms[n][0].float().to(self.device).reshape(()) for n in names])
+        counts = torch.tensor([float(terms[n][1]) for n in names], device=self.device)
+        packed = torch.cat([sums, counts])
+        if self.world > 1:
+            dist.all_reduce(packed)
+        totals = packed.cpu().tolist()
+        sums, counts = totals[: len(names)], totals[len(names):]
+        return {n: s / c if c > 0 else None for n, s, c in zip(names, sums, counts)}
+
+    def _micro_step(self, batch: dict, log_step: bool) -> dict[str, float] | None:
+        """Forward, and backward + engine step if the loss is finite on every rank; None when dropped."""
+        output = self.engine(**self.objective.inputs(batch, self.step))
+        values = self._reduce(self.objective.loss_terms(output, batch, with_tasks=log_step))
+        if values["loss"] is None or not np.isfinite(values["loss"]):
+            return None
+        self.engine.backward(output.loss)
+        self.engine.step()
+        return values
+
+    def _train_step(self, batches, log_step: bool) -> tuple[dict[str, float], int, int]:
+        """One optimizer step -> (mean loss terms, tokens, samples) of this rank's micro batches."""
+        done, tokens, samples, in_row = 0, 0, 0, 0
+        sums: dict[str, list[float]] = {}
+        lr = self.engine.get_lr()[0]
+        while done < self.accumulation:
+            batch = next(batches)
+            values = self._micro_step(batch, log_step)
+            tokens += self.objective.tokens(batch)
+            samples += len(batch["keys"]) if "keys" in batch else next(iter(batch.values())).shape[0]
+            if values is None:
+                self.skipped += 1
+                in_row += 1
+                if in_row >= self.recipe.max_nonfinite_steps:
+                    raise NonFiniteLossError(
+                        f"{in_row} micro batches in a row had a non-finite loss at step {self.step + 1} "
+                        f"({self.skipped} skipped in total); lower optim.lr, check the data, or raise "
+                        f"max_nonfinite_steps")
+                continue
+            in_row = 0
+            done += 1
+            for key, value in values.items():
+                if value is not None:
+                    sums.setdefault(key, []).append(value)
+        self.step += 1
+        out = {key: float(np.mean(v)) for key, v in sums.items()}
+        grad_norm = self.engine.get_global_grad_norm()
+        out.update(lr=lr, grad_norm=float(grad_norm) if grad_norm is not None else None, skipped_steps=self.skipped)
+        return out, tokens, samples
+
+    # -- checkpoints and export --------------------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> Path:
+        meta = dict(self.model_description, recipe=self.recipe.to_dict(), step=self.step, world_size=self.world)
+        return self.checkpoints.save(
+            self.engine, self.step, meta=meta, client_state={"skipped_steps": self.skipped},
+            rank_state={"loader": self.data.state_dict(), "rng": capture_rng()})
+
+    def export(self, checkpoint: Path) -> Path:
+        target = self.out / "export"
+        if self.main:
+            export_checkpoint(checkpoint, target)
+        if dist.is_initialized():
+            dist.barrier()
+        return target
+
+    # -- loop --------------------------------------------------------------------------------------------------------
+
+    def train(self) -> dict:
+        recipe = self.recipe
+        window = WindowStats()
+        bar = tqdm(total=recipe.steps, initial=self.step, disable=not (self.main and recipe.log.progress_bar),
+                   desc=recipe.name, dynamic_ncols=True, file=sys.stderr)
+        batches = iter(self.data)
+        last_saved, status = None, "completed"
+        try:
+            with StopRequest() as stop:
+                while self.step < recipe.steps:
+                    log_step = (self.step + 1) % recipe.log.every == 0 or self.step + 1 == recipe.steps
+                    values, tokens, samples = self._train_step(batches, log_step)
+                    window.add(values, tokens, samples)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{values.get('loss', float('nan')):.4f}", refresh=False)
+                    if log_step:
+                        self._log(window, bar)
+                    preempted = stop.any_rank(self.device)
+                    if preempted or self.step % recipe.checkpoint.every == 0 or self.step == recipe.steps:
+                        last_saved = self.save_checkpoint()
+                    if preempted:
+                        status = "preempted"
+                        break
+        except RuntimeError as error:
+            if _is_oom(error):
+                raise RuntimeError(f"[unimumo-train] step {self.step + 1}: {OOM_ADVICE}") from error
+            raise
+        finally:
+            bar.close()
+            self.metrics.close()
+        if status == "preempted":
+            if self.main:
+                print(f"[unimumo-train] stop signal: checkpoint {last_saved} written at step {self.step}; "
+                      f"exiting with {REQUEUE_EXIT_CODE} for requeue", flush=True)
+            return {"status": status, "exit_code": REQUEUE_EXIT_CODE, "step": self.step,
+                    "checkpoint": str(last_saved), "skipped_steps": self.skipped}
+        if last_saved is None:  # resumed a finished run
+            last_saved = self.checkpoints.root / f"global_step{self.step}"
+        export = self.export(last_saved)
+        return {"status": status, "exit_code": 0, "step": self.step, "checkpoint": str(last_saved),
+                "export": str(export), "skipped_steps": self.skipped}
+
+    def _log(self, window: WindowStats, bar: tqdm) -> None:
+        values = window.summary()
+        values["tokens_per_s"] *= self.world
+        values["samples_per_s"] *= self.world
+        if self.peak_flops:
+            values["mfu"] = self.flops_per_token * values["tokens_per_s"] / (self.peak_flops * self.world)
+        values["max_memory_gb"] = max_memory_bytes(self.device) / 2**30
+        self.metrics.log(self.step, values)
+        if self.main:
+            bar.write(summary_line(self.step, self.recipe.steps, values))
+        window.reset()
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_trainer(recipe: Recipe) -> dict:
+    """Build a Trainer for `recipe` and train it; returns the run summary."""
+    started = time.time()
+    result = Trainer(recipe).train()
+    result["wall_time_s"] = time.time() - started
+    return result

@@ -1,0 +1,72 @@
+"""Initialisation from MusicGen: with motion absent the music logits equal transformers' MusicgenForCausalLM."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import MusicgenForCausalLM
+
+from model_fixtures import random_codes, random_text
+from unimumo.constants import NUM_CODEBOOKS, SPECIAL_TOKEN_ID
+from unimumo.models.delay_pattern import delay_codes, undelay
+from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+
+B, T = 2, 12
+
+
+@pytest.fixture(scope="module")
+def models(musicgen_dir, t5_dir):
+    reference = MusicgenForCausalLM.from_pretrained(musicgen_dir).eval()
+    model = UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir, text_model_dir=t5_dir).eval()
+    return reference, model
+
+
+def _musicgen_logits(reference, codes, encoder_hidden_states=None, encoder_attention_mask=None):
+    """MusicGen logits on the same delayed input, read per code like UniMuMo's (code (k, t) at position t + k)."""
+    inputs = delay_codes(codes, SPECIAL_TOKEN_ID)[..., :-1]
+    with torch.no_grad():
+        logits = reference(input_ids=inputs.reshape(B * NUM_CODEBOOKS, -1),
+                           encoder_hidden_states=encoder_hidden_states,
+                           encoder_attention_mask=encoder_attention_mask).logits
+    return undelay(logits.view(B, NUM_CODEBOOKS, *logits.shape[1:]), T)
+
+
+def test_music_logits_equal_musicgen_with_text(models):
+    """MusicGen's decoder cross-attends to the projected text states; give it exactly UniMuMo's."""
+    reference, model = models
+    codes = random_codes(B, T, 0)
+    ids, mask = random_text(B, 6, 1)
+    condition = model.encode_text(ids, mask, B)
+    expected = _musicgen_logits(reference, codes, condition.states, mask)
+    with torch.no_grad():
+        out = model(music_codes=codes, music_text_ids=ids, music_text_mask=mask)
+    torch.testing.assert_close(out.music_logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_music_logits_equal_musicgen_without_text(models):
+    reference, model = models
+    codes = random_codes(B, T, 2)
+    with torch.no_grad():
+        out = model(music_codes=codes)
+    torch.testing.assert_close(out.music_logits, _musicgen_logits(reference, codes), rtol=1e-5, atol=1e-5)
+
+
+def test_motion_and_captioning_parts_start_as_copies(models):
+    _, model = models
+    params = dict(model.named_parameters())
+    for name, param in params.items():
+        if ".music_" in f".{name}":
+            twin = name.replace("music_", "motion_")
+            assert torch.equal(param, params[twin]), twin
+    for layer in model.model.layers:
+        for a, b in zip(layer.self_attn.parameters(), layer.captioning_self_attn.parameters()):
+            assert torch.equal(a, b)
+
+
+def test_shape_mismatch_is_rejected(musicgen_dir, t5_dir):
+    from model_fixtures import tiny_config
+
+    model = UniMuMoForConditionalGeneration(tiny_config(num_hidden_layers=3))
+    with pytest.raises(ValueError, match="different shape"):
+        model.load_musicgen_weights(musicgen_dir)
+    with pytest.raises(ValueError, match="not a MusicGen"):
+        model.load_musicgen_weights(t5_dir)

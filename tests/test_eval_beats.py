@@ -1,0 +1,68 @@
+"""BAS, kinematic beats, librosa music beats and beat coverage/hit on constructed cases."""
+import numpy as np
+import pytest
+
+from unimumo.eval.beats import (
+    beat_alignment_score,
+    beat_coverage_and_hit,
+    motion_beats,
+    music_beats,
+)
+from unimumo.eval.features import rest_positions
+from unimumo.motion.skeleton import smpl_to_joints22
+from unimumo.motion.synthetic import synthetic_smpl_dance
+
+
+def pulsing(bpm=120.0, fps=60.0, seconds=4.0):
+    """Rest pose gliding along x; speed is proportional to 1 - cos(2 pi beats): zero exactly on the beats."""
+    beats = np.arange(int(seconds * fps)) / fps * bpm / 60.0
+    x = beats - np.sin(2 * np.pi * beats) / (2 * np.pi)
+    joints = np.repeat(rest_positions()[None], len(x), axis=0)
+    joints[:, :, 0] += 0.3 * x[:, None]
+    return joints
+
+
+def test_motion_beats_sit_on_the_speed_minima():
+    np.testing.assert_allclose(motion_beats(pulsing(), fps=60.0), np.arange(1, 8) * 0.5, atol=1e-9)
+
+
+def test_bas_is_one_when_speed_minima_sit_on_the_beats():
+    music = np.arange(1, 8) * 0.5
+    assert beat_alignment_score(music, motion_beats(pulsing(), fps=60.0)) == pytest.approx(1.0)
+
+
+def test_bas_by_hand_for_a_three_frame_offset():
+    # every music beat is 0.05 s = sigma from its nearest motion beat: exp(-1/2)
+    music = np.arange(1, 8) * 0.5 + 0.05
+    assert beat_alignment_score(music, motion_beats(pulsing(), fps=60.0)) == pytest.approx(np.exp(-0.5))
+    assert beat_alignment_score([1.0, 2.0], []) == 0.0
+    with pytest.raises(ValueError, match="no music beats"):
+        beat_alignment_score([], [1.0])
+
+
+def test_bas_of_the_synthetic_dance_is_high():
+    poses, trans = synthetic_smpl_dance(num_frames=240, fps=60.0, bpm=100.0, seed=3)
+    joints = smpl_to_joints22(poses, trans)
+    beats = np.arange(1, 7) * 0.6
+    assert beat_alignment_score(beats, motion_beats(joints, 60.0)) > 0.8
+
+
+def test_beat_coverage_and_hit_by_hand():
+    coverage, hit = beat_coverage_and_hit([0.1, 1.1, 1.9, 3.3, 4.5], [0.5, 2.5], duration=4.0)
+    assert (coverage, hit) == (pytest.approx(1.5), pytest.approx(0.5))  # bins {0,1,3} vs {0,2}
+    coverage, hit = beat_coverage_and_hit([0.5, 1.5, 2.5, 3.5], [0.4, 1.6, 2.2, 3.9], duration=4.0)
+    assert (coverage, hit) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="no beats"):
+        beat_coverage_and_hit([0.5], [], duration=4.0)
+
+
+def test_music_beats_of_a_click_track():
+    import librosa
+
+    sampling_rate = 22050
+    wav = librosa.clicks(times=np.arange(0.0, 8.0, 0.5), sr=sampling_rate, length=8 * sampling_rate)
+    beats = music_beats(wav, sampling_rate)
+    assert len(beats) >= 10
+    assert np.median(np.diff(beats)) == pytest.approx(0.5, abs=0.03)
+    with pytest.raises(ValueError, match="mono waveform"):
+        music_beats(np.zeros((2, 10)), sampling_rate)

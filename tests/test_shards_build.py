@@ -1,0 +1,120 @@
+"""`unimumo-shards build` on the synthetic corpus: real tars, ignore lists, failures, skips, determinism."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS
+from unimumo.data.cli import EXIT_FAILURES, EXIT_USAGE, main
+from unimumo.data.shard_sample import decode_sample
+from unimumo.data.shard_verify import iter_samples
+from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
+from unimumo.data.text import TextTokenizer
+
+
+def all_samples(shards, split=None):
+    manifest = json.loads((shards / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        if split is None or entry["split"] == split:
+            for key, fields in iter_samples(shards / entry["name"]):
+                yield entry["split"], key, decode_sample(fields, key)
+
+
+def truth(corpus):
+    return json.loads((corpus / "corpus.json").read_text())
+
+
+def test_manifest_counts_match_the_tars(tiny_shards):
+    manifest = json.loads((tiny_shards / "manifest.json").read_text())
+    assert {e["split"] for e in manifest["shards"]} == {"train", "val", "test"}
+    assert sum(e["split"] == "train" for e in manifest["shards"]) >= 4  # small shards roll over
+    for entry in manifest["shards"]:
+        assert (tiny_shards / entry["name"]).stat().st_size == entry["bytes"]
+        assert entry["count"] == sum(1 for _ in iter_samples(tiny_shards / entry["name"]))
+        assert entry["count"] > 0
+    for name in ("music_codec", "motion_codec", "text_tokenizer"):
+        assert len(manifest["tokenizers"][name]["fingerprint"]) == 64
+    assert manifest["splits"]["train"]["build_args"]["pairs_per_track"] == 2
+
+
+def test_samples_hold_aligned_codes_captions_and_beats(tiny_shards, synthetic_corpus):
+    tokenizer = TextTokenizer(synthetic_corpus / "models" / "text_tokenizer.model")
+    good = {t["id"]: t for t in truth(synthetic_corpus)["music4all"] if t["kind"] == "good"}
+    per_track = {}
+    for split, key, sample in all_samples(tiny_shards):
+        music, motion = sample["music.codes.npy"], sample["motion.codes.npy"]
+        assert music.dtype == np.int16 and music.shape == motion.shape and music.shape[0] == NUM_CODEBOOKS
+        assert music.shape[1] >= 500  # a full 10 s training window
+        assert 0 <= min(music.min(), motion.min()) and max(music.max(), motion.max()) < CODEBOOK_SIZE
+        meta = sample["json"]
+        assert good[meta["track_id"]]["split"] == split
+        assert abs(meta["tempo"] - good[meta["track_id"]]["bpm"]) < 0.05 * meta["tempo"]
+        beats = np.array(meta["beats"])
+        assert np.all(np.diff(beats) > 0) and beats[-1] < music.shape[1] / 50
+        assert meta["beat_alignment"]["after_warp"] > meta["beat_alignment"]["before_warp"]
+        assert sample["music.ids.npy"].dtype == np.int32
+        assert tokenizer.decode(sample["music.ids.npy"]) == sample["music.txt"]
+        assert tokenizer.decode(sample["motion.ids.npy"]) == sample["motion.txt"]
+        if meta["source"] == "aist":
+            assert sample["motion.txt"].lower().find(meta["motion_genre"].split()[0].lower()) >= 0
+        per_track.setdefault(meta["track_id"], []).append(meta["motion_id"])
+    assert set(per_track) == set(good)  # every good track, in its own split
+    assert all(len(motions) == 2 and len(set(motions)) == 2 for motions in per_track.values())
+
+
+def test_ignore_lists_are_honoured_and_skips_counted(tiny_shards, synthetic_corpus):
+    corpus = truth(synthetic_corpus)
+    ignored_track = {t["id"] for t in corpus["music4all"] if t["kind"] in ("ignored", "short_beats")}
+    ignored_motion = {m["id"] for m in corpus["aist"] if m["kind"] == "ignored"}
+    for _, _, sample in all_samples(tiny_shards):
+        assert sample["json"]["track_id"] not in ignored_track
+        assert sample["json"]["motion_id"] not in ignored_motion
+    skipped = json.loads((tiny_shards / "manifest.json").read_text())["splits"]["train"]["skipped"]
+    assert skipped == {"ignored_tracks": 1, "ignored_motions": 1, "short_beats": 1}
+
+
+def test_broken_inputs_are_recorded_not_fatal(tiny_shards, synthetic_corpus):
+    broken = {item["path"]: item["kind"] for group in ("music4all", "aist", "humanml3d")
+              for item in truth(synthetic_corpus)[group] if item["kind"] in ("truncated", "empty", "nan", "wrong_width")}
+    failures = [json.loads(line) for line in (tiny_shards / "failures.jsonl").read_text().splitlines()]
+    assert {f["file"] for f in failures} == set(broken)
+    for failure in failures:
+        assert failure["split"] == "train" and failure["file"] in failure["reason"]
+    summary = json.loads((tiny_shards / "manifest.json").read_text())["splits"]["train"]
+    assert summary["failures"] == len(broken) and summary["samples"] > 0
+
+
+def test_exit_code_when_failures_exceed_the_limit_and_existing_output_is_protected(synthetic_corpus, tmp_path, capsys):
+    out = tmp_path / "strict"
+    args = build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)
+    strict = args[: args.index("--max-failure-fraction")] + ["--max-failure-fraction", "0.1"] + args[args.index("0.5") + 1:]
+    assert main(strict) == EXIT_FAILURES
+    assert "failures.jsonl" in capsys.readouterr().err
+    assert json.loads((out / "manifest.json").read_text())["splits"]["train"]["samples"] > 0  # shards still written
+    assert main(strict) == EXIT_USAGE  # no silent overwrite
+    assert "--resume" in capsys.readouterr().err
+    changed = strict[: strict.index("--seed") if "--seed" in strict else len(strict)] + ["--seed", "7", "--resume"]
+    assert main(changed) == EXIT_USAGE  # resume with different arguments is refused
+
+
+def test_two_workers_build_byte_identical_shards(synthetic_corpus, tiny_shards, tmp_path):
+    out = tmp_path / "parallel"
+    assert main(build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS, "--workers", "2")) == 0
+    ours = [e for e in json.loads((out / "manifest.json").read_text())["shards"]]
+    reference = [e for e in json.loads((tiny_shards / "manifest.json").read_text())["shards"] if e["split"] == "train"]
+    assert [(e["name"], e["sha256"]) for e in ours] == [(e["name"], e["sha256"]) for e in reference]
+
+
+def test_bad_arguments_give_a_clear_error(synthetic_corpus, tmp_path, capsys):
+    args = build_argv(synthetic_corpus, tmp_path / "x", "train")
+    args[args.index("--music-codec") + 1] = str(tmp_path / "nowhere")
+    assert main(args) == EXIT_USAGE
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_cli_help_explains_every_command(capsys):
+    for command in ("synth", "build", "verify", "inspect"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "usage: unimumo-shards " + command in capsys.readouterr().out

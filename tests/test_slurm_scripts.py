@@ -1,0 +1,143 @@
+"""slurm/*.sh on the real local cluster, with a stand-in `unimumo-train` that records how it was started.
+
+The stand-in keeps these tests fast; tests/test_slurm_training.py runs the same scripts with the real trainer.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slurm.jobs import (  # noqa: F401
+    CPU_ALLOCATION, REPO, assert_completed, clean_env, job_fields, read_log, sbatch, slurm_cluster, wait_for_job)
+
+pytestmark = pytest.mark.slurm
+SCRIPTS = ["slurm/stage1_motion.sh", "slurm/stage2_joint.sh", "slurm/pipeline.sh", "slurm/env.sh"]
+
+# Prints one line per rank; exits with REQUEUE_EXIT_CODE on the first run when STUB_PREEMPT is set.
+STUB_TRAIN = """#!/bin/bash
+echo "stub-train rank=$SLURM_PROCID/$SLURM_NTASKS restart=${SLURM_RESTART_COUNT:-0} \
+master=$MASTER_ADDR:$MASTER_PORT accel=${DS_ACCELERATOR:-} omp=$OMP_NUM_THREADS args=$*"
+if [ -n "${STUB_PREEMPT:-}" ] && [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then exit %d; fi
+"""
+
+
+@pytest.fixture
+def stub_venv(tmp_path):
+    """A 'virtualenv' whose activate puts the stand-in trainer first on PATH (and the real python next)."""
+    from unimumo.constants import REQUEUE_EXIT_CODE
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    train = venv / "bin" / "unimumo-train"
+    train.write_text(STUB_TRAIN % REQUEUE_EXIT_CODE)
+    train.chmod(0o755)
+    (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:{Path(sys.executable).parent}:$PATH"\n')
+    return venv
+
+
+def run_stub_job(script, tmp_path, stub_venv, *args, env=None, timeout_s=180):
+    log = tmp_path / "job.log"
+    job_env = clean_env(UNIMUMO_VENV=str(stub_venv), UNIMUMO_SHARDS="/data/shards",
+                        UNIMUMO_RUNS=str(tmp_path / "runs"), **(env or {}))
+    job = sbatch(*CPU_ALLOCATION, f"--output={log}", script, *args, env=job_env)
+    return job, wait_for_job(job, log, timeout_s=timeout_s), log
+
+
+def stub_lines(text):
+    return [line for line in text.splitlines() if line.startswith("stub-train")]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_scripts_parse(script):
+    done = subprocess.run(["bash", "-n", script], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_header_defaults_are_multi_node_gpu_and_overridable(slurm_cluster):
+    """#SBATCH values are defaults: sbatch flags and SBATCH_* variables override them (held jobs, never run)."""
+    held = sbatch("--hold", *CPU_ALLOCATION[1:], "slurm/stage2_joint.sh")
+    flagged = sbatch("--hold", *CPU_ALLOCATION, "--time=00:10:00", "--job-name=mine",
+                     "slurm/stage2_joint.sh")
+    by_env = sbatch("--hold", *CPU_ALLOCATION, "slurm/stage1_motion.sh",
+                    env=clean_env(SBATCH_TIMELIMIT="7", SBATCH_NO_REQUEUE="1"))
+    try:
+        defaults = job_fields(held)
+        assert defaults["JobName"] == "unimumo-stage2" and defaults["NumNodes"] == "2-2"
+        assert defaults["TimeLimit"] == "2-00:00:00" and defaults["Requeue"] == "1"
+        assert defaults["StdOut"] == str(REPO / f"slurm/logs/unimumo-stage2-{held}.out")
+        flags = job_fields(flagged)
+        assert (flags["JobName"], flags["NumNodes"], flags["TimeLimit"]) == ("mine", "1-1", "00:10:00")
+        assert (flags["NumTasks"], flags["CPUs/Task"]) == ("2", "1")
+        from_env = job_fields(by_env)
+        assert (from_env["TimeLimit"], from_env["Requeue"]) == ("00:07:00", "0")
+    finally:
+        subprocess.run(["scancel", held, flagged, by_env])
+
+
+def test_stage1_starts_one_rank_per_task_with_environment_settings(slurm_cluster, tmp_path, stub_venv):
+    job, fields, log = run_stub_job(
+        "slurm/stage1_motion.sh", tmp_path, stub_venv, "--set", "log.every=5",
+        env={"UNIMUMO_OVERRIDES": "steps=3 optim.lr=1e-4", "UNIMUMO_TEXT_MODEL": "/m/t5"})
+    text = assert_completed(job, fields, log)
+    lines = stub_lines(text)
+    assert sorted(line.split()[1] for line in lines) == ["rank=0/2", "rank=1/2"], text
+    out = tmp_path / "runs" / "stage1_motion"
+    expected_args = (f"args=--recipe stage1_motion --shards /data/shards --out {out} --resume --text-model /m/t5 "
+                     "--ds-config cpu_zero0 --set steps=3 --set optim.lr=1e-4 --set log.every=5")
+    assert all(line.endswith(expected_args) for line in lines), text
+    host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
+    assert len({line.split()[3] for line in lines}) == 1 and f"master={host}:" in lines[0], text
+    assert "accel=cpu omp=1" in lines[0], text
+    assert "[unimumo-slurm] stage1_motion finished" in text, text
+
+
+def test_requeue_exit_code_requeues_the_job_which_then_completes(slurm_cluster, tmp_path, stub_venv):
+    job, fields, log = run_stub_job("slurm/stage1_motion.sh", tmp_path, stub_venv, env={"STUB_PREEMPT": "1"})
+    text = assert_completed(job, fields, log)
+    assert fields["Restarts"] == "1", text
+    assert "requeueing job" in text, text
+    restarts = sorted(line.split()[2] for line in stub_lines(text))
+    assert restarts == ["restart=0", "restart=0", "restart=1", "restart=1"], text
+
+
+def test_stage2_inits_from_the_stage1_export_by_default(slurm_cluster, tmp_path, stub_venv):
+    export = tmp_path / "runs" / "stage1_motion" / "export"
+    export.mkdir(parents=True)
+    (export / "config.json").write_text("{}")
+    job, fields, log = run_stub_job("slurm/stage2_joint.sh", tmp_path, stub_venv)
+    text = assert_completed(job, fields, log)
+    assert all(f"--out {tmp_path}/runs/stage2_joint --resume" in line and line.endswith(f"--init-from {export}")
+               for line in stub_lines(text)), text
+
+
+def test_stage2_without_a_stage1_export_fails_with_a_clear_message(slurm_cluster, tmp_path, stub_venv):
+    job, fields, log = run_stub_job("slurm/stage2_joint.sh", tmp_path, stub_venv)
+    assert fields["JobState"] == "FAILED", read_log(log)
+    assert f"no stage-1 export at {tmp_path}/runs/stage1_motion/export" in read_log(log)
+    assert not stub_lines(read_log(log))
+
+
+def test_pipeline_chains_stage2_after_stage1_with_afterok(slurm_cluster, tmp_path):
+    done = subprocess.run(["bash", "slurm/pipeline.sh", "--hold", *CPU_ALLOCATION], cwd=REPO, env=clean_env(
+        UNIMUMO_RUNS=str(tmp_path)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    stage1, stage2 = (line.split()[2] for line in done.stdout.splitlines())
+    try:
+        assert job_fields(stage1)["JobName"] == "unimumo-stage1"
+        second = job_fields(stage2)
+        assert second["JobName"] == "unimumo-stage2" and second["Dependency"] == f"afterok:{stage1}(unfulfilled)"
+    finally:
+        subprocess.run(["scancel", stage1, stage2])
+
+
+def test_pipeline_refuses_a_fixed_run_directory(tmp_path):
+    done = subprocess.run(["bash", "slurm/pipeline.sh"], cwd=REPO, env=clean_env(UNIMUMO_OUT=str(tmp_path)),
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "UNIMUMO_RUNS" in done.stderr
+
+
+def test_stage_script_outside_slurm_explains_itself():
+    done = subprocess.run(["bash", "slurm/stage1_motion.sh"], cwd=REPO, env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "run this script with sbatch" in done.stderr

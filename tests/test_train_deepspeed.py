@@ -1,0 +1,285 @@
+"""Real DeepSpeed runs of `unimumo-train`: 2 ranks on CPU (gloo, DS_ACCELERATOR=cpu), tiny LM, few steps.
+
+- ZeRO 1/2/3 losses and weights match a plain single-process PyTorch loop over the same micro batches;
+  the export loads with from_pretrained and equals the trained weights; unimumo-export reproduces it.
+- stage1_motion keeps frozen weights bit-identical and changes the trained ones; a run SIGKILLed
+  mid-way and resumed logs the same loss sequence and ends with the same weights as an uninterrupted run.
+- SIGUSR1 under a Slurm-style launch (SLURM_* only) checkpoints and exits 42; --resume finishes it; its
+  export starts stage2_joint (--init-from).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unimumo.constants import REQUEUE_EXIT_CODE
+from unimumo.train import checkpoint as ckpt
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
+TINY = {"data.window": 24, "data.micro_batch": 2, "data.shuffle_buffer": 8, "schedule.warmup_steps": 2,
+        "log.every": 1, "log.progress_bar": "false", "model.config.dropout": 0, "model.config.condition_dropout": 0,
+        "seed": 3}
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    """4 train shards x 12 samples of random codes and caption ids (real shard format)."""
+    import webdataset as wds
+
+    root = tmp_path_factory.mktemp("train_shards")
+    rng = np.random.default_rng(0)
+    entries = []
+    for index in range(4):
+        name = f"train-{index:06d}.tar"
+        with wds.TarWriter(str(root / name)) as writer:
+            for sample in range(12):
+                frames = int(rng.integers(30, 50))
+                writer.write({
+                    "__key__": f"s{index}_{sample:02d}",
+                    "music.codes.npy": _npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
+                    "motion.codes.npy": _npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
+                    "music.txt": b"a song", "motion.txt": b"a dance",
+                    "music.ids.npy": _npy(np.r_[rng.integers(3, 900, 5), 1].astype(np.int32)),
+                    "motion.ids.npy": _npy(np.r_[rng.integers(3, 900, 4), 1].astype(np.int32)),
+                    "json": json.dumps({"track_id": str(index)}).encode(),
+                })
+        entries.append({"name": name, "split": "train", "count": 12})
+    (root / "manifest.json").write_text(json.dumps({"shards": entries}))
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def _train_args(recipe: str, shards: Path, out: Path, overrides: dict, *extra: str) -> list[str]:
+    args = ["-m", "unimumo.train.cli", "--recipe", recipe, "--shards", str(shards), "--out", str(out), *extra]
+    for key, value in {**TINY, **overrides}.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+def torchrun(recipe: str, shards: Path, out: Path, overrides: dict, *extra: str, wait: bool = True):
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           *_train_args(recipe, shards, out, overrides, *extra)]
+    log = open(out.parent / f"{out.name}.log", "a")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    if not wait:
+        return proc
+    code = proc.wait(timeout=600)
+    assert code == 0, f"torchrun exited {code}:\n{(out.parent / f'{out.name}.log').read_text()[-4000:]}"
+    return proc
+
+
+def losses(out: Path) -> dict[int, float]:
+    """step -> logged global loss (the last line of each step wins)."""
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return {line["step"]: line["loss"] for line in lines}
+
+
+def load_export(path: Path) -> dict[str, torch.Tensor]:
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+
+    return UniMuMoForConditionalGeneration.from_pretrained(path).state_dict()
+
+
+def _wait_for(predicate, proc, what: str, timeout: float = 300):
+    deadline = time.time() + timeout
+    while not predicate():
+        assert proc.poll() is None, f"run ended (code {proc.returncode}) before {what}"
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _latest_step(out: Path) -> int:
+    pointer = out / "checkpoints" / ckpt.LATEST
+    return ckpt.step_of(pointer.read_text().strip()) if pointer.is_file() else -1
+
+
+# -- reference: the same training as a plain single-process PyTorch loop ------------------------------------------
+
+
+def reference_run(recipe_name: str, shards: Path, overrides: dict, world_size: int = 2):
+    """Per-step mean loss and final weights of a plain AdamW loop that consumes rank 0 and rank 1's micro
+    batches (same loader, same seeds) and averages their gradients, as data parallelism does."""
+    from unimumo.train.data import build_data
+    from unimumo.train.engine import make_scheduler
+    from unimumo.train.model_factory import build_model
+    from unimumo.train.objectives import build_objective
+    from unimumo.train.recipes import build_recipe, global_batch_split
+    from unimumo.train.stages import apply_freeze_plan, optimizer_groups
+    from unimumo.train.trainer import _seed_all
+
+    recipe = build_recipe(recipe_name, {**TINY, **overrides, "out": "unused", "data.shards": str(shards)})
+    _seed_all(recipe.seed)
+    model = build_model(recipe)
+    apply_freeze_plan(model, recipe.name)
+    model.train()
+    o = recipe.optim
+    optimizer = torch.optim.AdamW(optimizer_groups(model, o.weight_decay), lr=o.lr, betas=o.betas, eps=o.eps)
+    scheduler = make_scheduler(recipe, optimizer)
+    accumulation = global_batch_split(recipe, world_size)
+    streams = [iter(build_data(recipe, rank, world_size)) for rank in range(world_size)]
+    objective = build_objective(recipe, torch.device("cpu"))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    history = []
+    for step in range(recipe.steps):
+        step_losses = []
+        for _ in range(accumulation):
+            for stream in streams:
+                output = model(**objective.inputs(next(stream), step))
+                (output.loss / (accumulation * world_size)).backward()
+                step_losses.append(output.loss.item())
+        torch.nn.utils.clip_grad_norm_(trained, o.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        history.append(float(np.mean(step_losses)))
+    return history, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# -- tests ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zero", ["zero1", "zero2", "zero3"])
+def test_zero_stages_match_a_plain_pytorch_loop_and_export_equals_trained_weights(zero, shards, tmp_path):
+    overrides = {"steps": 3, "data.global_batch": 8, "checkpoint.every": 2, "log.tensorboard": "true"}
+    out = tmp_path / f"run_{zero}"
+    torchrun("stage2_joint", shards, out, overrides, "--ds-config", zero)
+
+    expected_losses, expected_weights = reference_run("stage2_joint", shards, overrides)
+    logged = losses(out)
+    assert sorted(logged) == [1, 2, 3]
+    np.testing.assert_allclose([logged[s] for s in (1, 2, 3)], expected_losses, rtol=2e-5)
+
+    exported = load_export(out / "export")
+    assert exported.keys() == expected_weights.keys()
+    for name, value in expected_weights.items():
+        torch.testing.assert_close(exported[name], value, rtol=1e-4, atol=2e-6, msg=name)
+        if "text_encoder" in name:  # frozen: bit-identical
+            assert torch.equal(exported[name], value), name
+
+    # unimumo-export on an intermediate checkpoint of this ZeRO stage
+    mid = tmp_path / "export_step2"
+    code = subprocess.run([sys.executable, "-m", "unimumo.train.export", str(out / "checkpoints" / "global_step2"),
+                           str(mid)], env=_env(), capture_output=True, text=True)
+    assert code.returncode == 0, code.stderr
+    assert (mid / "model.safetensors").is_file() and (mid / "config.json").is_file()
+    step2 = load_export(mid)
+    assert any(not torch.equal(step2[k], exported[k]) for k in exported)  # a different (earlier) state
+    meta = json.loads((out / "checkpoints" / "global_step3" / ckpt.META).read_text())
+    assert meta["world_size"] == 2 and meta["step"] == 3
+    assert list((out / "tensorboard").iterdir()), "no TensorBoard event file"
+    line = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    for key in ("loss/music", "loss/motion", "lr", "grad_norm", "tokens_per_s", "samples_per_s", "max_memory_gb"):
+        assert line[key] is not None and np.isfinite(line[key]), key
+    assert any(k.startswith("loss/task/") and line[k] is not None for k in line)
+
+
+def test_stage1_freezes_and_a_killed_run_resumes_exactly(shards, tmp_path):
+    overrides = {"steps": 40, "data.global_batch": 4, "checkpoint.every": 4, "checkpoint.keep": 2,
+                 "model.config.dropout": 0.1}  # dropout on: resume must restore every rank's RNG
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    torchrun("stage1_motion", shards, whole, overrides, "--ds-config", "zero2")
+
+    proc = torchrun("stage1_motion", shards, killed, overrides, "--ds-config", "zero2", wait=False)
+    try:
+        _wait_for(lambda: _latest_step(killed) >= 8, proc, "the step-8 checkpoint")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = max(losses(killed))
+    assert killed_at < 40, "the run finished before it was killed"
+    assert not (killed / "export").exists()
+    torchrun("stage1_motion", shards, killed, overrides, "--ds-config", "zero2", "--resume")
+
+    expected, got = losses(whole), losses(killed)
+    assert sorted(got) == list(range(1, 41))
+    assert [got[s] for s in range(1, 41)] == [expected[s] for s in range(1, 41)]  # bit-identical on CPU
+    assert sorted(p.name for p in (killed / "checkpoints").iterdir() if p.is_dir()) == \
+        ["global_step36", "global_step40"]
+
+    final_whole, final_killed = load_export(whole / "export"), load_export(killed / "export")
+    assert all(torch.equal(final_whole[k], final_killed[k]) for k in final_whole)
+
+    from unimumo.train.model_factory import build_model
+    from unimumo.train.recipes import build_recipe
+    from unimumo.train.trainer import _seed_all
+
+    recipe = build_recipe("stage1_motion", {**TINY, **overrides, "out": "unused", "data.shards": str(shards)})
+    _seed_all(recipe.seed)
+    initial = build_model(recipe)
+    changed = {initial.parameter_group(name): [] for name, _ in initial.named_parameters()}
+    for name, value in initial.named_parameters():
+        changed[initial.parameter_group(name)].append(not torch.equal(value.detach(), final_whole[name]))
+    assert all(changed["motion"]), "a motion parameter did not train"
+    for group in ("music", "shared", "text", "captioning"):
+        assert not any(changed[group]), f"frozen {group} weights changed"
+
+
+def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_export(shards, tmp_path):
+    overrides = {"steps": 30, "data.global_batch": 4, "checkpoint.every": 100}
+    out = tmp_path / "stage1"
+    port = str(_free_port())
+    procs = []
+    with open(tmp_path / "stage1.log", "w") as log:
+        for rank in range(2):  # as srun starts tasks: only SLURM_* variables
+            env = _env(SLURM_PROCID=str(rank), SLURM_NTASKS="2", SLURM_LOCALID=str(rank), SLURM_JOB_ID="77",
+                       SLURM_JOB_NODELIST="127.0.0.1", MASTER_PORT=port)
+            procs.append(subprocess.Popen([sys.executable, *_train_args("stage1_motion", shards, out, overrides,
+                                                                        "--ds-config", "zero1")],
+                                          cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
+        _wait_for(lambda: (out / "metrics.jsonl").is_file() and max(losses(out), default=0) >= 2, procs[0],
+                  "step 2")
+        procs[1].send_signal(signal.SIGUSR1)  # one rank is enough: the flag is shared
+        codes = [p.wait(timeout=300) for p in procs]
+    assert codes == [REQUEUE_EXIT_CODE] * 2, (tmp_path / "stage1.log").read_text()[-3000:]
+    stopped = _latest_step(out)
+    assert 2 <= stopped < 30 and max(losses(out)) == stopped
+    assert not (out / "export").exists()
+
+    torchrun("stage1_motion", shards, out, overrides, "--ds-config", "zero1", "--resume")
+    assert sorted(losses(out)) == list(range(1, 31)) and _latest_step(out) == 30
+    stage1 = load_export(out / "export")
+
+    joint = tmp_path / "stage2"
+    torchrun("stage2_joint", shards, joint, {"steps": 2, "data.global_batch": 4}, "--ds-config", "zero3",
+             "--init-from", str(out / "export"))
+    stage2 = load_export(joint / "export")
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+
+    model = UniMuMoForConditionalGeneration.from_pretrained(joint / "export")
+    assert (model.config.music_loss_weight, model.config.motion_loss_weight) == (0.85, 0.15)
+    for name in stage1:
+        group = model.parameter_group(name) if name in dict(model.named_parameters()) else None
+        if group in ("text", "captioning"):
+            assert torch.equal(stage1[name], stage2[name]), f"{name} is frozen in stage 2"
+    assert any(not torch.equal(stage1[n], stage2[n]) for n in stage1 if "music" in n)

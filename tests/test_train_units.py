@@ -1,0 +1,245 @@
+"""Trainer pieces that need no DeepSpeed run: recipes, launcher env, freeze plans, checkpoint pointers, config."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from unimumo.constants import TASKS
+from unimumo.train import checkpoint as ckpt
+from unimumo.train.distributed import detect, first_slurm_host
+from unimumo.train.engine import build_ds_config, lr_lambda
+from unimumo.train.objectives import task_loss_weights
+from unimumo.train.recipes import RecipeError, build_recipe, global_batch_split, recipe_from_dict
+from unimumo.train.signals import StopRequest
+from unimumo.train.stages import apply_freeze_plan, optimizer_groups, trainable_table
+
+PY = sys.executable
+
+
+def _recipe(name="stage2_joint", **overrides):
+    base = {"out": "/tmp/run", "data.shards": "/tmp/shards"}
+    if name == "motion_vqvae":
+        base = {"out": "/tmp/run", "data.aist": "/tmp/aist"}
+    return build_recipe(name, {**base, **overrides})
+
+
+# -- recipes ---------------------------------------------------------------------------------------------------------
+
+
+def test_reference_defaults():
+    joint, stage1 = _recipe(), _recipe("stage1_motion")
+    assert joint.optim.betas == (0.9, 0.95) and joint.optim.weight_decay == 0.1 and joint.optim.grad_clip == 1.0
+    assert joint.optim.lr == 5e-5 and stage1.optim.lr == 1e-5
+    assert joint.schedule.warmup_steps > 0 and joint.schedule.decay == "cosine"
+    assert (joint.loss.music_weight, joint.loss.motion_weight) == (0.85, 0.15)
+    assert stage1.loss.music_weight == 0.0 and stage1.loss.motion_weight == 1.0
+
+
+def test_overrides_convert_cli_strings_and_python_values():
+    recipe = _recipe(**{"optim.lr": "1e-4", "optim.betas": "0.8,0.9", "log.tensorboard": "false", "steps": "7",
+                        "log.peak_flops": "none", "model.config.dropout": "0", "model.config.expert_layers": "[0]",
+                        "tasks__music2motion": 0.5, "schedule": {"decay": "linear"}})
+    assert recipe.optim.lr == 1e-4 and recipe.optim.betas == (0.8, 0.9) and recipe.log.tensorboard is False
+    assert recipe.steps == 7 and recipe.log.peak_flops is None and recipe.tasks.music2motion == 0.5
+    assert recipe.model.config == {"dropout": 0, "expert_layers": [0]} and recipe.schedule.decay == "linear"
+    assert recipe_from_dict(recipe.to_dict()) == recipe
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"optim.lrr": "1"}, "optim.lr, optim.betas"),  # unknown key: lists the allowed keys
+    ({"schedule.decay": "step"}, "schedule.decay: 'step' is not allowed; choose one of cosine, linear, constant"),
+    ({"precision": "fp16"}, "choose one of auto, fp32, bf16"),
+    ({"optim.lr": "fast"}, "optim.lr: expected float"),
+    ({"steps": "1.5"}, "steps: expected int"),
+    ({"optim.betas": "0.9"}, "optim.betas: expected 2"),
+    ({"optim.lr": "-1"}, "optim.lr: must be > 0"),
+    ({"data.micro_batch": "16", "data.global_batch": "8"}, "data.global_batch (8) must be >= data.micro_batch"),
+    ({"tasks.text2music_motion": 0, "tasks.music2motion": 0, "tasks.motion2music": 0}, "tasks: proportions"),
+    ({"data.shards": None}, "data.shards: recipe stage2_joint needs a shard directory"),
+])
+def test_recipe_errors_name_the_key_and_allowed_values(overrides, fragment):
+    with pytest.raises(RecipeError) as info:
+        _recipe(**overrides)
+    assert fragment in str(info.value)
+
+
+def test_unknown_recipe_and_missing_raw_data():
+    with pytest.raises(RecipeError, match="choose one of motion_vqvae, stage1_motion, stage2_joint, caption"):
+        build_recipe("stage3", {"out": "x"})
+    with pytest.raises(RecipeError, match="data.aist / data.humanml3d"):
+        build_recipe("motion_vqvae", {"out": "x"})
+
+
+def test_global_batch_is_split_over_ranks_and_accumulation():
+    recipe = _recipe(**{"data.global_batch": 64, "data.micro_batch": 8})
+    assert global_batch_split(recipe, 1) == 8 and global_batch_split(recipe, 4) == 2
+    with pytest.raises(RecipeError, match=r"multiple of data.micro_batch \(8\) x world size \(3\)"):
+        global_batch_split(recipe, 3)
+
+
+# -- engine config and schedule ---------------------------------------------------------------------------------------
+
+
+def test_ds_config_takes_batch_optimizer_and_precision_from_the_recipe(tmp_path):
+    recipe = _recipe(**{"data.global_batch": 32, "data.micro_batch": 4, "ds_config": "zero3", "optim.lr": 3e-4})
+    config = build_ds_config(recipe, world_size=2, device=torch.device("cpu"))
+    assert config["zero_optimization"]["stage"] == 3
+    assert (config["train_batch_size"], config["train_micro_batch_size_per_gpu"],
+            config["gradient_accumulation_steps"]) == (32, 4, 4)
+    assert config["optimizer"]["params"]["lr"] == 3e-4 and config["optimizer"]["params"]["betas"] == [0.9, 0.95]
+    assert config["bf16"] == {"enabled": False} and config["gradient_clipping"] == 1.0
+    clash = tmp_path / "bad.json"
+    clash.write_text(json.dumps({"train_batch_size": 16, "zero_optimization": {"stage": 1}}))
+    with pytest.raises(RecipeError, match="sets \\['train_batch_size'\\]"):
+        build_ds_config(_recipe(ds_config=str(clash)), 1, torch.device("cpu"))
+    with pytest.raises(RecipeError, match="zero1, zero2, zero3"):
+        build_ds_config(_recipe(ds_config="zero9"), 1, torch.device("cpu"))
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    recipe = _recipe(**{"steps": 100, "schedule.warmup_steps": 10, "schedule.min_lr_ratio": 0.1})
+    factor = lr_lambda(recipe)
+    warmup = [factor(s) for s in range(10)]
+    assert all(a < b for a, b in zip(warmup, warmup[1:])) and warmup[-1] < 1.0
+    assert factor(10) == pytest.approx(1.0) and factor(100) == pytest.approx(0.1)
+    decay = [factor(s) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(decay, decay[1:]))
+
+
+def test_task_mixture_becomes_per_sample_stream_weights():
+    task = torch.tensor([TASKS.index("text2music_motion"), TASKS.index("music2motion"), TASKS.index("motion2music")])
+    music, motion = task_loss_weights(task)
+    assert music.tolist() == [1.0, 0.0, 1.0] and motion.tolist() == [1.0, 1.0, 0.0]
+
+
+# -- launcher environment -------------------------------------------------------------------------------------------
+
+
+def test_torchrun_environment_wins():
+    env = detect({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "MASTER_ADDR": "n1", "MASTER_PORT": "1234",
+                  "SLURM_PROCID": "0", "SLURM_NTASKS": "1"})
+    assert (env.rank, env.world_size, env.local_rank, env.master_addr, env.master_port, env.launcher) == \
+        (3, 8, 1, "n1", 1234, "torchrun")
+
+
+def test_slurm_environment_is_translated():
+    env = detect({"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "SLURM_JOB_ID": "123456",
+                  "SLURM_JOB_NODELIST": "gpu[007-008]"})
+    assert (env.rank, env.world_size, env.local_rank, env.master_addr, env.launcher) == (5, 8, 1, "gpu007", "slurm")
+    assert env.master_port == 29500 + 123456 % 10000
+    assert env.exports()["RANK"] == "5" and env.exports()["MASTER_ADDR"] == "gpu007"
+    assert detect({}).world_size == 1 and detect({}).launcher == "single"
+    with pytest.raises(ValueError, match="RANK='x'"):
+        detect({"RANK": "x", "WORLD_SIZE": "2"})
+
+
+@pytest.mark.parametrize("nodelist, host", [("node1", "node1"), ("gpu[003-005,009]", "gpu003"),
+                                            ("a[12],b[1-2]", "a12"), ("cn-01,cn-02", "cn-01")])
+def test_first_slurm_host(nodelist, host):
+    assert first_slurm_host(nodelist) == host
+
+
+# -- freeze plans (the real tiny LM) ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    from unimumo.models.configuration_unimumo import UniMuMoConfig
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+
+    torch.manual_seed(0)
+    return UniMuMoForConditionalGeneration(UniMuMoConfig.preset("tiny"))
+
+
+@pytest.mark.parametrize("stage, trained", [("stage1_motion", {"motion"}), ("caption", {"captioning"}),
+                                            ("stage2_joint", {"music", "motion", "shared"})])
+def test_freeze_plans(tiny_lm, stage, trained):
+    rows = apply_freeze_plan(tiny_lm, stage)
+    for name, param in tiny_lm.named_parameters():
+        assert param.requires_grad == (tiny_lm.parameter_group(name) in trained), name
+    assert {r.group for r in rows if r.trainable} == trained
+    groups = optimizer_groups(tiny_lm, weight_decay=0.1)
+    handed = {id(p) for g in groups for p in g["params"]}
+    assert handed == {id(p) for p in tiny_lm.parameters() if p.requires_grad}
+    table = trainable_table(rows)
+    assert "TRAIN" in table and "frozen" in table and "trainable" in table.splitlines()[-1]
+    if stage == "stage1_motion":  # motion embeddings, FFN experts, their norms and heads
+        names = [n for n, p in tiny_lm.named_parameters() if p.requires_grad]
+        assert any("embed" in n for n in names) and any("head" in n for n in names)
+        assert any("fc" in n or "ffn" in n for n in names) and any("norm" in n for n in names)
+
+
+# -- checkpoint pointers and rotation ---------------------------------------------------------------------------------
+
+
+def _fake_checkpoint(root, step, complete=True):
+    path = root / ckpt.tag_for(step)
+    path.mkdir(parents=True)
+    (path / "shard.pt").write_bytes(b"x")
+    if complete:
+        (path / ckpt.META).write_text("{}")
+    return path
+
+
+def test_latest_pointer_and_rotation_keep_the_newest_complete(tmp_path):
+    root = tmp_path / "checkpoints"
+    for step in (2, 4, 6, 8):
+        _fake_checkpoint(root, step)
+    _fake_checkpoint(root, 10, complete=False)  # a crash while writing step 10
+    assert ckpt.latest_tag(root) is None  # no pointer yet: nothing is complete as far as resume knows
+    (root / ckpt.LATEST).write_text("global_step8\n")
+    removed = ckpt.rotate(root, keep=2)
+    assert sorted(p.name for p in removed) == ["global_step10", "global_step2", "global_step4"]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["global_step6", "global_step8"]
+    assert ckpt.resolve(root) == (root, "global_step8")
+    assert ckpt.resolve(tmp_path) == (root, "global_step8")  # a run directory works too
+    assert ckpt.resolve(root / "global_step6") == (root, "global_step6")
+    (root / ckpt.LATEST).write_text("global_step12\n")
+    with pytest.raises(ckpt.CheckpointError, match="not a complete checkpoint"):
+        ckpt.latest_tag(root)
+
+
+def test_rng_capture_restores_every_generator():
+    import random
+
+    import numpy as np
+
+    state = ckpt.capture_rng()
+    first = (random.random(), np.random.rand(), torch.rand(3))
+    ckpt.restore_rng(state)
+    again = (random.random(), np.random.rand(), torch.rand(3))
+    assert first[0] == again[0] and first[1] == again[1] and torch.equal(first[2], again[2])
+
+
+# -- signals and the command line -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM])
+def test_stop_signals_set_the_flag_and_handlers_are_restored(signum):
+    before = signal.getsignal(signum)
+    with StopRequest() as stop:
+        assert not stop.any_rank(torch.device("cpu"))
+        os.kill(os.getpid(), signum)
+        assert stop.any_rank(torch.device("cpu")) and stop.signum == signum
+    assert signal.getsignal(signum) == before
+
+
+def test_cli_help_and_recipe_errors():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([PY, "-m", "unimumo.train.cli", "--help"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "--set KEY=VALUE" in out.stdout and "--resume" in out.stdout
+    out = subprocess.run([PY, "-m", "unimumo.train.cli", "--recipe", "stage1_motion", "--out", "x", "--shards", "y",
+                          "--set", "optim.lr=abc"], capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and "optim.lr: expected float" in out.stderr
+    out = subprocess.run([PY, "-m", "unimumo.train.cli", "--recipe", "caption", "--print-recipe",
+                          "--set", "optim.lr=2e-4"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and json.loads(out.stdout)["optim"]["lr"] == 2e-4
+    out = subprocess.run([PY, "-m", "unimumo.train.export", "/nonexistent", "/tmp/x"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 2 and "no complete checkpoint" in out.stderr
