@@ -8,8 +8,7 @@
 #   UNIMUMO_RUNS        parent directory of run directories  (default: $UNIMUMO_ROOT/runs)
 #   UNIMUMO_OUT         this stage's run directory           (default: $UNIMUMO_RUNS/<recipe>)
 #   UNIMUMO_TEXT_MODEL  local T5 directory (--text-model)
-#   UNIMUMO_DS_CONFIG   DeepSpeed config: a name in ds_configs/ or a JSON path (default: the recipe's,
-#                       cpu_zero0 on an allocation without GPUs)
+#   UNIMUMO_DS_CONFIG   DeepSpeed config: a name in ds_configs/ or a JSON path (default: the recipe's)
 #   UNIMUMO_OVERRIDES   whitespace-separated recipe overrides, e.g. "steps=1000 optim.lr=1e-4"
 #   MASTER_ADDR / MASTER_PORT   rendezvous (default: first node of the allocation / a port from the job id)
 #   DS_ACCELERATOR      set to "cpu" (gloo) automatically when the allocation has no GPU
@@ -42,7 +41,6 @@ unimumo_setup() {
   else
     UNIMUMO_DEVICE=cpu
     export DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
-    UNIMUMO_DS_CONFIG=${UNIMUMO_DS_CONFIG:-cpu_zero0}
   fi
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
   export MASTER_ADDR=${MASTER_ADDR:-$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)}

@@ -78,13 +78,13 @@ def test_header_defaults_are_multi_node_gpu_and_overridable(slurm_cluster):
 def test_stage1_starts_one_rank_per_task_with_environment_settings(slurm_cluster, tmp_path, stub_venv):
     job, fields, log = run_stub_job(
         "slurm/stage1_motion.sh", tmp_path, stub_venv, "--set", "log.every=5",
-        env={"UNIMUMO_OVERRIDES": "steps=3 optim.lr=1e-4", "UNIMUMO_TEXT_MODEL": "/m/t5"})
+        env={"UNIMUMO_OVERRIDES": "steps=3 optim.lr=1e-4", "UNIMUMO_TEXT_MODEL": "/m/t5", "UNIMUMO_DS_CONFIG": "zero1"})
     text = assert_completed(job, fields, log)
     lines = stub_lines(text)
     assert sorted(line.split()[1] for line in lines) == ["rank=0/2", "rank=1/2"], text
     out = tmp_path / "runs" / "stage1_motion"
-    expected_args = (f"args=--recipe stage1_motion --shards /data/shards --out {out} --resume --text-model /m/t5 "
-                     "--ds-config cpu_zero0 --set steps=3 --set optim.lr=1e-4 --set log.every=5")
+    expected_args = (f"args=--recipe stage1_motion --shards /data/shards --out {out} --resume --text-model /m/t5 --ds-config zero1 "
+                     "--set steps=3 --set optim.lr=1e-4 --set log.every=5")
     assert all(line.endswith(expected_args) for line in lines), text
     host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
     assert len({line.split()[3] for line in lines}) == 1 and f"master={host}:" in lines[0], text

@@ -214,7 +214,8 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(shards, tmp_path):
     try:
         _wait_for(lambda: _latest_step(killed) >= 8, proc, "the step-8 checkpoint")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = max(losses(killed))
     assert killed_at < 40, "the run finished before it was killed"

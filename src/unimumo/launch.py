@@ -21,7 +21,6 @@ import submitit
 from unimumo.constants import REQUEUE_EXIT_CODE
 
 CLUSTERS = ("slurm", "local", "debug")
-CPU_DS_CONFIG = "cpu_zero0"
 DEFAULT_FOLDER = "slurm/logs/submitit/%j"
 
 
@@ -117,7 +116,7 @@ def submit(
     tasks_per_node = tasks_per_node or gpus_per_node or 1
     run_overrides = {"out": str(out), **(overrides or {})}
     for key, value in (("data.shards", shards), ("text_model", text_model), ("init_from", init_from),
-                       ("ds_config", ds_config or (CPU_DS_CONFIG if cpu_only else None))):
+                       ("ds_config", ds_config)):
         if value is not None:
             run_overrides[key] = str(value)
 
@@ -158,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shards", help="shard directory")
     run.add_argument("--text-model", help="local T5 directory")
     run.add_argument("--init-from", help="HF export to start from (stage 2: the stage-1 export)")
-    run.add_argument("--ds-config", help=f"DeepSpeed config name or path (default: the recipe's; {CPU_DS_CONFIG} without GPUs)")
+    run.add_argument("--ds-config", help="DeepSpeed config: a name in ds_configs/ or a JSON file (default: the recipe's)")
     run.add_argument("--set", dest="overrides", action="append", default=[], type=_parse_assignment,
                      metavar="KEY=VALUE", help="recipe override, repeatable (e.g. --set optim.lr=1e-4)")
     job = parser.add_argument_group("allocation")
@@ -172,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--partition", help="Slurm partition")
     job.add_argument("--signal-delay-s", type=int, default=120,
                      help="USR1 is sent this many seconds before the time limit (default 120)")
-    job.add_argument("--folder", default=DEFAULT_FOLDER, help=f"submitit logs and pickles (default {DEFAULT_FOLDER})")
+    job.add_argument("--folder", default=DEFAULT_FOLDER, help="submitit logs and pickles; %%j is the job id (default %(default)s)")
     job.add_argument("--wait", action="store_true", help="wait for the job and print its result")
     return parser
 

@@ -169,3 +169,15 @@ def test_config_validation_and_presets():
     assert (small.hidden_size, small.num_hidden_layers, small.num_attention_heads, small.ffn_dim) == (1024, 24, 16,
                                                                                                       4096)
     assert small.expert_layers == list(range(24))
+
+
+def test_empty_caption_rows_act_as_no_text(session_model):
+    """A row whose text mask is all zero attends to nothing (no NaN from an all-masked softmax)."""
+    music = random_codes(2, T, 20)
+    ids, mask = random_text(2, 5, 21)
+    mask[1] = 0
+    with_text = session_model(music_codes=music, music_text_ids=ids, music_text_mask=mask).music_logits
+    without = session_model(music_codes=music).music_logits
+    assert torch.isfinite(with_text).all()
+    torch.testing.assert_close(with_text[1], without[1])
+    assert not torch.allclose(with_text[0], without[0])

@@ -116,6 +116,9 @@ def test_generate_validates_arguments(session_model):
         session_model.generate("music2text", num_steps=3, batch_size=1)
     with pytest.raises(ValueError, match="needs music_codes"):
         session_model.generate("music2motion", num_steps=3, batch_size=1)
+    with pytest.raises(ValueError, match="not supported"):
+        session_model.generate("music2motion", num_steps=3, music_codes=random_codes(1, 3, 0),
+                               motion_codes=random_codes(1, 3, 0))
     with pytest.raises(ValueError, match="batch size"):
         session_model.generate("text2music_motion", num_steps=3)
     unconditional = session_model.generate("text2music_motion", num_steps=3, batch_size=2, guidance_scale=1.0)

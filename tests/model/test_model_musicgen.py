@@ -70,3 +70,21 @@ def test_shape_mismatch_is_rejected(musicgen_dir, t5_dir):
         model.load_musicgen_weights(musicgen_dir)
     with pytest.raises(ValueError, match="not a MusicGen"):
         model.load_musicgen_weights(t5_dir)
+
+
+def test_full_musicgen_checkpoint_end_to_end(full_musicgen_dir):
+    """From a whole MusicGen dir (its T5 encoder and text projection included): UniMuMo's music logits from text
+    ids equal MusicgenForConditionalGeneration's on the same text and delayed codes."""
+    from transformers import MusicgenForConditionalGeneration
+
+    reference = MusicgenForConditionalGeneration.from_pretrained(full_musicgen_dir).eval()
+    model = UniMuMoForConditionalGeneration.from_musicgen(full_musicgen_dir).eval()
+    codes = random_codes(B, T, 3)
+    ids, mask = random_text(B, 7, 4)
+    inputs = delay_codes(codes, SPECIAL_TOKEN_ID)[..., :-1]
+    with torch.no_grad():
+        logits = reference(input_ids=ids, attention_mask=mask,
+                           decoder_input_ids=inputs.reshape(B * NUM_CODEBOOKS, -1)).logits
+        out = model(music_codes=codes, music_text_ids=ids, music_text_mask=mask)
+    expected = undelay(logits.view(B, NUM_CODEBOOKS, *logits.shape[1:]), T)
+    torch.testing.assert_close(out.music_logits, expected, rtol=1e-5, atol=1e-5)

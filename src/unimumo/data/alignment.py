@@ -23,6 +23,13 @@ def music_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]
     return np.asarray(beats, dtype=np.float64), float(np.atleast_1d(tempo)[0])
 
 
+def warm_up_beat_tracker(sampling_rate: int = 22050) -> None:
+    """Compile librosa's numba kernels now (a few seconds), e.g. once before forking worker processes."""
+    clicks = np.zeros(3 * sampling_rate, dtype=np.float32)
+    clicks[:: sampling_rate // 2] = 1.0
+    music_beats(clicks, sampling_rate)
+
+
 def joint_speed(joints: np.ndarray, fps: float, smooth_seconds: float = 0.05) -> np.ndarray:
     """Mean joint speed (m/s) per frame [N], Gaussian-smoothed over `smooth_seconds`."""
     velocity = np.gradient(np.asarray(joints, dtype=np.float64), axis=0) * fps

@@ -39,6 +39,8 @@ class BuildConfig:
                 problems.append(f"--{name.replace('_', '-')} {path}: directory not found")
         if not Path(self.text_tokenizer).is_file():
             problems.append(f"--text-tokenizer {self.text_tokenizer}: file not found")
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            problems.append(f"--out {self.out}: exists and is not a directory")
         if self.aist is None and self.humanml3d is None:
             problems.append("give at least one motion corpus (--aist and/or --humanml3d)")
         if self.workers < 1:

@@ -12,7 +12,7 @@ import torch
 from unimumo.constants import CODE_RATE
 from unimumo.data.alignment import music_beats
 from unimumo.data.build_config import BuildConfig
-from unimumo.data.pairing import MotionEntry, MusicTrack, choose_motions, load_motion, make_pair_sample, pair_rng
+from unimumo.data.pairing import MotionEntry, MusicTrack, load_motion, make_pair_sample
 from unimumo.data.sources.music4all import TrackInfo, load_audio
 from unimumo.data.text import TextTokenizer
 from unimumo.models.motion_vqvae import MotionTokenizer
@@ -34,7 +34,6 @@ class WorkerContext:
     codec: MusicCodec
     motion_tokenizer: MotionTokenizer
     text_tokenizer: TextTokenizer
-    pool: list[MotionEntry] = field(default_factory=list)
 
 
 _CONTEXT: WorkerContext | None = None
@@ -49,16 +48,16 @@ def load_context(config: BuildConfig) -> WorkerContext:
     )
 
 
-def init_worker(config: BuildConfig, pool: list[MotionEntry] | None = None) -> None:
-    """Process initializer: one torch thread (results must not depend on the thread count), models loaded once."""
+def init_worker(config: BuildConfig) -> WorkerContext:
+    """Load the models for this process, with one torch thread (results must not depend on the thread count).
+
+    Called once in the main process; forked workers inherit the loaded context.
+    """
     global _CONTEXT
     torch.set_num_threads(1)
     _CONTEXT = load_context(config)
-    _CONTEXT.pool = list(pool or [])
+    return _CONTEXT
 
-
-def set_pool(pool: list[MotionEntry]) -> None:
-    _CONTEXT.pool = list(pool)
 
 
 def scan_motion(entry: MotionEntry) -> tuple[MotionEntry, dict | None]:
@@ -72,8 +71,9 @@ def scan_motion(entry: MotionEntry) -> tuple[MotionEntry, dict | None]:
     return entry, None
 
 
-def process_track(job: tuple[int, TrackInfo]) -> TrackResult:
-    index, info = job
+def process_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> TrackResult:
+    """Track `index` of the plan paired with the motions chosen for it (see pairing.choose_motions)."""
+    index, info, chosen = job
     context = _CONTEXT
     config = context.config
     result = TrackResult(index=index, track_id=info.id)
@@ -87,7 +87,6 @@ def process_track(job: tuple[int, TrackInfo]) -> TrackResult:
         if context.codec.frame_rate != CODE_RATE:
             raise ValueError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} != {CODE_RATE}")
         track = MusicTrack(info=info, codes=codes, beats=beats, tempo=tempo, duration=len(wav) / context.codec.sampling_rate)
-        chosen = choose_motions(context.pool, config.pairs_per_track, pair_rng(config.seed, config.split, info.id))
         for pair, entry in enumerate(chosen):
             result.samples.append(make_pair_sample(
                 track, load_motion(entry), entry, pair, seed=config.seed, split=config.split,

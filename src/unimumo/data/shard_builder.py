@@ -10,19 +10,23 @@ byte-identical shards to an uninterrupted build.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import multiprocessing
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 from tqdm import tqdm
 
 from unimumo.data import build_worker
+from unimumo.data.alignment import warm_up_beat_tracker
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.build_manifest import check_tokenizers, read_manifest, update_split
-from unimumo.data.pairing import MotionEntry
+from unimumo.data.pairing import MotionEntry, choose_motions, pair_rng
 from unimumo.data.shard_writer import ShardWriter, read_records, records_dir
 from unimumo.data.sources import aist, humanml3d, music4all
 from unimumo.utils.io import atomic_write_json
@@ -46,8 +50,14 @@ class BuildReport:
     inputs: int = 0
     failure_fraction: float = 0.0
     max_failure_fraction: float = 0.0
-    seconds: float = 0.0
+    seconds: float = 0.0  # end to end
+    work_seconds: float = 0.0  # motion scan + pairing (the part --workers parallelises), after model loading
     samples_per_s: float = 0.0
+
+    def contents(self) -> dict:
+        """What describes the split's shards (for the manifest), without this run's timing and resume point."""
+        run_fields = ("out", "resumed_from_track", "seconds", "work_seconds", "samples_per_s")
+        return {key: value for key, value in asdict(self).items() if key not in run_fields}
 
     @property
     def ok(self) -> bool:
@@ -116,18 +126,40 @@ def prepare_output(config: BuildConfig, fingerprint: str) -> tuple[int, int, lis
     return records[-1].index + 1, records[-1].track_end, records
 
 
-def run_jobs(function, jobs: list, config: BuildConfig, pool_entries: list[MotionEntry], in_process: bool):
-    """Ordered results of `function` over `jobs`: in this process or in a pool of `config.workers` processes."""
-    if in_process:
-        build_worker.set_pool(pool_entries)
-        yield from map(function, jobs)
+@contextlib.contextmanager
+def ordered_map(workers: int) -> Iterator[Callable]:
+    """An ordered, lazy map: in this process (workers == 1) or over `workers` forked processes, which
+    inherit the models loaded by `build_worker.init_worker` and keep their motion caches between calls."""
+    if workers == 1:
+        yield map
         return
-    context = multiprocessing.get_context("fork")
-    with context.Pool(config.workers, initializer=build_worker.init_worker, initargs=(config, pool_entries)) as pool:
-        yield from pool.imap(function, jobs, chunksize=1)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield functools.partial(pool.imap, chunksize=1)
+
+
+def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig, first: int) -> list[tuple]:
+    """(plan index, track, chosen motions) from track `first` on; the choice depends only on seed, split, track id."""
+    return [(index, track, choose_motions(pool, config.pairs_per_track, pair_rng(config.seed, config.split, track.id)))
+            for index, track in enumerate(tracks)][first:]
+
+
+def summarize(config: BuildConfig, records: list, tracks: list, listed_tracks: list, entries: list,
+              ignored_motions: int, failures: list[dict]) -> BuildReport:
+    skipped = {"ignored_tracks": len(listed_tracks) - len(tracks), "ignored_motions": ignored_motions}
+    for record in records:
+        for reason, count in record.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+    inputs = len(tracks) + len(entries)
+    return BuildReport(
+        split=config.split, out=str(config.out), shards=len(records), samples=sum(r.count for r in records),
+        tracks=len(tracks), tracks_with_samples=len({k.rsplit("-", 1)[0] for r in records for k in r.keys}),
+        skipped=skipped, failures=len(failures), inputs=inputs, failure_fraction=round(len(failures) / max(inputs, 1), 4),
+        max_failure_fraction=config.max_failure_fraction,
+    )
 
 
 def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
+    """Build (or with config.resume, finish) one split; returns the report also stored in manifest.json."""
     config.validate()
     out = Path(config.out)
     started = time.perf_counter()
@@ -135,53 +167,42 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     listed_tracks = music4all.read_id_list(Path(config.music4all) / "splits" / f"{config.split}.txt")
     entries, ignored_motions = motion_entries(config)
 
-    build_worker.init_worker(config)
-    context = build_worker._CONTEXT
+    context = build_worker.init_worker(config)  # forked workers inherit the loaded models
+    warm_up_beat_tracker()  # and the compiled beat-tracking kernels
     tokenizers = tokenizer_manifest(context, config)
     check_tokenizers(read_manifest(out), tokenizers, out)
     next_index, next_track, records = prepare_output(config, plan_fingerprint(config, tracks, entries, tokenizers))
 
-    in_process = config.workers == 1
-    scans = list(run_jobs(build_worker.scan_motion, entries, config, [], in_process))
-    motion_failures = [failure for _, failure in scans if failure is not None]
-    pool_entries = [entry for entry, failure in scans if failure is None]
-    if not pool_entries:
-        raise BuildError(f"no readable motion for split {config.split!r} ({len(motion_failures)} failed to load)")
-
     writer = ShardWriter(out, config.split, int(config.shard_size_mb * 2**20), next_index, next_track)
-    jobs = list(enumerate(tracks))[next_track:]
-    samples_written = 0
+    written = 0
     bar = tqdm(total=len(tracks), initial=next_track, unit="track", desc=f"build {config.split}", disable=not progress)
+    work_started = time.perf_counter()
     try:
-        for result in run_jobs(build_worker.process_track, jobs, config, pool_entries, in_process):
-            writer.add_track(result.samples, result.failures, result.skipped)
-            samples_written += len(result.samples)
-            bar.update(1)
-            rate = samples_written / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(samples=samples_written, samples_per_s=f"{rate:.2f}")
+        with ordered_map(config.workers) as imap:
+            scans = list(imap(build_worker.scan_motion, entries))
+            motion_failures = [failure for _, failure in scans if failure is not None]
+            pool = [entry for entry, failure in scans if failure is None]
+            if not pool:
+                raise BuildError(f"no readable motion for split {config.split!r} ({len(motion_failures)} failed)")
+            for result in imap(build_worker.process_track, pairing_jobs(tracks, pool, config, next_track)):
+                writer.add_track(result.samples, result.failures, result.skipped)
+                written += len(result.samples)
+                bar.update(1)
+                bar.set_postfix(samples=written, samples_per_s=f"{written / (time.perf_counter() - started):.2f}")
         writer.close_shard()
+        work_seconds = time.perf_counter() - work_started
     finally:
         writer.abort()
         bar.close()
 
     records = records + writer.finished
-    seconds = time.perf_counter() - started
-    skipped = {"ignored_tracks": len(listed_tracks) - len(tracks), "ignored_motions": ignored_motions}
-    for record in records:
-        for reason, count in record.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
-    failures = motion_failures + [f for record in records for f in record.failures]
-    inputs = len(tracks) + len(entries)
-    report = BuildReport(
-        split=config.split, out=str(out), shards=len(records), samples=sum(r.count for r in records),
-        tracks=len(tracks), tracks_with_samples=len({k.rsplit("-", 1)[0] for r in records for k in r.keys}),
-        resumed_from_track=next_track, skipped=skipped, failures=len(failures), inputs=inputs,
-        failure_fraction=round(len(failures) / max(inputs, 1), 4), max_failure_fraction=config.max_failure_fraction,
-        seconds=round(seconds, 2), samples_per_s=round(samples_written / max(seconds, 1e-9), 3),
-    )
+    failures = motion_failures + [failure for record in records for failure in record.failures]
+    report = summarize(config, records, tracks, listed_tracks, entries, ignored_motions, failures)
     shards = [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in records]
-    summary = {key: value for key, value in asdict(report).items() if key not in ("out", "seconds", "samples_per_s",
-                                                                                   "resumed_from_track")}
-    update_split(out, config.split, tokenizers=tokenizers, shards=shards,
-                 summary={**summary, "build_args": config.as_json()}, failures=failures)
+    update_split(out, config.split, tokenizers=tokenizers, shards=shards, failures=failures,
+                 summary={**report.contents(), "build_args": config.as_json()})
+    report.resumed_from_track = next_track
+    report.seconds = round(time.perf_counter() - started, 2)
+    report.work_seconds = round(work_seconds, 2)
+    report.samples_per_s = round(written / report.seconds, 3)
     return report

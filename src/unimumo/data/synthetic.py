@@ -30,6 +30,8 @@ from transformers import T5Config, T5ForConditionalGeneration
 
 from unimumo.data.captions import AIST_GENRES, MUSIC_TEMPLATES, all_caption_variants, music_caption
 from unimumo.data.text import EOS_ID, PAD_ID, train_text_tokenizer
+from unimumo.data.sources import music4all
+from unimumo.models.motion_vqvae import MotionTokenizer
 from unimumo.models.music_codec import tiny_random_encodec
 from unimumo.motion.features import joints_to_features
 from unimumo.motion.skeleton import smpl_to_joints22
@@ -170,7 +172,8 @@ def write_aist(root: Path, count: int, config: SyntheticCorpusConfig, rng: rando
         code = genres[index % len(genres)]
         name = f"{code}_sBM_cAll_d{index % 30 + 1:02d}_m{code[1:]}{index % 6}_ch{index + 1:02d}"
         bpm = round(rng.uniform(85.0, 135.0), 1)
-        poses, trans = synthetic_smpl_dance(int(config.aist_seconds * AIST_FPS), AIST_FPS, bpm, config.seed * 1000 + index)
+        seed = config.seed * 1000 + index
+        poses, trans = synthetic_smpl_dance(int(config.aist_seconds * AIST_FPS), AIST_FPS, bpm, seed)
         if kind == "nan":
             poses[len(poses) // 2, 5] = np.nan
         data = {"smpl_poses": poses, "smpl_trans": trans * AIST_SCALING, "smpl_scaling": np.array([AIST_SCALING]),
@@ -192,7 +195,8 @@ def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: 
     for index, (kind, split) in enumerate(plan):
         clip_id = f"{index:06d}"
         bpm = round(rng.uniform(85.0, 135.0), 1)
-        poses, trans = synthetic_smpl_dance(int(config.humanml3d_seconds * HUMANML3D_FPS), HUMANML3D_FPS, bpm, config.seed * 1000 + 500 + index)
+        seed = config.seed * 1000 + 500 + index
+        poses, trans = synthetic_smpl_dance(int(config.humanml3d_seconds * HUMANML3D_FPS), HUMANML3D_FPS, bpm, seed)
         features = joints_to_features(smpl_to_joints22(poses, trans), fps=HUMANML3D_FPS)
         path = root / "new_joint_vecs" / f"{clip_id}.npy"
         if kind == "empty":
@@ -200,8 +204,8 @@ def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: 
         else:
             with atomic_open(path, "wb") as handle:
                 np.save(handle, features[:, :251] if kind == "wrong_width" else features)
-        texts = rng.sample(HUMANML3D_TEXTS, 2)
-        atomic_write_text(root / "texts" / f"{clip_id}.txt", "".join(f"{text}#{text}#0.0#0.0\n" for text in texts))
+        lines = [f"{text}#{' '.join(word + '/X' for word in text.split())}#0.0#0.0\n" for text in rng.sample(HUMANML3D_TEXTS, 2)]
+        atomic_write_text(root / "texts" / f"{clip_id}.txt", "".join(lines))
         items.append(CorpusItem(id=clip_id, split=split, kind=kind, bpm=bpm, path=str(path)))
     for split in SPLITS:
         atomic_write_text(root / f"{split}.txt", "".join(f"{i.id}\n" for i in items if i.split == split))
@@ -210,21 +214,15 @@ def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: 
 
 def caption_corpus(music_root: Path) -> list[str]:
     """Every caption the builder can produce for this corpus: sentencepiece training text."""
-    from unimumo.data.sources.music4all import REQUIRED_COLUMNS, read_table
-
-    tables = {name: read_table(music_root / name, columns) for name, columns in REQUIRED_COLUMNS.items()}
     sentences = list(HUMANML3D_TEXTS) + all_caption_variants(list(AIST_GENRES.values()) + ["free"])
-    for track_id_, meta in tables["id_metadata.csv"].items():
-        tags = tables["id_tags.csv"][track_id_]["tags"].split(",")
-        for template in MUSIC_TEMPLATES:
-            sentences.append(music_caption(genre=tables["id_genres.csv"][track_id_]["genres"], tempo=float(meta["tempo"]),
-                                           key=meta["key"], energy=float(meta["energy"]), tags=tags, template=template))
+    for split in SPLITS:
+        for track in music4all.list_tracks(music_root, split):
+            sentences += [music_caption(genre=track.genre, tempo=track.tempo, key=track.key, energy=track.energy,
+                                        tags=track.tags, template=template) for template in MUSIC_TEMPLATES]
     return sentences
 
 
 def write_models(out: Path, sentences: list[str], seed: int) -> None:
-    from unimumo.models.motion_vqvae import MotionTokenizer
-
     tiny_random_encodec(seed, SAMPLING_RATE).save_pretrained(out / "encodec")
     torch.manual_seed(seed)
     tokenizer = train_text_tokenizer(sentences, out / "text_tokenizer.model", vocab_size=200)

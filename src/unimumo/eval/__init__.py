@@ -1,1 +1,15 @@
-"""Evaluation: motion features, dance and music metrics, benchmark runs and rendering."""
+"""Evaluation: motion features, dance / rhythm / caption metrics, benchmark runs and renderings.
+
+features.py      kinetic (66) and manual geometric (32) features of 22-joint motions
+metrics.py       Frechet distance (robust matrix square root), diversity, PFC
+beats.py         kinematic and music beats, BAS, beat coverage / hit
+text_metrics.py  BLEU, ROUGE-L
+dance_metrics.py all dance metrics of a generated set against its ground truth
+samples.py       deterministic first-N-seconds test samples read from the shards
+chunks.py        resumable, seeded batched work cached on disk
+generation.py    an evaluation session: samples, model, cached generation, decoding
+music2motion.py, text2music.py, motion2music.py, caption.py   the `unimumo-eval` commands
+render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
+report.py        metrics.json and metrics.md
+cli.py           `unimumo-eval`
+"""

@@ -2,6 +2,7 @@
 
 A shard directory's manifest.json records the music codec, the motion tokenizer and the text
 tokenizer it was built with; evaluation uses the same ones unless a path is given explicitly.
+Model classes are imported when loaded, so `unimumo-eval --help` does not pay for transformers.
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Rhythm metrics between music and motion: beat extraction, BAS, beat coverage and beat hit.
 
 * Motion (kinematic) beats (Bailando, Li et al. CVPR 2022, after Kim et al. 2003): local minima
-  of the mean joint speed smoothed by a Gaussian of sigma = 5 frames at 60 fps (1/12 s).
+  of the mean joint speed smoothed by a Gaussian of sigma = 5 frames at 60 fps (1/12 s). Speeds
+  come from central differences, so speed sample i belongs to frame i (the Bailando code's forward
+  differences put every motion beat half a frame early).
 * BAS, beat alignment score (Bailando):  (1/|B_m|) sum over music beats t_m of
   exp(-min_{t_d in B_d} |t_d - t_m|^2 / (2 sigma^2)),  sigma = 3 frames at 60 fps (0.05 s).
   The sum runs over music beats, as in the Bailando evaluation code. Times are in seconds here,
@@ -27,7 +29,7 @@ BEAT_BIN_SECONDS = 1.0
 
 def smoothed_speed(joints, fps: float) -> np.ndarray:
     """Mean joint speed per frame (m/s), Gaussian-smoothed with sigma = 1/12 s."""
-    return gaussian_filter1d(mean_joint_speed(joints, fps), SPEED_SMOOTHING_SECONDS * fps, mode="nearest")
+    return gaussian_filter1d(mean_joint_speed(joints, fps), SPEED_SMOOTHING_SECONDS * fps, mode="reflect")
 
 
 def motion_beats(joints, fps: float) -> np.ndarray:
@@ -69,7 +71,8 @@ def beat_coverage_and_hit(
     generated_beat_times, reference_beat_times, duration: float, bin_seconds: float = BEAT_BIN_SECONDS
 ) -> tuple[float, float]:
     """(coverage, hit) of generated beats against reference beats over [0, duration) seconds."""
-    generated, reference = _times(generated_beat_times, "generated beats"), _times(reference_beat_times, "reference beats")
+    generated = _times(generated_beat_times, "generated beats")
+    reference = _times(reference_beat_times, "reference beats")
     num_bins = int(np.ceil(duration / bin_seconds))
     if num_bins <= 0:
         raise ValueError(f"beat_coverage_and_hit: duration must be positive, got {duration}")

@@ -32,12 +32,12 @@ def generate_captions(session: EvalSession, model, tokenizer, modality: str) -> 
     args, samples = session.args, session.samples
     device = next(model.parameters()).device
 
-    def compute(chunk: slice, seed: int) -> dict[str, np.ndarray]:
+    def compute(chunk: slice, _seed: int) -> dict[str, np.ndarray]:  # beam search: nothing is sampled
         codes = torch.from_numpy(np.stack([getattr(s, f"{modality}_codes") for s in samples[chunk]])).to(device)
         ids = model.caption(**{f"{modality}_codes": codes}, num_beams=args.num_beams, max_length=args.max_length)
         return {"caption": np.array([tokenizer.decode(row.tolist()).strip() for row in ids.cpu()])}
 
-    captions = run_chunks([s.key for s in samples], args.batch_size, session.cache_dir / modality, compute, args.seed,
+    captions = run_chunks([s.key for s in samples], args.batch_size, session.cache_dir / modality, compute, 0,
                           f"{modality} captioning")
     return [str(text) for text in captions["caption"]]
 
@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> dict:
         rows += [{"key": s.key, "modality": modality, "generated": c, "reference": r}
                  for s, c, r in zip(session.samples, captions, references)]
     side_by_side = ["| key | modality | generated | reference |", "|---|---|---|---|"]
-    side_by_side += [f"| {r['key']} | {r['modality']} | {_cell(r['generated'])} | {_cell(r['reference'])} |" for r in rows]
-    atomic_write_text(session.out / "captions.md", "# Generated vs reference captions\n\n" + "\n".join(side_by_side) + "\n")
+    side_by_side += [f"| {r['key']} | {r['modality']} | {_cell(r['generated'])} | {_cell(r['reference'])} |"
+                     for r in rows]
+    atomic_write_text(session.out / "captions.md",
+                      "# Generated vs reference captions\n\n" + "\n".join(side_by_side) + "\n")
     atomic_write_text(session.out / "captions.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     write_report(session.out, TASK, table, session.info(num_beams=args.num_beams, max_length=args.max_length),
                  extra_markdown="Generated and reference captions side by side: captions.md")

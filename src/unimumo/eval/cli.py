@@ -4,6 +4,7 @@
     unimumo-eval text2music   --model OUT/export --shards shards/NAME --out eval/t2m
     unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
     unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
+    unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
 
 Every command writes OUT/metrics.json and OUT/metrics.md; OUT/renders/ holds wav, joints .npy,
 .bvh, stick-figure GIFs and speed/beat plots of the first --render samples. Generation is cached
@@ -17,6 +18,7 @@ import sys
 from typing import Callable, Sequence
 
 from unimumo.eval.assets import default_device
+from unimumo.eval.render_files import add_render_options
 
 COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
     "music2motion": ("unimumo.eval.music2motion",
@@ -27,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
                      "dance -> music: beat coverage, beat hit and BAS of the generated music's beats vs the dance"),
     "caption": ("unimumo.eval.caption",
                 "music / motion captioning: BLEU-1, BLEU-4, ROUGE-L and generated vs reference captions side by side"),
+    "render": ("unimumo.eval.render_files",
+               "render a motion file (joints or codes) with optional music: wav, npy, bvh, GIF with beats, speed plot"),
 }
 
 
@@ -44,7 +48,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_common_options(parser: argparse.ArgumentParser, generates: bool) -> None:
+def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
     parser.add_argument("--shards", required=True, help="shard directory (holding manifest.json)")
     parser.add_argument("--out", required=True, help="output directory (reused to resume an interrupted run)")
@@ -54,25 +58,29 @@ def add_common_options(parser: argparse.ArgumentParser, generates: bool) -> None
     parser.add_argument("--seconds", type=_positive_float, default=5.0,
                         help="length of every sample: its first S seconds (default: 5)")
     parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
+    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+
+
+def add_generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed; batch i uses seed + i (default: 0)")
+    parser.add_argument("--guidance-scale", type=float, default=4.0, help="classifier-free guidance (default: 4)")
+    parser.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default: 1)")
+    parser.add_argument("--top-k", type=int, default=250, help="top-k sampling, 0 = off (default: 250)")
+    parser.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling, 0 = off (default: 0)")
     parser.add_argument("--render", type=int, default=4,
                         help="write wav/npy/bvh/GIF/plots for the first N samples (default: 4; 0 = none)")
-    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
     parser.add_argument("--motion-tokenizer", help="motion tokenizer dir (default: the one in the shard manifest)")
     parser.add_argument("--music-codec", help="EnCodec dir (default: the one in the shard manifest)")
     parser.add_argument("--motion-fps", type=_positive_float, default=60.0,
                         help="frame rate motions are decoded at for metrics and renders (default: 60, as AIST++)")
-    if generates:
-        parser.add_argument("--guidance-scale", type=float, default=4.0, help="classifier-free guidance (default: 4)")
-        parser.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default: 1)")
-        parser.add_argument("--top-k", type=int, default=250, help="top-k sampling, 0 = off (default: 250)")
-        parser.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling, 0 = off (default: 0)")
-    else:
-        parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
-        parser.add_argument("--modality", choices=("music", "motion", "both"), default="both",
-                            help="what to caption (default: both)")
-        parser.add_argument("--num-beams", type=_positive_int, default=4, help="beam width (default: 4)")
-        parser.add_argument("--max-length", type=_positive_int, default=32, help="longest caption in tokens (default: 32)")
+
+
+def add_caption_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
+    parser.add_argument("--modality", choices=("music", "motion", "both"), default="both",
+                        help="what to caption (default: both)")
+    parser.add_argument("--num-beams", type=_positive_int, default=4, help="beam width (default: 4)")
+    parser.add_argument("--max-length", type=_positive_int, default=32, help="longest caption in tokens (default: 32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_common_options(sub, generates=name != "caption")
+        if name == "render":
+            add_render_options(sub)
+            continue
+        add_common_options(sub)
+        (add_caption_options if name == "caption" else add_generation_options)(sub)
     return parser
 
 

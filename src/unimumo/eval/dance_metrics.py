@@ -20,9 +20,10 @@ GENERATED, GROUND_TRUTH = "generated", "ground_truth"
 
 
 def motion_statistics(joints: Sequence[np.ndarray], music_beats: Sequence[np.ndarray], fps: float, name: str) -> dict:
-    """Per-sequence kinetic/manual features, BAS (None when a sample has no music beats) and PFC."""
+    """Stacked kinetic and manual features, and the BAS (of samples with music beats) and PFC values of a set."""
     kinetic, manual, bas, pfc = [], [], [], []
-    for index, (sequence, beats) in enumerate(tqdm(list(zip(joints, music_beats)), desc=f"features ({name})", unit="motion")):
+    pairs = tqdm(list(zip(joints, music_beats)), desc=f"features ({name})", unit="motion")
+    for index, (sequence, beats) in enumerate(pairs):
         prepared = prepare_joints(sequence, source=f"{name} motion {index}")
         kinetic.append(kinetic_features(prepared, fps))
         manual.append(manual_features(prepared, fps))
@@ -63,7 +64,7 @@ def dance_metrics(
                   for kind in ("kinetic", "manual")}
     for kind, suffix in (("kinetic", "k"), ("manual", "m")):
         table[GENERATED][f"FID_{suffix}"] = fid(stats[GENERATED][kind], stats[GROUND_TRUTH][kind])
-        table[GROUND_TRUTH][f"FID_{suffix}"] = 0.0
+        table[GROUND_TRUTH][f"FID_{suffix}"] = fid(stats[GROUND_TRUTH][kind], stats[GROUND_TRUTH][kind])
     for kind, suffix in (("kinetic", "k"), ("manual", "m")):
         reference, generated_normalised = normalised[kind]
         table[GENERATED][f"Div_{suffix}"] = diversity(generated_normalised)

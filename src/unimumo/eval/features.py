@@ -95,15 +95,16 @@ def kinetic_features(joints, fps: float, window: int = KINETIC_WINDOW) -> np.nda
     energies are the frame means of |v_h|^2 and v_y^2 (unit mass, no 1/2 factor, as published);
     energy expenditure is the frame mean of |a|.
     """
+    if window < 1:
+        raise ValueError(f"kinetic_features: window must be >= 1 frame, got {window}")
     array = validate_joints(joints)
     n, dt = len(array), 1.0 / fps
     frames = np.arange(1, n)
     velocity_steps = (array[1:] - array[:-1]) / dt  # entry k-1 is the difference ending at frame k
-    velocity = _windowed_mean(velocity_steps, np.maximum(frames - window, 1) - 1, np.minimum(frames + window, n - 1) - 1)
+    first = np.maximum(frames - window, 1) - 1
+    velocity = _windowed_mean(velocity_steps, first, np.minimum(frames + window, n - 1) - 1)
     acceleration_steps = (array[2:] - 2.0 * array[1:-1] + array[:-2]) / dt**2  # entry k-1 centred at frame k
-    acceleration = _windowed_mean(
-        acceleration_steps, np.maximum(frames - window, 1) - 1, np.minimum(frames + window, n - 2) - 1
-    )
+    acceleration = _windowed_mean(acceleration_steps, first, np.minimum(frames + window, n - 2) - 1)
     horizontal = (velocity[..., list(HORIZONTAL_AXES)] ** 2).sum(-1).mean(0)
     vertical = (velocity[..., UP_AXIS] ** 2).mean(0)
     expenditure = np.linalg.norm(acceleration, axis=-1).mean(0)

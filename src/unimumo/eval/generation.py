@@ -64,8 +64,10 @@ class EvalSession:
             "model": str(args.model), "shards": str(args.shards), "split": args.split,
             "num_samples": len(self.samples), "num_samples_requested": args.num_samples,
             "samples_skipped_too_short": self.skipped_short,
-            "seconds": args.seconds, "seed": args.seed, "batch_size": args.batch_size,
+            "seconds": args.seconds, "batch_size": args.batch_size,
         }
+        if hasattr(args, "seed"):
+            info["seed"] = args.seed
         return {**info, **extra}
 
     def model(self):
@@ -100,13 +102,19 @@ def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
                                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed)
         return {stream: result[stream][..., :num_steps].cpu().numpy().astype(np.int16) for stream in generated}
 
-    codes = run_chunks([s.key for s in samples], args.batch_size, session.cache_dir, compute, args.seed, f"{task} generation")
+    keys = [s.key for s in samples]
+    codes = run_chunks(keys, args.batch_size, session.cache_dir, compute, args.seed, f"{task} generation")
     return {name: array.astype(np.int64) for name, array in codes.items()}
 
 
-def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str) -> list[np.ndarray]:
-    """Joint positions [N,22,3] of every motion code sequence in `codes` [B,4,T]."""
-    return [tokenizer.decode_joints(c, fps=fps) for c in tqdm(codes, desc=f"decode {name} motion", unit="motion")]
+def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str, batch_size: int = 32) -> list[np.ndarray]:
+    """Joint positions [N,22,3] of every motion code sequence in `codes` [B,4,T], decoded in batches."""
+    joints = []
+    with tqdm(total=len(codes), desc=f"decode {name} motion", unit="motion") as progress:
+        for start in range(0, len(codes), batch_size):
+            joints.extend(tokenizer.decode_joints(codes[start : start + batch_size], fps=fps))
+            progress.update(len(codes[start : start + batch_size]))
+    return joints
 
 
 def decode_music(codec, codes: np.ndarray, name: str) -> list[np.ndarray]:

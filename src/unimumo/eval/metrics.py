@@ -74,7 +74,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, tolerance: float = IMAG_TOLERANCE
         raise ValueError(f"means have different shapes {list(mu1.shape)} and {list(mu2.shape)}")
     sigma1, sigma2 = _symmetric(sigma1, "sigma1"), _symmetric(sigma2, "sigma2")
     if sigma1.shape != (len(mu1), len(mu1)) or sigma2.shape != sigma1.shape:
-        raise ValueError(f"covariances {list(sigma1.shape)} / {list(sigma2.shape)} do not match means of size {len(mu1)}")
+        raise ValueError(
+            f"covariances {list(sigma1.shape)} / {list(sigma2.shape)} do not match means of size {len(mu1)}"
+        )
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2, tolerance)
     return max(float(value), 0.0)  # a squared distance: a negative value is round-off

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> dict:
     codes = generate_streams(session, session.model())
     tokenizer = session.motion_tokenizer()
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
-    reference = decode_motions(tokenizer, np.stack([s.motion_codes for s in session.samples]), args.motion_fps, "reference")
+    reference_codes = np.stack([s.motion_codes for s in session.samples])
+    reference = decode_motions(tokenizer, reference_codes, args.motion_fps, "reference")
     beats = [s.music_beats for s in session.samples]
     table = dance_metrics(generated, reference, beats, args.motion_fps)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +48,13 @@ def _field(sample: dict, name: str, source: str) -> bytes:
 
 
 def _array(sample: dict, name: str, source: str, ndim: int) -> np.ndarray:
+    where = f"{source}: sample {sample['__key__']!r}: {name!r}"
     try:
         array = np.load(io.BytesIO(_field(sample, name, source)), allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{source}: sample {sample['__key__']!r}: {name!r} is not a readable .npy ({error})") from error
+        raise ValueError(f"{where} is not a readable .npy ({error})") from error
     if array.ndim != ndim or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{source}: sample {sample['__key__']!r}: {name!r} has shape {array.shape} / dtype {array.dtype}")
+        raise ValueError(f"{where} has shape {array.shape} / dtype {array.dtype}, expected {ndim}-d integers")
     return array.astype(np.int64)
 
 
@@ -83,6 +85,16 @@ def decode_sample(sample: dict, num_frames: int, source: str) -> EvalSample | No
     )
 
 
+def _shard_samples(path: str):
+    """Raw samples of one tar; an unreadable tar is an error here (evaluation must not silently skip data)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: shard listed in the manifest is missing")
+    try:
+        yield from read_shard(path)
+    except (OSError, tarfile.TarError, ValueError) as error:
+        raise ValueError(f"{path}: unreadable shard ({type(error).__name__}: {error})") from error
+
+
 def read_eval_samples(shards: str | Path, split: str, num_samples: int, seconds: float) -> tuple[list[EvalSample], int]:
     """The first `num_samples` usable samples of `split` and how many shorter samples were skipped."""
     if num_samples < 1 or seconds <= 0:
@@ -90,7 +102,7 @@ def read_eval_samples(shards: str | Path, split: str, num_samples: int, seconds:
     num_frames = int(round(seconds * CODE_RATE))
     samples, too_short = [], 0
     for entry in split_shards(shards, split):
-        for raw in read_shard(entry["path"]):
+        for raw in _shard_samples(entry["path"]):
             sample = decode_sample(raw, num_frames, entry["path"])
             if sample is None:
                 too_short += 1

@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> dict:
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
     reference = decode_motions(tokenizer, np.stack([s.motion_codes for s in samples]), args.motion_fps, "reference")
     reference_beats = [s.music_beats for s in samples]
-    table = dance_metrics(generated, reference, generated_beats, args.motion_fps, ground_truth_music_beats=reference_beats)
+    table = dance_metrics(generated, reference, generated_beats, args.motion_fps,
+                          ground_truth_music_beats=reference_beats)
 
     shown = min(args.render, len(samples))
     if shown:

@@ -64,6 +64,8 @@ class UniMuMoGenerationMixin:
         generated = GENERATED_STREAMS[task]
         given = {"music": music_codes, "motion": motion_codes}
         for modality, codes in given.items():
+            if modality in generated and codes is not None:
+                raise ValueError(f"task {task} generates {modality}; {modality}_codes (a prompt) is not supported")
             if modality not in generated and (codes is None or codes.shape[-1] < num_steps):
                 raise ValueError(f"task {task} needs {modality}_codes with at least {num_steps} time steps")
         candidates = [x.shape[0] for x in (music_codes, motion_codes, music_text_ids, motion_text_ids)

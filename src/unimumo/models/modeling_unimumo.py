@@ -14,6 +14,7 @@ everything else is shared.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,9 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import (
-    MusicgenForCausalLM,
-    MusicgenForConditionalGeneration,
-    PretrainedConfig,
     PreTrainedModel,
     T5Config,
     T5EncoderModel,
@@ -32,7 +30,6 @@ from transformers import (
 )
 from transformers import initialization as init
 from transformers.activations import ACT2FN
-from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
@@ -40,9 +37,9 @@ from unimumo.models.configuration_unimumo import UniMuMoConfig
 from unimumo.models.delay_pattern import delay_codes, undelay
 from unimumo.models.generation_unimumo import UniMuMoGenerationMixin
 from unimumo.models.kv_cache import UniMuMoKVCache
+from unimumo.models.musicgen_import import MusicGenParts, config_kwargs_from_musicgen
 
 MODALITIES = ("music", "motion")
-PARAMETER_GROUPS = ("music", "motion", "shared", "captioning", "text")
 
 
 @dataclass
@@ -68,11 +65,12 @@ class TextCondition:
 
 def gathered_parameters(params):
     """Context in which ZeRO-3 partitioned `params` are whole (and edits are kept); a no-op otherwise."""
-    if not is_deepspeed_zero3_enabled():
+    params = list(params)
+    if not any(hasattr(p, "ds_id") for p in params):
         return contextlib.nullcontext()
     import deepspeed
 
-    return deepspeed.zero.GatheredParameters(list(params), modifier_rank=0)
+    return deepspeed.zero.GatheredParameters(params, modifier_rank=0)
 
 
 def sinusoidal_positions(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -232,7 +230,6 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
             [nn.Embedding(rows, config.hidden_size) for _ in range(config.num_codebooks)])
         self.layers = nn.ModuleList([UniMuMoDecoderLayer(config, i) for i in range(config.num_hidden_layers)])
         self.layer_norm = nn.LayerNorm(config.hidden_size)
-        self.gradient_checkpointing = False
         self.post_init()
 
     def _embed(self, input_ids: torch.Tensor, tables: nn.ModuleList, start: int) -> torch.Tensor:
@@ -322,69 +319,56 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs) -> "UniMuMoForConditionalGeneration":
-        model = super().from_pretrained(*args, **kwargs)
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True gives a tuple
         model.text_encoder.requires_grad_(False)  # loading materialises fresh parameters
-        return model
+        return loaded
 
     @classmethod
     def from_components(cls, config: UniMuMoConfig, text_model_dir: str | None = None,
                         musicgen_dir: str | None = None) -> "UniMuMoForConditionalGeneration":
         """Build a model whose T5 encoder and caption decoder come from a local `T5ForConditionalGeneration` dir
-        (else random from the config) and whose decoder comes from a local MusicGen dir (else random)."""
-        t5 = None
-        if text_model_dir is not None:
-            t5 = T5ForConditionalGeneration.from_pretrained(text_model_dir)
+        (else random from the config) and whose decoder comes from a local MusicGen dir (else random).
+
+        A full MusicGen dir (`MusicgenForConditionalGeneration`) also supplies its text encoder and text
+        projection, unless `text_model_dir` is given."""
+        config = copy.deepcopy(config)
+        t5 = T5ForConditionalGeneration.from_pretrained(text_model_dir) if text_model_dir is not None else None
+        musicgen = MusicGenParts.load(musicgen_dir) if musicgen_dir is not None else None
+        if t5 is not None:
             config.text_encoder_config = t5.config.to_dict()
             config.caption_decoder_config = t5.config.to_dict()
+        elif musicgen is not None and musicgen.text_encoder is not None:
+            config.text_encoder_config = musicgen.text_encoder.config.to_dict()
         model = cls(config)
-        if t5 is not None:
-            state = t5.state_dict()
-            encoder_state = {k: v.clone() for k, v in state.items() if k == "shared.weight" or k.startswith("encoder.")}
-            model.text_encoder.load_state_dict(encoder_state)
-            model.captioning_decoder.load_state_dict(
-                {k: v for k, v in state.items() if not k.startswith("encoder.")})
-        if musicgen_dir is not None:
-            model.load_musicgen_weights(musicgen_dir)
+        with gathered_parameters(model.parameters()):
+            if t5 is not None:
+                state = t5.state_dict()
+                model.text_encoder.load_state_dict(
+                    {k: v.clone() for k, v in state.items() if k == "shared.weight" or k.startswith("encoder.")})
+                model.captioning_decoder.load_state_dict(
+                    {k: v for k, v in state.items() if not k.startswith("encoder.")})
+            if musicgen is not None:
+                model._load_musicgen(musicgen, with_text=t5 is None)
         return model
 
     @classmethod
     def from_musicgen(cls, path: str, text_model_dir: str | None = None,
                       **config_overrides) -> "UniMuMoForConditionalGeneration":
         """A UniMuMo LM with MusicGen's decoder shape and weights; motion parts start as copies of the music ones."""
-        decoder_config = _load_musicgen(path)[0].config
-        if decoder_config.scale_embedding:
-            raise ValueError("MusicGen checkpoints with scale_embedding=True are not supported")
-        shape = dict(
-            hidden_size=decoder_config.hidden_size, num_hidden_layers=decoder_config.num_hidden_layers,
-            num_attention_heads=decoder_config.num_attention_heads, ffn_dim=decoder_config.ffn_dim,
-            max_position_embeddings=decoder_config.max_position_embeddings,
-            activation_function=decoder_config.activation_function, dropout=decoder_config.dropout,
-            attention_dropout=decoder_config.attention_dropout,
-            activation_dropout=decoder_config.activation_dropout,
-            num_codebooks=decoder_config.num_codebooks, codebook_size=decoder_config.vocab_size,
-            special_token_id=decoder_config.vocab_size,
-        )
+        shape = config_kwargs_from_musicgen(MusicGenParts.decoder_config(path))
         shape.update(config_overrides)
         return cls.from_components(UniMuMoConfig(**shape), text_model_dir=text_model_dir, musicgen_dir=path)
 
     def load_musicgen_weights(self, path: str) -> None:
-        """Copy a MusicGen decoder (MusicgenForCausalLM dir, or a full MusicGen dir, whose text projection is taken
-        too) into the music parts and, as copies, the motion parts and the captioning attention."""
-        decoder, projection = _load_musicgen(path)
-        if decoder.config.num_codebooks != self.config.num_codebooks or \
-                decoder.config.hidden_size != self.config.hidden_size or \
-                decoder.config.num_hidden_layers != self.config.num_hidden_layers:
-            raise ValueError(f"MusicGen at {path} has a different shape than this UniMuMo config")
-        state = {}
-        for name, tensor in decoder.state_dict().items():
-            for target in _musicgen_to_unimumo_names(name, self.config.expert_layers):
-                state[target] = tensor
-        if projection is not None:
-            if projection.in_features != self.config.text_hidden_size:
-                raise ValueError("MusicGen's text projection does not match this model's text encoder width")
-            state.update({f"condition_projection.{k}": v for k, v in projection.state_dict().items()})
+        """Copy a MusicGen decoder into the music parts and, as copies, the motion parts and the captioning
+        attention (plus the text projection of a full MusicGen dir, whose text encoder must match this one's)."""
         with gathered_parameters(self.parameters()):
-            missing, unexpected = self.load_state_dict(state, strict=False)
+            self._load_musicgen(MusicGenParts.load(path), with_text=False)
+
+    def _load_musicgen(self, parts: MusicGenParts, with_text: bool) -> None:
+        state = parts.unimumo_state_dict(self.config, with_text=with_text)
+        missing, unexpected = self.load_state_dict(state, strict=False)
         if unexpected:
             raise ValueError(f"MusicGen weights without a UniMuMo counterpart: {unexpected}")
         untouched = [k for k in missing if self.parameter_group(k) not in ("text", "captioning")
@@ -431,10 +415,9 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
     def encode_text(self, text_ids, text_mask, batch_size: int, drop_probability: float = 0.0) -> TextCondition:
         """Frozen T5 + projection. Missing text (or a dropped condition) becomes one zero key that attends to
         nothing: keys/values of a zero state are zero, so cross-attention adds exactly 0 (no projection biases)."""
-        device = self.condition_projection.weight.device if not is_deepspeed_zero3_enabled() else self.device
         if text_ids is None:
-            states = torch.zeros(batch_size, 1, self.config.hidden_size, device=device, dtype=self.dtype)
-            mask = torch.zeros(batch_size, 1, dtype=torch.bool, device=device)
+            states = torch.zeros(batch_size, 1, self.config.hidden_size, device=self.device, dtype=self.dtype)
+            mask = torch.zeros(batch_size, 1, dtype=torch.bool, device=self.device)
         else:
             if text_ids.shape[0] != batch_size:
                 raise ValueError(f"text ids have batch size {text_ids.shape[0]}, codes have {batch_size}")
@@ -545,37 +528,3 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
             labels = labels.masked_fill(~labels_mask.bool(), -100)
         out = self.captioning_decoder(encoder_outputs=(states,), labels=labels)
         return UniMuMoOutput(loss=out.loss, caption_loss=out.loss, caption_logits=out.logits)
-
-
-def _load_musicgen(path: str):
-    """(MusicgenForCausalLM, text projection or None) from a decoder-only or a full MusicGen directory."""
-    model_type = PretrainedConfig.get_config_dict(path)[0].get("model_type")
-    if model_type == "musicgen":
-        full = MusicgenForConditionalGeneration.from_pretrained(path)
-        return full.decoder, full.enc_to_dec_proj
-    if model_type == "musicgen_decoder":
-        return MusicgenForCausalLM.from_pretrained(path), None
-    raise ValueError(f"{path} holds a {model_type!r} model, not a MusicGen (musicgen / musicgen_decoder) one")
-
-
-def _musicgen_to_unimumo_names(name: str, expert_layers: list[int]) -> list[str]:
-    """UniMuMo parameter names that start as a copy of MusicGen parameter `name`."""
-    if name.startswith("lm_heads."):
-        return [f"music_{name}", f"motion_{name}"]
-    name = name.removeprefix("model.decoder.")
-    if name.startswith("embed_tokens."):
-        return [f"model.music_{name}", f"model.motion_{name}"]
-    if name.startswith("layer_norm."):
-        return [f"model.{name}"]
-    if not name.startswith("layers."):
-        raise ValueError(f"unexpected MusicGen parameter {name!r}")
-    _, index, rest = name.split(".", 2)
-    prefix = f"model.layers.{index}."
-    if rest.startswith("self_attn."):
-        return [prefix + rest, prefix + "captioning_" + rest]
-    if rest.startswith(("self_attn_layer_norm.", "encoder_attn.", "encoder_attn_layer_norm.")):
-        return [prefix + rest]
-    ffn_name = {"fc1": "fc1", "fc2": "fc2", "final_layer_norm": "layer_norm"}[rest.split(".")[0]]
-    leaf = f"{ffn_name}.{rest.split('.', 1)[1]}"
-    experts = ("music_ffn", "motion_ffn") if int(index) in expert_layers else ("ffn",)
-    return [f"{prefix}{expert}.{leaf}" for expert in experts]

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 LAPLACE_EPS = 1e-5
+NEAREST_BLOCK_ROWS = 256
 
 
 @dataclass
@@ -57,8 +58,12 @@ class ResidualVectorQuantizer(nn.Module):
     def nearest(self, vectors: torch.Tensor, level: int) -> torch.Tensor:
         """Index of the closest entry of codebook `level` for each row of `vectors` [M,D]."""
         codebook = self.codebooks[level]
-        distances = codebook.pow(2).sum(-1) - 2.0 * vectors @ codebook.t()  # |v|^2 is constant per row
-        return distances.argmin(-1)
+        squared_norms = codebook.pow(2).sum(-1)
+        # |c|^2 - 2 v.c (|v|^2 is the same for every entry of a row), in row blocks that stay in cache.
+        return torch.cat([
+            torch.addmm(squared_norms, block, codebook.t(), alpha=-2.0).argmin(-1)
+            for block in vectors.split(NEAREST_BLOCK_ROWS)
+        ]) if len(vectors) else vectors.new_zeros(0, dtype=torch.long)
 
     @torch.no_grad()
     def encode(self, vectors: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ is written next to the weights and checked on load.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import shutil
 import tempfile
@@ -73,8 +74,6 @@ class MotionTokenizer:
         tokenizer = cls(model)
         record = path / TOKENIZER_FILE
         if record.is_file():
-            import json
-
             stored = json.loads(record.read_text()).get("fingerprint")
             if stored != tokenizer.fingerprint:
                 raise ValueError(f"{record}: stored fingerprint {stored} does not match the loaded weights "
@@ -136,8 +135,8 @@ class MotionTokenizer:
         mask = np.zeros((len(resampled), length), dtype=bool)
         for row, clip in enumerate(resampled):
             batch[row, : len(clip)], mask[row, : len(clip)] = clip, True
-        features = torch.from_numpy(batch).to(self.device)
-        return self.model.normalize(features) * torch.from_numpy(mask).to(self.device).unsqueeze(-1), torch.from_numpy(mask).to(self.device)
+        features, mask = torch.from_numpy(batch).to(self.device), torch.from_numpy(mask).to(self.device)
+        return self.model.normalize(features) * mask.unsqueeze(-1), mask
 
     # -- public API --------------------------------------------------------------------------
     def encode(self, features, fps: float, progress: bool = False):

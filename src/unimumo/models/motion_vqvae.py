@@ -24,6 +24,7 @@ from transformers.utils import ModelOutput
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_quantizer import ResidualVectorQuantizer
+from unimumo.motion.features import features_to_joints
 
 __all__ = ["MotionVQVAEConfig", "MotionVQVAE", "MotionVQVAEOutput", "MotionTokenizer"]
 
@@ -35,6 +36,7 @@ class MotionVQVAEOutput(ModelOutput):
     commit_loss: Optional[torch.Tensor] = None
     perplexity: Optional[torch.Tensor] = None  # mean over levels of exp(entropy of code usage in the batch)
     dead_codes: Optional[torch.Tensor] = None  # training: codes (all levels) restarted this step for low EMA usage
+    mpjpe_mm: Optional[torch.Tensor] = None  # joints recovered from reconstruction vs input, mm (no gradient)
     reconstruction: Optional[torch.Tensor] = None  # [B,N,feature_dim] normalised
     codes: Optional[torch.Tensor] = None  # [B,K,T] long, T = ceil(N / frames_per_code)
 
@@ -231,12 +233,17 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         squared_error = (reconstruction - features).pow(2) * frame_mask
         recon_loss = squared_error.sum() / (frame_mask.sum() * self.config.feature_dim).clamp(min=1.0)
         loss = recon_loss + self.config.commitment_weight * quantizer_output.commit_loss
+        with torch.no_grad():
+            error = features_to_joints(self.denormalize(reconstruction)) - features_to_joints(self.denormalize(features))
+            per_frame = error.norm(dim=-1).mean(-1) * frame_mask.squeeze(-1)  # windows start at their own origin
+            mpjpe = 1000.0 * per_frame.sum() / frame_mask.sum().clamp(min=1.0)
         return MotionVQVAEOutput(
             loss=loss,
             recon_loss=recon_loss,
             commit_loss=quantizer_output.commit_loss,
             perplexity=quantizer_output.perplexity,
             dead_codes=quantizer_output.dead_codes,
+            mpjpe_mm=mpjpe,
             reconstruction=reconstruction,
             codes=codes,
         )

@@ -20,6 +20,8 @@ Velocity channels are per frame, so they depend on the frame rate (see ``resampl
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from unimumo.constants import MOTION_FEATURE_DIM, NUM_JOINTS
 from unimumo.motion.skeleton import JOINT22_OFFSETS, KINEMATIC_CHAINS
@@ -174,27 +176,43 @@ def joints_to_features(joints: np.ndarray, fps: float = REFERENCE_FPS) -> np.nda
     return features.astype(np.float32)
 
 
-def recover_root(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Root facing yaw [...,N] and root position [...,N,3] integrated from the root channels."""
-    features = np.asarray(features, dtype=np.float64)
-    half_angle = np.zeros(features.shape[:-1])
-    half_angle[..., 1:] = np.cumsum(features[..., :-1, 0], axis=-1)
-    facing = 2.0 * half_angle
-    steps = np.zeros(features.shape[:-1] + (3,))
-    steps[..., 1:, [0, 2]] = features[..., :-1, 1:3]
-    steps = np.einsum("...ij,...j->...i", yaw_matrix(-facing), steps)
-    position = np.cumsum(steps, axis=-2)
-    position[..., 1] = features[..., 3]
+def _turn_about_y(vectors: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Rotate vectors [...,3] about +y by `angle` (broadcast against vectors[..., 0])."""
+    cos, sin = angle.cos(), angle.sin()
+    x, y, z = vectors.unbind(-1)
+    return torch.stack([cos * x + sin * z, y, cos * z - sin * x], dim=-1)
+
+
+def recover_root(features):
+    """Root facing yaw [...,N] and root position [...,N,3] integrated from the root channels.
+
+    Accepts numpy arrays (returns float64 numpy) or torch tensors (returns tensors, differentiable).
+    """
+    if not isinstance(features, torch.Tensor):
+        facing, root = recover_root(torch.from_numpy(np.asarray(features, dtype=np.float64)))
+        return facing.numpy(), root.numpy()
+    facing = 2.0 * torch.cumsum(F.pad(features[..., :-1, 0], (1, 0)), dim=-1)
+    steps = F.pad(features[..., :-1, 1:3], (0, 0, 1, 0))  # x, z of the step that ends at each frame
+    steps = torch.stack([steps[..., 0], torch.zeros_like(steps[..., 0]), steps[..., 1]], dim=-1)
+    position = torch.cumsum(_turn_about_y(steps, -facing), dim=-2)
+    position = torch.cat([position[..., :1], features[..., 3:4], position[..., 2:]], dim=-1)
     return facing, position
 
 
-def features_to_joints(features: np.ndarray) -> np.ndarray:
-    """Joint positions [...,N,22,3] float32 from features [...,N,263] (HumanML3D ``recover_from_ric``)."""
-    features = np.asarray(features, dtype=np.float64)
+def features_to_joints(features):
+    """Joint positions [...,N,22,3] from features [...,N,263] (HumanML3D ``recover_from_ric``).
+
+    numpy in -> float32 numpy out (computed in float64); torch in -> torch out in the input's dtype,
+    on its device and differentiable.
+    """
+    if not isinstance(features, torch.Tensor):
+        features = np.asarray(features, dtype=np.float64)
     if features.shape[-1] != MOTION_FEATURE_DIM:
         raise MotionFormatError(f"expected motion features [...,N,{MOTION_FEATURE_DIM}], got shape {list(features.shape)}")
+    if not isinstance(features, torch.Tensor):
+        return features_to_joints(torch.from_numpy(features)).numpy().astype(np.float32)
     facing, root = recover_root(features)
-    ric = features[..., RIC_POSITIONS].reshape(*features.shape[:-1], NUM_JOINTS - 1, 3)
-    joints = np.einsum("...ij,...kj->...ki", yaw_matrix(-facing), ric)
-    joints[..., [0, 2]] += root[..., None, [0, 2]]
-    return np.concatenate([root[..., None, :], joints], axis=-2).astype(np.float32)
+    ric = features[..., RIC_POSITIONS].unflatten(-1, (NUM_JOINTS - 1, 3))
+    joints = _turn_about_y(ric, -facing.unsqueeze(-1))
+    joints = joints + torch.stack([root[..., 0], torch.zeros_like(root[..., 0]), root[..., 2]], dim=-1).unsqueeze(-2)
+    return torch.cat([root.unsqueeze(-2), joints], dim=-2)

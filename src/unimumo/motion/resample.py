@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from unimumo.motion.features import FOOT_CONTACTS, VELOCITY_CHANNELS, validate_features
-
-STEP_CHANNELS = (*VELOCITY_CHANNELS, FOOT_CONTACTS)
+from unimumo.motion.features import (
+    FOOT_CONTACTS, LOCAL_VELOCITIES, ROOT_LINEAR_VELOCITY, ROOT_ROT_VELOCITY, features_to_joints, recover_root,
+    validate_features, yaw_matrix,
+)
 
 
 def resampled_length(num_frames: int, src_fps: float, dst_fps: float) -> int:
@@ -48,16 +49,36 @@ def _interpolate(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
 def resample_features(
     features: np.ndarray, src_fps: float, dst_fps: float, num_frames: int | None = None, source: str = "features"
 ) -> np.ndarray:
-    """Resample HumanML3D features [N,263] and rescale their per-frame velocity channels to the new rate.
+    """Resample HumanML3D features [N,263] to `dst_fps` (round(N * dst / src) frames, or `num_frames`).
 
-    A velocity (or foot contact) of frame i describes the step from frame i to i + 1, i.e. the time
-    (i + 1/2) / fps, so those channels are sampled half a frame later than the pose channels.
+    Pose channels (root height, ric positions, 6D rotations) are interpolated directly. The velocity
+    channels are not: the root facing, the root trajectory and the joint positions are integrated to
+    world space (``features_to_joints``), interpolated there, and differentiated again at the new rate,
+    so the recovered trajectory does not drift. Foot contacts describe the step from frame i to i + 1
+    and are sampled half a frame later than the poses.
     """
-    features = validate_features(features, source, min_frames=1)
-    out = resample_motion(features, src_fps, dst_fps, num_frames)
-    steps = (np.arange(len(out)) + 0.5) * (src_fps / dst_fps) - 0.5
-    for channels in STEP_CHANNELS:
-        out[:, channels] = _interpolate(features[:, channels], steps)
-    for channels in VELOCITY_CHANNELS:
-        out[:, channels] *= src_fps / dst_fps
-    return out
+    features = validate_features(features, source, min_frames=1).astype(np.float64)
+    length = resampled_length(len(features), src_fps, dst_fps) if num_frames is None else int(num_frames)
+    out = resample_motion(features, src_fps, dst_fps, length)
+    ratio = src_fps / dst_fps
+
+    # World-space state at the N + 1 frame boundaries (the last one is where the final step ends).
+    facing, root = recover_root(features)
+    facing = np.append(facing, facing[-1] + 2.0 * features[-1, ROOT_ROT_VELOCITY][0])
+    last_root_step = yaw_matrix(-facing[-1]) @ np.array([features[-1, 1], 0.0, features[-1, 2]])
+    root = np.concatenate([root, root[-1:] + last_root_step])
+    joints = features_to_joints(features).astype(np.float64)
+    last_steps = features[-1, LOCAL_VELOCITIES].reshape(-1, 3) @ yaw_matrix(-facing[-2]).T
+    joints = np.concatenate([joints, joints[-1:] + last_steps])
+
+    boundaries = np.arange(length + 1) * ratio
+    facing = _interpolate(facing, boundaries)
+    root = _interpolate(root, boundaries)
+    joints = _interpolate(joints, boundaries)
+    out[:, ROOT_ROT_VELOCITY] = (np.diff(facing) / 2.0)[:, None]
+    root_steps = np.einsum("nij,nj->ni", yaw_matrix(facing[1:]), np.diff(root, axis=0))
+    out[:, ROOT_LINEAR_VELOCITY] = root_steps[:, [0, 2]]
+    joint_steps = np.einsum("nij,nkj->nki", yaw_matrix(facing[:-1]), np.diff(joints, axis=0))
+    out[:, LOCAL_VELOCITIES] = joint_steps.reshape(length, -1)
+    out[:, FOOT_CONTACTS] = _interpolate(features[:, FOOT_CONTACTS], (np.arange(length) + 0.5) * ratio - 0.5)
+    return out.astype(np.float32)

@@ -22,6 +22,7 @@ from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 LATEST = "latest"
 META = "unimumo_meta.json"
+CLIENT_KEY = "unimumo"  # our client state lives under one key: DeepSpeed reserves names such as skipped_steps
 _TAG = re.compile(r"^global_step(\d+)$")
 
 
@@ -116,7 +117,7 @@ class CheckpointManager:
     def save(self, engine, step: int, *, meta: dict, client_state: dict, rank_state: dict) -> Path:
         """Write checkpoint `global_step{step}`; every rank calls this. `rank_state` is per rank."""
         tag = tag_for(step)
-        state = dict(client_state, step=step, ranks=_gather(rank_state))
+        state = {CLIENT_KEY: dict(client_state, step=step, ranks=_gather(rank_state))}
         engine.save_checkpoint(str(self.root), tag=tag, client_state=state, save_latest=False)
         _barrier()  # every rank's shard is on disk
         if self.rank == 0:
@@ -127,14 +128,15 @@ class CheckpointManager:
         return self.root / tag
 
     def load(self, engine, *, world_size: int) -> dict | None:
-        """Restore the newest complete checkpoint into `engine`; returns (client state, this rank's state)."""
+        """Restore the newest complete checkpoint into `engine`; returns our client state (None: no checkpoint)."""
         tag = latest_tag(self.root)
         if tag is None:
             return None
         path, client = engine.load_checkpoint(str(self.root), tag=tag, load_optimizer_states=True,
                                               load_lr_scheduler_states=True)
-        if path is None or client is None:
-            raise CheckpointError(f"DeepSpeed could not load {self.root / tag}")
+        if path is None or not client or CLIENT_KEY not in client:
+            raise CheckpointError(f"DeepSpeed could not load {self.root / tag} (or it holds no {CLIENT_KEY} state)")
+        client = client[CLIENT_KEY]
         saved_world = len(client["ranks"])
         if saved_world != world_size:
             raise CheckpointError(

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ds-config", help="DeepSpeed config: a name in ds_configs/ (zero1, zero2, zero3, "
                                             "zero3_offload, cpu_zero0) or a JSON file")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest if present")
+    parser.add_argument("--peak-flops", type=float, help="peak FLOP/s of one device for the MFU estimate "
+                                                         "(detected on known GPUs; e.g. 989e12 for an H100 in bf16)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, e.g. optim.lr=1e-4, data.global_batch=256, steps=5000, "
                              "model.config.dropout=0 (repeatable)")
@@ -49,7 +51,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
     overrides = {}
     for flag, key in (("out", "out"), ("shards", "data.shards"), ("aist", "data.aist"),
                       ("humanml3d", "data.humanml3d"), ("text_model", "text_model"), ("init_from", "init_from"),
-                      ("ds_config", "ds_config")):
+                      ("ds_config", "ds_config"), ("peak_flops", "log.peak_flops")):
         if getattr(args, flag) is not None:
             overrides[key] = getattr(args, flag)
     if args.resume:

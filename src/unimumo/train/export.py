@@ -54,7 +54,21 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path) -> Path:
     meta = read_meta(root, tag)
     model = rebuild(meta)
     _load_into(model, consolidated_state_dict(root, tag))
-    out_dir = Path(out_dir)
+    return save_export(model, Path(out_dir))
+
+
+def save_export(model, out_dir: Path) -> Path:
+    """save_pretrained into a staging directory beside `out_dir`, then rename it into place.
+
+    A motion VQ-VAE is written as a MotionTokenizer directory (weights, normalisation, fingerprint).
+    """
+    from unimumo.models.motion_vqvae import MotionVQVAE
+
+    if isinstance(model, MotionVQVAE):
+        from unimumo.models.motion_tokenizer import MotionTokenizer
+
+        MotionTokenizer(model).save_pretrained(out_dir)
+        return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

@@ -22,15 +22,21 @@ def import_class(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def build_model(recipe: Recipe) -> torch.nn.Module:
-    """The model of `recipe`, on the CPU, with the recipe's config overrides applied."""
+def build_model(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
+    """The model of `recipe`, on the CPU, with the recipe's config overrides applied.
+
+    `feature_stats` (mean, std) of the motion training data normalise a fresh motion VQ-VAE.
+    """
     overrides = dict(recipe.model.config)
     if recipe.name == "motion_vqvae":
         from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
 
         if recipe.init_from:
             return MotionVQVAE.from_pretrained(recipe.init_from, **overrides)
-        return MotionVQVAE(MotionVQVAEConfig.preset(recipe.model.preset, **overrides))
+        model = MotionVQVAE(MotionVQVAEConfig.preset(recipe.model.preset, **overrides))
+        if feature_stats is not None:
+            model.set_feature_stats(*feature_stats)
+        return model
 
     from unimumo.models.configuration_unimumo import UniMuMoConfig
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration

@@ -4,10 +4,12 @@ Clips are read with the corpus readers (features at the clip's fps), resampled t
 frame rate and normalised with mean/std computed over all training clips (the same on every rank;
 they are stored in the model, so the export carries them). Rank r samples from clips r, r+W, ...;
 micro batch n of rank r is drawn from an RNG seeded by (seed, rank, n), so the stream's whole
-state is the batch counter and resume is exact. Clips shorter than the window are masked.
+state is the batch counter and resume is exact. Clips shorter than the window are masked;
+unreadable clips are skipped with a warning that counts them.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Iterator
 
 import numpy as np
@@ -56,6 +58,7 @@ class MotionWindows:
 
 def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
     from unimumo.data.sources import aist, humanml3d
+    from unimumo.motion.features import MotionFormatError
     from unimumo.motion.resample import resample_features
 
     paths = []
@@ -63,10 +66,16 @@ def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
         paths += [(aist, p) for p in aist.list_sequences(recipe.data.aist, recipe.data.split)]
     if recipe.data.humanml3d:
         paths += [(humanml3d, p) for p in humanml3d.list_clips(recipe.data.humanml3d, recipe.data.split)]
-    clips = []
+    clips, skipped = [], []
     for reader, path in paths:
-        clip = reader.read_clip(path)
-        clips.append(resample_features(clip.features, clip.fps, frame_rate, source=str(path)))
+        try:
+            clip = reader.read_clip(path)
+            clips.append(resample_features(clip.features, clip.fps, frame_rate, source=str(path)))
+        except (MotionFormatError, OSError, ValueError) as error:
+            skipped.append(f"{path}: {error}")
+    if skipped:
+        warnings.warn(f"motion_vqvae: skipped {len(skipped)} unreadable clip(s) of {len(paths)}; first: {skipped[0]}",
+                      stacklevel=2)
     if not clips:
         raise RecipeError(f"data.aist / data.humanml3d: no motion clips of split {recipe.data.split!r} under "
                           f"{recipe.data.aist or '-'} / {recipe.data.humanml3d or '-'}")

@@ -29,7 +29,7 @@ def _choices(*values: str) -> dict:
 
 @dataclass
 class ModelSpec:
-    preset: str = field(default="tiny", metadata=_choices("tiny", "small"))
+    preset: str = "tiny"  # LM: tiny | small (MusicGen-small shape); motion_vqvae: tiny | base
     config: dict = field(default_factory=dict)  # overrides passed to the model config's preset()
     activation_checkpointing: bool = False
 
@@ -133,7 +133,7 @@ def _reference(name: str) -> Recipe:
     elif name == "motion_vqvae":
         recipe.optim.lr = 2e-4
         recipe.optim.weight_decay = 0.0
-        recipe.data.window = 64  # motion frames per training window at the VQ-VAE's frame rate
+        recipe.data.window = 128  # motion frames per training window at the VQ-VAE's frame rate
         recipe.data.global_batch, recipe.data.micro_batch = 256, 32
     return recipe
 
@@ -290,6 +290,9 @@ def validate(recipe: Recipe) -> Recipe:
              f"tasks: proportions must be >= 0 with a positive sum, got {mixture}")
     _require(recipe.loss.music_weight >= 0 and recipe.loss.motion_weight >= 0,
              "loss.music_weight / loss.motion_weight: must be >= 0")
+    presets = ("tiny", "base") if recipe.name == "motion_vqvae" else ("tiny", "small")
+    _require(recipe.model.preset in presets,
+             f"model.preset: {recipe.model.preset!r} is not allowed for {recipe.name}; choose one of {', '.join(presets)}")
     if recipe.name == "motion_vqvae":
         _require(d.aist is not None or d.humanml3d is not None,
                  "data.aist / data.humanml3d: motion_vqvae needs at least one raw motion root (--aist DIR, --humanml3d DIR)")

@@ -58,8 +58,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.main = self.rank == 0
 
+        self.data = build_data(recipe, self.rank, self.world)
         _seed_all(recipe.seed)  # identical initial weights on every rank
-        model = build_model(recipe)
+        model = build_model(recipe, getattr(self.data, "feature_stats", None))
         rows = apply_freeze_plan(model, recipe.name)
         if recipe.model.activation_checkpointing:
             model.gradient_checkpointing_enable()
@@ -68,7 +69,6 @@ class Trainer:
         self.engine, ds_config = engine_lib.initialize(model, recipe, self.world, self.device)
         self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
         self.accumulation = ds_config["gradient_accumulation_steps"]
-        self.data = build_data(recipe, self.rank, self.world)
         self.objective = build_objective(recipe, self.device)
         self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)

@@ -3,7 +3,8 @@
 Layout (the real file names and columns):
     ROOT/audios/<id>.mp3            (or .wav)
     ROOT/id_information.csv         id  artist  song  album_name
-    ROOT/id_metadata.csv            id  spotify_id  popularity  release  danceability  energy  key  mode  valence  tempo  duration_ms
+    ROOT/id_metadata.csv            id  spotify_id  popularity  release  danceability  energy  key  mode
+                                    valence  tempo  duration_ms
     ROOT/id_tags.csv                id  tags          (comma-separated)
     ROOT/id_genres.csv              id  genres        (comma-separated)
     ROOT/music4all_ignore.txt       one id per line, never used
@@ -12,6 +13,7 @@ Layout (the real file names and columns):
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +127,9 @@ def load_audio(path: str | Path, sampling_rate: int, min_seconds: float = 1.0) -
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty audio file")
     try:
-        wav, _ = librosa.load(path, sr=sampling_rate, mono=True)
+        with warnings.catch_warnings():  # librosa warns before falling back to audioread; errors still raise
+            warnings.simplefilter("ignore", (UserWarning, FutureWarning))
+            wav, _ = librosa.load(path, sr=sampling_rate, mono=True)
     except Exception as error:  # decoders raise many types (soundfile, audioread, EOFError)
         raise ValueError(f"{path}: cannot decode audio ({type(error).__name__}: {error})") from error
     if wav.size < min_seconds * sampling_rate:

@@ -1,0 +1,142 @@
+"""Step time of `unimumo-train` (stage2_joint, DeepSpeed engine, loader, logging) vs a bare PyTorch loop.
+
+Same model (same seed and freeze plan), same micro-batch shape, same AdamW / schedule / clipping, one
+process on the CPU. The bare loop reuses one in-memory batch; the trainer pays for everything it does
+per step (shard loading, the DeepSpeed engine, loss reductions, metrics). The bare loop is timed
+before and after the trainer run, and medians of per-step times are compared (target <= 1.10).
+
+    python benchmarks/trainer_overhead.py [--quick] [--ds-config cpu_zero0|zero1|zero2]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from unimumo.train.data import build_data  # noqa: E402
+from unimumo.train.engine import make_scheduler  # noqa: E402
+from unimumo.train.model_factory import build_model  # noqa: E402
+from unimumo.train.objectives import LMObjective  # noqa: E402
+from unimumo.train.recipes import build_recipe  # noqa: E402
+from unimumo.train.stages import apply_freeze_plan, optimizer_groups  # noqa: E402
+
+SIZES = {
+    "full": {"model": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
+             "window": 100, "micro_batch": 4, "warmup": 5, "measure": 30},
+    "quick": {"model": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, ffn_dim=512),
+              "window": 50, "micro_batch": 2, "warmup": 3, "measure": 12},
+}
+
+
+def write_shards(root: Path, frames: int) -> None:
+    import webdataset as wds
+
+    def npy(array):
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return buffer.getvalue()
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    with wds.TarWriter(str(root / "train-000000.tar")) as writer:
+        for index in range(64):
+            writer.write({"__key__": f"k{index:03d}",
+                          "music.codes.npy": npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
+                          "motion.codes.npy": npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
+                          "music.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
+                          "motion.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
+                          "music.txt": b"m", "motion.txt": b"d", "json": b"{}"})
+    (root / "manifest.json").write_text(json.dumps({"shards": [{"name": "train-000000.tar", "split": "train",
+                                                                "count": 64}]}))
+
+
+def overrides(size: dict, shards: Path, out: Path, ds_config: str) -> dict:
+    return {"out": str(out), "data.shards": str(shards), "ds_config": ds_config, "steps": size["warmup"] + size["measure"],
+            "data.window": size["window"], "data.micro_batch": size["micro_batch"],
+            "data.global_batch": size["micro_batch"], "data.shuffle_buffer": 16, "schedule.warmup_steps": 2,
+            "log.every": 1, "log.tensorboard": False, "log.progress_bar": False, "checkpoint.every": 10**6,
+            "model.config": dict(size["model"], dropout=0.0, condition_dropout=0.0)}
+
+
+def bare_loop(recipe, steps: int) -> list[float]:
+    """Per-step seconds of a plain AdamW loop on one fixed batch."""
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe)
+    apply_freeze_plan(model, recipe.name)
+    model.train()
+    o = recipe.optim
+    optimizer = torch.optim.AdamW(optimizer_groups(model, o.weight_decay), lr=o.lr, betas=o.betas, eps=o.eps)
+    scheduler = make_scheduler(recipe, optimizer)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    inputs = LMObjective(recipe, torch.device("cpu")).inputs(next(iter(build_data(recipe, 0, 1))), 0)
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        loss = model(**inputs).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, o.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def trainer_run(settings: dict, env: dict) -> list[float]:
+    """Per-step seconds logged by unimumo-train (one process, its own metrics)."""
+    args = [sys.executable, "-m", "unimumo.train.cli", "--recipe", "stage2_joint"]
+    for key, value in settings.items():
+        args += ["--set", f"{key}={json.dumps(value) if isinstance(value, dict) else value}"]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"unimumo-train failed:\n{proc.stderr[-3000:]}")
+    lines = [json.loads(line) for line in (Path(settings["out"]) / "metrics.jsonl").read_text().splitlines()]
+    return [line["step_time_s"] for line in lines]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small model and few steps (< 60 s)")
+    parser.add_argument("--ds-config", default="cpu_zero0", help="DeepSpeed config of the trainer run")
+    args = parser.parse_args()
+    size = SIZES["quick" if args.quick else "full"]
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        shards, out = Path(tmp) / "shards", Path(tmp) / "run"
+        write_shards(shards, size["window"] + 10)
+        settings = overrides(size, shards, out, args.ds_config)
+        recipe = build_recipe("stage2_joint", settings)
+        steps = size["warmup"] + size["measure"]
+        bare = bare_loop(recipe, steps)[size["warmup"]:]
+        trainer = trainer_run(settings, env)[size["warmup"]:]
+        bare += bare_loop(recipe, steps)[size["warmup"]:]
+    bare_median, trainer_median = statistics.median(bare), statistics.median(trainer)
+    ratio = trainer_median / bare_median
+    print(f"bare PyTorch loop : {bare_median * 1e3:8.1f} ms/step (median of {len(bare)})")
+    print(f"unimumo-train     : {trainer_median * 1e3:8.1f} ms/step (median of {len(trainer)}, {args.ds_config})")
+    print(f"overhead ratio    : {ratio:.3f}")
+    print(json.dumps({"benchmark": "trainer_overhead", "ratio": round(ratio, 4), "target": 1.10,
+                      "unit": "x bare PyTorch step time (CPU, 1 process)", "higher_is_better": False,
+                      "detail": {"bare_ms": round(bare_median * 1e3, 2), "trainer_ms": round(trainer_median * 1e3, 2),
+                                 "ds_config": args.ds_config, "model": size["model"], "window": size["window"],
+                                 "micro_batch": size["micro_batch"], "steps_measured": size["measure"]}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Per-rank parameter + optimizer-state bytes of the stage2_joint LM under ZeRO 0/1/2/3 on 2 ranks.
+
+For each stage the script launches `torchrun --nproc_per_node 2` on itself (worker mode): the real
+DeepSpeed engine of unimumo.train is built from the recipe (freeze plan, AdamW, ds_configs/zeroN.json),
+one training step materialises the optimizer state, and every rank counts the bytes of the distinct
+tensors it holds: its parameters (its ZeRO-3 partition) and everything its optimizer keeps (fp32
+master partitions, Adam moments). Gradients and activations are not counted. The ratio is ZeRO-3's
+largest rank over ZeRO-0's (target <= 0.55).
+
+    python benchmarks/zero_memory.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+STAGES = {0: "cpu_zero0", 1: "zero1", 2: "zero2", 3: "zero3"}
+MODEL = {"quick": {}, "full": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, ffn_dim=2048)}
+
+
+def tensor_bytes(module, optimizer) -> dict[str, int]:
+    """Bytes of distinct storages: parameters (local ZeRO-3 partitions) and optimizer-held tensors."""
+    import torch
+
+    seen: set[int] = set()
+
+    def size(tensor) -> int:
+        if not isinstance(tensor, torch.Tensor) or tensor.numel() == 0 or tensor.data_ptr() in seen:
+            return 0
+        seen.add(tensor.data_ptr())
+        return tensor.numel() * tensor.element_size()
+
+    params = sum(size(getattr(p, "ds_tensor", p.data)) for p in module.parameters())
+    inner = getattr(optimizer, "optimizer", optimizer)
+    state = sum(size(p) for group in inner.param_groups for p in group["params"])
+    state += sum(size(v) for per_param in inner.state.values() for v in per_param.values())
+    for name in ("single_partition_of_fp32_groups", "fp32_partitioned_groups_flat"):  # ZeRO master partitions
+        state += sum(size(t) for t in getattr(optimizer, name, []) or [])
+    return {"params": params, "optimizer": state}
+
+
+def worker(stage: int, model_size: str, out: Path) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from unimumo.train import distributed
+    from unimumo.train.engine import initialize
+    from unimumo.train.model_factory import build_model
+    from unimumo.train.objectives import LMObjective
+    from unimumo.train.recipes import build_recipe
+    from unimumo.train.stages import apply_freeze_plan
+
+    env = distributed.detect()
+    device = distributed.device_for(env)
+    distributed.init_process_group(env, device)
+    overrides = {"out": str(out.parent), "data.shards": "unused", "ds_config": STAGES[stage], "data.micro_batch": 1,
+                 "data.global_batch": env.world_size, "model.config": dict(MODEL[model_size], dropout=0.0)}
+    recipe = build_recipe("stage2_joint", overrides)
+    torch.manual_seed(0)
+    model = build_model(recipe)
+    apply_freeze_plan(model, recipe.name)
+    engine, _ = initialize(model, recipe, env.world_size, device)
+    frames = 50
+    batch = {"music_codes": torch.randint(0, 2048, (1, 4, frames)), "motion_codes": torch.randint(0, 2048, (1, 4, frames)),
+             "music_text_ids": torch.randint(3, 900, (1, 8)), "music_text_mask": torch.ones(1, 8, dtype=torch.long),
+             "motion_text_ids": torch.randint(3, 900, (1, 8)), "motion_text_mask": torch.ones(1, 8, dtype=torch.long),
+             "task": torch.zeros(1, dtype=torch.long)}
+    loss = engine(**LMObjective(recipe, device).inputs(batch, 0)).loss
+    engine.backward(loss)
+    engine.step()
+    counts = tensor_bytes(engine.module, engine.optimizer)
+    gathered = [None] * env.world_size
+    dist.all_gather_object(gathered, counts)
+    if env.rank == 0:
+        out.write_text(json.dumps({"ranks": gathered, "parameters": sum(p.numel() for p in model.parameters())}))
+
+
+def launch(stage: int, model_size: str, work: Path) -> dict:
+    out = work / f"zero{stage}.json"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, DS_ACCELERATOR=os.environ.get("DS_ACCELERATOR", "cpu"),
+               OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    cmd = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_port", str(port),
+           __file__, "--worker", str(stage), "--model", model_size, "--result", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"ZeRO-{stage} worker failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny model (< 60 s)")
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--model", default="full", help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        return worker(args.worker, args.model, args.result)
+
+    model_size = "quick" if args.quick else "full"
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {stage: launch(stage, model_size, Path(tmp)) for stage in STAGES}
+    per_rank = {stage: max(r["params"] + r["optimizer"] for r in res["ranks"]) for stage, res in results.items()}
+    print(f"stage2_joint LM, {results[0]['parameters']:,} parameters, 2 ranks, fp32 (CPU)")
+    print(f"{'ZeRO':<6}{'params MB':>12}{'optimizer MB':>14}{'total MB':>11}{'vs ZeRO-0':>11}")
+    for stage, res in results.items():
+        worst = max(res["ranks"], key=lambda r: r["params"] + r["optimizer"])
+        print(f"{stage:<6}{worst['params'] / 2**20:>12.1f}{worst['optimizer'] / 2**20:>14.1f}"
+              f"{per_rank[stage] / 2**20:>11.1f}{per_rank[stage] / per_rank[0]:>10.2f}x")
+    print(json.dumps({"benchmark": "zero_memory", "ratio": round(per_rank[3] / per_rank[0], 4), "target": 0.55,
+                      "unit": "x of ZeRO-0 per-rank param+optimizer bytes (ZeRO-3, 2 ranks)", "higher_is_better": False,
+                      "detail": {f"zero{s}_bytes": per_rank[s] for s in STAGES}
+                      | {f"zero{s}_ratio": round(per_rank[s] / per_rank[0], 4) for s in STAGES}
+                      | {"parameters": results[0]["parameters"], "model": model_size}}))
+
+
+if __name__ == "__main__":
+    main()

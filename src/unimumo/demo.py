@@ -1,0 +1,202 @@
+"""`unimumo-demo`: the whole pipeline in one command, from raw data to metrics, a wav and a dance GIF.
+
+Steps, each a real command of this package run as a subprocess (logs in WORK/logs/):
+
+1. corpus        `unimumo-shards synth` (skipped when real data directories are given)
+2. motion_vqvae  train the motion VQ-VAE briefly with DeepSpeed (skipped with --motion-tokenizer)
+3. shards        `unimumo-shards build` for train / val / test with the frozen tokenizers
+4. stage1        `unimumo-train --recipe stage1_motion` on N ranks (torchrun)
+5. stage2        `unimumo-train --recipe stage2_joint --init-from stage1/export`
+6. eval          `unimumo-eval music2motion` on the test split: metrics, wav, GIF, plots
+
+A step whose output is complete is skipped, so an interrupted demo continues where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unimumo.utils.io import atomic_write_text
+
+
+@dataclass
+class DemoConfig:
+    work_dir: Path
+    music4all: Path | None = None
+    aist: Path | None = None
+    humanml3d: Path | None = None
+    music_codec: Path | None = None
+    text_model: Path | None = None
+    text_tokenizer: Path | None = None
+    motion_tokenizer: Path | None = None
+    nproc: int = 2
+    ds_config: str = "zero2"
+    vqvae_steps: int = 60
+    stage1_steps: int = 30
+    stage2_steps: int = 30
+    window: int = 250
+    eval_samples: int = 8
+    eval_seconds: float = 5.0
+    tracks: int = 12
+    motions: int = 12
+    seed: int = 0
+    extra_train_args: list[str] = field(default_factory=list)
+
+    def validate(self) -> "DemoConfig":
+        real = [self.music4all, self.aist]
+        if any(real) and not all(real):
+            raise SystemExit("unimumo-demo: give both --music4all and --aist (and optionally --humanml3d), or neither")
+        if self.music4all and not all([self.music_codec, self.text_model, self.text_tokenizer]):
+            raise SystemExit("unimumo-demo: real data needs --music-codec, --text-model and --text-tokenizer "
+                             "(local directories; nothing is downloaded)")
+        for name in ("music4all", "aist", "humanml3d", "music_codec", "text_model", "text_tokenizer",
+                     "motion_tokenizer"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).exists():
+                raise SystemExit(f"unimumo-demo: --{name.replace('_', '-')} {path} does not exist")
+        if self.nproc < 1:
+            raise SystemExit("unimumo-demo: --nproc must be >= 1")
+        return self
+
+    @property
+    def synthetic(self) -> bool:
+        return self.music4all is None
+
+    def corpus(self, name: str) -> Path:
+        return self.work_dir / "corpus" / name
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_step(name: str, command: list[str], work_dir: Path, done: Path) -> None:
+    """Run one step unless `done` exists; stream its output to WORK/logs/NAME.log and fail loudly."""
+    if done.exists():
+        print(f"[demo] {name}: already done ({done}), skipping")
+        return
+    log = work_dir / "logs" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[demo] {name}: {shlex.join(command)}", flush=True)
+    started = time.perf_counter()
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), PYTHONUNBUFFERED="1")
+    with open(log, "w") as handle:
+        proc = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
+        raise SystemExit(f"[demo] step {name!r} failed with exit code {proc.returncode}; log: {log}\n{tail}")
+    if not done.exists():
+        raise SystemExit(f"[demo] step {name!r} finished but did not produce {done}; log: {log}")
+    print(f"[demo] {name}: done in {time.perf_counter() - started:.0f}s (log {log})", flush=True)
+
+
+def torchrun(config: DemoConfig, *args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.nproc),
+            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.train.cli", *args]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="unimumo-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work-dir", type=Path, default=Path("demo_out"), help="where everything is written")
+    parser.add_argument("--music4all", type=Path, help="real Music4All root (default: synthetic corpus)")
+    parser.add_argument("--aist", type=Path, help="real AIST++ root")
+    parser.add_argument("--humanml3d", type=Path, help="real HumanML3D root (optional)")
+    parser.add_argument("--music-codec", type=Path, help="local EnCodec directory (transformers format)")
+    parser.add_argument("--text-model", type=Path, help="local T5ForConditionalGeneration directory")
+    parser.add_argument("--text-tokenizer", type=Path, help="sentencepiece model file matching the T5 vocabulary")
+    parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
+    parser.add_argument("--nproc", type=int, default=2, help="training ranks (torchrun processes)")
+    parser.add_argument("--ds-config", default="zero2", help="DeepSpeed config name in ds_configs/ or a JSON path")
+    parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps)
+    parser.add_argument("--stage1-steps", type=int, default=DemoConfig.stage1_steps)
+    parser.add_argument("--stage2-steps", type=int, default=DemoConfig.stage2_steps)
+    parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-arg", action="append", default=[], dest="extra_train_args", metavar="KEY=VALUE",
+                        help="extra --set override passed to both LM stages (repeatable)")
+    args = parser.parse_args(argv)
+    config = DemoConfig(**vars(args)).validate()
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    work = config.work_dir
+
+    if config.synthetic:
+        run_step("corpus", ["unimumo-shards", "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
+                            "--motions", str(config.motions), "--seed", str(config.seed)],
+                 work, done=config.corpus("corpus.json"))
+        config.music4all, config.aist = config.corpus("music4all"), config.corpus("aist")
+        config.humanml3d = config.corpus("humanml3d")
+        config.music_codec = config.corpus("models/encodec")
+        config.text_model = config.corpus("models/t5")
+        config.text_tokenizer = config.corpus("models/text_tokenizer.model")
+
+    motion_tokenizer = config.motion_tokenizer
+    if motion_tokenizer is None:
+        vq_run = work / "runs" / "motion_vqvae"
+        motion_args = ["--aist", str(config.aist)] + (["--humanml3d", str(config.humanml3d)] if config.humanml3d else [])
+        run_step("motion_vqvae", torchrun(
+            config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_args, "--ds-config", config.ds_config,
+            "--set", f"steps={config.vqvae_steps}", "--set", "schedule.warmup_steps=5",
+            "--set", "data.global_batch=32", "--set", "data.micro_batch=16", "--set", f"seed={config.seed}"),
+            work, done=vq_run / "export" / "config.json")
+        motion_tokenizer = vq_run / "export"
+
+    shards = work / "shards" / "demo"
+    for split in ("train", "val", "test"):
+        run_step(f"shards_{split}", [
+            "unimumo-shards", "build", "--music4all", str(config.music4all), "--aist", str(config.aist),
+            *(["--humanml3d", str(config.humanml3d)] if config.humanml3d else []),
+            "--music-codec", str(config.music_codec), "--motion-codec", str(motion_tokenizer),
+            "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
+            "--seed", str(config.seed), "--resume", "--no-progress"],
+            work, done=shards / f".{split}.done")
+
+    lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,
+               "--set", f"data.window={config.window}", "--set", "data.global_batch=8", "--set", "data.micro_batch=4",
+               "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}"]
+    for extra in config.extra_train_args:
+        lm_args += ["--set", extra]
+    stage1, stage2 = work / "runs" / "stage1_motion", work / "runs" / "stage2_joint"
+    run_step("stage1_motion", torchrun(config, "--recipe", "stage1_motion", "--out", str(stage1), *lm_args,
+                                       "--set", f"steps={config.stage1_steps}", "--resume"),
+             work, done=stage1 / "export" / "config.json")
+    run_step("stage2_joint", torchrun(config, "--recipe", "stage2_joint", "--out", str(stage2), *lm_args,
+                                      "--init-from", str(stage1 / "export"), "--set", f"steps={config.stage2_steps}",
+                                      "--resume"),
+             work, done=stage2 / "export" / "config.json")
+
+    evaluation = work / "eval" / "music2motion"
+    run_step("eval", ["unimumo-eval", "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
+                      "--split", "test", "--num-samples", str(config.eval_samples), "--seconds", str(config.eval_seconds),
+                      "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
+                      "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],
+             work, done=evaluation / "metrics.json")
+
+    summary = "\n".join([
+        f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
+        f"  shards            {shards} (manifest.json, failures.jsonl)",
+        f"  motion tokenizer  {motion_tokenizer}",
+        f"  stage 1 / 2 runs  {stage1}, {stage2} (checkpoints/, export/, metrics.jsonl)",
+        f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
+        f"  metrics table     {evaluation / 'metrics.md'}",
+        f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
+        f"  logs              {work / 'logs'}",
+    ])
+    atomic_write_text(work / "SUMMARY.txt", summary + "\n")
+    print(summary)
+    print((evaluation / "metrics.md").read_text() if (evaluation / "metrics.md").exists() else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""`unimumo-shards verify` catches corruption and tokenizer mismatches; `inspect` prints a readable summary."""
+import json
+import shutil
+
+import pytest
+
+from unimumo.data.cli import EXIT_FAILURES, main
+from unimumo.data.text import train_text_tokenizer
+
+
+@pytest.fixture
+def shards_copy(tiny_shards, tmp_path):
+    return shutil.copytree(tiny_shards, tmp_path / "copy")
+
+
+def first_train_shard(shards):
+    return shards / next(e["name"] for e in json.loads((shards / "manifest.json").read_text())["shards"])
+
+
+def test_verify_passes_on_a_sound_directory(tiny_shards, capsys):
+    assert main(["verify", str(tiny_shards)]) == 0
+    assert capsys.readouterr().out.strip().endswith("OK")
+
+
+def test_verify_detects_a_flipped_byte(shards_copy, capsys):
+    shard = first_train_shard(shards_copy)
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    shard.write_bytes(bytes(data))
+    assert main(["verify", str(shards_copy), "--skip-tokenizers"]) == EXIT_FAILURES
+    out = capsys.readouterr().out
+    assert f"FAIL {shard}: sha256 mismatch" in out
+
+
+def test_verify_detects_a_truncated_or_missing_shard(shards_copy, capsys):
+    shard = first_train_shard(shards_copy)
+    shard.write_bytes(shard.read_bytes()[:5000])
+    manifest = json.loads((shards_copy / "manifest.json").read_text())
+    (shards_copy / manifest["shards"][-1]["name"]).unlink()
+    assert main(["verify", str(shards_copy), "--skip-tokenizers"]) == EXIT_FAILURES
+    out = capsys.readouterr().out
+    assert "samples, manifest says" in out or "unreadable tar" in out
+    assert "listed in manifest but missing" in out
+
+
+def test_verify_detects_another_tokenizer(tiny_shards, tmp_path, capsys):
+    other = train_text_tokenizer(["a completely different caption corpus", "with other words"] * 20,
+                                 tmp_path / "other.model", vocab_size=40)
+    assert main(["verify", str(tiny_shards), "--text-tokenizer", str(other.path)]) == EXIT_FAILURES
+    assert "text_tokenizer fingerprint" in capsys.readouterr().out
+
+
+def test_inspect_prints_summary_and_samples(tiny_shards, capsys):
+    assert main(["inspect", str(tiny_shards), "--split", "val", "--samples", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "train:" in out and "val:" in out and "test:" in out
+    assert out.count("\nsample ") == 2 and "music codes" in out and "beats" in out
+    assert "failure [train]" in out
