@@ -18,31 +18,31 @@ import torch
 import webdataset as wds
 
 from unimumo.constants import NUM_CODEBOOKS, TASKS
+from unimumo.data.build_manifest import FORMAT, MANIFEST_NAME
 from unimumo.data.loader import ShardSkippedWarning, build_loader
+from unimumo.data.shard_sample import decode_sample, encode_sample, npy_bytes
 
 MOTION_BASE = 1000
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 def make_sample(key: str, length: int, rng: random.Random) -> dict:
+    """A sample in the builder's own format (shard_sample.encode_sample) whose codes encode time."""
     t = np.arange(length)
     k = np.arange(NUM_CODEBOOKS)[:, None]
-    text = [np.array([rng.randint(3, 200) for _ in range(rng.randint(2, 12))] + [1], dtype=np.int32) for _ in range(2)]
-    return {
-        "__key__": key,
-        "music.codes.npy": _npy((t + 7 * k).astype(np.int16)),
-        "motion.codes.npy": _npy((t + 11 * k + MOTION_BASE).astype(np.int16)),
-        "music.txt": f"music caption {key}".encode(),
-        "motion.txt": f"motion caption {key}".encode(),
-        "music.ids.npy": _npy(text[0]),
-        "motion.ids.npy": _npy(text[1]),
-        "json": json.dumps({"track_id": key, "fps": 50}).encode(),
-    }
+    return encode_sample(
+        key,
+        music_codes=t + 7 * k,
+        motion_codes=t + 11 * k + MOTION_BASE,
+        music_text=f"music caption {key}",
+        motion_text=f"motion caption {key}",
+        music_ids=[rng.randint(3, 200) for _ in range(rng.randint(2, 12))] + [1],
+        motion_ids=[rng.randint(3, 200) for _ in range(rng.randint(2, 12))] + [1],
+        meta={"track_id": key, "fps": 50},
+    )
+
+
+def write_manifest(root: Path, entries: list[dict]) -> None:
+    (root / MANIFEST_NAME).write_text(json.dumps({"format": FORMAT, "tokenizers": {}, "shards": entries, "splits": {}}))
 
 
 def write_shards(root: Path, lengths: list[list[int]], split: str = "train", seed: int = 0) -> dict[str, dict]:
@@ -58,7 +58,7 @@ def write_shards(root: Path, lengths: list[list[int]], split: str = "train", see
                 writer.write(sample)
                 written[sample["__key__"]] = sample
         entries.append({"name": name, "split": split, "count": len(shard_lengths)})
-    (root / "manifest.json").write_text(json.dumps({"shards": entries}))
+    write_manifest(root, entries)
     return written
 
 
@@ -198,27 +198,50 @@ def test_resume_refuses_changed_settings(shards):
         build_loader(root, "train", 4, window=10, num_workers=1).load_state_dict(state)
 
 
-def test_missing_and_corrupt_shards_are_skipped_counted_and_warned(tmp_path):
-    root = tmp_path / "shards"
-    written = write_shards(root, [[20] * 6, [20] * 6, [20] * 6, [20] * 6])
-    lost = {key for key in written if key.startswith(("train01", "train02", "train03"))}
+def break_shards(root: Path) -> None:
+    """Shard 1 missing, shard 2 random bytes, shard 3 cut after its first record and filled with garbage."""
     (root / "train-000001.tar").unlink()
     (root / "train-000002.tar").write_bytes(random.Random(0).randbytes(5000))
     tar3 = (root / "train-000003.tar").read_bytes()
     (root / "train-000003.tar").write_bytes(tar3[:700] + b"\x00garbage" * 100)
+
+
+def test_missing_and_corrupt_shards_are_skipped_counted_and_warned(tmp_path):
+    root = tmp_path / "shards"
+    written = write_shards(root, [[20] * 6] * 5)
+    break_shards(root)
 
     loader = build_loader(root, "train", 2, window=10, num_workers=2, epochs=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         keys = all_keys(collect(loader))
     messages = [str(w.message) for w in caught if issubclass(w.category, ShardSkippedWarning)]
-    assert set(keys) <= set(written) - (lost - {k for k in keys if k.startswith("train03")})
-    assert set(written) - lost <= set(keys)
+    intact = {key for key in written if key.startswith(("train00", "train04"))}
+    assert intact <= set(keys) <= set(written)
+    assert not any(key.startswith(("train01", "train02", "train03")) for key in keys)
     assert loader.stats["missing_shards_skipped"] == 1
     assert loader.stats["corrupt_shards_skipped"] == 2
-    assert any("train-000001.tar" in m for m in messages)
-    assert any("train-000002.tar" in m for m in messages)
-    assert any("train-000003.tar" in m for m in messages)
+    for name in ("train-000001.tar", "train-000002.tar", "train-000003.tar"):
+        assert any(name in message for message in messages), name
+
+
+def test_resume_over_broken_shards_counts_each_skip_once(tmp_path):
+    root = tmp_path / "shards"
+    write_shards(root, [[20] * 6] * 5)
+    break_shards(root)
+    settings = dict(window=10, num_workers=2, shuffle_buffer=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference_loader = build_loader(root, "train", 2, **settings)
+        reference = collect(reference_loader, 30)
+        interrupted = build_loader(root, "train", 2, **settings)
+        head = collect(interrupted, 13)
+        resumed = build_loader(root, "train", 2, **settings)
+        resumed.load_state_dict(interrupted.state_dict())
+        tail = collect(resumed, 17)
+    assert_same_batches(head + tail, reference)
+    assert resumed.stats == reference_loader.stats
+    assert reference_loader.stats["corrupt_shards_skipped"] >= 2 * 2  # two broken shards, more than 2 epochs
 
 
 def test_corrupt_and_short_samples_are_skipped_and_counted(tmp_path):
@@ -226,18 +249,21 @@ def test_corrupt_and_short_samples_are_skipped_and_counted(tmp_path):
     rng = random.Random(0)
     good = [make_sample(f"good{i}", 30, rng) for i in range(6)]
     broken_npy = {**make_sample("badnpy", 30, rng), "music.codes.npy": b"not an array"}
-    out_of_range = {**make_sample("badrange", 30, rng), "motion.codes.npy": _npy(np.full((4, 30), 5000, np.int16))}
+    out_of_range = {**make_sample("badrange", 30, rng), "motion.codes.npy": npy_bytes(np.full((4, 30), 5000, np.int16))}
     no_ids = {k: v for k, v in make_sample("noids", 30, rng).items() if k != "motion.ids.npy"}
     short = make_sample("short", 5, rng)
     root.mkdir()
     with wds.TarWriter(str(root / "train-000000.tar")) as writer:
         for sample in [good[0], broken_npy, good[1], out_of_range, good[2], no_ids, short, *good[3:]]:
             writer.write(sample)
-    (root / "manifest.json").write_text(json.dumps({"shards": [{"name": "train-000000.tar", "split": "train", "count": 10}]}))
+    write_manifest(root, [{"name": "train-000000.tar", "split": "train", "count": 10}])
 
     loader = build_loader(root, "train", 4, window=10, epochs=1)
-    with pytest.warns(ShardSkippedWarning, match="badnpy"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         keys = all_keys(collect(loader))
+    messages = " ".join(str(w.message) for w in caught if issubclass(w.category, ShardSkippedWarning))
+    assert all(name in messages for name in ("badnpy", "badrange", "noids", "shorter than window=10"))
     assert sorted(keys) == sorted(f"good{i}" for i in range(6))
     assert loader.stats["corrupt_samples_skipped"] == 3
     assert loader.stats["short_samples_dropped"] == 1
@@ -272,3 +298,40 @@ def test_only_short_samples_raise_instead_of_looping_forever(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             next(iter(build_loader(root, "train", 2, window=10, num_workers=2)))
+
+
+def stored_samples(shard_dir: Path, split: str) -> dict[str, dict]:
+    """Every sample of a split as written by the shard builder, read straight from the tars."""
+    urls = sorted(str(path) for path in shard_dir.glob(f"{split}-*.tar"))
+    return {s["__key__"]: decode_sample(s, s["__key__"]) for s in wds.WebDataset(urls, shardshuffle=False)}
+
+
+def test_builder_shards_are_covered_once_across_ranks_and_workers(tiny_shards):
+    stored = stored_samples(tiny_shards, "train")
+    manifest = json.loads((tiny_shards / MANIFEST_NAME).read_text())
+    assert len(stored) == sum(entry["count"] for entry in manifest["shards"] if entry["split"] == "train")
+    keys = []
+    for rank in range(2):
+        loader = build_loader(tiny_shards, "train", 2, window=100, rank=rank, world_size=2, num_workers=2, epochs=1)
+        keys += all_keys(collect(loader))
+        assert loader.stats["corrupt_shards_skipped"] == loader.stats["corrupt_samples_skipped"] == 0
+    assert sorted(keys) == sorted(stored)
+
+
+def test_builder_shards_give_aligned_crops_of_the_stored_codes(tiny_shards):
+    stored = stored_samples(tiny_shards, "train")
+    window = 100
+    for batch in build_loader(tiny_shards, "train", 3, window=window, num_workers=2, epochs=1):
+        for row, key in enumerate(batch["keys"]):
+            music = stored[key]["music.codes.npy"].astype(np.int64)
+            motion = stored[key]["motion.codes.npy"].astype(np.int64)
+            starts = [
+                start
+                for start in range(music.shape[1] - window + 1)
+                if np.array_equal(music[:, start : start + window], batch["music_codes"][row].numpy())
+                and np.array_equal(motion[:, start : start + window], batch["motion_codes"][row].numpy())
+            ]
+            assert starts, f"{key}: batch row is not an aligned crop of the stored music and motion codes"
+            ids = stored[key]["music.ids.npy"][:64]
+            assert batch["music_text_ids"][row, : len(ids)].tolist() == ids.tolist()
+            assert int(batch["music_text_mask"][row].sum()) == len(ids)

@@ -194,8 +194,8 @@ def test_joint_input_errors():
         joints_to_features(np.zeros((1, 22, 3)))
     joints = dance_joints(num_frames=10)
     joints[4, 3, 1] = np.nan
-    with pytest.raises(MotionFormatError, match="frame 4"):
-        joints_to_features(joints)
+    with pytest.raises(MotionFormatError, match="seq01.pkl: joint positions contain NaN/inf .*frame 4"):
+        joints_to_features(joints, source="seq01.pkl")
 
 
 # -- resampling ----------------------------------------------------------------------------------

@@ -246,6 +246,7 @@ def _rank_batch(rank, step):
     return torch.randn(12, 3, generator=torch.Generator().manual_seed(1000 * rank + step))
 
 
+@pytest.mark.slow  # two spawned processes: 10-30 s, mostly importing torch
 def test_codebooks_stay_identical_across_data_parallel_ranks(tmp_path):
     import torch.multiprocessing as mp
 

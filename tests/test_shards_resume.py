@@ -6,9 +6,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
 
 
+@pytest.mark.slow  # two subprocess builds (imports + numba compile each): ~30-45 s on 2 busy cores
 def test_killed_build_resumes_to_identical_shards(synthetic_corpus, tiny_shards, tmp_path):
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "unimumo.data.cli", *build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)]

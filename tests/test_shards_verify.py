@@ -56,3 +56,10 @@ def test_inspect_prints_summary_and_samples(tiny_shards, capsys):
     assert "train:" in out and "val:" in out and "test:" in out
     assert out.count("\nsample ") == 2 and "music codes" in out and "beats" in out
     assert "failure [train]" in out
+
+
+def test_inspect_and_verify_reject_a_directory_without_manifest(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path)]) != 0
+    assert "no manifest.json" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path)]) == EXIT_FAILURES
+    assert "no manifest.json" in capsys.readouterr().out

@@ -103,3 +103,17 @@ def test_models_load_with_the_production_code_layout(synthetic_corpus):
     ids = tokenizer.encode("The style of the dance is break.")
     assert ids[-1] == tokenizer.eos_id and tokenizer.decode(ids) == "The style of the dance is break."
     assert MotionTokenizer.from_pretrained(models / "motion_vqvae").fingerprint
+
+
+def test_same_seed_writes_the_same_corpus(synthetic_corpus, tmp_path):
+    from unimumo.data.synthetic import write_synthetic_corpus
+    from unimumo.utils.fingerprint import fingerprint_file
+
+    again = write_synthetic_corpus(tmp_path / "again")
+    assert (again / "corpus.json").read_text().replace(str(again), "") == \
+        (synthetic_corpus / "corpus.json").read_text().replace(str(synthetic_corpus), "")
+    for relative in ("music4all/id_metadata.csv", "models/text_tokenizer.model", "models/encodec/model.safetensors",
+                     "models/t5/model.safetensors", "aist/ignore_list.txt"):
+        assert fingerprint_file(again / relative) == fingerprint_file(synthetic_corpus / relative), relative
+    first_audio = sorted((synthetic_corpus / "music4all" / "audios").iterdir())[0]
+    assert fingerprint_file(again / "music4all" / "audios" / first_audio.name) == fingerprint_file(first_audio)

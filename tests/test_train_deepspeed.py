@@ -284,3 +284,66 @@ def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_exp
         if group in ("text", "captioning"):
             assert torch.equal(stage1[name], stage2[name]), f"{name} is frozen in stage 2"
     assert any(not torch.equal(stage1[n], stage2[n]) for n in stage1 if "music" in n)
+
+
+def test_nonfinite_losses_are_skipped_and_counted_then_the_run_stops(shards, tmp_path):
+    out = tmp_path / "nan"
+    # weights ~1e37 overflow the logits: every loss is NaN
+    args = _train_args("stage1_motion", shards, out, {"steps": 5, "data.global_batch": 2, "max_nonfinite_steps": 3,
+                                                       "model.config.initializer_range": 1e37}, "--ds-config",
+                       "cpu_zero0")
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "NonFiniteLossError: 3 micro batches in a row had a non-finite loss at step 1" in proc.stderr
+    assert not (out / "checkpoints" / ckpt.LATEST).exists()
+
+
+def test_motion_vqvae_trains_on_raw_motion_and_exports_a_tokenizer(synthetic_corpus, tmp_path):
+    from unimumo.models.motion_tokenizer import MotionTokenizer
+
+    out = tmp_path / "vq"
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "unimumo.train.cli",
+           "--recipe", "motion_vqvae", "--aist", str(synthetic_corpus / "aist"),
+           "--humanml3d", str(synthetic_corpus / "humanml3d"), "--out", str(out), "--ds-config", "zero2"]
+    for key, value in {"steps": 6, "data.window": 32, "data.micro_batch": 2, "data.global_batch": 4,
+                       "optim.lr": 1e-3, "schedule.warmup_steps": 1, "log.every": 1, "checkpoint.every": 3,
+                       "log.progress_bar": "false"}.items():
+        cmd += ["--set", f"{key}={value}"]
+    proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "skipped" in proc.stderr and "unreadable clip" in proc.stderr  # the corpus's broken clips
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == list(range(1, 7))
+    assert all(np.isfinite(line["loss/recon"]) and line["perplexity"] > 1 for line in lines)
+    tokenizer = MotionTokenizer.from_pretrained(out / "export")  # checks the stored fingerprint
+    assert not torch.all(tokenizer.model.feature_std == 1)  # normalisation statistics of the training clips
+    clip = np.load(next((synthetic_corpus / "humanml3d" / "new_joint_vecs").glob("*.npy")))
+    if clip.ndim == 2 and clip.shape[1] == 263 and len(clip) > 10:
+        codes = tokenizer.encode(clip, fps=20.0)
+        assert codes.shape[0] == 4 and codes.max() < 2048
+
+
+def test_caption_stage_trains_only_the_captioning_modules(shards, tmp_path):
+    overrides = {"steps": 2, "data.global_batch": 2}
+    out = tmp_path / "caption"
+    proc = subprocess.run([sys.executable, *_train_args("caption", shards, out, overrides, "--ds-config", "cpu_zero0")],
+                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "captioning" in proc.stdout and "TRAIN" in proc.stdout  # the trainable-parameter table
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(line["loss/caption"]) for line in lines)
+
+    from unimumo.train.model_factory import build_model
+    from unimumo.train.recipes import build_recipe
+    from unimumo.train.trainer import _seed_all
+
+    recipe = build_recipe("caption", {**TINY, **overrides, "out": "unused", "data.shards": str(shards)})
+    _seed_all(recipe.seed)
+    initial = build_model(recipe)
+    final = load_export(out / "export")
+    changed = {}
+    for name, value in initial.named_parameters():
+        changed.setdefault(initial.parameter_group(name), []).append(not torch.equal(value.detach(), final[name]))
+    assert any(changed["captioning"]) and sum(changed["captioning"]) > len(changed["captioning"]) // 2
+    for group in ("music", "motion", "shared", "text"):
+        assert not any(changed[group]), f"frozen {group} weights changed"

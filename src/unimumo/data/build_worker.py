@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unimumo.constants import CODE_RATE
 from unimumo.data.alignment import music_beats
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.pairing import MotionEntry, MusicTrack, load_motion, make_pair_sample
@@ -60,6 +59,11 @@ def init_worker(config: BuildConfig) -> WorkerContext:
 
 
 
+def failure(path, stage: str, error: Exception, **extra) -> dict:
+    """A failures.jsonl record: the input file, the build stage and the error."""
+    return {"file": str(path), "stage": stage, "reason": f"{type(error).__name__}: {error}", **extra}
+
+
 def scan_motion(entry: MotionEntry) -> tuple[MotionEntry, dict | None]:
     """(entry, None) if the motion is usable, else (entry, failure record)."""
     try:
@@ -67,7 +71,7 @@ def scan_motion(entry: MotionEntry) -> tuple[MotionEntry, dict | None]:
         if motion.duration <= 0:
             raise ValueError(f"{entry.path}: motion has no duration")
     except Exception as error:  # any unreadable input is recorded, the build goes on
-        return entry, {"file": entry.path, "stage": "motion", "reason": f"{type(error).__name__}: {error}"}
+        return entry, failure(entry.path, "motion", error)
     return entry, None
 
 
@@ -83,17 +87,17 @@ def process_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> TrackResult:
         if beats.size < 2 or beats[-1] - beats[0] < config.min_beat_seconds:
             result.skipped = "short_beats"
             return result
-        codes = context.codec.encode(wav)
-        if context.codec.frame_rate != CODE_RATE:
-            raise ValueError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} != {CODE_RATE}")
-        track = MusicTrack(info=info, codes=codes, beats=beats, tempo=tempo, duration=len(wav) / context.codec.sampling_rate)
-        for pair, entry in enumerate(chosen):
+        track = MusicTrack(info=info, codes=context.codec.encode(wav), beats=beats, tempo=tempo,
+                           duration=len(wav) / context.codec.sampling_rate)
+    except Exception as error:  # any unreadable input is recorded, the build goes on
+        result.failures.append(failure(info.audio_path, "music", error, track_id=info.id))
+        return result
+    for pair, entry in enumerate(chosen):
+        try:
             result.samples.append(make_pair_sample(
-                track, load_motion(entry), entry, pair, seed=config.seed, split=config.split,
+                track, load_motion(entry), pair, seed=config.seed, split=config.split,
                 motion_tokenizer=context.motion_tokenizer, text_tokenizer=context.text_tokenizer,
             ))
-    except Exception as error:  # any unreadable input is recorded, the build goes on
-        result.samples = []
-        result.failures.append({"file": str(info.audio_path), "stage": "music", "track_id": info.id,
-                                "reason": f"{type(error).__name__}: {error}"})
+        except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay
+            result.failures.append(failure(entry.path, "pair", error, track_id=info.id))
     return result

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0, help="seed of pairing, placement and caption choices")
     build.add_argument("--resume", action="store_true", help="continue an interrupted build (same arguments)")
     build.add_argument("--max-failure-fraction", type=float, default=0.05,
-                       help="exit non-zero when more than this fraction of inputs failed (default 0.05)")
+                       help="exit 2 (after writing everything) when more than this fraction of the inputs "
+                            "(tracks + motion files, ignore-listed ones excluded) failed (default 0.05)")
     build.add_argument("--min-beat-seconds", type=float, default=10.0,
                        help="skip tracks with less time than this between first and last beat (default 10)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -73,7 +73,7 @@ class MusicTrack:
     duration: float
 
 
-def make_pair_sample(track: MusicTrack, motion: LoadedMotion, entry: MotionEntry, pair: int, *, seed: int, split: str,
+def make_pair_sample(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str,
                      motion_tokenizer, text_tokenizer) -> dict:
     """One shard sample: the music span and the beat-warped motion over it, tokenized and captioned."""
     rng = pair_rng(seed, split, track.info.id, pair)

@@ -22,11 +22,12 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
+from unimumo.constants import CODE_RATE
 from unimumo.data import build_worker
 from unimumo.data.alignment import warm_up_beat_tracker
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.build_manifest import check_tokenizers, read_manifest, update_split
-from unimumo.data.pairing import MotionEntry, choose_motions, pair_rng
+from unimumo.data.pairing import MotionEntry, choose_motions, load_motion, pair_rng
 from unimumo.data.shard_writer import ShardWriter, read_records, records_dir
 from unimumo.data.sources import aist, humanml3d, music4all
 from unimumo.utils.io import atomic_write_json
@@ -168,6 +169,9 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     entries, ignored_motions = motion_entries(config)
 
     context = build_worker.init_worker(config)  # forked workers inherit the loaded models
+    load_motion.cache_clear()  # never reuse motions read by an earlier build in this process
+    if context.codec.frame_rate != CODE_RATE:
+        raise BuildError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} Hz, expected {CODE_RATE}")
     warm_up_beat_tracker()  # and the compiled beat-tracking kernels
     tokenizers = tokenizer_manifest(context, config)
     check_tokenizers(read_manifest(out), tokenizers, out)

@@ -4,12 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from unimumo.constants import CODE_RATE
-from unimumo.data.build_manifest import read_failures, read_manifest
+from unimumo.data.build_manifest import MANIFEST_NAME, read_failures, read_manifest
 from unimumo.data.shard_sample import decode_sample
 from unimumo.data.shard_verify import iter_samples
 
 
 def summary_lines(out: Path) -> list[str]:
+    if not (out / MANIFEST_NAME).is_file():
+        raise FileNotFoundError(f"{out}: no {MANIFEST_NAME} (not a shard directory built by `unimumo-shards build`)")
     manifest = read_manifest(out)
     lines = [f"shard directory {out}"]
     for name, info in manifest["tokenizers"].items():

@@ -1,8 +1,10 @@
 """One sample stream of the loader: a (rank, worker) slice of the shards, read, shuffled, windowed, batched.
 
 Each DataLoader worker runs one stream (stream id = worker id; a loader without workers has one
-stream). Per epoch the shard list is shuffled with a seed shared by every rank, then split by
-node (rank) and by worker, so within an epoch every shard is read by exactly one stream.
+stream). The manifest's shard list is split by node (rank) and then by worker, so every shard
+belongs to exactly one stream; each epoch a stream reads its shards in a new shuffled order. The
+assignment is fixed, so a stream whose epoch yields no usable sample holds only unusable shards
+and is ended instead of looping forever.
 
 A stream's position is (epoch, offset): the number of samples of that epoch's shuffled order it
 has consumed. Resuming replays the epoch's raw tar records (no decoding) up to the offset, which
@@ -63,10 +65,10 @@ class ShardStreamDataset(IterableDataset):
         self.start_positions: list[tuple[int, int]] = [(0, 0)] * num_streams
 
     def stream_shards(self, stream: int, epoch: int) -> list[str]:
-        order = list(self.shards)
+        shards = split_by_worker(split_by_node(self.shards, self.rank, self.world_size), stream, self.num_streams)
         if self.shuffle_buffer > 1:
-            random.Random(derive_seed(self.spec.seed, "shard-order", epoch)).shuffle(order)
-        return split_by_worker(split_by_node(order, self.rank, self.world_size), stream, self.num_streams)
+            random.Random(derive_seed(self.spec.seed, "shard-order", epoch, self.rank, stream)).shuffle(shards)
+        return shards
 
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
@@ -103,7 +105,7 @@ class ShardStreamDataset(IterableDataset):
         pending: list[dict] = []
         events: list[Event] = []
         while self.epochs is None or epoch < self.epochs:
-            consumed = 0
+            consumed = produced = 0
             for raw in self._shuffled(stream, epoch, events):
                 consumed += 1
                 if consumed <= skip:  # replaying what was consumed before the resume point
@@ -113,11 +115,12 @@ class ShardStreamDataset(IterableDataset):
                 window = self._window(raw, epoch, events)
                 if window is not None:
                     pending.append(window)
+                    produced += 1
                 if len(pending) == self.batch_size:
                     yield self._tagged(stream, collate_windows(pending, self.spec.max_text_len), (epoch, consumed), events)
                     pending = []
-            if consumed == 0:
-                events.append(("empty_stream", f"rank {self.rank} stream {stream}", f"epoch {epoch} had no readable sample"))
+            if skip == 0 and produced == 0:  # nothing usable: end the stream rather than loop forever
+                events.append(("empty_stream", f"rank {self.rank} stream {stream}", f"epoch {epoch} had no usable sample"))
                 break
             epoch, skip = epoch + 1, 0
         if pending:

@@ -1,27 +1,24 @@
 """Turn one raw shard sample (bytes per field) into a training window, and windows into a batch.
 
 A window is a random crop of `window` frames taken at the same offset from the music and the
-motion codes (both streams are 50 codes/s and start together; if their lengths differ by a few
-frames the crop is drawn from the common prefix). Samples shorter than the window are dropped
-(not padded: the model has no mask for code positions), and counted by the loader. The crop
+motion codes (both streams are 50 codes/s, start together and have the same length). Samples
+shorter than the window are dropped (not padded: the model has no mask for code positions),
+and counted by the loader. The crop
 offset and the task tag come from an RNG seeded by (seed, epoch, sample key), so they do not
 depend on the worker layout or on the order samples arrive in.
 """
 from __future__ import annotations
 
-import io
 import random
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS, TASKS
+from unimumo.constants import TASKS
 from unimumo.data.seeding import derive_seed
+from unimumo.data.shard_sample import decode_sample
 from unimumo.data.text import PAD_ID
-
-CODE_FIELDS = {"music": "music.codes.npy", "motion": "motion.codes.npy"}
-TEXT_FIELDS = {"music": "music.ids.npy", "motion": "motion.ids.npy"}
 
 
 class SampleError(ValueError):
@@ -49,60 +46,33 @@ def task_weights_from_mixture(task_mixture: dict[str, float] | None) -> tuple[fl
     return weights
 
 
-def _load_array(sample: dict, field: str) -> np.ndarray:
-    key = sample.get("__key__", "?")
-    if field not in sample:
-        raise SampleError(f"sample {key!r} has no {field!r} (fields: {sorted(k for k in sample if not k.startswith('__'))})")
-    try:
-        array = np.load(io.BytesIO(sample[field]), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise SampleError(f"sample {key!r}: {field!r} is not a readable .npy array ({error})") from error
-    if not np.issubdtype(array.dtype, np.integer):
-        raise SampleError(f"sample {key!r}: {field!r} has dtype {array.dtype}, expected integers")
-    return array
-
-
-def _codes(sample: dict, modality: str) -> np.ndarray:
-    field = CODE_FIELDS[modality]
-    codes = _load_array(sample, field)
-    if codes.ndim != 2 or codes.shape[0] != NUM_CODEBOOKS:
-        raise SampleError(
-            f"sample {sample['__key__']!r}: {field!r} has shape {codes.shape}, expected [{NUM_CODEBOOKS}, T]"
-        )
-    return codes
-
-
-def _text_ids(sample: dict, modality: str, max_text_len: int) -> np.ndarray:
-    field = TEXT_FIELDS[modality]
-    ids = _load_array(sample, field)
-    if ids.ndim != 1 or (ids.size and ids.min() < 0):
-        raise SampleError(f"sample {sample['__key__']!r}: {field!r} must be non-negative ids of shape [L], got {ids.shape}")
+def _text_ids(fields: dict, name: str, key: str, max_text_len: int) -> np.ndarray:
+    ids = fields[name]
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or (ids.size and ids.min() < 0):
+        raise SampleError(f"{key}: {name} must hold non-negative integer ids [L], got {ids.dtype} {ids.shape}")
     return ids[:max_text_len]
 
 
 def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
-    """Crop and tokenize one sample; None when it is shorter than the window. Raises SampleError."""
+    """Decode, crop and tokenize one raw sample; None when it is shorter than the window. Raises SampleError."""
     key = sample["__key__"]
-    music, motion = _codes(sample, "music"), _codes(sample, "motion")
-    length = min(music.shape[1], motion.shape[1])
+    try:
+        fields = decode_sample(sample, key)  # checks fields, shapes and code range
+    except Exception as error:  # any undecodable bytes (even ones numpy reads as an npz) make it unusable
+        raise SampleError(f"{key}: {type(error).__name__}: {error}") from error
+    music, motion = fields["music.codes.npy"], fields["motion.codes.npy"]
+    length = music.shape[1]
     if length < spec.window:
         return None
     rng = random.Random(derive_seed(spec.seed, epoch, key))
     start = rng.randint(0, length - spec.window)
     task = rng.choices(range(len(TASKS)), weights=spec.task_weights)[0]
-    music, motion = music[:, start : start + spec.window], motion[:, start : start + spec.window]
-    for modality, codes in (("music", music), ("motion", motion)):
-        if codes.min() < 0 or codes.max() >= CODEBOOK_SIZE:
-            raise SampleError(
-                f"sample {key!r}: {CODE_FIELDS[modality]!r} holds codes outside [0, {CODEBOOK_SIZE}) "
-                f"(min {codes.min()}, max {codes.max()})"
-            )
     return {
         "key": key,
-        "music_codes": music,
-        "motion_codes": motion,
-        "music_text_ids": _text_ids(sample, "music", spec.max_text_len),
-        "motion_text_ids": _text_ids(sample, "motion", spec.max_text_len),
+        "music_codes": music[:, start : start + spec.window],
+        "motion_codes": motion[:, start : start + spec.window],
+        "music_text_ids": _text_ids(fields, "music.ids.npy", key, spec.max_text_len),
+        "motion_text_ids": _text_ids(fields, "motion.ids.npy", key, spec.max_text_len),
         "task": task,
     }
 

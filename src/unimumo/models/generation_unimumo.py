@@ -13,6 +13,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from unimumo.constants import TASKS
 from unimumo.models.delay_pattern import codes_from_delayed, delay_codes, valid_codebooks
 from unimumo.models.kv_cache import UniMuMoKVCache
+from unimumo.models.zero3 import needs_synced_generation
 
 GENERATED_STREAMS = {
     "text2music_motion": ("music", "motion"),
@@ -98,8 +99,8 @@ class UniMuMoGenerationMixin:
                                                dtype=torch.long, device=device)
             else:
                 delayed[modality] = delay_codes(given[modality][..., :num_steps].to(device), special)
-        conditions = {m: self.encode_text(ids, mask, batch_size) for m, (ids, mask) in
-                      (("music", music_text), ("motion", motion_text))}
+        conditions = {m: self.encode_text(*(x.to(device) if x is not None else None for x in text), batch_size)
+                      for m, text in (("music", music_text), ("motion", motion_text))}
         if guided:
             conditions = {m: _with_null(c) for m, c in conditions.items()}
 
@@ -142,6 +143,7 @@ class UniMuMoGenerationMixin:
                 encoder_outputs=BaseModelOutput(last_hidden_state=states),
                 attention_mask=torch.ones(states.shape[:2], dtype=torch.long, device=states.device),
                 num_beams=num_beams, max_length=max_length, do_sample=False,
+                synced_gpus=needs_synced_generation(self.captioning_decoder),
             )
         finally:
             self.train(was_training)

@@ -13,7 +13,6 @@ everything else is shared.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from unimumo.models.delay_pattern import delay_codes, undelay
 from unimumo.models.generation_unimumo import UniMuMoGenerationMixin
 from unimumo.models.kv_cache import UniMuMoKVCache
 from unimumo.models.musicgen_import import MusicGenParts, config_kwargs_from_musicgen
+from unimumo.models.zero3 import gathered_parameters
 
 MODALITIES = ("music", "motion")
 
@@ -61,16 +61,6 @@ class TextCondition:
 
     states: torch.Tensor  # [B, L, D]
     mask: torch.Tensor  # [B, L] bool
-
-
-def gathered_parameters(params):
-    """Context in which ZeRO-3 partitioned `params` are whole (and edits are kept); a no-op otherwise."""
-    params = list(params)
-    if not any(hasattr(p, "ds_id") for p in params):
-        return contextlib.nullcontext()
-    import deepspeed
-
-    return deepspeed.zero.GatheredParameters(params, modifier_rank=0)
 
 
 def sinusoidal_positions(positions: torch.Tensor, dim: int) -> torch.Tensor:

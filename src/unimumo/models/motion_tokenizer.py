@@ -35,7 +35,10 @@ TRAINING_ONLY_BUFFERS = ("quantizer.cluster_size", "quantizer.embed_sum")  # EMA
 
 
 class MotionTokenizer:
-    """Frozen motion VQ-VAE with numpy in, numpy out. Not thread-safe; one per process."""
+    """Frozen motion VQ-VAE with numpy in, numpy out. Not thread-safe; one per process.
+
+    The fingerprint is computed once, from the model as it is when the tokenizer is built.
+    """
 
     def __init__(self, model: MotionVQVAE, batch_size: int = 32):
         self.model = model.eval()

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from unimumo.constants import MOTION_FEATURE_DIM, NUM_JOINTS
-from unimumo.motion.skeleton import JOINT22_OFFSETS, KINEMATIC_CHAINS
+from unimumo.motion.skeleton import JOINT22_OFFSETS, KINEMATIC_CHAINS, axis_angle_to_matrix
 
 ROOT_ROT_VELOCITY = slice(0, 1)
 ROOT_LINEAR_VELOCITY = slice(1, 3)
@@ -92,9 +92,9 @@ def facing_angle(joints: np.ndarray) -> np.ndarray:
     return -np.arctan2(forward_x, forward_z)
 
 
-def canonicalize_joints(joints: np.ndarray) -> np.ndarray:
+def canonicalize_joints(joints: np.ndarray, source: str = "joints") -> np.ndarray:
     """Floor at y = 0, root starting at x = z = 0, body starting to face +z (HumanML3D preprocessing)."""
-    joints = _check_joints(joints, "joints").copy()
+    joints = _check_joints(joints, source).copy()
     joints[..., 1] -= joints[..., 1].min()
     joints[..., [0, 2]] -= joints[0, 0, [0, 2]]
     return joints @ yaw_matrix(facing_angle(joints[:1])[0]).T
@@ -110,12 +110,7 @@ def _rotation_between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     fallback = np.where(np.linalg.norm(fallback, axis=-1, keepdims=True) < 1e-6, np.cross(u, [0.0, 1.0, 0.0]), fallback)
     axis = np.where((sin < 1e-9)[..., None], fallback, axis)
     axis = axis / np.linalg.norm(axis, axis=-1, keepdims=True)
-    angle = np.arctan2(sin, cos)
-    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
-    zeros = np.zeros_like(x)
-    cross = np.stack([zeros, -z, y, z, zeros, -x, -y, x, zeros], axis=-1).reshape(*x.shape, 3, 3)
-    eye = np.broadcast_to(np.eye(3), cross.shape)
-    return eye + np.sin(angle)[..., None, None] * cross + (1 - np.cos(angle))[..., None, None] * (cross @ cross)
+    return axis_angle_to_matrix(axis * np.arctan2(sin, cos)[..., None])
 
 
 def local_rotations(joints: np.ndarray, facing: np.ndarray) -> np.ndarray:
@@ -123,7 +118,9 @@ def local_rotations(joints: np.ndarray, facing: np.ndarray) -> np.ndarray:
 
     Along every kinematic chain, the bone ending at joint j is the SMPL rest direction of j turned
     by the accumulated rotation of the chain so far times the local rotation stored at j; the
-    accumulation starts from the root's facing rotation.
+    accumulation starts from the root's facing rotation. (HumanML3D measures the rest directions on
+    its own template skeleton; ours are the SMPL ones, so the 6D channels of files made by the
+    HumanML3D scripts differ slightly, while positions and velocities mean the same.)
     """
     rest = JOINT22_OFFSETS / np.maximum(np.linalg.norm(JOINT22_OFFSETS, axis=-1, keepdims=True), 1e-12)
     rotations = np.broadcast_to(np.eye(3), (len(joints), NUM_JOINTS, 3, 3)).copy()
@@ -139,13 +136,14 @@ def local_rotations(joints: np.ndarray, facing: np.ndarray) -> np.ndarray:
     return rotations
 
 
-def joints_to_features(joints: np.ndarray, fps: float = REFERENCE_FPS) -> np.ndarray:
+def joints_to_features(joints: np.ndarray, fps: float = REFERENCE_FPS, source: str = "joints") -> np.ndarray:
     """HumanML3D features [N-1,263] float32 of joint positions [N,22,3] (y up, metres).
 
     `fps` only scales the foot-contact threshold so that contacts mean the same foot speed at any
-    frame rate; the velocity channels stay per frame of the input.
+    frame rate (pass 60 for AIST++); the velocity channels stay per frame of the input. Bad input
+    raises MotionFormatError naming `source`.
     """
-    positions = canonicalize_joints(joints)
+    positions = canonicalize_joints(joints, source)
     facing = facing_angle(positions)
     rot = yaw_matrix(facing)  # world -> facing frame, [N,3,3]
 

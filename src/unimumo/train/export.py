@@ -23,17 +23,22 @@ from unimumo.train.model_factory import rebuild
 def consolidated_state_dict(root: Path, tag: str) -> dict:
     """fp32 weights of every parameter (trainable and frozen) and buffer of checkpoint `root/tag`.
 
-    Trainable weights come from the fp32 optimizer partitions (zero_to_fp32). ZeRO-1 checkpoints do
-    not list frozen parameters there; under ZeRO 0-2 the saved module state is whole, so they are
-    taken from it.
+    ZeRO 1-3: trainable weights come from the fp32 optimizer partitions (zero_to_fp32). ZeRO-1
+    checkpoints do not list frozen parameters there; under ZeRO 0-2 the saved module state is whole,
+    so they are taken from it. ZeRO 0 (no partitioned optimizer files): the module state is all.
     """
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
-    state = get_fp32_state_dict_from_zero_checkpoint(str(root), tag=tag)
-    module_file = root / tag / "mp_rank_00_model_states.pt"  # ZeRO 0-2 (ZeRO-3 names it per rank)
+    directory = root / tag
+    state = {}
+    if any(directory.glob("*optim_states.pt")):
+        state = get_fp32_state_dict_from_zero_checkpoint(str(root), tag=tag)
+    module_file = directory / "mp_rank_00_model_states.pt"  # ZeRO 0-2 (ZeRO-3 names it per rank)
     if module_file.is_file():
         module = torch.load(module_file, map_location="cpu", weights_only=False)["module"]
         state.update({k: v.float() if v.is_floating_point() else v for k, v in module.items() if k not in state})
+    if not state:
+        raise CheckpointError(f"{directory} holds neither ZeRO optimizer partitions nor a module state")
     return state
 
 

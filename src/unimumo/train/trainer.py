@@ -74,7 +74,8 @@ class Trainer:
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
 
         self.step = 0
-        self.skipped = 0
+        self.skipped = 0  # micro batches dropped for a non-finite loss, over the whole run
+        self.nonfinite_in_row = 0
         _seed_all(recipe.seed + 1000 * (self.rank + 1))  # distinct dropout streams per rank
         if recipe.resume:
             self._resume()
@@ -135,7 +136,7 @@ class Trainer:
 
     def _train_step(self, batches, log_step: bool) -> tuple[dict[str, float], int, int]:
         """One optimizer step -> (mean loss terms, tokens, samples) of this rank's micro batches."""
-        done, tokens, samples, in_row = 0, 0, 0, 0
+        done, tokens, samples = 0, 0, 0
         sums: dict[str, list[float]] = {}
         lr = self.engine.get_lr()[0]
         while done < self.accumulation:
@@ -145,14 +146,14 @@ class Trainer:
             samples += len(batch["keys"]) if "keys" in batch else next(iter(batch.values())).shape[0]
             if values is None:
                 self.skipped += 1
-                in_row += 1
-                if in_row >= self.recipe.max_nonfinite_steps:
+                self.nonfinite_in_row += 1
+                if self.nonfinite_in_row >= self.recipe.max_nonfinite_steps:
                     raise NonFiniteLossError(
-                        f"{in_row} micro batches in a row had a non-finite loss at step {self.step + 1} "
+                        f"{self.nonfinite_in_row} micro batches in a row had a non-finite loss at step {self.step + 1} "
                         f"({self.skipped} skipped in total); lower optim.lr, check the data, or raise "
                         f"max_nonfinite_steps")
                 continue
-            in_row = 0
+            self.nonfinite_in_row = 0
             done += 1
             for key, value in values.items():
                 if value is not None:
