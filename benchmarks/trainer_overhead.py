@@ -26,6 +26,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from unimumo.data.build_manifest import FORMAT as MANIFEST_FORMAT  # noqa: E402
 from unimumo.train.data import build_data  # noqa: E402
 from unimumo.train.engine import make_scheduler  # noqa: E402
 from unimumo.train.model_factory import build_model  # noqa: E402
@@ -59,8 +60,9 @@ def write_shards(root: Path, frames: int) -> None:
                           "music.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
                           "motion.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
                           "music.txt": b"m", "motion.txt": b"d", "json": b"{}"})
-    (root / "manifest.json").write_text(json.dumps({"shards": [{"name": "train-000000.tar", "split": "train",
-                                                                "count": 64}]}))
+    manifest = {"format": MANIFEST_FORMAT, "tokenizers": {}, "splits": {},
+                "shards": [{"name": "train-000000.tar", "split": "train", "count": 64}]}
+    (root / "manifest.json").write_text(json.dumps(manifest))
 
 
 def overrides(size: dict, shards: Path, out: Path, ds_config: str) -> dict:

@@ -7,7 +7,7 @@ tensors it holds: its parameters (its ZeRO-3 partition) and everything its optim
 master partitions, Adam moments). Gradients and activations are not counted. The ratio is ZeRO-3's
 largest rank over ZeRO-0's (target <= 0.55).
 
-    python benchmarks/zero_memory.py [--quick]
+    python benchmarks/zero_memory.py [--quick] [--precision bf16|fp32]
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def tensor_bytes(module, optimizer) -> dict[str, int]:
     return {"params": params, "optimizer": state}
 
 
-def worker(stage: int, model_size: str, out: Path) -> None:
+def worker(stage: int, model_size: str, precision: str, out: Path) -> None:
     import torch
     import torch.distributed as dist
 
@@ -63,7 +63,7 @@ def worker(stage: int, model_size: str, out: Path) -> None:
     device = distributed.device_for(env)
     distributed.init_process_group(env, device)
     overrides = {"out": str(out.parent), "data.shards": "unused", "ds_config": STAGES[stage], "data.micro_batch": 1,
-                 "data.global_batch": env.world_size, "model.config": dict(MODEL[model_size], dropout=0.0)}
+                 "data.global_batch": env.world_size, "precision": precision, "model.config": dict(MODEL[model_size], dropout=0.0)}
     recipe = build_recipe("stage2_joint", overrides)
     torch.manual_seed(0)
     model = build_model(recipe)
@@ -84,7 +84,7 @@ def worker(stage: int, model_size: str, out: Path) -> None:
         out.write_text(json.dumps({"ranks": gathered, "parameters": sum(p.numel() for p in model.parameters())}))
 
 
-def launch(stage: int, model_size: str, work: Path) -> dict:
+def launch(stage: int, model_size: str, precision: str, work: Path) -> dict:
     out = work / f"zero{stage}.json"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -92,7 +92,7 @@ def launch(stage: int, model_size: str, work: Path) -> dict:
     env = dict(os.environ, DS_ACCELERATOR=os.environ.get("DS_ACCELERATOR", "cpu"),
                OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     cmd = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_port", str(port),
-           __file__, "--worker", str(stage), "--model", model_size, "--result", str(out)]
+           __file__, "--worker", str(stage), "--model", model_size, "--precision", precision, "--result", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"ZeRO-{stage} worker failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -102,18 +102,21 @@ def launch(stage: int, model_size: str, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny model (< 60 s)")
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+                        help="bf16: mixed precision as trained on GPUs (fp32 master weights in the optimizer); "
+                             "fp32: the CPU default, where ZeRO keeps an extra fp32 master partition")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
-        return worker(args.worker, args.model, args.result)
+        return worker(args.worker, args.model, args.precision, args.result)
 
     model_size = "quick" if args.quick else "full"
     with tempfile.TemporaryDirectory() as tmp:
-        results = {stage: launch(stage, model_size, Path(tmp)) for stage in STAGES}
+        results = {stage: launch(stage, model_size, args.precision, Path(tmp)) for stage in STAGES}
     per_rank = {stage: max(r["params"] + r["optimizer"] for r in res["ranks"]) for stage, res in results.items()}
-    print(f"stage2_joint LM, {results[0]['parameters']:,} parameters, 2 ranks, fp32 (CPU)")
+    print(f"stage2_joint LM, {results[0]['parameters']:,} parameters, 2 ranks, {args.precision}")
     print(f"{'ZeRO':<6}{'params MB':>12}{'optimizer MB':>14}{'total MB':>11}{'vs ZeRO-0':>11}")
     for stage, res in results.items():
         worst = max(res["ranks"], key=lambda r: r["params"] + r["optimizer"])
@@ -123,7 +126,7 @@ def main() -> None:
                       "unit": "x of ZeRO-0 per-rank param+optimizer bytes (ZeRO-3, 2 ranks)", "higher_is_better": False,
                       "detail": {f"zero{s}_bytes": per_rank[s] for s in STAGES}
                       | {f"zero{s}_ratio": round(per_rank[s] / per_rank[0], 4) for s in STAGES}
-                      | {"parameters": results[0]["parameters"], "model": model_size}}))
+                      | {"parameters": results[0]["parameters"], "model": model_size, "precision": args.precision}}))
 
 
 if __name__ == "__main__":

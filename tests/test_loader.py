@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import tarfile
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import webdataset as wds
 from unimumo.constants import NUM_CODEBOOKS, TASKS
 from unimumo.data.build_manifest import FORMAT, MANIFEST_NAME
 from unimumo.data.loader import ShardSkippedWarning, build_loader
+from unimumo.data.npy_decode import load_npy
 from unimumo.data.shard_sample import decode_sample, encode_sample, npy_bytes
+from unimumo.data.tar_members import TarFormatError, iter_tar_members
 
 MOTION_BASE = 1000
 
@@ -335,3 +338,60 @@ def test_builder_shards_give_aligned_crops_of_the_stored_codes(tiny_shards):
             ids = stored[key]["music.ids.npy"][:64]
             assert batch["music_text_ids"][row, : len(ids)].tolist() == ids.tolist()
             assert int(batch["music_text_mask"][row].sum()) == len(ids)
+
+
+# --- the fast readers the loader uses: they must agree with tarfile and np.load -------------------
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT])
+def test_tar_members_agree_with_tarfile(tmp_path, tar_format):
+    path = tmp_path / "members.tar"
+    names = ["a.music.codes.npy", "a.json", "dir/" + "x" * 120 + ".txt", "b" * 90 + "/" + "c" * 90 + ".txt", "ü.txt"]
+    if tar_format == tarfile.USTAR_FORMAT:
+        names = names[:2] + names[3:4]  # ustar has no long names beyond prefix/name or non-ascii
+    with tarfile.open(path, "w", format=tar_format) as archive:
+        for index, name in enumerate(names):
+            data = random.Random(index).randbytes(index * 700)
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1.5 if tar_format == tarfile.PAX_FORMAT else 1
+            archive.addfile(info, io.BytesIO(data))
+        directory = tarfile.TarInfo("some_dir")
+        directory.type = tarfile.DIRTYPE
+        archive.addfile(directory)
+    with tarfile.open(path) as archive:
+        expected = [(m.name, archive.extractfile(m).read()) for m in archive.getmembers() if m.isreg()]
+    with open(path, "rb") as stream:
+        members = [(m["fname"], m["data"]) for m in iter_tar_members(stream, str(path))]
+    assert members == expected and len(members) == len(names)
+
+
+def test_tar_members_reject_corruption_naming_the_shard(tmp_path):
+    path = tmp_path / "train-000000.tar"
+    write_shards(tmp_path, [[20, 20]])
+    original = path.read_bytes()
+    data = bytearray(original)
+    data[1030] ^= 0xFF  # inside the second header (the first is a pax header with a one-block body)
+    path.write_bytes(bytes(data))
+    with open(path, "rb") as stream, pytest.raises(TarFormatError, match="train-000000.tar at byte 1024: header checksum"):
+        list(iter_tar_members(stream, str(path)))
+    with tarfile.open(fileobj=io.BytesIO(original)) as archive:
+        last_member_start = archive.getmembers()[-1].offset
+    for cut in (1024 + 512 + 10, last_member_start):  # inside a file's data; at a member boundary
+        path.write_bytes(original[:cut])
+        with open(path, "rb") as stream, pytest.raises(TarFormatError, match="unexpected end of file"):
+            list(iter_tar_members(stream, str(path)))
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12, dtype=np.int16).reshape(3, 4),
+    np.asfortranarray(np.arange(12, dtype=np.int64).reshape(3, 4)),
+    np.array([], dtype=np.int32),
+    np.arange(5, dtype=">i4"),
+])
+def test_load_npy_agrees_with_numpy(array):
+    loaded = load_npy(npy_bytes(array))
+    assert loaded.dtype == array.dtype and np.array_equal(loaded, array)
+    with pytest.raises(ValueError, match="truncated"):
+        load_npy(npy_bytes(array)[:-1] if array.size else npy_bytes(array) + b"x")
+    with pytest.raises(ValueError, match="bad magic"):
+        load_npy(b"PK\x03\x04 not npy")

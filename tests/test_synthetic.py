@@ -9,6 +9,7 @@ from transformers import EncodecModel, T5ForConditionalGeneration
 from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
 from unimumo.data.alignment import music_beats
 from unimumo.data.sources import music4all
+from unimumo.data.synthetic import SyntheticCorpusConfig
 from unimumo.data.text import TextTokenizer
 from unimumo.models.motion_vqvae import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
@@ -62,7 +63,7 @@ def test_aist_pickles_are_60fps_smpl_with_genre_coded_names(synthetic_corpus):
             data = pickle.load(handle)
         frames = data["smpl_poses"].shape[0]
         assert data["smpl_poses"].shape == (frames, 72) and data["smpl_trans"].shape == (frames, 3)
-        assert frames == 16 * 60
+        assert frames == SyntheticCorpusConfig().aist_seconds * 60
         assert motion["id"][:3] in {"gBR", "gPO", "gLO", "gMH", "gLH", "gHO", "gWA", "gKR", "gJS", "gJB"}
     for split in ("train", "val", "test"):
         assert (synthetic_corpus / "aist" / "splits" / f"crossmodal_{split}.txt").read_text().strip()
@@ -72,7 +73,7 @@ def test_humanml3d_clips_are_263d_at_20fps_with_texts(synthetic_corpus):
     truth = [m for m in corpus_truth(synthetic_corpus)["humanml3d"] if m["kind"] == "good"]
     for motion in truth:
         features = np.load(motion["path"])
-        assert features.shape == (12 * 20 - 1, MOTION_FEATURE_DIM) and np.isfinite(features).all()
+        assert features.shape == (SyntheticCorpusConfig().humanml3d_seconds * 20 - 1, MOTION_FEATURE_DIM) and np.isfinite(features).all()
         lines = (synthetic_corpus / "humanml3d" / "texts" / f"{motion['id']}.txt").read_text().splitlines()
         assert lines and all(line.count("#") == 3 for line in lines)
 
@@ -117,3 +118,10 @@ def test_same_seed_writes_the_same_corpus(synthetic_corpus, tmp_path):
         assert fingerprint_file(again / relative) == fingerprint_file(synthetic_corpus / relative), relative
     first_audio = sorted((synthetic_corpus / "music4all" / "audios").iterdir())[0]
     assert fingerprint_file(again / "music4all" / "audios" / first_audio.name) == fingerprint_file(first_audio)
+
+
+def test_synth_cli_rejects_a_corpus_too_small_for_three_splits(tmp_path, capsys):
+    from unimumo.data.cli import EXIT_USAGE, main
+
+    assert main(["synth", "--out", str(tmp_path / "small"), "--tracks", "2"]) == EXIT_USAGE
+    assert "tracks=2" in capsys.readouterr().err and not (tmp_path / "small").exists()

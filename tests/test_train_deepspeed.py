@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -17,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,37 +35,24 @@ TINY = {"data.window": 24, "data.micro_batch": 2, "data.shuffle_buffer": 8, "sch
         "seed": 3}
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class TrainData:
+    shards: Path  # real shards of the synthetic corpus
+    text_model: Path  # its tiny T5; the vocabulary matches the caption ids in the shards
+
+    def overrides(self) -> dict:
+        return {"data.shards": str(self.shards), "text_model": str(self.text_model)}
 
 
 @pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> Path:
-    """4 train shards x 12 samples of random codes and caption ids (real shard format)."""
-    import webdataset as wds
+def data(synthetic_corpus, tmp_path_factory) -> TrainData:
+    """Shards built by `unimumo-shards build` small enough to give every rank several."""
+    from unimumo.data.cli import main
+    from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
 
-    root = tmp_path_factory.mktemp("train_shards")
-    rng = np.random.default_rng(0)
-    entries = []
-    for index in range(4):
-        name = f"train-{index:06d}.tar"
-        with wds.TarWriter(str(root / name)) as writer:
-            for sample in range(12):
-                frames = int(rng.integers(30, 50))
-                writer.write({
-                    "__key__": f"s{index}_{sample:02d}",
-                    "music.codes.npy": _npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
-                    "motion.codes.npy": _npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
-                    "music.txt": b"a song", "motion.txt": b"a dance",
-                    "music.ids.npy": _npy(np.r_[rng.integers(3, 900, 5), 1].astype(np.int32)),
-                    "motion.ids.npy": _npy(np.r_[rng.integers(3, 900, 4), 1].astype(np.int32)),
-                    "json": json.dumps({"track_id": str(index)}).encode(),
-                })
-        entries.append({"name": name, "split": "train", "count": 12})
-    (root / "manifest.json").write_text(json.dumps({"shards": entries}))
-    return root
+    out = tmp_path_factory.mktemp("train_shards") / "shards"
+    assert main(build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)) == 0
+    return TrainData(out, synthetic_corpus / "models" / "t5")
 
 
 def _free_port() -> int:
@@ -80,16 +67,16 @@ def _env(**extra) -> dict:
     return env
 
 
-def _train_args(recipe: str, shards: Path, out: Path, overrides: dict, *extra: str) -> list[str]:
-    args = ["-m", "unimumo.train.cli", "--recipe", recipe, "--shards", str(shards), "--out", str(out), *extra]
-    for key, value in {**TINY, **overrides}.items():
+def _train_args(recipe: str, data: TrainData, out: Path, overrides: dict, *extra: str) -> list[str]:
+    args = ["-m", "unimumo.train.cli", "--recipe", recipe, "--out", str(out), *extra]
+    for key, value in {**TINY, **data.overrides(), **overrides}.items():
         args += ["--set", f"{key}={value}"]
     return args
 
 
-def torchrun(recipe: str, shards: Path, out: Path, overrides: dict, *extra: str, wait: bool = True):
+def torchrun(recipe: str, data: TrainData, out: Path, overrides: dict, *extra: str, wait: bool = True):
     cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           *_train_args(recipe, shards, out, overrides, *extra)]
+           *_train_args(recipe, data, out, overrides, *extra)]
     log = open(out.parent / f"{out.name}.log", "a")
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     if not wait:
@@ -127,7 +114,7 @@ def _latest_step(out: Path) -> int:
 # -- reference: the same training as a plain single-process PyTorch loop ------------------------------------------
 
 
-def reference_run(recipe_name: str, shards: Path, overrides: dict, world_size: int = 2):
+def reference_run(recipe_name: str, data: TrainData, overrides: dict, world_size: int = 2):
     """Per-step mean loss and final weights of a plain AdamW loop that consumes rank 0 and rank 1's micro
     batches (same loader, same seeds) and averages their gradients, as data parallelism does."""
     from unimumo.train.data import build_data
@@ -138,7 +125,7 @@ def reference_run(recipe_name: str, shards: Path, overrides: dict, world_size: i
     from unimumo.train.stages import apply_freeze_plan, optimizer_groups
     from unimumo.train.trainer import _seed_all
 
-    recipe = build_recipe(recipe_name, {**TINY, **overrides, "out": "unused", "data.shards": str(shards)})
+    recipe = build_recipe(recipe_name, {**TINY, **data.overrides(), **overrides, "out": "unused"})
     _seed_all(recipe.seed)
     model = build_model(recipe)
     apply_freeze_plan(model, recipe.name)
@@ -170,12 +157,12 @@ def reference_run(recipe_name: str, shards: Path, overrides: dict, world_size: i
 
 
 @pytest.mark.parametrize("zero", ["zero1", "zero2", "zero3"])
-def test_zero_stages_match_a_plain_pytorch_loop_and_export_equals_trained_weights(zero, shards, tmp_path):
+def test_zero_stages_match_a_plain_pytorch_loop_and_export_equals_trained_weights(zero, data, tmp_path):
     overrides = {"steps": 3, "data.global_batch": 8, "checkpoint.every": 2, "log.tensorboard": "true"}
     out = tmp_path / f"run_{zero}"
-    torchrun("stage2_joint", shards, out, overrides, "--ds-config", zero)
+    torchrun("stage2_joint", data, out, overrides, "--ds-config", zero)
 
-    expected_losses, expected_weights = reference_run("stage2_joint", shards, overrides)
+    expected_losses, expected_weights = reference_run("stage2_joint", data, overrides)
     logged = losses(out)
     assert sorted(logged) == [1, 2, 3]
     np.testing.assert_allclose([logged[s] for s in (1, 2, 3)], expected_losses, rtol=2e-5)
@@ -204,13 +191,13 @@ def test_zero_stages_match_a_plain_pytorch_loop_and_export_equals_trained_weight
     assert any(k.startswith("loss/task/") and line[k] is not None for k in line)
 
 
-def test_stage1_freezes_and_a_killed_run_resumes_exactly(shards, tmp_path):
+def test_stage1_freezes_and_a_killed_run_resumes_exactly(data, tmp_path):
     overrides = {"steps": 40, "data.global_batch": 4, "checkpoint.every": 4, "checkpoint.keep": 2,
                  "model.config.dropout": 0.1}  # dropout on: resume must restore every rank's RNG
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    torchrun("stage1_motion", shards, whole, overrides, "--ds-config", "zero2")
+    torchrun("stage1_motion", data, whole, overrides, "--ds-config", "zero2")
 
-    proc = torchrun("stage1_motion", shards, killed, overrides, "--ds-config", "zero2", wait=False)
+    proc = torchrun("stage1_motion", data, killed, overrides, "--ds-config", "zero2", wait=False)
     try:
         _wait_for(lambda: _latest_step(killed) >= 8, proc, "the step-8 checkpoint")
     finally:
@@ -220,7 +207,7 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(shards, tmp_path):
     killed_at = max(losses(killed))
     assert killed_at < 40, "the run finished before it was killed"
     assert not (killed / "export").exists()
-    torchrun("stage1_motion", shards, killed, overrides, "--ds-config", "zero2", "--resume")
+    torchrun("stage1_motion", data, killed, overrides, "--ds-config", "zero2", "--resume")
 
     expected, got = losses(whole), losses(killed)
     assert sorted(got) == list(range(1, 41))
@@ -235,7 +222,7 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(shards, tmp_path):
     from unimumo.train.recipes import build_recipe
     from unimumo.train.trainer import _seed_all
 
-    recipe = build_recipe("stage1_motion", {**TINY, **overrides, "out": "unused", "data.shards": str(shards)})
+    recipe = build_recipe("stage1_motion", {**TINY, **data.overrides(), **overrides, "out": "unused"})
     _seed_all(recipe.seed)
     initial = build_model(recipe)
     changed = {initial.parameter_group(name): [] for name, _ in initial.named_parameters()}
@@ -246,7 +233,7 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(shards, tmp_path):
         assert not any(changed[group]), f"frozen {group} weights changed"
 
 
-def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_export(shards, tmp_path):
+def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_export(data, tmp_path):
     overrides = {"steps": 30, "data.global_batch": 4, "checkpoint.every": 100}
     out = tmp_path / "stage1"
     port = str(_free_port())
@@ -255,7 +242,7 @@ def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_exp
         for rank in range(2):  # as srun starts tasks: only SLURM_* variables
             env = _env(SLURM_PROCID=str(rank), SLURM_NTASKS="2", SLURM_LOCALID=str(rank), SLURM_JOB_ID="77",
                        SLURM_JOB_NODELIST="127.0.0.1", MASTER_PORT=port)
-            procs.append(subprocess.Popen([sys.executable, *_train_args("stage1_motion", shards, out, overrides,
+            procs.append(subprocess.Popen([sys.executable, *_train_args("stage1_motion", data, out, overrides,
                                                                         "--ds-config", "zero1")],
                                           cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
         _wait_for(lambda: (out / "metrics.jsonl").is_file() and max(losses(out), default=0) >= 2, procs[0],
@@ -267,12 +254,12 @@ def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_exp
     assert 2 <= stopped < 30 and max(losses(out)) == stopped
     assert not (out / "export").exists()
 
-    torchrun("stage1_motion", shards, out, overrides, "--ds-config", "zero1", "--resume")
+    torchrun("stage1_motion", data, out, overrides, "--ds-config", "zero1", "--resume")
     assert sorted(losses(out)) == list(range(1, 31)) and _latest_step(out) == 30
     stage1 = load_export(out / "export")
 
     joint = tmp_path / "stage2"
-    torchrun("stage2_joint", shards, joint, {"steps": 2, "data.global_batch": 4}, "--ds-config", "zero3",
+    torchrun("stage2_joint", data, joint, {"steps": 2, "data.global_batch": 4}, "--ds-config", "zero3",
              "--init-from", str(out / "export"))
     stage2 = load_export(joint / "export")
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
@@ -286,10 +273,10 @@ def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_exp
     assert any(not torch.equal(stage1[n], stage2[n]) for n in stage1 if "music" in n)
 
 
-def test_nonfinite_losses_are_skipped_and_counted_then_the_run_stops(shards, tmp_path):
+def test_nonfinite_losses_are_skipped_and_counted_then_the_run_stops(data, tmp_path):
     out = tmp_path / "nan"
     # weights ~1e37 overflow the logits: every loss is NaN
-    args = _train_args("stage1_motion", shards, out, {"steps": 5, "data.global_batch": 2, "max_nonfinite_steps": 3,
+    args = _train_args("stage1_motion", data, out, {"steps": 5, "data.global_batch": 2, "max_nonfinite_steps": 3,
                                                        "model.config.initializer_range": 1e37}, "--ds-config",
                        "cpu_zero0")
     proc = subprocess.run([sys.executable, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
@@ -323,13 +310,19 @@ def test_motion_vqvae_trains_on_raw_motion_and_exports_a_tokenizer(synthetic_cor
         assert codes.shape[0] == 4 and codes.max() < 2048
 
 
-def test_caption_stage_trains_only_the_captioning_modules(shards, tmp_path):
+def test_caption_stage_through_the_python_api_trains_only_the_captioning_modules(data, tmp_path):
+    """unimumo.train.run (what submitit calls), one process, ZeRO-0."""
     overrides = {"steps": 2, "data.global_batch": 2}
     out = tmp_path / "caption"
-    proc = subprocess.run([sys.executable, *_train_args("caption", shards, out, overrides, "--ds-config", "cpu_zero0")],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    settings = {**TINY, **data.overrides(), **overrides, "out": str(out), "ds_config": "cpu_zero0"}
+    script = f"import json; from unimumo.train import run; print(json.dumps(run('caption', **{settings!r})))"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "captioning" in proc.stdout and "TRAIN" in proc.stdout  # the trainable-parameter table
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "completed" and summary["exit_code"] == 0 and summary["step"] == 2
+    assert Path(summary["export"]) == out / "export"
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(line["loss/caption"]) for line in lines)
 
@@ -337,7 +330,7 @@ def test_caption_stage_trains_only_the_captioning_modules(shards, tmp_path):
     from unimumo.train.recipes import build_recipe
     from unimumo.train.trainer import _seed_all
 
-    recipe = build_recipe("caption", {**TINY, **overrides, "out": "unused", "data.shards": str(shards)})
+    recipe = build_recipe("caption", {**TINY, **data.overrides(), **overrides, "out": "unused"})
     _seed_all(recipe.seed)
     initial = build_model(recipe)
     final = load_export(out / "export")

@@ -14,6 +14,8 @@ A step whose output is complete is skipped, so an interrupted demo continues whe
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import shlex
 import socket
@@ -22,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from unimumo.utils.io import atomic_write_text
 
@@ -38,12 +41,14 @@ class DemoConfig:
     motion_tokenizer: Path | None = None
     nproc: int = 2
     ds_config: str = "zero2"
-    vqvae_steps: int = 60
-    stage1_steps: int = 30
-    stage2_steps: int = 30
+    vqvae_steps: int = 200
+    stage1_steps: int = 40
+    stage2_steps: int = 40
     window: int = 250
+    lm_lr: float = 1e-3
     eval_samples: int = 8
     eval_seconds: float = 5.0
+    shard_size_mb: float = 0.2  # small shards so every rank and worker of the demo gets some
     tracks: int = 12
     motions: int = 12
     seed: int = 0
@@ -79,10 +84,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_step(name: str, command: list[str], work_dir: Path, done: Path) -> None:
-    """Run one step unless `done` exists; stream its output to WORK/logs/NAME.log and fail loudly."""
-    if done.exists():
-        print(f"[demo] {name}: already done ({done}), skipping")
+def split_built(shards: Path, split: str) -> bool:
+    """Whether manifest.json records `split` as built (the builder adds it only when the split is complete)."""
+    manifest = shards / "manifest.json"
+    return manifest.exists() and split in json.loads(manifest.read_text()).get("splits", {})
+
+
+def run_step(name: str, command: list[str], work_dir: Path, done: Path | Callable[[], bool]) -> None:
+    """Run one step unless it is done (`done` exists or returns True); log to WORK/logs/NAME.log; fail loudly."""
+    is_done = done if callable(done) else done.exists
+    if is_done():
+        print(f"[demo] {name}: already done, skipping")
         return
     log = work_dir / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -94,8 +106,8 @@ def run_step(name: str, command: list[str], work_dir: Path, done: Path) -> None:
     if proc.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
         raise SystemExit(f"[demo] step {name!r} failed with exit code {proc.returncode}; log: {log}\n{tail}")
-    if not done.exists():
-        raise SystemExit(f"[demo] step {name!r} finished but did not produce {done}; log: {log}")
+    if not is_done():
+        raise SystemExit(f"[demo] step {name!r} finished but did not produce its output; log: {log}")
     print(f"[demo] {name}: done in {time.perf_counter() - started:.0f}s (log {log})", flush=True)
 
 
@@ -158,12 +170,16 @@ def main(argv: list[str] | None = None) -> int:
             *(["--humanml3d", str(config.humanml3d)] if config.humanml3d else []),
             "--music-codec", str(config.music_codec), "--motion-codec", str(motion_tokenizer),
             "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
-            "--seed", str(config.seed), "--resume", "--no-progress"],
-            work, done=shards / f".{split}.done")
+            "--seed", str(config.seed), "--resume", "--no-progress", "--shard-size-mb", str(config.shard_size_mb),
+            # the synthetic corpus holds deliberately broken inputs; they are recorded in failures.jsonl
+            *(["--max-failure-fraction", "0.5"] if config.synthetic else [])],
+            work, done=functools.partial(split_built, shards, split))
 
     lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,
                "--set", f"data.window={config.window}", "--set", "data.global_batch=8", "--set", "data.micro_batch=4",
-               "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}"]
+               "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}",
+               # a few dozen steps only show a falling loss with a learning rate far above the reference
+               "--set", f"optim.lr={config.lm_lr}"]
     for extra in config.extra_train_args:
         lm_args += ["--set", extra]
     stage1, stage2 = work / "runs" / "stage1_motion", work / "runs" / "stage2_joint"

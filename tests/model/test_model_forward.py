@@ -154,6 +154,8 @@ def test_input_validation(session_model):
         session_model(music_codes=random_codes(1, 5, 0), motion_codes=random_codes(1, 6, 0))
     with pytest.raises(ValueError, match=r"\[B, 4, T\]"):
         session_model(music_codes=torch.zeros(1, 3, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        session_model(music_codes=random_codes(1, session_model.config.max_position_embeddings, 0))
     with pytest.raises(ValueError, match="shape \\[B\\]"):
         session_model(music_codes=random_codes(2, 5, 0), music_loss_weight=torch.ones(3))
 

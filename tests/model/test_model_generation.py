@@ -123,3 +123,12 @@ def test_generate_validates_arguments(session_model):
         session_model.generate("text2music_motion", num_steps=3)
     unconditional = session_model.generate("text2music_motion", num_steps=3, batch_size=2, guidance_scale=1.0)
     assert unconditional["music_codes"].shape == (2, NUM_CODEBOOKS, 3)
+
+
+def test_sampling_follows_the_distribution():
+    probs = torch.tensor([0.1, 0.0, 0.6, 0.3])
+    generator = torch.Generator().manual_seed(1)
+    draws = sample_next_tokens(probs.log().expand(40000, 4), generator)
+    frequencies = torch.bincount(draws, minlength=4).float() / draws.numel()
+    assert frequencies[1] == 0.0
+    torch.testing.assert_close(frequencies, probs, atol=0.01, rtol=0.0)

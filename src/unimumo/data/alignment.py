@@ -16,6 +16,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
+from unimumo.constants import CODE_RATE
+
 
 def music_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]:
     """Beat times (s) and tempo (bpm) by librosa's dynamic-programming beat tracker."""
@@ -137,11 +139,12 @@ def place_pair(
     """Choose the music span and motion start (random where there is slack) and fit the beat warp.
 
     The music span is the whole track when the (rate-scaled) motion is long enough, otherwise a random
-    sub-span as long as the motion allows.
+    sub-span as long as the motion allows, starting on a code frame (1 / CODE_RATE s).
     """
     rate = folded_rate(beat_period(motion_beat_times), beat_period(music_beat_times))
     duration = min(music_duration, motion_duration / rate)
     music_start = rng.uniform(0.0, music_duration - duration) if music_duration > duration else 0.0
+    music_start = np.floor(music_start * CODE_RATE) / CODE_RATE
     motion_start = rng.uniform(0.0, motion_duration - rate * duration) if motion_duration > rate * duration else 0.0
     local_beats = np.asarray(music_beat_times) - music_start
     local_beats = local_beats[(local_beats >= 0) & (local_beats <= duration)]

@@ -15,8 +15,12 @@ EXIT_USAGE = 3  # bad arguments or output directory state
 def synth_command(args: argparse.Namespace) -> int:
     from unimumo.data.synthetic import SyntheticCorpusConfig, write_synthetic_corpus
 
-    config = SyntheticCorpusConfig(tracks=args.tracks, motions=args.motions, seed=args.seed)
-    out = write_synthetic_corpus(args.out, config)
+    try:
+        out = write_synthetic_corpus(args.out, SyntheticCorpusConfig(tracks=args.tracks, motions=args.motions,
+                                                                     seed=args.seed))
+    except ValueError as error:
+        print(f"unimumo-shards synth: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"synthetic corpus written to {out} (music4all/, aist/, humanml3d/, models/, corpus.json)")
     return 0
 
@@ -50,7 +54,8 @@ def verify_command(args: argparse.Namespace) -> int:
     from unimumo.data.shard_verify import verify_shards
 
     problems, stats = verify_shards(args.shards, music_codec=args.music_codec, motion_codec=args.motion_codec,
-                                    text_tokenizer=args.text_tokenizer, check_tokenizers=not args.skip_tokenizers)
+                                    text_tokenizer=args.text_tokenizer, check_tokenizers=not args.skip_tokenizers,
+                                    progress=not args.no_progress)
     for problem in problems:
         print(f"FAIL {problem}")
     status = "OK" if not problems else f"{len(problems)} problem(s)"
@@ -114,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--motion-codec", type=Path, help="MotionTokenizer dir to check (default: path in manifest)")
     verify.add_argument("--text-tokenizer", type=Path, help="sentencepiece model to check (default: path in manifest)")
     verify.add_argument("--skip-tokenizers", action="store_true", help="do not load tokenizers to compare fingerprints")
+    verify.add_argument("--no-progress", action="store_true", help="no progress bar")
     verify.set_defaults(func=verify_command)
 
     inspect = commands.add_parser("inspect", help="print a summary and a few samples")

@@ -105,7 +105,7 @@ def prepare_output(config: BuildConfig, fingerprint: str) -> tuple[int, int, lis
     """(next shard index, next track index, complete records) after checking --resume against the directory."""
     out, split = Path(config.out), config.split
     plan_path = records_dir(out, split) / "plan.json"
-    existing = sorted(out.glob(f"{split}-*.tar")) + sorted(records_dir(out, split).glob("*.json"))
+    existing = sorted(out.glob(f"{split}-*.tar")) + sorted(records_dir(out, split).glob("[0-9]*.json"))
     for stale in out.glob(f".{split}-*.tar.*.tmp"):  # left by a killed build
         stale.unlink()
     if not config.resume:

@@ -21,9 +21,10 @@ from typing import Iterator, Sequence
 
 from torch.utils.data import IterableDataset, get_worker_info
 from webdataset.filters import shuffle
-from webdataset.tariterators import group_by_keys, tar_file_expander, url_opener
+from webdataset.tariterators import group_by_keys, url_opener
 
 from unimumo.data.seeding import derive_seed
+from unimumo.data.tar_members import iter_tar_members
 from unimumo.data.windows import SampleError, WindowSpec, collate_windows, make_window
 
 Event = tuple[str, str, str]  # (kind, where, detail)
@@ -40,8 +41,11 @@ def split_by_worker(shards: Sequence[str], worker: int, num_workers: int) -> lis
 
 
 def read_shard(url: str) -> Iterator[dict]:
-    """Samples of one tar, grouped by key with webdataset; raises on a missing or corrupt tar."""
-    return group_by_keys(tar_file_expander(url_opener([{"url": url}])))
+    """Samples of one tar: opened with webdataset's gopen (local path, pipe:, http...), members read by
+    tar_members (fast header parser), grouped into samples by webdataset. Raises if missing or corrupt."""
+    for opened in url_opener([{"url": url}]):
+        with opened["stream"] as stream:
+            yield from group_by_keys(iter_tar_members(stream, url))
 
 
 class ShardStreamDataset(IterableDataset):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
+from tqdm import tqdm
 from webdataset.tariterators import group_by_keys, tar_file_expander, url_opener
 
 from unimumo.data.build_manifest import read_manifest
@@ -36,7 +37,7 @@ def tokenizer_fingerprints(music_codec: Path | None, motion_codec: Path | None, 
 
 
 def verify_shards(out: str | Path, *, music_codec=None, motion_codec=None, text_tokenizer=None,
-                  check_tokenizers: bool = True) -> tuple[list[str], dict]:
+                  check_tokenizers: bool = True, progress: bool = False) -> tuple[list[str], dict]:
     """(problems, stats). Tokenizer paths default to those recorded in the manifest."""
     out = Path(out)
     if not (out / "manifest.json").is_file():
@@ -44,7 +45,7 @@ def verify_shards(out: str | Path, *, music_codec=None, motion_codec=None, text_
     manifest = read_manifest(out)
     problems: list[str] = []
     stats = {"shards": 0, "samples": 0}
-    for entry in manifest["shards"]:
+    for entry in tqdm(manifest["shards"], unit="shard", desc="verify", disable=not progress):
         path = out / entry["name"]
         if not path.is_file():
             problems.append(f"{path}: listed in manifest but missing")

@@ -9,6 +9,7 @@ mtime, so the same samples give byte-identical shards.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ class ShardRecord:
 def read_records(out: Path, split: str) -> list[ShardRecord]:
     """Completed shard records of `split`, in index order, up to the first gap or damaged shard."""
     records = []
-    for index in range(10**6):
+    for index in itertools.count():
         path = records_dir(out, split) / f"{index:06d}.json"
         if not path.is_file():
             break

@@ -60,8 +60,10 @@ class SyntheticCorpusConfig:
     seed: int = 0
     min_track_seconds: float = 12.0
     max_track_seconds: float = 14.0
+    # motions at least 1.5 x the 10 s training window: after beat warping (rate <= sqrt 2) every pair
+    # still covers a full window
     aist_seconds: float = 16.0
-    humanml3d_seconds: float = 12.0
+    humanml3d_seconds: float = 15.0
 
     def validate(self) -> None:
         if self.tracks < 3 or self.motions < 6:

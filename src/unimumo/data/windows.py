@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from unimumo.constants import TASKS
+from unimumo.data.npy_decode import load_npy
 from unimumo.data.seeding import derive_seed
-from unimumo.data.shard_sample import decode_sample
+from unimumo.data.shard_sample import check_codes
 from unimumo.data.text import PAD_ID
 
 
@@ -46,21 +47,41 @@ def task_weights_from_mixture(task_mixture: dict[str, float] | None) -> tuple[fl
     return weights
 
 
-def _text_ids(fields: dict, name: str, key: str, max_text_len: int) -> np.ndarray:
-    ids = fields[name]
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer) or (ids.size and ids.min() < 0):
-        raise SampleError(f"{key}: {name} must hold non-negative integer ids [L], got {ids.dtype} {ids.shape}")
+def _array(sample: dict, field: str) -> np.ndarray:
+    if field not in sample:
+        raise SampleError(f"{sample['__key__']}: missing field {field!r}")
+    try:
+        array = load_npy(sample[field])
+    except ValueError as error:
+        raise SampleError(f"{sample['__key__']}: {field}: {error}") from error
+    if not np.issubdtype(array.dtype, np.integer):
+        raise SampleError(f"{sample['__key__']}: {field} has dtype {array.dtype}, expected integers")
+    return array
+
+
+def _text_ids(sample: dict, field: str, max_text_len: int) -> np.ndarray:
+    ids = _array(sample, field)
+    if ids.ndim != 1 or (ids.size and ids.min() < 0):
+        raise SampleError(f"{sample['__key__']}: {field} must hold non-negative ids [L], got shape {ids.shape}")
     return ids[:max_text_len]
 
 
-def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
-    """Decode, crop and tokenize one raw sample; None when it is shorter than the window. Raises SampleError."""
-    key = sample["__key__"]
+def _checked_codes(codes: np.ndarray, name: str) -> np.ndarray:
     try:
-        fields = decode_sample(sample, key)  # checks fields, shapes and code range
-    except Exception as error:  # any undecodable bytes (even ones numpy reads as an npz) make it unusable
-        raise SampleError(f"{key}: {type(error).__name__}: {error}") from error
-    music, motion = fields["music.codes.npy"], fields["motion.codes.npy"]
+        return check_codes(codes, name)
+    except ValueError as error:
+        raise SampleError(str(error)) from error
+
+
+def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
+    """Decode, crop and tokenize one raw sample; None when it is shorter than the window. Raises SampleError.
+
+    Only the fields training needs are decoded (the builder's `decode_sample` reads all of them).
+    """
+    key = sample["__key__"]
+    music, motion = _array(sample, "music.codes.npy"), _array(sample, "motion.codes.npy")
+    if music.shape != motion.shape or music.ndim != 2:
+        raise SampleError(f"{key}: music codes {music.shape} and motion codes {motion.shape} must be equal [4, T]")
     length = music.shape[1]
     if length < spec.window:
         return None
@@ -69,10 +90,10 @@ def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
     task = rng.choices(range(len(TASKS)), weights=spec.task_weights)[0]
     return {
         "key": key,
-        "music_codes": music[:, start : start + spec.window],
-        "motion_codes": motion[:, start : start + spec.window],
-        "music_text_ids": _text_ids(fields, "music.ids.npy", key, spec.max_text_len),
-        "motion_text_ids": _text_ids(fields, "motion.ids.npy", key, spec.max_text_len),
+        "music_codes": _checked_codes(music[:, start : start + spec.window], f"{key} music.codes.npy"),
+        "motion_codes": _checked_codes(motion[:, start : start + spec.window], f"{key} motion.codes.npy"),
+        "music_text_ids": _text_ids(sample, "music.ids.npy", spec.max_text_len),
+        "motion_text_ids": _text_ids(sample, "motion.ids.npy", spec.max_text_len),
         "task": task,
     }
 

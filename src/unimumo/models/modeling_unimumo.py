@@ -79,8 +79,9 @@ def sinusoidal_positions(positions: torch.Tensor, dim: int) -> torch.Tensor:
 class UniMuMoAttention(nn.Module):
     """Multi-head attention (MusicGen projections, no bias) on `F.scaled_dot_product_attention`."""
 
-    def __init__(self, config: UniMuMoConfig):
+    def __init__(self, config: UniMuMoConfig, layer_idx: int):
         super().__init__()
+        self.layer_idx = layer_idx  # its slot in the KV cache
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.dropout = config.attention_dropout
@@ -92,19 +93,18 @@ class UniMuMoAttention(nn.Module):
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(*x.shape[:2], self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, hidden_states, key_value_states=None, attn_mask=None, cache: UniMuMoKVCache | None = None,
-                layer_idx: int = 0):
+    def forward(self, hidden_states, key_value_states=None, attn_mask=None, cache: UniMuMoKVCache | None = None):
         query = self._heads(self.q_proj(hidden_states))
         if key_value_states is None:
             key, value = self._heads(self.k_proj(hidden_states)), self._heads(self.v_proj(hidden_states))
             if cache is not None:
-                key, value = cache.update_self_attention(layer_idx, key, value)
+                key, value = cache.update_self_attention(self.layer_idx, key, value)
         else:
-            cached = cache.cross_attention(layer_idx) if cache is not None else None
+            cached = cache.cross_attention(self.layer_idx) if cache is not None else None
             if cached is None:
                 key, value = self._heads(self.k_proj(key_value_states)), self._heads(self.v_proj(key_value_states))
                 if cache is not None:
-                    cache.set_cross_attention(layer_idx, key, value)
+                    cache.set_cross_attention(self.layer_idx, key, value)
             else:
                 key, value = cached
         out = F.scaled_dot_product_attention(
@@ -137,13 +137,12 @@ class UniMuMoDecoderLayer(GradientCheckpointingLayer):
 
     def __init__(self, config: UniMuMoConfig, layer_idx: int):
         super().__init__()
-        self.layer_idx = layer_idx
         self.dropout = config.dropout
         self.self_attn_layer_norm = nn.LayerNorm(config.hidden_size)
-        self.self_attn = UniMuMoAttention(config)
-        self.captioning_self_attn = UniMuMoAttention(config)
+        self.self_attn = UniMuMoAttention(config, layer_idx)
+        self.captioning_self_attn = UniMuMoAttention(config, layer_idx)  # never cached
         self.encoder_attn_layer_norm = nn.LayerNorm(config.hidden_size)
-        self.encoder_attn = UniMuMoAttention(config)
+        self.encoder_attn = UniMuMoAttention(config, layer_idx)
         self.has_experts = layer_idx in config.expert_layers
         if self.has_experts:
             self.music_ffn = UniMuMoFeedForward(config)
@@ -154,12 +153,12 @@ class UniMuMoDecoderLayer(GradientCheckpointingLayer):
     def forward(self, hidden_states, self_attn_mask=None, encoder_hidden_states=None, encoder_attn_mask=None,
                 num_music_tokens: int = 0, cache: UniMuMoKVCache | None = None, caption_mode: bool = False):
         attention = self.captioning_self_attn if caption_mode else self.self_attn
-        attended = attention(self.self_attn_layer_norm(hidden_states), attn_mask=self_attn_mask, cache=cache,
-                             layer_idx=self.layer_idx)
+        attended = attention(self.self_attn_layer_norm(hidden_states), attn_mask=self_attn_mask,
+                             cache=None if caption_mode else cache)
         hidden_states = hidden_states + F.dropout(attended, p=self.dropout, training=self.training)
         if encoder_hidden_states is not None:
             attended = self.encoder_attn(self.encoder_attn_layer_norm(hidden_states), encoder_hidden_states,
-                                         attn_mask=encoder_attn_mask, cache=cache, layer_idx=self.layer_idx)
+                                         attn_mask=encoder_attn_mask, cache=cache)
             hidden_states = hidden_states + F.dropout(attended, p=self.dropout, training=self.training)
         if not self.has_experts:
             return self.ffn(hidden_states)
@@ -253,6 +252,9 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
             raise ValueError("UniMuMoModel needs at least one of music_input_ids / motion_input_ids")
         start = cache.num_steps if cache is not None else 0
         num_steps = streams[0][1].shape[-1]
+        if start + num_steps > self.config.max_position_embeddings:
+            raise ValueError(f"{start + num_steps} delayed positions exceed max_position_embeddings "
+                             f"({self.config.max_position_embeddings}); raise it in the config")
         hidden = torch.cat([self._embed(ids, tables, start) for _, ids, tables in streams], dim=1)
         hidden = F.dropout(hidden, p=self.config.dropout, training=self.training)
         device = hidden.device
