@@ -111,6 +111,11 @@ def run_step(name: str, command: list[str], work_dir: Path, done: Path | Callabl
     print(f"[demo] {name}: done in {time.perf_counter() - started:.0f}s (log {log})", flush=True)
 
 
+def module(name: str) -> list[str]:
+    """Run a console script as `python -m` with this interpreter: works whether or not the venv is activated."""
+    return [sys.executable, "-m", name]
+
+
 def torchrun(config: DemoConfig, *args: str) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.nproc),
             "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.train.cli", *args]
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     work = config.work_dir
 
     if config.synthetic:
-        run_step("corpus", ["unimumo-shards", "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
+        run_step("corpus", [*module("unimumo.data.cli"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
                             "--motions", str(config.motions), "--seed", str(config.seed)],
                  work, done=config.corpus("corpus.json"))
         config.music4all, config.aist = config.corpus("music4all"), config.corpus("aist")
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     shards = work / "shards" / "demo"
     for split in ("train", "val", "test"):
         run_step(f"shards_{split}", [
-            "unimumo-shards", "build", "--music4all", str(config.music4all), "--aist", str(config.aist),
+            *module("unimumo.data.cli"), "build", "--music4all", str(config.music4all), "--aist", str(config.aist),
             *(["--humanml3d", str(config.humanml3d)] if config.humanml3d else []),
             "--music-codec", str(config.music_codec), "--motion-codec", str(motion_tokenizer),
             "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
              work, done=stage2 / "export" / "config.json")
 
     evaluation = work / "eval" / "music2motion"
-    run_step("eval", ["unimumo-eval", "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
+    run_step("eval", [*module("unimumo.eval.cli"), "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
                       "--split", "test", "--num-samples", str(config.eval_samples), "--seconds", str(config.eval_seconds),
                       "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
                       "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],
