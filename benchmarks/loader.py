@@ -80,10 +80,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 samples (< 60 s)")
     parser.add_argument("--samples", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5, help="alternating timed rounds; the median of each side counts")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timed rounds; each side's median counts")
     args = parser.parse_args()
     num_samples = args.samples or (2000 if args.quick else 8000)
-    rounds = args.rounds
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -92,7 +91,7 @@ def main() -> None:
         windows = [make_window(sample, spec, epoch=0) for url in urls for sample in read_shard(url)]
         random.Random(0).shuffle(windows)
         loader_rates, memory_rates = [], []
-        for _ in range(rounds):
+        for _ in range(args.rounds):
             samples, seconds = time_loader(root, args.workers)
             loader_rates.append(samples / seconds)
             samples, seconds = time_in_memory(windows, args.workers)
@@ -110,7 +109,7 @@ def main() -> None:
         "unit": "x of in-memory samples/s (same DataLoader, 2 workers)",
         "detail": {
             "samples": num_samples, "batch_size": BATCH, "window": WINDOW, "clip_frames": CLIP_FRAMES,
-            "workers": args.workers, "rounds": rounds, "clock": "wall",
+            "workers": args.workers, "rounds": args.rounds, "clock": "wall",
             "loader_samples_per_s": [round(r) for r in loader_rates],
             "in_memory_samples_per_s": [round(r) for r in memory_rates],
             "in_memory_no_workers_samples_per_s": round(bare_samples / bare_seconds),

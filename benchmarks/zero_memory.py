@@ -1,7 +1,7 @@
 """Per-rank parameter + optimizer-state bytes of the stage2_joint LM under ZeRO 0/1/2/3 on 2 ranks.
 
-For each stage the script launches `torchrun --nproc_per_node 2` on itself (worker mode): the real
-DeepSpeed engine of unimumo.train is built from the recipe (freeze plan, AdamW, ds_configs/zeroN.json),
+The script launches `torchrun --nproc_per_node 2` on itself (worker mode); for each stage in turn the
+real DeepSpeed engine of unimumo.train is built from the recipe (freeze plan, AdamW, ds_configs/zeroN.json),
 one training step materialises the optimizer state, and every rank counts the bytes of the distinct
 tensors it holds: its parameters (its ZeRO-3 partition) and everything its optimizer keeps (fp32
 master partitions, Adam moments). Gradients and activations are not counted. The ratio is ZeRO-3's
@@ -48,55 +48,71 @@ def tensor_bytes(module, optimizer) -> dict[str, int]:
     return {"params": params, "optimizer": state}
 
 
-def worker(stage: int, model_size: str, precision: str, out: Path) -> None:
+def measure(stage: int, model_size: str, precision: str, env, device) -> dict:
+    """One engine of ZeRO `stage`, one training step, the byte counts of this rank."""
     import torch
-    import torch.distributed as dist
 
-    from unimumo.train import distributed
     from unimumo.train.engine import initialize
     from unimumo.train.model_factory import build_model
     from unimumo.train.objectives import LMObjective
     from unimumo.train.recipes import build_recipe
     from unimumo.train.stages import apply_freeze_plan
 
-    env = distributed.detect()
-    device = distributed.device_for(env)
-    distributed.init_process_group(env, device)
-    overrides = {"out": str(out.parent), "data.shards": "unused", "ds_config": STAGES[stage], "data.micro_batch": 1,
-                 "data.global_batch": env.world_size, "precision": precision, "model.config": dict(MODEL[model_size], dropout=0.0)}
+    overrides = {"out": "unused", "data.shards": "unused", "ds_config": STAGES[stage], "data.micro_batch": 1,
+                 "data.global_batch": env.world_size, "precision": precision,
+                 "model.config": dict(MODEL[model_size], dropout=0.0)}
     recipe = build_recipe("stage2_joint", overrides)
     torch.manual_seed(0)
     model = build_model(recipe)
     apply_freeze_plan(model, recipe.name)
     engine, _ = initialize(model, recipe, env.world_size, device)
-    frames = 50
+    frames, text = 50, 8
     batch = {"music_codes": torch.randint(0, 2048, (1, 4, frames)), "motion_codes": torch.randint(0, 2048, (1, 4, frames)),
-             "music_text_ids": torch.randint(3, 900, (1, 8)), "music_text_mask": torch.ones(1, 8, dtype=torch.long),
-             "motion_text_ids": torch.randint(3, 900, (1, 8)), "motion_text_mask": torch.ones(1, 8, dtype=torch.long),
+             "music_text_ids": torch.randint(3, 900, (1, text)), "music_text_mask": torch.ones(1, text, dtype=torch.long),
+             "motion_text_ids": torch.randint(3, 900, (1, text)), "motion_text_mask": torch.ones(1, text, dtype=torch.long),
              "task": torch.zeros(1, dtype=torch.long)}
     loss = engine(**LMObjective(recipe, device).inputs(batch, 0)).loss
     engine.backward(loss)
     engine.step()
-    counts = tensor_bytes(engine.module, engine.optimizer)
-    gathered = [None] * env.world_size
-    dist.all_gather_object(gathered, counts)
+    return dict(tensor_bytes(engine.module, engine.optimizer), parameters=sum(p.ds_numel if hasattr(p, "ds_numel")
+                                                                                else p.numel() for p in model.parameters()))
+
+
+def worker(model_size: str, precision: str, out: Path) -> None:
+    """Under torchrun: every ZeRO stage in turn (ZeRO-3 last: it patches module construction globally)."""
+    import gc
+
+    import torch.distributed as dist
+
+    from unimumo.train import distributed
+
+    env = distributed.detect()
+    device = distributed.device_for(env)
+    distributed.init_process_group(env, device)
+    results = {}
+    for stage in STAGES:
+        counts = measure(stage, model_size, precision, env, device)
+        gathered = [None] * env.world_size
+        dist.all_gather_object(gathered, counts)
+        results[stage] = {"ranks": gathered, "parameters": counts["parameters"]}
+        gc.collect()
     if env.rank == 0:
-        out.write_text(json.dumps({"ranks": gathered, "parameters": sum(p.numel() for p in model.parameters())}))
+        out.write_text(json.dumps(results))
 
 
-def launch(stage: int, model_size: str, precision: str, work: Path) -> dict:
-    out = work / f"zero{stage}.json"
+def launch(model_size: str, precision: str, work: Path) -> dict[int, dict]:
+    out = work / "zero_memory.json"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = dict(os.environ, DS_ACCELERATOR=os.environ.get("DS_ACCELERATOR", "cpu"),
                OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     cmd = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_port", str(port),
-           __file__, "--worker", str(stage), "--model", model_size, "--precision", precision, "--result", str(out)]
+           __file__, "--worker", "--model", model_size, "--precision", precision, "--result", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise SystemExit(f"ZeRO-{stage} worker failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return json.loads(out.read_text())
+        raise SystemExit(f"worker failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return {int(stage): result for stage, result in json.loads(out.read_text()).items()}
 
 
 def main() -> None:
@@ -105,16 +121,16 @@ def main() -> None:
     parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
                         help="bf16: mixed precision as trained on GPUs (fp32 master weights in the optimizer); "
                              "fp32: the CPU default, where ZeRO keeps an extra fp32 master partition")
-    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker is not None:
-        return worker(args.worker, args.model, args.precision, args.result)
+    if args.worker:
+        return worker(args.model, args.precision, args.result)
 
     model_size = "quick" if args.quick else "full"
     with tempfile.TemporaryDirectory() as tmp:
-        results = {stage: launch(stage, model_size, args.precision, Path(tmp)) for stage in STAGES}
+        results = launch(model_size, args.precision, Path(tmp))
     per_rank = {stage: max(r["params"] + r["optimizer"] for r in res["ranks"]) for stage, res in results.items()}
     print(f"stage2_joint LM, {results[0]['parameters']:,} parameters, 2 ranks, {args.precision}")
     print(f"{'ZeRO':<6}{'params MB':>12}{'optimizer MB':>14}{'total MB':>11}{'vs ZeRO-0':>11}")

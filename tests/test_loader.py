@@ -1,8 +1,10 @@
 """Streaming loader: real WebDataset tars read through real DataLoader workers.
 
-Shards are written here with webdataset.TarWriter in the documented sample format. Codes encode
-their own time index (music[k, t] = t + 7k, motion[k, t] = t + 11k + 1000), so a batch row shows
-exactly where it was cropped in both streams.
+Most shards are written here with webdataset.TarWriter and the builder's own `encode_sample`;
+their codes encode their time index (music[k, t] = t + 7k, motion[k, t] = t + 11k + 1000), so a
+batch row shows exactly where it was cropped in both streams. The `tiny_shards` tests read shards
+made by `unimumo-shards build` from the synthetic corpus. The last tests pin the fast tar and .npy
+readers the loader uses to `tarfile` and `np.load`.
 """
 from __future__ import annotations
 
@@ -160,24 +162,27 @@ def test_same_settings_give_the_same_batches_and_a_new_seed_changes_them(shards)
     assert all_keys(other) != all_keys(first)
 
 
+@pytest.mark.parametrize("epochs", [None, 2])
 @pytest.mark.parametrize("num_workers", [0, 2])
 @pytest.mark.parametrize("interrupt_after", [1, 5, 18])
-def test_resume_continues_with_exactly_the_next_batch(shards, num_workers, interrupt_after):
+def test_resume_continues_with_exactly_the_next_batch(shards, num_workers, interrupt_after, epochs):
     root, written = shards
-    settings = dict(window=10, num_workers=num_workers, shuffle_buffer=8, seed=11)
-    total = 24  # 24 batches of 5 > 2 epochs of ~65 samples: resume points fall in later epochs too
+    settings = dict(window=10, num_workers=num_workers, shuffle_buffer=8, seed=11, epochs=epochs)
+    total = 24 if epochs is None else None  # 24 batches of 5 > 2 epochs of ~65 samples; finite: all of them
     reference = collect(build_loader(root, "train", 5, **settings), total)
 
     interrupted = build_loader(root, "train", 5, **settings)
     head = collect(interrupted, interrupt_after)
-    state = torch.load(_roundtrip(interrupted.state_dict()), weights_only=False)
+    state = interrupted.state_dict()
+    assert json.loads(json.dumps(state)) == state, "the state must be plain data (JSON / torch.save)"
+    state = torch.load(_roundtrip(state), weights_only=False)
 
     resumed = build_loader(root, "train", 5, **settings)
     resumed.load_state_dict(state)
-    tail = collect(resumed, total - interrupt_after)
+    tail = collect(resumed, None if total is None else total - interrupt_after)
     assert_same_batches(head + tail, reference)
-    assert resumed.stats["batches_seen"] == total
-    assert resumed.stats["samples_seen"] == 5 * total
+    assert resumed.stats["batches_seen"] == len(reference)
+    assert resumed.stats["samples_seen"] == len(all_keys(reference))
 
 
 def _roundtrip(state: dict) -> io.BytesIO:
@@ -192,6 +197,12 @@ def test_breaking_out_and_iterating_again_continues_the_sequence(shards):
     reference = collect(build_loader(root, "train", 4, window=10, num_workers=2), 10)
     loader = build_loader(root, "train", 4, window=10, num_workers=2)
     assert_same_batches(collect(loader, 3) + collect(loader, 7), reference)
+
+
+def test_a_finished_finite_loader_starts_again_from_its_first_batch(shards):
+    root, _ = shards
+    loader = build_loader(root, "train", 6, window=10, num_workers=2, epochs=1)
+    assert_same_batches(collect(loader), collect(loader))
 
 
 def test_resume_refuses_changed_settings(shards):
@@ -370,9 +381,14 @@ def test_tar_members_reject_corruption_naming_the_shard(tmp_path):
     write_shards(tmp_path, [[20, 20]])
     original = path.read_bytes()
     data = bytearray(original)
-    data[1030] ^= 0xFF  # inside the second header (the first is a pax header with a one-block body)
+    data[1024 + 200 : 1024 + 512] = random.Random(0).randbytes(312)  # garbage over the second header's magic
     path.write_bytes(bytes(data))
-    with open(path, "rb") as stream, pytest.raises(TarFormatError, match="train-000000.tar at byte 1024: header checksum"):
+    with open(path, "rb") as stream, pytest.raises(TarFormatError, match="train-000000.tar at byte 1024: not a ustar"):
+        list(iter_tar_members(stream, str(path)))
+    bad_pax = bytearray(original)
+    bad_pax[512:518] = b"0 x=1\n"  # the first member's pax record claims length 0 (must not loop forever)
+    path.write_bytes(bytes(bad_pax))
+    with open(path, "rb") as stream, pytest.raises(TarFormatError, match="at byte 0: malformed pax header"):
         list(iter_tar_members(stream, str(path)))
     with tarfile.open(fileobj=io.BytesIO(original)) as archive:
         last_member_start = archive.getmembers()[-1].offset
@@ -395,3 +411,14 @@ def test_load_npy_agrees_with_numpy(array):
         load_npy(npy_bytes(array)[:-1] if array.size else npy_bytes(array) + b"x")
     with pytest.raises(ValueError, match="bad magic"):
         load_npy(b"PK\x03\x04 not npy")
+
+
+def test_more_workers_than_shards_warns_and_still_delivers_everything(tmp_path):
+    root = tmp_path / "shards"
+    written = write_shards(root, [[20] * 5])
+    with pytest.warns(ShardSkippedWarning, match="rank 0 has 1 shards of split 'train' for 2 workers"):
+        loader = build_loader(root, "train", 2, window=10, num_workers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keys = all_keys(collect(loader, 10))  # infinite: the idle worker ends, the other keeps cycling
+    assert sorted(keys) == sorted(list(written) * 4)

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     work = config.work_dir
 
-    if config.synthetic:
+    synthetic = config.synthetic  # decided before the synthetic paths are filled in below
+    if synthetic:
         run_step("corpus", [*module("unimumo.data.cli"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
                             "--motions", str(config.motions), "--seed", str(config.seed)],
                  work, done=config.corpus("corpus.json"))
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
             "--seed", str(config.seed), "--resume", "--no-progress", "--shard-size-mb", str(config.shard_size_mb),
             # the synthetic corpus holds deliberately broken inputs; they are recorded in failures.jsonl
-            *(["--max-failure-fraction", "0.5"] if config.synthetic else [])],
+            *(["--max-failure-fraction", "0.5"] if synthetic else [])],
             work, done=functools.partial(split_built, shards, split))
 
     lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,

@@ -54,7 +54,12 @@ def export_weights(out: Path) -> dict[str, torch.Tensor]:
 
 def assert_same_run(out: Path, reference: Path) -> None:
     """Same loss at every step and bit-identical exported weights."""
-    assert losses(out) == losses(reference), "the loss sequence differs from the uninterrupted run"
+    got_losses, expected_losses = losses(out), losses(reference)
+    differing = {step: (got_losses.get(step), loss) for step, loss in expected_losses.items()
+                 if got_losses.get(step) != loss}
+    assert got_losses.keys() == expected_losses.keys() and not differing, (
+        f"losses differ from the uninterrupted run at steps {sorted(differing)[:10]} "
+        f"(preempted, uninterrupted): {list(differing.values())[:3]}")
     got, expected = export_weights(out), export_weights(reference)
     assert got.keys() == expected.keys()
     different = [name for name in expected if not torch.equal(got[name], expected[name])]

@@ -160,7 +160,19 @@ def build_loader(
     max_text_len: int = 64,
     epochs: int | None = None,
 ) -> ShardLoader:
-    """Loader over the `split` shards listed in `shards`/manifest.json (see module docstring)."""
+    """Loader over the `split` shards listed in `shards`/manifest.json (a shard directory or the manifest).
+
+    - Shards are split by node (rank r of world_size takes every world_size-th manifest entry) and then
+      by DataLoader worker; each shard is read by exactly one (rank, worker). Ranks may get different
+      sample counts; with `epochs=None` (training) every rank simply cycles its own shards.
+    - `window` frames are cropped at one random offset from both music and motion; shorter samples
+      are dropped and counted (`stats["short_samples_dropped"]`).
+    - `shuffle_buffer` samples are mixed per worker, and each worker reads its shards in a new order
+      every epoch; `shuffle_buffer <= 1` keeps manifest order.
+    - `task_mixture` maps TASKS names to weights (default: all "text2music_motion"); one tag is drawn
+      per sample. Text ids are cut to `max_text_len`, padded with 0, and masked.
+    - Batches are full except, with finite `epochs`, the last batch of each worker.
+    """
     if batch_size < 1 or window < 1 or max_text_len < 1 or num_workers < 0 or shuffle_buffer < 0:
         raise ValueError(
             f"need batch_size, window, max_text_len >= 1 and num_workers, shuffle_buffer >= 0; got "

@@ -121,15 +121,18 @@ class ShardStreamDataset(IterableDataset):
                     pending.append(window)
                     produced += 1
                 if len(pending) == self.batch_size:
-                    yield self._tagged(stream, collate_windows(pending, self.spec.max_text_len), (epoch, consumed), events)
+                    yield self._tagged(stream, self._collate(pending), (epoch, consumed), events)
                     pending = []
             if skip == 0 and produced == 0:  # nothing usable: end the stream rather than loop forever
-                events.append(("empty_stream", f"rank {self.rank} stream {stream}", f"epoch {epoch} had no usable sample"))
+                events.append(("empty_stream", f"rank {self.rank} stream {stream}", f"epoch {epoch}: no usable sample"))
                 break
             epoch, skip = epoch + 1, 0
         if pending:
-            yield self._tagged(stream, collate_windows(pending, self.spec.max_text_len), (epoch, 0), events)
+            yield self._tagged(stream, self._collate(pending), (epoch, 0), events)
         yield self._tagged(stream, {"_end": True}, (epoch, 0), events)
+
+    def _collate(self, windows: list[dict]) -> dict:
+        return collate_windows(windows, self.spec.max_text_len)
 
     @staticmethod
     def _tagged(stream: int, batch: dict, position: tuple[int, int], events: list[Event]) -> dict:

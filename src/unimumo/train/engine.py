@@ -93,4 +93,6 @@ def initialize(model: torch.nn.Module, recipe: Recipe, world_size: int, device: 
     engine, _, _, _ = deepspeed.initialize(
         model=model, model_parameters=optimizer_groups(model, recipe.optim.weight_decay), config=config,
         lr_scheduler=lambda optimizer: make_scheduler(recipe, optimizer))
+    if world_size == 1 and engine.zero_optimization_stage() == 0:
+        engine.enable_backward_allreduce = False  # one process: nothing to reduce, skip flattening every gradient
     return engine, config

@@ -1,7 +1,7 @@
 """The training loop: set-up, steps with gradient accumulation, logging, checkpoints, pre-emption, export.
 
-One `Trainer` per rank. Set-up order: process group -> seeded model -> freeze plan -> DeepSpeed
-engine -> loader -> resume. A step consumes `accumulation` finite micro batches; a micro batch
+One `Trainer` per rank. Set-up order: process group -> data stream -> seeded model -> freeze plan
+-> DeepSpeed engine -> resume. A step consumes `accumulation` finite micro batches; a micro batch
 whose loss is non-finite on any rank is dropped on every rank (no backward, no optimizer change)
 and counted, and the run stops after `max_nonfinite_steps` of them in a row.
 """
@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from unimumo.constants import REQUEUE_EXIT_CODE
 from unimumo.train import distributed, engine as engine_lib
 from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng
 from unimumo.train.data import build_data
@@ -30,7 +31,6 @@ from unimumo.train.objectives import build_objective
 from unimumo.train.recipes import Recipe
 from unimumo.train.signals import StopRequest
 from unimumo.train.stages import apply_freeze_plan, trainable_table
-from unimumo.constants import REQUEUE_EXIT_CODE
 from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 OOM_ADVICE = ("out of memory. Knobs, cheapest first: lower data.micro_batch (data.global_batch stays, gradient "

@@ -66,7 +66,7 @@ def read_clip(path: str | Path) -> MotionClip:
     if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(trans)) and np.isfinite(scaling) and scaling > 0):
         raise MotionFormatError(f"{path}: NaN/inf or non-positive scaling in SMPL parameters")
     joints = smpl_to_joints22(poses, trans, scaling).astype(np.float32)
-    features = validate_features(joints_to_features(joints), str(path))
+    features = validate_features(joints_to_features(joints, fps=FPS, source=str(path)), str(path))
     return MotionClip(
         id=path.stem, source="aist", path=path, fps=FPS, features=features, joints=joints,
         genre=genre_of(path.stem), captions=[],
