@@ -1,7 +1,7 @@
 """Step time of `unimumo-train` (stage2_joint, DeepSpeed engine, loader, logging) vs a bare PyTorch loop.
 
 Same model (same seed and freeze plan), same micro-batch shape, same AdamW / schedule / clipping, one
-process on the CPU. The bare loop reuses one in-memory batch; the trainer pays for everything it does
+process on the CPU; the trainer is the real unimumo-train loop (Trainer.train) run in this process. The bare loop reuses one in-memory batch; the trainer pays for everything it does
 per step (shard loading, the DeepSpeed engine, loss reductions, metrics). Bare loop and trainer run
 alternate for --repeats rounds; per side the best of the per-round median step times is compared
 (target <= 1.10).
@@ -15,7 +15,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +37,8 @@ from unimumo.train.stages import apply_freeze_plan, optimizer_groups  # noqa: E4
 SIZES = {
     "full": {"model": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
              "window": 100, "micro_batch": 4, "warmup": 5, "measure": 40},
-    "quick": {"model": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, ffn_dim=512),
-              "window": 50, "micro_batch": 2, "warmup": 5, "measure": 20},
+    "quick": {"model": dict(hidden_size=192, num_hidden_layers=3, num_attention_heads=4, ffn_dim=768),
+              "window": 64, "micro_batch": 4, "warmup": 5, "measure": 10},
 }
 
 
@@ -101,14 +100,11 @@ def bare_loop(recipe, steps: int) -> list[float]:
     return times
 
 
-def trainer_run(settings: dict, env: dict) -> list[float]:
-    """Per-step seconds logged by unimumo-train (one process, its own metrics)."""
-    args = [sys.executable, "-m", "unimumo.train.cli", "--recipe", "stage2_joint"]
-    for key, value in settings.items():
-        args += ["--set", f"{key}={json.dumps(value) if isinstance(value, dict) else value}"]
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"unimumo-train failed:\n{proc.stderr[-3000:]}")
+def trainer_run(settings: dict) -> list[float]:
+    """Per-step seconds logged by the unimumo-train loop (Trainer.train, in this process, world size 1)."""
+    from unimumo.train.trainer import run_trainer
+
+    run_trainer(build_recipe("stage2_joint", settings))
     lines = [json.loads(line) for line in (Path(settings["out"]) / "metrics.jsonl").read_text().splitlines()]
     return [line["step_time_s"] for line in lines for _ in range(LOG_EVERY)]  # one entry per step
 
@@ -121,10 +117,10 @@ def main() -> None:
                                                                 "each side is compared (robust to a shared machine)")
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    env.pop("RANK", None)
-    env.pop("WORLD_SIZE", None)
+    torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        os.environ.pop(name, None)  # one process
     with tempfile.TemporaryDirectory() as tmp:
         shards, out = Path(tmp) / "shards", Path(tmp) / "run"
         write_shards(shards, size["window"] + 10)
@@ -134,7 +130,7 @@ def main() -> None:
         bare, trainer = [], []
         for repeat in range(args.repeats):  # alternate, so both see the same machine load
             bare.append(statistics.median(bare_loop(recipe, steps)[size["warmup"]:]))
-            trainer.append(statistics.median(trainer_run(dict(settings, out=f"{out}{repeat}"), env)[size["warmup"]:]))
+            trainer.append(statistics.median(trainer_run(dict(settings, out=f"{out}{repeat}"))[size["warmup"]:]))
     bare_median, trainer_median = min(bare), min(trainer)
     ratio = trainer_median / bare_median
     print(f"bare PyTorch loop : {bare_median * 1e3:8.1f} ms/step (best of {args.repeats} medians: "

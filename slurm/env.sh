@@ -17,6 +17,16 @@
 _unimumo_log() { echo "[unimumo-slurm] $*"; }
 _unimumo_die() { echo "[unimumo-slurm] ERROR: $*" >&2; exit 1; }
 
+# With -h/--help as first argument: print SCRIPT's header comment and the variables above, then exit.
+unimumo_help() {
+  local script=$1; shift
+  case "${1:-}" in -h|--help) ;; *) return 0 ;; esac
+  sed -n '2,/^#SBATCH/{/^#SBATCH/d;s/^# \{0,1\}//;p}' "$script"
+  echo
+  sed -n '/^# Environment variables/,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
+  exit 0
+}
+
 _unimumo_has_gpu() {
   [ "${SLURM_GPUS_ON_NODE:-0}" != 0 ] || { command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q GPU; }
 }
@@ -69,8 +79,10 @@ unimumo_train() {
   _unimumo_log "unimumo-train ${args[*]}"
 
   # srun runs in the background so that a USR1 sent to this batch shell (--signal=B:USR1 or
-  # scancel --full) reaches the ranks too: srun forwards it to every task.
-  srun --export=ALL unimumo-train "${args[@]}" &
+  # scancel --full) reaches the ranks too: srun forwards it to every task. The trainer's ranks leave
+  # together after a final barrier; when one rank crashes, --wait ends the others 120 s later instead
+  # of leaving them blocked in a collective until its timeout.
+  srun --export=ALL --wait=120 unimumo-train "${args[@]}" &
   local srun_pid=$! rc
   trap 'kill -USR1 $srun_pid 2>/dev/null' USR1
   while true; do
@@ -81,6 +93,7 @@ unimumo_train() {
 
   if [ "$rc" = "$UNIMUMO_REQUEUE_EXIT_CODE" ]; then
     _unimumo_log "trainer checkpointed after a signal (exit $rc); requeueing job $SLURM_JOB_ID"
+    # Slurm makes a requeued batch job eligible again about two minutes later (Reason=BeginTime).
     scontrol requeue "$SLURM_JOB_ID" || _unimumo_die "scontrol requeue $SLURM_JOB_ID failed (submitted with --no-requeue?)"
     exit "$rc"
   fi

@@ -2,8 +2,9 @@
 # Stage 1 of UniMuMo training (recipe stage1_motion): motion next-token prediction, most weights frozen.
 #
 #   sbatch slurm/stage1_motion.sh [unimumo-train arguments, e.g. --set steps=20000]
+#   bash slurm/stage1_motion.sh --help
 #
-# Submit from the repository root. Every #SBATCH value below is a default: sbatch flags override it
+# Submit from the repository root. Every #SBATCH value in this script is a default: sbatch flags override it
 # (e.g. sbatch --nodes=4 --time=2-00:00:00 slurm/stage1_motion.sh; on CPUs only:
 # sbatch --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 slurm/stage1_motion.sh).
 # Paths, DeepSpeed config and recipe overrides come from UNIMUMO_* variables, see slurm/env.sh.
@@ -24,5 +25,6 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
   || { echo "[unimumo-slurm] ERROR: no slurm/env.sh under $UNIMUMO_ROOT; submit from the repository root or set UNIMUMO_ROOT" >&2; exit 1; }
 # shellcheck source=env.sh
 source "$UNIMUMO_ROOT/slurm/env.sh"
+unimumo_help "$0" "$@"
 unimumo_setup
 unimumo_train stage1_motion "$@"

@@ -4,8 +4,9 @@
 # or any HF directory in UNIMUMO_INIT_FROM).
 #
 #   sbatch slurm/stage2_joint.sh [unimumo-train arguments, e.g. --set steps=100000]
+#   bash slurm/stage2_joint.sh --help
 #
-# Submit from the repository root. Every #SBATCH value below is a default: sbatch flags override it
+# Submit from the repository root. Every #SBATCH value in this script is a default: sbatch flags override it
 # (e.g. sbatch --nodes=8 slurm/stage2_joint.sh; on CPUs only:
 # sbatch --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 slurm/stage2_joint.sh).
 # Paths, DeepSpeed config and recipe overrides come from UNIMUMO_* variables, see slurm/env.sh.
@@ -26,6 +27,7 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
   || { echo "[unimumo-slurm] ERROR: no slurm/env.sh under $UNIMUMO_ROOT; submit from the repository root or set UNIMUMO_ROOT" >&2; exit 1; }
 # shellcheck source=env.sh
 source "$UNIMUMO_ROOT/slurm/env.sh"
+unimumo_help "$0" "$@"
 unimumo_setup
 init_from=${UNIMUMO_INIT_FROM:-${UNIMUMO_STAGE1_OUT:-$UNIMUMO_RUNS/stage1_motion}/export}
 [ -f "$init_from/config.json" ] \

@@ -9,16 +9,23 @@ from pathlib import Path
 import pytest
 
 from slurm.jobs import (  # noqa: F401
-    CPU_ALLOCATION, REPO, assert_completed, clean_env, job_fields, read_log, sbatch, slurm_cluster, wait_for_job)
+    CPU_ALLOCATION, REPO, assert_completed, clean_env, job_fields, read_log, sbatch, slurm_cluster, wait_for_job,
+    wait_for_log_line)
 
 pytestmark = pytest.mark.slurm
 SCRIPTS = ["slurm/stage1_motion.sh", "slurm/stage2_joint.sh", "slurm/pipeline.sh", "slurm/env.sh"]
 
-# Prints one line per rank; exits with REQUEUE_EXIT_CODE on the first run when STUB_PREEMPT is set.
+# Prints one line per rank. On the first run (restart 0) it exits with REQUEUE_EXIT_CODE at once when
+# STUB_PREEMPT=now, or when it receives USR1 when STUB_PREEMPT=usr1 (like the trainer).
 STUB_TRAIN = """#!/bin/bash
+trap 'echo "stub-train rank=$SLURM_PROCID got USR1"; exit %(code)d' USR1
 echo "stub-train rank=$SLURM_PROCID/$SLURM_NTASKS restart=${SLURM_RESTART_COUNT:-0} \
 master=$MASTER_ADDR:$MASTER_PORT accel=${DS_ACCELERATOR:-} omp=$OMP_NUM_THREADS args=$*"
-if [ -n "${STUB_PREEMPT:-}" ] && [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then exit %d; fi
+[ "${SLURM_RESTART_COUNT:-0}" = 0 ] || exit 0
+case "${STUB_PREEMPT:-}" in
+  now) exit %(code)d ;;
+  usr1) for _ in $(seq 600); do sleep 0.1; done ;;
+esac
 """
 
 
@@ -30,7 +37,7 @@ def stub_venv(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     train = venv / "bin" / "unimumo-train"
-    train.write_text(STUB_TRAIN % REQUEUE_EXIT_CODE)
+    train.write_text(STUB_TRAIN % {"code": REQUEUE_EXIT_CODE})
     train.chmod(0o755)
     (venv / "bin" / "activate").write_text(f'export PATH="{venv / "bin"}:{Path(sys.executable).parent}:$PATH"\n')
     return venv
@@ -56,7 +63,8 @@ def test_scripts_parse(script):
 
 def test_header_defaults_are_multi_node_gpu_and_overridable(slurm_cluster):
     """#SBATCH values are defaults: sbatch flags and SBATCH_* variables override them (held jobs, never run)."""
-    held = sbatch("--hold", *CPU_ALLOCATION[1:], "slurm/stage2_joint.sh")
+    without_nodes = [flag for flag in CPU_ALLOCATION if not flag.startswith("--nodes")]
+    held = sbatch("--hold", *without_nodes, "slurm/stage2_joint.sh")
     flagged = sbatch("--hold", *CPU_ALLOCATION, "--time=00:10:00", "--job-name=mine",
                      "slurm/stage2_joint.sh")
     by_env = sbatch("--hold", *CPU_ALLOCATION, "slurm/stage1_motion.sh",
@@ -93,12 +101,23 @@ def test_stage1_starts_one_rank_per_task_with_environment_settings(slurm_cluster
 
 
 def test_requeue_exit_code_requeues_the_job_which_then_completes(slurm_cluster, tmp_path, stub_venv):
-    job, fields, log = run_stub_job("slurm/stage1_motion.sh", tmp_path, stub_venv, env={"STUB_PREEMPT": "1"})
+    job, fields, log = run_stub_job("slurm/stage1_motion.sh", tmp_path, stub_venv, env={"STUB_PREEMPT": "now"})
     text = assert_completed(job, fields, log)
     assert fields["Restarts"] == "1", text
     assert "requeueing job" in text, text
     restarts = sorted(line.split()[2] for line in stub_lines(text))
     assert restarts == ["restart=0", "restart=0", "restart=1", "restart=1"], text
+
+
+def test_usr1_sent_to_the_batch_shell_is_forwarded_to_every_rank(slurm_cluster, tmp_path, stub_venv):
+    """--signal=B:USR1 or scancel --batch signal only the batch shell; it must pass USR1 on through srun."""
+    log = tmp_path / "job.log"
+    env = clean_env(UNIMUMO_VENV=str(stub_venv), UNIMUMO_RUNS=str(tmp_path / "runs"), STUB_PREEMPT="usr1")
+    job = sbatch(*CPU_ALLOCATION, f"--output={log}", "slurm/stage1_motion.sh", env=env)
+    wait_for_log_line(job, log, "restart=0", count=2)
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job], check=True, timeout=30)
+    text = assert_completed(job, wait_for_job(job, log, timeout_s=180), log)
+    assert "rank=0 got USR1" in text and "rank=1 got USR1" in text and "requeueing job" in text, text
 
 
 def test_stage2_inits_from_the_stage1_export_by_default(slurm_cluster, tmp_path, stub_venv):
@@ -135,6 +154,15 @@ def test_pipeline_refuses_a_fixed_run_directory(tmp_path):
     done = subprocess.run(["bash", "slurm/pipeline.sh"], cwd=REPO, env=clean_env(UNIMUMO_OUT=str(tmp_path)),
                           capture_output=True, text=True)
     assert done.returncode == 2 and "UNIMUMO_RUNS" in done.stderr
+
+
+@pytest.mark.parametrize("script, expected", [("slurm/stage1_motion.sh", "UNIMUMO_OVERRIDES"),
+                                              ("slurm/stage2_joint.sh", "UNIMUMO_INIT_FROM"),
+                                              ("slurm/pipeline.sh", "--dependency=afterok")])
+def test_help_describes_usage_and_settings(script, expected):
+    done = subprocess.run(["bash", script, "--help"], cwd=REPO, env=clean_env(), capture_output=True, text=True)
+    assert done.returncode == 0 and f"{script} " in done.stdout and expected in done.stdout, done.stdout
+    assert "#SBATCH --" not in done.stdout
 
 
 def test_stage_script_outside_slurm_explains_itself():

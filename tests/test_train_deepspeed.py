@@ -1,11 +1,14 @@
 """Real DeepSpeed runs of `unimumo-train`: 2 ranks on CPU (gloo, DS_ACCELERATOR=cpu), tiny LM, few steps.
 
-- ZeRO 1/2/3 losses and weights match a plain single-process PyTorch loop over the same micro batches;
-  the export loads with from_pretrained and equals the trained weights; unimumo-export reproduces it.
+- ZeRO 1/2/3 (3 with activation checkpointing) losses and weights match a plain single-process PyTorch
+  loop over the same micro batches (2 ranks x 2 accumulation steps); the export loads with from_pretrained
+  and equals the trained weights; unimumo-export converts an intermediate checkpoint.
 - stage1_motion keeps frozen weights bit-identical and changes the trained ones; a run SIGKILLed
   mid-way and resumed logs the same loss sequence and ends with the same weights as an uninterrupted run.
 - SIGUSR1 under a Slurm-style launch (SLURM_* only) checkpoints and exits 42; --resume finishes it; its
   export starts stage2_joint (--init-from).
+- Non-finite losses are skipped and stop the run; caption trains only captioning modules (Python API);
+  motion_vqvae trains on raw AIST++/HumanML3D and exports a MotionTokenizer.
 """
 from __future__ import annotations
 
@@ -160,7 +163,9 @@ def reference_run(recipe_name: str, data: TrainData, overrides: dict, world_size
 def test_zero_stages_match_a_plain_pytorch_loop_and_export_equals_trained_weights(zero, data, tmp_path):
     overrides = {"steps": 3, "data.global_batch": 8, "checkpoint.every": 2, "log.tensorboard": "true"}
     out = tmp_path / f"run_{zero}"
-    torchrun("stage2_joint", data, out, overrides, "--ds-config", zero)
+    # ZeRO-3 also recomputes activations: the reference loop does not, and the results must not change
+    checkpointing = ["--set", "model.activation_checkpointing=true"] if zero == "zero3" else []
+    torchrun("stage2_joint", data, out, overrides, "--ds-config", zero, *checkpointing)
 
     expected_losses, expected_weights = reference_run("stage2_joint", data, overrides)
     logged = losses(out)
@@ -324,7 +329,7 @@ def test_caption_stage_through_the_python_api_trains_only_the_captioning_modules
     assert summary["status"] == "completed" and summary["exit_code"] == 0 and summary["step"] == 2
     assert Path(summary["export"]) == out / "export"
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(line["loss/caption"]) for line in lines)
+    assert all(np.isfinite(line["loss/caption"]) and line["grad_norm"] > 0 for line in lines)
 
     from unimumo.train.model_factory import build_model
     from unimumo.train.recipes import build_recipe

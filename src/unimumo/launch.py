@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"submitted job {job.job_id}; log: {job.paths.stdout}", flush=True)
     if args.wait:
-        print(job.result())
+        print(job.results()[0])  # rank 0's run summary
     return 0
 
 

@@ -73,11 +73,11 @@ def wait_for_job(job_id: str, log: Path, timeout_s: float = 600) -> dict[str, st
                 f"reason {fields['Reason']}); log {log}:\n{read_log(log)}")
 
 
-def wait_for_log_line(job_id: str, log: Path, text: str, timeout_s: float = 600) -> None:
-    """Poll the job's log until it contains `text`; fails with the log if the job ends first."""
+def wait_for_log_line(job_id: str, log: Path, text: str, timeout_s: float = 600, count: int = 1) -> None:
+    """Poll the job's log until it contains `text` (`count` times); fails with the log if the job ends first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if text in read_log(log):
+        if read_log(log).count(text) >= count:
             return
         if job_fields(job_id)["JobState"] in FINAL_STATES:
             break

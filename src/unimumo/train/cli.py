@@ -18,7 +18,8 @@ examples:
 
 run directory: OUT/checkpoints/{global_stepN,latest}, OUT/export (HF, written at the end), OUT/metrics.jsonl,
 OUT/tensorboard/, OUT/recipe.json. On SIGUSR1/SIGTERM the current step finishes, a checkpoint is written and
-the process exits with code 42 (requeue); start again with --resume to continue exactly.
+the process exits with code 42 (requeue); start again with --resume to continue exactly. (Under srun every
+task exits 42; torchrun itself turns a non-zero worker exit into its own exit code 1.)
 """
 
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--aist", help="raw AIST++ root (motion_vqvae)")
     parser.add_argument("--humanml3d", help="raw HumanML3D root (motion_vqvae)")
     parser.add_argument("--text-model", help="local T5ForConditionalGeneration directory (text encoder, caption "
-                                             "decoder)")
+                                             "decoder); not needed with --init-from, whose export holds them")
     parser.add_argument("--init-from", help="HF export directory to start from (e.g. stage 1's OUT/export)")
     parser.add_argument("--ds-config", help="DeepSpeed config: a name in ds_configs/ (zero1, zero2, zero3, "
                                             "zero3_offload, cpu_zero0) or a JSON file")

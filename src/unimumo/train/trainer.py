@@ -76,6 +76,7 @@ class Trainer:
         self.step = 0
         self.skipped = 0  # micro batches dropped for a non-finite loss, over the whole run
         self.nonfinite_in_row = 0
+        self.unzero_grad_norm: float | None = None  # ZeRO-0 only, measured on log steps
         _seed_all(recipe.seed + 1000 * (self.rank + 1))  # distinct dropout streams per rank
         if recipe.resume:
             self._resume()
@@ -131,6 +132,11 @@ class Trainer:
         if values["loss"] is None or not np.isfinite(values["loss"]):
             return None
         self.engine.backward(output.loss)
+        if log_step and self.engine.zero_optimization_stage() == 0 and self.engine.is_gradient_accumulation_boundary():
+            # DeepSpeed records the global gradient norm only under ZeRO; without it, measure it here
+            # (after the gradient all-reduce, before clipping, as DeepSpeed reports it)
+            grads = [p.grad for p in self.engine.module.parameters() if p.grad is not None]
+            self.unzero_grad_norm = float(torch.nn.utils.get_total_norm(grads))
         self.engine.step()
         return values
 
@@ -161,6 +167,8 @@ class Trainer:
         self.step += 1
         out = {key: float(np.mean(v)) for key, v in sums.items()}
         grad_norm = self.engine.get_global_grad_norm()
+        if grad_norm is None:
+            grad_norm, self.unzero_grad_norm = self.unzero_grad_norm, None
         out.update(lr=lr, grad_norm=float(grad_norm) if grad_norm is not None else None, skipped_steps=self.skipped)
         return out, tokens, samples
 
@@ -231,6 +239,8 @@ class Trainer:
         if self.peak_flops:
             values["mfu"] = self.flops_per_token * values["tokens_per_s"] / (self.peak_flops * self.world)
         values["max_memory_gb"] = max_memory_bytes(self.device) / 2**30
+        stats = getattr(self.data, "stats", None) or {}  # rank 0's loader: skipped shards / samples
+        values.update({f"data/{key}": value for key, value in stats.items() if isinstance(value, (int, float))})
         self.metrics.log(self.step, values)
         if self.main:
             bar.write(summary_line(self.step, self.recipe.steps, values))
