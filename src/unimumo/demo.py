@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -134,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
     parser.add_argument("--nproc", type=int, default=2, help="training ranks (torchrun processes)")
     parser.add_argument("--ds-config", default="zero2", help="DeepSpeed config name in ds_configs/ or a JSON path")
-    parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps)
-    parser.add_argument("--stage1-steps", type=int, default=DemoConfig.stage1_steps)
-    parser.add_argument("--stage2-steps", type=int, default=DemoConfig.stage2_steps)
-    parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps, help="motion VQ-VAE training steps (default %(default)s)")
+    parser.add_argument("--stage1-steps", type=int, default=DemoConfig.stage1_steps, help="stage1_motion training steps (default %(default)s)")
+    parser.add_argument("--stage2-steps", type=int, default=DemoConfig.stage2_steps, help="stage2_joint training steps (default %(default)s)")
+    parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples, help="music->motion evaluation samples (test split) (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, the builds, training and sampling")
     parser.add_argument("--train-arg", action="append", default=[], dest="extra_train_args", metavar="KEY=VALUE",
                         help="extra --set override passed to both LM stages (repeatable)")
     args = parser.parse_args(argv)
@@ -147,16 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     work = config.work_dir
 
-    synthetic = config.synthetic  # decided before the synthetic paths are filled in below
+    synthetic = config.synthetic
     if synthetic:
         run_step("corpus", [*module("unimumo.data.cli"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
                             "--motions", str(config.motions), "--seed", str(config.seed)],
                  work, done=config.corpus("corpus.json"))
-        config.music4all, config.aist = config.corpus("music4all"), config.corpus("aist")
-        config.humanml3d = config.corpus("humanml3d")
-        config.music_codec = config.corpus("models/encodec")
-        config.text_model = config.corpus("models/t5")
-        config.text_tokenizer = config.corpus("models/text_tokenizer.model")
+        config = dataclasses.replace(
+            config, music4all=config.corpus("music4all"), aist=config.corpus("aist"),
+            humanml3d=config.corpus("humanml3d"), music_codec=config.corpus("models/encodec"),
+            text_model=config.corpus("models/t5"), text_tokenizer=config.corpus("models/text_tokenizer.model"))
 
     motion_tokenizer = config.motion_tokenizer
     if motion_tokenizer is None:
