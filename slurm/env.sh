@@ -70,8 +70,9 @@ unimumo_train() {
   local args=(--recipe "$recipe" --shards "$UNIMUMO_SHARDS" --out "$out" --resume)
   [ -n "${UNIMUMO_TEXT_MODEL:-}" ] && args+=(--text-model "$UNIMUMO_TEXT_MODEL")
   [ -n "${UNIMUMO_DS_CONFIG:-}" ] && args+=(--ds-config "$UNIMUMO_DS_CONFIG")
-  local kv
-  for kv in ${UNIMUMO_OVERRIDES:-}; do args+=(--set "$kv"); done
+  local kv overrides
+  read -r -a overrides <<< "${UNIMUMO_OVERRIDES:-}"  # split on whitespace, no glob expansion
+  for kv in "${overrides[@]}"; do args+=(--set "$kv"); done
   args+=("$@")
 
   _unimumo_log "job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}): $recipe with ${SLURM_NTASKS} ranks" \

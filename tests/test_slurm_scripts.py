@@ -11,6 +11,7 @@ import pytest
 from slurm.jobs import (  # noqa: F401
     CPU_ALLOCATION, REPO, assert_completed, clean_env, job_fields, read_log, sbatch, slurm_cluster, wait_for_job,
     wait_for_log_line)
+from unimumo.constants import REQUEUE_EXIT_CODE
 
 pytestmark = pytest.mark.slurm
 SCRIPTS = ["slurm/stage1_motion.sh", "slurm/stage2_joint.sh", "slurm/pipeline.sh", "slurm/env.sh"]
@@ -32,8 +33,6 @@ esac
 @pytest.fixture
 def stub_venv(tmp_path):
     """A 'virtualenv' whose activate puts the stand-in trainer first on PATH (and the real python next)."""
-    from unimumo.constants import REQUEUE_EXIT_CODE
-
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     train = venv / "bin" / "unimumo-train"

@@ -237,6 +237,19 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(data, tmp_path):
     for group in ("music", "shared", "text", "captioning"):
         assert not any(changed[group]), f"frozen {group} weights changed"
 
+    # optimizer state exists for the trained parameters only: the fp32 partitions and Adam moments of
+    # both ranks together cover exactly the motion parameters
+    trained = sum(p.numel() for n, p in initial.named_parameters() if initial.parameter_group(n) == "motion")
+    held = 0
+    for rank in range(2):
+        shard = torch.load(whole / "checkpoints" / "global_step40" / f"zero_pp_rank_{rank}_mp_rank_00_optim_states.pt",
+                           map_location="cpu", weights_only=False)["optimizer_state_dict"]
+        partitions = sum(t.numel() for t in shard["single_partition_of_fp32_groups"]) - sum(shard["group_paddings"])
+        moments = sum(state["exp_avg"].numel() for state in shard["base_optimizer_state"]["state"].values())
+        assert moments == sum(t.numel() for t in shard["single_partition_of_fp32_groups"])
+        held += partitions
+    assert held == trained
+
 
 def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_export(data, tmp_path):
     overrides = {"steps": 30, "data.global_batch": 4, "checkpoint.every": 100}
