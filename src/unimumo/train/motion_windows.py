@@ -96,7 +96,7 @@ def build_motion_windows(recipe: Recipe, rank: int, world_size: int) -> MotionWi
 class MotionVQVAEObjective:
     """Feeds normalised windows to MotionVQVAE.forward and logs its losses and codebook health."""
 
-    term_names = ("loss", "loss/recon", "loss/commit", "perplexity", "dead_codes")
+    term_names = ("loss", "loss/recon", "loss/commit", "mpjpe_mm", "perplexity", "dead_codes")
 
     def __init__(self, device: torch.device):
         self.device = device
@@ -110,5 +110,5 @@ class MotionVQVAEObjective:
 
     def loss_terms(self, output, batch: dict, with_tasks: bool) -> dict[str, tuple[torch.Tensor, int]]:
         values = {"loss": output.loss, "loss/recon": output.recon_loss, "loss/commit": output.commit_loss,
-                  "perplexity": output.perplexity, "dead_codes": output.dead_codes}
+                  "mpjpe_mm": output.mpjpe_mm, "perplexity": output.perplexity, "dead_codes": output.dead_codes}
         return {name: (torch.as_tensor(value).detach().float(), 1) for name, value in values.items()}
