@@ -39,3 +39,13 @@ def test_killed_build_resumes_to_identical_shards(synthetic_corpus, tiny_shards,
     assert not list(out.glob(".*.tmp"))
     reference_failures = [line for line in (tiny_shards / "failures.jsonl").read_text().splitlines() if '"train"' in line]
     assert (out / "failures.jsonl").read_text().splitlines() == reference_failures
+
+
+def test_a_damaged_shard_record_is_named(tmp_path):
+    from unimumo.data.shard_writer import read_records, records_dir
+
+    record = records_dir(tmp_path, "train") / "000000.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"name": "train-000000.tar", "spl')
+    with pytest.raises(ValueError, match="000000.json: unreadable shard record"):
+        read_records(tmp_path, "train")

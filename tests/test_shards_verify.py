@@ -63,3 +63,16 @@ def test_inspect_and_verify_reject_a_directory_without_manifest(tmp_path, capsys
     assert "no manifest.json" in capsys.readouterr().err
     assert main(["verify", str(tmp_path)]) == EXIT_FAILURES
     assert "no manifest.json" in capsys.readouterr().out
+
+
+def test_verify_reports_an_unparsable_manifest(tmp_path, capsys):
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert main(["verify", str(tmp_path)]) == EXIT_FAILURES
+    assert f"FAIL {tmp_path / 'manifest.json'}: not valid JSON" in capsys.readouterr().out
+
+
+def test_inspect_names_a_truncated_shard(shards_copy, capsys):
+    shard = first_train_shard(shards_copy)
+    shard.write_bytes(shard.read_bytes()[:5000])
+    assert main(["inspect", str(shards_copy), "--split", "train", "--samples", "100"]) != 0
+    assert str(shard) in capsys.readouterr().err

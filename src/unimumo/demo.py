@@ -22,8 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -112,6 +111,12 @@ def run_step(name: str, command: list[str], work_dir: Path, done: Path | Callabl
     print(f"[demo] {name}: done in {time.perf_counter() - started:.0f}s (log {log})", flush=True)
 
 
+def global_batch(micro_batch: int, nproc: int, at_least: int) -> int:
+    """The smallest multiple of micro_batch x nproc that is >= at_least (unimumo-train needs whole accumulation)."""
+    per_step = micro_batch * nproc
+    return per_step * -(-at_least // per_step)
+
+
 def module(name: str) -> list[str]:
     """Run a console script as `python -m` with this interpreter: works whether or not the venv is activated."""
     return [sys.executable, "-m", name]
@@ -125,7 +130,8 @@ def torchrun(config: DemoConfig, *args: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="unimumo-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work-dir", type=Path, default=Path("demo_out"), help="where everything is written")
+    parser.add_argument("--work-dir", type=Path, default=Path("demo_out"),
+                        help="where everything is written (default %(default)s)")
     parser.add_argument("--music4all", type=Path, help="real Music4All root (default: synthetic corpus)")
     parser.add_argument("--aist", type=Path, help="real AIST++ root")
     parser.add_argument("--humanml3d", type=Path, help="real HumanML3D root (optional)")
@@ -133,13 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-model", type=Path, help="local T5ForConditionalGeneration directory")
     parser.add_argument("--text-tokenizer", type=Path, help="sentencepiece model file matching the T5 vocabulary")
     parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
-    parser.add_argument("--nproc", type=int, default=2, help="training ranks (torchrun processes)")
-    parser.add_argument("--ds-config", default="zero2", help="DeepSpeed config name in ds_configs/ or a JSON path")
+    parser.add_argument("--nproc", type=int, default=DemoConfig.nproc,
+                        help="training ranks (torchrun processes) (default %(default)s)")
+    parser.add_argument("--ds-config", default=DemoConfig.ds_config,
+                        help="DeepSpeed config name in ds_configs/ or a JSON path (default %(default)s)")
     parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps, help="motion VQ-VAE training steps (default %(default)s)")
     parser.add_argument("--stage1-steps", type=int, default=DemoConfig.stage1_steps, help="stage1_motion training steps (default %(default)s)")
     parser.add_argument("--stage2-steps", type=int, default=DemoConfig.stage2_steps, help="stage2_joint training steps (default %(default)s)")
     parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples, help="music->motion evaluation samples (test split) (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, the builds, training and sampling")
+    parser.add_argument("--seed", type=int, default=DemoConfig.seed,
+                        help="seed of the corpus, the builds, training and sampling (default %(default)s)")
     parser.add_argument("--train-arg", action="append", default=[], dest="extra_train_args", metavar="KEY=VALUE",
                         help="extra --set override passed to both LM stages (repeatable)")
     args = parser.parse_args(argv)
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         run_step("corpus", [*module("unimumo.data.cli"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
                             "--motions", str(config.motions), "--seed", str(config.seed)],
                  work, done=config.corpus("corpus.json"))
-        config = dataclasses.replace(
+        config = replace(
             config, music4all=config.corpus("music4all"), aist=config.corpus("aist"),
             humanml3d=config.corpus("humanml3d"), music_codec=config.corpus("models/encodec"),
             text_model=config.corpus("models/t5"), text_tokenizer=config.corpus("models/text_tokenizer.model"))
@@ -165,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         run_step("motion_vqvae", torchrun(
             config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_args, "--ds-config", config.ds_config,
             "--set", f"steps={config.vqvae_steps}", "--set", "schedule.warmup_steps=5",
-            "--set", "data.global_batch=32", "--set", "data.micro_batch=16", "--set", f"seed={config.seed}"),
+            "--set", f"data.global_batch={global_batch(16, config.nproc, 32)}", "--set", "data.micro_batch=16",
+            "--set", f"seed={config.seed}"),
             work, done=vq_run / "export" / "config.json")
         motion_tokenizer = vq_run / "export"
 
@@ -182,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             work, done=functools.partial(split_built, shards, split))
 
     lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,
-               "--set", f"data.window={config.window}", "--set", "data.global_batch=8", "--set", "data.micro_batch=4",
+               "--set", f"data.window={config.window}", "--set", f"data.global_batch={global_batch(4, config.nproc, 8)}",
+               "--set", "data.micro_batch=4",
                "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}",
                # a few dozen steps only show a falling loss with a learning rate far above the reference
                "--set", f"optim.lr={config.lm_lr}"]

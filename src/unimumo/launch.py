@@ -19,6 +19,8 @@ from typing import Any, Mapping, Sequence
 import submitit
 
 from unimumo.constants import REQUEUE_EXIT_CODE
+from unimumo.train import SHORTHANDS
+from unimumo.train.recipes import RECIPE_NAMES, RecipeError, build_recipe, parse_assignment
 
 CLUSTERS = ("slurm", "local", "debug")
 DEFAULT_FOLDER = "slurm/logs/submitit/%j"
@@ -106,7 +108,8 @@ def submit(
     One task per GPU (`tasks_per_node` defaults to `gpus_per_node`, or 1 without GPUs). With
     `gpus_per_node=0` the ranks train on CPUs with gloo. `overrides` are recipe keys
     (`{"steps": 1000, "optim.lr": 1e-4}`); `cluster` is "slurm", "local" (subprocesses on this
-    machine), "debug" (in this process) or None (slurm when available, else local).
+    machine), "debug" (in this process) or None (slurm when available, else local). An unknown
+    recipe, key or ill-typed value raises RecipeError here, before anything is queued.
     """
     if cluster not in CLUSTERS + (None,):
         raise ValueError(f"cluster must be one of {', '.join(CLUSTERS)} or None, got {cluster!r}")
@@ -119,6 +122,8 @@ def submit(
                        ("ds_config", ds_config)):
         if value is not None:
             run_overrides[key] = str(value)
+    # unknown recipes, keys and ill-typed values fail now rather than after the job waited in the queue
+    build_recipe(recipe, {SHORTHANDS.get(key, key): value for key, value in run_overrides.items()}, check=False)
 
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(
@@ -137,10 +142,10 @@ def submit(
 
 
 def _parse_assignment(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--set expects key=value, got {text!r}")
-    return key, value
+    try:
+        return parse_assignment(text)
+    except RecipeError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                "--nodes 2 --gpus-per-node 8 --partition gpu --set steps=20000",
     )
     run = parser.add_argument_group("training run (as for unimumo-train)")
-    run.add_argument("--recipe", required=True, help="stage recipe, e.g. stage1_motion or stage2_joint")
+    run.add_argument("--recipe", required=True, choices=RECIPE_NAMES, help="training stage to run")
     run.add_argument("--out", required=True, help="run directory (checkpoints/, export/)")
     run.add_argument("--shards", help="shard directory")
     run.add_argument("--text-model", help="local T5 directory")
@@ -178,13 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    job = submit(
-        args.recipe, out=args.out, shards=args.shards, text_model=args.text_model, init_from=args.init_from,
-        ds_config=args.ds_config, overrides=dict(args.overrides), nodes=args.nodes,
-        gpus_per_node=args.gpus_per_node, tasks_per_node=args.tasks_per_node, cpus_per_task=args.cpus_per_task,
-        timeout_min=args.timeout_min, partition=args.partition, signal_delay_s=args.signal_delay_s,
-        cluster=args.cluster, folder=args.folder,
-    )
+    try:
+        job = submit(
+            args.recipe, out=args.out, shards=args.shards, text_model=args.text_model, init_from=args.init_from,
+            ds_config=args.ds_config, overrides=dict(args.overrides), nodes=args.nodes,
+            gpus_per_node=args.gpus_per_node, tasks_per_node=args.tasks_per_node, cpus_per_task=args.cpus_per_task,
+            timeout_min=args.timeout_min, partition=args.partition, signal_delay_s=args.signal_delay_s,
+            cluster=args.cluster, folder=args.folder,
+        )
+    except ValueError as error:  # RecipeError included
+        print(f"unimumo-submit: error: {error}", file=sys.stderr)
+        return 2
     print(f"submitted job {job.job_id}; log: {job.paths.stdout}", flush=True)
     if args.wait:
         print(job.results()[0])  # rank 0's run summary

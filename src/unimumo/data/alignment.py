@@ -5,6 +5,10 @@ sequence. It is piecewise linear: a global rate brings the motion's beat period 
 (folded by powers of two, so a dance on every other beat stays on every other beat), then each
 music beat that has a visual beat close to its predicted position becomes a knot, so the warped
 motion has its visual beats on the music beats. Local slopes stay within [rate/2, 2*rate].
+
+Joint speed and the alignment score reuse `unimumo.eval` (features.mean_joint_speed, beats.beat_alignment_score).
+Visual beats here differ from the evaluation's kinematic beats on purpose: lighter smoothing, a minimum gap and
+a prominence threshold, so that only clear beats become warp knots.
 """
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 from unimumo.constants import CODE_RATE
+from unimumo.eval.beats import beat_alignment_score
+from unimumo.eval.features import mean_joint_speed
+from unimumo.motion.resample import interpolate_frames
 
 
 def music_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]:
@@ -34,8 +41,7 @@ def warm_up_beat_tracker(sampling_rate: int = 22050) -> None:
 
 def joint_speed(joints: np.ndarray, fps: float, smooth_seconds: float = 0.05) -> np.ndarray:
     """Mean joint speed (m/s) per frame [N], Gaussian-smoothed over `smooth_seconds`."""
-    velocity = np.gradient(np.asarray(joints, dtype=np.float64), axis=0) * fps
-    speed = np.linalg.norm(velocity, axis=-1).mean(axis=-1)
+    speed = mean_joint_speed(joints, fps)
     sigma = smooth_seconds * fps
     return gaussian_filter1d(speed, sigma) if sigma >= 0.5 else speed
 
@@ -53,13 +59,14 @@ def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = 0.2) -
 
 
 def beat_alignment(music_beat_times: np.ndarray, motion_beat_times: np.ndarray, sigma: float = 0.1) -> float:
-    """Mean over music beats of exp(-d^2 / 2 sigma^2), d = distance (s) to the nearest visual beat (1 = perfect)."""
-    music_beat_times = np.asarray(music_beat_times, dtype=np.float64)
-    motion_beat_times = np.asarray(motion_beat_times, dtype=np.float64)
-    if music_beat_times.size == 0 or motion_beat_times.size == 0:
+    """Mean over music beats of exp(-d^2 / 2 sigma^2), d = distance (s) to the nearest visual beat (1 = perfect).
+
+    The evaluation BAS formula (`unimumo.eval.beats.beat_alignment_score`) with a wider default sigma,
+    and 0.0 instead of an error when there are no music beats.
+    """
+    if np.size(music_beat_times) == 0:
         return 0.0
-    distance = np.abs(music_beat_times[:, None] - motion_beat_times[None, :]).min(axis=1)
-    return float(np.exp(-(distance**2) / (2 * sigma**2)).mean())
+    return beat_alignment_score(music_beat_times, motion_beat_times, sigma=sigma)
 
 
 def beat_period(beat_times: np.ndarray) -> float | None:
@@ -155,8 +162,4 @@ def place_pair(
 def warp_joints(joints: np.ndarray, fps: float, warp: TimeWarp, duration: float, out_fps: float) -> np.ndarray:
     """Resample joints [N,22,3] (at `fps`) on the warped time grid: frame k shows motion time warp(k / out_fps)."""
     num_out = int(round(duration * out_fps)) + 1
-    source_frames = np.clip(warp(np.arange(num_out) / out_fps) * fps, 0, len(joints) - 1)
-    low = np.floor(source_frames).astype(int)
-    high = np.minimum(low + 1, len(joints) - 1)
-    weight = (source_frames - low)[:, None, None]
-    return ((1 - weight) * joints[low] + weight * joints[high]).astype(np.float32)
+    return interpolate_frames(np.asarray(joints), warp(np.arange(num_out) / out_fps) * fps).astype(np.float32)

@@ -1,7 +1,9 @@
 """`unimumo-shards inspect`: a readable summary of a shard directory and its first few samples."""
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
+from typing import Iterator
 
 from unimumo.constants import CODE_RATE
 from unimumo.data.build_manifest import MANIFEST_NAME, read_failures, read_manifest
@@ -30,16 +32,28 @@ def summary_lines(out: Path) -> list[str]:
     return lines
 
 
+def _checked(samples: Iterator, path: Path) -> Iterator:
+    """`samples`, with any error reading the tar turned into a ValueError naming `path`."""
+    try:
+        yield from samples
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise ValueError(f"{path}: unreadable shard ({type(error).__name__}: {error})") from error
+
+
 def sample_lines(out: Path, split: str | None, limit: int) -> list[str]:
     manifest = read_manifest(out)
     lines = []
     for entry in manifest["shards"]:
         if split is not None and entry["split"] != split:
             continue
-        for key, fields in iter_samples(out / entry["name"]):
+        path = out / entry["name"]
+        for key, fields in _checked(iter_samples(path), path):
             if len(lines) >= limit:
                 return [line for block in lines for line in block]
-            sample = decode_sample(fields, key)
+            try:
+                sample = decode_sample(fields, key)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from error
             meta = sample["json"]
             frames = sample["music.codes.npy"].shape[1]
             lines.append([

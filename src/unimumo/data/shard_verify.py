@@ -42,7 +42,10 @@ def verify_shards(out: str | Path, *, music_codec=None, motion_codec=None, text_
     out = Path(out)
     if not (out / "manifest.json").is_file():
         return [f"{out}: no manifest.json"], {}
-    manifest = read_manifest(out)
+    try:
+        manifest = read_manifest(out)
+    except ValueError as error:  # unparsable or unknown-format manifest: report it like any other problem
+        return [str(error)], {}
     problems: list[str] = []
     stats = {"shards": 0, "samples": 0}
     for entry in tqdm(manifest["shards"], unit="shard", desc="verify", disable=not progress):

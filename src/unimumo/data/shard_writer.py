@@ -53,7 +53,10 @@ def read_records(out: Path, split: str) -> list[ShardRecord]:
         path = records_dir(out, split) / f"{index:06d}.json"
         if not path.is_file():
             break
-        record = ShardRecord(**json.loads(path.read_text()))
+        try:
+            record = ShardRecord(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:  # bad JSON or unknown fields: never guess, name the file
+            raise ValueError(f"{path}: unreadable shard record ({type(error).__name__}: {error})") from error
         tar = out / record.name
         if not tar.is_file() or fingerprint_file(tar) != record.sha256:
             break

@@ -6,10 +6,12 @@ beats.py         kinematic and music beats, BAS, beat coverage / hit
 text_metrics.py  BLEU, ROUGE-L
 dance_metrics.py all dance metrics of a generated set against its ground truth
 samples.py       deterministic first-N-seconds test samples read from the shards
+assets.py        the model and the tokenizers (by default those recorded in the shard manifest)
 chunks.py        resumable, seeded batched work cached on disk
 generation.py    an evaluation session: samples, model, cached generation, decoding
 music2motion.py, text2music.py, motion2music.py, caption.py   the `unimumo-eval` commands
 render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
+render_files.py  `unimumo-eval render`: those renderings of any motion / music file
 report.py        metrics.json and metrics.md
 cli.py           `unimumo-eval`
 """

@@ -34,11 +34,18 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
 }
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in "invalid int value: ..."
+    return parse
+
+
+_positive_int = _int_at_least(1)
 
 
 def _positive_float(text: str) -> float:
@@ -67,7 +74,7 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default: 1)")
     parser.add_argument("--top-k", type=int, default=250, help="top-k sampling, 0 = off (default: 250)")
     parser.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling, 0 = off (default: 0)")
-    parser.add_argument("--render", type=int, default=4,
+    parser.add_argument("--render", type=_int_at_least(0), default=4,
                         help="write wav/npy/bvh/GIF/plots for the first N samples (default: 4; 0 = none)")
     parser.add_argument("--motion-tokenizer", help="motion tokenizer dir (default: the one in the shard manifest)")
     parser.add_argument("--music-codec", help="EnCodec dir (default: the one in the shard manifest)")

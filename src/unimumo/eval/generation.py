@@ -3,6 +3,8 @@
 `EvalSession` opens a run: the output directory, the deterministic test samples and the model.
 `generate_streams` runs `model.generate(task, ...)` chunk by chunk through `run_chunks`
 (resumable, chunk i seeded with seed + i) and returns the generated codes of every sample.
+`decode_motions` / `decode_music` turn codes back into joints / waveforms; `ground_truth` stacks
+the samples' own codes and `decode_generated_music` also tracks the beats of the generated music.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec
+from unimumo.eval.beats import music_beats
 from unimumo.eval.chunks import check_settings, run_chunks
 from unimumo.eval.samples import EvalSample, batch_inputs, read_eval_samples
 
@@ -120,3 +123,14 @@ def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str, batch_si
 def decode_music(codec, codes: np.ndarray, name: str) -> list[np.ndarray]:
     """Waveforms of every music code sequence in `codes` [B,4,T]."""
     return [codec.decode(c) for c in tqdm(codes, desc=f"decode {name} music", unit="clip")]
+
+
+def decode_generated_music(codec, codes: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Waveforms of generated music codes [B,4,T] and the beat times (s) librosa tracks in each."""
+    wavs = decode_music(codec, codes, "generated")
+    return wavs, [music_beats(wav, codec.sampling_rate) for wav in wavs]
+
+
+def ground_truth(samples: list[EvalSample], stream: str) -> np.ndarray:
+    """The samples' own codes of `stream` ("music_codes" | "motion_codes"), stacked [B,4,T]."""
+    return np.stack([getattr(sample, stream) for sample in samples])

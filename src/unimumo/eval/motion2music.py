@@ -13,9 +13,10 @@ import argparse
 
 import numpy as np
 
-from unimumo.eval.beats import beat_alignment_score, beat_coverage_and_hit, motion_beats, music_beats
+from unimumo.eval.beats import beat_alignment_score, beat_coverage_and_hit, motion_beats
 from unimumo.eval.features import prepare_joints
-from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams
+from unimumo.eval.generation import (EvalSession, decode_generated_music, decode_motions, decode_music,
+                                     generate_streams, ground_truth)
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
 
@@ -42,10 +43,9 @@ def run(args: argparse.Namespace) -> dict:
     samples = session.samples
     codes = generate_streams(session, session.model())
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
-    generated_music = decode_music(codec, codes["music_codes"], "generated")
-    generated_beats = [music_beats(wav, codec.sampling_rate) for wav in generated_music]
+    generated_music, generated_beats = decode_generated_music(codec, codes["music_codes"])
     reference_beats = [s.music_beats for s in samples]
-    dances = decode_motions(tokenizer, np.stack([s.motion_codes for s in samples]), args.motion_fps, "conditioning")
+    dances = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "conditioning")
     dance_beats = [motion_beats(prepare_joints(joints), args.motion_fps) for joints in dances]
     table = {
         "generated": rhythm_metrics(generated_beats, dance_beats, args.seconds),
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> dict:
 
     shown = min(args.render, len(samples))
     if shown:
-        reference_music = decode_music(codec, np.stack([s.music_codes for s in samples[:shown]]), "ground-truth")
+        reference_music = decode_music(codec, ground_truth(samples[:shown], "music_codes"), "ground-truth")
         for index in range(shown):
             directory = session.render_dir(index)
             write_wav(directory / "generated_music.wav", generated_music[index], codec.sampling_rate)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from unimumo.eval.dance_metrics import dance_metrics
-from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams
+from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
 
@@ -25,15 +23,14 @@ def run(args: argparse.Namespace) -> dict:
     codes = generate_streams(session, session.model())
     tokenizer = session.motion_tokenizer()
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
-    reference_codes = np.stack([s.motion_codes for s in session.samples])
-    reference = decode_motions(tokenizer, reference_codes, args.motion_fps, "reference")
+    reference = decode_motions(tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference")
     beats = [s.music_beats for s in session.samples]
     table = dance_metrics(generated, reference, beats, args.motion_fps)
 
     shown = min(args.render, len(session.samples))
     if shown:
         codec = session.music_codec()
-        music = decode_music(codec, np.stack([s.music_codes for s in session.samples[:shown]]), "ground-truth")
+        music = decode_music(codec, ground_truth(session.samples[:shown], "music_codes"), "ground-truth")
         for index in range(shown):
             write_wav(session.render_dir(index) / "music.wav", music[index], codec.sampling_rate)
             for name, joints in (("generated", generated[index]), ("ground_truth", reference[index])):

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from unimumo.eval.beats import music_beats
 from unimumo.eval.dance_metrics import dance_metrics
-from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams
+from unimumo.eval.generation import (EvalSession, decode_generated_music, decode_motions, decode_music,
+                                     generate_streams, ground_truth)
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
 
@@ -26,17 +24,16 @@ def run(args: argparse.Namespace) -> dict:
     samples = session.samples
     codes = generate_streams(session, session.model())
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
-    generated_music = decode_music(codec, codes["music_codes"], "generated")
-    generated_beats = [music_beats(wav, codec.sampling_rate) for wav in generated_music]
+    generated_music, generated_beats = decode_generated_music(codec, codes["music_codes"])
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
-    reference = decode_motions(tokenizer, np.stack([s.motion_codes for s in samples]), args.motion_fps, "reference")
+    reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference")
     reference_beats = [s.music_beats for s in samples]
     table = dance_metrics(generated, reference, generated_beats, args.motion_fps,
                           ground_truth_music_beats=reference_beats)
 
     shown = min(args.render, len(samples))
     if shown:
-        reference_music = decode_music(codec, np.stack([s.music_codes for s in samples[:shown]]), "ground-truth")
+        reference_music = decode_music(codec, ground_truth(samples[:shown], "music_codes"), "ground-truth")
         for index in range(shown):
             pairs = {
                 "generated": (generated_music[index], generated[index], generated_beats[index]),

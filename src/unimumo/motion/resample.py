@@ -1,4 +1,5 @@
-"""Frame-rate conversion of motion: AIST++ 60 fps and HumanML3D/DanceDB 20 fps <-> the 50 Hz code rate.
+"""Frame-rate conversion of motion: AIST++ 60 fps and HumanML3D/DanceDB 20 fps <-> the motion VQ-VAE's frame
+rate (`MotionVQVAEConfig.frame_rate` = 50 codes/s x frames per code).
 
 Frame i of a clip at `fps` is taken to be at time i / fps; the resampled clip samples the same
 time axis at the new rate by linear interpolation (clamped at the last frame), so a clip keeps its
@@ -33,10 +34,10 @@ def resample_motion(x: np.ndarray, src_fps: float, dst_fps: float, num_frames: i
     length = resampled_length(len(x), src_fps, dst_fps) if num_frames is None else int(num_frames)
     if length < 1:
         raise ValueError(f"a clip of {len(x)} frames at {src_fps} fps has no frames at {dst_fps} fps")
-    return _interpolate(x, np.arange(length) * (src_fps / dst_fps))
+    return interpolate_frames(x, np.arange(length) * (src_fps / dst_fps))
 
 
-def _interpolate(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def interpolate_frames(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Linear interpolation of frames x [N,...] at fractional frame `positions` (clamped to the clip)."""
     position = np.clip(positions, 0.0, len(x) - 1)
     left = np.floor(position).astype(np.int64)
@@ -72,13 +73,13 @@ def resample_features(
     joints = np.concatenate([joints, joints[-1:] + last_steps])
 
     boundaries = np.arange(length + 1) * ratio
-    facing = _interpolate(facing, boundaries)
-    root = _interpolate(root, boundaries)
-    joints = _interpolate(joints, boundaries)
+    facing = interpolate_frames(facing, boundaries)
+    root = interpolate_frames(root, boundaries)
+    joints = interpolate_frames(joints, boundaries)
     out[:, ROOT_ROT_VELOCITY] = (np.diff(facing) / 2.0)[:, None]
     root_steps = np.einsum("nij,nj->ni", yaw_matrix(facing[1:]), np.diff(root, axis=0))
     out[:, ROOT_LINEAR_VELOCITY] = root_steps[:, [0, 2]]
     joint_steps = np.einsum("nij,nkj->nki", yaw_matrix(facing[:-1]), np.diff(joints, axis=0))
     out[:, LOCAL_VELOCITIES] = joint_steps.reshape(length, -1)
-    out[:, FOOT_CONTACTS] = _interpolate(features[:, FOOT_CONTACTS], (np.arange(length) + 0.5) * ratio - 0.5)
+    out[:, FOOT_CONTACTS] = interpolate_frames(features[:, FOOT_CONTACTS], (np.arange(length) + 0.5) * ratio - 0.5)
     return out.astype(np.float32)

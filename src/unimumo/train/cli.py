@@ -74,9 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     except RecipeError as error:
         print(f"unimumo-train: recipe error: {error}", file=sys.stderr)
         return 2
+    from unimumo.train.checkpoint import CheckpointError
     from unimumo.train.trainer import run_trainer
 
-    result = run_trainer(recipe)
+    try:
+        result = run_trainer(recipe)
+    except RecipeError as error:  # found at set-up: world-size batch split, ds_config file, raw motion data
+        print(f"unimumo-train: recipe error: {error}", file=sys.stderr)
+        return 2
+    except CheckpointError as error:  # the checkpoint to resume from (or export) is incomplete or incompatible
+        print(f"unimumo-train: checkpoint error: {error}", file=sys.stderr)
+        return 2
     return result["exit_code"]
 
 

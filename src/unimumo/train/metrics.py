@@ -14,6 +14,8 @@ from typing import Mapping
 
 import torch
 
+from unimumo.train.stages import group_of
+
 # dense bf16 peak FLOP/s per device, by substring of torch.cuda.get_device_name()
 PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12,
                    "L4": 121e12, "V100": 125e12, "RTX 4090": 165e12}
@@ -31,8 +33,7 @@ def flops_per_token(model: torch.nn.Module, skip_groups: tuple[str, ...] = ("tex
     """Training FLOPs per code token, counting parameters outside embeddings and the skipped groups."""
     total = trainable = 0
     for name, param in model.named_parameters():
-        group = model.parameter_group(name) if hasattr(model, "parameter_group") else "all"
-        if group in skip_groups or "embed" in name:
+        if group_of(model, name) in skip_groups or "embed" in name:
             continue
         total += param.numel()
         trainable += param.numel() if param.requires_grad else 0

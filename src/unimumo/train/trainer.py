@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from unimumo.constants import REQUEUE_EXIT_CODE
 from unimumo.train import distributed, engine as engine_lib
-from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng
+from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng, tag_for
 from unimumo.train.data import build_data
 from unimumo.train.export import export_checkpoint
 from unimumo.train.metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token, max_memory_bytes,
@@ -56,7 +56,7 @@ class Trainer:
         self.rank, self.world = self.env.rank, self.env.world_size
         self.out = Path(recipe.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.main = self.rank == 0
+        self.main = self.env.is_main
 
         self.data = build_data(recipe, self.rank, self.world)
         _seed_all(recipe.seed)  # identical initial weights on every rank
@@ -105,10 +105,13 @@ class Trainer:
             print(f"[unimumo-train] resumed from step {self.step}", flush=True)
 
     def _truncate_metrics(self) -> None:
-        """Drop metric lines logged after the checkpoint we resume from (they will be logged again)."""
+        """Drop metric lines logged after the checkpoint we resume from (they will be logged again).
+
+        A line cut short by the kill that ended the previous run is not JSON; it is dropped too.
+        """
         path = self.out / "metrics.jsonl"
         if path.is_file():
-            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= self.step]
+            kept = [line for line in path.read_text().splitlines() if _logged_step(line) <= self.step]
             atomic_write_text(path, "".join(line + "\n" for line in kept))
 
     # -- steps -------------------------------------------------------------------------------------------------------
@@ -227,7 +230,7 @@ class Trainer:
             return {"status": status, "exit_code": REQUEUE_EXIT_CODE, "step": self.step,
                     "checkpoint": str(last_saved), "skipped_steps": self.skipped}
         if last_saved is None:  # resumed a finished run
-            last_saved = self.checkpoints.root / f"global_step{self.step}"
+            last_saved = self.checkpoints.root / tag_for(self.step)
         export = self.export(last_saved)
         return {"status": status, "exit_code": 0, "step": self.step, "checkpoint": str(last_saved),
                 "export": str(export), "skipped_steps": self.skipped}
@@ -245,6 +248,14 @@ class Trainer:
         if self.main:
             bar.write(summary_line(self.step, self.recipe.steps, values))
         window.reset()
+
+
+def _logged_step(line: str) -> float:
+    """The step of one metrics.jsonl line; infinity for a blank or torn line."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return float("inf")
 
 
 def _seed_all(seed: int) -> None:
