@@ -57,7 +57,9 @@ def test_rendezvous_port_is_stable_per_job_and_in_range():
 
 
 @pytest.mark.parametrize("kwargs, message", [({"cluster": "kubernetes"}, "cluster must be one of"),
-                                             ({"nodes": 0}, "nodes >= 1")])
+                                             ({"nodes": 0}, "nodes >= 1"),
+                                             ({"overrides": {"optim.lrr": 1}}, "unknown recipe key 'optim.lrr'"),
+                                             ({"overrides": {"steps": "many"}}, "steps: expected int")])
 def test_invalid_submissions_are_refused(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         launch.submit("stage1_motion", out=tmp_path, folder=tmp_path, **kwargs)

@@ -243,3 +243,10 @@ def test_cli_help_and_recipe_errors():
     out = subprocess.run([PY, "-m", "unimumo.train.export", "/nonexistent", "/tmp/x"], capture_output=True, text=True,
                          env=env)
     assert out.returncode == 2 and "no complete checkpoint" in out.stderr
+
+
+def test_metrics_lines_torn_by_a_kill_sort_after_every_checkpoint():
+    from unimumo.train.trainer import _logged_step
+
+    assert _logged_step(json.dumps({"step": 7, "loss": 1.0})) == 7
+    assert _logged_step('{"step": 8, "lo') == float("inf") and _logged_step("") == float("inf")

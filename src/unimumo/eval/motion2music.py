@@ -14,7 +14,6 @@ import argparse
 import numpy as np
 
 from unimumo.eval.beats import beat_alignment_score, beat_coverage_and_hit, motion_beats
-from unimumo.eval.features import prepare_joints
 from unimumo.eval.generation import (EvalSession, decode_generated_music, decode_motions, decode_music,
                                      generate_streams, ground_truth)
 from unimumo.eval.render import render_motion, write_wav
@@ -46,7 +45,8 @@ def run(args: argparse.Namespace) -> dict:
     generated_music, generated_beats = decode_generated_music(codec, codes["music_codes"])
     reference_beats = [s.music_beats for s in samples]
     dances = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "conditioning")
-    dance_beats = [motion_beats(prepare_joints(joints), args.motion_fps) for joints in dances]
+    # the whole window (no 1200-frame benchmark cap): beat bins must span the same --seconds as the music's
+    dance_beats = [motion_beats(joints, args.motion_fps) for joints in dances]
     table = {
         "generated": rhythm_metrics(generated_beats, dance_beats, args.seconds),
         "ground_truth": rhythm_metrics(reference_beats, dance_beats, args.seconds),
