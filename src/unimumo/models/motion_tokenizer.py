@@ -11,8 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +26,7 @@ from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.stats import compute_feature_stats
 from unimumo.motion.synthetic import synthetic_smpl_dance
 from unimumo.utils.fingerprint import fingerprint_state
-from unimumo.utils.io import atomic_write_json
+from unimumo.utils.io import atomic_directory, atomic_write_json
 
 TOKENIZER_FILE = "motion_tokenizer.json"
 TRAINING_ONLY_BUFFERS = ("quantizer.cluster_size", "quantizer.embed_sum")  # EMA state; never changes codes
@@ -85,22 +83,9 @@ class MotionTokenizer:
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write config, weights and fingerprint to `path`, replacing it atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_directory(path) as staging:
             self.model.save_pretrained(staging)
             atomic_write_json(staging / TOKENIZER_FILE, {"fingerprint": self.fingerprint, "code_rate": self.config.code_rate})
-            retired = None
-            if path.exists():
-                retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-                os.replace(path, retired / path.name)
-            os.replace(staging, path)
-            if retired is not None:
-                shutil.rmtree(retired)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
 
     def to(self, device: str | torch.device) -> "MotionTokenizer":
         self.model.to(device)

@@ -8,16 +8,14 @@ OUT appears only when complete: the directory is written beside it and renamed i
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from unimumo.train.checkpoint import CheckpointError, read_meta, resolve
 from unimumo.train.model_factory import rebuild
+from unimumo.utils.io import atomic_directory
 
 
 def consolidated_state_dict(root: Path, tag: str) -> dict:
@@ -74,22 +72,8 @@ def save_export(model, out_dir: Path) -> Path:
 
         MotionTokenizer(model).save_pretrained(out_dir)
         return out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
-        staging.chmod(0o755)
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out_dir, old)
-        os.replace(staging, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 
