@@ -245,6 +245,19 @@ def test_cli_help_and_recipe_errors():
     assert out.returncode == 2 and "no complete checkpoint" in out.stderr
 
 
+def test_missing_input_directories_are_named_not_traced(tmp_path, tiny_shards):
+    missing = tmp_path / "missing"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    base = [PY, "-m", "unimumo.train.cli", "--recipe", "stage1_motion", "--out", str(tmp_path / "run")]
+    for extra, fragment in (
+        (["--shards", str(missing)], f"{missing}/manifest.json: shard manifest not found"),
+        (["--shards", str(tiny_shards), "--text-model", str(missing)], f"text_model: {missing} is not a local directory"),
+    ):
+        out = subprocess.run(base + extra, capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 2, out.stderr[-2000:]
+        assert fragment in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
 def test_metrics_lines_torn_by_a_kill_sort_after_every_checkpoint():
     from unimumo.train.trainer import _logged_step
 

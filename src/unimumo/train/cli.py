@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:  # the checkpoint to resume from (or export) is incomplete or incompatible
         print(f"unimumo-train: checkpoint error: {error}", file=sys.stderr)
         return 2
+    except FileNotFoundError as error:  # shard manifest, text model or --init-from directory missing
+        print(f"unimumo-train: missing input: {error}", file=sys.stderr)
+        return 2
     return result["exit_code"]
 
 

@@ -7,6 +7,7 @@ weights are written into the model config. motion_vqvae: a `MotionVQVAE` from it
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import torch
 
@@ -27,6 +28,11 @@ def build_model(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.
 
     `feature_stats` (mean, std) of the motion training data normalise a fresh motion VQ-VAE.
     """
+    for key in ("init_from", "text_model"):
+        path = getattr(recipe, key)
+        if path is not None and not Path(path).is_dir():
+            raise FileNotFoundError(f"{key}: {path} is not a local directory (models are never downloaded; "
+                                    "give a save_pretrained directory)")
     overrides = dict(recipe.model.config)
     if recipe.name == "motion_vqvae":
         from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
