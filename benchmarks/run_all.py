@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -42,7 +41,7 @@ def run_one(script: Path, quick: bool, timeout: int) -> dict:
     cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
     started = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"benchmark": script.stem, "status": f"timed out after {timeout}s", "command": " ".join(cmd[1:])}
     row = last_json_line(proc.stdout) or {"benchmark": script.stem}

@@ -90,10 +90,9 @@ def split_built(shards: Path, split: str) -> bool:
     return manifest.exists() and split in json.loads(manifest.read_text()).get("splits", {})
 
 
-def run_step(name: str, command: list[str], work_dir: Path, done: Path | Callable[[], bool]) -> None:
-    """Run one step unless it is done (`done` exists or returns True); log to WORK/logs/NAME.log; fail loudly."""
-    is_done = done if callable(done) else done.exists
-    if is_done():
+def run_step(name: str, command: list[str], work_dir: Path, done: Callable[[], bool]) -> None:
+    """Run one step unless `done()` says its output is complete; log to WORK/logs/NAME.log; fail loudly."""
+    if done():
         print(f"[demo] {name}: already done, skipping")
         return
     log = work_dir / "logs" / f"{name}.log"
@@ -106,7 +105,7 @@ def run_step(name: str, command: list[str], work_dir: Path, done: Path | Callabl
     if proc.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
         raise SystemExit(f"[demo] step {name!r} failed with exit code {proc.returncode}; log: {log}\n{tail}")
-    if not is_done():
+    if not done():
         raise SystemExit(f"[demo] step {name!r} finished but did not produce its output; log: {log}")
     print(f"[demo] {name}: done in {time.perf_counter() - started:.0f}s (log {log})", flush=True)
 
@@ -120,6 +119,11 @@ def global_batch(micro_batch: int, nproc: int, at_least: int) -> int:
 def module(name: str) -> list[str]:
     """Run a console script as `python -m` with this interpreter: works whether or not the venv is activated."""
     return [sys.executable, "-m", name]
+
+
+def motion_sources(config: DemoConfig) -> list[str]:
+    """The raw motion roots as flags (--aist, and --humanml3d when given), the same for the VQ-VAE and the build."""
+    return ["--aist", str(config.aist)] + (["--humanml3d", str(config.humanml3d)] if config.humanml3d else [])
 
 
 def torchrun(config: DemoConfig, *args: str) -> list[str]:
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if synthetic:
         run_step("corpus", [*module("unimumo.data.cli"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
                             "--motions", str(config.motions), "--seed", str(config.seed)],
-                 work, done=config.corpus("corpus.json"))
+                 work, done=config.corpus("corpus.json").exists)
         config = replace(
             config, music4all=config.corpus("music4all"), aist=config.corpus("aist"),
             humanml3d=config.corpus("humanml3d"), music_codec=config.corpus("models/encodec"),
@@ -170,20 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     motion_tokenizer = config.motion_tokenizer
     if motion_tokenizer is None:
         vq_run = work / "runs" / "motion_vqvae"
-        motion_args = ["--aist", str(config.aist)] + (["--humanml3d", str(config.humanml3d)] if config.humanml3d else [])
         run_step("motion_vqvae", torchrun(
-            config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_args, "--ds-config", config.ds_config,
+            config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_sources(config), "--ds-config", config.ds_config,
             "--set", f"steps={config.vqvae_steps}", "--set", "schedule.warmup_steps=5",
             "--set", f"data.global_batch={global_batch(16, config.nproc, 32)}", "--set", "data.micro_batch=16",
             "--set", f"seed={config.seed}"),
-            work, done=vq_run / "export" / "config.json")
+            work, done=(vq_run / "export" / "config.json").exists)
         motion_tokenizer = vq_run / "export"
 
     shards = work / "shards" / "demo"
     for split in ("train", "val", "test"):
         run_step(f"shards_{split}", [
-            *module("unimumo.data.cli"), "build", "--music4all", str(config.music4all), "--aist", str(config.aist),
-            *(["--humanml3d", str(config.humanml3d)] if config.humanml3d else []),
+            *module("unimumo.data.cli"), "build", "--music4all", str(config.music4all), *motion_sources(config),
             "--music-codec", str(config.music_codec), "--motion-codec", str(motion_tokenizer),
             "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
             "--seed", str(config.seed), "--resume", "--no-progress", "--shard-size-mb", str(config.shard_size_mb),
@@ -202,18 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     stage1, stage2 = work / "runs" / "stage1_motion", work / "runs" / "stage2_joint"
     run_step("stage1_motion", torchrun(config, "--recipe", "stage1_motion", "--out", str(stage1), *lm_args,
                                        "--set", f"steps={config.stage1_steps}", "--resume"),
-             work, done=stage1 / "export" / "config.json")
+             work, done=(stage1 / "export" / "config.json").exists)
     run_step("stage2_joint", torchrun(config, "--recipe", "stage2_joint", "--out", str(stage2), *lm_args,
                                       "--init-from", str(stage1 / "export"), "--set", f"steps={config.stage2_steps}",
                                       "--resume"),
-             work, done=stage2 / "export" / "config.json")
+             work, done=(stage2 / "export" / "config.json").exists)
 
     evaluation = work / "eval" / "music2motion"
     run_step("eval", [*module("unimumo.eval.cli"), "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
                       "--split", "test", "--num-samples", str(config.eval_samples), "--seconds", str(config.eval_seconds),
                       "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
                       "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],
-             work, done=evaluation / "metrics.json")
+             work, done=(evaluation / "metrics.json").exists)
 
     summary = "\n".join([
         f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
