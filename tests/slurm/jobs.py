@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SH = Path(__file__).with_name("cluster.sh")
 FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+REQUEUE_RELEASE_DELAY_S = 3
 CPU_ALLOCATION = ["--nodes=1", "--gpus-per-node=0", "--ntasks-per-node=2", "--cpus-per-task=1"]
 
 
@@ -53,20 +54,29 @@ def read_log(log: Path) -> str:
     return log.read_text(errors="replace") if log.is_file() else f"(no log at {log})"
 
 
-def release_requeued(job_id: str, fields: dict[str, str]) -> None:
-    """Slurm holds a requeued batch job for ~2 minutes (Reason=BeginTime); start it now instead."""
-    if fields.get("JobState") == "PENDING" and fields.get("Reason") == "BeginTime" and fields.get("Restarts") != "0":
-        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], capture_output=True, timeout=30)
+def release_requeued(job_id: str, fields: dict[str, str], released: set[str]) -> None:
+    """Slurm holds a requeued batch job for ~2 minutes (Reason=BeginTime); start it a few seconds from now.
+
+    Not at once: slurmd refuses a launch whose credential is from the same second as the previous run's
+    revocation ("Job credential revoked"), and the job then ends FAILED instead of running again.
+    `released` holds the (job, restart) pairs already moved, so the start time is set once per requeue.
+    """
+    key = f"{job_id}/{fields.get('Restarts')}"
+    if (fields.get("JobState") == "PENDING" and fields.get("Reason") == "BeginTime"
+            and fields.get("Restarts") != "0" and key not in released):
+        released.add(key)
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", f"StartTime=now+{REQUEUE_RELEASE_DELAY_S}"],
+                       capture_output=True, timeout=30)
 
 
 def wait_for_job(job_id: str, log: Path, timeout_s: float = 600) -> dict[str, str]:
     """Poll until the job reaches a final state; returns its fields. Cancels it and fails on timeout."""
-    deadline = time.monotonic() + timeout_s
+    deadline, released = time.monotonic() + timeout_s, set()
     while time.monotonic() < deadline:
         fields = job_fields(job_id)
         if fields["JobState"] in FINAL_STATES:
             return fields
-        release_requeued(job_id, fields)
+        release_requeued(job_id, fields, released)
         time.sleep(1)
     subprocess.run(["scancel", job_id], timeout=30)
     pytest.fail(f"job {job_id} did not finish within {timeout_s:.0f}s (state {fields['JobState']}, "
