@@ -23,7 +23,11 @@ FAILURES_NAME = "failures.jsonl"
 FORMAT = "unimumo-shards/1"
 
 
-class ManifestMismatchError(ValueError):
+class ManifestError(ValueError):
+    """manifest.json is unreadable, of another format, or lacks what was asked of it."""
+
+
+class ManifestMismatchError(ManifestError):
     """The directory already holds shards made with different frozen tokenizers."""
 
 
@@ -45,9 +49,10 @@ def read_manifest(out: Path) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown manifest format {manifest.get('format')!r}, expected {FORMAT!r}")
+        raise ManifestError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ManifestError(f"{path}: unknown manifest format {found!r}, expected {FORMAT!r}")
     return manifest
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unimumo.data.build_manifest import MANIFEST_NAME, read_manifest
+from unimumo.data.build_manifest import MANIFEST_NAME, ManifestError, read_manifest
 
 
 def manifest_path(shards: str | Path) -> Path:
@@ -17,9 +17,14 @@ def split_shards(shards: str | Path, split: str) -> list[dict]:
     path = manifest_path(shards)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: shard manifest not found (build shards with `unimumo-shards build`)")
-    entries = read_manifest(path.parent)["shards"]
-    selected = [entry for entry in entries if entry["split"] == split]
-    if not selected:
+    entries = read_manifest(path.parent).get("shards", [])
+    try:
+        selected = [{"path": str(path.parent / entry["name"]), "count": int(entry["count"])}
+                    for entry in entries if entry["split"] == split]
         available = sorted({entry["split"] for entry in entries})
-        raise ValueError(f"{path}: no shards for split {split!r} (splits present: {available})")
-    return [{"path": str(path.parent / entry["name"]), "count": int(entry["count"])} for entry in selected]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ManifestError(f"{path}: malformed shard entry ({type(error).__name__}: {error}); "
+                            "rebuild with `unimumo-shards build`") from error
+    if not selected:
+        raise ManifestError(f"{path}: no shards for split {split!r} (splits present: {available})")
+    return selected
