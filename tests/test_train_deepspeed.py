@@ -291,6 +291,30 @@ def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_exp
     assert any(not torch.equal(stage1[n], stage2[n]) for n in stage1 if "music" in n)
 
 
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler installed for `signum` (SigCgt of /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+def test_sigusr1_during_set_up_still_ends_at_a_checkpoint(data, tmp_path):
+    out, log_path = tmp_path / "early", tmp_path / "early.log"
+    args = _train_args("stage1_motion", data, out, {"steps": 20, "data.global_batch": 2, "checkpoint.every": 100},
+                       "--ds-config", "cpu_zero0")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        _wait_for(lambda: _catches(proc.pid, signal.SIGUSR1), proc, "the stop-signal handler")
+        proc.send_signal(signal.SIGUSR1)
+        signalled_in_set_up = "recipe stage1_motion:" not in log_path.read_text()  # printed when set-up is done
+        code = proc.wait(timeout=600)
+    text = log_path.read_text()
+    assert signalled_in_set_up, text[-3000:]
+    assert code == REQUEUE_EXIT_CODE, text[-3000:]
+    assert "stop signal: checkpoint" in text and _latest_step(out) == 1, text[-3000:]
+
+
 def test_nonfinite_losses_are_skipped_and_counted_then_the_run_stops(data, tmp_path):
     out = tmp_path / "nan"
     # weights ~1e37 overflow the logits: every loss is NaN

@@ -5,7 +5,8 @@ import argparse
 import json
 import sys
 
-from unimumo.train.recipes import RECIPE_NAMES, RecipeError, build_recipe, parse_assignment
+from unimumo.train.recipes import RECIPE_NAMES, Recipe, RecipeError, build_recipe, parse_assignment
+from unimumo.train.signals import StopRequest
 
 EPILOG = """\
 examples:
@@ -74,16 +75,25 @@ def main(argv: list[str] | None = None) -> int:
     except RecipeError as error:
         print(f"unimumo-train: recipe error: {error}", file=sys.stderr)
         return 2
+    with StopRequest() as stop:  # before the slow imports: a pre-emption signal during set-up is not fatal
+        return _train(recipe, stop)
+
+
+def _train(recipe: Recipe, stop: StopRequest) -> int:
+    from unimumo.data.build_manifest import ManifestError
     from unimumo.train.checkpoint import CheckpointError
     from unimumo.train.trainer import run_trainer
 
     try:
-        result = run_trainer(recipe)
+        result = run_trainer(recipe, stop)
     except RecipeError as error:  # found at set-up: world-size batch split, ds_config file, raw motion data
         print(f"unimumo-train: recipe error: {error}", file=sys.stderr)
         return 2
     except CheckpointError as error:  # the checkpoint to resume from (or export) is incomplete or incompatible
         print(f"unimumo-train: checkpoint error: {error}", file=sys.stderr)
+        return 2
+    except ManifestError as error:  # manifest.json unreadable, of another format, or without the split
+        print(f"unimumo-train: shard manifest error: {error}", file=sys.stderr)
         return 2
     except FileNotFoundError as error:  # shard manifest, text model or --init-from directory missing
         print(f"unimumo-train: missing input: {error}", file=sys.stderr)

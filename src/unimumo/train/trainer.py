@@ -7,6 +7,7 @@ and counted, and the run stops after `max_nonfinite_steps` of them in a row.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sys
@@ -193,7 +194,8 @@ class Trainer:
 
     # -- loop --------------------------------------------------------------------------------------------------------
 
-    def train(self) -> dict:
+    def train(self, stop: StopRequest) -> dict:
+        """Run to `recipe.steps`; a signal recorded by `stop` (installed by the caller) ends it at a checkpoint."""
         recipe = self.recipe
         window = WindowStats()
         bar = tqdm(total=recipe.steps, initial=self.step, disable=not (self.main and recipe.log.progress_bar),
@@ -201,21 +203,20 @@ class Trainer:
         batches = iter(self.data)
         last_saved, status = None, "completed"
         try:
-            with StopRequest() as stop:
-                while self.step < recipe.steps:
-                    log_step = (self.step + 1) % recipe.log.every == 0 or self.step + 1 == recipe.steps
-                    values, tokens, samples = self._train_step(batches, log_step)
-                    window.add(values, tokens, samples)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{values.get('loss', float('nan')):.4f}", refresh=False)
-                    if log_step:
-                        self._log(window, bar)
-                    preempted = stop.any_rank(self.device)
-                    if preempted or self.step % recipe.checkpoint.every == 0 or self.step == recipe.steps:
-                        last_saved = self.save_checkpoint()
-                    if preempted:
-                        status = "preempted"
-                        break
+            while self.step < recipe.steps:
+                log_step = (self.step + 1) % recipe.log.every == 0 or self.step + 1 == recipe.steps
+                values, tokens, samples = self._train_step(batches, log_step)
+                window.add(values, tokens, samples)
+                bar.update(1)
+                bar.set_postfix(loss=f"{values.get('loss', float('nan')):.4f}", refresh=False)
+                if log_step:
+                    self._log(window, bar)
+                preempted = stop.any_rank(self.device)
+                if preempted or self.step % recipe.checkpoint.every == 0 or self.step == recipe.steps:
+                    last_saved = self.save_checkpoint()
+                if preempted:
+                    status = "preempted"
+                    break
         except RuntimeError as error:
             if _is_oom(error):
                 raise RuntimeError(f"[unimumo-train] step {self.step + 1}: {OOM_ADVICE}") from error
@@ -264,9 +265,15 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_trainer(recipe: Recipe) -> dict:
-    """Build a Trainer for `recipe` and train it; returns the run summary."""
+def run_trainer(recipe: Recipe, stop: StopRequest | None = None) -> dict:
+    """Build a Trainer for `recipe` and train it; returns the run summary.
+
+    Stop signals are caught from here on (or from wherever the caller entered `stop`): one that arrives
+    during set-up ends the run at a checkpoint after the first step instead of killing the process.
+    """
     started = time.time()
-    result = Trainer(recipe).train()
+    with contextlib.ExitStack() as stack:
+        stop = stop if stop is not None else stack.enter_context(StopRequest())
+        result = Trainer(recipe).train(stop)
     result["wall_time_s"] = time.time() - started
     return result
