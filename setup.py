@@ -5,8 +5,11 @@ setup(
     name="unimumo",
     version="0.1.0",
     description="Training framework for a unified music-motion-text language model (UniMuMo family).",
-    package_dir={"": "src"},
-    packages=find_packages("src"),
+    # ds_configs/ stays at the repository root (researchers edit it there) and is also installed as
+    # unimumo.ds_configs, so a non-editable install finds the named configs too.
+    package_dir={"": "src", "unimumo.ds_configs": "ds_configs"},
+    packages=find_packages("src") + ["unimumo.ds_configs"],
+    package_data={"unimumo.ds_configs": ["*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "torch>=2.4",

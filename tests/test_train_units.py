@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -246,11 +247,19 @@ def test_cli_help_and_recipe_errors():
 
 
 def test_missing_input_directories_are_named_not_traced(tmp_path, tiny_shards):
-    missing = tmp_path / "missing"
+    missing, corrupt, no_train = tmp_path / "missing", tmp_path / "corrupt", tmp_path / "no_train"
+    corrupt.mkdir()
+    (corrupt / "manifest.json").write_text('{"format": "unimumo-shards/1", "shards": [')
+    no_train.mkdir()
+    (no_train / "manifest.json").write_text(json.dumps(
+        {"format": "unimumo-shards/1", "tokenizers": {}, "splits": {},
+         "shards": [{"name": "val-000000.tar", "split": "val", "count": 3}]}))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     base = [PY, "-m", "unimumo.train.cli", "--recipe", "stage1_motion", "--out", str(tmp_path / "run")]
     for extra, fragment in (
         (["--shards", str(missing)], f"{missing}/manifest.json: shard manifest not found"),
+        (["--shards", str(corrupt)], f"shard manifest error: {corrupt}/manifest.json: not valid JSON"),
+        (["--shards", str(no_train)], f"{no_train}/manifest.json: no shards for split 'train' (splits present: ['val'])"),
         (["--shards", str(tiny_shards), "--text-model", str(missing)], f"text_model: {missing} is not a local directory"),
     ):
         out = subprocess.run(base + extra, capture_output=True, text=True, env=env, timeout=300)
@@ -263,3 +272,18 @@ def test_metrics_lines_torn_by_a_kill_sort_after_every_checkpoint():
 
     assert _logged_step(json.dumps({"step": 7, "loss": 1.0})) == 7
     assert _logged_step('{"step": 8, "lo') == float("inf") and _logged_step("") == float("inf")
+
+
+def test_a_non_editable_install_ships_the_named_ds_configs(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    target = tmp_path / "site"
+    pip = subprocess.run([PY, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+                          str(target), str(repo)], capture_output=True, text=True, timeout=600)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    probe = "from unimumo.train.engine import resolve_ds_config; print(resolve_ds_config('zero3'))"
+    out = subprocess.run([PY, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=str(target), OMP_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    shipped = Path(out.stdout.strip())
+    assert shipped == target / "unimumo" / "ds_configs" / "zero3.json"
+    assert json.loads(shipped.read_text()) == json.loads((repo / "ds_configs" / "zero3.json").read_text())

@@ -15,7 +15,16 @@ import torch
 from unimumo.train.recipes import Recipe, RecipeError, global_batch_split
 from unimumo.train.stages import optimizer_groups
 
-DS_CONFIG_DIR = Path(__file__).resolve().parents[3] / "ds_configs"
+
+
+def _ds_config_dir() -> Path:
+    """The installed copy (unimumo/ds_configs, a wheel install), else the repository's ds_configs/ (a checkout
+    or an editable install)."""
+    installed = Path(__file__).resolve().parents[1] / "ds_configs"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[3] / "ds_configs"
+
+
+DS_CONFIG_DIR = _ds_config_dir()
 RECIPE_OWNED_KEYS = ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps",
                      "optimizer", "scheduler", "gradient_clipping", "bf16", "fp16")
 
