@@ -27,6 +27,25 @@ def test_music4all_reports_the_bad_file(tmp_path):
         music4all.list_tracks(tmp_path, "train")
 
 
+def _metadata_only_root(root, metadata_rows: str):
+    (root / "splits").mkdir(parents=True)
+    (root / "splits" / "train.txt").write_text("abc\n")
+    for name, columns in music4all.REQUIRED_COLUMNS.items():
+        (root / name).write_text("\t".join(columns) + "\n")
+    (root / "id_metadata.csv").write_text("id\tenergy\tkey\ttempo\n" + metadata_rows)
+    return root
+
+
+def test_music4all_unknown_metadata_values_fall_back_and_garbage_is_named(tmp_path):
+    (track,) = music4all.list_tracks(_metadata_only_root(tmp_path / "nan", "abc\tnan\tnan\t\n"), "train")
+    assert (track.energy, track.key, track.tempo) == (0.5, -1, 0.0)
+    (track,) = music4all.list_tracks(_metadata_only_root(tmp_path / "ok", "abc\t0.25\t7\t121.5\n"), "train")
+    assert (track.energy, track.key, track.tempo) == (0.25, 7, 121.5)
+    garbage = _metadata_only_root(tmp_path / "bad", "abc\t0.3\tC#\t120\n")
+    with pytest.raises(music4all.Music4AllFormatError, match=r"id_metadata.csv: id abc: not a number: 'C#'"):
+        music4all.list_tracks(garbage, "train")
+
+
 def test_load_audio_resamples_to_mono_and_rejects_broken_files(synthetic_corpus, tmp_path):
     track = music4all.list_tracks(synthetic_corpus / "music4all", "val")[0]
     wav = music4all.load_audio(track.audio_path, 16000)

@@ -13,6 +13,7 @@ Layout (the real file names and columns):
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,12 +80,14 @@ def audio_path(root: Path, track_id: str) -> Path:
 
 
 def _float(value: str | None, default: float, path: Path, track_id: str) -> float:
+    """A metadata number; `default` when the cell is empty or not finite (Music4All writes "nan" for unknown)."""
     if value in (None, ""):
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError as error:
         raise Music4AllFormatError(f"{path}: id {track_id}: not a number: {value!r}") from error
+    return number if math.isfinite(number) else default
 
 
 def list_tracks(root: str | Path, split: str) -> list[TrackInfo]:
