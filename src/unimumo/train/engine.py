@@ -16,7 +16,6 @@ from unimumo.train.recipes import Recipe, RecipeError, global_batch_split
 from unimumo.train.stages import optimizer_groups
 
 
-
 def _ds_config_dir() -> Path:
     """The installed copy (unimumo/ds_configs, a wheel install), else the repository's ds_configs/ (a checkout
     or an editable install)."""
