@@ -17,23 +17,21 @@ def test_music4all_list_tracks_applies_ignore_list_and_parses_metadata(synthetic
     assert track.audio_path.is_file() and track.tempo > 80 and 0 <= track.key < 12 and track.tags and track.genre
 
 
-def test_music4all_reports_the_bad_file(tmp_path):
-    (tmp_path / "splits").mkdir()
-    (tmp_path / "splits" / "train.txt").write_text("abc\n")
-    for name in ("id_information.csv", "id_metadata.csv", "id_tags.csv", "id_genres.csv"):
-        (tmp_path / name).write_text("id\tartist\tsong\talbum_name\tenergy\tkey\ttempo\ttags\tgenres\n")
-    (tmp_path / "id_metadata.csv").write_text("id,energy,key,tempo\nabc,0.5,1,120\n")  # commas, not tabs
-    with pytest.raises(music4all.Music4AllFormatError, match="id_metadata.csv: missing columns"):
-        music4all.list_tracks(tmp_path, "train")
-
-
 def _metadata_only_root(root, metadata_rows: str):
+    """A Music4All root with one train id, abc, and empty tables except `metadata_rows` of id_metadata.csv."""
     (root / "splits").mkdir(parents=True)
     (root / "splits" / "train.txt").write_text("abc\n")
     for name, columns in music4all.REQUIRED_COLUMNS.items():
         (root / name).write_text("\t".join(columns) + "\n")
     (root / "id_metadata.csv").write_text("id\tenergy\tkey\ttempo\n" + metadata_rows)
     return root
+
+
+def test_music4all_reports_the_bad_file(tmp_path):
+    _metadata_only_root(tmp_path, "")
+    (tmp_path / "id_metadata.csv").write_text("id,energy,key,tempo\nabc,0.5,1,120\n")  # commas, not tabs
+    with pytest.raises(music4all.Music4AllFormatError, match="id_metadata.csv: missing columns"):
+        music4all.list_tracks(tmp_path, "train")
 
 
 def test_music4all_unknown_metadata_values_fall_back_and_garbage_is_named(tmp_path):
