@@ -32,11 +32,11 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "unimumo-shards=unimumo.data.cli:main",
-            "unimumo-train=unimumo.train.cli:main",
+            "unimumo-shards=unimumo.cli.shards:main",
+            "unimumo-train=unimumo.cli.train:main",
             "unimumo-export=unimumo.train.export:main",
             "unimumo-submit=unimumo.launch:main",
-            "unimumo-eval=unimumo.eval.cli:main",
+            "unimumo-eval=unimumo.cli.eval:main",
             "unimumo-demo=unimumo.demo:main",
         ],
     },

@@ -20,9 +20,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from unimumo.models.motion_tokenizer import MotionTokenizer  # noqa: E402
-from unimumo.motion.features import joints_to_features  # noqa: E402
+from unimumo.motion.humanml3d_features import joints_to_features  # noqa: E402
 from unimumo.motion.skeleton import smpl_to_joints22  # noqa: E402
-from unimumo.motion.synthetic import synthetic_smpl_dance  # noqa: E402
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance  # noqa: E402
 
 
 def make_clips(count: int, seconds: float, fps: float) -> list[np.ndarray]:

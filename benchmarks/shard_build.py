@@ -24,8 +24,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from unimumo.data.alignment import warm_up_beat_tracker  # noqa: E402
-from unimumo.data.cli import main as shards_main  # noqa: E402
-from unimumo.data.synthetic import SyntheticCorpusConfig, build_argv, write_synthetic_corpus  # noqa: E402
+from unimumo.cli.shards import main as shards_main  # noqa: E402
+from unimumo.data.synthetic_corpus import SyntheticCorpusConfig, build_argv, write_synthetic_corpus  # noqa: E402
 
 TARGET = 1.7
 

@@ -26,7 +26,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from unimumo.data.build_manifest import FORMAT as MANIFEST_FORMAT  # noqa: E402
+from unimumo.shards.manifest import FORMAT as MANIFEST_FORMAT  # noqa: E402
 from unimumo.train.data import build_data  # noqa: E402
 from unimumo.train.engine import make_scheduler  # noqa: E402
 from unimumo.train.model_factory import build_model  # noqa: E402

@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def synthetic_corpus(tmp_path_factory):
     """Path of a synthetic corpus: music4all/, aist/, humanml3d/, models/{encodec,t5,motion_vqvae,
     text_tokenizer.model} and corpus.json (ground truth of every track and motion)."""
-    from unimumo.data.synthetic import write_synthetic_corpus
+    from unimumo.data.synthetic_corpus import write_synthetic_corpus
 
     return write_synthetic_corpus(tmp_path_factory.mktemp("synthetic_corpus"))
 
@@ -26,8 +26,8 @@ def tiny_shards(synthetic_corpus, tmp_path_factory):
     """Path of one shard directory (manifest.json, failures.jsonl, {train,val,test}-000000.tar ...) built
     from `synthetic_corpus` with 2 pairs per track and ~30 kB shards (about one track per shard, so
     train has several shards to split across ranks and workers)."""
-    from unimumo.data.cli import main
-    from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
+    from unimumo.cli.shards import main
+    from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 
     out = tmp_path_factory.mktemp("tiny_shards") / "synthetic"
     for split in ("train", "val", "test"):

@@ -7,9 +7,9 @@ import pytest
 from unimumo.data.alignment import (
     beat_alignment, fit_warp, folded_rate, music_beats, place_pair, visual_beats, warp_joints,
 )
-from unimumo.data.synthetic import SAMPLING_RATE, beat_audio
+from unimumo.data.synthetic_corpus import SAMPLING_RATE, beat_audio
 from unimumo.motion.skeleton import smpl_to_joints22
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 
 def dance(bpm: float, seconds: float, fps: float, seed: int = 0) -> np.ndarray:

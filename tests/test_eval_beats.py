@@ -8,9 +8,9 @@ from unimumo.eval.beats import (
     motion_beats,
     music_beats,
 )
-from unimumo.eval.features import rest_positions
+from unimumo.eval.dance_features import rest_positions
 from unimumo.motion.skeleton import smpl_to_joints22
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 
 def pulsing(bpm=120.0, fps=60.0, seconds=4.0):

@@ -4,7 +4,7 @@ from scipy.spatial.transform import Rotation
 
 from unimumo.eval.bvh import write_bvh
 from unimumo.motion.skeleton import smpl_to_joints22
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 
 def parse_bvh(text):

@@ -4,7 +4,7 @@ import pytest
 
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.motion.skeleton import smpl_to_joints22
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 FPS = 30.0
 

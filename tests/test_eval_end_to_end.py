@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from unimumo.eval.cli import main
+from unimumo.cli.eval import main
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_render_command_on_files(tmp_path, synthetic_corpus):
     import numpy as np
 
     from unimumo.motion.skeleton import smpl_to_joints22
-    from unimumo.motion.synthetic import synthetic_smpl_dance
+    from unimumo.motion.synthetic_dance import synthetic_smpl_dance
     from unimumo.eval.render import write_wav
 
     np.save(tmp_path / "dance.npy", smpl_to_joints22(*synthetic_smpl_dance(60, 20.0, 120.0, seed=0)))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from unimumo.eval.features import (
+from unimumo.eval.dance_features import (
     HUMERUS_LENGTH,
     J,
     NUM_KINETIC_FEATURES,

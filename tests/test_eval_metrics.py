@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from unimumo.eval.features import J, rest_positions
-from unimumo.eval.metrics import (
+from unimumo.eval.dance_features import J, rest_positions
+from unimumo.eval.metric_functions import (
     ComplexResidueError,
     diversity,
     fid,

@@ -5,7 +5,7 @@ from PIL import Image
 
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.motion.skeleton import smpl_to_joints22
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 
 def test_render_motion_writes_every_file(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from unimumo.data.shard_sample import encode_sample
+from unimumo.shards.format import encode_sample
 from unimumo.eval.samples import batch_inputs, read_eval_samples
 
 

@@ -21,11 +21,11 @@ import torch
 import webdataset as wds
 
 from unimumo.constants import NUM_CODEBOOKS, TASKS
-from unimumo.data.build_manifest import FORMAT, MANIFEST_NAME
-from unimumo.data.loader import ShardSkippedWarning, build_loader
-from unimumo.data.npy_decode import load_npy
-from unimumo.data.shard_sample import decode_sample, encode_sample, npy_bytes
-from unimumo.data.tar_members import TarFormatError, iter_tar_members
+from unimumo.shards.manifest import FORMAT, MANIFEST_NAME
+from unimumo.loader.dataloader import ShardSkippedWarning, build_loader
+from unimumo.shards.npy_decode import load_npy
+from unimumo.shards.format import decode_sample, encode_sample, npy_bytes
+from unimumo.shards.tar_reader import TarFormatError, iter_tar_members
 
 MOTION_BASE = 1000
 

@@ -5,18 +5,18 @@ import torch
 from scipy.signal import argrelmin
 
 from unimumo.constants import MOTION_FEATURE_DIM
-from unimumo.motion.features import (
+from unimumo.motion.humanml3d_features import (
     FOOT_CONTACTS, LOCAL_VELOCITIES, RIC_POSITIONS, ROOT_HEIGHT, ROOT_LINEAR_VELOCITY, ROOT_ROT_VELOCITY,
     ROTATIONS_6D, MotionFormatError, canonicalize_joints, facing_angle, features_to_joints, joints_to_features,
     validate_features, yaw_matrix,
 )
-from unimumo.motion.metrics import feature_mpjpe_mm, mpjpe_mm
+from unimumo.motion.reconstruction_error import feature_mpjpe_mm, mpjpe_mm
 from unimumo.motion.resample import resample_features, resample_motion
 from unimumo.motion.skeleton import (
     JOINT22_OFFSETS, KINEMATIC_CHAINS, SMPL_OFFSETS, axis_angle_to_matrix, smpl_forward_kinematics, smpl_to_joints22,
 )
 from unimumo.motion.stats import compute_feature_stats
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 
 def dance_joints(num_frames=180, fps=60.0, bpm=120.0, seed=0):

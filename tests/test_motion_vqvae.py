@@ -8,11 +8,11 @@ import torch
 from unimumo.constants import CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
 from unimumo.models.motion_quantizer import ResidualVectorQuantizer
 from unimumo.models.motion_vqvae import MotionTokenizer, MotionVQVAE, MotionVQVAEConfig
-from unimumo.motion.features import MotionFormatError, joints_to_features
-from unimumo.motion.metrics import feature_mpjpe_mm
+from unimumo.motion.humanml3d_features import MotionFormatError, joints_to_features
+from unimumo.motion.reconstruction_error import feature_mpjpe_mm
 from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.stats import compute_feature_stats
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 
 
 def dance_features(seconds, fps, seed=0, bpm=120.0):

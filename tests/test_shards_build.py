@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS
-from unimumo.data.cli import EXIT_FAILURES, EXIT_USAGE, main
-from unimumo.data.shard_sample import decode_sample
-from unimumo.data.shard_verify import iter_samples
-from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
-from unimumo.data.text import TextTokenizer
+from unimumo.cli.shards import EXIT_FAILURES, EXIT_USAGE, main
+from unimumo.shards.format import decode_sample
+from unimumo.shards.verify import iter_samples
+from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
+from unimumo.models.text_tokenizer import TextTokenizer
 
 
 def all_samples(shards, split=None):

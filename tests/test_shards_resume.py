@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
+from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 
 
 @pytest.mark.slow  # two subprocess builds (imports + numba compile each): ~30-45 s on 2 busy cores
 def test_killed_build_resumes_to_identical_shards(synthetic_corpus, tiny_shards, tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "unimumo.data.cli", *build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)]
+    command = [sys.executable, "-m", "unimumo.cli.shards", *build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first_record = out / ".build" / "train" / "000000.json"
@@ -42,7 +42,7 @@ def test_killed_build_resumes_to_identical_shards(synthetic_corpus, tiny_shards,
 
 
 def test_a_damaged_shard_record_is_named(tmp_path):
-    from unimumo.data.shard_writer import read_records, records_dir
+    from unimumo.shards.writer import read_records, records_dir
 
     record = records_dir(tmp_path, "train") / "000000.json"
     record.parent.mkdir(parents=True)

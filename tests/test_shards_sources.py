@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from unimumo.data.sources import aist, humanml3d, music4all
-from unimumo.motion.features import MotionFormatError
+from unimumo.motion.humanml3d_features import MotionFormatError
 
 
 def test_music4all_list_tracks_applies_ignore_list_and_parses_metadata(synthetic_corpus):

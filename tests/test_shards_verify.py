@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from unimumo.data.cli import EXIT_FAILURES, main
-from unimumo.data.text import train_text_tokenizer
+from unimumo.cli.shards import EXIT_FAILURES, main
+from unimumo.models.text_tokenizer import train_text_tokenizer
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from transformers import EncodecModel, T5ForConditionalGeneration
 from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
 from unimumo.data.alignment import music_beats
 from unimumo.data.sources import music4all
-from unimumo.data.synthetic import SyntheticCorpusConfig
-from unimumo.data.text import TextTokenizer
+from unimumo.data.synthetic_corpus import SyntheticCorpusConfig
+from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.models.motion_vqvae import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
 
@@ -107,7 +107,7 @@ def test_models_load_with_the_production_code_layout(synthetic_corpus):
 
 
 def test_same_seed_writes_the_same_corpus(synthetic_corpus, tmp_path):
-    from unimumo.data.synthetic import write_synthetic_corpus
+    from unimumo.data.synthetic_corpus import write_synthetic_corpus
     from unimumo.utils.fingerprint import fingerprint_file
 
     again = write_synthetic_corpus(tmp_path / "again")
@@ -121,7 +121,7 @@ def test_same_seed_writes_the_same_corpus(synthetic_corpus, tmp_path):
 
 
 def test_synth_cli_rejects_a_corpus_too_small_for_three_splits(tmp_path, capsys):
-    from unimumo.data.cli import EXIT_USAGE, main
+    from unimumo.cli.shards import EXIT_USAGE, main
 
     assert main(["synth", "--out", str(tmp_path / "small"), "--tracks", "2"]) == EXIT_USAGE
     assert "tracks=2" in capsys.readouterr().err and not (tmp_path / "small").exists()

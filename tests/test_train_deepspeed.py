@@ -50,8 +50,8 @@ class TrainData:
 @pytest.fixture(scope="module")
 def data(synthetic_corpus, tmp_path_factory) -> TrainData:
     """Shards built by `unimumo-shards build` small enough to give every rank several."""
-    from unimumo.data.cli import main
-    from unimumo.data.synthetic import TINY_SHARDS_ARGS, build_argv
+    from unimumo.cli.shards import main
+    from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 
     out = tmp_path_factory.mktemp("train_shards") / "shards"
     assert main(build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)) == 0
@@ -71,7 +71,7 @@ def _env(**extra) -> dict:
 
 
 def _train_args(recipe: str, data: TrainData, out: Path, overrides: dict, *extra: str) -> list[str]:
-    args = ["-m", "unimumo.train.cli", "--recipe", recipe, "--out", str(out), *extra]
+    args = ["-m", "unimumo.cli.train", "--recipe", recipe, "--out", str(out), *extra]
     for key, value in {**TINY, **data.overrides(), **overrides}.items():
         args += ["--set", f"{key}={value}"]
     return args
@@ -331,7 +331,7 @@ def test_motion_vqvae_trains_on_raw_motion_and_exports_a_tokenizer(synthetic_cor
     from unimumo.models.motion_tokenizer import MotionTokenizer
 
     out = tmp_path / "vq"
-    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "unimumo.train.cli",
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "unimumo.cli.train",
            "--recipe", "motion_vqvae", "--aist", str(synthetic_corpus / "aist"),
            "--humanml3d", str(synthetic_corpus / "humanml3d"), "--out", str(out), "--ds-config", "zero2"]
     for key, value in {"steps": 6, "data.window": 32, "data.micro_batch": 2, "data.global_batch": 4,

@@ -233,12 +233,12 @@ def test_stop_signals_set_the_flag_and_handlers_are_restored(signum):
 
 def test_cli_help_and_recipe_errors():
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    out = subprocess.run([PY, "-m", "unimumo.train.cli", "--help"], capture_output=True, text=True, env=env)
+    out = subprocess.run([PY, "-m", "unimumo.cli.train", "--help"], capture_output=True, text=True, env=env)
     assert out.returncode == 0 and "--set KEY=VALUE" in out.stdout and "--resume" in out.stdout
-    out = subprocess.run([PY, "-m", "unimumo.train.cli", "--recipe", "stage1_motion", "--out", "x", "--shards", "y",
+    out = subprocess.run([PY, "-m", "unimumo.cli.train", "--recipe", "stage1_motion", "--out", "x", "--shards", "y",
                           "--set", "optim.lr=abc"], capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "optim.lr: expected float" in out.stderr
-    out = subprocess.run([PY, "-m", "unimumo.train.cli", "--recipe", "caption", "--print-recipe",
+    out = subprocess.run([PY, "-m", "unimumo.cli.train", "--recipe", "caption", "--print-recipe",
                           "--set", "optim.lr=2e-4"], capture_output=True, text=True, env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["optim"]["lr"] == 2e-4
     out = subprocess.run([PY, "-m", "unimumo.train.export", "/nonexistent", "/tmp/x"], capture_output=True, text=True,
@@ -255,7 +255,7 @@ def test_missing_input_directories_are_named_not_traced(tmp_path, tiny_shards):
         {"format": "unimumo-shards/1", "tokenizers": {}, "splits": {},
          "shards": [{"name": "val-000000.tar", "split": "val", "count": 3}]}))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    base = [PY, "-m", "unimumo.train.cli", "--recipe", "stage1_motion", "--out", str(tmp_path / "run")]
+    base = [PY, "-m", "unimumo.cli.train", "--recipe", "stage1_motion", "--out", str(tmp_path / "run")]
     for extra, fragment in (
         (["--shards", str(missing)], f"{missing}/manifest.json: shard manifest not found"),
         (["--shards", str(corrupt)], f"shard manifest error: {corrupt}/manifest.json: not valid JSON"),

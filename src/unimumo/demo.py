@@ -128,7 +128,7 @@ def motion_sources(config: DemoConfig) -> list[str]:
 
 def torchrun(config: DemoConfig, *args: str) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.nproc),
-            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.train.cli", *args]
+            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.cli.train", *args]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
     synthetic = config.synthetic
     if synthetic:
-        run_step("corpus", [*module("unimumo.data.cli"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
+        run_step("corpus", [*module("unimumo.cli.shards"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
                             "--motions", str(config.motions), "--seed", str(config.seed)],
                  work, done=config.corpus("corpus.json").exists)
         config = replace(
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     shards = work / "shards" / "demo"
     for split in ("train", "val", "test"):
         run_step(f"shards_{split}", [
-            *module("unimumo.data.cli"), "build", "--music4all", str(config.music4all), *motion_sources(config),
+            *module("unimumo.cli.shards"), "build", "--music4all", str(config.music4all), *motion_sources(config),
             "--music-codec", str(config.music_codec), "--motion-codec", str(motion_tokenizer),
             "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
             "--seed", str(config.seed), "--resume", "--no-progress", "--shard-size-mb", str(config.shard_size_mb),
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
              work, done=(stage2 / "export" / "config.json").exists)
 
     evaluation = work / "eval" / "music2motion"
-    run_step("eval", [*module("unimumo.eval.cli"), "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
+    run_step("eval", [*module("unimumo.cli.eval"), "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
                       "--split", "test", "--num-samples", str(config.eval_samples), "--seconds", str(config.eval_seconds),
                       "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
                       "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],

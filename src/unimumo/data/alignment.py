@@ -22,7 +22,7 @@ from scipy.signal import find_peaks
 
 from unimumo.constants import CODE_RATE
 from unimumo.eval.beats import beat_alignment_score
-from unimumo.eval.features import mean_joint_speed
+from unimumo.eval.dance_features import mean_joint_speed
 from unimumo.motion.resample import interpolate_frames
 
 

@@ -13,7 +13,7 @@ from unimumo.data.alignment import music_beats
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.pairing import MotionEntry, MusicTrack, load_motion, make_pair_sample
 from unimumo.data.sources.music4all import TrackInfo, load_audio
-from unimumo.data.text import TextTokenizer
+from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.models.motion_vqvae import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
 

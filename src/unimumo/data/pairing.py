@@ -15,11 +15,11 @@ import numpy as np
 from unimumo.constants import CODE_RATE
 from unimumo.data.alignment import beat_alignment, place_pair, visual_beats, warp_joints
 from unimumo.data.captions import MUSIC_TEMPLATES, motion_caption, music_caption
-from unimumo.data.shard_sample import encode_sample
+from unimumo.shards.format import encode_sample
 from unimumo.data.sources import aist, humanml3d
 from unimumo.data.sources.clip import MotionClip
 from unimumo.data.sources.music4all import TrackInfo
-from unimumo.motion.features import features_to_joints, joints_to_features
+from unimumo.motion.humanml3d_features import features_to_joints, joints_to_features
 
 READERS = {"aist": aist.read_clip, "humanml3d": humanml3d.read_clip}
 

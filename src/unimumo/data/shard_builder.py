@@ -26,9 +26,9 @@ from unimumo.constants import CODE_RATE
 from unimumo.data import build_worker
 from unimumo.data.alignment import warm_up_beat_tracker
 from unimumo.data.build_config import BuildConfig
-from unimumo.data.build_manifest import check_tokenizers, read_manifest, update_split
+from unimumo.shards.manifest import check_tokenizers, read_manifest, update_split
 from unimumo.data.pairing import MotionEntry, choose_motions, load_motion, pair_rng
-from unimumo.data.shard_writer import ShardWriter, read_records, records_dir
+from unimumo.shards.writer import ShardWriter, read_records, records_dir
 from unimumo.data.sources import aist, humanml3d, music4all
 from unimumo.utils.io import atomic_write_json
 

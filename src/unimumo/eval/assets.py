@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from unimumo.data.build_manifest import read_manifest
-from unimumo.data.shard_manifest import manifest_path
+from unimumo.shards.manifest import read_manifest
+from unimumo.shards.split_list import manifest_path
 
 MANIFEST_KEYS = {"music_codec": "music_codec", "motion_tokenizer": "motion_codec", "text_tokenizer": "text_tokenizer"}
 
@@ -60,6 +60,6 @@ def load_music_codec(shards, given):
 
 
 def load_text_tokenizer(shards, given):
-    from unimumo.data.text import TextTokenizer
+    from unimumo.models.text_tokenizer import TextTokenizer
 
     return TextTokenizer(tokenizer_path(shards, "text_tokenizer", given))

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema
 
-from unimumo.eval.features import mean_joint_speed
+from unimumo.eval.dance_features import mean_joint_speed
 
 SPEED_SMOOTHING_SECONDS = 5.0 / 60.0
 BAS_SIGMA_SECONDS = 3.0 / 60.0

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from unimumo.constants import NUM_JOINTS
-from unimumo.eval.features import validate_joints
+from unimumo.eval.dance_features import validate_joints
 from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES
 from unimumo.utils.io import atomic_write_text
 

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from unimumo.eval.beats import motion_beats, smoothed_speed
 from unimumo.eval.bvh import write_bvh
-from unimumo.eval.features import UP_AXIS, validate_joints
+from unimumo.eval.dance_features import UP_AXIS, validate_joints
 from unimumo.motion.skeleton import KINEMATIC_CHAINS
 from unimumo.utils.io import atomic_open
 

@@ -15,8 +15,8 @@ import numpy as np
 import soundfile as sf
 
 from unimumo.eval.beats import beat_alignment_score, motion_beats, music_beats
-from unimumo.eval.features import validate_joints
-from unimumo.eval.metrics import physical_foot_contact
+from unimumo.eval.dance_features import validate_joints
+from unimumo.eval.metric_functions import physical_foot_contact
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
 

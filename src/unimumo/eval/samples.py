@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, NUM_CODEBOOKS
-from unimumo.data.shard_manifest import manifest_path, split_shards
-from unimumo.data.shard_stream import read_shard
-from unimumo.data.windows import collate_windows
+from unimumo.shards.split_list import manifest_path, split_shards
+from unimumo.loader.shard_stream import read_shard
+from unimumo.loader.windows import collate_windows
 
 
 @dataclass

@@ -20,11 +20,11 @@ from tqdm.auto import tqdm
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_vqvae import MotionVQVAE
-from unimumo.motion.features import MotionFormatError, features_to_joints, joints_to_features, validate_features
+from unimumo.motion.humanml3d_features import MotionFormatError, features_to_joints, joints_to_features, validate_features
 from unimumo.motion.resample import resample_features
 from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.stats import compute_feature_stats
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 from unimumo.utils.fingerprint import fingerprint_state
 from unimumo.utils.io import atomic_directory, atomic_write_json
 

@@ -24,7 +24,7 @@ from transformers.utils import ModelOutput
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_quantizer import ResidualVectorQuantizer
-from unimumo.motion.features import features_to_joints
+from unimumo.motion.humanml3d_features import features_to_joints
 
 __all__ = ["MotionVQVAEConfig", "MotionVQVAE", "MotionVQVAEOutput", "MotionTokenizer"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unimumo.motion.features import (
+from unimumo.motion.humanml3d_features import (
     FOOT_CONTACTS, LOCAL_VELOCITIES, ROOT_LINEAR_VELOCITY, ROOT_ROT_VELOCITY, features_to_joints, recover_root,
     validate_features, yaw_matrix,
 )

@@ -6,7 +6,7 @@ from typing import Iterable
 import numpy as np
 
 from unimumo.constants import MOTION_FEATURE_DIM
-from unimumo.motion.features import validate_features
+from unimumo.motion.humanml3d_features import validate_features
 
 MIN_STD = 1e-3  # channels that never vary (e.g. a foot that is always in contact) keep unit-ish scale
 

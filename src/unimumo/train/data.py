@@ -11,7 +11,7 @@ def build_data(recipe: Recipe, rank: int, world_size: int):
         from unimumo.train.motion_windows import build_motion_windows
 
         return build_motion_windows(recipe, rank, world_size)
-    from unimumo.data.loader import build_loader
+    from unimumo.loader.dataloader import build_loader
 
     return build_loader(
         d.shards, d.split, d.micro_batch, window=d.window, seed=recipe.seed, rank=rank, world_size=world_size,

@@ -58,7 +58,7 @@ class MotionWindows:
 
 def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
     from unimumo.data.sources import aist, humanml3d
-    from unimumo.motion.features import MotionFormatError
+    from unimumo.motion.humanml3d_features import MotionFormatError
     from unimumo.motion.resample import resample_features
 
     paths = []

@@ -25,7 +25,7 @@ from unimumo.train import distributed, engine as engine_lib
 from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng, tag_for
 from unimumo.train.data import build_data
 from unimumo.train.export import export_checkpoint
-from unimumo.train.metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token, max_memory_bytes,
+from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token, max_memory_bytes,
                                    summary_line)
 from unimumo.train.model_factory import build_model, describe
 from unimumo.train.objectives import build_objective

@@ -15,7 +15,7 @@ import numpy as np
 
 from unimumo.data.captions import AIST_GENRES
 from unimumo.data.sources.clip import MotionClip
-from unimumo.motion.features import MotionFormatError, joints_to_features, validate_features
+from unimumo.motion.humanml3d_features import MotionFormatError, joints_to_features, validate_features
 from unimumo.motion.skeleton import smpl_to_joints22
 
 FPS = 60.0

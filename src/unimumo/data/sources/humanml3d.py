@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from unimumo.data.sources.clip import MotionClip
-from unimumo.motion.features import MotionFormatError, validate_features
+from unimumo.motion.humanml3d_features import MotionFormatError, validate_features
 
 FPS = 20.0
 SPLITS = ("train", "val", "test")

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from unimumo.constants import TASKS
-from unimumo.data.npy_decode import load_npy
-from unimumo.data.seeding import derive_seed
-from unimumo.data.shard_sample import check_codes
-from unimumo.data.text import PAD_ID
+from unimumo.shards.npy_decode import load_npy
+from unimumo.utils.seeding import derive_seed
+from unimumo.shards.format import check_codes
+from unimumo.models.text_tokenizer import PAD_ID
 
 
 class SampleError(ValueError):

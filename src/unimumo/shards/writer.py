@@ -16,7 +16,7 @@ from pathlib import Path
 
 from webdataset import TarWriter
 
-from unimumo.data.shard_sample import sample_nbytes
+from unimumo.shards.format import sample_nbytes
 from unimumo.utils.fingerprint import fingerprint_file
 from unimumo.utils.io import atomic_open, atomic_write_json
 

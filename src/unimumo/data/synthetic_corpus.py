@@ -29,13 +29,13 @@ import torch
 from transformers import T5Config, T5ForConditionalGeneration
 
 from unimumo.data.captions import AIST_GENRES, MUSIC_TEMPLATES, all_caption_variants, music_caption
-from unimumo.data.text import EOS_ID, PAD_ID, train_text_tokenizer
+from unimumo.models.text_tokenizer import EOS_ID, PAD_ID, train_text_tokenizer
 from unimumo.data.sources import music4all
 from unimumo.models.motion_vqvae import MotionTokenizer
 from unimumo.models.music_codec import tiny_random_encodec
-from unimumo.motion.features import joints_to_features
+from unimumo.motion.humanml3d_features import joints_to_features
 from unimumo.motion.skeleton import smpl_to_joints22
-from unimumo.motion.synthetic import synthetic_smpl_dance
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 from unimumo.utils.io import atomic_open, atomic_write_json, atomic_write_text
 
 SAMPLING_RATE = 32000

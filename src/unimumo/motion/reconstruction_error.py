@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unimumo.motion.features import features_to_joints
+from unimumo.motion.humanml3d_features import features_to_joints
 
 
 def mpjpe_mm(predicted: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, root_relative: bool = False) -> float:

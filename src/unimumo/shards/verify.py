@@ -13,8 +13,8 @@ from pathlib import Path
 from tqdm import tqdm
 from webdataset.tariterators import group_by_keys, tar_file_expander, url_opener
 
-from unimumo.data.build_manifest import read_manifest
-from unimumo.data.shard_sample import decode_sample
+from unimumo.shards.manifest import read_manifest
+from unimumo.shards.format import decode_sample
 from unimumo.utils.fingerprint import fingerprint_file
 
 
@@ -26,7 +26,7 @@ def iter_samples(path: Path):
 
 
 def tokenizer_fingerprints(music_codec: Path | None, motion_codec: Path | None, text_tokenizer: Path | None) -> dict:
-    from unimumo.data.text import TextTokenizer
+    from unimumo.models.text_tokenizer import TextTokenizer
     from unimumo.models.motion_vqvae import MotionTokenizer
     from unimumo.models.music_codec import MusicCodec
 

@@ -22,9 +22,9 @@ from typing import Iterator
 
 from torch.utils.data import DataLoader
 
-from unimumo.data.shard_manifest import manifest_path, split_shards
-from unimumo.data.shard_stream import ShardStreamDataset
-from unimumo.data.windows import WindowSpec, task_weights_from_mixture
+from unimumo.shards.split_list import manifest_path, split_shards
+from unimumo.loader.shard_stream import ShardStreamDataset
+from unimumo.loader.windows import WindowSpec, task_weights_from_mixture
 
 STATE_FORMAT = 1
 STAT_OF_EVENT = {

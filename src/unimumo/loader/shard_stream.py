@@ -23,9 +23,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 from webdataset.filters import shuffle
 from webdataset.tariterators import group_by_keys, url_opener
 
-from unimumo.data.seeding import derive_seed
-from unimumo.data.tar_members import iter_tar_members
-from unimumo.data.windows import SampleError, WindowSpec, collate_windows, make_window
+from unimumo.utils.seeding import derive_seed
+from unimumo.shards.tar_reader import iter_tar_members
+from unimumo.loader.windows import SampleError, WindowSpec, collate_windows, make_window
 
 Event = tuple[str, str, str]  # (kind, where, detail)
 

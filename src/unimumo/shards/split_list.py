@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unimumo.data.build_manifest import MANIFEST_NAME, ManifestError, read_manifest
+from unimumo.shards.manifest import MANIFEST_NAME, ManifestError, read_manifest
 
 
 def manifest_path(shards: str | Path) -> Path:

@@ -10,7 +10,7 @@ from unimumo.train.signals import StopRequest
 
 EPILOG = """\
 examples:
-  torchrun --nproc_per_node 8 -m unimumo.train.cli --recipe stage1_motion --shards shards/ --out runs/s1 \\
+  torchrun --nproc_per_node 8 -m unimumo.cli.train --recipe stage1_motion --shards shards/ --out runs/s1 \\
       --text-model models/t5-base --ds-config zero2
   unimumo-train --recipe stage2_joint --shards shards/ --out runs/s2 --init-from runs/s1/export \\
       --set optim.lr=1e-4 --set tasks.music2motion=0.3 --set data.global_batch=256
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(recipe: Recipe, stop: StopRequest) -> int:
-    from unimumo.data.build_manifest import ManifestError
+    from unimumo.shards.manifest import ManifestError
     from unimumo.train.checkpoint import CheckpointError
     from unimumo.train.trainer import run_trainer
 

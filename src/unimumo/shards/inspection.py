@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Iterator
 
 from unimumo.constants import CODE_RATE
-from unimumo.data.build_manifest import MANIFEST_NAME, read_failures, read_manifest
-from unimumo.data.shard_sample import decode_sample
-from unimumo.data.shard_verify import iter_samples
+from unimumo.shards.manifest import MANIFEST_NAME, read_failures, read_manifest
+from unimumo.shards.format import decode_sample
+from unimumo.shards.verify import iter_samples
 
 
 def summary_lines(out: Path) -> list[str]:

@@ -13,7 +13,7 @@ EXIT_USAGE = 3  # bad arguments or output directory state
 
 
 def synth_command(args: argparse.Namespace) -> int:
-    from unimumo.data.synthetic import SyntheticCorpusConfig, write_synthetic_corpus
+    from unimumo.data.synthetic_corpus import SyntheticCorpusConfig, write_synthetic_corpus
 
     try:
         out = write_synthetic_corpus(args.out, SyntheticCorpusConfig(tracks=args.tracks, motions=args.motions,
@@ -51,7 +51,7 @@ def build_command(args: argparse.Namespace) -> int:
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    from unimumo.data.shard_verify import verify_shards
+    from unimumo.shards.verify import verify_shards
 
     problems, stats = verify_shards(args.shards, music_codec=args.music_codec, motion_codec=args.motion_codec,
                                     text_tokenizer=args.text_tokenizer, check_tokenizers=not args.skip_tokenizers,
@@ -64,7 +64,7 @@ def verify_command(args: argparse.Namespace) -> int:
 
 
 def inspect_command(args: argparse.Namespace) -> int:
-    from unimumo.data.shard_inspect import sample_lines, summary_lines
+    from unimumo.shards.inspection import sample_lines, summary_lines
 
     try:
         lines = summary_lines(Path(args.shards)) + sample_lines(Path(args.shards), args.split, args.samples)

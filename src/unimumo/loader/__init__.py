@@ -1,0 +1,1 @@
+"""The training stream: shards -> windows -> batches, resumable per (rank, worker)."""

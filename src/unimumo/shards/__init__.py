@@ -1,0 +1,1 @@
+"""The shard format, both sides: sample schema, manifest, writer, reader, verify and inspect."""
