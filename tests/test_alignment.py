@@ -1,15 +1,14 @@
-"""Beat tracking, visual beats and the beat-aligning time warp, measured on synthetic music and dance."""
+"""Visual beats and the beat-aligning time warp, measured on synthetic music and dance."""
 import random
 
 import numpy as np
 import pytest
 
-from unimumo.data.alignment import (
-    beat_alignment, fit_warp, folded_rate, music_beats, place_pair, visual_beats, warp_joints,
-)
+from unimumo.data.alignment import beat_alignment, fit_warp, folded_rate, place_pair, visual_beats, warp_joints
 from unimumo.data.synthetic_corpus import SAMPLING_RATE, beat_audio
 from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
+from unimumo.rhythm import music_beats
 
 
 def dance(bpm: float, seconds: float, fps: float, seed: int = 0) -> np.ndarray:
@@ -23,14 +22,6 @@ def test_visual_beats_are_the_joint_speed_minima_of_a_dance(bpm, fps):
     expected = np.arange(1, int(10.0 * bpm / 60) - 1) * 60.0 / bpm  # inner beats (ends lack a neighbour)
     nearest = np.abs(expected[:, None] - beats[None, :]).min(axis=1)
     assert np.all(nearest <= 1.5 / fps), nearest.max()
-
-
-@pytest.mark.parametrize("bpm", [96.0, 123.0])
-def test_music_beat_tracking_recovers_the_synthetic_tempo(bpm):
-    wav = beat_audio(bpm, 12.0, key=3, rng=np.random.default_rng(0))
-    beats, tempo = music_beats(wav, SAMPLING_RATE)
-    assert abs(np.median(np.diff(beats)) - 60.0 / bpm) < 0.03
-    assert beats[-1] - beats[0] > 10.0
 
 
 def test_folded_rate_keeps_every_other_beat_dances_on_the_beat():
@@ -59,7 +50,7 @@ def test_identity_warp_leaves_joints_unchanged():
 @pytest.mark.parametrize("music_bpm,dance_bpm,fps", [(120.0, 97.0, 60.0), (104.0, 131.0, 20.0), (90.0, 118.0, 60.0)])
 def test_beat_alignment_improves_after_warping(music_bpm, dance_bpm, fps):
     wav = beat_audio(music_bpm, 13.0, key=0, rng=np.random.default_rng(2))
-    m_beats, _ = music_beats(wav, SAMPLING_RATE)
+    m_beats = music_beats(wav, SAMPLING_RATE)
     joints = dance(dance_bpm, 16.0, fps, seed=3)
     v_beats = visual_beats(joints, fps)
     placement = place_pair(m_beats, 13.0, v_beats, (len(joints) - 1) / fps, random.Random(0))

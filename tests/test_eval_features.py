@@ -9,7 +9,6 @@ from unimumo.eval.dance_features import (
     NUM_MANUAL_FEATURES,
     kinetic_features,
     manual_features,
-    mean_joint_speed,
     prepare_joints,
     rest_positions,
 )
@@ -81,11 +80,6 @@ def test_prepare_joints_truncates_and_centres_on_first_root():
     assert prepared.shape == (12, 22, 3)
     np.testing.assert_allclose(prepared[0, 0], 0.0)
     np.testing.assert_allclose(prepared[5, 0], [5 / 20.0, 0.0, 0.0])
-
-
-def test_mean_joint_speed_is_centred_on_frames():
-    speed = mean_joint_speed(translating([0.0, 3.0, 4.0]), fps=20.0)
-    np.testing.assert_allclose(speed, 5.0)
 
 
 @pytest.mark.parametrize(

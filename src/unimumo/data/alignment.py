@@ -1,4 +1,4 @@
-"""Beat alignment: music beats (librosa), visual beats (joint-speed minima) and a beat-aligning time warp.
+"""Pairing a motion with music: the beats that anchor it, its placement and the beat-aligning time warp.
 
 A `TimeWarp` maps time in the music clip (seconds from the clip start) to time in the motion
 sequence. It is piecewise linear: a global rate brings the motion's beat period to the music's
@@ -6,64 +6,40 @@ sequence. It is piecewise linear: a global rate brings the motion's beat period 
 music beat that has a visual beat close to its predicted position becomes a knot, so the warped
 motion has its visual beats on the music beats. Local slopes stay within [rate/2, 2*rate].
 
-Joint speed and the alignment score reuse `unimumo.eval` (features.mean_joint_speed, beats.beat_alignment_score).
-Visual beats here differ from the evaluation's kinematic beats on purpose: lighter smoothing, a minimum gap and
-a prominence threshold, so that only clear beats become warp knots.
+Beats and the alignment score come from `unimumo.rhythm`. Visual beats here differ from the evaluation's
+kinematic beats on purpose: lighter smoothing, a minimum gap and a prominence threshold, so that only
+clear beats become warp knots.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 from unimumo.constants import CODE_RATE
-from unimumo.eval.beats import beat_alignment_score
-from unimumo.eval.dance_features import mean_joint_speed
 from unimumo.motion.resample import interpolate_frames
+from unimumo.rhythm import beat_alignment_score, motion_beats
+
+VISUAL_BEAT_SMOOTHING_SECONDS = 0.05
+VISUAL_BEAT_MIN_SMOOTHING_FRAMES = 0.5  # no smoothing at frame rates where sigma would be under half a frame
+VISUAL_BEAT_MIN_GAP_SECONDS = 0.2
+VISUAL_BEAT_MIN_PROMINENCE = 0.05  # fraction of the speed's range
+ALIGNMENT_SIGMA_SECONDS = 0.1
 
 
-def music_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]:
-    """Beat times (s) and tempo (bpm) by librosa's dynamic-programming beat tracker."""
-    tempo, beats = librosa.beat.beat_track(y=wav, sr=sampling_rate, units="time")
-    return np.asarray(beats, dtype=np.float64), float(np.atleast_1d(tempo)[0])
-
-
-def warm_up_beat_tracker(sampling_rate: int = 22050) -> None:
-    """Compile librosa's numba kernels now (a few seconds), e.g. once before forking worker processes."""
-    clicks = np.zeros(3 * sampling_rate, dtype=np.float32)
-    clicks[:: sampling_rate // 2] = 1.0
-    music_beats(clicks, sampling_rate)
-
-
-def joint_speed(joints: np.ndarray, fps: float, smooth_seconds: float = 0.05) -> np.ndarray:
-    """Mean joint speed (m/s) per frame [N], Gaussian-smoothed over `smooth_seconds`."""
-    speed = mean_joint_speed(joints, fps)
-    sigma = smooth_seconds * fps
-    return gaussian_filter1d(speed, sigma) if sigma >= 0.5 else speed
-
-
-def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = 0.2) -> np.ndarray:
+def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = VISUAL_BEAT_MIN_GAP_SECONDS) -> np.ndarray:
     """Visual beats (s): local minima of joint speed that stand out from the surrounding motion."""
-    if len(joints) < 3:
-        return np.zeros(0)
-    speed = joint_speed(joints, fps)
-    prominence = 0.05 * (speed.max() - speed.min())
-    if prominence <= 0:
-        return np.zeros(0)
-    frames, _ = find_peaks(-speed, distance=max(1, int(round(min_gap_seconds * fps))), prominence=prominence)
-    return frames / fps
+    return motion_beats(
+        joints, fps, VISUAL_BEAT_SMOOTHING_SECONDS, min_smoothing_frames=VISUAL_BEAT_MIN_SMOOTHING_FRAMES,
+        min_gap_seconds=min_gap_seconds, min_prominence=VISUAL_BEAT_MIN_PROMINENCE, flat_minima=True,
+    )
 
 
-def beat_alignment(music_beat_times: np.ndarray, motion_beat_times: np.ndarray, sigma: float = 0.1) -> float:
-    """Mean over music beats of exp(-d^2 / 2 sigma^2), d = distance (s) to the nearest visual beat (1 = perfect).
-
-    The evaluation BAS formula (`unimumo.eval.beats.beat_alignment_score`) with a wider default sigma,
-    and 0.0 instead of an error when there are no music beats.
-    """
+def beat_alignment(
+    music_beat_times: np.ndarray, motion_beat_times: np.ndarray, sigma: float = ALIGNMENT_SIGMA_SECONDS
+) -> float:
+    """The BAS of a pair (`unimumo.rhythm.beat_alignment_score`) with a wider default sigma, 0.0 without music beats."""
     if np.size(music_beat_times) == 0:
         return 0.0
     return beat_alignment_score(music_beat_times, motion_beat_times, sigma=sigma)

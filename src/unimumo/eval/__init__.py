@@ -2,7 +2,6 @@
 
 features.py      kinetic (66) and manual geometric (32) features of 22-joint motions
 metrics.py       Frechet distance (robust matrix square root), diversity, PFC
-beats.py         kinematic and music beats, BAS, beat coverage / hit
 text_metrics.py  BLEU, ROUGE-L
 dance_metrics.py all dance metrics of a generated set against its ground truth
 samples.py       deterministic first-N-seconds test samples read from the shards

@@ -16,8 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from unimumo.constants import NUM_JOINTS
-from unimumo.eval.dance_features import validate_joints
-from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES
+from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES, validate_joints
 from unimumo.utils.io import atomic_write_text
 
 CHILDREN = {j: [c for c in range(NUM_JOINTS) if JOINT22_PARENTS[c] == j] for j in range(NUM_JOINTS)}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from unimumo.constants import NUM_JOINTS
-from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES
+from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES, validate_joints
 
 UP_AXIS = 1  # y up
 HORIZONTAL_AXES = (0, 2)
@@ -51,32 +51,10 @@ SHOULDER_WIDTH = float(np.linalg.norm(_REST[J["left_shoulder"]] - _REST[J["right
 HIP_WIDTH = float(np.linalg.norm(_REST[J["left_hip"]] - _REST[J["right_hip"]]))
 
 
-def validate_joints(joints, source: str = "joints", min_frames: int = 3) -> np.ndarray:
-    """Check a [N,22,3] finite joint-position array with at least `min_frames` frames; float64 copy."""
-    array = np.asarray(joints, dtype=np.float64)
-    if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
-        raise ValueError(f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(array.shape)}")
-    if len(array) < min_frames:
-        raise ValueError(f"{source}: needs at least {min_frames} frames, got {len(array)}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{source}: joint positions contain NaN or infinite values")
-    return array
-
-
 def prepare_joints(joints, source: str = "joints", max_frames: int = MAX_FRAMES) -> np.ndarray:
     """Benchmark protocol: first `max_frames` frames, translated so the first frame's root is at the origin."""
     array = validate_joints(joints, source)[:max_frames]
     return array - array[:1, :1]
-
-
-def mean_joint_speed(joints, fps: float) -> np.ndarray:
-    """Mean over joints of the speed (m/s) at every frame [N], from central differences.
-
-    Sample i belongs to frame i (time i / fps), unlike a forward difference, which lags half a frame.
-    """
-    array = validate_joints(joints, min_frames=2)
-    velocity = np.gradient(array, 1.0 / fps, axis=0)
-    return np.linalg.norm(velocity, axis=-1).mean(axis=1)
 
 
 def _windowed_mean(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:

@@ -12,9 +12,9 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from unimumo.eval.beats import beat_alignment_score, motion_beats
 from unimumo.eval.dance_features import kinetic_features, manual_features, prepare_joints
 from unimumo.eval.metric_functions import diversity, fid, normalise_by_reference, physical_foot_contact
+from unimumo.rhythm import beat_alignment_score, motion_beats
 
 GENERATED, GROUND_TRUTH = "generated", "ground_truth"
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.distance import pdist
 
-from unimumo.eval.dance_features import HORIZONTAL_AXES, J, UP_AXIS, validate_joints
+from unimumo.eval.dance_features import HORIZONTAL_AXES, J, UP_AXIS
+from unimumo.motion.skeleton import validate_joints
 
 IMAG_TOLERANCE = 1e-3  # largest tolerated |imaginary part| of a square root, relative to the largest real one
 PFC_REFERENCE_FPS = 30.0  # EDGE measures foot displacement per frame at 30 fps

@@ -13,11 +13,11 @@ import argparse
 
 import numpy as np
 
-from unimumo.eval.beats import beat_alignment_score, beat_coverage_and_hit, motion_beats
 from unimumo.eval.generation import (EvalSession, decode_generated_music, decode_motions, decode_music,
                                      generate_streams, ground_truth)
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
+from unimumo.rhythm import beat_alignment_score, beat_coverage_and_hit, motion_beats
 
 TASK = "motion2music"
 

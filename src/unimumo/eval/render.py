@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from unimumo.eval.beats import motion_beats, smoothed_speed
 from unimumo.eval.bvh import write_bvh
-from unimumo.eval.dance_features import UP_AXIS, validate_joints
-from unimumo.motion.skeleton import KINEMATIC_CHAINS
+from unimumo.eval.dance_features import UP_AXIS
+from unimumo.motion.skeleton import KINEMATIC_CHAINS, validate_joints
+from unimumo.rhythm import SPEED_SMOOTHING_SECONDS, mean_joint_speed, motion_beats
 from unimumo.utils.io import atomic_open
 
 GIF_FPS = 15.0
@@ -106,7 +106,7 @@ def write_stick_figure_gif(path: str | Path, joints, fps: float, music_beats=(),
 def write_speed_plot(path: str | Path, joints, fps: float, music_beats=(), motion_beats=(), title: str = "") -> None:
     """PNG: smoothed mean joint speed over time, music beats as vertical lines, motion beats as dots."""
     plt = _pyplot()
-    speed = smoothed_speed(joints, fps)
+    speed = mean_joint_speed(joints, fps, SPEED_SMOOTHING_SECONDS)
     times = np.arange(len(speed)) / fps
     figure, axes = plt.subplots(figsize=(8, 3), dpi=100)
     try:

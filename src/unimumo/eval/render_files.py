@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from unimumo.eval.beats import beat_alignment_score, motion_beats, music_beats
-from unimumo.eval.dance_features import validate_joints
 from unimumo.eval.metric_functions import physical_foot_contact
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
+from unimumo.motion.skeleton import validate_joints
+from unimumo.rhythm import beat_alignment_score, motion_beats, music_beats
 
 TASK = "render"
 

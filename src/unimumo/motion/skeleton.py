@@ -59,6 +59,18 @@ JOINT22_PARENTS = SMPL_PARENTS[:NUM_JOINTS]
 JOINT22_OFFSETS = SMPL_OFFSETS[:NUM_JOINTS]
 
 
+def validate_joints(joints, source: str = "joints", min_frames: int = 3) -> np.ndarray:
+    """Check a [N,22,3] finite joint-position array with at least `min_frames` frames; float64 copy."""
+    array = np.asarray(joints, dtype=np.float64)
+    if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(array.shape)}")
+    if len(array) < min_frames:
+        raise ValueError(f"{source}: needs at least {min_frames} frames, got {len(array)}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{source}: joint positions contain NaN or infinite values")
+    return array
+
+
 def axis_angle_to_matrix(axis_angle: np.ndarray) -> np.ndarray:
     """Rodrigues' formula: [..., 3] axis-angle vectors -> [..., 3, 3] rotation matrices."""
     axis_angle = np.asarray(axis_angle, dtype=np.float64)

@@ -1,16 +1,18 @@
-"""BAS, kinematic beats, librosa music beats and beat coverage/hit on constructed cases."""
+"""Music beats, mean joint speed, kinematic beats, BAS and beat coverage/hit on constructed and synthetic cases."""
 import numpy as np
 import pytest
 
-from unimumo.eval.beats import (
-    beat_alignment_score,
-    beat_coverage_and_hit,
-    motion_beats,
-    music_beats,
-)
+from unimumo.data.synthetic_corpus import SAMPLING_RATE, beat_audio
 from unimumo.eval.dance_features import rest_positions
 from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
+from unimumo.rhythm import (
+    beat_alignment_score,
+    beat_coverage_and_hit,
+    mean_joint_speed,
+    motion_beats,
+    music_beats,
+)
 
 
 def pulsing(bpm=120.0, fps=60.0, seconds=4.0):
@@ -20,6 +22,12 @@ def pulsing(bpm=120.0, fps=60.0, seconds=4.0):
     joints = np.repeat(rest_positions()[None], len(x), axis=0)
     joints[:, :, 0] += 0.3 * x[:, None]
     return joints
+
+
+def test_mean_joint_speed_is_centred_on_frames():
+    translating = rest_positions()[None] + (np.arange(20) / 20.0)[:, None, None] * np.array([0.0, 3.0, 4.0])
+    speed = mean_joint_speed(translating, fps=20.0)
+    np.testing.assert_allclose(speed, 5.0)
 
 
 def test_motion_beats_sit_on_the_speed_minima():
@@ -66,3 +74,11 @@ def test_music_beats_of_a_click_track():
     assert np.median(np.diff(beats)) == pytest.approx(0.5, abs=0.03)
     with pytest.raises(ValueError, match="mono waveform"):
         music_beats(np.zeros((2, 10)), sampling_rate)
+
+
+@pytest.mark.parametrize("bpm", [96.0, 123.0])
+def test_music_beat_tracking_recovers_the_synthetic_tempo(bpm):
+    wav = beat_audio(bpm, 12.0, key=3, rng=np.random.default_rng(0))
+    beats, tempo = music_beats(wav, SAMPLING_RATE, with_tempo=True)
+    assert abs(np.median(np.diff(beats)) - 60.0 / bpm) < 0.03
+    assert beats[-1] - beats[0] > 10.0
