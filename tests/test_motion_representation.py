@@ -57,6 +57,7 @@ def test_joints22_accepts_both_pose_layouts_and_keeps_bone_lengths():
     poses, trans = synthetic_smpl_dance(40, 20.0, 100.0, seed=3)
     joints = smpl_to_joints22(poses, trans)
     assert joints.shape == (40, 22, 3) and joints.dtype == np.float32
+    # bitwise: identical arithmetic ([N,72] is reshaped to [N,24,3] before any math)
     np.testing.assert_array_equal(joints, smpl_to_joints22(poses.reshape(40, 24, 3), trans))
     for joint in range(1, 22):
         parent = [p for chain in KINEMATIC_CHAINS for p, c in zip(chain[:-1], chain[1:]) if c == joint][0]

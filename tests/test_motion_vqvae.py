@@ -7,7 +7,8 @@ import torch
 
 from unimumo.constants import CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
 from unimumo.models.motion_quantizer import ResidualVectorQuantizer
-from unimumo.models.motion_vqvae import MotionTokenizer, MotionVQVAE, MotionVQVAEConfig
+from unimumo.models.motion_tokenizer import MotionTokenizer
+from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
 from unimumo.motion.humanml3d_features import MotionFormatError, joints_to_features
 from unimumo.motion.reconstruction_error import feature_mpjpe_mm
 from unimumo.motion.skeleton import smpl_to_joints22
@@ -55,6 +56,7 @@ def test_ragged_batch_gives_the_same_codes_as_one_clip_at_a_time(tokenizer):
     clips = [dance_features(s, 20.0, seed=i) for i, s in enumerate((3.0, 1.0, 2.2, 0.5))]
     batched = tokenizer.encode(clips, fps=20.0)
     for clip, codes in zip(clips, batched):
+        # integer codes: other batch shapes change latents by rounding at most, which moves a code only at a near-tie
         np.testing.assert_array_equal(codes, tokenizer.encode(clip, fps=20.0))
     stacked = tokenizer.encode(np.stack([clips[0], clips[0]]), fps=20.0)
     assert stacked.shape == (2, NUM_CODEBOOKS, 150)
@@ -71,9 +73,10 @@ def test_masked_frames_do_not_influence_the_valid_ones():
     garbage[1, 24:] = 1e3 * torch.randn(16, MOTION_FEATURE_DIM)
     codes, garbage_codes = model.encode(features, mask), model.encode(garbage, mask)
     assert codes.shape == (2, NUM_CODEBOOKS, 20)
+    # bitwise: identical arithmetic (same shapes; masked frames are zeroed before every convolution)
     torch.testing.assert_close(codes[:, :, :12], garbage_codes[:, :, :12], rtol=0, atol=0)
     alone = model.encode(features[1:, :24])
-    torch.testing.assert_close(alone, codes[1:, :, :12], rtol=0, atol=0)
+    torch.testing.assert_close(alone, codes[1:, :, :12], rtol=0, atol=0)  # integer codes, as in the ragged batch test
     with torch.no_grad():  # padded targets do not enter the loss either
         assert float(model(features, mask).loss) == pytest.approx(float(model(garbage, mask).loss), rel=1e-6)
 

@@ -37,6 +37,7 @@ def test_caption_mode_is_blind_to_the_other_modality(session_model, modality, ot
                             caption_modality=modality, caption_labels=labels, caption_labels_mask=labels_mask)
         caption_logits.append(out.caption_logits)
         assert out.music_logits is None and out.motion_logits is None
+    # bitwise: identical arithmetic (caption mode never feeds the other stream to the model)
     assert torch.equal(caption_logits[0], caption_logits[1])
 
 
@@ -48,6 +49,7 @@ def test_caption_mode_uses_the_captioning_attention(t5_dir):
         lm_before = model(motion_codes=codes).motion_logits
         for layer in model.model.layers:
             _scramble(layer.self_attn, seed=6)
+        # bitwise: identical arithmetic (caption mode never runs the scrambled causal self_attn)
         assert torch.equal(before, model.caption_states("motion", codes))
         for layer in model.model.layers:
             _scramble(layer.captioning_self_attn, seed=7)

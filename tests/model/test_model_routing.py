@@ -23,7 +23,7 @@ def test_motion_expert_does_not_touch_music_when_motion_absent(t5_dir):
     for layer in model.model.layers:
         _scramble(layer.motion_ffn, seed=2)
     after = model(music_codes=music, music_text_ids=ids, music_text_mask=mask).music_logits
-    assert torch.equal(before, after)
+    assert torch.equal(before, after)  # bitwise: identical arithmetic (same inputs; the motion expert gets no token)
     # ... while with both streams present, music attends to motion tokens that went through the motion expert
     motion = random_codes(B, T, 3)
     joint = model(music_codes=music, motion_codes=motion).music_logits
@@ -40,7 +40,7 @@ def test_music_expert_does_not_touch_motion_when_music_absent(t5_dir):
         _scramble(layer.music_ffn, seed=6)
     _scramble(model.model.music_embed_tokens, seed=7)
     _scramble(model.music_lm_heads, seed=8)
-    assert torch.equal(before, model(motion_codes=motion).motion_logits)
+    assert torch.equal(before, model(motion_codes=motion).motion_logits)  # bitwise: identical arithmetic (no music)
 
 
 def test_layers_without_experts_share_one_ffn(t5_dir):

@@ -26,7 +26,7 @@ from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_quantizer import ResidualVectorQuantizer
 from unimumo.motion.humanml3d_features import features_to_joints
 
-__all__ = ["MotionVQVAEConfig", "MotionVQVAE", "MotionVQVAEOutput", "MotionTokenizer"]
+__all__ = ["MotionVQVAEConfig", "MotionVQVAE", "MotionVQVAEOutput"]
 
 
 @dataclass
@@ -247,12 +247,3 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
             reconstruction=reconstruction,
             codes=codes,
         )
-
-
-def __getattr__(name: str):
-    # MotionTokenizer lives in motion_tokenizer.py (it imports this module); re-exported lazily here.
-    if name == "MotionTokenizer":
-        from unimumo.models.motion_tokenizer import MotionTokenizer
-
-        return MotionTokenizer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
