@@ -32,7 +32,7 @@ from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS  # noqa: E402
 from unimumo.shards.manifest import FORMAT, MANIFEST_NAME  # noqa: E402
 from unimumo.loader.dataloader import build_loader  # noqa: E402
 from unimumo.shards.format import encode_sample  # noqa: E402
-from unimumo.loader.shard_stream import read_shard  # noqa: E402
+from unimumo.shards.tar_reader import read_shard  # noqa: E402
 from unimumo.loader.windows import WindowSpec, collate_windows, make_window, task_weights_from_mixture  # noqa: E402
 
 BATCH, WINDOW, TEXT_LEN, CLIP_FRAMES, NUM_SHARDS = 16, 500, 64, 750, 8  # 15 s clips, 10 s windows

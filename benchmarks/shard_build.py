@@ -23,9 +23,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from unimumo.data.alignment import warm_up_beat_tracker  # noqa: E402
+from unimumo.rhythm import warm_up_beat_tracker  # noqa: E402
 from unimumo.cli.shards import main as shards_main  # noqa: E402
 from unimumo.data.synthetic_corpus import SyntheticCorpusConfig, build_argv, write_synthetic_corpus  # noqa: E402
+from unimumo.shards.manifest import Manifest  # noqa: E402
 
 TARGET = 1.7
 
@@ -47,10 +48,9 @@ def timed_build(corpus: Path, out: Path, workers: int, pairs: int) -> tuple[floa
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     if code != 0:
         raise SystemExit(f"build with --workers {workers} exited with {code}")
-    manifest = json.loads((out / "manifest.json").read_text())
-    digests = [e["sha256"] for e in manifest["shards"]]
+    shards = Manifest.load(out).shards
     work = json.loads(report.getvalue())["work_seconds"]
-    return work, seconds, cpu, sum(e["count"] for e in manifest["shards"]), digests
+    return work, seconds, cpu, sum(entry.count for entry in shards), [entry.sha256 for entry in shards]
 
 
 def main() -> None:

@@ -20,18 +20,18 @@ import pytest
 import torch
 import webdataset as wds
 
-from unimumo.constants import NUM_CODEBOOKS, TASKS
+from unimumo.constants import NUM_CODEBOOKS
+from unimumo.tasks import TASKS
 from unimumo.shards.manifest import FORMAT, MANIFEST_NAME
 from unimumo.loader.dataloader import ShardSkippedWarning, build_loader
-from unimumo.shards.npy_decode import load_npy
-from unimumo.shards.format import decode_sample, encode_sample, npy_bytes
+from unimumo.shards.format import decode_sample, encode_sample, load_npy, npy_bytes
 from unimumo.shards.tar_reader import TarFormatError, iter_tar_members
 
 MOTION_BASE = 1000
 
 
 def make_sample(key: str, length: int, rng: random.Random) -> dict:
-    """A sample in the builder's own format (shard_sample.encode_sample) whose codes encode time."""
+    """A sample in the builder's own format (shards.format.encode_sample) whose codes encode time."""
     t = np.arange(length)
     k = np.arange(NUM_CODEBOOKS)[:, None]
     return encode_sample(
@@ -317,7 +317,7 @@ def test_only_short_samples_raise_instead_of_looping_forever(tmp_path):
 def stored_samples(shard_dir: Path, split: str) -> dict[str, dict]:
     """Every sample of a split as written by the shard builder, read straight from the tars."""
     urls = sorted(str(path) for path in shard_dir.glob(f"{split}-*.tar"))
-    return {s["__key__"]: decode_sample(s, s["__key__"]) for s in wds.WebDataset(urls, shardshuffle=False)}
+    return {s["__key__"]: decode_sample(s) for s in wds.WebDataset(urls, shardshuffle=False)}
 
 
 def test_builder_shards_are_covered_once_across_ranks_and_workers(tiny_shards):

@@ -7,7 +7,8 @@ import pytest
 from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS
 from unimumo.cli.shards import EXIT_FAILURES, EXIT_USAGE, main
 from unimumo.shards.format import decode_sample
-from unimumo.shards.verify import iter_samples
+from unimumo.shards.manifest import FORMAT
+from unimumo.shards.tar_reader import read_shard
 from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 from unimumo.models.text_tokenizer import TextTokenizer
 
@@ -16,8 +17,8 @@ def all_samples(shards, split=None):
     manifest = json.loads((shards / "manifest.json").read_text())
     for entry in manifest["shards"]:
         if split is None or entry["split"] == split:
-            for key, fields in iter_samples(shards / entry["name"]):
-                yield entry["split"], key, decode_sample(fields, key)
+            for raw in read_shard(str(shards / entry["name"])):
+                yield entry["split"], raw["__key__"], decode_sample(raw)
 
 
 def truth(corpus):
@@ -30,9 +31,10 @@ def test_manifest_counts_match_the_tars(tiny_shards):
     assert sum(e["split"] == "train" for e in manifest["shards"]) >= 4  # small shards roll over
     for entry in manifest["shards"]:
         assert (tiny_shards / entry["name"]).stat().st_size == entry["bytes"]
-        assert entry["count"] == sum(1 for _ in iter_samples(tiny_shards / entry["name"]))
+        assert entry["count"] == sum(1 for _ in read_shard(str(tiny_shards / entry["name"])))
         assert entry["count"] > 0
-    for name in ("music_codec", "motion_codec", "text_tokenizer"):
+    assert manifest["format"] == FORMAT == "unimumo-shards/2"
+    for name in ("music_codec", "motion_tokenizer", "text_tokenizer"):
         assert len(manifest["tokenizers"][name]["fingerprint"]) == 64
     assert manifest["splits"]["train"]["build_args"]["pairs_per_track"] == 2
 
@@ -117,3 +119,13 @@ def test_cli_help_explains_every_command(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "usage: unimumo-shards " + command in capsys.readouterr().out
+
+
+def test_build_accepts_the_deprecated_motion_codec_name(synthetic_corpus, tmp_path, capsys):
+    from unimumo.cli.shards import build_parser
+
+    args = build_argv(synthetic_corpus, tmp_path / "x", "train")
+    args[args.index("--motion-tokenizer")] = "--motion-codec"
+    parsed = build_parser().parse_args(args)
+    assert parsed.motion_tokenizer == synthetic_corpus / "models" / "motion_vqvae"
+    assert "--motion-codec is deprecated and will be removed; use --motion-tokenizer" in capsys.readouterr().err

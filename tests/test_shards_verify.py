@@ -76,3 +76,15 @@ def test_inspect_names_a_truncated_shard(shards_copy, capsys):
     shard.write_bytes(shard.read_bytes()[:5000])
     assert main(["inspect", str(shards_copy), "--split", "train", "--samples", "100"]) != 0
     assert str(shard) in capsys.readouterr().err
+
+
+def test_the_old_motion_codec_option_is_a_deprecated_alias(tiny_shards, capsys):
+    recorded = json.loads((tiny_shards / "manifest.json").read_text())["tokenizers"]["motion_tokenizer"]["path"]
+    assert main(["verify", str(tiny_shards), "--motion-codec", recorded, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "DeprecationWarning: --motion-codec is deprecated" in err and "use --motion-tokenizer" in err
+    elsewhere = recorded + "-elsewhere"
+    assert main(["verify", str(tiny_shards), "--motion-codec", elsewhere, "--no-progress"]) == EXIT_FAILURES
+    assert "motion_vqvae-elsewhere: motion_tokenizer not found" in capsys.readouterr().out
+    assert main(["verify", str(tiny_shards), "--motion-tokenizer", recorded, "--no-progress"]) == 0
+    assert "deprecated" not in capsys.readouterr().err

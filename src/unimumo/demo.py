@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import shlex
 import socket
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from unimumo.shards.manifest import Manifest
 from unimumo.utils.io import atomic_write_text
 
 
@@ -86,8 +86,7 @@ def free_port() -> int:
 
 def split_built(shards: Path, split: str) -> bool:
     """Whether manifest.json records `split` as built (the builder adds it only when the split is complete)."""
-    manifest = shards / "manifest.json"
-    return manifest.exists() and split in json.loads(manifest.read_text()).get("splits", {})
+    return split in Manifest.load(shards, missing_ok=True).splits
 
 
 def run_step(name: str, command: list[str], work_dir: Path, done: Callable[[], bool]) -> None:
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     for split in ("train", "val", "test"):
         run_step(f"shards_{split}", [
             *module("unimumo.cli.shards"), "build", "--music4all", str(config.music4all), *motion_sources(config),
-            "--music-codec", str(config.music_codec), "--motion-codec", str(motion_tokenizer),
+            "--music-codec", str(config.music_codec), "--motion-tokenizer", str(motion_tokenizer),
             "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
             "--seed", str(config.seed), "--resume", "--no-progress", "--shard-size-mb", str(config.shard_size_mb),
             # the synthetic corpus holds deliberately broken inputs; they are recorded in failures.jsonl

@@ -10,6 +10,17 @@ from pathlib import Path
 
 EXIT_FAILURES = 2  # build finished but too many inputs failed / verify found problems
 EXIT_USAGE = 3  # bad arguments or output directory state
+RENAMED_OPTIONS = {"--motion-codec": "--motion-tokenizer"}  # deprecated alias -> option
+
+
+class RenamedOption(argparse.Action):
+    """Store the value; when given under a deprecated alias (RENAMED_OPTIONS), say so on stderr."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string in RENAMED_OPTIONS:
+            print(f"{parser.prog}: DeprecationWarning: {option_string} is deprecated and will be removed; "
+                  f"use {RENAMED_OPTIONS[option_string]}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def synth_command(args: argparse.Namespace) -> int:
@@ -32,7 +43,7 @@ def build_command(args: argparse.Namespace) -> int:
     try:
         config = BuildConfig(
             music4all=args.music4all, aist=args.aist, humanml3d=args.humanml3d, music_codec=args.music_codec,
-            motion_codec=args.motion_codec, text_tokenizer=args.text_tokenizer, out=args.out, split=args.split,
+            motion_tokenizer=args.motion_tokenizer, text_tokenizer=args.text_tokenizer, out=args.out, split=args.split,
             workers=args.workers, shard_size_mb=args.shard_size_mb, pairs_per_track=args.pairs_per_track,
             seed=args.seed, resume=args.resume, max_failure_fraction=args.max_failure_fraction,
             min_beat_seconds=args.min_beat_seconds,
@@ -53,7 +64,7 @@ def build_command(args: argparse.Namespace) -> int:
 def verify_command(args: argparse.Namespace) -> int:
     from unimumo.shards.verify import verify_shards
 
-    problems, stats = verify_shards(args.shards, music_codec=args.music_codec, motion_codec=args.motion_codec,
+    problems, stats = verify_shards(args.shards, music_codec=args.music_codec, motion_tokenizer=args.motion_tokenizer,
                                     text_tokenizer=args.text_tokenizer, check_tokenizers=not args.skip_tokenizers,
                                     progress=not args.no_progress)
     for problem in problems:
@@ -96,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--aist", type=Path, help="AIST++ root (motions/*.pkl, splits/, ignore_list.txt)")
     build.add_argument("--humanml3d", type=Path, help="HumanML3D root (new_joint_vecs/, texts/, {split}.txt)")
     build.add_argument("--music-codec", required=True, type=Path, help="EncodecModel directory (save_pretrained)")
-    build.add_argument("--motion-codec", required=True, type=Path, help="MotionTokenizer directory")
+    build.add_argument("--motion-tokenizer", "--motion-codec", required=True, type=Path, action=RenamedOption,
+                       help="MotionTokenizer directory (--motion-codec: old name)")
     build.add_argument("--text-tokenizer", required=True, type=Path, help="sentencepiece .model file")
     build.add_argument("--out", required=True, type=Path, help="shard directory, e.g. shards/NAME")
     build.add_argument("--split", required=True, choices=("train", "val", "test"))
@@ -116,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check checksums, counts, decodability and tokenizer fingerprints")
     verify.add_argument("shards", type=Path, help="shard directory with manifest.json")
     verify.add_argument("--music-codec", type=Path, help="EncodecModel dir to check (default: path in manifest)")
-    verify.add_argument("--motion-codec", type=Path, help="MotionTokenizer dir to check (default: path in manifest)")
+    verify.add_argument("--motion-tokenizer", "--motion-codec", type=Path, action=RenamedOption,
+                        help="MotionTokenizer dir to check (default: path in manifest; --motion-codec: old name)")
     verify.add_argument("--text-tokenizer", type=Path, help="sentencepiece model to check (default: path in manifest)")
     verify.add_argument("--skip-tokenizers", action="store_true", help="do not load tokenizers to compare fingerprints")
     verify.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -7,7 +7,7 @@ from pathlib import Path
 SPLITS = ("train", "val", "test")
 
 # arguments that change what is built (the rest only change how fast or where)
-CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_codec", "text_tokenizer", "split",
+CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds")
 
 
@@ -16,7 +16,7 @@ class BuildConfig:
     music4all: Path
     aist: Path | None
     music_codec: Path
-    motion_codec: Path
+    motion_tokenizer: Path
     text_tokenizer: Path
     out: Path
     split: str
@@ -33,7 +33,7 @@ class BuildConfig:
         problems = []
         if self.split not in SPLITS:
             problems.append(f"--split must be one of {SPLITS}, got {self.split!r}")
-        for name in ("music4all", "aist", "humanml3d", "music_codec", "motion_codec"):
+        for name in ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_dir():
                 problems.append(f"--{name.replace('_', '-')} {path}: directory not found")

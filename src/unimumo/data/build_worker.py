@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from unimumo.data.alignment import music_beats
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.pairing import MotionEntry, MusicTrack, load_motion, make_pair_sample
 from unimumo.data.sources.music4all import TrackInfo, load_audio
 from unimumo.models.text_tokenizer import TextTokenizer
-from unimumo.models.motion_vqvae import MotionTokenizer
+from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
+from unimumo.rhythm import music_beats
 
 
 @dataclass
@@ -42,7 +42,7 @@ def load_context(config: BuildConfig) -> WorkerContext:
     return WorkerContext(
         config=config,
         codec=MusicCodec.from_pretrained(config.music_codec),
-        motion_tokenizer=MotionTokenizer.from_pretrained(config.motion_codec),
+        motion_tokenizer=MotionTokenizer.from_pretrained(config.motion_tokenizer),
         text_tokenizer=TextTokenizer(config.text_tokenizer),
     )
 
@@ -83,7 +83,7 @@ def process_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> TrackResult:
     result = TrackResult(index=index, track_id=info.id)
     try:
         wav = load_audio(info.audio_path, context.codec.sampling_rate)
-        beats, tempo = music_beats(wav, context.codec.sampling_rate)
+        beats, tempo = music_beats(wav, context.codec.sampling_rate, with_tempo=True)
         if beats.size < 2 or beats[-1] - beats[0] < config.min_beat_seconds:
             result.skipped = "short_beats"
             return result

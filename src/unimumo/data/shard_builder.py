@@ -4,7 +4,7 @@ Determinism and resume: the plan is the split's track list (split-file order, ig
 and its motion pool. Track i's samples depend only on (seed, split, track id) and the frozen models,
 computed with one torch thread per process. Results are consumed in plan order and written to shards
 that roll over at track boundaries, so shard contents are a pure function of the plan and the
-arguments. A killed build leaves complete shards with records (see shard_writer); `--resume` checks
+arguments. A killed build leaves complete shards with records (see shards/writer.py); `--resume` checks
 the plan is unchanged, keeps the complete prefix and rebuilds from the first track after it, giving
 byte-identical shards to an uninterrupted build.
 """
@@ -24,12 +24,12 @@ from tqdm import tqdm
 
 from unimumo.constants import CODE_RATE
 from unimumo.data import build_worker
-from unimumo.data.alignment import warm_up_beat_tracker
 from unimumo.data.build_config import BuildConfig
-from unimumo.shards.manifest import check_tokenizers, read_manifest, update_split
 from unimumo.data.pairing import MotionEntry, choose_motions, load_motion, pair_rng
-from unimumo.shards.writer import ShardWriter, read_records, records_dir
 from unimumo.data.sources import aist, humanml3d, music4all
+from unimumo.rhythm import warm_up_beat_tracker
+from unimumo.shards.manifest import Manifest, update_split
+from unimumo.shards.writer import ShardWriter, read_records, records_dir
 from unimumo.utils.io import atomic_write_json
 
 
@@ -83,8 +83,8 @@ def tokenizer_manifest(context: build_worker.WorkerContext, config: BuildConfig)
     return {
         "music_codec": {"path": str(Path(config.music_codec).resolve()), "fingerprint": context.codec.fingerprint,
                         "sampling_rate": context.codec.sampling_rate, "frame_rate": context.codec.frame_rate},
-        "motion_codec": {"path": str(Path(config.motion_codec).resolve()),
-                         "fingerprint": context.motion_tokenizer.fingerprint},
+        "motion_tokenizer": {"path": str(Path(config.motion_tokenizer).resolve()),
+                             "fingerprint": context.motion_tokenizer.fingerprint},
         "text_tokenizer": {"path": str(Path(config.text_tokenizer).resolve()),
                            "fingerprint": context.text_tokenizer.fingerprint,
                            "vocab_size": context.text_tokenizer.vocab_size},
@@ -174,7 +174,7 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
         raise BuildError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} Hz, expected {CODE_RATE}")
     warm_up_beat_tracker()  # and the compiled beat-tracking kernels
     tokenizers = tokenizer_manifest(context, config)
-    check_tokenizers(read_manifest(out), tokenizers, out)
+    Manifest.load(out, missing_ok=True).check_tokenizers(tokenizers)
     next_index, next_track, records = prepare_output(config, plan_fingerprint(config, tracks, entries, tokenizers))
 
     writer = ShardWriter(out, config.split, int(config.shard_size_mb * 2**20), next_index, next_track)

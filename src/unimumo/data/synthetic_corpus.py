@@ -31,7 +31,7 @@ from transformers import T5Config, T5ForConditionalGeneration
 from unimumo.data.captions import AIST_GENRES, MUSIC_TEMPLATES, all_caption_variants, music_caption
 from unimumo.models.text_tokenizer import EOS_ID, PAD_ID, train_text_tokenizer
 from unimumo.data.sources import music4all
-from unimumo.models.motion_vqvae import MotionTokenizer
+from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.models.music_codec import tiny_random_encodec
 from unimumo.motion.humanml3d_features import joints_to_features
 from unimumo.motion.skeleton import smpl_to_joints22
@@ -261,6 +261,6 @@ def build_argv(corpus: str | Path, out: str | Path, split: str, *extra: str) -> 
     return [
         "build", "--music4all", str(corpus / "music4all"), "--aist", str(corpus / "aist"),
         "--humanml3d", str(corpus / "humanml3d"), "--music-codec", str(models / "encodec"),
-        "--motion-codec", str(models / "motion_vqvae"), "--text-tokenizer", str(models / "text_tokenizer.model"),
+        "--motion-tokenizer", str(models / "motion_vqvae"), "--text-tokenizer", str(models / "text_tokenizer.model"),
         "--out", str(out), "--split", split, "--max-failure-fraction", "0.5", *extra,
     ]

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import torch
 
-from unimumo.shards.manifest import read_manifest
-from unimumo.shards.split_list import manifest_path
-
-MANIFEST_KEYS = {"music_codec": "music_codec", "motion_tokenizer": "motion_codec", "text_tokenizer": "text_tokenizer"}
+from unimumo.shards.manifest import Manifest
 
 
 def tokenizer_path(shards: str | Path, name: str, given: str | Path | None) -> Path:
@@ -21,12 +18,10 @@ def tokenizer_path(shards: str | Path, name: str, given: str | Path | None) -> P
     if given is not None:
         path = Path(given)
     else:
-        directory = manifest_path(shards).parent
-        recorded = read_manifest(directory).get("tokenizers", {}).get(MANIFEST_KEYS[name])
+        manifest = Manifest.load(shards)
+        recorded = manifest.tokenizers.get(name)
         if not recorded or "path" not in recorded:
-            raise ValueError(
-                f"{directory / 'manifest.json'}: records no {MANIFEST_KEYS[name]} path; pass --{name.replace('_', '-')}"
-            )
+            raise ValueError(f"{manifest.path}: records no {name} path; pass --{name.replace('_', '-')}")
         path = Path(recorded["path"])
     if not path.exists():
         raise FileNotFoundError(f"{path}: {name.replace('_', ' ')} not found (pass --{name.replace('_', '-')})")

@@ -1,24 +1,23 @@
 """Evaluation samples: whole shard samples of one split, cut to a deterministic first-N-seconds window.
 
 Unlike the training loader (random crops, shuffling), evaluation reads the split's shards in
-manifest order with webdataset and keeps the first `num_samples` samples that are at least
-`num_frames` codes long, each cut to codes [:, :num_frames] (both streams start together).
+manifest order and keeps the first `num_samples` samples that are at least `num_frames` codes
+long, each cut to codes [:, :num_frames] (both streams start together).
 """
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, NUM_CODEBOOKS
-from unimumo.shards.split_list import manifest_path, split_shards
-from unimumo.loader.shard_stream import read_shard
+from unimumo.constants import CODE_RATE
 from unimumo.loader.windows import collate_windows
+from unimumo.shards.format import (META, MOTION_CODES, MOTION_IDS, MOTION_TEXT, MUSIC_CODES, MUSIC_IDS, MUSIC_TEXT,
+                                   SampleError, decode_sample)
+from unimumo.shards.manifest import Manifest
+from unimumo.shards.tar_reader import read_shard
 
 
 @dataclass
@@ -40,48 +39,23 @@ class EvalSample:
         return beats[(beats >= 0.0) & (beats < seconds)]
 
 
-def _field(sample: dict, name: str, source: str) -> bytes:
-    if name not in sample:
-        present = sorted(k for k in sample if not k.startswith("__"))
-        raise ValueError(f"{source}: sample {sample.get('__key__')!r} has no {name!r} (fields: {present})")
-    return sample[name]
-
-
-def _array(sample: dict, name: str, source: str, ndim: int) -> np.ndarray:
-    where = f"{source}: sample {sample['__key__']!r}: {name!r}"
+def eval_sample(raw: dict, num_frames: int, source: str) -> EvalSample | None:
+    """One raw shard sample cut to its first `num_frames` codes; None when it is shorter. ValueError names `source`."""
     try:
-        array = np.load(io.BytesIO(_field(sample, name, source)), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{where} is not a readable .npy ({error})") from error
-    if array.ndim != ndim or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{where} has shape {array.shape} / dtype {array.dtype}, expected {ndim}-d integers")
-    return array.astype(np.int64)
-
-
-def decode_sample(sample: dict, num_frames: int, source: str) -> EvalSample | None:
-    """One raw shard sample cut to its first `num_frames` codes; None when it is shorter."""
-    codes = {m: _array(sample, f"{m}.codes.npy", source, 2) for m in ("music", "motion")}
-    for modality, array in codes.items():
-        if array.shape[0] != NUM_CODEBOOKS or (array.size and (array.min() < 0 or array.max() >= CODEBOOK_SIZE)):
-            raise ValueError(
-                f"{source}: sample {sample['__key__']!r}: {modality}.codes.npy must be codes in [0, {CODEBOOK_SIZE}) "
-                f"of shape [{NUM_CODEBOOKS}, T], got shape {array.shape}"
-            )
-    if min(array.shape[1] for array in codes.values()) < num_frames:
+        sample = decode_sample(raw, crop=(0, num_frames))
+    except SampleError as error:
+        raise ValueError(f"{source}: {error}") from error
+    if sample is None:
         return None
-    try:
-        meta = json.loads(_field(sample, "json", source))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{source}: sample {sample['__key__']!r}: json field is not JSON ({error})") from error
     return EvalSample(
-        key=sample["__key__"],
-        music_codes=codes["music"][:, :num_frames],
-        motion_codes=codes["motion"][:, :num_frames],
-        music_text=_field(sample, "music.txt", source).decode("utf-8").strip(),
-        motion_text=_field(sample, "motion.txt", source).decode("utf-8").strip(),
-        music_ids=_array(sample, "music.ids.npy", source, 1),
-        motion_ids=_array(sample, "motion.ids.npy", source, 1),
-        meta=meta,
+        key=raw["__key__"],
+        music_codes=sample[MUSIC_CODES].astype(np.int64),
+        motion_codes=sample[MOTION_CODES].astype(np.int64),
+        music_text=sample[MUSIC_TEXT].strip(),
+        motion_text=sample[MOTION_TEXT].strip(),
+        music_ids=sample[MUSIC_IDS].astype(np.int64),
+        motion_ids=sample[MOTION_IDS].astype(np.int64),
+        meta=sample[META],
     )
 
 
@@ -91,7 +65,7 @@ def _shard_samples(path: str):
         raise FileNotFoundError(f"{path}: shard listed in the manifest is missing")
     try:
         yield from read_shard(path)
-    except (OSError, tarfile.TarError, ValueError) as error:
+    except (OSError, ValueError) as error:  # TarFormatError is a ValueError
         raise ValueError(f"{path}: unreadable shard ({type(error).__name__}: {error})") from error
 
 
@@ -100,10 +74,11 @@ def read_eval_samples(shards: str | Path, split: str, num_samples: int, seconds:
     if num_samples < 1 or seconds <= 0:
         raise ValueError(f"num_samples must be >= 1 and seconds > 0, got {num_samples} and {seconds}")
     num_frames = int(round(seconds * CODE_RATE))
+    manifest = Manifest.load(shards)
     samples, too_short = [], 0
-    for entry in split_shards(shards, split):
-        for raw in _shard_samples(entry["path"]):
-            sample = decode_sample(raw, num_frames, entry["path"])
+    for path in manifest.split_paths(split):
+        for raw in _shard_samples(path):
+            sample = eval_sample(raw, num_frames, path)
             if sample is None:
                 too_short += 1
                 continue
@@ -111,7 +86,7 @@ def read_eval_samples(shards: str | Path, split: str, num_samples: int, seconds:
             if len(samples) == num_samples:
                 return samples, too_short
     if not samples:
-        raise ValueError(f"{manifest_path(shards)}: split {split!r} has no sample of at least {seconds} s")
+        raise ValueError(f"{manifest.path}: split {split!r} has no sample of at least {seconds} s")
     return samples, too_short
 
 

@@ -22,9 +22,9 @@ from typing import Iterator
 
 from torch.utils.data import DataLoader
 
-from unimumo.shards.split_list import manifest_path, split_shards
 from unimumo.loader.shard_stream import ShardStreamDataset
 from unimumo.loader.windows import WindowSpec, task_weights_from_mixture
+from unimumo.shards.manifest import Manifest
 
 STATE_FORMAT = 1
 STAT_OF_EVENT = {
@@ -183,8 +183,9 @@ def build_loader(
         raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
     if epochs is not None and epochs < 1:
         raise ValueError(f"epochs must be None (infinite) or >= 1, got {epochs}")
-    source = str(manifest_path(shards))
-    shard_paths = [entry["path"] for entry in split_shards(shards, split)]
+    manifest = Manifest.load(shards)
+    source = str(manifest.path)
+    shard_paths = manifest.split_paths(split)
     if len(shard_paths) < world_size:
         raise ValueError(
             f"{source}: split {split!r} has {len(shard_paths)} shards, fewer than world_size={world_size}; "

@@ -21,11 +21,11 @@ from typing import Iterator, Sequence
 
 from torch.utils.data import IterableDataset, get_worker_info
 from webdataset.filters import shuffle
-from webdataset.tariterators import group_by_keys, url_opener
 
+from unimumo.loader.windows import WindowSpec, collate_windows, make_window
+from unimumo.shards.format import SampleError
+from unimumo.shards.tar_reader import read_shard
 from unimumo.utils.seeding import derive_seed
-from unimumo.shards.tar_reader import iter_tar_members
-from unimumo.loader.windows import SampleError, WindowSpec, collate_windows, make_window
 
 Event = tuple[str, str, str]  # (kind, where, detail)
 
@@ -38,14 +38,6 @@ def split_by_node(shards: Sequence[str], rank: int, world_size: int) -> list[str
 def split_by_worker(shards: Sequence[str], worker: int, num_workers: int) -> list[str]:
     """The shards of one DataLoader worker within a rank (webdataset's split_by_worker, explicit ids)."""
     return list(islice(shards, worker, None, num_workers))
-
-
-def read_shard(url: str) -> Iterator[dict]:
-    """Samples of one tar: opened with webdataset's gopen (local path, pipe:, http...), members read by
-    tar_members (fast header parser), grouped into samples by webdataset. Raises if missing or corrupt."""
-    for opened in url_opener([{"url": url}]):
-        with opened["stream"] as stream:
-            yield from group_by_keys(iter_tar_members(stream, url))
 
 
 class ShardStreamDataset(IterableDataset):

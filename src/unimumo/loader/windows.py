@@ -15,15 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unimumo.constants import TASKS
-from unimumo.shards.npy_decode import load_npy
-from unimumo.utils.seeding import derive_seed
-from unimumo.shards.format import check_codes
+from unimumo.tasks import TASKS
 from unimumo.models.text_tokenizer import PAD_ID
+from unimumo.shards.format import MOTION_CODES, MOTION_IDS, MUSIC_CODES, MUSIC_IDS, decode_sample, sample_frames
+from unimumo.utils.seeding import derive_seed
 
-
-class SampleError(ValueError):
-    """A shard sample that cannot be used (missing field, undecodable array, wrong shape or range)."""
+WINDOW_FIELDS = (MUSIC_CODES, MOTION_CODES, MUSIC_IDS, MOTION_IDS)  # what training reads of a sample
 
 
 @dataclass(frozen=True)
@@ -47,53 +44,25 @@ def task_weights_from_mixture(task_mixture: dict[str, float] | None) -> tuple[fl
     return weights
 
 
-def _array(sample: dict, field: str) -> np.ndarray:
-    if field not in sample:
-        raise SampleError(f"{sample['__key__']}: missing field {field!r}")
-    try:
-        array = load_npy(sample[field])
-    except ValueError as error:
-        raise SampleError(f"{sample['__key__']}: {field}: {error}") from error
-    if not np.issubdtype(array.dtype, np.integer):
-        raise SampleError(f"{sample['__key__']}: {field} has dtype {array.dtype}, expected integers")
-    return array
-
-
-def _text_ids(sample: dict, field: str, max_text_len: int) -> np.ndarray:
-    ids = _array(sample, field)
-    if ids.ndim != 1 or (ids.size and ids.min() < 0):
-        raise SampleError(f"{sample['__key__']}: {field} must hold non-negative ids [L], got shape {ids.shape}")
-    return ids[:max_text_len]
-
-
-def _checked_codes(codes: np.ndarray, name: str) -> np.ndarray:
-    try:
-        return check_codes(codes, name)
-    except ValueError as error:
-        raise SampleError(str(error)) from error
-
-
 def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
     """Decode, crop and tokenize one raw sample; None when it is shorter than the window. Raises SampleError.
 
-    Only the fields training needs are decoded (the builder's `decode_sample` reads all of them).
+    Only the fields training needs are decoded (`WINDOW_FIELDS`).
     """
     key = sample["__key__"]
-    music, motion = _array(sample, "music.codes.npy"), _array(sample, "motion.codes.npy")
-    if music.shape != motion.shape or music.ndim != 2:
-        raise SampleError(f"{key}: music codes {music.shape} and motion codes {motion.shape} must be equal [4, T]")
-    length = music.shape[1]
+    length = sample_frames(sample)
     if length < spec.window:
         return None
     rng = random.Random(derive_seed(spec.seed, epoch, key))
     start = rng.randint(0, length - spec.window)
     task = rng.choices(range(len(TASKS)), weights=spec.task_weights)[0]
+    fields = decode_sample(sample, fields=WINDOW_FIELDS, crop=(start, spec.window))
     return {
         "key": key,
-        "music_codes": _checked_codes(music[:, start : start + spec.window], f"{key} music.codes.npy"),
-        "motion_codes": _checked_codes(motion[:, start : start + spec.window], f"{key} motion.codes.npy"),
-        "music_text_ids": _text_ids(sample, "music.ids.npy", spec.max_text_len),
-        "motion_text_ids": _text_ids(sample, "motion.ids.npy", spec.max_text_len),
+        "music_codes": fields[MUSIC_CODES],
+        "motion_codes": fields[MOTION_CODES],
+        "music_text_ids": fields[MUSIC_IDS][: spec.max_text_len],
+        "motion_text_ids": fields[MOTION_IDS][: spec.max_text_len],
         "task": task,
     }
 

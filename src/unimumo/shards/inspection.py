@@ -1,26 +1,25 @@
 """`unimumo-shards inspect`: a readable summary of a shard directory and its first few samples."""
 from __future__ import annotations
 
-import tarfile
 from pathlib import Path
-from typing import Iterator
 
 from unimumo.constants import CODE_RATE
-from unimumo.shards.manifest import MANIFEST_NAME, read_failures, read_manifest
-from unimumo.shards.format import decode_sample
-from unimumo.shards.verify import iter_samples
+from unimumo.shards.format import (META, MOTION_CODES, MOTION_IDS, MOTION_TEXT, MUSIC_CODES, MUSIC_IDS, MUSIC_TEXT,
+                                   SampleError, decode_sample)
+from unimumo.shards.manifest import MANIFEST_NAME, Manifest, read_failures
+from unimumo.shards.tar_reader import read_shard
 
 
 def summary_lines(out: Path) -> list[str]:
     if not (out / MANIFEST_NAME).is_file():
         raise FileNotFoundError(f"{out}: no {MANIFEST_NAME} (not a shard directory built by `unimumo-shards build`)")
-    manifest = read_manifest(out)
+    manifest = Manifest.load(out)
     lines = [f"shard directory {out}"]
-    for name, info in manifest["tokenizers"].items():
+    for name, info in manifest.tokenizers.items():
         lines.append(f"  {name}: {info['path']} (fingerprint {info['fingerprint'][:12]})")
-    for split, summary in sorted(manifest["splits"].items()):
-        entries = [e for e in manifest["shards"] if e["split"] == split]
-        size = sum(e["bytes"] for e in entries) / 2**20
+    for split, summary in sorted(manifest.splits.items()):
+        entries = [entry for entry in manifest.shards if entry.split == split]
+        size = sum(entry.bytes or 0 for entry in entries) / 2**20
         lines.append(f"  {split}: {summary['samples']} samples in {len(entries)} shards ({size:.2f} MiB), "
                      f"{summary['tracks_with_samples']}/{summary['tracks']} tracks used, skipped {summary['skipped']}, "
                      f"{summary['failures']} failures")
@@ -32,37 +31,29 @@ def summary_lines(out: Path) -> list[str]:
     return lines
 
 
-def _checked(samples: Iterator, path: Path) -> Iterator:
-    """`samples`, with any error reading the tar turned into a ValueError naming `path`."""
-    try:
-        yield from samples
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: unreadable shard ({type(error).__name__}: {error})") from error
-
-
 def sample_lines(out: Path, split: str | None, limit: int) -> list[str]:
-    manifest = read_manifest(out)
+    """Lines describing the first `limit` samples (of `split`); ValueError naming the shard if one is unreadable."""
     lines = []
-    for entry in manifest["shards"]:
-        if split is not None and entry["split"] != split:
+    for entry in Manifest.load(out).shards:
+        if split is not None and entry.split != split:
             continue
-        path = out / entry["name"]
-        for key, fields in _checked(iter_samples(path), path):
+        path = out / entry.name
+        for raw in read_shard(str(path)):
             if len(lines) >= limit:
                 return [line for block in lines for line in block]
             try:
-                sample = decode_sample(fields, key)
-            except ValueError as error:
-                raise ValueError(f"{path}: {error}") from error
-            meta = sample["json"]
-            frames = sample["music.codes.npy"].shape[1]
+                sample = decode_sample(raw)
+            except SampleError as error:
+                raise SampleError(f"{path}: {error}") from error
+            meta = sample[META]
+            frames = sample[MUSIC_CODES].shape[1]
             lines.append([
-                f"sample {key} ({entry['name']}): {frames} frames = {frames / CODE_RATE:.1f} s, "
+                f"sample {raw['__key__']} ({entry.name}): {frames} frames = {frames / CODE_RATE:.1f} s, "
                 f"motion {meta['motion_id']} ({meta['source']}), tempo {meta['tempo']:.1f} bpm, "
                 f"{len(meta['beats'])} beats, beat alignment {meta['beat_alignment']}",
-                f"  music:  {sample['music.txt']}  ({len(sample['music.ids.npy'])} ids)",
-                f"  motion: {sample['motion.txt']}  ({len(sample['motion.ids.npy'])} ids)",
-                f"  music codes[:, :6]  {sample['music.codes.npy'][:, :6].tolist()}",
-                f"  motion codes[:, :6] {sample['motion.codes.npy'][:, :6].tolist()}",
+                f"  music:  {sample[MUSIC_TEXT]}  ({len(sample[MUSIC_IDS])} ids)",
+                f"  motion: {sample[MOTION_TEXT]}  ({len(sample[MOTION_IDS])} ids)",
+                f"  music codes[:, :6]  {sample[MUSIC_CODES][:, :6].tolist()}",
+                f"  motion codes[:, :6] {sample[MOTION_CODES][:, :6].tolist()}",
             ])
     return [line for block in lines for line in block]

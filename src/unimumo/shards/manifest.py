@@ -1,18 +1,22 @@
-"""manifest.json and failures.jsonl of a shard directory, updated one split at a time.
+"""manifest.json and failures.jsonl of a shard directory: the typed, versioned `Manifest`, updated one split at a time.
 
-manifest.json:
-    format         "unimumo-shards/1"
-    tokenizers     {music_codec|motion_codec|text_tokenizer: {path, fingerprint, ...}}  (same for every split)
-    shards         [{name, split, count, bytes, sha256}]  (what the loader reads)
-    splits         {split: {num_shards, num_samples, num_tracks, tracks_with_samples, skipped, failures, build_args}}
+manifest.json (format "unimumo-shards/2"):
+    format      "unimumo-shards/2"
+    tokenizers  {music_codec|motion_tokenizer|text_tokenizer: {path, fingerprint, ...}}  (same for every split)
+    shards      [{name, split, count, bytes, sha256}]  (what the loader reads, in order)
+    splits      {split: {split, shards, samples, tracks, tracks_with_samples, skipped, failures, inputs,
+                         failure_fraction, max_failure_fraction, build_args}}  (a split is listed once complete)
 failures.jsonl: one {split, file, stage, reason[, track_id]} per line.
-Several splits may be built into one directory at once: updates hold an exclusive file lock.
+Format 1 named the motion tokenizer "motion_codec"; such manifests are read (renamed in memory) and
+written back as format 2. Several splits may be built into one directory at once: updates hold an
+exclusive file lock.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -20,7 +24,9 @@ from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.json"
 FAILURES_NAME = "failures.jsonl"
-FORMAT = "unimumo-shards/1"
+FORMAT_NAME = "unimumo-shards"
+FORMAT_VERSION = 2
+FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 
 
 class ManifestError(ValueError):
@@ -29,6 +35,124 @@ class ManifestError(ValueError):
 
 class ManifestMismatchError(ManifestError):
     """The directory already holds shards made with different frozen tokenizers."""
+
+
+def _from_v1(raw: dict) -> dict:
+    """Format 1 -> 2: the motion tokenizer was recorded as "motion_codec"."""
+    tokenizers = dict(raw.get("tokenizers", {}))
+    if "motion_codec" in tokenizers:
+        tokenizers["motion_tokenizer"] = tokenizers.pop("motion_codec")
+    return {**raw, "tokenizers": tokenizers}
+
+
+MIGRATIONS = {1: _from_v1}  # older format version -> its upgrade to the next version
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    name: str  # file name inside the shard directory
+    split: str
+    count: int  # samples
+    bytes: int | None = None  # size and digest: written by the builder, optional in hand-made manifests
+    sha256: str | None = None
+
+
+def manifest_path(shards: str | Path) -> Path:
+    """`shards` is a shard directory or the path of its manifest (a .json file)."""
+    path = Path(shards)
+    return path if path.suffix == ".json" else path / MANIFEST_NAME
+
+
+def _format_version(found, path: Path) -> int:
+    name, _, version = str(found).partition("/")
+    if name != FORMAT_NAME or not version.isdigit():
+        raise ManifestError(f"{path}: unknown manifest format {found!r}, expected {FORMAT!r}")
+    version = int(version)
+    if version > FORMAT_VERSION:
+        raise ManifestError(f"{path}: format {found!r} was built by a newer unimumo (this one reads up to "
+                            f"{FORMAT!r}); upgrade unimumo")
+    if version < FORMAT_VERSION and version not in MIGRATIONS:
+        raise ManifestError(f"{path}: format {found!r} was built by an older unimumo (this one reads {FORMAT!r}); "
+                            "rebuild the shards with `unimumo-shards build`")
+    return version
+
+
+def _shard_entry(raw, path: Path) -> ShardEntry:
+    try:
+        entry = ShardEntry(**raw)
+        if not isinstance(entry.name, str) or not isinstance(entry.split, str) or not isinstance(entry.count, int):
+            raise TypeError("name and split must be strings, count an integer")
+    except TypeError as error:  # not a dict, unknown or missing keys, wrong types
+        raise ManifestError(f"{path}: malformed shard entry {raw!r} ({error}); rebuild with `unimumo-shards build`") \
+            from error
+    return entry
+
+
+@dataclass
+class Manifest:
+    """A shard directory's manifest.json; `path` is where it is (or will be) stored."""
+
+    path: Path
+    tokenizers: dict[str, dict] = field(default_factory=dict)
+    shards: list[ShardEntry] = field(default_factory=list)
+    splits: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @classmethod
+    def load(cls, shards: str | Path, *, missing_ok: bool = False) -> "Manifest":
+        """The manifest of a shard directory (or a manifest .json path); with `missing_ok` an empty one when absent."""
+        path = manifest_path(shards)
+        if not path.is_file():
+            if missing_ok:
+                return cls(path)
+            raise FileNotFoundError(f"{path}: shard manifest not found (build shards with `unimumo-shards build`)")
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ManifestError(f"{path}: not valid JSON ({error})") from error
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+        version = _format_version(raw.get("format"), path)
+        while version < FORMAT_VERSION:
+            raw, version = MIGRATIONS[version](raw), version + 1
+        tokenizers, shards, splits = raw.get("tokenizers", {}), raw.get("shards", []), raw.get("splits", {})
+        if not (isinstance(tokenizers, dict) and all(isinstance(info, dict) for info in tokenizers.values())
+                and isinstance(shards, list) and isinstance(splits, dict)):
+            raise ManifestError(f"{path}: expected tokenizers {{name: {{...}}}}, shards [...] and splits {{...}}")
+        return cls(path, tokenizers, [_shard_entry(entry, path) for entry in shards], splits)
+
+    def to_json(self) -> dict:
+        shards = [{name: value for name, value in asdict(entry).items() if value is not None} for entry in self.shards]
+        return {"format": FORMAT, "tokenizers": self.tokenizers, "shards": shards, "splits": self.splits}
+
+    def save(self) -> None:
+        """Write atomically (callers that read-modify-write hold `manifest_lock`)."""
+        atomic_write_json(self.path, self.to_json())
+
+    def split_entries(self, split: str) -> list[ShardEntry]:
+        """The shards of `split`, in manifest order; ManifestError when there are none."""
+        selected = [entry for entry in self.shards if entry.split == split]
+        if not selected:
+            available = sorted({entry.split for entry in self.shards})
+            raise ManifestError(f"{self.path}: no shards for split {split!r} (splits present: {available})")
+        return selected
+
+    def split_paths(self, split: str) -> list[str]:
+        """Paths of the shards of `split`, in manifest order; ManifestError when there are none."""
+        return [str(self.directory / entry.name) for entry in self.split_entries(split)]
+
+    def check_tokenizers(self, tokenizers: dict) -> None:
+        """ManifestMismatchError if a tokenizer in `tokenizers` differs from the one these shards were built with."""
+        for name, info in self.tokenizers.items():
+            if name in tokenizers and tokenizers[name]["fingerprint"] != info["fingerprint"]:
+                raise ManifestMismatchError(
+                    f"{self.directory}: existing shards were built with {name} {info['path']} (fingerprint "
+                    f"{info['fingerprint'][:12]}), now {tokenizers[name]['path']} (fingerprint "
+                    f"{tokenizers[name]['fingerprint'][:12]}); use another --out"
+                )
 
 
 @contextlib.contextmanager
@@ -42,29 +166,6 @@ def manifest_lock(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_manifest(out: Path) -> dict:
-    path = Path(out) / MANIFEST_NAME
-    if not path.is_file():
-        return {"format": FORMAT, "tokenizers": {}, "shards": [], "splits": {}}
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ManifestError(f"{path}: unknown manifest format {found!r}, expected {FORMAT!r}")
-    return manifest
-
-
-def check_tokenizers(manifest: dict, tokenizers: dict, where: Path) -> None:
-    for name, info in manifest.get("tokenizers", {}).items():
-        if name in tokenizers and tokenizers[name]["fingerprint"] != info["fingerprint"]:
-            raise ManifestMismatchError(
-                f"{where}: existing shards were built with {name} {info['path']} (fingerprint {info['fingerprint'][:12]}), "
-                f"now {tokenizers[name]['path']} (fingerprint {tokenizers[name]['fingerprint'][:12]}); use another --out"
-            )
-
-
 def read_failures(out: Path) -> list[dict]:
     path = Path(out) / FAILURES_NAME
     if not path.is_file():
@@ -73,16 +174,16 @@ def read_failures(out: Path) -> list[dict]:
 
 
 def update_split(out: Path, split: str, *, tokenizers: dict, shards: list[dict], summary: dict,
-                 failures: list[dict]) -> dict:
+                 failures: list[dict]) -> None:
     """Replace `split`'s entries in manifest.json and failures.jsonl (atomically, under the lock)."""
     with manifest_lock(out):
-        manifest = read_manifest(out)
-        check_tokenizers(manifest, tokenizers, out)
-        manifest["tokenizers"] = tokenizers
-        manifest["shards"] = [s for s in manifest["shards"] if s["split"] != split] + [dict(s, split=split) for s in shards]
-        manifest["splits"][split] = summary
-        atomic_write_json(out / MANIFEST_NAME, manifest)
+        manifest = Manifest.load(out, missing_ok=True)
+        manifest.check_tokenizers(tokenizers)
+        manifest.tokenizers = tokenizers
+        kept_shards = [entry for entry in manifest.shards if entry.split != split]
+        manifest.shards = kept_shards + [ShardEntry(**{**s, "split": split}) for s in shards]
+        manifest.splits[split] = summary
+        manifest.save()
         kept = [f for f in read_failures(out) if f.get("split") != split]
         lines = [json.dumps(f, sort_keys=True) for f in kept + [dict(f, split=split) for f in failures]]
         atomic_write_text(out / FAILURES_NAME, "".join(line + "\n" for line in lines))
-    return manifest

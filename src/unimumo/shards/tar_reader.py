@@ -1,17 +1,19 @@
-"""Fast sequential reader of the members of one shard tar (ustar, pax and GNU long-name headers).
+"""The one shard reader: `read_shard(url)` yields the raw samples of a shard tar, read by a fast member parser.
 
 Python's `tarfile`, which webdataset's tar_file_iterator uses, spends about 0.15 ms per member of a
 shard (TarWriter stores a float mtime, so every member carries a pax header as well); with seven
-members per sample that alone capped a loader worker near 800 samples/s. This reads the 512-byte
-headers directly and yields webdataset's member records ({"fname", "data", "__url__"}), which
-webdataset's group_by_keys turns into samples. Structural corruption (a block that is not a tar
-header, truncation anywhere, a missing end-of-archive block) raises TarFormatError naming the shard
-and byte offset. Header checksums are not summed (that was half the reading time): bit flips in a
-shard's content are what `unimumo-shards verify` (sha256 per shard) is for.
+members per sample that alone capped a loader worker near 800 samples/s. `iter_tar_members` reads
+the 512-byte headers directly and yields webdataset's member records ({"fname", "data", "__url__"}),
+which webdataset's group_by_keys turns into samples. Structural corruption (a block that is not a
+tar header, truncation anywhere, a missing end-of-archive block, a duplicated member) raises
+TarFormatError naming the shard. Header checksums are not summed (that was half the reading time):
+bit flips in a shard's content are what `unimumo-shards verify` (sha256 per shard) is for.
 """
 from __future__ import annotations
 
 from typing import BinaryIO, Iterator
+
+from webdataset.tariterators import group_by_keys, url_opener
 
 BLOCK = 512
 REGULAR_TYPES = (b"0", b"\0", b"7")
@@ -20,7 +22,7 @@ POSIX_MAGIC = b"ustar\x00"  # ustar/pax headers; GNU headers ("ustar  ") have no
 
 
 class TarFormatError(ValueError):
-    """A shard that is not a readable tar archive."""
+    """A shard that is not a readable tar archive (the message names the shard)."""
 
 
 def _field(header: bytes, start: int, end: int) -> bytes:
@@ -97,3 +99,19 @@ def iter_tar_members(stream: BinaryIO, url: str) -> Iterator[dict]:
             overrides = {}
             if typeflag in REGULAR_TYPES:
                 yield {"fname": name, "data": data, "__url__": url}
+
+
+def read_shard(url: str) -> Iterator[dict]:
+    """Raw samples {"__key__", "__url__", field: bytes} of one shard, in archive order.
+
+    Opened with webdataset's gopen (local path, pipe:, http...). A missing file raises FileNotFoundError;
+    any other unreadable shard raises TarFormatError naming `url`.
+    """
+    try:
+        for opened in url_opener([{"url": url}]):
+            with opened["stream"] as stream:
+                yield from group_by_keys(iter_tar_members(stream, url))
+    except (TarFormatError, FileNotFoundError):
+        raise
+    except (OSError, ValueError) as error:  # an I/O error, or group_by_keys' duplicate member name
+        raise TarFormatError(f"{url}: unreadable shard ({type(error).__name__}: {error})") from error
