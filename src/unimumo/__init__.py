@@ -4,28 +4,11 @@ The public classes are importable from here. Importing `unimumo` registers the U
 model types with transformers' AutoConfig / AutoModel, so `AutoModel.from_pretrained(export_dir)` loads an
 export (see `unimumo.models.register_auto_classes`).
 """
-from unimumo.models import (
-    MotionTokenizer,
-    MotionVQVAE,
-    MotionVQVAEConfig,
-    MusicCodec,
-    TextTokenizer,
-    UniMuMoConfig,
-    UniMuMoForConditionalGeneration,
-    register_auto_classes,
-)
+from unimumo import models
+from unimumo.models import *  # noqa: F403  the public classes and register_auto_classes
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "UniMuMoConfig",
-    "UniMuMoForConditionalGeneration",
-    "MotionVQVAEConfig",
-    "MotionVQVAE",
-    "MotionTokenizer",
-    "MusicCodec",
-    "TextTokenizer",
-]
+__all__ = ["__version__", *models.__all__]
 
-register_auto_classes()
+models.register_auto_classes()

@@ -35,7 +35,7 @@ def test_public_names_are_the_model_classes():
     import unimumo.models
 
     assert unimumo.__version__ == importlib.metadata.version("unimumo")
-    assert set(PUBLIC) | {"__version__"} == set(unimumo.__all__)
+    assert set(PUBLIC) | {"__version__", "register_auto_classes"} == set(unimumo.__all__)
     for name, module in PUBLIC.items():
         cls = getattr(importlib.import_module(module), name)
         assert getattr(unimumo, name) is cls and getattr(unimumo.models, name) is cls
