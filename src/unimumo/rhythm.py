@@ -17,6 +17,12 @@
   B_t = bins holding a reference beat, B_c = bins holding a generated beat, B_h = bins holding
   both; coverage = B_c / B_t and hit = B_h / B_t. For motion -> music the reference beats are the
   motion's kinematic beats and the generated ones the music beats that librosa tracks.
+
+The published evaluation code (Bailando, and the UniMuMo authors' My_Eval built on it) works in
+frames, which the `*_frames` functions reproduce for the evaluation protocols (`unimumo.eval.protocols`):
+music beats from librosa's tracker on the median-aggregated onset strength of the percussive part at
+30720 Hz, hop 512 (exactly 60 frames/s); motion beats at the strict local minima of the forward-difference
+mean joint speed smoothed by a Gaussian of 5 frames; BAS with sigma = 3 frames, averaged over music beats.
 """
 from __future__ import annotations
 
@@ -29,6 +35,10 @@ from unimumo.motion.skeleton import validate_joints
 SPEED_SMOOTHING_SECONDS = 5.0 / 60.0
 BAS_SIGMA_SECONDS = 3.0 / 60.0
 BEAT_BIN_SECONDS = 1.0
+SPEED_SMOOTHING_FRAMES = 5.0
+BAS_SIGMA_FRAMES = 3.0
+ONSET_SAMPLING_RATE = 30720  # Bailando's music features: hop 512 at 30720 Hz = 60 frames per second
+ONSET_HOP = 512
 
 
 def music_beats(wav: np.ndarray, sampling_rate: int, with_tempo: bool = False):
@@ -41,6 +51,23 @@ def music_beats(wav: np.ndarray, sampling_rate: int, with_tempo: bool = False):
     tempo, beats = librosa.beat.beat_track(y=wav, sr=sampling_rate, units="time")
     beats = np.asarray(beats, dtype=np.float64)
     return (beats, float(np.atleast_1d(tempo)[0])) if with_tempo else beats
+
+
+def onset_beat_frames(wav: np.ndarray, sampling_rate: int) -> np.ndarray:
+    """Bailando's music beats: frame indices (60 frames/s) of librosa's beat tracker run on the onset strength
+    (median over mel bands) of the percussive part of the waveform resampled to 30720 Hz."""
+    import librosa
+
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim != 1 or wav.size == 0 or not np.isfinite(wav).all():
+        raise ValueError(f"onset_beat_frames: expected a finite, non-empty mono waveform, got shape {list(wav.shape)}")
+    if sampling_rate != ONSET_SAMPLING_RATE:
+        wav = librosa.resample(wav, orig_sr=sampling_rate, target_sr=ONSET_SAMPLING_RATE)
+    _, percussive = librosa.effects.hpss(wav)
+    onset = librosa.onset.onset_strength(y=percussive, sr=ONSET_SAMPLING_RATE, hop_length=ONSET_HOP,
+                                         aggregate=np.median)
+    _, beats = librosa.beat.beat_track(onset_envelope=onset, sr=ONSET_SAMPLING_RATE, hop_length=ONSET_HOP)
+    return np.asarray(beats, dtype=np.int64)
 
 
 def warm_up_beat_tracker(sampling_rate: int = 22050) -> None:
@@ -91,6 +118,33 @@ def motion_beats(
     frames, _ = find_peaks(-speed, distance=max(1, int(round(min_gap_seconds * fps))), prominence=prominence,
                            plateau_size=None if flat_minima else (None, 1))
     return frames / fps
+
+
+def speed_minimum_frames(joints, smoothing_frames: float = SPEED_SMOOTHING_FRAMES) -> np.ndarray:
+    """Motion beats as the Bailando evaluation finds them: frame indices k of the strict local minima of the
+    mean joint displacement |p[k+1] - p[k]| (a forward difference, in the input's dtype), Gaussian-smoothed
+    over `smoothing_frames` (edges reflected). Index k is the step from frame k to k+1; the speed has N-1 steps.
+    """
+    array = np.asarray(joints)
+    if array.ndim != 3 or array.shape[-1] != 3 or len(array) < 2 or not np.isfinite(array).all():
+        raise ValueError(f"speed_minimum_frames: expected finite joint positions [N>=2,J,3], got {list(array.shape)}")
+    speed = np.mean(np.sqrt(np.sum((array[1:] - array[:-1]) ** 2, axis=2)), axis=1)
+    speed = gaussian_filter1d(speed, smoothing_frames, mode="reflect")
+    inner = speed[1:-1]
+    return np.flatnonzero((inner < speed[:-2]) & (inner < speed[2:])) + 1
+
+
+def frame_beat_alignment(music_beat_frames, motion_beat_frames, sigma_frames: float = BAS_SIGMA_FRAMES) -> float:
+    """BAS over frame indices: the mean over music beats b of exp(-min_m (m - b)^2 / 2 / sigma^2).
+
+    NaN when there is no music beat or no motion beat (the upstream code divides by zero or raises).
+    """
+    music = np.asarray(music_beat_frames).reshape(-1)
+    motion = np.asarray(motion_beat_frames).reshape(-1)
+    if music.size == 0 or motion.size == 0:
+        return float("nan")
+    terms = [np.exp(-np.min((motion - beat) ** 2) / 2 / sigma_frames**2) for beat in music]
+    return float(sum(terms) / len(music))
 
 
 def _times(values, name: str) -> np.ndarray:

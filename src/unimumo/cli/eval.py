@@ -18,6 +18,7 @@ import sys
 from typing import Callable, Sequence
 
 from unimumo.eval.assets import default_device
+from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.render_files import add_render_options
 
 COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
@@ -90,6 +91,19 @@ def add_caption_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=_positive_int, default=32, help="longest caption in tokens (default: 32)")
 
 
+def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> None:
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                        help="dance-metric definitions: unimumo (My_Eval, 22 joints; the UniMuMo table), bailando "
+                             "(24 joints), edge (PFC only, 30 fps), corrected (not comparable) "
+                             f"(default: {DEFAULT_PROTOCOL})")
+    if motion_text:
+        parser.add_argument("--motion-text", choices=("genre", "caption", "none"), default="genre",
+                            help="text the motion stream is conditioned on: 'The style of the dance is <genre>.' "
+                                 "as the UniMuMo test script, the ground-truth caption, or none (default: genre)")
+        parser.add_argument("--text-tokenizer",
+                            help="sentencepiece model for --motion-text (default: the one in the shard manifest)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unimumo-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         add_common_options(sub)
         (add_caption_options if name == "caption" else add_generation_options)(sub)
+        if name in ("music2motion", "text2music"):
+            add_dance_options(sub, motion_text=name == "music2motion")
     return parser
 
 
@@ -119,8 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unimumo-eval {args.command}: error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}/metrics.json and {args.out}/metrics.md")
+    if hasattr(args, "protocol"):
+        print(f"  protocol: {args.protocol}" + (f", motion text: {args.motion_text}" if hasattr(args, "motion_text")
+                                                else ""))
     for column, values in table.items():
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if v is not None)
+        shown = ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items()
+                          if v is not None)
         print(f"  {column}: {shown}")
     return 0
 

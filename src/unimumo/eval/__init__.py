@@ -4,6 +4,7 @@ features.py      kinetic (66) and manual geometric (32) features of 22-joint mot
 metrics.py       Frechet distance (robust matrix square root), diversity, PFC
 text_metrics.py  BLEU, ROUGE-L
 dance_metrics.py all dance metrics of a generated set against its ground truth
+protocols.py     the published metric protocols (unimumo, bailando, edge) and `corrected`
 samples.py       deterministic first-N-seconds test samples read from the shards
 assets.py        the model and the tokenizers (by default those recorded in the shard manifest)
 chunks.py        resumable, seeded batched work cached on disk

@@ -1,21 +1,22 @@
-"""Motion features for the dance benchmark, computed from 22-joint positions [N,22,3] (metres, y up).
+"""Motion features for the dance benchmark, from joint positions [N,J,3] (metres, y up; J = 22 or 24 SMPL joints).
 
 * Kinetic features (Onuma, Faloutsos & Hodgins, "FMDistance", 2008; as used by the AIST++ API
   and Bailando, Li et al. CVPR 2022): per joint, the average horizontal kinetic energy, the
   average vertical kinetic energy and the average energy expenditure (acceleration magnitude),
-  each from velocities/accelerations averaged over a sliding window of +-2 frames -> 66 values.
+  each from velocities/accelerations averaged over a sliding window of +-2 frames -> 3 J values.
 * Manual geometric features (Mueller, Roeder & Clausen, "Efficient content-based retrieval of
   motion capture data", SIGGRAPH 2005; the 32 boolean predicates of the AIST++ API used by
   Bailando): per frame, 32 booleans on relative joint positions/velocities, averaged over
   frames -> 32 values.
 
-Deviations from the AIST++ API code, on purpose: velocities and accelerations use the real frame
-time 1/fps (the API hard-codes 1/120 s in the manual predicates), and the energy expenditure uses
-the second difference (p[k+1] - 2 p[k] + p[k-1]) / dt^2 (the API's version has an operator
-precedence slip that divides only one position by dt). The predicate geometry is the API's,
-including its `move` predicate, which tests its third joint (so features 5 and 6 coincide and the
-feature covariance is singular; the Frechet distance handles that). Degenerate geometry (a zero-length
-direction or a collapsed plane) makes a predicate false instead of NaN.
+These are the physically consistent definitions (the `corrected` protocol): velocities and
+accelerations use the real frame time 1/fps and the energy expenditure the second difference
+(p[k+1] - 2 p[k] + p[k-1]) / dt^2. The published protocols (`unimumo.eval.protocols`) call the same
+functions with the upstream code's slips switched on: `upstream_expenditure` (an operator-precedence
+slip that divides only one position by dt), hard-coded frame times, the upstream body lengths and
+blanked predicate slots. The predicate geometry is the API's, including its `move` predicate, which
+tests its third joint (so features 5 and 6 coincide). Degenerate geometry (a zero-length direction or
+a collapsed plane) makes a predicate false, as the NaN comparison does upstream.
 
 `prepare_joints` applies the benchmark protocol: at most 1200 frames, positions relative to the
 first frame's root.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from unimumo.constants import NUM_JOINTS
-from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, SMPL_JOINT_NAMES, validate_joints
+from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, NUM_SMPL_JOINTS, SMPL_JOINT_NAMES
 
 UP_AXIS = 1  # y up
 HORIZONTAL_AXES = (0, 2)
@@ -33,8 +34,9 @@ MAX_FRAMES = 1200
 KINETIC_WINDOW = 2
 NUM_KINETIC_FEATURES = 3 * NUM_JOINTS
 NUM_MANUAL_FEATURES = 32
+JOINT_COUNTS = (NUM_JOINTS, NUM_SMPL_JOINTS)  # HumanML3D's 22 joints, or all 24 SMPL joints (same order)
 
-J = {name: index for index, name in enumerate(SMPL_JOINT_NAMES[:NUM_JOINTS])}
+J = {name: index for index, name in enumerate(SMPL_JOINT_NAMES)}
 
 
 def rest_positions() -> np.ndarray:
@@ -51,9 +53,22 @@ SHOULDER_WIDTH = float(np.linalg.norm(_REST[J["left_shoulder"]] - _REST[J["right
 HIP_WIDTH = float(np.linalg.norm(_REST[J["left_hip"]] - _REST[J["right_hip"]]))
 
 
-def prepare_joints(joints, source: str = "joints", max_frames: int = MAX_FRAMES) -> np.ndarray:
-    """Benchmark protocol: first `max_frames` frames, translated so the first frame's root is at the origin."""
-    array = validate_joints(joints, source)[:max_frames]
+def check_positions(joints, source: str = "joints", min_frames: int = 3, dtype=np.float64) -> np.ndarray:
+    """A finite [N,22,3] or [N,24,3] joint-position array with at least `min_frames` frames, as `dtype`."""
+    array = np.asarray(joints, dtype=dtype)
+    if array.ndim != 3 or array.shape[1] not in JOINT_COUNTS or array.shape[2] != 3:
+        raise ValueError(f"{source}: expected joint positions [N,22,3] or [N,24,3], got shape {list(array.shape)}")
+    if len(array) < min_frames:
+        raise ValueError(f"{source}: needs at least {min_frames} frames, got {len(array)}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{source}: joint positions contain NaN or infinite values")
+    return array
+
+
+def prepare_joints(joints, source: str = "joints", max_frames: int | None = MAX_FRAMES, dtype=np.float64) -> np.ndarray:
+    """Benchmark protocol: first `max_frames` frames (all if None), translated so the first frame's root is at
+    the origin; the subtraction is done in `dtype` (the upstream code works in its files' dtype)."""
+    array = check_positions(joints, source, dtype=dtype)[:max_frames]
     return array - array[:1, :1]
 
 
@@ -64,24 +79,30 @@ def _windowed_mean(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> n
     return (cumulative[last + 1] - cumulative[first]) / counts
 
 
-def kinetic_features(joints, fps: float, window: int = KINETIC_WINDOW) -> np.ndarray:
-    """66 kinetic features: per joint (horizontal KE, vertical KE, energy expenditure), averaged over frames.
+def kinetic_features(
+    joints, fps: float, window: int = KINETIC_WINDOW, *, upstream_expenditure: bool = False
+) -> np.ndarray:
+    """3 J kinetic features: per joint (horizontal KE, vertical KE, energy expenditure), averaged over frames.
 
     For frames i = 1..N-1 the velocity is the mean of the frame differences (p[k]-p[k-1])/dt over
     k in [i-window, i+window] within the sequence, and the acceleration the mean of the second
     differences (p[k+1]-2p[k]+p[k-1])/dt^2 over the same k range within the sequence. Kinetic
     energies are the frame means of |v_h|^2 and v_y^2 (unit mass, no 1/2 factor, as published);
-    energy expenditure is the frame mean of |a|.
+    energy expenditure is the frame mean of |a|. `upstream_expenditure` replaces the second
+    difference by the AIST++ API's ((p[k+1]-p[k])/dt - (p[k] - p[k-1]/dt)) / dt.
     """
     if window < 1:
         raise ValueError(f"kinetic_features: window must be >= 1 frame, got {window}")
-    array = validate_joints(joints)
+    array = check_positions(joints)
     n, dt = len(array), 1.0 / fps
     frames = np.arange(1, n)
     velocity_steps = (array[1:] - array[:-1]) / dt  # entry k-1 is the difference ending at frame k
     first = np.maximum(frames - window, 1) - 1
     velocity = _windowed_mean(velocity_steps, first, np.minimum(frames + window, n - 1) - 1)
-    acceleration_steps = (array[2:] - 2.0 * array[1:-1] + array[:-2]) / dt**2  # entry k-1 centred at frame k
+    if upstream_expenditure:  # entry k-1 centred at frame k
+        acceleration_steps = ((array[2:] - array[1:-1]) / dt - (array[1:-1] - array[:-2] / dt)) / dt
+    else:
+        acceleration_steps = (array[2:] - 2.0 * array[1:-1] + array[:-2]) / dt**2
     acceleration = _windowed_mean(acceleration_steps, first, np.minimum(frames + window, n - 2) - 1)
     horizontal = (velocity[..., list(HORIZONTAL_AXES)] ** 2).sum(-1).mean(0)
     vertical = (velocity[..., UP_AXIS] ** 2).mean(0)
@@ -151,14 +172,18 @@ class _Pose:
         return np.linalg.norm(self.at(j) - self.before(j), axis=-1) * self.fps > threshold
 
 
-def manual_features(joints, fps: float) -> np.ndarray:
-    """32 manual geometric features: the fraction of frames 1..N-1 on which each boolean predicate holds.
+def manual_predicates(
+    joints, fps: float, body_lengths: tuple[float, float, float] | None = None, blank_slots: tuple[int, ...] = ()
+) -> np.ndarray:
+    """The 32 boolean predicates [N-1, 32] of frames 1..N-1.
 
-    Thresholds are in units of the humerus length (hl), shoulder width (sw) and hip width (hw) of
-    the neutral SMPL skeleton; velocity thresholds are per second.
+    Thresholds are in units of the humerus length (hl), shoulder width (sw) and hip width (hw):
+    `body_lengths` = (hl, sw, hw), default those of the neutral SMPL rest pose; velocities are
+    per 1/`fps` seconds. The predicates at `blank_slots` are forced false (the UniMuMo evaluation
+    blanks slots 28-30 for 22-joint input).
     """
-    pose = _Pose(validate_joints(joints, min_frames=2), fps)
-    hl, sw, hw = HUMERUS_LENGTH, SHOULDER_WIDTH, HIP_WIDTH
+    pose = _Pose(check_positions(joints, min_frames=2), fps)
+    hl, sw, hw = body_lengths or (HUMERUS_LENGTH, SHOULDER_WIDTH, HIP_WIDTH)
     predicates = [
         # hands moving forward/backward out of the body plane, relative to the neck
         pose.nmove("neck", "right_hip", "left_hip", "right_wrist", 1.8 * hl),
@@ -210,4 +235,11 @@ def manual_features(joints, fps: float) -> np.ndarray:
         # fast root
         pose.fast("pelvis", 2.3 * hl),
     ]
-    return np.stack(predicates, axis=1).astype(np.float64).mean(axis=0)
+    table = np.stack(predicates, axis=1)
+    table[:, list(blank_slots)] = False
+    return table
+
+
+def manual_features(joints, fps: float) -> np.ndarray:
+    """32 manual geometric features: the fraction of frames 1..N-1 on which each predicate holds (rest-pose units)."""
+    return manual_predicates(joints, fps).astype(np.float64).mean(axis=0)

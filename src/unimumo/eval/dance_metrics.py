@@ -1,9 +1,13 @@
 """All dance metrics of a generated set against its ground truth (the music -> motion benchmark).
 
-Generated and ground-truth motions go through the same protocol (`prepare_joints`: 1200 frames
-at most, first root at the origin), then: FID_k / FID_m against the ground truth (both normalised
-with ground-truth statistics), Div_k / Div_m of each set (normalised the same way, as Bailando
-does), BAS against the music beats, PFC. Ground-truth columns give the reference values.
+`protocol` picks the definitions (`unimumo.eval.protocols`): `unimumo` (default), `bailando` and `edge`
+reproduce the published evaluation code; `corrected` is this project's physically consistent version
+(`prepare_joints`: 1200 frames at most, first root at the origin, for both sets; features at the real
+frame time; BAS in seconds; PFC scaled to 30 fps), not comparable with published tables.
+Metrics: FID_k / FID_m against the ground truth (both normalised with ground-truth statistics),
+Div_k / Div_m of each set (normalised the same way), BAS against the music beats, PFC. The
+ground-truth column gives the reference values. BAS and PFC are means over the sequences where
+they are defined; BAS_nan and PFC_nan count the others (no motion or music beat; a still root).
 """
 from __future__ import annotations
 
@@ -13,28 +17,56 @@ import numpy as np
 from tqdm import tqdm
 
 from unimumo.eval.dance_features import kinetic_features, manual_features, prepare_joints
-from unimumo.eval.metric_functions import diversity, fid, normalise_by_reference, physical_foot_contact
+from unimumo.eval.metric_functions import (diversity, fid, fid_sqrtm, normalise_by_reference, normalise_upstream,
+                                           physical_foot_contact)
+from unimumo.eval.protocols import (DEFAULT_PROTOCOL, Protocol, get_protocol, upstream_beat_alignment,
+                                    upstream_features, upstream_foot_contact)
 from unimumo.rhythm import beat_alignment_score, motion_beats
 
 GENERATED, GROUND_TRUTH = "generated", "ground_truth"
+KINDS = (("kinetic", "k"), ("manual", "m"))
 
 
-def motion_statistics(joints: Sequence[np.ndarray], music_beats: Sequence[np.ndarray], fps: float, name: str) -> dict:
-    """Stacked kinetic and manual features, and the BAS (of samples with music beats) and PFC values of a set."""
-    kinetic, manual, bas, pfc = [], [], [], []
-    pairs = tqdm(list(zip(joints, music_beats)), desc=f"features ({name})", unit="motion")
-    for index, (sequence, beats) in enumerate(pairs):
-        prepared = prepare_joints(sequence, source=f"{name} motion {index}")
-        kinetic.append(kinetic_features(prepared, fps))
-        manual.append(manual_features(prepared, fps))
-        pfc.append(physical_foot_contact(prepared, fps))
-        if len(beats):
-            bas.append(beat_alignment_score(beats, motion_beats(prepared, fps)))
-    return {"kinetic": np.stack(kinetic), "manual": np.stack(manual), "bas": bas, "pfc": pfc}
+def _corrected_statistics(joints, beats, fps: float, name: str) -> dict:
+    prepared = prepare_joints(joints, source=name)
+    dance_beats = motion_beats(prepared, fps)
+    root = prepared[:, 0]
+    still = not np.any(root[2:] - 2 * root[1:-1] + root[:-2])
+    return {
+        "kinetic": kinetic_features(prepared, fps), "manual": manual_features(prepared, fps),
+        "bas": beat_alignment_score(beats, dance_beats) if len(beats) and len(dance_beats) else float("nan"),
+        "pfc": float("nan") if still else physical_foot_contact(prepared, fps),
+    }
 
 
-def _mean_or_none(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
+def _protocol_statistics(joints, beats, fps: float, name: str, protocol: Protocol, truncate: bool) -> dict:
+    stats = {"pfc": upstream_foot_contact(joints, fps, protocol, name)}
+    if protocol.motion_features:
+        stats["kinetic"], stats["manual"] = upstream_features(joints, protocol, truncate, name)
+        stats["bas"] = upstream_beat_alignment(joints, beats, fps, protocol, name)
+    return stats
+
+
+def motion_statistics(joints: Sequence[np.ndarray], music_beats: Sequence[np.ndarray], fps: float, name: str,
+                      protocol: Protocol, truncate: bool = True) -> dict:
+    """Stacked kinetic and manual features (if the protocol has them) and the per-sequence BAS and PFC of a set."""
+    rows = []
+    for index, (sequence, beats) in enumerate(tqdm(list(zip(joints, music_beats)), desc=f"features ({name})",
+                                                   unit="motion")):
+        source = f"{name} motion {index}"
+        if protocol.name == "corrected":
+            rows.append(_corrected_statistics(sequence, beats, fps, source))
+        else:
+            rows.append(_protocol_statistics(sequence, beats, fps, source, protocol, truncate))
+    return {key: np.stack([row[key] for row in rows]) if key in ("kinetic", "manual") else [row[key] for row in rows]
+            for key in rows[0]}
+
+
+def _mean_and_undefined(values: list[float]) -> tuple[float | None, int]:
+    """Mean over the finite values (None if there is none) and the number of NaN values."""
+    array = np.asarray(values, dtype=np.float64)
+    defined = array[np.isfinite(array)]
+    return (float(defined.mean()) if defined.size else None), int(array.size - defined.size)
 
 
 def dance_metrics(
@@ -43,33 +75,42 @@ def dance_metrics(
     music_beats: Sequence[np.ndarray],
     fps: float,
     ground_truth_music_beats: Sequence[np.ndarray] | None = None,
-) -> dict[str, dict[str, float | None]]:
-    """{"generated": {...}, "ground_truth": {...}} with FID_k, FID_m, Div_k, Div_m, BAS, PFC.
+    protocol: str = DEFAULT_PROTOCOL,
+) -> dict[str, dict[str, float | int | None]]:
+    """{"generated": {...}, "ground_truth": {...}} with FID_k, FID_m, Div_k, Div_m, BAS, BAS_nan, PFC, PFC_nan.
 
-    BAS of the generated motions uses `music_beats`; that of the ground truth uses
-    `ground_truth_music_beats` (default: the same beats, when both dance to the same music).
+    Music beats are times in seconds. BAS of the generated motions uses `music_beats`; that of the ground
+    truth uses `ground_truth_music_beats` (default: the same beats, when both dance to the same music).
+    The ground-truth set may differ in size from the generated one (e.g. real AIST++ test sequences);
+    it then needs its own beats. The `edge` protocol reports PFC only.
     """
+    chosen = get_protocol(protocol)
     reference_beats = music_beats if ground_truth_music_beats is None else ground_truth_music_beats
-    if not len(generated) == len(ground_truth) == len(music_beats) == len(reference_beats):
-        raise ValueError(f"{len(generated)} generated, {len(ground_truth)} ground-truth motions, "
-                         f"{len(music_beats)} / {len(reference_beats)} beat lists")
-    if len(generated) < 2:
-        raise ValueError("dance metrics need at least 2 motions (covariances, pairwise distances)")
+    if len(generated) != len(music_beats) or len(ground_truth) != len(reference_beats):
+        raise ValueError(f"{len(generated)} generated motions with {len(music_beats)} beat lists, "
+                         f"{len(ground_truth)} ground-truth motions with {len(reference_beats)} beat lists")
+    if len(generated) < 2 or len(ground_truth) < 2:
+        raise ValueError("dance metrics need at least 2 motions in each set (covariances, pairwise distances)")
     stats = {
-        GENERATED: motion_statistics(generated, music_beats, fps, GENERATED),
-        GROUND_TRUTH: motion_statistics(ground_truth, reference_beats, fps, GROUND_TRUTH),
+        GENERATED: motion_statistics(generated, music_beats, fps, GENERATED, chosen),
+        GROUND_TRUTH: motion_statistics(ground_truth, reference_beats, fps, GROUND_TRUTH, chosen,
+                                        truncate=chosen.truncate_ground_truth),
     }
-    table: dict[str, dict[str, float | None]] = {GENERATED: {}, GROUND_TRUTH: {}}
-    normalised = {kind: normalise_by_reference(stats[GROUND_TRUTH][kind], stats[GENERATED][kind])
-                  for kind in ("kinetic", "manual")}
-    for kind, suffix in (("kinetic", "k"), ("manual", "m")):
-        table[GENERATED][f"FID_{suffix}"] = fid(stats[GENERATED][kind], stats[GROUND_TRUTH][kind])
-        table[GROUND_TRUTH][f"FID_{suffix}"] = fid(stats[GROUND_TRUTH][kind], stats[GROUND_TRUTH][kind])
-    for kind, suffix in (("kinetic", "k"), ("manual", "m")):
-        reference, generated_normalised = normalised[kind]
-        table[GENERATED][f"Div_{suffix}"] = diversity(generated_normalised)
-        table[GROUND_TRUTH][f"Div_{suffix}"] = diversity(reference)
+    table: dict[str, dict[str, float | int | None]] = {GENERATED: {}, GROUND_TRUTH: {}}
+    if chosen.motion_features:
+        for kind, suffix in KINDS:
+            truth, made = stats[GROUND_TRUTH][kind], stats[GENERATED][kind]
+            if chosen.name == "corrected":
+                table[GENERATED][f"FID_{suffix}"] = fid(made, truth)
+                table[GROUND_TRUTH][f"FID_{suffix}"] = fid(truth, truth)
+                truth, made = normalise_by_reference(truth, made)
+            else:
+                truth, made = normalise_upstream(truth, made)
+                table[GENERATED][f"FID_{suffix}"] = fid_sqrtm(made, truth)
+                table[GROUND_TRUTH][f"FID_{suffix}"] = fid_sqrtm(truth, truth)
+            table[GENERATED][f"Div_{suffix}"] = diversity(made)
+            table[GROUND_TRUTH][f"Div_{suffix}"] = diversity(truth)
     for column in (GENERATED, GROUND_TRUTH):
-        table[column]["BAS"] = _mean_or_none(stats[column]["bas"])
-        table[column]["PFC"] = _mean_or_none(stats[column]["pfc"])
+        for metric in ("BAS", "PFC") if chosen.motion_features else ("PFC",):
+            table[column][metric], table[column][f"{metric}_nan"] = _mean_and_undefined(stats[column][metric.lower()])
     return table

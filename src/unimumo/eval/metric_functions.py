@@ -20,12 +20,17 @@ features) need no regularisation on this route.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy import linalg
 from scipy.spatial.distance import pdist
 
 from unimumo.eval.dance_features import HORIZONTAL_AXES, J, UP_AXIS
 from unimumo.motion.skeleton import validate_joints
 
+UPSTREAM_STD_EPSILON = 1e-10
+UPSTREAM_SQRTM_OFFSET = 1e-5
 IMAG_TOLERANCE = 1e-3  # largest tolerated |imaginary part| of a square root, relative to the largest real one
 PFC_REFERENCE_FPS = 30.0  # EDGE measures foot displacement per frame at 30 fps
 PFC_SCALE = 1e4
@@ -142,3 +147,45 @@ def physical_foot_contact(joints, fps: float) -> float:
     foot_speed = np.linalg.norm(feet[2:] - feet[1:-1], axis=-1) * (fps / PFC_REFERENCE_FPS)  # [N-2,4]
     left, right = foot_speed[:, :2].min(axis=1), foot_speed[:, 2:].min(axis=1)
     return float((left * right * magnitude / peak).mean() * PFC_SCALE)
+
+
+def normalise_upstream(reference: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reference - mean) / (std + 1e-10) and the same for `other`, in the features' own dtype, as upstream."""
+    mean, std = reference.mean(axis=0), reference.std(axis=0)
+    return (reference - mean) / (std + UPSTREAM_STD_EPSILON), (other - mean) / (std + UPSTREAM_STD_EPSILON)
+
+
+def fid_sqrtm(generated: np.ndarray, reference: np.ndarray) -> float:
+    """Frechet distance of two already normalised sets by the upstream route (scipy's sqrtm; real part kept)."""
+    mu1, mu2 = np.mean(generated, axis=0), np.mean(reference, axis=0)
+    sigma1, sigma2 = np.cov(generated, rowvar=False), np.cov(reference, rowvar=False)
+    with warnings.catch_warnings():  # upstream asks for no singularity warning (disp=False)
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(sigma1.dot(sigma2))
+        if not np.isfinite(root).all():
+            offset = np.eye(sigma1.shape[0]) * UPSTREAM_SQRTM_OFFSET
+            root = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    diff = mu1 - mu2
+    value = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root)
+    return float(np.real(value))
+
+
+def foot_contact_upstream(joints: np.ndarray, fps: float, up_axis: int = UP_AXIS) -> float:
+    """EDGE's PFC (x 10^4) of one sequence at its own frame rate: per-frame foot displacements; NaN for a root
+    that never accelerates (the upstream code divides 0 by 0). `up_axis`: 1 for y-up joints, 2 for z-up."""
+    flat = [axis for axis in range(3) if axis != up_axis]
+    step = 1 / fps
+    root_velocity = (joints[1:, 0, :] - joints[:-1, 0, :]) / step
+    root_acceleration = (root_velocity[1:] - root_velocity[:-1]) / step
+    root_acceleration[:, up_axis] = np.maximum(root_acceleration[:, up_axis], 0)
+    magnitude = np.linalg.norm(root_acceleration, axis=-1)
+    peak = magnitude.max()
+    if not peak > 0:
+        return float("nan")
+    magnitude /= peak
+    feet = joints[:, list(LEFT_FOOT + RIGHT_FOOT)]
+    foot_speed = np.linalg.norm(feet[2:, :, flat] - feet[1:-1, :, flat], axis=-1)
+    minima = np.zeros((len(foot_speed), 2))  # float64 whatever the input dtype, as upstream
+    minima[:, 0] = np.minimum(foot_speed[:, 0], foot_speed[:, 1])
+    minima[:, 1] = np.minimum(foot_speed[:, 2], foot_speed[:, 3])
+    return float((minima[:, 0] * minima[:, 1] * magnitude).mean() * PFC_SCALE)

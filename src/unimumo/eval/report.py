@@ -6,7 +6,7 @@ from pathlib import Path
 
 from unimumo.utils.io import atomic_write_json, atomic_write_text
 
-Table = dict[str, dict[str, float | None]]  # column ("generated", "ground_truth", ...) -> metric -> value
+Table = dict[str, dict[str, float | int | None]]  # column ("generated", "ground_truth", ...) -> metric -> value
 
 
 def _check_finite(table: Table) -> None:
@@ -24,7 +24,7 @@ def markdown_table(table: Table) -> str:
         cells = []
         for column in columns:
             value = table[column].get(metric)
-            cells.append("-" if value is None else f"{value:.4f}")
+            cells.append("-" if value is None else str(value) if isinstance(value, int) else f"{value:.4f}")
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

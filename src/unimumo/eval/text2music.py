@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> dict:
     reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference")
     reference_beats = [s.music_beats for s in samples]
     table = dance_metrics(generated, reference, generated_beats, args.motion_fps,
-                          ground_truth_music_beats=reference_beats)
+                          ground_truth_music_beats=reference_beats, protocol=args.protocol)
 
     shown = min(args.render, len(samples))
     if shown:
@@ -43,5 +43,6 @@ def run(args: argparse.Namespace) -> dict:
                 directory = session.render_dir(index) / name
                 write_wav(directory / "music.wav", wav, codec.sampling_rate)
                 render_motion(directory, joints, args.motion_fps, beats, f"{samples[index].key} ({name})")
-    write_report(session.out, TASK, table, session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps))
+    write_report(session.out, TASK, table, session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps,
+                                                        protocol=args.protocol))
     return table
