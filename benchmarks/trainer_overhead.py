@@ -29,10 +29,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from unimumo.shards.manifest import FORMAT as MANIFEST_FORMAT  # noqa: E402
 from unimumo.train.data import build_data  # noqa: E402
 from unimumo.train.engine import make_scheduler  # noqa: E402
-from unimumo.train.model_factory import build_model  # noqa: E402
-from unimumo.train.objectives import LMObjective  # noqa: E402
-from unimumo.train.recipes import build_recipe  # noqa: E402
-from unimumo.train.stages import apply_freeze_plan, optimizer_groups  # noqa: E402
+from unimumo.train.stages import STAGES, apply_freeze_plan, build_recipe, optimizer_groups  # noqa: E402
 
 SIZES = {
     "full": {"model": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
@@ -79,14 +76,15 @@ def overrides(size: dict, shards: Path, out: Path, ds_config: str) -> dict:
 def bare_loop(recipe, steps: int) -> list[float]:
     """Per-step seconds of a plain AdamW loop on one fixed batch."""
     torch.manual_seed(recipe.seed)
-    model = build_model(recipe)
-    apply_freeze_plan(model, recipe.name)
+    stage = STAGES[recipe.name]
+    model = stage.model(recipe)
+    apply_freeze_plan(model, stage)
     model.train()
     o = recipe.optim
     optimizer = torch.optim.AdamW(optimizer_groups(model, o.weight_decay), lr=o.lr, betas=o.betas, eps=o.eps)
     scheduler = make_scheduler(recipe, optimizer)
     trained = [p for p in model.parameters() if p.requires_grad]
-    inputs = LMObjective(recipe, torch.device("cpu")).inputs(next(iter(build_data(recipe, 0, 1))), 0)
+    inputs = stage.objective(stage, recipe, torch.device("cpu")).inputs(next(iter(build_data(stage, recipe, 0, 1))), 0)
     times = []
     for _ in range(steps):
         started = time.perf_counter()

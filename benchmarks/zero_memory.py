@@ -53,25 +53,23 @@ def measure(stage: int, model_size: str, precision: str, env, device) -> dict:
     import torch
 
     from unimumo.train.engine import initialize
-    from unimumo.train.model_factory import build_model
-    from unimumo.train.objectives import LMObjective
-    from unimumo.train.recipes import build_recipe
-    from unimumo.train.stages import apply_freeze_plan
+    from unimumo.train.stages import STAGES as TRAIN_STAGES, apply_freeze_plan, build_recipe
 
     overrides = {"out": "unused", "data.shards": "unused", "ds_config": STAGES[stage], "data.micro_batch": 1,
                  "data.global_batch": env.world_size, "precision": precision,
                  "model.config": dict(MODEL[model_size], dropout=0.0)}
     recipe = build_recipe("stage2_joint", overrides)
     torch.manual_seed(0)
-    model = build_model(recipe)
-    apply_freeze_plan(model, recipe.name)
+    stage_spec = TRAIN_STAGES[recipe.name]
+    model = stage_spec.model(recipe)
+    apply_freeze_plan(model, stage_spec)
     engine, _ = initialize(model, recipe, env.world_size, device)
     frames, text = 50, 8
     batch = {"music_codes": torch.randint(0, 2048, (1, 4, frames)), "motion_codes": torch.randint(0, 2048, (1, 4, frames)),
              "music_text_ids": torch.randint(3, 900, (1, text)), "music_text_mask": torch.ones(1, text, dtype=torch.long),
              "motion_text_ids": torch.randint(3, 900, (1, text)), "motion_text_mask": torch.ones(1, text, dtype=torch.long),
              "task": torch.zeros(1, dtype=torch.long)}
-    loss = engine(**LMObjective(recipe, device).inputs(batch, 0)).loss
+    loss = engine(**stage_spec.objective(stage_spec, recipe, device).inputs(batch, 0)).loss
     engine.backward(loss)
     engine.step()
     return dict(tensor_bytes(engine.module, engine.optimizer), parameters=sum(p.ds_numel if hasattr(p, "ds_numel")

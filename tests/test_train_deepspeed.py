@@ -122,23 +122,22 @@ def reference_run(recipe_name: str, data: TrainData, overrides: dict, world_size
     batches (same loader, same seeds) and averages their gradients, as data parallelism does."""
     from unimumo.train.data import build_data
     from unimumo.train.engine import make_scheduler
-    from unimumo.train.model_factory import build_model
-    from unimumo.train.objectives import build_objective
-    from unimumo.train.recipes import build_recipe, global_batch_split
-    from unimumo.train.stages import apply_freeze_plan, optimizer_groups
+    from unimumo.train.recipes import global_batch_split
+    from unimumo.train.stages import STAGES, apply_freeze_plan, build_recipe, optimizer_groups
     from unimumo.train.trainer import _seed_all
 
     recipe = build_recipe(recipe_name, {**TINY, **data.overrides(), **overrides, "out": "unused"})
+    stage = STAGES[recipe_name]
     _seed_all(recipe.seed)
-    model = build_model(recipe)
-    apply_freeze_plan(model, recipe.name)
+    model = stage.model(recipe)
+    apply_freeze_plan(model, stage)
     model.train()
     o = recipe.optim
     optimizer = torch.optim.AdamW(optimizer_groups(model, o.weight_decay), lr=o.lr, betas=o.betas, eps=o.eps)
     scheduler = make_scheduler(recipe, optimizer)
     accumulation = global_batch_split(recipe, world_size)
-    streams = [iter(build_data(recipe, rank, world_size)) for rank in range(world_size)]
-    objective = build_objective(recipe, torch.device("cpu"))
+    streams = [iter(build_data(stage, recipe, rank, world_size)) for rank in range(world_size)]
+    objective = stage.objective(stage, recipe, torch.device("cpu"))
     trained = [p for p in model.parameters() if p.requires_grad]
     history = []
     for step in range(recipe.steps):
@@ -223,13 +222,12 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(data, tmp_path):
     final_whole, final_killed = load_export(whole / "export"), load_export(killed / "export")
     assert all(torch.equal(final_whole[k], final_killed[k]) for k in final_whole)
 
-    from unimumo.train.model_factory import build_model
-    from unimumo.train.recipes import build_recipe
+    from unimumo.train.stages import STAGES, build_recipe
     from unimumo.train.trainer import _seed_all
 
     recipe = build_recipe("stage1_motion", {**TINY, **data.overrides(), **overrides, "out": "unused"})
     _seed_all(recipe.seed)
-    initial = build_model(recipe)
+    initial = STAGES[recipe.name].model(recipe)
     changed = {initial.parameter_group(name): [] for name, _ in initial.named_parameters()}
     for name, value in initial.named_parameters():
         changed[initial.parameter_group(name)].append(not torch.equal(value.detach(), final_whole[name]))
@@ -368,13 +366,12 @@ def test_caption_stage_through_the_python_api_trains_only_the_captioning_modules
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(line["loss/caption"]) and line["grad_norm"] > 0 for line in lines)
 
-    from unimumo.train.model_factory import build_model
-    from unimumo.train.recipes import build_recipe
+    from unimumo.train.stages import STAGES, build_recipe
     from unimumo.train.trainer import _seed_all
 
     recipe = build_recipe("caption", {**TINY, **data.overrides(), **overrides, "out": "unused"})
     _seed_all(recipe.seed)
-    initial = build_model(recipe)
+    initial = STAGES[recipe.name].model(recipe)
     final = load_export(out / "export")
     changed = {}
     for name, value in initial.named_parameters():

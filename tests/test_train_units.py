@@ -1,6 +1,7 @@
 """Trainer pieces that need no DeepSpeed run: recipes, launcher env, freeze plans, checkpoint pointers, config."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -11,14 +12,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from unimumo.constants import TASKS
+from unimumo.tasks import TASKS
 from unimumo.train import checkpoint as ckpt
 from unimumo.train.distributed import detect, first_slurm_host
 from unimumo.train.engine import build_ds_config, lr_lambda
 from unimumo.train.objectives import task_loss_weights
-from unimumo.train.recipes import RecipeError, build_recipe, global_batch_split, recipe_from_dict
+from unimumo.train.recipes import Recipe, RecipeError, global_batch_split
 from unimumo.train.signals import StopRequest
-from unimumo.train.stages import apply_freeze_plan, optimizer_groups, trainable_table
+from unimumo.train.stages import (STAGES, Stage, apply_freeze_plan, build_recipe, optimizer_groups, recipe_from_dict,
+                                  register, trainable_table)
 
 PY = sys.executable
 
@@ -161,7 +163,7 @@ def tiny_lm():
 @pytest.mark.parametrize("stage, trained", [("stage1_motion", {"motion"}), ("caption", {"captioning"}),
                                             ("stage2_joint", {"music", "motion", "shared"})])
 def test_freeze_plans(tiny_lm, stage, trained):
-    rows = apply_freeze_plan(tiny_lm, stage)
+    rows = apply_freeze_plan(tiny_lm, STAGES[stage])
     for name, param in tiny_lm.named_parameters():
         assert param.requires_grad == (tiny_lm.parameter_group(name) in trained), name
     assert {r.group for r in rows if r.trainable} == trained
@@ -174,6 +176,94 @@ def test_freeze_plans(tiny_lm, stage, trained):
         names = [n for n, p in tiny_lm.named_parameters() if p.requires_grad]
         assert any("embed" in n for n in names) and any("head" in n for n in names)
         assert any("fc" in n or "ffn" in n for n in names) and any("norm" in n for n in names)
+
+
+# -- the stage registry -----------------------------------------------------------------------------------------------
+
+
+def probe_stage_recipe() -> Recipe:
+    recipe = Recipe(name="probe_stage")
+    recipe.optim.lr = 3e-3
+    return recipe
+
+
+@pytest.fixture
+def probe_stage():
+    """A stage that exists only in this test: registered here, removed afterwards."""
+    from unimumo.train.model_factory import build_unimumo
+    from unimumo.train.objectives import LMObjective
+
+    stage = register(Stage(name="probe_stage", recipe=probe_stage_recipe, trained_groups=frozenset({"music"}),
+                           data="shards", model=build_unimumo, objective=LMObjective, presets=("tiny",),
+                           streams=("music",)))
+    yield stage
+    del STAGES[stage.name]
+
+
+def test_a_registered_stage_is_buildable_printable_and_trainable(probe_stage, tiny_lm, capsys):
+    from unimumo import launch
+    from unimumo.cli import train as cli
+
+    recipe = build_recipe("probe_stage", {"out": "/tmp/run", "data.shards": "/tmp/shards"})
+    assert recipe.name == "probe_stage" and recipe.optim.lr == 3e-3
+    with pytest.raises(RecipeError, match="model.preset: 'small' is not allowed for probe_stage; choose one of tiny"):
+        build_recipe("probe_stage", {"out": "/tmp/run", "data.shards": "/tmp/shards", "model.preset": "small"})
+    with pytest.raises(RecipeError, match="data.shards: recipe probe_stage needs a shard directory"):
+        build_recipe("probe_stage", {"out": "/tmp/run"})
+
+    assert cli.main(["--recipe", "probe_stage", "--print-recipe", "--set", "steps=7"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["name"] == "probe_stage" and printed["optim"]["lr"] == 3e-3 and printed["steps"] == 7
+    assert launch.build_parser().parse_args(["--recipe", "probe_stage", "--out", "x"]).recipe == "probe_stage"
+
+    rows = apply_freeze_plan(tiny_lm, probe_stage)
+    assert {r.group for r in rows if r.trainable} == {"music"}
+    objective = probe_stage.objective(probe_stage, recipe, torch.device("cpu"))
+    codes, text = torch.zeros(2, 4, 5, dtype=torch.long), torch.ones(2, 3, dtype=torch.long)
+    batch = {"music_codes": codes, "motion_codes": codes, "music_text_ids": text, "music_text_mask": text,
+             "motion_text_ids": text, "motion_text_mask": text}
+    assert set(objective.inputs(batch, 0)) == {"music_codes", "music_text_ids", "music_text_mask"}
+    assert objective.term_names == ("loss", "loss/music") and objective.tokens(batch) == 10
+
+
+def test_the_registry_rejects_duplicates_and_misnamed_recipes(probe_stage):
+    with pytest.raises(ValueError, match="registered already"):
+        register(probe_stage)
+    with pytest.raises(ValueError, match="returns a recipe named 'probe_stage'"):
+        register(Stage(**{**probe_stage.__dict__, "name": "other_stage"}))
+    with pytest.raises(ValueError, match="data 'tars' is not one of"):
+        Stage(**{**probe_stage.__dict__, "data": "tars"})
+    assert "other_stage" not in STAGES
+
+
+def test_only_the_stage_registry_compares_stage_names():
+    """What a stage does is read from its Stage; no module but train/stages.py tests or keys on a stage's name."""
+    from unimumo.cli.eval import COMMANDS
+
+    src = Path(__file__).resolve().parents[1] / "src" / "unimumo"
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        if path == src / "train" / "stages.py":
+            continue
+        names = set(STAGES)
+        if path.is_relative_to(src / "eval") or path == src / "cli" / "eval.py":
+            names -= set(COMMANDS)  # the eval side names its own commands ("caption" is one), not stages
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Compare):
+                operands = [node.left, *node.comparators]
+            elif isinstance(node, ast.Dict):
+                operands = [key for key in node.keys if key is not None]
+            elif isinstance(node, ast.MatchValue):
+                operands = [node.value]
+            else:
+                continue
+            for operand in operands:
+                elements = operand.elts if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) else [operand]
+                hits = sorted(e.value for e in elements if isinstance(e, ast.Constant) and e.value in names)
+                if hits:
+                    found.append(f"{path.relative_to(src)}:{node.lineno} {hits}")
+    assert not found, "stage names compared outside train/stages.py (read a Stage attribute instead):\n" + \
+        "\n".join(found)
 
 
 # -- checkpoint pointers and rotation ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Constants shared by the data pipeline, the models and the trainer."""
+"""Constants shared by the data pipeline, the models and the trainer (the task table is unimumo.tasks)."""
 
 NUM_CODEBOOKS = 4
 CODEBOOK_SIZE = 2048
@@ -6,5 +6,4 @@ SPECIAL_TOKEN_ID = 2048  # delay-pattern filler and start token; embedding table
 CODE_RATE = 50  # codes per second for both music and motion
 MOTION_FEATURE_DIM = 263
 NUM_JOINTS = 22
-TASKS = ("text2music_motion", "music2motion", "motion2music")
 REQUEUE_EXIT_CODE = 42  # the trainer exits with this after a signal-triggered checkpoint

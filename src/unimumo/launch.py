@@ -20,7 +20,8 @@ import submitit
 
 from unimumo.constants import REQUEUE_EXIT_CODE
 from unimumo.train import SHORTHANDS
-from unimumo.train.recipes import RECIPE_NAMES, RecipeError, build_recipe, parse_assignment
+from unimumo.train.recipes import RecipeError, parse_assignment
+from unimumo.train.stages import STAGES, build_recipe
 
 CLUSTERS = ("slurm", "local", "debug")
 DEFAULT_FOLDER = "slurm/logs/submitit/%j"
@@ -103,7 +104,7 @@ def submit(
     job_name: str | None = None,
     slurm_additional_parameters: Mapping[str, Any] | None = None,
 ) -> submitit.Job:
-    """Submit `recipe` (a name from unimumo.train.recipes) and return the submitit job.
+    """Submit `recipe` (a stage name, a key of unimumo.train.stages.STAGES) and return the submitit job.
 
     One task per GPU (`tasks_per_node` defaults to `gpus_per_node`, or 1 without GPUs). With
     `gpus_per_node=0` the ranks train on CPUs with gloo. `overrides` are recipe keys
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                "--nodes 2 --gpus-per-node 8 --partition gpu --set steps=20000",
     )
     run = parser.add_argument_group("training run (as for unimumo-train)")
-    run.add_argument("--recipe", required=True, choices=RECIPE_NAMES, help="training stage to run")
+    run.add_argument("--recipe", required=True, choices=list(STAGES), help="training stage to run")
     run.add_argument("--out", required=True, help="run directory (checkpoints/, export/)")
     run.add_argument("--shards", help="shard directory")
     run.add_argument("--text-model", help="local T5 directory")

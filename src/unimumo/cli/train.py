@@ -5,8 +5,9 @@ import argparse
 import json
 import sys
 
-from unimumo.train.recipes import RECIPE_NAMES, Recipe, RecipeError, build_recipe, parse_assignment
+from unimumo.train.recipes import Recipe, RecipeError, parse_assignment
 from unimumo.train.signals import StopRequest
+from unimumo.train.stages import STAGES, build_recipe
 
 EPILOG = """\
 examples:
@@ -29,11 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unimumo-train", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Train a UniMuMo stage with DeepSpeed ZeRO. Every recipe value has a reference default and "
                     "can be overridden with --set key=value (see --print-recipe for the keys).")
-    parser.add_argument("--recipe", required=True, choices=RECIPE_NAMES, help="training stage to run")
+    motion_stages = ", ".join(name for name, stage in STAGES.items() if stage.data == "motion_windows")
+    parser.add_argument("--recipe", required=True, choices=list(STAGES), help="training stage to run")
     parser.add_argument("--out", help="run directory (checkpoints, export, metrics)")
     parser.add_argument("--shards", help="shard directory with manifest.json (LM recipes)")
-    parser.add_argument("--aist", help="raw AIST++ root (motion_vqvae)")
-    parser.add_argument("--humanml3d", help="raw HumanML3D root (motion_vqvae)")
+    parser.add_argument("--aist", help=f"raw AIST++ root ({motion_stages})")
+    parser.add_argument("--humanml3d", help=f"raw HumanML3D root ({motion_stages})")
     parser.add_argument("--text-model", help="local T5ForConditionalGeneration directory (text encoder, caption "
                                              "decoder); not needed with --init-from, whose export holds them")
     parser.add_argument("--init-from", help="HF export directory to start from (e.g. stage 1's OUT/export)")

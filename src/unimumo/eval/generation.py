@@ -18,19 +18,14 @@ import torch
 from tqdm import tqdm
 
 from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec
-from unimumo.eval.beats import music_beats
 from unimumo.eval.chunks import check_settings, run_chunks
 from unimumo.eval.samples import EvalSample, batch_inputs, read_eval_samples
+from unimumo.rhythm import music_beats
+from unimumo.tasks import task_named
 
-# which streams each task generates (the others are given)
-GENERATED_STREAMS = {
-    "text2music_motion": ("music_codes", "motion_codes"),
-    "music2motion": ("motion_codes",),
-    "motion2music": ("music_codes",),
-}
 # the options that change generated results: a cache made with other values is not reused
 RESULT_SETTINGS = ("model", "shards", "split", "seconds", "guidance_scale", "batch_size", "seed", "temperature",
-                   "top_k", "top_p", "num_beams", "max_length")
+                   "top_k", "top_p", "num_beams", "max_length", "motion_text")
 
 
 def safe_name(key: str) -> str:
@@ -91,7 +86,7 @@ def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
     """Generated codes {stream: int64 [num_samples, 4, T]} for the session's task (cached, resumable)."""
     args, task, samples = session.args, session.task, session.samples
     num_steps = samples[0].music_codes.shape[1]
-    generated = GENERATED_STREAMS[task]
+    generated = tuple(f"{stream}_codes" for stream in task_named(task).generated)
     device = next(model.parameters()).device
 
     def compute(chunk: slice, seed: int) -> dict[str, np.ndarray]:

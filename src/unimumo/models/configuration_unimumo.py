@@ -50,7 +50,9 @@ class UniMuMoConfig(PretrainedConfig):
             The other blocks have one FFN shared by both modalities.
         text_encoder_config: T5 config (dict) of the frozen text encoder.
         caption_decoder_config: T5 config (dict) of the caption decoder (a `T5ForConditionalGeneration` decoder).
-        music_loss_weight, motion_loss_weight: weights of the per-modality losses in the total loss.
+        music_loss_weight, motion_loss_weight: weights of the per-modality losses in the total loss. The trainer
+            writes them from its recipe (loss.music_weight / loss.motion_weight) when it builds the model, so an
+            export's forward loss weighs the streams as its training did.
         condition_dropout: probability, per sample and per modality, of dropping the text condition in training
             (classifier-free guidance).
     """

@@ -10,16 +10,10 @@ from __future__ import annotations
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from unimumo.constants import TASKS
 from unimumo.models.delay_pattern import codes_from_delayed, delay_codes, valid_codebooks
 from unimumo.models.kv_cache import UniMuMoKVCache
 from unimumo.models.zero3 import needs_synced_generation
-
-GENERATED_STREAMS = {
-    "text2music_motion": ("music", "motion"),
-    "music2motion": ("motion",),
-    "motion2music": ("music",),
-}
+from unimumo.tasks import task_named
 
 
 def sample_next_tokens(logits: torch.Tensor, generator: torch.Generator, temperature: float = 1.0,
@@ -60,16 +54,15 @@ class UniMuMoGenerationMixin:
                  use_cache: bool = True, batch_size: int | None = None) -> dict[str, torch.Tensor]:
         """Generate `num_steps` time steps. Returns {"music_codes": [B,K,T], "motion_codes": [B,K,T]} (a given stream
         is returned as its first `num_steps` codes). `batch_size` is only needed when no codes or text are given."""
-        if task not in TASKS:
-            raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+        spec = task_named(task)
         if num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {num_steps}")
-        generated = GENERATED_STREAMS[task]
+        generated = spec.generated
         given = {"music": music_codes, "motion": motion_codes}
         for modality, codes in given.items():
             if modality in generated and codes is not None:
                 raise ValueError(f"task {task} generates {modality}; {modality}_codes (a prompt) is not supported")
-            if modality not in generated and (codes is None or codes.shape[-1] < num_steps):
+            if modality in spec.given and (codes is None or codes.shape[-1] < num_steps):
                 raise ValueError(f"task {task} needs {modality}_codes with at least {num_steps} time steps")
         candidates = [x.shape[0] for x in (music_codes, motion_codes, music_text_ids, motion_text_ids)
                       if x is not None]

@@ -14,7 +14,7 @@ SHORTHANDS = {"shards": "data.shards", "aist": "data.aist", "humanml3d": "data.h
 
 
 def run(recipe: str, **overrides: Any) -> dict:
-    from unimumo.train.recipes import build_recipe
+    from unimumo.train.stages import build_recipe
     from unimumo.train.trainer import run_trainer
 
     resolved = {SHORTHANDS.get(key, key): value for key, value in overrides.items()}

@@ -1,13 +1,14 @@
-"""The data stream of a run: the shard loader for the LM stages, raw motion windows for motion_vqvae."""
+"""The data stream of a run, by the stage's data kind: the shard loader ("shards") or raw motion windows."""
 from __future__ import annotations
 
 from unimumo.train.recipes import Recipe
+from unimumo.train.stages import Stage
 
 
-def build_data(recipe: Recipe, rank: int, world_size: int):
+def build_data(stage: Stage, recipe: Recipe, rank: int, world_size: int):
     """An infinite, resumable iterable of this rank's micro batches (has state_dict / load_state_dict)."""
     d = recipe.data
-    if recipe.name == "motion_vqvae":
+    if stage.data == "motion_windows":
         from unimumo.train.motion_windows import build_motion_windows
 
         return build_motion_windows(recipe, rank, world_size)
@@ -16,4 +17,4 @@ def build_data(recipe: Recipe, rank: int, world_size: int):
     return build_loader(
         d.shards, d.split, d.micro_batch, window=d.window, seed=recipe.seed, rank=rank, world_size=world_size,
         num_workers=d.num_workers, shuffle_buffer=d.shuffle_buffer, max_text_len=d.max_text_len,
-        task_mixture=recipe.tasks.as_dict() if recipe.name == "stage2_joint" else None)
+        task_mixture=recipe.tasks.as_dict() if stage.task_mixture else None)

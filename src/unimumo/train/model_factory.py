@@ -1,8 +1,12 @@
-"""Builds the model a recipe trains, and describes it for checkpoints so export can rebuild it.
+"""The model builders a stage names (`Stage.model`), and the model description export rebuilds from.
 
-LM stages: a fresh `UniMuMoForConditionalGeneration` (preset + overrides, T5 parts from
---text-model) or, with --init-from, the export of an earlier stage. The recipe's modality loss
-weights are written into the model config. motion_vqvae: a `MotionVQVAE` from its preset.
+`build_unimumo`: a fresh `UniMuMoForConditionalGeneration` (preset + overrides, T5 parts from
+--text-model) or, with --init-from, the export of an earlier stage. `build_motion_vqvae`: a
+`MotionVQVAE` from its preset, normalised with the training data's feature statistics.
+
+The recipe holds the training loss weights (loss.music_weight / loss.motion_weight). The LM config
+keeps them too, because an exported model's forward loss weighs the streams with them:
+`build_unimumo` writes them into the config, fresh or --init-from, and is the only place that does.
 """
 from __future__ import annotations
 
@@ -23,31 +27,39 @@ def import_class(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def build_model(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
-    """The model of `recipe`, on the CPU, with the recipe's config overrides applied.
-
-    `feature_stats` (mean, std) of the motion training data normalise a fresh motion VQ-VAE.
-    """
+def _check_local_dirs(recipe: Recipe) -> None:
     for key in ("init_from", "text_model"):
         path = getattr(recipe, key)
         if path is not None and not Path(path).is_dir():
             raise FileNotFoundError(f"{key}: {path} is not a local directory (models are never downloaded; "
                                     "give a save_pretrained directory)")
-    overrides = dict(recipe.model.config)
-    if recipe.name == "motion_vqvae":
-        from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
 
-        if recipe.init_from:
-            return MotionVQVAE.from_pretrained(recipe.init_from, **overrides)
-        model = MotionVQVAE(MotionVQVAEConfig.preset(recipe.model.preset, **overrides))
-        if feature_stats is not None:
-            model.set_feature_stats(*feature_stats)
-        return model
 
+def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
+    """The motion VQ-VAE of `recipe`, on the CPU; `feature_stats` (mean, std) of the training data normalise
+    a fresh one."""
+    _check_local_dirs(recipe)
+    from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
+
+    if recipe.init_from:
+        return MotionVQVAE.from_pretrained(recipe.init_from, **recipe.model.config)
+    model = MotionVQVAE(MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config))
+    if feature_stats is not None:
+        model.set_feature_stats(*feature_stats)
+    return model
+
+
+def build_unimumo(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
+    """The UniMuMo LM of `recipe`, on the CPU, with the recipe's config overrides and loss weights.
+
+    `feature_stats` is part of the builder signature (`Stage.model`); the LM has no use for it.
+    """
+    _check_local_dirs(recipe)
     from unimumo.models.configuration_unimumo import UniMuMoConfig
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
 
-    overrides.update(music_loss_weight=recipe.loss.music_weight, motion_loss_weight=recipe.loss.motion_weight)
+    overrides = dict(recipe.model.config, music_loss_weight=recipe.loss.music_weight,
+                     motion_loss_weight=recipe.loss.motion_weight)
     if recipe.init_from:
         return UniMuMoForConditionalGeneration.from_pretrained(recipe.init_from, **overrides)
     config = UniMuMoConfig.preset(recipe.model.preset, **overrides)

@@ -1,4 +1,4 @@
-"""motion_vqvae data and objective: random windows of raw AIST++ / HumanML3D motion, and the VQ-VAE losses.
+"""Motion VQ-VAE data and objective: random windows of raw AIST++ / HumanML3D motion, and the VQ-VAE losses.
 
 Clips are read with the corpus readers (features at the clip's fps), resampled to the VQ-VAE's
 frame rate and normalised with mean/std computed over all training clips (the same on every rank;
@@ -74,7 +74,7 @@ def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
         except (MotionFormatError, OSError, ValueError) as error:
             skipped.append(f"{path}: {error}")
     if skipped:
-        warnings.warn(f"motion_vqvae: skipped {len(skipped)} unreadable clip(s) of {len(paths)}; first: {skipped[0]}",
+        warnings.warn(f"{recipe.name}: skipped {len(skipped)} unreadable clip(s) of {len(paths)}; first: {skipped[0]}",
                       stacklevel=2)
     if not clips:
         raise RecipeError(f"data.aist / data.humanml3d: no motion clips of split {recipe.data.split!r} under "
@@ -98,7 +98,7 @@ class MotionVQVAEObjective:
 
     term_names = ("loss", "loss/recon", "loss/commit", "mpjpe_mm", "perplexity", "dead_codes")
 
-    def __init__(self, device: torch.device):
+    def __init__(self, stage, recipe: Recipe, device: torch.device):  # the objective factory signature (Stage)
         self.device = device
 
     def inputs(self, batch: dict, step: int) -> dict:

@@ -1,8 +1,13 @@
-"""Training recipes: every hyper-parameter of a run as validated dataclasses with reference defaults.
+"""Training recipes: every hyper-parameter of a run as dataclasses, dotted-key overrides and validation.
 
-A recipe is data. `build_recipe(name, overrides)` starts from the reference values of one stage,
-applies dotted-key overrides (`optim.lr=1e-4` from the command line, or keyword arguments from
-Python) and validates the result once, with errors that name the key and the allowed values.
+A recipe is data. Each stage's reference recipe is a function registered with the stage
+(unimumo.train.stages, whose `build_recipe(name, overrides)` is the entry point); `set_key` applies
+a dotted-key override (`optim.lr=1e-4` from the command line, or keyword arguments from Python) and
+`validate` checks the values every stage shares, with errors that name the key and the allowed values.
+
+The recipe is the one source of the training loss weights (`loss.music_weight`, `loss.motion_weight`).
+The LM config keeps a copy because an exported model's forward loss weighs the streams with it;
+train/model_factory.py writes it once when the model is built, and `model.config` may not set it.
 """
 from __future__ import annotations
 
@@ -14,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from unimumo.constants import TASKS
-
-RECIPE_NAMES = ("motion_vqvae", "stage1_motion", "stage2_joint", "caption")
+from unimumo.tasks import TASKS
 
 
 class RecipeError(ValueError):
@@ -29,7 +32,7 @@ def _choices(*values: str) -> dict:
 
 @dataclass
 class ModelSpec:
-    preset: str = "tiny"  # LM: tiny | small (MusicGen-small shape); motion_vqvae: tiny | base
+    preset: str = "tiny"  # the stage's model presets (Stage.presets): LM tiny | small, motion VQ-VAE tiny | base
     config: dict = field(default_factory=dict)  # overrides passed to the model config's preset()
     activation_checkpointing: bool = False
 
@@ -52,9 +55,9 @@ class ScheduleSpec:
 
 @dataclass
 class DataSpec:
-    shards: str | None = None  # shard directory (LM recipes)
-    aist: str | None = None  # raw AIST++ root (motion_vqvae)
-    humanml3d: str | None = None  # raw HumanML3D root (motion_vqvae)
+    shards: str | None = None  # shard directory (stages whose data is "shards")
+    aist: str | None = None  # raw AIST++ root (stages whose data is "motion_windows")
+    humanml3d: str | None = None  # raw HumanML3D root (stages whose data is "motion_windows")
     split: str = "train"
     global_batch: int = 64  # samples per optimizer step, over all ranks and accumulation steps
     micro_batch: int = 8  # samples per rank per forward pass
@@ -66,7 +69,7 @@ class DataSpec:
 
 @dataclass
 class TaskMixture:
-    """Proportions of the joint-training tasks; the loader draws one task per sample."""
+    """Proportions of the tasks (unimumo.tasks) in stages that train a task mixture; one task per sample."""
 
     text2music_motion: float = 0.6
     music2motion: float = 0.2
@@ -99,7 +102,7 @@ class LogSpec:
 
 @dataclass
 class Recipe:
-    name: str = field(default="stage2_joint", metadata=_choices(*RECIPE_NAMES))
+    name: str  # the stage: a key of unimumo.train.stages.STAGES
     out: str | None = None  # run directory
     steps: int = 100_000
     seed: int = 0
@@ -120,22 +123,6 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def _reference(name: str) -> Recipe:
-    """Reference values of each stage (DESIGN.md)."""
-    recipe = Recipe(name=name)
-    if name == "stage1_motion":
-        recipe.optim.lr = 1e-5
-        recipe.loss.music_weight, recipe.loss.motion_weight = 0.0, 1.0
-    elif name == "caption":
-        recipe.optim.lr = 1e-4
-    elif name == "motion_vqvae":
-        recipe.optim.lr = 2e-4
-        recipe.optim.weight_decay = 0.0
-        recipe.data.window = 128  # motion frames per training window at the VQ-VAE's frame rate
-        recipe.data.global_batch, recipe.data.micro_batch = 256, 32
-    return recipe
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -262,7 +249,10 @@ def _require(condition: bool, message: str) -> None:
 
 
 def validate(recipe: Recipe) -> Recipe:
-    """Check every value once, before anything heavy starts; raises RecipeError naming the key."""
+    """Check the values every stage shares, before anything heavy starts; raises RecipeError naming the key.
+
+    The stage's own rules (model presets, data inputs, loss weights) are `Stage.validate`.
+    """
     _check_choices(recipe, "")
     _require(recipe.out is not None, "out: the run directory is required (--out DIR)")
     _require(recipe.steps > 0, f"steps: must be > 0, got {recipe.steps}")
@@ -290,19 +280,9 @@ def validate(recipe: Recipe) -> Recipe:
              f"tasks: proportions must be >= 0 with a positive sum, got {mixture}")
     _require(recipe.loss.music_weight >= 0 and recipe.loss.motion_weight >= 0,
              "loss.music_weight / loss.motion_weight: must be >= 0")
-    presets = ("tiny", "base") if recipe.name == "motion_vqvae" else ("tiny", "small")
-    _require(recipe.model.preset in presets,
-             f"model.preset: {recipe.model.preset!r} is not allowed for {recipe.name}; choose one of {', '.join(presets)}")
-    if recipe.name == "motion_vqvae":
-        _require(d.aist is not None or d.humanml3d is not None,
-                 "data.aist / data.humanml3d: motion_vqvae needs at least one raw motion root (--aist DIR, --humanml3d DIR)")
-    else:
-        _require(d.shards is not None, f"data.shards: recipe {recipe.name} needs a shard directory (--shards DIR)")
-    if recipe.name == "stage1_motion":
-        _require(recipe.loss.motion_weight > 0, "loss.motion_weight: stage1_motion trains on motion only, must be > 0")
-    if recipe.name == "stage2_joint":
-        _require(recipe.loss.music_weight + recipe.loss.motion_weight > 0,
-                 "loss.music_weight + loss.motion_weight: must be > 0 for stage2_joint")
+    for key in ("music_loss_weight", "motion_loss_weight"):
+        _require(key not in recipe.model.config,
+                 f"model.config.{key}: the loss weights are recipe values; set loss.music_weight / loss.motion_weight")
     return recipe
 
 
@@ -316,30 +296,3 @@ def global_batch_split(recipe: Recipe, world_size: int) -> int:
             f"x world size ({world_size}) = {per_step}; change data.global_batch or data.micro_batch")
     return d.global_batch // per_step
 
-
-def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check: bool = True) -> Recipe:
-    """The reference recipe `name` with `overrides` (dotted keys) applied, validated."""
-    if name not in RECIPE_NAMES:
-        raise RecipeError(f"recipe: {name!r} is not allowed; choose one of {', '.join(RECIPE_NAMES)}")
-    recipe = _reference(name)
-    for key, value in (overrides or {}).items():
-        if key == "name" and value != name:
-            raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
-        set_key(recipe, key, value)
-    return validate(recipe) if check else recipe
-
-
-def recipe_from_dict(data: Mapping[str, Any]) -> Recipe:
-    """Rebuild a recipe saved with `Recipe.to_dict()` (checkpoints, run directories)."""
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, node: Mapping[str, Any]) -> None:
-        for key, value in node.items():
-            if isinstance(value, Mapping) and key != "config":
-                walk(f"{prefix}{key}.", value)
-            else:
-                flat[f"{prefix}{key}"] = value
-
-    walk("", data)
-    name = flat.pop("name")
-    return build_recipe(name, flat, check=False)

@@ -1,9 +1,15 @@
-"""Freeze plans: which parameter groups each training stage updates, and the trainable-parameter table.
+"""Training stages: the `STAGES` registry, each stage's reference recipe, and the freeze plans.
+
+A `Stage` is everything that differs between `unimumo-train --recipe NAME` runs: its reference
+recipe (a function returning a `Recipe`), the parameter groups it trains, the code streams it
+models, whether its samples carry a task mixture, its data kind, model builder, objective factory,
+allowed model presets and its own validation rules. The trainer, the data stream, the objectives
+and the command lines read these attributes; adding a stage is one `register(Stage(...))` entry
+plus its recipe function. `build_recipe(name, overrides)` is the one way to get a validated recipe.
 
 The model names the group of every parameter (`parameter_group(name)` -> "music" | "motion" |
-"shared" | "captioning" | "text"); a stage is the set of groups it trains. Frozen parameters get
+"shared" | "captioning" | "text"); a stage trains a set of groups. Frozen parameters get
 `requires_grad=False`, are never handed to the optimizer and so hold no optimizer state.
-
 stage2_joint trains music, motion and shared modules. The captioning modules are not on the joint
 forward path, so they would get no gradient, only weight decay; they stay as they are.
 """
@@ -11,15 +17,196 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 import torch
 
-TRAINED_GROUPS: dict[str, frozenset[str] | None] = {
-    "motion_vqvae": None,  # None: every parameter trains (the VQ-VAE has no groups)
-    "stage1_motion": frozenset({"motion"}),
-    "stage2_joint": frozenset({"music", "motion", "shared"}),
-    "caption": frozenset({"captioning"}),
-}
+from unimumo.tasks import STREAMS
+from unimumo.train.model_factory import build_motion_vqvae, build_unimumo
+from unimumo.train.motion_windows import MotionVQVAEObjective
+from unimumo.train.objectives import CaptionObjective, LMObjective
+from unimumo.train.recipes import Recipe, RecipeError, set_key, validate
+
+DATA_KINDS = ("shards", "motion_windows")  # the shard loader | raw AIST++ / HumanML3D motion windows
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    recipe: Callable[[], Recipe]  # the reference values; the recipe's name is the stage's
+    trained_groups: frozenset[str] | None  # the freeze plan: parameter groups that train (None: every parameter)
+    data: str  # one of DATA_KINDS
+    model: Callable[[Recipe, tuple | None], torch.nn.Module]  # (recipe, motion feature stats) -> model on the CPU
+    objective: Callable[[Stage, Recipe, torch.device], Any]  # -> batch plumbing: inputs, tokens, loss_terms
+    presets: tuple[str, ...]  # allowed model.preset values
+    streams: tuple[str, ...] = ()  # code streams the forward pass models
+    task_mixture: bool = False  # samples carry a task drawn from recipe.tasks; losses follow unimumo.tasks
+    checks: tuple[Callable[[Recipe], None], ...] = ()  # the stage's own rules; each raises RecipeError
+
+    def __post_init__(self):
+        problems = []
+        if self.data not in DATA_KINDS:
+            problems.append(f"data {self.data!r} is not one of {DATA_KINDS}")
+        if not set(self.streams) <= set(STREAMS):
+            problems.append(f"streams {self.streams} must be among {STREAMS}")
+        if self.task_mixture and self.data != "shards":
+            problems.append("a task mixture needs shard data (the loader draws the tasks)")
+        if not self.presets:
+            problems.append("no model presets")
+        if problems:
+            raise ValueError(f"stage {self.name!r}: " + "; ".join(problems))
+
+    def validate(self, recipe: Recipe) -> Recipe:
+        """The stage's rules: model preset, data inputs, then `checks`. Raises RecipeError naming the key."""
+        d = recipe.data
+        if recipe.model.preset not in self.presets:
+            raise RecipeError(f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
+                              f"choose one of {', '.join(self.presets)}")
+        if self.data == "motion_windows" and d.aist is None and d.humanml3d is None:
+            raise RecipeError(f"data.aist / data.humanml3d: {self.name} needs at least one raw motion root "
+                              "(--aist DIR, --humanml3d DIR)")
+        if self.data == "shards" and d.shards is None:
+            raise RecipeError(f"data.shards: recipe {self.name} needs a shard directory (--shards DIR)")
+        for check in self.checks:
+            check(recipe)
+        return recipe
+
+
+STAGES: dict[str, Stage] = {}
+
+
+def register(stage: Stage) -> Stage:
+    """Add `stage` to STAGES (its recipe function must return a recipe of the stage's name)."""
+    if stage.name in STAGES:
+        raise ValueError(f"stage {stage.name!r} is registered already")
+    named = stage.recipe().name
+    if named != stage.name:
+        raise ValueError(f"stage {stage.name!r}: its recipe function returns a recipe named {named!r}")
+    STAGES[stage.name] = stage
+    return stage
+
+
+# ----------------------------------------------------------------------------- the stages (DESIGN.md)
+
+LM_PRESETS = ("tiny", "small")  # UniMuMoConfig presets; small is the MusicGen-small shape
+
+
+def motion_vqvae() -> Recipe:
+    """The motion VQ-VAE on raw motion windows."""
+    recipe = Recipe(name="motion_vqvae")
+    recipe.optim.lr = 2e-4
+    recipe.optim.weight_decay = 0.0
+    recipe.data.window = 128  # motion frames per training window at the VQ-VAE's frame rate
+    recipe.data.global_batch, recipe.data.micro_batch = 256, 32
+    return recipe
+
+
+def stage1_motion() -> Recipe:
+    """Stage 1: the motion stream learns from motion text alone."""
+    recipe = Recipe(name="stage1_motion")
+    recipe.optim.lr = 1e-5
+    recipe.loss.music_weight, recipe.loss.motion_weight = 0.0, 1.0
+    return recipe
+
+
+def stage2_joint() -> Recipe:
+    """Stage 2: music and motion together over the task mixture (the Recipe defaults)."""
+    return Recipe(name="stage2_joint")
+
+
+def caption() -> Recipe:
+    """Captioning: the caption decoder learns to describe music and motion codes."""
+    recipe = Recipe(name="caption")
+    recipe.optim.lr = 1e-4
+    return recipe
+
+
+def _motion_loss_trains(recipe: Recipe) -> None:
+    if not recipe.loss.motion_weight > 0:
+        raise RecipeError(f"loss.motion_weight: {recipe.name} trains on motion only, must be > 0")
+
+
+def _some_stream_loss_trains(recipe: Recipe) -> None:
+    if not recipe.loss.music_weight + recipe.loss.motion_weight > 0:
+        raise RecipeError(f"loss.music_weight + loss.motion_weight: must be > 0 for {recipe.name}")
+
+
+register(Stage(
+    name="motion_vqvae",
+    recipe=motion_vqvae,
+    trained_groups=None,
+    data="motion_windows",
+    model=build_motion_vqvae,
+    objective=MotionVQVAEObjective,
+    presets=("tiny", "base"),
+))
+register(Stage(
+    name="stage1_motion",
+    recipe=stage1_motion,
+    trained_groups=frozenset({"motion"}),
+    streams=("motion",),
+    data="shards",
+    model=build_unimumo,
+    objective=LMObjective,
+    presets=LM_PRESETS,
+    checks=(_motion_loss_trains,),
+))
+register(Stage(
+    name="stage2_joint",
+    recipe=stage2_joint,
+    trained_groups=frozenset({"music", "motion", "shared"}),
+    streams=("music", "motion"),
+    task_mixture=True,
+    data="shards",
+    model=build_unimumo,
+    objective=LMObjective,
+    presets=LM_PRESETS,
+    checks=(_some_stream_loss_trains,),
+))
+register(Stage(
+    name="caption",
+    recipe=caption,
+    trained_groups=frozenset({"captioning"}),
+    streams=("music", "motion"),  # captioned in turn (loss.caption_modality=alternate)
+    data="shards",
+    model=build_unimumo,
+    objective=CaptionObjective,
+    presets=LM_PRESETS,
+))
+
+# ----------------------------------------------------------------------------- recipes of a stage
+
+
+def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check: bool = True) -> Recipe:
+    """The reference recipe of stage `name` with `overrides` (dotted keys) applied, validated."""
+    if name not in STAGES:
+        raise RecipeError(f"recipe: {name!r} is not allowed; choose one of {', '.join(STAGES)}")
+    stage = STAGES[name]
+    recipe = stage.recipe()
+    for key, value in (overrides or {}).items():
+        if key == "name" and value != name:
+            raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
+        set_key(recipe, key, value)
+    return stage.validate(validate(recipe)) if check else recipe
+
+
+def recipe_from_dict(data: Mapping[str, Any]) -> Recipe:
+    """Rebuild a recipe saved with `Recipe.to_dict()` (checkpoints, run directories)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping) and key != "config":
+                walk(f"{prefix}{key}.", value)
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk("", data)
+    name = flat.pop("name")
+    return build_recipe(name, flat, check=False)
+
+
+# ----------------------------------------------------------------------------- freeze plans
 
 
 @dataclass(frozen=True)
@@ -34,11 +221,9 @@ def group_of(model: torch.nn.Module, name: str) -> str:
     return model.parameter_group(name) if hasattr(model, "parameter_group") else "all"
 
 
-def apply_freeze_plan(model: torch.nn.Module, stage: str) -> list[GroupCount]:
+def apply_freeze_plan(model: torch.nn.Module, stage: Stage) -> list[GroupCount]:
     """Set requires_grad per the stage's plan; return per-group counts. Raises if nothing would train."""
-    if stage not in TRAINED_GROUPS:
-        raise ValueError(f"no freeze plan for stage {stage!r}; known: {', '.join(TRAINED_GROUPS)}")
-    trained = TRAINED_GROUPS[stage]
+    trained = stage.trained_groups
     counts: OrderedDict[str, list[int]] = OrderedDict()
     for name, param in model.named_parameters():
         group = group_of(model, name)
@@ -49,7 +234,7 @@ def apply_freeze_plan(model: torch.nn.Module, stage: str) -> list[GroupCount]:
         tensors_params[1] += param.numel()
     rows = [GroupCount(group, n, p, trained is None or group in trained) for group, (n, p) in counts.items()]
     if not any(row.trainable for row in rows):
-        raise ValueError(f"stage {stage!r} trains groups {sorted(trained or [])} but the model has none of them "
+        raise ValueError(f"stage {stage.name!r} trains groups {sorted(trained or [])} but the model has none of them "
                          f"(its groups: {[row.group for row in rows]})")
     return rows
 

@@ -1,9 +1,10 @@
 """The training loop: set-up, steps with gradient accumulation, logging, checkpoints, pre-emption, export.
 
-One `Trainer` per rank. Set-up order: process group -> data stream -> seeded model -> freeze plan
--> DeepSpeed engine -> resume. A step consumes `accumulation` finite micro batches; a micro batch
-whose loss is non-finite on any rank is dropped on every rank (no backward, no optimizer change)
-and counted, and the run stops after `max_nonfinite_steps` of them in a row.
+One `Trainer` per rank, for the stage its recipe names (train/stages.py). Set-up order: process
+group -> data stream -> seeded model -> freeze plan -> DeepSpeed engine -> resume. A step consumes
+`accumulation` finite micro batches; a micro batch whose loss is non-finite on any rank is dropped
+on every rank (no backward, no optimizer change) and counted, and the run stops after
+`max_nonfinite_steps` of them in a row.
 """
 from __future__ import annotations
 
@@ -25,13 +26,12 @@ from unimumo.train import distributed, engine as engine_lib
 from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng, tag_for
 from unimumo.train.data import build_data
 from unimumo.train.export import export_checkpoint
-from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token, max_memory_bytes,
-                                   summary_line)
-from unimumo.train.model_factory import build_model, describe
-from unimumo.train.objectives import build_objective
+from unimumo.train.model_factory import describe
 from unimumo.train.recipes import Recipe
 from unimumo.train.signals import StopRequest
-from unimumo.train.stages import apply_freeze_plan, trainable_table
+from unimumo.train.stages import STAGES, apply_freeze_plan, trainable_table
+from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token,
+                                        max_memory_bytes, summary_line)
 from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 OOM_ADVICE = ("out of memory. Knobs, cheapest first: lower data.micro_batch (data.global_batch stays, gradient "
@@ -51,6 +51,7 @@ class Trainer:
     def __init__(self, recipe: Recipe):
         warnings.filterwarnings("ignore", message=r".*torch\.distributed\.\w+` is deprecated", category=FutureWarning)
         self.recipe = recipe
+        stage = STAGES[recipe.name]
         self.env = distributed.detect()
         self.device = distributed.device_for(self.env)
         self.backend = distributed.init_process_group(self.env, self.device)
@@ -59,10 +60,10 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.main = self.env.is_main
 
-        self.data = build_data(recipe, self.rank, self.world)
+        self.data = build_data(stage, recipe, self.rank, self.world)
         _seed_all(recipe.seed)  # identical initial weights on every rank
-        model = build_model(recipe, getattr(self.data, "feature_stats", None))
-        rows = apply_freeze_plan(model, recipe.name)
+        model = stage.model(recipe, getattr(self.data, "feature_stats", None))
+        rows = apply_freeze_plan(model, stage)
         if recipe.model.activation_checkpointing:
             model.gradient_checkpointing_enable()
         self.model_description = describe(model)
@@ -70,7 +71,7 @@ class Trainer:
         self.engine, ds_config = engine_lib.initialize(model, recipe, self.world, self.device)
         self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
         self.accumulation = ds_config["gradient_accumulation_steps"]
-        self.objective = build_objective(recipe, self.device)
+        self.objective = stage.objective(stage, recipe, self.device)
         self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
 
