@@ -42,8 +42,13 @@ def test_music2motion_end_to_end_writes_every_output(tiny_model, tiny_shards, tm
     info = report["info"]
     assert info["protocol"] == "unimumo" and info["protocol_upstream"] == "Cralence/My_Eval@ce5b01d"
     assert info["motion_text"] == "genre" and "reconstruction" in info["ground_truth_set"]
+    assert info["ground_truth"] == "reconstruction" and "not comparable" in info["ground_truth_note"]
+    assert info["ground_truth_sequences"] == 3 and info["ground_truth_frames"] == 3 * 40  # 2 s at 20 fps
+    assert info["music_beats"].startswith("Bailando onset beats")
     assert info["motion_text_without_genre"] == 2  # two HumanML3D dances among the 3 samples
-    assert "protocol: unimumo, motion text: genre" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "protocol: unimumo, motion text: genre, ground truth: reconstruction" in printed
+    assert printed.count("not comparable with published tables") == 2  # before generating and in the summary
     generated, truth = report["metrics"]["generated"], report["metrics"]["ground_truth"]
     for name in ("FID_k", "FID_m", "Div_k", "Div_m", "PFC"):
         assert math.isfinite(generated[name]), name
@@ -75,6 +80,57 @@ def test_music2motion_end_to_end_writes_every_output(tiny_model, tiny_shards, tm
     assert "different settings (seed)" in capsys.readouterr().err
 
 
+def aist_root_with_test_split(corpus, root):
+    """The corpus's AIST++ motions with a test split of its three first good sequences (its own has one)."""
+    items = json.loads((corpus / "corpus.json").read_text())["aist"]
+    names = [item["id"] for item in items if item["kind"] == "good"][:3]
+    (root / "splits").mkdir(parents=True)
+    (root / "motions").symlink_to(corpus / "aist" / "motions")
+    (root / "splits" / "crossmodal_test.txt").write_text("\n".join(names) + "\n")
+    return root, [corpus / "aist" / "motions" / f"{name}.pkl" for name in names]
+
+
+def test_music2motion_against_real_aist_motion(tiny_model, tiny_shards, synthetic_corpus, tmp_path, capsys):
+    import numpy as np
+
+    from unimumo.data.sources.aist import FPS, read_clip
+    from unimumo.eval.dance_metrics import dance_metrics
+    from unimumo.motion.resample import resample_motion
+
+    root, paths = aist_root_with_test_split(synthetic_corpus, tmp_path / "aist")
+    out = tmp_path / "m2m_aist"
+    assert main(common_args("music2motion", tiny_model, tiny_shards, out) + ["--aist", str(root)]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    info, truth = report["info"], report["metrics"]["ground_truth"]
+    assert info["ground_truth"] == "aist" and "ground_truth_note" not in info
+    assert "ground truth: aist" in capsys.readouterr().out
+
+    # the ground-truth column is the AIST++ reader's joints (at the benchmark's 20 fps), not the reconstruction
+    joints = [resample_motion(read_clip(path).joints, FPS, 20.0) for path in paths]
+    assert info["ground_truth_sequences"] == 3 and info["ground_truth_split"] == "test"
+    assert info["ground_truth_frames"] == info["ground_truth_feature_frames"] == sum(len(j) for j in joints)
+    direct = dance_metrics(joints, joints, [np.arange(0.5, 16.0, 0.5)] * 3, 20.0)["ground_truth"]
+    for name in ("Div_k", "Div_m", "PFC"):
+        assert truth[name] == pytest.approx(direct[name], rel=1e-6), name
+    assert "BAS" not in truth  # AIST++ motion is read without its music
+    assert math.isfinite(report["metrics"]["generated"]["FID_k"]) and report["metrics"]["generated"]["FID_k"] > 0
+    assert "- ground_truth: aist" in (out / "metrics.md").read_text()
+
+
+def test_dance_benchmark_refusals_come_before_generation(tiny_model, tiny_shards, synthetic_corpus, tmp_path, capsys):
+    argv = common_args("music2motion", tiny_model, tiny_shards, tmp_path / "out")
+    assert main(argv + ["--protocol", "bailando"]) == 2
+    assert "decoded by the motion tokenizer to 22 joints" in capsys.readouterr().err
+    assert main(argv + ["--ground-truth", "aist"]) == 2
+    assert "--ground-truth aist needs --aist DIR" in capsys.readouterr().err
+    assert main(argv + ["--aist", str(synthetic_corpus / "aist"), "--split", "val"]) == 2  # one val sequence
+    assert "crossmodal_val.txt: 1 usable sequence(s)" in capsys.readouterr().err
+    (tmp_path / "no_splits" / "motions").mkdir(parents=True)
+    assert main(argv + ["--aist", str(tmp_path / "no_splits")]) == 2
+    assert "crossmodal_test.txt: missing AIST++ list file" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "cache").exists()
+
+
 def only_render_dir(out):
     (directory,) = (out / "renders").iterdir()
     return directory
@@ -84,11 +140,20 @@ def finite_or_none(table):
     return all(v is None or math.isfinite(v) for column in table.values() for v in column.values())
 
 
-def test_text2music_end_to_end(tiny_model, tiny_shards, tmp_path):
+def test_text2music_end_to_end(tiny_model, tiny_shards, tmp_path, monkeypatch):
+    from unimumo.eval import dance_benchmark
+
+    calls = []
+    onset_beat_frames = dance_benchmark.onset_beat_frames
+    monkeypatch.setattr(dance_benchmark, "onset_beat_frames", lambda *a: calls.append(a) or onset_beat_frames(*a))
     out = tmp_path / "t2m"
     assert main(common_args("text2music", tiny_model, tiny_shards, out)) == 0
+    assert len(calls) == 6  # Bailando's extractor on the 3 generated and the 3 ground-truth waveforms
     report = json.loads((out / "metrics.json").read_text())
     assert report["task"] == "text2music_motion" and finite_or_none(report["metrics"])
+    info = report["info"]
+    assert info["protocol"] == "unimumo" and info["music_beats"].startswith("Bailando onset beats")
+    assert info["ground_truth_music_beats"].startswith("Bailando onset beats")
     assert math.isfinite(report["metrics"]["generated"]["FID_k"])
     for name in ("generated", "ground_truth"):
         files = sorted(p.name for p in (only_render_dir(out) / name).iterdir())

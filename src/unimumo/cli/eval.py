@@ -18,6 +18,8 @@ import sys
 from typing import Callable, Sequence
 
 from unimumo.eval.assets import default_device
+from unimumo.eval.dance_benchmark import GROUND_TRUTHS, NOT_COMPARABLE, ground_truth_kind
+from unimumo.eval.music2motion import DEFAULT_MOTION_TEXT, GENRE_TEMPLATE, MOTION_TEXTS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.render_files import add_render_options
 
@@ -93,13 +95,26 @@ def add_caption_options(parser: argparse.ArgumentParser) -> None:
 
 def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> None:
     parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
-                        help="dance-metric definitions: unimumo (My_Eval, 22 joints; the UniMuMo table), bailando "
-                             "(24 joints), edge (PFC only, 30 fps), corrected (not comparable) "
+                        help="dance-metric definitions, each reproducing a published evaluation code: unimumo "
+                             "(Cralence/My_Eval, 22 joints; the UniMuMo table), edge (EDGE's PFC only, at 30 fps), "
+                             "corrected (physically consistent, not comparable with any table); bailando needs 24 "
+                             "SMPL joints and is refused, generated motion being decoded to 22 joints "
                              f"(default: {DEFAULT_PROTOCOL})")
+    parser.add_argument("--ground-truth", choices=GROUND_TRUTHS,
+                        help="what FID/Div/PFC are measured against: aist = the real AIST++ motion of the --split "
+                             "sequences (as the published tables; needs --aist; no ground-truth BAS, AIST++ motion "
+                             "coming without its music), reconstruction = the motion tokenizer's reconstruction of "
+                             "the samples' motion codes (not comparable with published tables) "
+                             "(default: aist when --aist is given, else reconstruction)")
+    parser.add_argument("--aist", metavar="DIR",
+                        help="AIST++ root as the shard builder reads it (motions/*.pkl, splits/crossmodal_SPLIT.txt, "
+                             "ignore_list.txt) for --ground-truth aist")
     if motion_text:
-        parser.add_argument("--motion-text", choices=("genre", "caption", "none"), default="genre",
-                            help="text the motion stream is conditioned on: 'The style of the dance is <genre>.' "
-                                 "as the UniMuMo test script, the ground-truth caption, or none (default: genre)")
+        parser.add_argument("--motion-text", choices=MOTION_TEXTS, default=DEFAULT_MOTION_TEXT,
+                            help=f"text the motion stream is conditioned on: genre = '{GENRE_TEMPLATE}' as the "
+                                 "UniMuMo test script (empty for a sample without a genre), caption = the sample's "
+                                 f"ground-truth motion caption (names the genre too), none = empty text "
+                                 f"(default: {DEFAULT_MOTION_TEXT})")
         parser.add_argument("--text-tokenizer",
                             help="sentencepiece model for --motion-text (default: the one in the shard manifest)")
 
@@ -137,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {args.out}/metrics.json and {args.out}/metrics.md")
     if hasattr(args, "protocol"):
         print(f"  protocol: {args.protocol}" + (f", motion text: {args.motion_text}" if hasattr(args, "motion_text")
-                                                else ""))
+                                                else "") + f", ground truth: {ground_truth_kind(args)}")
+        if ground_truth_kind(args) == "reconstruction":
+            print(f"  {NOT_COMPARABLE}")
     for column, values in table.items():
         shown = ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items()
                           if v is not None)

@@ -9,6 +9,7 @@ samples.py       deterministic first-N-seconds test samples read from the shards
 assets.py        the model and the tokenizers (by default those recorded in the shard manifest)
 chunks.py        resumable, seeded batched work cached on disk
 generation.py    an evaluation session: samples, model, cached generation, decoding
+dance_benchmark.py  the dance benchmarks' protocol check, ground truth (AIST++ or reconstruction), music beats
 music2motion.py, text2music.py, motion2music.py, caption.py   the `unimumo-eval` commands
 render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
 render_files.py  `unimumo-eval render`: those renderings of any motion / music file

@@ -7,7 +7,8 @@ frame time; BAS in seconds; PFC scaled to 30 fps), not comparable with published
 Metrics: FID_k / FID_m against the ground truth (both normalised with ground-truth statistics),
 Div_k / Div_m of each set (normalised the same way), BAS against the music beats, PFC. The
 ground-truth column gives the reference values. BAS and PFC are means over the sequences where
-they are defined; BAS_nan and PFC_nan count the others (no motion or music beat; a still root).
+they are defined; BAS_nan and PFC_nan count the others (no motion or music beat; a still root). A set
+without music (its beat lists all None, e.g. AIST++ motion read without its music) has no BAS.
 """
 from __future__ import annotations
 
@@ -32,22 +33,23 @@ def _corrected_statistics(joints, beats, fps: float, name: str) -> dict:
     dance_beats = motion_beats(prepared, fps)
     root = prepared[:, 0]
     still = not np.any(root[2:] - 2 * root[1:-1] + root[:-2])
-    return {
-        "kinetic": kinetic_features(prepared, fps), "manual": manual_features(prepared, fps),
-        "bas": beat_alignment_score(beats, dance_beats) if len(beats) and len(dance_beats) else float("nan"),
-        "pfc": float("nan") if still else physical_foot_contact(prepared, fps),
-    }
+    stats = {"kinetic": kinetic_features(prepared, fps), "manual": manual_features(prepared, fps),
+             "pfc": float("nan") if still else physical_foot_contact(prepared, fps)}
+    if beats is not None:
+        stats["bas"] = beat_alignment_score(beats, dance_beats) if len(beats) and len(dance_beats) else float("nan")
+    return stats
 
 
 def _protocol_statistics(joints, beats, fps: float, name: str, protocol: Protocol, truncate: bool) -> dict:
     stats = {"pfc": upstream_foot_contact(joints, fps, protocol, name)}
     if protocol.motion_features:
         stats["kinetic"], stats["manual"] = upstream_features(joints, protocol, truncate, name)
-        stats["bas"] = upstream_beat_alignment(joints, beats, fps, protocol, name)
+        if beats is not None:
+            stats["bas"] = upstream_beat_alignment(joints, beats, fps, protocol, name)
     return stats
 
 
-def motion_statistics(joints: Sequence[np.ndarray], music_beats: Sequence[np.ndarray], fps: float, name: str,
+def motion_statistics(joints: Sequence[np.ndarray], music_beats: Sequence[np.ndarray | None], fps: float, name: str,
                       protocol: Protocol, truncate: bool = True) -> dict:
     """Stacked kinetic and manual features (if the protocol has them) and the per-sequence BAS and PFC of a set."""
     rows = []
@@ -72,9 +74,9 @@ def _mean_and_undefined(values: list[float]) -> tuple[float | None, int]:
 def dance_metrics(
     generated: Sequence[np.ndarray],
     ground_truth: Sequence[np.ndarray],
-    music_beats: Sequence[np.ndarray],
+    music_beats: Sequence[np.ndarray | None],
     fps: float,
-    ground_truth_music_beats: Sequence[np.ndarray] | None = None,
+    ground_truth_music_beats: Sequence[np.ndarray | None] | None = None,
     protocol: str = DEFAULT_PROTOCOL,
 ) -> dict[str, dict[str, float | int | None]]:
     """{"generated": {...}, "ground_truth": {...}} with FID_k, FID_m, Div_k, Div_m, BAS, BAS_nan, PFC, PFC_nan.
@@ -82,13 +84,17 @@ def dance_metrics(
     Music beats are times in seconds. BAS of the generated motions uses `music_beats`; that of the ground
     truth uses `ground_truth_music_beats` (default: the same beats, when both dance to the same music).
     The ground-truth set may differ in size from the generated one (e.g. real AIST++ test sequences);
-    it then needs its own beats. The `edge` protocol reports PFC only.
+    it then needs its own beat lists, all None when it has no music (no ground-truth BAS then).
+    The `edge` protocol reports PFC only.
     """
     chosen = get_protocol(protocol)
     reference_beats = music_beats if ground_truth_music_beats is None else ground_truth_music_beats
     if len(generated) != len(music_beats) or len(ground_truth) != len(reference_beats):
         raise ValueError(f"{len(generated)} generated motions with {len(music_beats)} beat lists, "
                          f"{len(ground_truth)} ground-truth motions with {len(reference_beats)} beat lists")
+    for name, beats in (("music_beats", music_beats), ("ground_truth_music_beats", reference_beats)):
+        if any(b is None for b in beats) and not all(b is None for b in beats):
+            raise ValueError(f"{name}: give beats for every sequence of a set, or None for all (a set without music)")
     if len(generated) < 2 or len(ground_truth) < 2:
         raise ValueError("dance metrics need at least 2 motions in each set (covariances, pairwise distances)")
     stats = {
@@ -111,6 +117,8 @@ def dance_metrics(
             table[GENERATED][f"Div_{suffix}"] = diversity(made)
             table[GROUND_TRUTH][f"Div_{suffix}"] = diversity(truth)
     for column in (GENERATED, GROUND_TRUTH):
-        for metric in ("BAS", "PFC") if chosen.motion_features else ("PFC",):
-            table[column][metric], table[column][f"{metric}_nan"] = _mean_and_undefined(stats[column][metric.lower()])
+        for metric in ("BAS", "PFC"):
+            values = stats[column].get(metric.lower())
+            if values is not None:  # no BAS without music or for `edge`
+                table[column][metric], table[column][f"{metric}_nan"] = _mean_and_undefined(values)
     return table

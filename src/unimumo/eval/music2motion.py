@@ -4,12 +4,13 @@ For each of the first `--num-samples` test samples (first `--seconds` of music),
 motion codes with `generate(task="music2motion")`, its motion stream conditioned on `--motion-text`:
 `genre` (default, as the UniMuMo authors' test script: "The style of the dance is <genre>."; empty for a
 sample without a genre, counted in the report), `caption`
-(the sample's ground-truth motion caption) or `none` (empty text). Generated and ground-truth codes are
-decoded to joints with the same motion tokenizer, so the ground truth is the tokenizer's reconstruction
-of the shard codes (labelled so in the report; the published tables use real AIST++ motion).
-`--protocol` picks the metric definitions (`unimumo.eval.protocols`); with a published protocol the
-music beats are Bailando's onset beats of the codec-decoded ground-truth music, with `corrected` the
-beats the shard builder recorded.
+(the sample's ground-truth motion caption) or `none` (empty text). Generated codes are decoded to joints
+by the motion tokenizer. `--ground-truth` (`unimumo.eval.dance_benchmark`): the AIST++ motion of the
+evaluated split (`aist`, as the published tables, the default with `--aist DIR`) or the tokenizer's
+reconstruction of the samples' codes (`reconstruction`, labelled not comparable). `--protocol` picks the
+metric definitions (`unimumo.eval.protocols`; `bailando` is refused: it needs 24 joints); with a published
+protocol the music beats are Bailando's onset beats of the codec-decoded ground-truth music, with
+`corrected` the beats the shard builder recorded.
 """
 from __future__ import annotations
 
@@ -19,20 +20,18 @@ import dataclasses
 import numpy as np
 
 from unimumo.eval.assets import load_text_tokenizer
+from unimumo.eval.dance_benchmark import (benchmark_protocol, ground_truth_music_beats, open_ground_truth,
+                                          protocol_info, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
-from unimumo.eval.protocols import get_protocol
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
 from unimumo.eval.samples import EvalSample
-from unimumo.rhythm import onset_beat_frames
 
 TASK = "music2motion"
 MOTION_TEXTS = ("genre", "caption", "none")
 DEFAULT_MOTION_TEXT = "genre"
 GENRE_TEMPLATE = "The style of the dance is {genre}."
-BEAT_FRAME_RATE = 60.0  # onset_beat_frames' frames per second
-GROUND_TRUTH_SET = "motion tokenizer reconstruction of the shard motion codes (not real AIST++ motion)"
 
 
 def motion_text(sample: EvalSample, mode: str) -> str:
@@ -60,7 +59,8 @@ def conditioned(samples: list[EvalSample], mode: str, tokenizer) -> list[EvalSam
 
 
 def run(args: argparse.Namespace) -> dict:
-    protocol = get_protocol(args.protocol)
+    protocol = benchmark_protocol(args.protocol)
+    real = open_ground_truth(args, protocol, TASK)
     session = EvalSession.open(args, TASK)
     if args.motion_text != "caption":
         text_tokenizer = load_text_tokenizer(args.shards, args.text_tokenizer)
@@ -70,13 +70,9 @@ def run(args: argparse.Namespace) -> dict:
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
     reference = decode_motions(tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference")
     codec = session.music_codec()
-    if protocol.name == "corrected":
-        beats, beat_source = [s.music_beats for s in session.samples], "shard builder (librosa beat_track, raw mix)"
-    else:
-        music = decode_music(codec, ground_truth(session.samples, "music_codes"), "ground-truth")
-        beats = [onset_beat_frames(wav, codec.sampling_rate) / BEAT_FRAME_RATE for wav in music]
-        beat_source = "Bailando onset beats of the codec-decoded ground-truth music"
-    table = dance_metrics(generated, reference, beats, args.motion_fps, protocol=protocol.name)
+    beats, beat_source = ground_truth_music_beats(session.samples, codec, protocol)
+    truth, truth_beats, truth_info = scored_ground_truth(real, reference, beats, args.split, protocol)
+    table = dance_metrics(generated, truth, beats, args.motion_fps, truth_beats, protocol=protocol.name)
 
     shown = min(args.render, len(session.samples))
     if shown:
@@ -86,9 +82,8 @@ def run(args: argparse.Namespace) -> dict:
             for name, joints in (("generated", generated[index]), ("ground_truth", reference[index])):
                 render_motion(session.render_dir(index) / name, joints, args.motion_fps, beats[index],
                               f"{session.samples[index].key} ({name})")
-    info = session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps, protocol=protocol.name,
-                        protocol_upstream=protocol.upstream or "none", compares_with=protocol.compares_with,
-                        ground_truth_set=GROUND_TRUTH_SET, motion_text=args.motion_text, music_beats=beat_source)
+    info = session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps, **protocol_info(protocol),
+                        **truth_info, motion_text=args.motion_text, music_beats=beat_source)
     if args.motion_text == "genre":
         info["motion_text_without_genre"] = sum(not s.meta.get("motion_genre") for s in session.samples)
     write_report(session.out, TASK, table, info)

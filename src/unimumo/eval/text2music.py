@@ -1,18 +1,23 @@
 """Text -> music + dance (`generate(task="text2music_motion")`): the two streams generated together.
 
 The music and dance captions of each test sample condition the generation. Metrics: the dance
-metrics of the generated motion against the ground truth (FID_k, FID_m, Div_k, Div_m, PFC) and
-the BAS between each generated dance and the beats librosa finds in the music generated with it
-(ground-truth column: the ground-truth dance against the builder's beats of its music).
+metrics of the generated motion against the ground truth (FID_k, FID_m, Div_k, Div_m, PFC; the
+`--ground-truth` set and `--protocol` as for music2motion, `unimumo.eval.dance_benchmark`) and the BAS
+between each generated dance and the beats of the music generated with it. Music beats come from the
+protocol's extractor: Bailando's onset beats for a published protocol (both the generated and the
+ground-truth music, decoded by the codec), librosa's beat tracker for `corrected` (the ground truth's
+then being the shard builder's). The ground-truth column's BAS pairs the reconstructed ground-truth dance
+with its music (none with AIST++ motion, which comes without music).
 Renders: music.wav and the dance of both the generated and the ground-truth pair.
 """
 from __future__ import annotations
 
 import argparse
 
+from unimumo.eval.dance_benchmark import (benchmark_protocol, ground_truth_music_beats, music_beat_times,
+                                          open_ground_truth, protocol_info, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
-from unimumo.eval.generation import (EvalSession, decode_generated_music, decode_motions, decode_music,
-                                     generate_streams, ground_truth)
+from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
 
@@ -20,16 +25,19 @@ TASK = "text2music_motion"
 
 
 def run(args: argparse.Namespace) -> dict:
+    protocol = benchmark_protocol(args.protocol)
+    real = open_ground_truth(args, protocol, TASK)
     session = EvalSession.open(args, TASK)
     samples = session.samples
     codes = generate_streams(session, session.model())
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
-    generated_music, generated_beats = decode_generated_music(codec, codes["music_codes"])
+    generated_music = decode_music(codec, codes["music_codes"], "generated")
+    generated_beats, extractor = music_beat_times(generated_music, codec.sampling_rate, protocol)
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
     reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference")
-    reference_beats = [s.music_beats for s in samples]
-    table = dance_metrics(generated, reference, generated_beats, args.motion_fps,
-                          ground_truth_music_beats=reference_beats, protocol=args.protocol)
+    reference_beats, reference_beat_source = ground_truth_music_beats(samples, codec, protocol)
+    truth, truth_beats, truth_info = scored_ground_truth(real, reference, reference_beats, args.split, protocol)
+    table = dance_metrics(generated, truth, generated_beats, args.motion_fps, truth_beats, protocol=protocol.name)
 
     shown = min(args.render, len(samples))
     if shown:
@@ -43,6 +51,8 @@ def run(args: argparse.Namespace) -> dict:
                 directory = session.render_dir(index) / name
                 write_wav(directory / "music.wav", wav, codec.sampling_rate)
                 render_motion(directory, joints, args.motion_fps, beats, f"{samples[index].key} ({name})")
-    write_report(session.out, TASK, table, session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps,
-                                                        protocol=args.protocol))
+    info = session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps, **protocol_info(protocol),
+                        **truth_info, music_beats=f"{extractor} of the generated music",
+                        ground_truth_music_beats=reference_beat_source)
+    write_report(session.out, TASK, table, info)
     return table

@@ -43,8 +43,9 @@ def list_sequences(root: str | Path, split: str) -> list[Path]:
     return [root / "motions" / f"{name}.pkl" for name in names if name not in ignored]
 
 
-def read_clip(path: str | Path) -> MotionClip:
-    """Load one sequence; raises MotionFormatError (naming the file) on missing keys, bad shapes or NaNs."""
+def read_smpl(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """SMPL poses [N,72], translations [N,3] and scaling of one sequence; raises MotionFormatError (naming the
+    file) on missing keys, bad shapes or NaNs."""
     path = Path(path)
     try:
         with open(path, "rb") as handle:
@@ -65,7 +66,13 @@ def read_clip(path: str | Path) -> MotionClip:
         raise MotionFormatError(f"{path}: only {poses.shape[0]} frames")
     if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(trans)) and np.isfinite(scaling) and scaling > 0):
         raise MotionFormatError(f"{path}: NaN/inf or non-positive scaling in SMPL parameters")
-    joints = smpl_to_joints22(poses, trans, scaling).astype(np.float32)
+    return poses, trans, scaling
+
+
+def read_clip(path: str | Path) -> MotionClip:
+    """Load one sequence as 22 joints and 263-d features; MotionFormatError names the file on bad input."""
+    path = Path(path)
+    joints = smpl_to_joints22(*read_smpl(path))
     features = validate_features(joints_to_features(joints, fps=FPS, source=str(path)), str(path))
     return MotionClip(
         id=path.stem, source="aist", path=path, fps=FPS, features=features, joints=joints,

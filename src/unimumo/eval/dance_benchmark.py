@@ -1,0 +1,135 @@
+"""What the dance benchmarks (music2motion, text2music) share: the protocol, the ground truth, the music beats.
+
+Generated motion is decoded by the motion tokenizer to the 22 HumanML3D joints, so a protocol that needs
+24 SMPL joints (`bailando`) cannot score it and is refused before anything runs. The ground truth is either
+real AIST++ motion (`aist`, as in the published tables: the AIST++ reader's SMPL joints of the evaluated
+split's sequences, whole, resampled to the benchmark's frame rate; the protocol then cuts them as its
+upstream code does) or the motion tokenizer's reconstruction of the shard motion codes (`reconstruction`),
+whose figures are not comparable with published tables. Music beats: Bailando's onset beats for the
+published protocols, librosa's beat tracker on the raw mix (the shard builder's beats) for `corrected`.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from unimumo.constants import NUM_JOINTS
+from unimumo.data.sources import aist
+from unimumo.eval.dance_features import MAX_FRAMES
+from unimumo.eval.generation import decode_music, ground_truth
+from unimumo.eval.protocols import Protocol, get_protocol
+from unimumo.eval.samples import EvalSample
+from unimumo.motion.resample import resample_motion
+from unimumo.motion.skeleton import smpl_forward_kinematics
+from unimumo.rhythm import music_beats, onset_beat_frames
+
+GENERATED_JOINTS = NUM_JOINTS  # what MotionTokenizer.decode_joints gives
+GROUND_TRUTHS = ("aist", "reconstruction")
+ONSET_FRAME_RATE = 60.0  # onset_beat_frames' frames per second
+BAILANDO_BEATS = "Bailando onset beats (librosa beat_track on the percussive onset strength, 30720 Hz, hop 512)"
+LIBROSA_BEATS = "librosa beat_track on the raw mix"
+NOT_COMPARABLE = ("ground truth: the motion tokenizer's reconstruction of the shard motion codes, not real AIST++ "
+                  "motion; the figures are not comparable with published tables (give --aist DIR)")
+
+
+def benchmark_protocol(name: str) -> Protocol:
+    """The protocol `name`, refused when it cannot score the generated (22-joint) motion."""
+    protocol = get_protocol(name)
+    if protocol.num_joints not in (None, GENERATED_JOINTS):
+        raise ValueError(
+            f"--protocol {name} needs {protocol.num_joints} SMPL joints ({protocol.upstream}), but generated motion "
+            f"is decoded by the motion tokenizer to {GENERATED_JOINTS} joints and there is no "
+            f"{protocol.num_joints}-joint source; use --protocol unimumo (My_Eval on {GENERATED_JOINTS} joints, "
+            f"the UniMuMo table)")
+    return protocol
+
+
+def protocol_info(protocol: Protocol) -> dict:
+    return {"protocol": protocol.name, "protocol_upstream": protocol.upstream or "none",
+            "compares_with": protocol.compares_with}
+
+
+def ground_truth_kind(args: argparse.Namespace) -> str:
+    """--ground-truth, by default `aist` when --aist is given, else `reconstruction`."""
+    kind = args.ground_truth or ("aist" if args.aist else "reconstruction")
+    if kind == "aist" and not args.aist:
+        raise ValueError("--ground-truth aist needs --aist DIR (the AIST++ root: motions/, splits/crossmodal_*.txt)")
+    if kind == "reconstruction" and args.aist:
+        raise ValueError(f"--aist {args.aist} is only read with --ground-truth aist")
+    return kind
+
+
+def _set_info(kind: str, description: str, split: str, joints: Sequence[np.ndarray], protocol: Protocol) -> dict:
+    info = {"ground_truth": kind, "ground_truth_set": description, "ground_truth_split": split,
+            "ground_truth_sequences": len(joints), "ground_truth_frames": sum(len(j) for j in joints)}
+    if protocol.motion_features:  # the frames FID/Div see after the protocol's cut
+        cut = MAX_FRAMES if protocol.truncate_ground_truth else None
+        info["ground_truth_feature_frames"] = sum(len(j[:cut]) for j in joints)
+    if kind == "reconstruction":
+        info["ground_truth_note"] = NOT_COMPARABLE
+    return info
+
+
+def aist_ground_truth(root: str | Path, split: str, protocol: Protocol, fps: float) -> tuple[list[np.ndarray], dict]:
+    """Float32 joints of the AIST++ `split` sequences (the protocol's joint count, 22 if it has none; whole
+    sequences at `fps`) and their description for metrics.json."""
+    root = Path(root)
+    if not (root / "motions").is_dir():
+        raise FileNotFoundError(f"{root / 'motions'}: missing; --aist must be the AIST++ root (motions/, splits/)")
+    try:
+        paths = aist.list_sequences(root, split)
+    except (ValueError, FileNotFoundError) as error:
+        raise type(error)(f"--aist {root} has no split {split!r} for the ground truth: {error}") from error
+    if len(paths) < 2:
+        raise ValueError(f"{root / 'splits' / f'crossmodal_{split}.txt'}: {len(paths)} usable sequence(s) (after "
+                         "ignore_list.txt); the ground truth needs at least 2")
+    num_joints = protocol.num_joints or NUM_JOINTS
+    joints = []
+    for path in paths:
+        sequence = smpl_forward_kinematics(*aist.read_smpl(path))[:, :num_joints].astype(np.float32)
+        joints.append(sequence if fps == aist.FPS else resample_motion(sequence, aist.FPS, fps))
+    rate = f"{aist.FPS:g} fps" + ("" if fps == aist.FPS else f", resampled to {fps:g} fps")
+    description = f"AIST++ {root} crossmodal_{split}: SMPL joints ({num_joints}) at {rate}; no music (no BAS)"
+    return joints, _set_info("aist", description, split, joints, protocol)
+
+
+def open_ground_truth(args: argparse.Namespace, protocol: Protocol, task: str) -> tuple[list[np.ndarray], dict] | None:
+    """The AIST++ ground truth (joints, info), read before anything is generated so that a bad --aist fails at
+    once; None for the reconstruction, after printing that its figures are not comparable."""
+    if ground_truth_kind(args) == "aist":
+        return aist_ground_truth(args.aist, args.split, protocol, args.motion_fps)
+    print(f"unimumo-eval {task}: {NOT_COMPARABLE}")
+    return None
+
+
+def scored_ground_truth(real: tuple[list[np.ndarray], dict] | None, reference: list[np.ndarray],
+                        reference_beats: list[np.ndarray], split: str,
+                        protocol: Protocol) -> tuple[list[np.ndarray], list[np.ndarray | None], dict]:
+    """(joints, music beat lists, info) of the set the generated motion is scored against: the AIST++ motion
+    (without music) from `open_ground_truth`, or the reconstruction `reference` with its music's beats."""
+    if real is None:
+        description = "motion tokenizer reconstruction of the shard motion codes"
+        return reference, reference_beats, _set_info("reconstruction", description, split, reference, protocol)
+    joints, info = real
+    return joints, [None] * len(joints), info
+
+
+def music_beat_times(wavs: Sequence[np.ndarray], sampling_rate: int,
+                     protocol: Protocol) -> tuple[list[np.ndarray], str]:
+    """Beat times (s) of each waveform as the protocol finds them, and the extractor's name."""
+    if protocol.name == "corrected":
+        return [music_beats(wav, sampling_rate) for wav in wavs], LIBROSA_BEATS
+    return [onset_beat_frames(wav, sampling_rate) / ONSET_FRAME_RATE for wav in wavs], BAILANDO_BEATS
+
+
+def ground_truth_music_beats(samples: list[EvalSample], codec, protocol: Protocol) -> tuple[list[np.ndarray], str]:
+    """Beat times (s) of the samples' own music: the shard builder's for `corrected`, else the protocol's
+    extractor on the codec-decoded music; and where they come from."""
+    if protocol.name == "corrected":
+        return [s.music_beats for s in samples], f"shard builder ({LIBROSA_BEATS})"
+    music = decode_music(codec, ground_truth(samples, "music_codes"), "ground-truth")
+    beats, extractor = music_beat_times(music, codec.sampling_rate, protocol)
+    return beats, f"{extractor} of the codec-decoded ground-truth music"
