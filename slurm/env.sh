@@ -1,5 +1,5 @@
-# Shared environment and launch logic of the UniMuMo Slurm scripts (sourced by stage1_motion.sh and
-# stage2_joint.sh inside the job; not a job script itself).
+# Shared environment and launch logic of the UniMuMo Slurm scripts (sourced by stage1_motion.sh,
+# stage2_joint.sh and stage3_caption.sh inside the job; not a job script itself).
 #
 # Environment variables (all optional; sbatch exports the submitting shell's environment to the job):
 #   UNIMUMO_ROOT        repository checkout                 (default: the directory sbatch was run from)
@@ -8,6 +8,11 @@
 #   UNIMUMO_RUNS        parent directory of run directories  (default: $UNIMUMO_ROOT/runs)
 #   UNIMUMO_OUT         this stage's run directory           (default: $UNIMUMO_RUNS/<recipe>)
 #   UNIMUMO_TEXT_MODEL  local T5 directory (--text-model)
+#   UNIMUMO_MUSICGEN    local MusicGen directory stage 1 starts from (e.g. facebook/musicgen-small saved with
+#                       save_pretrained; full or decoder-only)
+#   UNIMUMO_INIT_FROM   checkpoint this stage starts from, overriding the default: UNIMUMO_MUSICGEN for stage 1,
+#                       the stage-1 export for stage 2, the stage-2 export for the caption stage
+#   UNIMUMO_STAGE1_OUT / UNIMUMO_STAGE2_OUT  run directories of stages 1 / 2 (default: $UNIMUMO_RUNS/<recipe>)
 #   UNIMUMO_DS_CONFIG   DeepSpeed config: a name in ds_configs/ or a JSON path (default: the recipe's)
 #   UNIMUMO_OVERRIDES   whitespace-separated recipe overrides, e.g. "steps=1000 optim.lr=1e-4"
 #   MASTER_ADDR / MASTER_PORT   rendezvous (default: first node of the allocation / a port from the job id)
@@ -58,6 +63,15 @@ unimumo_setup() {
   export MASTER_PORT=${MASTER_PORT:-$((20000 + (SLURM_JOB_ID * 7 + ${SLURM_RESTART_COUNT:-0}) % 20000))}
   UNIMUMO_SHARDS=${UNIMUMO_SHARDS:-$UNIMUMO_ROOT/shards}
   UNIMUMO_RUNS=${UNIMUMO_RUNS:-$UNIMUMO_ROOT/runs}
+}
+
+# Set UNIMUMO_START to the export a stage starts from: UNIMUMO_INIT_FROM, else RUN_DIR/export of the stage
+# before it (LABEL names that stage in the error when the export is missing).
+unimumo_previous_export() {
+  local label=$1 run_dir=$2
+  UNIMUMO_START=${UNIMUMO_INIT_FROM:-$run_dir/export}
+  [ -f "$UNIMUMO_START/config.json" ] \
+    || _unimumo_die "no $label export at $UNIMUMO_START (config.json missing); run $label first or set UNIMUMO_INIT_FROM"
 }
 
 # Run `srun unimumo-train` (one rank per task) for RECIPE; extra arguments go to unimumo-train.

@@ -1,5 +1,7 @@
 #!/bin/bash
 # Stage 1 of UniMuMo training (recipe stage1_motion): motion next-token prediction, most weights frozen.
+# Starts from the MusicGen directory in UNIMUMO_MUSICGEN (or the checkpoint in UNIMUMO_INIT_FROM); the trainer
+# refuses to freeze random weights unless told to (--set init.random=true).
 #
 #   sbatch slurm/stage1_motion.sh [unimumo-train arguments, e.g. --set steps=20000]
 #   bash slurm/stage1_motion.sh --help
@@ -27,4 +29,5 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
 source "$UNIMUMO_ROOT/slurm/env.sh"
 unimumo_help "$0" "$@"
 unimumo_setup
-unimumo_train stage1_motion "$@"
+init_from=${UNIMUMO_INIT_FROM:-${UNIMUMO_MUSICGEN:-}}
+unimumo_train stage1_motion ${init_from:+--init-from "$init_from"} "$@"

@@ -29,7 +29,5 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
 source "$UNIMUMO_ROOT/slurm/env.sh"
 unimumo_help "$0" "$@"
 unimumo_setup
-init_from=${UNIMUMO_INIT_FROM:-${UNIMUMO_STAGE1_OUT:-$UNIMUMO_RUNS/stage1_motion}/export}
-[ -f "$init_from/config.json" ] \
-  || _unimumo_die "no stage-1 export at $init_from (config.json missing); run stage 1 first or set UNIMUMO_INIT_FROM"
-unimumo_train stage2_joint --init-from "$init_from" "$@"
+unimumo_previous_export stage-1 "${UNIMUMO_STAGE1_OUT:-$UNIMUMO_RUNS/stage1_motion}"
+unimumo_train stage2_joint --init-from "$UNIMUMO_START" "$@"

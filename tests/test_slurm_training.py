@@ -57,3 +57,26 @@ def test_stage2_starts_from_the_stage1_export_and_completes(reference, tiny_shar
     stage1, stage2 = export_weights(reference), export_weights(out)
     moved = [name for name in stage1 if not torch.allclose(stage1[name], stage2[name], atol=1e-6)]
     assert not moved, f"stage 2 did not start from the stage-1 export: {moved[:5]}"
+
+
+def test_pipeline_runs_stage1_stage2_caption_from_musicgen(slurm_cluster, tiny_shards, synthetic_corpus, tmp_path):
+    """`bash slurm/pipeline.sh`: stage 1 from the corpus's tiny MusicGen, stage 2 and the caption stage each from
+    the export before them, chained with afterok; all three complete with an export."""
+    from slurm.jobs import CPU_ALLOCATION, REPO
+
+    env = job_env(tiny_shards, synthetic_corpus, tmp_path / "unused", {**TINY_OVERRIDES, "steps": 2},
+                  UNIMUMO_RUNS=str(tmp_path / "runs"))
+    del env["UNIMUMO_OUT"]  # the pipeline names the run directories
+    done = subprocess.run(["bash", "slurm/pipeline.sh", *CPU_ALLOCATION, "--time=20",
+                           f"--output={tmp_path}/%x-%j.log"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    jobs = [line.split()[2] for line in done.stdout.splitlines()]
+    starts = {"stage1_motion": ("stage1", synthetic_corpus / "models" / "musicgen"),
+              "stage2_joint": ("stage2", tmp_path / "runs" / "stage1_motion" / "export"),
+              "caption": ("caption", tmp_path / "runs" / "stage2_joint" / "export")}
+    for job, (stage, (name, start)) in zip(jobs, starts.items()):
+        log = tmp_path / f"unimumo-{name}-{job}.log"  # --output=%x-%j.log
+        text = assert_completed(job, wait_for_job(job, log, timeout_s=900), log)
+        assert f"--init-from {start}" in text and f"{stage} finished" in text, text
+        assert (tmp_path / "runs" / stage / "export" / "config.json").is_file()

@@ -44,6 +44,19 @@ def test_debug_job_runs_the_trainer_with_recipe_paths_and_rank_environment(recor
     assert env["MASTER_ADDR"] and 20000 <= int(env["MASTER_PORT"]) < 40000
 
 
+def test_the_stages_chain_through_init_from_musicgen_then_exports(recorded_runs, tmp_path):
+    """stage 1 from a MusicGen directory (musicgen=), stage 2 and the caption stage from the export before them."""
+    starts = {"stage1_motion": {"musicgen": "/m/musicgen"}, "stage2_joint": {"init_from": "/runs/s1/export"},
+              "caption": {"init_from": "/runs/s2/export"}}
+    for recipe, start in starts.items():
+        launch.submit(recipe, out=tmp_path / recipe, gpus_per_node=0, cluster="debug", folder=tmp_path / "logs",
+                      **start).result()
+    assert [(call["recipe"], call["overrides"]["init_from"]) for call in recorded_runs] == [
+        ("stage1_motion", "/m/musicgen"), ("stage2_joint", "/runs/s1/export"), ("caption", "/runs/s2/export")]
+    with pytest.raises(ValueError, match="init_from or musicgen, not both"):
+        launch.submit("stage1_motion", out=tmp_path, musicgen="/a", init_from="/b", cluster="debug", folder=tmp_path)
+
+
 def test_preempted_run_outside_slurm_returns_its_summary(recorded_runs, tmp_path, monkeypatch):
     preempted = {"status": "preempted", "exit_code": REQUEUE_EXIT_CODE, "step": 5}
     monkeypatch.setattr(unimumo.train, "run", lambda recipe, **overrides: preempted)

@@ -26,7 +26,7 @@ PY = sys.executable
 
 
 def _recipe(name="stage2_joint", **overrides):
-    base = {"out": "/tmp/run", "data.shards": "/tmp/shards"}
+    base = {"out": "/tmp/run", "data.shards": "/tmp/shards", "init.random": True}  # stage1_motion: no MusicGen here
     if name == "motion_vqvae":
         base = {"out": "/tmp/run", "data.aist": "/tmp/aist"}
     return build_recipe(name, {**base, **overrides})
@@ -183,6 +183,7 @@ def test_freeze_plans(tiny_lm, stage, trained):
 
 def probe_stage_recipe() -> Recipe:
     recipe = Recipe(name="probe_stage")
+    recipe.model.preset = "tiny"
     recipe.optim.lr = 3e-3
     return recipe
 
@@ -345,7 +346,8 @@ def test_missing_input_directories_are_named_not_traced(tmp_path, tiny_shards):
         {"format": "unimumo-shards/1", "tokenizers": {}, "splits": {},
          "shards": [{"name": "val-000000.tar", "split": "val", "count": 3}]}))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    base = [PY, "-m", "unimumo.cli.train", "--recipe", "stage1_motion", "--out", str(tmp_path / "run")]
+    base = [PY, "-m", "unimumo.cli.train", "--recipe", "stage1_motion", "--out", str(tmp_path / "run"),
+            "--set", "init.random=true"]
     for extra, fragment in (
         (["--shards", str(missing)], f"{missing}/manifest.json: shard manifest not found"),
         (["--shards", str(corrupt)], f"shard manifest error: {corrupt}/manifest.json: not valid JSON"),

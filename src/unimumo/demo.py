@@ -5,9 +5,11 @@ Steps, each a real command of this package run as a subprocess (logs in WORK/log
 1. corpus        `unimumo-shards synth` (skipped when real data directories are given)
 2. motion_vqvae  train the motion VQ-VAE briefly with DeepSpeed (skipped with --motion-tokenizer)
 3. shards        `unimumo-shards build` for train / val / test with the frozen tokenizers
-4. stage1        `unimumo-train --recipe stage1_motion` on N ranks (torchrun)
+4. stage1        `unimumo-train --recipe stage1_motion --init-from MUSICGEN` on N ranks (torchrun); the
+                 synthetic corpus brings a tiny random MusicgenForConditionalGeneration (models/musicgen)
 5. stage2        `unimumo-train --recipe stage2_joint --init-from stage1/export`
-6. eval          `unimumo-eval music2motion` on the test split: metrics, wav, GIF, plots
+6. caption       `unimumo-train --recipe caption --init-from stage2/export`
+7. eval          `unimumo-eval music2motion` and `unimumo-eval caption` (BLEU/ROUGE-L) on the test split
 
 A step whose output is complete is skipped, so an interrupted demo continues where it stopped.
 """
@@ -37,6 +39,7 @@ class DemoConfig:
     humanml3d: Path | None = None
     music_codec: Path | None = None
     text_model: Path | None = None
+    musicgen: Path | None = None
     text_tokenizer: Path | None = None
     motion_tokenizer: Path | None = None
     nproc: int = 2
@@ -44,6 +47,7 @@ class DemoConfig:
     vqvae_steps: int = 200
     stage1_steps: int = 40
     stage2_steps: int = 40
+    caption_steps: int = 20
     window: int = 250
     lm_lr: float = 1e-3
     eval_samples: int = 8
@@ -58,10 +62,10 @@ class DemoConfig:
         real = [self.music4all, self.aist]
         if any(real) and not all(real):
             raise SystemExit("unimumo-demo: give both --music4all and --aist (and optionally --humanml3d), or neither")
-        if self.music4all and not all([self.music_codec, self.text_model, self.text_tokenizer]):
-            raise SystemExit("unimumo-demo: real data needs --music-codec, --text-model and --text-tokenizer "
-                             "(local directories; nothing is downloaded)")
-        for name in ("music4all", "aist", "humanml3d", "music_codec", "text_model", "text_tokenizer",
+        if self.music4all and not all([self.music_codec, self.text_model, self.text_tokenizer, self.musicgen]):
+            raise SystemExit("unimumo-demo: real data needs --music-codec, --text-model, --text-tokenizer and "
+                             "--musicgen (local directories; nothing is downloaded)")
+        for name in ("music4all", "aist", "humanml3d", "music_codec", "text_model", "musicgen", "text_tokenizer",
                      "motion_tokenizer"):
             path = getattr(self, name)
             if path is not None and not Path(path).exists():
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--humanml3d", type=Path, help="real HumanML3D root (optional)")
     parser.add_argument("--music-codec", type=Path, help="local EnCodec directory (transformers format)")
     parser.add_argument("--text-model", type=Path, help="local T5ForConditionalGeneration directory")
+    parser.add_argument("--musicgen", type=Path, help="local MusicGen directory stage 1 starts from")
     parser.add_argument("--text-tokenizer", type=Path, help="sentencepiece model file matching the T5 vocabulary")
     parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
     parser.add_argument("--nproc", type=int, default=DemoConfig.nproc,
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps, help="motion VQ-VAE training steps (default %(default)s)")
     parser.add_argument("--stage1-steps", type=int, default=DemoConfig.stage1_steps, help="stage1_motion training steps (default %(default)s)")
     parser.add_argument("--stage2-steps", type=int, default=DemoConfig.stage2_steps, help="stage2_joint training steps (default %(default)s)")
+    parser.add_argument("--caption-steps", type=int, default=DemoConfig.caption_steps, help="caption training steps (default %(default)s)")
     parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples, help="music->motion evaluation samples (test split) (default %(default)s)")
     parser.add_argument("--seed", type=int, default=DemoConfig.seed,
                         help="seed of the corpus, the builds, training and sampling (default %(default)s)")
@@ -168,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(
             config, music4all=config.corpus("music4all"), aist=config.corpus("aist"),
             humanml3d=config.corpus("humanml3d"), music_codec=config.corpus("models/encodec"),
-            text_model=config.corpus("models/t5"), text_tokenizer=config.corpus("models/text_tokenizer.model"))
+            text_model=config.corpus("models/t5"), text_tokenizer=config.corpus("models/text_tokenizer.model"),
+            musicgen=config.corpus("models/musicgen"))
 
     motion_tokenizer = config.motion_tokenizer
     if motion_tokenizer is None:
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_sources(config), "--ds-config", config.ds_config,
             "--set", f"steps={config.vqvae_steps}", "--set", "schedule.warmup_steps=5",
             "--set", f"data.global_batch={global_batch(16, config.nproc, 32)}", "--set", "data.micro_batch=16",
-            "--set", f"seed={config.seed}"),
+            "--set", f"seed={config.seed}", *(["--set", "model.preset=tiny"] if synthetic else [])),
             work, done=(vq_run / "export" / "config.json").exists)
         motion_tokenizer = vq_run / "export"
 
@@ -194,20 +201,26 @@ def main(argv: list[str] | None = None) -> int:
 
     lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,
                "--set", f"data.window={config.window}", "--set", f"data.global_batch={global_batch(4, config.nproc, 8)}",
-               "--set", "data.micro_batch=4",
+               "--set", "data.micro_batch=4", "--set", "data.num_workers=1",
                "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}",
                # a few dozen steps only show a falling loss with a learning rate far above the reference
                "--set", f"optim.lr={config.lm_lr}"]
     for extra in config.extra_train_args:
         lm_args += ["--set", extra]
     stage1, stage2 = work / "runs" / "stage1_motion", work / "runs" / "stage2_joint"
+    captioner = work / "runs" / "caption"
     run_step("stage1_motion", torchrun(config, "--recipe", "stage1_motion", "--out", str(stage1), *lm_args,
-                                       "--set", f"steps={config.stage1_steps}", "--resume"),
+                                       "--init-from", str(config.musicgen), "--set", f"steps={config.stage1_steps}",
+                                       "--resume"),
              work, done=(stage1 / "export" / "config.json").exists)
     run_step("stage2_joint", torchrun(config, "--recipe", "stage2_joint", "--out", str(stage2), *lm_args,
                                       "--init-from", str(stage1 / "export"), "--set", f"steps={config.stage2_steps}",
                                       "--resume"),
              work, done=(stage2 / "export" / "config.json").exists)
+    run_step("caption", torchrun(config, "--recipe", "caption", "--out", str(captioner), *lm_args,
+                                 "--init-from", str(stage2 / "export"), "--set", f"steps={config.caption_steps}",
+                                 "--resume"),
+             work, done=(captioner / "export" / "config.json").exists)
 
     evaluation = work / "eval" / "music2motion"
     run_step("eval", [*module("unimumo.cli.eval"), "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
@@ -215,20 +228,27 @@ def main(argv: list[str] | None = None) -> int:
                       "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
                       "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],
              work, done=(evaluation / "metrics.json").exists)
+    captions = work / "eval" / "caption"
+    run_step("eval_caption", [*module("unimumo.cli.eval"), "caption", "--model", str(captioner / "export"),
+                              "--shards", str(shards), "--split", "test", "--num-samples", str(config.eval_samples),
+                              "--seconds", str(config.eval_seconds), "--num-beams", "1", "--max-length", "16",
+                              "--out", str(captions)],
+             work, done=(captions / "metrics.json").exists)
 
     summary = "\n".join([
         f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
         f"  shards            {shards} (manifest.json, failures.jsonl)",
         f"  motion tokenizer  {motion_tokenizer}",
-        f"  stage 1 / 2 runs  {stage1}, {stage2} (checkpoints/, export/, metrics.jsonl)",
+        f"  training runs     {stage1}, {stage2}, {captioner} (checkpoints/, export/, metrics.jsonl)",
         f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
-        f"  metrics table     {evaluation / 'metrics.md'}",
+        f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
         f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
         f"  logs              {work / 'logs'}",
     ])
     atomic_write_text(work / "SUMMARY.txt", summary + "\n")
     print(summary)
-    print((evaluation / "metrics.md").read_text() if (evaluation / "metrics.md").exists() else "")
+    for table in (evaluation / "metrics.md", captions / "metrics.md"):
+        print(table.read_text() if table.exists() else "")
     return 0
 
 

@@ -90,6 +90,7 @@ def submit(
     shards: str | Path | None = None,
     text_model: str | Path | None = None,
     init_from: str | Path | None = None,
+    musicgen: str | Path | None = None,
     ds_config: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     nodes: int = 1,
@@ -111,7 +112,15 @@ def submit(
     (`{"steps": 1000, "optim.lr": 1e-4}`); `cluster` is "slurm", "local" (subprocesses on this
     machine), "debug" (in this process) or None (slurm when available, else local). An unknown
     recipe, key or ill-typed value raises RecipeError here, before anything is queued.
+
+    The stages chain through `init_from`: stage1_motion from a MusicGen directory (`musicgen`, a synonym of
+    `init_from` named as slurm/env.sh's UNIMUMO_MUSICGEN), stage2_joint from stage 1's OUT/export, caption
+    from stage 2's OUT/export.
     """
+    if musicgen is not None:
+        if init_from is not None:
+            raise ValueError("give the checkpoint to start from once: init_from or musicgen, not both")
+        init_from = musicgen
     if cluster not in CLUSTERS + (None,):
         raise ValueError(f"cluster must be one of {', '.join(CLUSTERS)} or None, got {cluster!r}")
     if nodes < 1 or gpus_per_node < 0 or cpus_per_task < 1:
@@ -155,14 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Submit a UniMuMo training run with submitit (one rank per task). On Slurm the job "
                     "checkpoints on USR1, requeues itself and resumes from OUT/checkpoints/latest.",
         epilog="example: unimumo-submit --recipe stage1_motion --shards shards/ --out runs/stage1 "
-               "--nodes 2 --gpus-per-node 8 --partition gpu --set steps=20000",
+               "--musicgen models/musicgen-small --nodes 2 --gpus-per-node 8 --partition gpu --set steps=20000; "
+               "then --recipe stage2_joint --init-from runs/stage1/export, then --recipe caption "
+               "--init-from runs/stage2/export",
     )
     run = parser.add_argument_group("training run (as for unimumo-train)")
     run.add_argument("--recipe", required=True, choices=list(STAGES), help="training stage to run")
     run.add_argument("--out", required=True, help="run directory (checkpoints/, export/)")
     run.add_argument("--shards", help="shard directory")
     run.add_argument("--text-model", help="local T5 directory")
-    run.add_argument("--init-from", help="HF export to start from (stage 2: the stage-1 export)")
+    run.add_argument("--init-from", help="checkpoint to start from: stage 1 a MusicGen directory, stage 2 the "
+                                         "stage-1 export, caption the stage-2 export")
+    run.add_argument("--musicgen", help="local MusicGen directory stage 1 starts from (same as --init-from)")
     run.add_argument("--ds-config", help="DeepSpeed config: a name in ds_configs/ or a JSON file (default: the recipe's)")
     run.add_argument("--set", dest="overrides", action="append", default=[], type=_parse_assignment,
                      metavar="KEY=VALUE", help="recipe override, repeatable (e.g. --set optim.lr=1e-4)")
@@ -187,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         job = submit(
             args.recipe, out=args.out, shards=args.shards, text_model=args.text_model, init_from=args.init_from,
-            ds_config=args.ds_config, overrides=dict(args.overrides), nodes=args.nodes,
+            musicgen=args.musicgen, ds_config=args.ds_config, overrides=dict(args.overrides), nodes=args.nodes,
             gpus_per_node=args.gpus_per_node, tasks_per_node=args.tasks_per_node, cpus_per_task=args.cpus_per_task,
             timeout_min=args.timeout_min, partition=args.partition, signal_delay_s=args.signal_delay_s,
             cluster=args.cluster, folder=args.folder,

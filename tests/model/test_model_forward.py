@@ -145,7 +145,8 @@ def test_positions_restart_for_the_motion_block(t5_dir, musicgen_dir):
     both blocks, which holds only if the motion block's positions restart at 0."""
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
 
-    model = UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir, text_model_dir=t5_dir).eval()
+    model = UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir, text_model_dir=t5_dir,
+                                                          allow_random=("condition_projection.*",)).eval()
     codes = random_codes(B, T, 18)
     ids, mask = random_text(B, 5, 19)
     out = model(music_codes=codes, motion_codes=codes, music_text_ids=ids, music_text_mask=mask,

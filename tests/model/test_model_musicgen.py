@@ -1,4 +1,5 @@
-"""Initialisation from MusicGen: with motion absent the music logits equal transformers' MusicgenForCausalLM."""
+"""Initialisation from MusicGen: with motion absent the music logits equal transformers' MusicgenForCausalLM; every
+weight comes from a checkpoint or is allowed to start random by name."""
 from __future__ import annotations
 
 import pytest
@@ -9,14 +10,17 @@ from model_fixtures import random_codes, random_text
 from unimumo.constants import NUM_CODEBOOKS, SPECIAL_TOKEN_ID
 from unimumo.models.delay_pattern import delay_codes, undelay
 from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+from unimumo.models.musicgen_import import UncoveredWeightsError
 
 B, T = 2, 12
+NO_PROJECTION = ("condition_projection.*",)  # a decoder-only MusicGen has no text projection
 
 
 @pytest.fixture(scope="module")
 def models(musicgen_dir, t5_dir):
     reference = MusicgenForCausalLM.from_pretrained(musicgen_dir).eval()
-    model = UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir, text_model_dir=t5_dir).eval()
+    model = UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir, text_model_dir=t5_dir,
+                                                          allow_random=NO_PROJECTION).eval()
     return reference, model
 
 
@@ -78,7 +82,8 @@ def test_full_musicgen_checkpoint_end_to_end(full_musicgen_dir):
     from transformers import MusicgenForConditionalGeneration
 
     reference = MusicgenForConditionalGeneration.from_pretrained(full_musicgen_dir).eval()
-    model = UniMuMoForConditionalGeneration.from_musicgen(full_musicgen_dir).eval()
+    model = UniMuMoForConditionalGeneration.from_musicgen(full_musicgen_dir,
+                                                          allow_random=("captioning_decoder.*",)).eval()
     codes = random_codes(B, T, 3)
     ids, mask = random_text(B, 7, 4)
     inputs = delay_codes(codes, SPECIAL_TOKEN_ID)[..., :-1]
@@ -88,3 +93,34 @@ def test_full_musicgen_checkpoint_end_to_end(full_musicgen_dir):
         out = model(music_codes=codes, music_text_ids=ids, music_text_mask=mask)
     expected = undelay(logits.view(B, NUM_CODEBOOKS, *logits.shape[1:]), T)
     torch.testing.assert_close(out.music_logits, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_weights_nothing_fills_are_refused_by_name(musicgen_dir, full_musicgen_dir, t5_dir):
+    with pytest.raises(UncoveredWeightsError, match=r"condition_projection.bias, condition_projection.weight\."):
+        UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir, text_model_dir=t5_dir)
+    with pytest.raises(UncoveredWeightsError, match=r"captioning_decoder\.decoder\.block\.0\.layer\.0\.SelfAttention"):
+        UniMuMoForConditionalGeneration.from_musicgen(full_musicgen_dir)
+    with pytest.raises(ValueError, match="decoder-only MusicGen .* has no text encoder"):
+        UniMuMoForConditionalGeneration.from_musicgen(musicgen_dir)
+
+
+def test_a_musicgen_dir_missing_a_weight_is_refused_naming_it(full_musicgen_dir, t5_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "musicgen"
+    shutil.copytree(full_musicgen_dir, broken)
+    state = load_file(broken / "model.safetensors")
+    del state["decoder.model.decoder.layers.1.fc1.weight"]
+    save_file(state, broken / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(UncoveredWeightsError, match=r"lacks weights .*: decoder\.model\.decoder\.layers\.1\.fc1\.weight$"):
+        UniMuMoForConditionalGeneration.from_musicgen(str(broken), text_model_dir=t5_dir)
+
+
+def test_caption_decoder_shares_the_musicgen_text_encoder_vocabulary(full_musicgen_dir):
+    """Without a T5 directory the caption decoder takes MusicGen's text encoder shape (not the tiny default)."""
+    model = UniMuMoForConditionalGeneration.from_musicgen(full_musicgen_dir, allow_random=("captioning_decoder.*",))
+    text, caption = model.config.text_encoder_config, model.config.caption_decoder_config
+    assert (caption["vocab_size"], caption["d_model"]) == (text["vocab_size"], text["d_model"])
+    assert model.captioning_decoder.shared.weight.shape == model.text_encoder.shared.weight.shape

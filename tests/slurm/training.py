@@ -17,12 +17,14 @@ STEPS = 40
 TINY_OVERRIDES = {
     "steps": STEPS, "data.global_batch": 4, "data.micro_batch": 2, "data.window": 24, "data.shuffle_buffer": 8,
     "schedule.warmup_steps": 2, "log.every": 1, "log.progress_bar": "false", "checkpoint.every": 1000, "seed": 3,
+    "model.preset": "tiny", "data.num_workers": 0,
 }
 
 
 def job_env(shards: Path, corpus: Path, out: Path, overrides: dict, **extra: str) -> dict[str, str]:
-    """Environment for slurm/*.sh: UNIMUMO_* settings of a tiny run."""
+    """Environment for slurm/*.sh: UNIMUMO_* settings of a tiny run (stage 1 from the corpus's tiny MusicGen)."""
     return clean_env(UNIMUMO_SHARDS=str(shards), UNIMUMO_TEXT_MODEL=str(corpus / "models" / "t5"),
+                     UNIMUMO_MUSICGEN=str(corpus / "models" / "musicgen"),
                      UNIMUMO_OUT=str(out), UNIMUMO_OVERRIDES=" ".join(f"{k}={v}" for k, v in overrides.items()),
                      **extra)
 

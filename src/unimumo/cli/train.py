@@ -12,11 +12,17 @@ from unimumo.train.stages import STAGES, build_recipe
 EPILOG = """\
 examples:
   torchrun --nproc_per_node 8 -m unimumo.cli.train --recipe stage1_motion --shards shards/ --out runs/s1 \\
-      --text-model models/t5-base --ds-config zero2
+      --init-from models/musicgen-small --text-model models/t5-base --ds-config zero2
   unimumo-train --recipe stage2_joint --shards shards/ --out runs/s2 --init-from runs/s1/export \\
       --set optim.lr=1e-4 --set tasks.music2motion=0.3 --set data.global_batch=256
+  unimumo-train --recipe caption --shards shards/ --out runs/caption --init-from runs/s2/export
   unimumo-train --recipe motion_vqvae --aist data/aist --humanml3d data/humanml3d --out runs/vq
   unimumo-train --recipe stage1_motion --shards shards/ --out runs/s1 --print-recipe   # every key and default
+
+the three LM stages: stage1_motion from a MusicGen directory (facebook/musicgen-small saved locally, full or
+decoder-only), stage2_joint from stage 1's export, caption from stage 2's export. A checkpoint fixes the model
+shape (without --init-from the recipes build the MusicGen-small shape, model.preset=small); every weight must
+come from it, from --text-model or from the documented MusicGen mapping, or be allowed by --allow-random-init.
 
 run directory: OUT/checkpoints/{global_stepN,latest}, OUT/export (HF, written at the end), OUT/metrics.jsonl,
 OUT/tensorboard/, OUT/recipe.json. On SIGUSR1/SIGTERM the current step finishes, a checkpoint is written and
@@ -38,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--humanml3d", help=f"raw HumanML3D root ({motion_stages})")
     parser.add_argument("--text-model", help="local T5ForConditionalGeneration directory (text encoder, caption "
                                              "decoder); not needed with --init-from, whose export holds them")
-    parser.add_argument("--init-from", help="HF export directory to start from (e.g. stage 1's OUT/export)")
+    parser.add_argument("--init-from", help="checkpoint to start from: a UniMuMo export (e.g. stage 1's OUT/export) or "
+                                            "a transformers MusicGen directory (MusicgenForConditionalGeneration or "
+                                            "MusicgenForCausalLM), told apart by its config.json model_type")
+    parser.add_argument("--allow-random-init", action="append", metavar="PATTERN",
+                        help="weights that may start random with --init-from (fnmatch on parameter names, "
+                             "repeatable), e.g. 'captioning_decoder.*' from a MusicGen dir without --text-model")
     parser.add_argument("--ds-config", help="DeepSpeed config: a name in ds_configs/ (zero1, zero2, zero3, "
                                             "zero3_offload, cpu_zero0) or a JSON file")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest if present")
@@ -58,6 +69,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
                       ("ds_config", "ds_config"), ("peak_flops", "log.peak_flops")):
         if getattr(args, flag) is not None:
             overrides[key] = getattr(args, flag)
+    if args.allow_random_init:
+        overrides["init.allow_random"] = args.allow_random_init
     if args.resume:
         overrides["resume"] = True
     for assignment in args.set:

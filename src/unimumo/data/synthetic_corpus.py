@@ -8,7 +8,9 @@
     out/aist/        motions/<genre-coded name>.pkl (SMPL at 60 fps), splits/crossmodal_{split}.txt, ignore_list.txt
     out/humanml3d/   new_joint_vecs/<id>.npy [N,263] at 20 fps, texts/<id>.txt, {split}.txt
     out/models/      encodec/ (EncodecModel, 32 kHz, 50 frames/s, 4 x 2048), t5/ (T5ForConditionalGeneration),
-                     motion_vqvae/ (MotionTokenizer), text_tokenizer.model (sentencepiece on the corpus captions)
+                     musicgen/ (MusicgenForConditionalGeneration shaped like the UniMuMo `tiny` preset, whose text
+                     encoder is t5/'s encoder and whose audio encoder is encodec/), motion_vqvae/ (MotionTokenizer),
+                     text_tokenizer.model (sentencepiece on the corpus captions)
     out/corpus.json  ground truth: every track and motion with its split, tempo and kind
 
 Deliberately broken inputs (all in the train split): a truncated wav, an empty mp3, an AIST++ pickle
@@ -26,9 +28,18 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from transformers import T5Config, T5ForConditionalGeneration
+from transformers import (
+    EncodecModel,
+    MusicgenDecoderConfig,
+    MusicgenForCausalLM,
+    MusicgenForConditionalGeneration,
+    T5Config,
+    T5EncoderModel,
+    T5ForConditionalGeneration,
+)
 
 from unimumo.data.captions import AIST_GENRES, MUSIC_TEMPLATES, all_caption_variants, music_caption
+from unimumo.models.configuration_unimumo import UniMuMoConfig
 from unimumo.models.text_tokenizer import EOS_ID, PAD_ID, train_text_tokenizer
 from unimumo.data.sources import music4all
 from unimumo.models.motion_tokenizer import MotionTokenizer
@@ -232,7 +243,25 @@ def write_models(out: Path, sentences: list[str], seed: int) -> None:
                          num_decoder_layers=2, num_heads=4, pad_token_id=PAD_ID, eos_token_id=EOS_ID,
                          decoder_start_token_id=PAD_ID)
     T5ForConditionalGeneration(t5_config).save_pretrained(out / "t5")
+    write_tiny_musicgen(out / "musicgen", out / "t5", out / "encodec", seed)
     MotionTokenizer.from_random(seed=seed).save_pretrained(out / "motion_vqvae")
+
+
+def write_tiny_musicgen(out: Path, t5_dir: Path, encodec_dir: Path, seed: int) -> Path:
+    """A random `MusicgenForConditionalGeneration` (save_pretrained) with the decoder shape of the UniMuMo `tiny`
+    preset; its text encoder is the encoder of the T5 in `t5_dir`, so its vocabulary is the corpus tokenizer's."""
+    tiny = UniMuMoConfig.preset("tiny")
+    torch.manual_seed(seed)
+    decoder = MusicgenForCausalLM(MusicgenDecoderConfig(
+        hidden_size=tiny.hidden_size, num_hidden_layers=tiny.num_hidden_layers,
+        num_attention_heads=tiny.num_attention_heads, ffn_dim=tiny.ffn_dim,
+        max_position_embeddings=tiny.max_position_embeddings, num_codebooks=tiny.num_codebooks,
+        vocab_size=tiny.codebook_size, pad_token_id=tiny.codebook_size, bos_token_id=tiny.codebook_size))
+    model = MusicgenForConditionalGeneration(
+        text_encoder=T5EncoderModel.from_pretrained(t5_dir), decoder=decoder,
+        audio_encoder=EncodecModel.from_pretrained(encodec_dir))
+    model.save_pretrained(out)
+    return out
 
 
 def write_synthetic_corpus(out: str | Path, config: SyntheticCorpusConfig | None = None) -> Path:

@@ -32,11 +32,22 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# The decoder shape: what a checkpoint (MusicGen or UniMuMo export) fixes and a preset must agree with.
+SHAPE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "ffn_dim")
+
+
 def _t5_dict(config: dict | PretrainedConfig) -> dict:
     """A plain, JSON-serialisable T5 config dict (validated by building a T5Config)."""
     if isinstance(config, PretrainedConfig):
         config = config.to_dict()
     return T5Config(**config).to_dict()
+
+
+def caption_decoder_config_for(text_encoder_config: dict | PretrainedConfig) -> dict:
+    """The T5 (encoder-decoder) config of a caption decoder that shares the text encoder's vocabulary and shape."""
+    values = _t5_dict(text_encoder_config)
+    values.update(is_encoder_decoder=True, is_decoder=False, use_cache=True, architectures=None)
+    return _t5_dict(values)
 
 
 class UniMuMoConfig(PretrainedConfig):
@@ -82,7 +93,8 @@ class UniMuMoConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         self.text_encoder_config = _t5_dict(self.text_encoder_config or _TINY_T5)
-        self.caption_decoder_config = _t5_dict(self.caption_decoder_config or self.text_encoder_config)
+        self.caption_decoder_config = _t5_dict(self.caption_decoder_config
+                                               or caption_decoder_config_for(self.text_encoder_config))
         if self.expert_layers is None:
             self.expert_layers = list(range(self.num_hidden_layers))
         self.expert_layers = sorted({int(i) for i in self.expert_layers})
@@ -109,6 +121,10 @@ class UniMuMoConfig(PretrainedConfig):
                 problems.append(f"{name} must be >= 0")
         if not 0.0 <= self.condition_dropout <= 1.0:
             problems.append(f"condition_dropout must be in [0, 1], got {self.condition_dropout}")
+        text_vocab, caption_vocab = self.text_encoder_config["vocab_size"], self.caption_decoder_config["vocab_size"]
+        if text_vocab != caption_vocab:
+            problems.append(f"the caption decoder's vocabulary ({caption_vocab}) must be the text encoder's "
+                            f"({text_vocab}): both read and write one T5 tokenizer's ids")
         if min(self.num_hidden_layers, self.num_codebooks, self.ffn_dim) < 1:
             problems.append("num_hidden_layers, num_codebooks and ffn_dim must be >= 1")
         if problems:
@@ -121,6 +137,11 @@ class UniMuMoConfig(PretrainedConfig):
     @property
     def caption_hidden_size(self) -> int:
         return self.caption_decoder_config["d_model"]
+
+    @property
+    def shape(self) -> dict[str, int]:
+        """The decoder shape (SHAPE_KEYS)."""
+        return {key: getattr(self, key) for key in SHAPE_KEYS}
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "UniMuMoConfig":

@@ -17,6 +17,7 @@ import copy
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,11 +33,11 @@ from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
-from unimumo.models.configuration_unimumo import UniMuMoConfig
+from unimumo.models.configuration_unimumo import UniMuMoConfig, caption_decoder_config_for
 from unimumo.models.delay_pattern import delay_codes, undelay
 from unimumo.models.generation_unimumo import UniMuMoGenerationMixin
 from unimumo.models.kv_cache import UniMuMoKVCache
-from unimumo.models.musicgen_import import MusicGenParts, config_kwargs_from_musicgen
+from unimumo.models.musicgen_import import MusicGenParts, check_covered, config_kwargs_from_musicgen
 from unimumo.models.zero3 import gathered_parameters
 
 MODALITIES = ("music", "motion")
@@ -297,12 +298,13 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         self.captioning_projection = nn.Linear(config.hidden_size, config.caption_hidden_size)
         self.captioning_decoder = UniMuMoCaptionDecoder(T5Config(**config.caption_decoder_config))
         self.post_init()
-        self._init_captioning_attention()
+        self.init_captioning_attention()
 
     # -- construction ------------------------------------------------------------------------------------------
 
-    def _init_captioning_attention(self) -> None:
-        """Each block's captioning attention starts as a copy of its causal self-attention."""
+    def init_captioning_attention(self) -> None:
+        """Copy each block's causal self-attention into its captioning attention (how the captioning attention
+        starts: at construction, and when the caption stage starts from a trained model)."""
         for layer in self.model.layers:
             params = [*layer.self_attn.parameters(), *layer.captioning_self_attn.parameters()]
             with gathered_parameters(params), torch.no_grad():
@@ -323,7 +325,14 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         (else random from the config) and whose decoder comes from a local MusicGen dir (else random).
 
         A full MusicGen dir (`MusicgenForConditionalGeneration`) also supplies its text encoder and text
-        projection, unless `text_model_dir` is given."""
+        projection, unless `text_model_dir` is given; the caption decoder then gets the text encoder's T5 shape
+        and vocabulary."""
+        return cls._build_from_components(config, text_model_dir, musicgen_dir)[0]
+
+    @classmethod
+    def _build_from_components(cls, config, text_model_dir, musicgen_dir) -> tuple["UniMuMoForConditionalGeneration",
+                                                                                   set[str]]:
+        """`from_components`, plus the names of the weights the directories filled."""
         config = copy.deepcopy(config)
         t5 = T5ForConditionalGeneration.from_pretrained(text_model_dir) if text_model_dir is not None else None
         musicgen = MusicGenParts.load(musicgen_dir) if musicgen_dir is not None else None
@@ -332,25 +341,38 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
             config.caption_decoder_config = t5.config.to_dict()
         elif musicgen is not None and musicgen.text_encoder is not None:
             config.text_encoder_config = musicgen.text_encoder.config.to_dict()
+            config.caption_decoder_config = caption_decoder_config_for(config.text_encoder_config)
         model = cls(config)
+        filled: set[str] = set()
         with gathered_parameters(model.parameters()):
             if t5 is not None:
                 state = t5.state_dict()
-                model.text_encoder.load_state_dict(
-                    {k: v.clone() for k, v in state.items() if k == "shared.weight" or k.startswith("encoder.")})
-                model.captioning_decoder.load_state_dict(
-                    {k: v for k, v in state.items() if not k.startswith("encoder.")})
+                encoder = {k: v.clone() for k, v in state.items() if k == "shared.weight" or k.startswith("encoder.")}
+                decoder = {k: v for k, v in state.items() if not k.startswith("encoder.")}
+                model.text_encoder.load_state_dict(encoder)
+                model.captioning_decoder.load_state_dict(decoder)
+                filled |= {f"text_encoder.{k}" for k in encoder} | {f"captioning_decoder.{k}" for k in decoder}
             if musicgen is not None:
-                model._load_musicgen(musicgen, with_text=t5 is None)
-        return model
+                filled |= model._load_musicgen(musicgen, with_text=t5 is None)
+        return model, filled
 
     @classmethod
-    def from_musicgen(cls, path: str, text_model_dir: str | None = None,
+    def from_musicgen(cls, path: str, text_model_dir: str | None = None, allow_random: Sequence[str] = (),
                       **config_overrides) -> "UniMuMoForConditionalGeneration":
-        """A UniMuMo LM with MusicGen's decoder shape and weights; motion parts start as copies of the music ones."""
+        """A UniMuMo LM with MusicGen's decoder shape and weights; motion parts start as copies of the music ones.
+
+        Every weight must come from `path`, from `text_model_dir` (T5 encoder and caption decoder) or from the
+        mapping of unimumo.models.musicgen_import (which names the few that start fresh by design); the others
+        must match a pattern (fnmatch, e.g. "captioning_decoder.*") of `allow_random`, else UncoveredWeightsError
+        names them. A decoder-only MusicGen dir has no text encoder, so it needs `text_model_dir`."""
+        if text_model_dir is None and not MusicGenParts.has_text_encoder(path):
+            raise ValueError(f"{path} is a decoder-only MusicGen (MusicgenForCausalLM): it has no text encoder; "
+                             "give a local T5ForConditionalGeneration directory (text_model_dir, --text-model)")
         shape = config_kwargs_from_musicgen(MusicGenParts.decoder_config(path))
         shape.update(config_overrides)
-        return cls.from_components(UniMuMoConfig(**shape), text_model_dir=text_model_dir, musicgen_dir=path)
+        model, filled = cls._build_from_components(UniMuMoConfig(**shape), text_model_dir, path)
+        check_covered(model.state_dict().keys(), filled, allow_random, source=path)
+        return model
 
     def load_musicgen_weights(self, path: str) -> None:
         """Copy a MusicGen decoder into the music parts and, as copies, the motion parts and the captioning
@@ -358,7 +380,8 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         with gathered_parameters(self.parameters()):
             self._load_musicgen(MusicGenParts.load(path), with_text=False)
 
-    def _load_musicgen(self, parts: MusicGenParts, with_text: bool) -> None:
+    def _load_musicgen(self, parts: MusicGenParts, with_text: bool) -> set[str]:
+        """Load the MusicGen weights; returns the names it filled."""
         state = parts.unimumo_state_dict(self.config, with_text=with_text)
         missing, unexpected = self.load_state_dict(state, strict=False)
         if unexpected:
@@ -367,6 +390,7 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
                      and not k.startswith("condition_projection.")]
         if untouched:
             raise ValueError(f"UniMuMo decoder weights not covered by the MusicGen checkpoint: {untouched}")
+        return set(state)
 
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None, **kwargs):
         """Activation checkpointing of every block (non-reentrant by default)."""

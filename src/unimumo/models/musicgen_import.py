@@ -4,10 +4,16 @@ A decoder-only dir (`MusicgenForCausalLM`, model_type "musicgen_decoder") gives 
 (`MusicgenForConditionalGeneration`, "musicgen") also gives its T5 text encoder and text projection. Music
 embeddings, heads, attention, cross-attention and FFNs are copied; the motion embeddings, heads and FFN experts
 and each block's captioning attention start as copies of the music / causal ones.
+
+The mapping leaves only `FRESH_BY_DESIGN` random: UniMuMo's own captioning projection, which no MusicGen or T5
+checkpoint has. Everything else must come from a checkpoint (the T5 caption decoder from a T5 directory) or be
+allowed to start random explicitly (`check_covered`, --allow-random-init).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -20,6 +26,28 @@ from transformers import (
 )
 
 from unimumo.models.configuration_unimumo import UniMuMoConfig
+
+
+# weights no pretrained checkpoint has: the projection of UniMuMo states into the caption decoder
+FRESH_BY_DESIGN = ("captioning_projection.*",)
+
+
+class UncoveredWeightsError(ValueError):
+    """Weights that neither the checkpoint(s) nor the documented mapping fill, and that may not start random."""
+
+
+def check_covered(names: Iterable[str], filled: Iterable[str], allow_random: Sequence[str], source: str) -> None:
+    """Raise UncoveredWeightsError naming every weight of `names` not in `filled` that matches neither
+    FRESH_BY_DESIGN nor a pattern of `allow_random` (fnmatch)."""
+    filled = set(filled)
+    patterns = (*FRESH_BY_DESIGN, *allow_random)
+    uncovered = sorted(n for n in names if n not in filled and not any(fnmatchcase(n, p) for p in patterns))
+    if uncovered:
+        shown = ", ".join(uncovered[:12]) + (f" ... ({len(uncovered)} in all)" if len(uncovered) > 12 else "")
+        raise UncoveredWeightsError(
+            f"{source}: these weights would start random (neither the checkpoint nor the mapping fills them): "
+            f"{shown}. Give the missing checkpoint (e.g. a T5 directory for the text encoder and caption decoder) "
+            "or allow them to start random on purpose with a pattern (--allow-random-init 'captioning_decoder.*')")
 
 
 def config_kwargs_from_musicgen(decoder_config: MusicgenDecoderConfig) -> dict:
@@ -51,6 +79,11 @@ class MusicGenParts:
         return model_type
 
     @classmethod
+    def has_text_encoder(cls, path: str) -> bool:
+        """A full MusicGen dir (with a text encoder) rather than a decoder-only one."""
+        return cls._model_type(path) == "musicgen"
+
+    @classmethod
     def decoder_config(cls, path: str) -> MusicgenDecoderConfig:
         if cls._model_type(path) == "musicgen":
             return MusicgenConfig.from_pretrained(path).decoder
@@ -58,10 +91,19 @@ class MusicGenParts:
 
     @classmethod
     def load(cls, path: str) -> "MusicGenParts":
-        if cls._model_type(path) == "musicgen":
-            full = MusicgenForConditionalGeneration.from_pretrained(path)
-            return cls(full.decoder, full.text_encoder, getattr(full, "enc_to_dec_proj", None))
-        return cls(MusicgenForCausalLM.from_pretrained(path))
+        """The parts of the MusicGen checkpoint at `path`; raises UncoveredWeightsError naming any weight of them
+        the checkpoint lacks (transformers would initialise it randomly)."""
+        full = cls._model_type(path) == "musicgen"
+        model_class = MusicgenForConditionalGeneration if full else MusicgenForCausalLM
+        model, info = model_class.from_pretrained(path, output_loading_info=True)
+        problems = [*info.get("missing_keys", ()), *(str(key) for key in info.get("mismatched_keys", ()))]
+        problems = sorted(key for key in problems if not key.startswith("audio_encoder."))  # EnCodec is not used
+        if problems:
+            raise UncoveredWeightsError(f"{path}: the MusicGen checkpoint lacks weights (or holds them in another "
+                                        f"shape): {', '.join(problems)}")
+        if full:
+            return cls(model.decoder, model.text_encoder, getattr(model, "enc_to_dec_proj", None))
+        return cls(model)
 
     def text_projection(self) -> dict[str, torch.Tensor]:
         """State of UniMuMo's condition projection equivalent to MusicGen's (identity when it has none)."""

@@ -1,7 +1,13 @@
 """The model builders a stage names (`Stage.model`), and the model description export rebuilds from.
 
 `build_unimumo`: a fresh `UniMuMoForConditionalGeneration` (preset + overrides, T5 parts from
---text-model) or, with --init-from, the export of an earlier stage. `build_motion_vqvae`: a
+--text-model) or, with --init-from, a checkpoint told apart by its config.json model_type: a UniMuMo
+export of an earlier stage, or a transformers MusicGen directory (`musicgen`: MusicgenForConditionalGeneration,
+`musicgen_decoder`: MusicgenForCausalLM) imported by `UniMuMoForConditionalGeneration.from_musicgen`.
+A checkpoint fixes the model shape: an explicit model.preset must agree with it. A weight the checkpoint
+does not fill is an error naming it unless a pattern of init.allow_random (--allow-random-init) allows
+it. `build_captioner`: `build_unimumo`, then each block's captioning attention copied from its trained
+causal self-attention (a resumed run then loads its own checkpoint over it). `build_motion_vqvae`: a
 `MotionVQVAE` from its preset, normalised with the training data's feature statistics.
 
 The recipe holds the training loss weights (loss.music_weight / loss.motion_weight). The LM config
@@ -11,11 +17,14 @@ keeps them too, because an exported model's forward loss weighs the streams with
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 
 import torch
 
-from unimumo.train.recipes import Recipe
+from unimumo.train.recipes import Recipe, RecipeError
+
+MUSICGEN_TYPES = ("musicgen", "musicgen_decoder")
 
 
 def _class_path(model: torch.nn.Module) -> str:
@@ -49,6 +58,59 @@ def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> to
     return model
 
 
+def checkpoint_type(path: str) -> str:
+    """The model_type of the checkpoint directory `path` ("unimumo" or one of MUSICGEN_TYPES)."""
+    config = Path(path) / "config.json"
+    try:
+        model_type = json.loads(config.read_text()).get("model_type")
+    except (OSError, ValueError) as error:
+        raise RecipeError(f"init_from: cannot read {config}: {error}") from None
+    if model_type != "unimumo" and model_type not in MUSICGEN_TYPES:
+        raise RecipeError(f"init_from: {config} describes a {model_type!r} model; give a UniMuMo export (unimumo) "
+                          f"or a transformers MusicGen directory ({', '.join(MUSICGEN_TYPES)})")
+    return model_type
+
+
+def _check_preset(recipe: Recipe, checkpoint_shape: dict) -> None:
+    """An explicit model.preset must have the shape of the checkpoint the model starts from."""
+    from unimumo.models.configuration_unimumo import UniMuMoConfig
+
+    if recipe.model.preset is None:
+        return
+    preset_shape = UniMuMoConfig.preset(recipe.model.preset).shape
+    if preset_shape != checkpoint_shape:
+        raise RecipeError(f"model.preset: preset {recipe.model.preset!r} has the shape {preset_shape} but init_from "
+                          f"{recipe.init_from} has {checkpoint_shape}; drop model.preset (the checkpoint fixes the "
+                          "shape) or start from a checkpoint of that shape")
+
+
+def _from_checkpoint(recipe: Recipe, overrides: dict) -> torch.nn.Module:
+    from unimumo.models.configuration_unimumo import SHAPE_KEYS, UniMuMoConfig
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+    from unimumo.models.musicgen_import import (
+        MusicGenParts, check_covered, config_kwargs_from_musicgen)
+
+    path, allow = recipe.init_from, recipe.init.allow_random
+    try:
+        if checkpoint_type(path) in MUSICGEN_TYPES:
+            shape = config_kwargs_from_musicgen(MusicGenParts.decoder_config(path))
+            _check_preset(recipe, {key: shape[key] for key in SHAPE_KEYS})
+            return UniMuMoForConditionalGeneration.from_musicgen(path, text_model_dir=recipe.text_model,
+                                                                 allow_random=allow, **overrides)
+        _check_preset(recipe, UniMuMoConfig.from_pretrained(path).shape)
+        model, info = UniMuMoForConditionalGeneration.from_pretrained(path, output_loading_info=True, **overrides)
+        mismatched = [str(item) for item in info.get("mismatched_keys", [])]
+        if mismatched:
+            raise RecipeError(f"init_from: {path} holds weights of another shape: {', '.join(mismatched)}")
+        missing = set(info.get("missing_keys", ()))
+        check_covered(model.state_dict().keys(), set(model.state_dict()) - missing, allow, source=path)
+        return model
+    except RecipeError:
+        raise
+    except ValueError as error:  # weights missing or not allowed to start random, or a shape this model lacks
+        raise RecipeError(f"init_from: {error}") from None
+
+
 def build_unimumo(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
     """The UniMuMo LM of `recipe`, on the CPU, with the recipe's config overrides and loss weights.
 
@@ -61,9 +123,16 @@ def build_unimumo(recipe: Recipe, feature_stats: tuple | None = None) -> torch.n
     overrides = dict(recipe.model.config, music_loss_weight=recipe.loss.music_weight,
                      motion_loss_weight=recipe.loss.motion_weight)
     if recipe.init_from:
-        return UniMuMoForConditionalGeneration.from_pretrained(recipe.init_from, **overrides)
+        return _from_checkpoint(recipe, overrides)
     config = UniMuMoConfig.preset(recipe.model.preset, **overrides)
     return UniMuMoForConditionalGeneration.from_components(config, text_model_dir=recipe.text_model)
+
+
+def build_captioner(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
+    """`build_unimumo` whose captioning attention starts as the (trained) causal self-attention."""
+    model = build_unimumo(recipe, feature_stats)
+    model.init_captioning_attention()
+    return model
 
 
 def describe(model: torch.nn.Module) -> dict:

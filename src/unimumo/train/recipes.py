@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ def _choices(*values: str) -> dict:
 
 @dataclass
 class ModelSpec:
-    preset: str = "tiny"  # the stage's model presets (Stage.presets): LM tiny | small, motion VQ-VAE tiny | base
+    # the stage's model presets (Stage.presets): LM tiny | small (MusicGen-small), motion VQ-VAE tiny | base.
+    # None: the shape of init_from (build_recipe sets it so when init_from is given and the preset is not).
+    preset: str | None = "small"
     config: dict = field(default_factory=dict)  # overrides passed to the model config's preset()
     activation_checkpointing: bool = False
 
@@ -53,6 +56,13 @@ class ScheduleSpec:
     min_lr_ratio: float = 0.1  # lr at the last step, as a fraction of the peak
 
 
+def default_num_workers(environ: Mapping[str, str] = os.environ) -> int:
+    """Loader workers per rank: the CPUs Slurm gives a task (SLURM_CPUS_PER_TASK) but one for the training
+    process, else 4; at least 1."""
+    cpus = environ.get("SLURM_CPUS_PER_TASK", "")
+    return max(1, int(cpus) - 1) if cpus.isdigit() else 4
+
+
 @dataclass
 class DataSpec:
     shards: str | None = None  # shard directory (stages whose data is "shards")
@@ -64,7 +74,15 @@ class DataSpec:
     window: int = 500  # code steps per modality (10 s at 50 codes/s)
     max_text_len: int = 64
     shuffle_buffer: int = 256
-    num_workers: int = 0
+    num_workers: int = field(default_factory=default_num_workers)  # loader processes per rank
+
+
+@dataclass
+class InitSpec:
+    """Where the weights come from besides init_from."""
+
+    random: bool = False  # a stage that needs pretrained weights (Stage.needs_pretrained) may start random
+    allow_random: tuple[str, ...] = ()  # fnmatch patterns of weights that may start random with init_from
 
 
 @dataclass
@@ -107,11 +125,13 @@ class Recipe:
     steps: int = 100_000
     seed: int = 0
     text_model: str | None = None  # local T5ForConditionalGeneration directory
-    init_from: str | None = None  # HF export directory to start from (stage2 from stage1)
+    # a UniMuMo export (stage2 from stage1, caption from stage2) or a transformers MusicGen directory (stage1)
+    init_from: str | None = None
     resume: bool = False
     ds_config: str = "zero2"  # a name in ds_configs/ or a path to a DeepSpeed JSON file
     precision: str = field(default="auto", metadata=_choices("auto", "fp32", "bf16"))
     max_nonfinite_steps: int = 5  # consecutive skipped steps before the run stops
+    init: InitSpec = field(default_factory=InitSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     optim: OptimSpec = field(default_factory=OptimSpec)
     schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
@@ -166,6 +186,12 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
         if not isinstance(value, (str, Path)):
             raise RecipeError(f"{key}: expected a string, got {value!r}")
         return str(value)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # tuple[T, ...]: any length
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise RecipeError(f"{key}: expected comma-separated values, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
     if origin is tuple:
         if isinstance(value, str):
             value = [v for v in value.strip("()[] ").split(",") if v.strip()]

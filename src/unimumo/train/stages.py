@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from unimumo.tasks import STREAMS
-from unimumo.train.model_factory import build_motion_vqvae, build_unimumo
+from unimumo.train.model_factory import build_captioner, build_motion_vqvae, build_unimumo
 from unimumo.train.motion_windows import MotionVQVAEObjective
 from unimumo.train.objectives import CaptionObjective, LMObjective
 from unimumo.train.recipes import Recipe, RecipeError, set_key, validate
@@ -42,6 +42,8 @@ class Stage:
     streams: tuple[str, ...] = ()  # code streams the forward pass models
     task_mixture: bool = False  # samples carry a task drawn from recipe.tasks; losses follow unimumo.tasks
     checks: tuple[Callable[[Recipe], None], ...] = ()  # the stage's own rules; each raises RecipeError
+    # trains on top of pretrained weights it freezes: refuses to start without init_from (unless init.random)
+    needs_pretrained: bool = False
 
     def __post_init__(self):
         problems = []
@@ -59,7 +61,10 @@ class Stage:
     def validate(self, recipe: Recipe) -> Recipe:
         """The stage's rules: model preset, data inputs, then `checks`. Raises RecipeError naming the key."""
         d = recipe.data
-        if recipe.model.preset not in self.presets:
+        if recipe.model.preset is None and recipe.init_from is None:
+            raise RecipeError(f"model.preset: {self.name} needs a preset ({', '.join(self.presets)}) when it does not "
+                              "start from a checkpoint (init_from), whose shape it would take")
+        if recipe.model.preset is not None and recipe.model.preset not in self.presets:
             raise RecipeError(f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
                               f"choose one of {', '.join(self.presets)}")
         if self.data == "motion_windows" and d.aist is None and d.humanml3d is None:
@@ -67,6 +72,11 @@ class Stage:
                               "(--aist DIR, --humanml3d DIR)")
         if self.data == "shards" and d.shards is None:
             raise RecipeError(f"data.shards: recipe {self.name} needs a shard directory (--shards DIR)")
+        if self.needs_pretrained and recipe.init_from is None and not recipe.init.random:
+            raise RecipeError(
+                f"init_from: {self.name} freezes everything but a few parameter groups, so on random weights it trains "
+                "nothing useful; start it from a MusicGen directory or a UniMuMo export (--init-from DIR), or set "
+                "init.random=true to train on random weights on purpose")
         for check in self.checks:
             check(recipe)
         return recipe
@@ -94,6 +104,7 @@ LM_PRESETS = ("tiny", "small")  # UniMuMoConfig presets; small is the MusicGen-s
 def motion_vqvae() -> Recipe:
     """The motion VQ-VAE on raw motion windows."""
     recipe = Recipe(name="motion_vqvae")
+    recipe.model.preset = "base"
     recipe.optim.lr = 2e-4
     recipe.optim.weight_decay = 0.0
     recipe.data.window = 128  # motion frames per training window at the VQ-VAE's frame rate
@@ -102,7 +113,7 @@ def motion_vqvae() -> Recipe:
 
 
 def stage1_motion() -> Recipe:
-    """Stage 1: the motion stream learns from motion text alone."""
+    """Stage 1: the motion stream learns from motion text alone, on top of a pretrained MusicGen (init_from)."""
     recipe = Recipe(name="stage1_motion")
     recipe.optim.lr = 1e-5
     recipe.loss.music_weight, recipe.loss.motion_weight = 0.0, 1.0
@@ -115,7 +126,7 @@ def stage2_joint() -> Recipe:
 
 
 def caption() -> Recipe:
-    """Captioning: the caption decoder learns to describe music and motion codes."""
+    """Captioning: the caption decoder learns to describe music and motion codes (from stage 2's export)."""
     recipe = Recipe(name="caption")
     recipe.optim.lr = 1e-4
     return recipe
@@ -150,6 +161,7 @@ register(Stage(
     objective=LMObjective,
     presets=LM_PRESETS,
     checks=(_motion_loss_trains,),
+    needs_pretrained=True,
 ))
 register(Stage(
     name="stage2_joint",
@@ -169,7 +181,7 @@ register(Stage(
     trained_groups=frozenset({"captioning"}),
     streams=("music", "motion"),  # captioned in turn (loss.caption_modality=alternate)
     data="shards",
-    model=build_unimumo,
+    model=build_captioner,
     objective=CaptionObjective,
     presets=LM_PRESETS,
 ))
@@ -183,10 +195,13 @@ def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check
         raise RecipeError(f"recipe: {name!r} is not allowed; choose one of {', '.join(STAGES)}")
     stage = STAGES[name]
     recipe = stage.recipe()
-    for key, value in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
         if key == "name" and value != name:
             raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
         set_key(recipe, key, value)
+    if recipe.init_from is not None and not {"model.preset", "model__preset"} & set(overrides):
+        recipe.model.preset = None  # the checkpoint's shape; a preset given explicitly must agree with it
     return stage.validate(validate(recipe)) if check else recipe
 
 
