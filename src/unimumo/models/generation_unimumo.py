@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from unimumo.models.delay_pattern import codes_from_delayed, delay_codes, valid_codebooks
+from unimumo.models.delay_pattern import codes_from_delayed, delay_codes, undelay, valid_codebooks
 from unimumo.models.kv_cache import UniMuMoKVCache
 from unimumo.models.zero3 import needs_synced_generation
 from unimumo.tasks import task_named
@@ -123,6 +123,26 @@ class UniMuMoGenerationMixin:
                 stream_tokens = tokens[:, i * num_codebooks : (i + 1) * num_codebooks]
                 delayed[modality][:, :, position + 1] = torch.where(valid, stream_tokens, special)
         return {f"{m}_codes": codes_from_delayed(d, num_steps) for m, d in delayed.items()}
+
+    @torch.no_grad()
+    def incremental_logits(self, music_codes, motion_codes, music_text_ids=None, music_text_mask=None,
+                           motion_text_ids=None, motion_text_mask=None) -> dict[str, torch.Tensor]:
+        """Teacher-forced logits computed as `generate` computes them: one delayed position at a time through the
+        KV cache. Returns {"music_logits", "motion_logits"} [B, K, T, V], forward()'s (eval mode) up to rounding."""
+        batch_size, num_frames = self._check_codes(music_codes, motion_codes)
+        was_training = self.training
+        self.eval()
+        try:
+            delayed = [delay_codes(c, self.config.special_token_id)[..., :-1] for c in (music_codes, motion_codes)]
+            conditions = [self.encode_text(music_text_ids, music_text_mask, batch_size),
+                          self.encode_text(motion_text_ids, motion_text_mask, batch_size)]
+            cache = UniMuMoKVCache(capacity=2 * delayed[0].shape[-1])
+            steps = [self.model(*(d[..., s : s + 1] for d in delayed), *conditions, cache=cache)
+                     for s in range(delayed[0].shape[-1])]
+        finally:
+            self.train(was_training)
+        return {f"{m}_logits": undelay(self._logits(torch.cat([step[i] for step in steps], dim=1), heads), num_frames)
+                for i, (m, heads) in enumerate((("music", self.music_lm_heads), ("motion", self.motion_lm_heads)))}
 
     @torch.no_grad()
     def caption(self, music_codes=None, motion_codes=None, num_beams: int = 4, max_length: int = 32) -> torch.Tensor:

@@ -1,8 +1,7 @@
 """Run metrics: OUT/metrics.jsonl + TensorBoard scalars on rank 0, throughput and MFU estimates.
 
-MFU = model FLOPs per token x tokens/s / (peak FLOP/s per device x devices). FLOPs per token are
-estimated from parameter counts: 2 N (forward) + 2 N (backward through activations) + 2 N_trainable
-(weight gradients), N counting the non-embedding parameters on the token path.
+MFU = model FLOPs per token x tokens/s / (peak FLOP/s per device x devices); `flops_per_token` gives
+the formula (6 N per token when every parameter on the path trains, plus the attention term).
 """
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from typing import Mapping
 
 import torch
 
+from unimumo.tasks import STREAMS
 from unimumo.train.stages import group_of
 
 # dense bf16 peak FLOP/s per device, by substring of torch.cuda.get_device_name()
@@ -29,15 +29,30 @@ def detect_peak_flops(device: torch.device) -> float | None:
     return next((flops for key, flops in PEAK_BF16_FLOPS.items() if key in name), None)
 
 
-def flops_per_token(model: torch.nn.Module, skip_groups: tuple[str, ...] = ("text", "captioning")) -> float:
-    """Training FLOPs per code token, counting parameters outside embeddings and the skipped groups."""
-    total = trainable = 0
+def flops_per_token(model: torch.nn.Module, streams: tuple[str, ...] = STREAMS,
+                    attention_context: int = 0) -> float:
+    """Training FLOPs per code token (one time step of one stream), averaged over `streams` (equal token counts).
+
+    A token's path is its own stream's parameter group plus the shared parameters (a model without groups: all of
+    them); embeddings, the text encoder and the captioning modules are off it. Each path parameter costs 2 FLOPs
+    forward and 2 backward through the activations, plus 2 for its weight gradient when it trains: 4 N + 2 N_trained
+    (6 N when all train). Attention adds 12 L d per key attended (`attention_context` keys per query, L layers of
+    width d: QK^T and AV are 2 d multiply-adds per key forward, x 3 with backward; the causal mask's skipped half is
+    counted, as in PaLM's MFU).
+    """
+    counts = {stream: [0, 0] for stream in streams}  # stream -> [path parameters, trained path parameters]
     for name, param in model.named_parameters():
-        if group_of(model, name) in skip_groups or "embed" in name:
+        group = group_of(model, name)
+        if group in ("text", "captioning") or "embed" in name:
             continue
-        total += param.numel()
-        trainable += param.numel() if param.requires_grad else 0
-    return 4.0 * total + 2.0 * trainable
+        for stream in streams:
+            if group == stream or group not in STREAMS:
+                counts[stream][0] += param.numel()
+                counts[stream][1] += param.numel() if param.requires_grad else 0
+    dense = sum(4.0 * total + 2.0 * trained for total, trained in counts.values()) / len(streams)
+    if not attention_context:
+        return dense
+    return dense + 12.0 * model.config.num_hidden_layers * model.config.hidden_size * attention_context
 
 
 def max_memory_bytes(device: torch.device) -> int:
