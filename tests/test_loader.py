@@ -422,3 +422,55 @@ def test_more_workers_than_shards_warns_and_still_delivers_everything(tmp_path):
         warnings.simplefilter("ignore")
         keys = all_keys(collect(loader, 10))  # infinite: the idle worker ends, the other keeps cycling
     assert sorted(keys) == sorted(list(written) * 4)
+
+
+def _consume_per_rank(root, world, counts, **settings) -> tuple[list[str], list[dict]]:
+    """Each rank of a `world`-rank run takes counts[rank] batches -> (keys seen, every rank's state)."""
+    keys, states = [], []
+    for rank in range(world):
+        loader = build_loader(root, "train", 3, rank=rank, world_size=world, **settings)
+        keys += all_keys(collect(loader, counts[rank]))
+        states.append(json.loads(json.dumps(loader.state_dict())))
+    return keys, states
+
+
+@pytest.mark.parametrize("old_world,old_workers,new_world,new_workers", [(2, 2, 1, 0), (1, 0, 3, 2), (3, 0, 2, 1)])
+def test_resharding_continues_each_epoch_exactly_once(shards, old_world, old_workers, new_world, new_workers):
+    """Another world size / worker count: the interrupted epoch is finished with every sample exactly once."""
+    root, written = shards
+    settings = dict(window=10, shuffle_buffer=8, seed=5, epochs=1)
+    head, states = _consume_per_rank(root, old_world, [2, 4, 1][:old_world], num_workers=old_workers, **settings)
+    tail = []
+    for rank in range(new_world):
+        loader = build_loader(root, "train", 3, rank=rank, world_size=new_world, num_workers=new_workers, **settings)
+        loader.load_elastic_state(states)
+        tail += all_keys(collect(loader))
+    assert len(head) == len(set(head)) and len(tail) == len(set(tail))
+    assert not set(head) & set(tail), "a sample was seen twice in one epoch"
+    assert set(head) | set(tail) == set(written), "a sample of the epoch was skipped"
+
+
+def test_resharding_twice_with_an_exact_resume_in_between_keeps_exactly_once(shards):
+    """2 ranks -> 3 ranks (interrupted inside the remainder pass, resumed exactly) -> 1 rank, infinite loader:
+    epoch 0 still delivers every sample once before epoch 1 begins."""
+    root, written = shards
+    settings = dict(window=10, shuffle_buffer=8, seed=5, epochs=None, num_workers=0)
+    head, states = _consume_per_rank(root, 2, [3, 2], **settings)
+    middle, middle_states = [], []
+    for rank in range(3):
+        loader = build_loader(root, "train", 3, rank=rank, world_size=3, **settings)
+        loader.load_elastic_state(states)
+        middle += all_keys(collect(loader, 1))
+        resumed = build_loader(root, "train", 3, rank=rank, world_size=3, **settings)
+        resumed.load_state_dict(json.loads(json.dumps(loader.state_dict())))
+        batch = collect(loader, 1)
+        assert_same_batches(collect(resumed, 1), batch)
+        middle += all_keys(batch)
+        middle_states.append(json.loads(json.dumps(loader.state_dict())))
+    final = build_loader(root, "train", 3, **settings)
+    final.load_elastic_state(middle_states)
+    remaining = len(written) - len(head) - len(middle)
+    tail = all_keys(collect(final, remaining // 3 + 1))[:remaining]
+    assert sorted(head + middle + tail) == sorted(written), "epoch 0 was not delivered exactly once"
+    with pytest.raises(ValueError, match="all 2 ranks"):
+        build_loader(root, "train", 3, **settings).load_elastic_state(states[:1] * 2)

@@ -9,6 +9,12 @@ Determinism: for a given seed, rank, world_size, num_workers, batch size and sha
 sequence is fixed. Because the merge order is enforced here (not left to the DataLoader),
 `load_state_dict(state_dict())` continues with exactly the batch that would have come next.
 
+Re-sharding: `load_elastic_state(states)` takes the states of every rank of a run with another
+world size, worker count or batch size. Guarantee: each shard's current epoch continues exactly
+once - the samples the old run consumed in it are not read again and every other sample of it is
+read once (by the rank that now owns the shard), before any sample of a later epoch; later epochs
+follow the new split. Which rank sees a sample, and in which order, depends on the topology.
+
 Broken data never stops training: a missing or unreadable shard is skipped with a
 `ShardSkippedWarning` and counted; a sample that cannot be decoded is skipped and counted;
 a sample shorter than `window` frames is dropped and counted (see windows.py).
@@ -22,11 +28,12 @@ from typing import Iterator
 
 from torch.utils.data import DataLoader
 
-from unimumo.loader.shard_stream import ShardStreamDataset
+from unimumo.loader.shard_stream import Remainder, ShardStreamDataset, merge_ranges, shard_name, split_by_node
 from unimumo.loader.windows import WindowSpec, task_weights_from_mixture
 from unimumo.shards.manifest import Manifest
 
 STATE_FORMAT = 1
+TOPOLOGY = ("rank", "world_size", "num_workers", "batch_size")  # what load_elastic_state lets change
 STAT_OF_EVENT = {
     "missing_shard": "missing_shards_skipped",
     "corrupt_shard": "corrupt_shards_skipped",
@@ -58,6 +65,7 @@ class ShardLoader:
         self._reset_positions()
 
     def _reset_positions(self) -> None:
+        self._dataset.remainder = None
         self._positions = [[0, 0] for _ in range(self._num_streams)]
         self._ended = [False] * self._num_streams
         self._next_stream = 0
@@ -74,27 +82,73 @@ class ShardLoader:
             "ended": list(self._ended),
             "next_stream": self._next_stream,
             "stats": dict(self._stats),
+            "remainder": self._remainder_state(),
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def _remainder_state(self) -> dict | None:
+        """The remainder pass of a re-sharded epoch while a stream still has it ahead (this rank's shards)."""
+        remainder = self._dataset.remainder
+        if remainder is None or all(epoch > remainder.epoch for epoch, _ in self._positions):
+            return None
+        shards = {name: [epoch, [list(r) for r in ranges]] for name, (epoch, ranges) in remainder.shards.items()}
+        return {"epoch": remainder.epoch, "shards": shards}
+
+    def _check_config(self, state: dict, ignore: tuple[str, ...] = ()) -> None:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"loader state has format {state.get('format')!r}, expected {STATE_FORMAT}")
         saved = state["config"]
         differences = [
             f"{name}: saved {saved.get(name)!r}, now {self._config[name]!r}"
             for name in self._config
-            if saved.get(name) != self._config[name]
+            if name not in ignore and saved.get(name) != self._config[name]
         ]
         if differences:
             raise ValueError(
-                "cannot resume the loader exactly, its settings changed since the state was saved ("
+                "cannot resume the loader, its settings changed since the state was saved ("
                 + "; ".join(differences)
                 + ")"
             )
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where `state` (this rank's, same settings) stopped."""
+        self._check_config(state)
         self._positions = [list(p) for p in state["positions"]]
         self._ended = list(state["ended"])
         self._next_stream = int(state["next_stream"])
         self._stats = {**_fresh_stats(), **state["stats"]}
+        saved = state.get("remainder")
+        self._dataset.remainder = Remainder(saved["epoch"], dict(saved["shards"])) if saved else None
+
+    def load_elastic_state(self, states: list[dict]) -> None:
+        """Continue the epoch that the states of ALL ranks of a run with another topology stopped in
+        (see the module docstring for the guarantee). Replays the raw records of the old streams that
+        held this rank's shards."""
+        for state in states:
+            self._check_config(state, ignore=TOPOLOGY)
+        old_world = len(states)
+        if sorted(s["config"]["rank"] for s in states) != list(range(old_world)) or \
+                any(s["config"]["world_size"] != old_world for s in states):
+            raise ValueError(f"load_elastic_state needs the states of all {old_world} ranks of one run, in any order")
+        shard_paths = [str(p) for p in self._dataset.shards]
+        mine = {shard_name(p) for p in split_by_node(shard_paths, self._config["rank"], self._config["world_size"])}
+        epoch = max(position[0] for state in states for position in state["positions"])
+        shards: dict[str, tuple[int, list[list[int]]]] = {}
+        for state in states:
+            config = state["config"]
+            old = self._dataset.with_topology(config["rank"], old_world, len(state["positions"]))
+            saved = state.get("remainder")
+            old.remainder = Remainder(saved["epoch"], dict(saved["shards"])) if saved else None
+            for stream, (position, ended) in enumerate(zip(state["positions"], state["ended"])):
+                held = {shard_name(p) for p in old.stream_shards(stream, position[0])}
+                if held & mine:
+                    shards.update({name: value for name, value in old.consumed(stream, tuple(position), ended).items()
+                                   if name in mine})
+        self._dataset.remainder = Remainder(epoch, {name: (e, merge_ranges(r)) for name, (e, r) in shards.items()})
+        self._positions = [[epoch, 0] for _ in range(self._num_streams)]
+        self._ended = [False] * self._num_streams
+        self._next_stream = 0
+        same_rank = [s for s in states if s["config"]["rank"] == self._config["rank"]]
+        self._stats = {**_fresh_stats(), **(same_rank[0]["stats"] if same_rank else {})}
 
     def _batch_source(self) -> Iterator[dict]:
         self._dataset.start_positions = [tuple(p) for p in self._positions]

@@ -8,15 +8,24 @@ and is ended instead of looping forever.
 
 A stream's position is (epoch, offset): the number of samples of that epoch's shuffled order it
 has consumed. Resuming replays the epoch's raw tar records (no decoding) up to the offset, which
-restores the shuffle buffer exactly. Every batch carries its stream id, the position after it and
+restores the shuffle buffer exactly.
+
+Re-sharding (another world size or worker count): `consumed(stream, position)` replays a stream to
+name the samples (shard, index in the tar) it consumed in its current epoch. A dataset given such a
+`Remainder` first runs a remainder pass (epoch `Remainder.epoch`) over its new shards that reads
+only the samples not yet consumed in their shard's current epoch, then continues with epoch + 1. Every batch carries its stream id, the position after it and
 the events (skipped shards/samples) that happened since the previous batch of the stream; a stream
 ends with an end marker. Samples are batched across epoch boundaries, so all batches are full
 except the last one of a finite run.
 """
 from __future__ import annotations
 
+import copy
 import random
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from torch.utils.data import IterableDataset, get_worker_info
@@ -28,6 +37,39 @@ from unimumo.shards.tar_reader import read_shard
 from unimumo.utils.seeding import derive_seed
 
 Event = tuple[str, str, str]  # (kind, where, detail)
+ALL = 2**62  # end of the range that marks every sample of a shard as consumed
+
+
+@dataclass
+class Remainder:
+    """What is left of the interrupted epoch: shard name -> (that shard's epoch, consumed index ranges)."""
+
+    epoch: int  # the epoch number of the remainder pass (later epochs follow it)
+    shards: dict[str, tuple[int, list[list[int]]]] = field(default_factory=dict)
+
+    def consumed(self, shard: str, index: int) -> bool:
+        ranges = self.shards.get(shard, (0, []))[1]
+        at = bisect_right(ranges, [index, ALL]) - 1
+        return at >= 0 and ranges[at][0] <= index < ranges[at][1]
+
+
+def to_ranges(indices: set[int]) -> list[list[int]]:
+    """Sorted [start, end) ranges covering `indices`."""
+    return merge_ranges([[i, i + 1] for i in indices])
+
+
+def merge_ranges(ranges: list[list[int]]) -> list[list[int]]:
+    merged: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def shard_name(url: str) -> str:
+    return Path(url).name
 
 
 def split_by_node(shards: Sequence[str], rank: int, world_size: int) -> list[str]:
@@ -59,6 +101,14 @@ class ShardStreamDataset(IterableDataset):
         self.rank, self.world_size, self.num_streams = rank, world_size, num_streams
         self.batch_size, self.shuffle_buffer, self.spec, self.epochs = batch_size, shuffle_buffer, spec, epochs
         self.start_positions: list[tuple[int, int]] = [(0, 0)] * num_streams
+        self.remainder: Remainder | None = None
+
+    def with_topology(self, rank: int, world_size: int, num_streams: int) -> "ShardStreamDataset":
+        """The same dataset as read by `rank` of `world_size` with `num_streams` streams (no remainder)."""
+        other = copy.copy(self)
+        other.rank, other.world_size, other.num_streams = rank, world_size, num_streams
+        other.start_positions, other.remainder = [(0, 0)] * num_streams, None
+        return other
 
     def stream_shards(self, stream: int, epoch: int) -> list[str]:
         shards = split_by_worker(split_by_node(self.shards, self.rank, self.world_size), stream, self.num_streams)
@@ -70,10 +120,19 @@ class ShardStreamDataset(IterableDataset):
         info = get_worker_info()
         return self._batches(info.id if info is not None else 0)
 
+    def _in_remainder(self, epoch: int) -> bool:
+        return self.remainder is not None and epoch == self.remainder.epoch
+
     def _raw_samples(self, stream: int, epoch: int, events: list[Event]) -> Iterator[dict]:
+        remainder = self.remainder if self._in_remainder(epoch) else None
         for url in self.stream_shards(stream, epoch):
+            name = shard_name(url)
             try:
-                yield from read_shard(url)
+                for index, raw in enumerate(read_shard(url)):
+                    if remainder is not None and remainder.consumed(name, index):
+                        continue
+                    raw["__sample__"] = (name, index)
+                    yield raw
             except FileNotFoundError as error:
                 events.append(("missing_shard", url, str(error)))
             except Exception as error:  # any unreadable tar: skip it, never stop training
@@ -86,9 +145,32 @@ class ShardStreamDataset(IterableDataset):
         rng = random.Random(derive_seed(self.spec.seed, "sample-order", epoch, self.rank, stream))
         return shuffle(self.shuffle_buffer, self.shuffle_buffer, rng=rng)(samples)
 
+    def consumed(self, stream: int, position: tuple[int, int], ended: bool) -> dict[str, tuple[int, list[list[int]]]]:
+        """shard name -> (its current epoch, consumed index ranges) for each shard of `stream` at `position`
+        (replays the raw records; an ended stream has consumed everything)."""
+        epoch, offset = position
+        names = [shard_name(url) for url in self.stream_shards(stream, epoch)]
+        if ended:
+            return {name: (epoch, [[0, ALL]]) for name in names}
+        seen: dict[str, set[int]] = {name: set() for name in names}
+        for raw in islice(self._shuffled(stream, epoch, []), offset):
+            name, index = raw["__sample__"]
+            seen[name].add(index)
+        before = self.remainder.shards if self._in_remainder(epoch) else {}
+        out = {}
+        for name in names:
+            shard_epoch, ranges = before.get(name, (epoch, []))
+            out[name] = (shard_epoch, merge_ranges(ranges + to_ranges(seen[name])))
+        return out
+
+    def _shard_epoch(self, raw: dict, epoch: int) -> int:
+        if self._in_remainder(epoch):
+            return self.remainder.shards.get(raw["__sample__"][0], (epoch, []))[0]
+        return epoch
+
     def _window(self, raw: dict, epoch: int, events: list[Event]) -> dict | None:
         try:
-            window = make_window(raw, self.spec, epoch)
+            window = make_window(raw, self.spec, self._shard_epoch(raw, epoch))
         except SampleError as error:
             events.append(("corrupt_sample", raw.get("__url__", "?"), str(error)))
             return None
@@ -115,7 +197,7 @@ class ShardStreamDataset(IterableDataset):
                 if len(pending) == self.batch_size:
                     yield self._tagged(stream, self._collate(pending), (epoch, consumed), events)
                     pending = []
-            if skip == 0 and produced == 0:  # nothing usable: end the stream rather than loop forever
+            if skip == 0 and produced == 0 and not self._in_remainder(epoch):  # nothing usable: end the stream rather than loop forever
                 events.append(("empty_stream", f"rank {self.rank} stream {stream}", f"epoch {epoch}: no usable sample"))
                 break
             epoch, skip = epoch + 1, 0

@@ -1,16 +1,23 @@
 """DeepSpeed checkpoints of a run: save with client state, a `latest` pointer that moves last, rotation.
 
 Layout: OUT/checkpoints/global_step{N}/ (DeepSpeed files + `unimumo_meta.json`: model class, model
-config, recipe) and OUT/checkpoints/latest (the tag of the newest complete checkpoint). Every rank's
-RNG state and loader position are gathered into the client state so that `--resume` continues the
-exact sample and random-number sequence of each rank.
+config, recipe, world size) and OUT/checkpoints/latest (the tag of the newest complete checkpoint).
+Every rank's RNG state and loader position are gathered into the client state so that `--resume`
+continues the exact sample and random-number sequence of each rank.
+
+Resuming on another world size: the checkpoint is converted once to DeepSpeed's universal format
+(ds_to_universal) into global_step{N}/universal/ (written beside, renamed into place, reused later,
+rotated with its checkpoint) and loaded with `"checkpoint": {"load_universal": true}`.
 """
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +29,7 @@ from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 LATEST = "latest"
 META = "unimumo_meta.json"
+UNIVERSAL = "universal"  # the universal-format copy inside a checkpoint directory
 CLIENT_KEY = "unimumo"  # our client state lives under one key: DeepSpeed reserves names such as skipped_steps
 _TAG = re.compile(r"^global_step(\d+)$")
 
@@ -127,22 +135,49 @@ class CheckpointManager:
         _barrier()
         return self.root / tag
 
-    def load(self, engine, *, world_size: int) -> dict | None:
-        """Restore the newest complete checkpoint into `engine`; returns our client state (None: no checkpoint)."""
+    def saved_world_size(self) -> int | None:
+        """World size of the newest complete checkpoint (None: there is none)."""
+        tag = latest_tag(self.root)
+        return None if tag is None else int(read_meta(self.root, tag)["world_size"])
+
+    def prepare_universal(self) -> Path:
+        """The universal copy of the newest checkpoint, converted by rank 0 if it is not there yet."""
+        tag = latest_tag(self.root)
+        target = self.root / tag / UNIVERSAL
+        if self.rank == 0 and not target.is_dir():
+            convert_to_universal(self.root / tag, target)
+        _barrier()
+        if not target.is_dir():
+            raise CheckpointError(f"{target} is missing after the conversion (is {self.root} on a shared file system?)")
+        return target
+
+    def load(self, engine, *, universal: bool = False) -> dict | None:
+        """Restore the newest complete checkpoint into `engine` (from its universal copy when `universal`,
+        after `prepare_universal`); returns our client state (None: no checkpoint)."""
         tag = latest_tag(self.root)
         if tag is None:
             return None
-        path, client = engine.load_checkpoint(str(self.root), tag=tag, load_optimizer_states=True,
+        load_dir, load_tag = (self.root / tag, UNIVERSAL) if universal else (self.root, tag)
+        path, client = engine.load_checkpoint(str(load_dir), tag=load_tag, load_optimizer_states=True,
                                               load_lr_scheduler_states=True)
         if path is None or not client or CLIENT_KEY not in client:
-            raise CheckpointError(f"DeepSpeed could not load {self.root / tag} (or it holds no {CLIENT_KEY} state)")
-        client = client[CLIENT_KEY]
-        saved_world = len(client["ranks"])
-        if saved_world != world_size:
-            raise CheckpointError(
-                f"{self.root / tag} was written by {saved_world} ranks; exact resume needs the same world size "
-                f"(now {world_size}). Start a new run with --init-from an export instead.")
-        return client
+            raise CheckpointError(f"DeepSpeed could not load {load_dir / load_tag} (or it holds no {CLIENT_KEY} state)")
+        return client[CLIENT_KEY]
+
+
+def convert_to_universal(checkpoint: Path, target: Path) -> None:
+    """ds_to_universal of one checkpoint directory into `target`, atomically (a staging directory beside it)."""
+    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    command = [sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder", str(checkpoint),
+               "--output_folder", str(staging), "--num_extract_workers", "1", "--num_merge_workers", "1",
+               "--inject_missing_state"]  # ZeRO 1-2 checkpoints of a plain module lack universal_checkpoint_info
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CheckpointError(f"converting {checkpoint} to the universal format failed "
+                              f"(exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    os.replace(staging, target)
 
 
 def read_meta(root: Path, tag: str) -> dict:

@@ -46,8 +46,21 @@ def resolve_precision(recipe: Recipe, device: torch.device) -> str:
     return recipe.precision
 
 
-def build_ds_config(recipe: Recipe, world_size: int, device: torch.device) -> dict:
-    """The full DeepSpeed config of a run."""
+def accumulation_for(recipe: Recipe, world_size: int) -> int:
+    """global_batch_split, with the world sizes and micro batches that would work when this one does not."""
+    try:
+        return global_batch_split(recipe, world_size)
+    except RecipeError as error:
+        d = recipe.data
+        worlds = [n for n in range(1, d.global_batch // d.micro_batch + 1) if d.global_batch % (d.micro_batch * n) == 0]
+        micros = [m for m in range(1, d.global_batch // world_size + 1) if d.global_batch % (m * world_size) == 0]
+        raise RecipeError(f"{error}. With data.global_batch={d.global_batch}: world sizes {worlds} work with "
+                          f"data.micro_batch={d.micro_batch}; with {world_size} ranks data.micro_batch can be "
+                          f"{micros or 'nothing (global_batch < world size)'}") from None
+
+
+def build_ds_config(recipe: Recipe, world_size: int, device: torch.device, load_universal: bool = False) -> dict:
+    """The full DeepSpeed config of a run (`load_universal`: it will load a universal checkpoint)."""
     path = resolve_ds_config(recipe.ds_config)
     try:
         config = json.loads(path.read_text())
@@ -57,7 +70,7 @@ def build_ds_config(recipe: Recipe, world_size: int, device: torch.device) -> di
     if clash:
         raise RecipeError(f"ds_config: {path} sets {clash}; these come from the recipe "
                           f"(data.global_batch, data.micro_batch, optim.*, precision) - remove them from the file")
-    accumulation = global_batch_split(recipe, world_size)
+    accumulation = accumulation_for(recipe, world_size)
     offload = bool(config.get("zero_optimization", {}).get("offload_optimizer"))
     o = recipe.optim
     config.update(
@@ -70,6 +83,8 @@ def build_ds_config(recipe: Recipe, world_size: int, device: torch.device) -> di
         steps_per_print=10**12,
     )
     config["bf16"] = {"enabled": resolve_precision(recipe, device) == "bf16"}
+    if load_universal:
+        config["checkpoint"] = {**config.get("checkpoint", {}), "load_universal": True}
     return config
 
 
@@ -93,11 +108,12 @@ def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer) -> torch.op
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(recipe))
 
 
-def initialize(model: torch.nn.Module, recipe: Recipe, world_size: int, device: torch.device):
+def initialize(model: torch.nn.Module, recipe: Recipe, world_size: int, device: torch.device,
+               load_universal: bool = False):
     """deepspeed.initialize over the trainable parameters only -> (engine, ds_config)."""
     import deepspeed
 
-    config = build_ds_config(recipe, world_size, device)
+    config = build_ds_config(recipe, world_size, device, load_universal)
     engine, _, _, _ = deepspeed.initialize(
         model=model, model_parameters=optimizer_groups(model, recipe.optim.weight_decay), config=config,
         lr_scheduler=lambda optimizer: make_scheduler(recipe, optimizer))

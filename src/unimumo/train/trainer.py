@@ -21,9 +21,9 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from unimumo.constants import REQUEUE_EXIT_CODE
+from unimumo.constants import NUM_CODEBOOKS, REQUEUE_EXIT_CODE
 from unimumo.train import distributed, engine as engine_lib
-from unimumo.train.checkpoint import CheckpointManager, capture_rng, restore_rng, tag_for
+from unimumo.train.checkpoint import CheckpointError, CheckpointManager, capture_rng, restore_rng, tag_for
 from unimumo.train.data import build_data
 from unimumo.train.export import export_checkpoint
 from unimumo.train.model_factory import describe
@@ -67,12 +67,16 @@ class Trainer:
         if recipe.model.activation_checkpointing:
             model.gradient_checkpointing_enable()
         self.model_description = describe(model)
-        self.flops_per_token = flops_per_token(model)
-        self.engine, ds_config = engine_lib.initialize(model, recipe, self.world, self.device)
+        # keys a code token attends to: every stream's delayed window (T + K - 1 steps each) plus its text
+        keys = len(stage.streams) * (recipe.data.window + NUM_CODEBOOKS - 1) + recipe.data.max_text_len
+        self.flops_per_token = flops_per_token(model, stage.streams, attention_context=keys) if stage.streams else None
+        self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
+        saved_world = self.checkpoints.saved_world_size() if recipe.resume else None
+        reshard = saved_world is not None and saved_world != self.world
+        self.engine, ds_config = engine_lib.initialize(model, recipe, self.world, self.device, load_universal=reshard)
         self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
         self.accumulation = ds_config["gradient_accumulation_steps"]
         self.objective = stage.objective(stage, recipe, self.device)
-        self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
 
         self.step = 0
@@ -81,7 +85,7 @@ class Trainer:
         self.unzero_grad_norm: float | None = None  # ZeRO-0 only, measured on log steps
         _seed_all(recipe.seed + 1000 * (self.rank + 1))  # distinct dropout streams per rank
         if recipe.resume:
-            self._resume()
+            self._resume(saved_world)
         if self.main:
             atomic_write_json(self.out / "recipe.json", recipe.to_dict())
             print(f"[unimumo-train] recipe {recipe.name}: {self.world} rank(s) ({self.env.launcher}, {self.backend}), "
@@ -92,19 +96,35 @@ class Trainer:
 
     # -- resume ------------------------------------------------------------------------------------------------------
 
-    def _resume(self) -> None:
-        client = self.checkpoints.load(self.engine, world_size=self.world)
-        if client is None:
+    def _resume(self, saved_world: int | None) -> None:
+        """Continue the newest checkpoint. Written by another number of ranks: load its universal copy
+        (weights, optimizer moments, step, lr schedule, skipped counter continue exactly), continue the
+        data epoch by samples consumed (loader.load_elastic_state) and restore the RNG of the ranks
+        that existed before (the others keep their fresh per-rank seed)."""
+        if saved_world is None:
             if self.main:
                 print(f"[unimumo-train] --resume: no checkpoint in {self.checkpoints.root}; starting fresh", flush=True)
             return
+        reshard = saved_world != self.world
+        if reshard and not hasattr(self.data, "load_elastic_state"):
+            raise CheckpointError(f"{self.checkpoints.root}: written by {saved_world} ranks, now {self.world}; the "
+                                  f"{STAGES[self.recipe.name].data} data of this stage cannot be re-sharded - "
+                                  f"resume on {saved_world} ranks")
+        if reshard:
+            self.checkpoints.prepare_universal()
+        client = self.checkpoints.load(self.engine, universal=reshard)
         self.step, self.skipped = client["step"], client["skipped_steps"]
-        mine = client["ranks"][self.rank]
-        self.data.load_state_dict(mine["loader"])
-        restore_rng(mine["rng"])
+        ranks = client["ranks"]
+        if reshard:
+            self.data.load_elastic_state([state["loader"] for state in ranks])
+        else:
+            self.data.load_state_dict(ranks[self.rank]["loader"])
+        if self.rank < len(ranks):
+            restore_rng(ranks[self.rank]["rng"])
         if self.main:
             self._truncate_metrics()
-            print(f"[unimumo-train] resumed from step {self.step}", flush=True)
+            how = f", re-sharded from {saved_world} to {self.world} ranks" if reshard else ""
+            print(f"[unimumo-train] resumed from step {self.step}{how}", flush=True)
 
     def _truncate_metrics(self) -> None:
         """Drop metric lines logged after the checkpoint we resume from (they will be logged again).
@@ -241,7 +261,7 @@ class Trainer:
         values = window.summary()
         values["tokens_per_s"] *= self.world
         values["samples_per_s"] *= self.world
-        if self.peak_flops:
+        if self.peak_flops and self.flops_per_token:  # no MFU for a model without code streams (VQ-VAE)
             values["mfu"] = self.flops_per_token * values["tokens_per_s"] / (self.peak_flops * self.world)
         values["max_memory_gb"] = max_memory_bytes(self.device) / 2**30
         stats = getattr(self.data, "stats", None) or {}  # rank 0's loader: skipped shards / samples
