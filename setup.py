@@ -29,6 +29,8 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-timeout>=2.2"],
+        # `unimumo-shards build --beat-tracker essentia`; optional because essentia is AGPL-3.0-only
+        "beats": ["essentia>=2.1b6.dev1389"],
     },
     entry_points={
         "console_scripts": [

@@ -9,6 +9,7 @@ from unimumo.cli.shards import EXIT_FAILURES, EXIT_USAGE, main
 from unimumo.shards.format import decode_sample
 from unimumo.shards.manifest import FORMAT
 from unimumo.shards.tar_reader import read_shard
+from unimumo.shards.writer import records_dir
 from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 from unimumo.models.text_tokenizer import TextTokenizer
 
@@ -37,6 +38,7 @@ def test_manifest_counts_match_the_tars(tiny_shards):
     for name in ("music_codec", "motion_tokenizer", "text_tokenizer"):
         assert len(manifest["tokenizers"][name]["fingerprint"]) == 64
     assert manifest["splits"]["train"]["build_args"]["pairs_per_track"] == 2
+    assert manifest["splits"]["train"]["build_args"]["beat_tracker"] == "librosa"  # the default, recorded
 
 
 def test_samples_hold_aligned_codes_captions_and_beats(tiny_shards, synthetic_corpus):
@@ -73,6 +75,13 @@ def test_ignore_lists_are_honoured_and_skips_counted(tiny_shards, synthetic_corp
         assert sample["json"]["motion_id"] not in ignored_motion
     skipped = json.loads((tiny_shards / "manifest.json").read_text())["splits"]["train"]["skipped"]
     assert skipped == {"ignored_tracks": 1, "ignored_motions": 1, "short_beats": 1}
+    listed = [json.loads(line) for line in (tiny_shards / "skipped.jsonl").read_text().splitlines()]
+    by_id = {(r["split"], r["id"]): r for r in listed}
+    assert len(by_id) == len(listed) == sum(skipped.values())  # one line per skipped input
+    short = next(t for t in corpus["music4all"] if t["kind"] == "short_beats")
+    assert by_id[("train", short["id"])]["reason"] == "short_beats"
+    assert "under the 10 s minimum" in by_id[("train", short["id"])]["detail"]
+    assert {by_id[("train", i)]["reason"] for i in ignored_track - {short["id"]} | ignored_motion} == {"ignored"}
 
 
 def test_broken_inputs_are_recorded_not_fatal(tiny_shards, synthetic_corpus):
@@ -97,6 +106,7 @@ def test_exit_code_when_failures_exceed_the_limit_and_existing_output_is_protect
     assert "--resume" in capsys.readouterr().err
     assert main(strict + ["--seed", "7", "--resume"]) == EXIT_USAGE  # resume with other arguments is refused
     assert "different" in capsys.readouterr().err
+    assert json.loads((records_dir(out, "train") / "plan.json").read_text())["args"]["beat_tracker"] == "librosa"
 
 
 def test_two_workers_build_byte_identical_shards(synthetic_corpus, tiny_shards, tmp_path):

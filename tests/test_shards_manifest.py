@@ -40,7 +40,7 @@ def test_updating_a_format_1_directory_writes_format_2(tmp_path):
     shards = write(tmp_path / "s", V1)
     tokenizers = {"music_codec": V1["tokenizers"]["music_codec"],
                   "motion_tokenizer": V1["tokenizers"]["motion_codec"]}
-    update_split(shards, "test", tokenizers=tokenizers, summary={"samples": 1}, failures=[],
+    update_split(shards, "test", tokenizers=tokenizers, summary={"samples": 1}, failures=[], skipped=[],
                  shards=[{"name": "test-000000.tar", "count": 1, "bytes": 5, "sha256": "e" * 64}])
     written = json.loads((shards / "manifest.json").read_text())
     assert written["format"] == FORMAT == "unimumo-shards/2"
@@ -51,7 +51,7 @@ def test_updating_a_format_1_directory_writes_format_2(tmp_path):
     assert written["splits"] == {**V1["splits"], "test": {"samples": 1}}
     other = dict(tokenizers, motion_tokenizer={"path": "/m/other", "fingerprint": "f" * 64})
     with pytest.raises(ManifestMismatchError, match="built with motion_tokenizer /m/motion_vqvae"):
-        update_split(shards, "test", tokenizers=other, summary={}, failures=[], shards=[])
+        update_split(shards, "test", tokenizers=other, summary={}, failures=[], skipped=[], shards=[])
 
 
 @pytest.mark.parametrize("found, message", [

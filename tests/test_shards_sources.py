@@ -34,9 +34,11 @@ def test_music4all_reports_the_bad_file(tmp_path):
         music4all.list_tracks(tmp_path, "train")
 
 
-def test_music4all_unknown_metadata_values_fall_back_and_garbage_is_named(tmp_path):
+def test_music4all_unknown_metadata_values_are_none_and_garbage_is_named(tmp_path):
     (track,) = music4all.list_tracks(_metadata_only_root(tmp_path / "nan", "abc\tnan\tnan\t\n"), "train")
-    assert (track.energy, track.key, track.tempo) == (0.5, -1, 0.0)
+    assert (track.energy, track.key, track.tempo) == (None, None, None)
+    (track,) = music4all.list_tracks(_metadata_only_root(tmp_path / "none", "abc\t0.5\t-1\t0\n"), "train")
+    assert (track.key, track.tempo) == (None, None)  # Spotify's "no key detected" and "no tempo"
     (track,) = music4all.list_tracks(_metadata_only_root(tmp_path / "ok", "abc\t0.25\t7\t121.5\n"), "train")
     assert (track.energy, track.key, track.tempo) == (0.25, 7, 121.5)
     garbage = _metadata_only_root(tmp_path / "bad", "abc\t0.3\tC#\t120\n")

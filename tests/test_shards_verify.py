@@ -22,6 +22,17 @@ def test_verify_passes_on_a_sound_directory(tiny_shards, capsys):
     assert capsys.readouterr().out.strip().endswith("OK")
 
 
+def test_verify_reports_and_checks_the_failed_and_skipped_listings(shards_copy, capsys):
+    assert main(["verify", str(shards_copy), "--skip-tokenizers"]) == 0
+    out = capsys.readouterr().out
+    failed = len((shards_copy / "failures.jsonl").read_text().splitlines())
+    skipped = (shards_copy / "skipped.jsonl").read_text().splitlines()
+    assert f"{failed} failed inputs (failures.jsonl), {len(skipped)} skipped inputs (skipped.jsonl)" in out
+    (shards_copy / "skipped.jsonl").write_text("".join(line + "\n" for line in skipped[1:]))
+    assert main(["verify", str(shards_copy), "--skip-tokenizers"]) == EXIT_FAILURES
+    assert "skipped inputs listed, summary counts" in capsys.readouterr().out
+
+
 def test_verify_detects_a_flipped_byte(shards_copy, capsys):
     shard = first_train_shard(shards_copy)
     data = bytearray(shard.read_bytes())
@@ -56,6 +67,7 @@ def test_inspect_prints_summary_and_samples(tiny_shards, capsys):
     assert "train:" in out and "val:" in out and "test:" in out
     assert out.count("\nsample ") == 2 and "music codes" in out and "beats" in out
     assert "failure [train]" in out
+    assert "skipped [train]" in out and ": short_beats, " in out or "more in skipped.jsonl" in out
 
 
 def test_inspect_and_verify_reject_a_directory_without_manifest(tmp_path, capsys):

@@ -4,11 +4,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from unimumo.rhythm import BEAT_TRACKERS, require_beat_tracker
+
 SPLITS = ("train", "val", "test")
 
 # arguments that change what is built (the rest only change how fast or where)
 CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
-                  "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds")
+                  "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker")
 
 
 @dataclass
@@ -28,6 +30,7 @@ class BuildConfig:
     resume: bool = False
     max_failure_fraction: float = 0.05
     min_beat_seconds: float = 10.0
+    beat_tracker: str = BEAT_TRACKERS[0]  # librosa; essentia is optional (AGPL-3.0), see unimumo.rhythm
 
     def validate(self) -> "BuildConfig":
         problems = []
@@ -51,6 +54,10 @@ class BuildConfig:
             problems.append(f"--pairs-per-track must be >= 1, got {self.pairs_per_track}")
         if not 0.0 <= self.max_failure_fraction <= 1.0:
             problems.append(f"--max-failure-fraction must be in [0, 1], got {self.max_failure_fraction}")
+        try:
+            require_beat_tracker(self.beat_tracker)
+        except ValueError as error:
+            problems.append(f"--beat-tracker: {error}")
         if problems:
             raise ValueError("invalid build arguments:\n  " + "\n  ".join(problems))
         return self

@@ -15,7 +15,7 @@ from unimumo.data.sources.music4all import TrackInfo, load_audio
 from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
-from unimumo.rhythm import music_beats
+from unimumo.rhythm import track_beats
 
 
 @dataclass
@@ -24,7 +24,7 @@ class TrackResult:
     track_id: str
     samples: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
-    skipped: str | None = None  # reason a valid track produced no samples ("short_beats")
+    skipped: dict | None = None  # why a valid track produced no samples: a skipped.jsonl record
 
 
 @dataclass
@@ -83,11 +83,14 @@ def process_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> TrackResult:
     result = TrackResult(index=index, track_id=info.id)
     try:
         wav = load_audio(info.audio_path, context.codec.sampling_rate)
-        beats, tempo = music_beats(wav, context.codec.sampling_rate, with_tempo=True)
-        if beats.size < 2 or beats[-1] - beats[0] < config.min_beat_seconds:
-            result.skipped = "short_beats"
+        rhythm = track_beats(wav, context.codec.sampling_rate, config.beat_tracker)
+        span = float(rhythm.beats[-1] - rhythm.beats[0]) if rhythm.beats.size >= 2 else 0.0
+        if span < config.min_beat_seconds:
+            result.skipped = {"id": info.id, "file": str(info.audio_path), "reason": "short_beats",
+                              "detail": f"{rhythm.beats.size} beats spanning {span:.2f} s, under the "
+                                        f"{config.min_beat_seconds:g} s minimum"}
             return result
-        track = MusicTrack(info=info, codes=context.codec.encode(wav), beats=beats, tempo=tempo,
+        track = MusicTrack(info=info, codes=context.codec.encode(wav), rhythm=rhythm,
                            duration=len(wav) / context.codec.sampling_rate)
     except Exception as error:  # any unreadable input is recorded, the build goes on
         result.failures.append(failure(info.audio_path, "music", error, track_id=info.id))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -18,10 +19,27 @@ AIST_GENRES = {
     "gJB": "ballet jazz",
 }
 
+
+
+@dataclass(frozen=True)
+class MusicTemplate:
+    """One caption wording: an opening with and without the genre, then a phrase per known field, in order."""
+
+    with_genre: str
+    without_genre: str
+    tempo: str
+    key: str
+    mood: str
+    tags: str
+
+
+# A field the metadata lacks is left out of the caption, never filled with a default or a guess.
 MUSIC_TEMPLATES = (
-    "This is a {genre} song with a tempo of {tempo} bpm in the key of {key}. It sounds {mood} and {tags}.",
-    "A {mood} {genre} track at {tempo} bpm, {key}, tagged {tags}.",
-    "{genre} music, {tags}, {mood}, around {tempo} beats per minute in {key}.",
+    MusicTemplate("This is a {genre} song", "This is a song", "with a tempo of {tempo} bpm", "in the key of {key}",
+                  "that sounds {mood}", "tagged {tags}"),
+    MusicTemplate("A {genre} track", "A track", "at {tempo} bpm", "in {key}", "{mood} in feel", "tagged {tags}"),
+    MusicTemplate("{genre} music", "Music", "around {tempo} beats per minute", "in {key}", "feeling {mood}",
+                  "with the tags {tags}"),
 )
 
 MOTION_TEMPLATES = (
@@ -30,6 +48,7 @@ MOTION_TEMPLATES = (
     "Someone performs a {genre} dance.",
     "The dancer moves in a {genre} style.",
 )
+MOTION_TEMPLATES_WITHOUT_GENRE = ("A person is dancing.", "Someone dances.", "The dancer moves to the music.")
 
 
 def energy_word(energy: float) -> str:
@@ -40,27 +59,33 @@ def energy_word(energy: float) -> str:
     return "calm"
 
 
-def key_name(key: int | str) -> str:
-    """Spotify pitch class (0 = C ... 11 = B, -1 unknown) to a readable key."""
-    try:
-        index = int(key)
-    except (TypeError, ValueError):
-        return str(key)
-    return f"{KEY_NAMES[index]}" if 0 <= index < len(KEY_NAMES) else "an unknown key"
+def key_name(key: int | None) -> str | None:
+    """Spotify pitch class (0 = C ... 11 = B) to a key name; None when unknown (None, -1 or out of range)."""
+    return KEY_NAMES[key] if key is not None and 0 <= key < len(KEY_NAMES) else None
 
 
-def music_caption(*, genre: str, tempo: float, key: int | str, energy: float, tags: list[str], template: str) -> str:
-    """Fill one of MUSIC_TEMPLATES from track metadata."""
-    tag_text = ", ".join(tags[:3]) if tags else "untagged"
-    return template.format(
-        genre=genre or "unknown genre", tempo=int(round(tempo)), key=key_name(key), mood=energy_word(energy), tags=tag_text
-    )
+def music_caption(*, genre: str, tempo: float | None, key: int | None, energy: float | None, tags: list[str],
+                  template: MusicTemplate) -> str:
+    """A caption from what is known about a track: empty or None fields are left out of the sentence."""
+    key_text = key_name(key)
+    phrases = [
+        template.tempo.format(tempo=int(round(tempo))) if tempo else None,
+        template.key.format(key=key_text) if key_text else None,
+        template.mood.format(mood=energy_word(energy)) if energy is not None else None,
+        template.tags.format(tags=", ".join(tags[:3])) if tags else None,
+    ]
+    opening = template.with_genre.format(genre=genre) if genre else template.without_genre
+    text = ", ".join([opening + (" " + phrases[0] if phrases[0] else "")] + [p for p in phrases[1:] if p])
+    return text[0].upper() + text[1:] + "."
 
 
 def motion_caption(genre: str | None, rng: random.Random) -> str:
-    return rng.choice(MOTION_TEMPLATES).format(genre=genre or "free")
+    """A dance caption naming the genre when it is known."""
+    return rng.choice(MOTION_TEMPLATES).format(genre=genre) if genre else rng.choice(MOTION_TEMPLATES_WITHOUT_GENRE)
 
 
 def all_caption_variants(genres: list[str]) -> list[str]:
-    """Every motion template filled with every genre: sentencepiece training text covering motion captions."""
-    return [template.format(genre=genre) for genre in genres for template in MOTION_TEMPLATES]
+    """Every motion caption (each template with each genre, and those without a genre): sentencepiece training
+    text covering motion captions."""
+    return [template.format(genre=genre) for genre in genres for template in MOTION_TEMPLATES] + \
+        list(MOTION_TEMPLATES_WITHOUT_GENRE)

@@ -20,6 +20,7 @@ from unimumo.data.sources import aist, humanml3d
 from unimumo.data.sources.clip import MotionClip
 from unimumo.data.sources.music4all import TrackInfo
 from unimumo.motion.humanml3d_features import features_to_joints, joints_to_features
+from unimumo.rhythm import BeatTrack
 
 READERS = {"aist": aist.read_clip, "humanml3d": humanml3d.read_clip}
 
@@ -64,13 +65,21 @@ def choose_motions(pool: list[MotionEntry], k: int, rng: random.Random) -> list[
 
 @dataclass
 class MusicTrack:
-    """A decoded, tokenized track: codes [4, T] at CODE_RATE and beat times (s)."""
+    """A decoded, tokenized track: codes [4, T] at CODE_RATE and its tracked beats (s) and tempo."""
 
     info: TrackInfo
     codes: np.ndarray
-    beats: np.ndarray
-    tempo: float
+    rhythm: BeatTrack
     duration: float
+
+    @property
+    def beats(self) -> np.ndarray:
+        return self.rhythm.beats
+
+    @property
+    def caption_tempo(self) -> float | None:
+        """The metadata's tempo; else the tracked one only when it is confident (`BeatTrack.confident`); else None."""
+        return self.info.tempo or (self.rhythm.tempo if self.rhythm.confident else None)
 
 
 def make_pair_sample(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str,
@@ -90,7 +99,7 @@ def make_pair_sample(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed
     warped_beats = visual_beats(joints, fps)
     unwarped_beats = motion.beats - placement.warp.motion_knots[0]
     info = track.info
-    music_text = music_caption(genre=info.genre, tempo=info.tempo or track.tempo, key=info.key, energy=info.energy,
+    music_text = music_caption(genre=info.genre, tempo=track.caption_tempo, key=info.key, energy=info.energy,
                                tags=info.tags, template=rng.choice(MUSIC_TEMPLATES))
     clip = motion.clip
     motion_text = rng.choice(clip.captions) if clip.captions else motion_caption(clip.genre, rng)
@@ -100,7 +109,9 @@ def make_pair_sample(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed
         "source": clip.source,
         "genre": info.genre,
         "motion_genre": clip.genre,
-        "tempo": track.tempo,
+        "tempo": round(track.rhythm.tempo, 3),
+        "tempo_confident": track.rhythm.confident,
+        "beat_agreement": None if track.rhythm.agreement is None else round(track.rhythm.agreement, 3),
         "metadata_tempo": info.tempo,
         "beats": [round(float(b), 4) for b in beats],
         "motion_beats": [round(float(b), 4) for b in warped_beats[warped_beats < frames / CODE_RATE]],

@@ -65,13 +65,19 @@ class BuildReport:
         return self.failure_fraction <= self.max_failure_fraction
 
 
-def motion_entries(config: BuildConfig) -> tuple[list[MotionEntry], int]:
-    """The split's motion files (AIST++ then HumanML3D, list order) and how many the ignore list removed."""
-    entries, ignored = [], 0
+def ignored_record(item_id: str, file: Path) -> dict:
+    """A skipped.jsonl record of an input on its corpus's ignore list."""
+    return {"id": item_id, "file": str(file), "reason": "ignored", "detail": f"listed in {file.name}"}
+
+
+def motion_entries(config: BuildConfig) -> tuple[list[MotionEntry], list[dict]]:
+    """The split's motion files (AIST++ then HumanML3D, list order) and skip records of those the ignore list removed."""
+    entries, ignored = [], []
     if config.aist is not None:
         listed = aist.read_names(Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
         paths = aist.list_sequences(config.aist, config.split)
-        ignored += len(listed) - len(paths)
+        kept = {p.stem for p in paths}
+        ignored += [ignored_record(name, Path(config.aist) / "ignore_list.txt") for name in listed if name not in kept]
         entries += [MotionEntry(id=p.stem, source="aist", path=str(p)) for p in paths]
     if config.humanml3d is not None:
         entries += [MotionEntry(id=p.stem, source="humanml3d", path=str(p))
@@ -145,11 +151,11 @@ def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig, fir
 
 
 def summarize(config: BuildConfig, records: list, tracks: list, listed_tracks: list, entries: list,
-              ignored_motions: int, failures: list[dict]) -> BuildReport:
-    skipped = {"ignored_tracks": len(listed_tracks) - len(tracks), "ignored_motions": ignored_motions}
+              ignored_motions: list[dict], failures: list[dict]) -> BuildReport:
+    skipped = {"ignored_tracks": len(listed_tracks) - len(tracks), "ignored_motions": len(ignored_motions)}
     for record in records:
-        for reason, count in record.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
+        for skip in record.skipped:
+            skipped[skip["reason"]] = skipped.get(skip["reason"], 0) + 1
     inputs = len(tracks) + len(entries)
     return BuildReport(
         split=config.split, out=str(config.out), shards=len(records), samples=sum(r.count for r in records),
@@ -172,7 +178,7 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     load_motion.cache_clear()  # never reuse motions read by an earlier build in this process
     if context.codec.frame_rate != CODE_RATE:
         raise BuildError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} Hz, expected {CODE_RATE}")
-    warm_up_beat_tracker()  # and the compiled beat-tracking kernels
+    warm_up_beat_tracker(config.beat_tracker)  # and the compiled beat-tracking kernels
     tokenizers = tokenizer_manifest(context, config)
     Manifest.load(out, missing_ok=True).check_tokenizers(tokenizers)
     next_index, next_track, records = prepare_output(config, plan_fingerprint(config, tracks, entries, tokenizers))
@@ -201,9 +207,13 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
 
     records = records + writer.finished
     failures = motion_failures + [failure for record in records for failure in record.failures]
+    kept_ids = {track.id for track in tracks}
+    ignore_file = Path(config.music4all) / "music4all_ignore.txt"
+    skips = [ignored_record(track_id, ignore_file) for track_id in listed_tracks if track_id not in kept_ids] \
+        + ignored_motions + [skip for record in records for skip in record.skipped]
     report = summarize(config, records, tracks, listed_tracks, entries, ignored_motions, failures)
     shards = [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in records]
-    update_split(out, config.split, tokenizers=tokenizers, shards=shards, failures=failures,
+    update_split(out, config.split, tokenizers=tokenizers, shards=shards, failures=failures, skipped=skips,
                  summary={**report.contents(), "build_args": config.as_json()})
     report.resumed_from_track = next_track
     report.seconds = round(time.perf_counter() - started, 2)

@@ -129,7 +129,7 @@ def ground_truth_music_beats(samples: list[EvalSample], codec, protocol: Protoco
     """Beat times (s) of the samples' own music: the shard builder's for `corrected`, else the protocol's
     extractor on the codec-decoded music; and where they come from."""
     if protocol.name == "corrected":
-        return [s.music_beats for s in samples], f"shard builder ({LIBROSA_BEATS})"
+        return [s.music_beats for s in samples], "the shard builder's beat tracker"
     music = decode_music(codec, ground_truth(samples, "music_codes"), "ground-truth")
     beats, extractor = music_beat_times(music, codec.sampling_rate, protocol)
     return beats, f"{extractor} of the codec-decoded ground-truth music"

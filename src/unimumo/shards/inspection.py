@@ -6,8 +6,11 @@ from pathlib import Path
 from unimumo.constants import CODE_RATE
 from unimumo.shards.format import (META, MOTION_CODES, MOTION_IDS, MOTION_TEXT, MUSIC_CODES, MUSIC_IDS, MUSIC_TEXT,
                                    SampleError, decode_sample)
-from unimumo.shards.manifest import MANIFEST_NAME, Manifest, read_failures
+from unimumo.shards.manifest import MANIFEST_NAME, Manifest, read_failures, read_skipped
 from unimumo.shards.tar_reader import read_shard
+
+
+SHOWN = 5  # failures and skipped inputs listed in the summary (all are in failures.jsonl / skipped.jsonl)
 
 
 def summary_lines(out: Path) -> list[str]:
@@ -23,11 +26,16 @@ def summary_lines(out: Path) -> list[str]:
         lines.append(f"  {split}: {summary['samples']} samples in {len(entries)} shards ({size:.2f} MiB), "
                      f"{summary['tracks_with_samples']}/{summary['tracks']} tracks used, skipped {summary['skipped']}, "
                      f"{summary['failures']} failures")
-    failures = read_failures(out)
-    for failure in failures[:5]:
+    failures, skipped = read_failures(out), read_skipped(out)
+    for failure in failures[:SHOWN]:
         lines.append(f"  failure [{failure.get('split')}] {failure['file']}: {failure['reason']}")
-    if len(failures) > 5:
-        lines.append(f"  ... {len(failures) - 5} more in failures.jsonl")
+    if len(failures) > SHOWN:
+        lines.append(f"  ... {len(failures) - SHOWN} more in failures.jsonl")
+    for skip in skipped[:SHOWN]:
+        lines.append(f"  skipped [{skip.get('split')}] {skip['id']} ({skip['file']}): {skip['reason']}"
+                     + (f", {skip['detail']}" if skip.get("detail") else ""))
+    if len(skipped) > SHOWN:
+        lines.append(f"  ... {len(skipped) - SHOWN} more in skipped.jsonl")
     return lines
 
 

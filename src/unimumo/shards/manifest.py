@@ -1,4 +1,4 @@
-"""manifest.json and failures.jsonl of a shard directory: the typed, versioned `Manifest`, updated one split at a time.
+"""manifest.json, failures.jsonl and skipped.jsonl of a shard directory: the typed, versioned `Manifest`, updated one split at a time.
 
 manifest.json (format "unimumo-shards/2"):
     format      "unimumo-shards/2"
@@ -6,7 +6,9 @@ manifest.json (format "unimumo-shards/2"):
     shards      [{name, split, count, bytes, sha256}]  (what the loader reads, in order)
     splits      {split: {split, shards, samples, tracks, tracks_with_samples, skipped, failures, inputs,
                          failure_fraction, max_failure_fraction, build_args}}  (a split is listed once complete)
-failures.jsonl: one {split, file, stage, reason[, track_id]} per line.
+failures.jsonl: one {split, file, stage, reason[, track_id]} per line: inputs that could not be read or paired.
+skipped.jsonl: one {split, id, file, reason[, detail]} per line: valid inputs left out on purpose (reason
+    "ignored": on the corpus's ignore list; "short_beats": beats span less than --min-beat-seconds).
 Format 1 named the motion tokenizer "motion_codec"; such manifests are read (renamed in memory) and
 written back as format 2. Several splits may be built into one directory at once: updates hold an
 exclusive file lock.
@@ -24,6 +26,7 @@ from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.json"
 FAILURES_NAME = "failures.jsonl"
+SKIPPED_NAME = "skipped.jsonl"
 FORMAT_NAME = "unimumo-shards"
 FORMAT_VERSION = 2
 FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
@@ -166,16 +169,38 @@ def manifest_lock(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_failures(out: Path) -> list[dict]:
-    path = Path(out) / FAILURES_NAME
+def _read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ManifestError(f"{path}: line {number} is not valid JSON ({error})") from error
+    return records
+
+
+def read_failures(out: Path) -> list[dict]:
+    """failures.jsonl of a shard directory (empty when absent)."""
+    return _read_jsonl(Path(out) / FAILURES_NAME)
+
+
+def read_skipped(out: Path) -> list[dict]:
+    """skipped.jsonl of a shard directory (empty when absent)."""
+    return _read_jsonl(Path(out) / SKIPPED_NAME)
+
+
+def _replace_split_lines(out: Path, name: str, split: str, records: list[dict]) -> None:
+    kept = [record for record in _read_jsonl(out / name) if record.get("split") != split]
+    lines = [json.dumps(record, sort_keys=True) for record in kept + [dict(r, split=split) for r in records]]
+    atomic_write_text(out / name, "".join(line + "\n" for line in lines))
 
 
 def update_split(out: Path, split: str, *, tokenizers: dict, shards: list[dict], summary: dict,
-                 failures: list[dict]) -> None:
-    """Replace `split`'s entries in manifest.json and failures.jsonl (atomically, under the lock)."""
+                 failures: list[dict], skipped: list[dict]) -> None:
+    """Replace `split`'s entries in manifest.json, failures.jsonl and skipped.jsonl (atomically, under the lock)."""
     with manifest_lock(out):
         manifest = Manifest.load(out, missing_ok=True)
         manifest.check_tokenizers(tokenizers)
@@ -184,6 +209,5 @@ def update_split(out: Path, split: str, *, tokenizers: dict, shards: list[dict],
         manifest.shards = kept_shards + [ShardEntry(**{**s, "split": split}) for s in shards]
         manifest.splits[split] = summary
         manifest.save()
-        kept = [f for f in read_failures(out) if f.get("split") != split]
-        lines = [json.dumps(f, sort_keys=True) for f in kept + [dict(f, split=split) for f in failures]]
-        atomic_write_text(out / FAILURES_NAME, "".join(line + "\n" for line in lines))
+        _replace_split_lines(out, FAILURES_NAME, split, failures)
+        _replace_split_lines(out, SKIPPED_NAME, split, skipped)

@@ -3,7 +3,8 @@
 Checks: every listed shard exists and its sha256 matches; every sample decodes (codes int16 [4,T] in
 range, music and motion of equal length, text ids, json); per-shard sample counts match; and the
 tokenizer fingerprints recorded in the manifest match the tokenizers given (default: the paths
-recorded in the manifest). Returns a list of problems; empty means the directory is sound.
+recorded in the manifest); failures.jsonl and skipped.jsonl list as many inputs per split as the
+manifest's summary counts. Returns a list of problems; empty means the directory is sound.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from unimumo.shards.format import SampleError, decode_sample
-from unimumo.shards.manifest import MANIFEST_NAME, Manifest, ManifestError
+from unimumo.shards.manifest import (FAILURES_NAME, MANIFEST_NAME, SKIPPED_NAME, Manifest, ManifestError,
+                                     read_failures, read_skipped)
 from unimumo.shards.tar_reader import read_shard
 from unimumo.utils.fingerprint import fingerprint_file
 
@@ -73,10 +75,32 @@ def verify_shards(out: str | Path, *, music_codec=None, motion_tokenizer=None, t
         if listed != summary.get("samples"):
             problems.append(f"{out}: split {split}: shards hold {listed} samples, "
                             f"summary says {summary.get('samples')}")
+    try:
+        problems += _listing_problems(out, manifest, stats)
+    except ManifestError as error:
+        problems.append(str(error))
     if check_tokenizers:
         problems += _tokenizer_problems(manifest, {"music_codec": music_codec, "motion_tokenizer": motion_tokenizer,
                                                    "text_tokenizer": text_tokenizer})
     return problems, stats
+
+
+def _listing_problems(out: Path, manifest: Manifest, stats: dict) -> list[str]:
+    """failures.jsonl / skipped.jsonl against the per-split counts of the manifest (totals go into `stats`)."""
+    failures, skipped = read_failures(out), read_skipped(out)
+    stats["failures"], stats["skipped"] = len(failures), len(skipped)
+    problems = []
+    for split, summary in manifest.splits.items():
+        listed = sum(f.get("split") == split for f in failures)
+        if listed != summary.get("failures", 0):
+            problems.append(f"{out / FAILURES_NAME}: split {split}: {listed} failures listed, "
+                            f"summary says {summary.get('failures')}")
+        listed = sum(s.get("split") == split for s in skipped)
+        counted = sum((summary.get("skipped") or {}).values())
+        if listed != counted:
+            problems.append(f"{out / SKIPPED_NAME}: split {split}: {listed} skipped inputs listed, summary counts "
+                            f"{counted} ({summary.get('skipped')})")
+    return problems
 
 
 def _tokenizer_problems(manifest: Manifest, given: dict) -> list[str]:

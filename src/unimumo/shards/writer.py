@@ -43,7 +43,7 @@ class ShardRecord:
     track_end: int = 0
     keys: list[str] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict] = field(default_factory=list)  # {id, file, reason, detail} of tracks without samples
 
 
 def read_records(out: Path, split: str) -> list[ShardRecord]:
@@ -75,7 +75,7 @@ class ShardWriter:
         self._stack: contextlib.ExitStack | None = None
         self._tar: TarWriter | None = None
 
-    def add_track(self, samples: list[dict], failures: list[dict], skipped: str | None) -> None:
+    def add_track(self, samples: list[dict], failures: list[dict], skipped: dict | None) -> None:
         incoming = sum(sample_nbytes(s) + TAR_OVERHEAD_PER_MEMBER * (len(s) - 1) for s in samples)
         if samples and self._record is not None and self._record.count and self._record.bytes + incoming > self.max_bytes:
             self.close_shard()
@@ -88,7 +88,7 @@ class ShardWriter:
         self._record.bytes += incoming
         self._record.failures.extend(failures)
         if skipped:
-            self._record.skipped[skipped] = self._record.skipped.get(skipped, 0) + 1
+            self._record.skipped.append(skipped)
         self.next_track += 1
         self._record.track_end = self.next_track
 

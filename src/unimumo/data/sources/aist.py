@@ -43,14 +43,35 @@ def list_sequences(root: str | Path, split: str) -> list[Path]:
     return [root / "motions" / f"{name}.pkl" for name in names if name not in ignored]
 
 
+class AistUnpickler(pickle.Unpickler):
+    """Loads only what an AIST++ motion pickle holds: dicts, lists, tuples, strings, numbers and numpy arrays.
+
+    Any other global (a class or function that a crafted pickle would call) raises UnpicklingError before
+    it is looked up, so nothing in the file is executed.
+    """
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol 5 arrays
+        ("_codecs", "encode"),  # protocol 2 stores the arrays' bytes as latin-1 text re-encoded on load
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing global {module}.{name}: not part of the AIST++ motion format")
+        return super().find_class(module, name)
+
+
 def read_smpl(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
     """SMPL poses [N,72], translations [N,3] and scaling of one sequence; raises MotionFormatError (naming the
     file) on missing keys, bad shapes or NaNs."""
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            data = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError) as error:
+            data = AistUnpickler(handle).load()
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError) as error:
         raise MotionFormatError(f"{path}: cannot read AIST++ pickle ({type(error).__name__}: {error})") from error
     if not isinstance(data, dict):
         raise MotionFormatError(f"{path}: expected a dict of SMPL arrays, got {type(data).__name__}")

@@ -37,9 +37,9 @@ class TrackInfo:
     audio_path: Path
     tags: list[str] = field(default_factory=list)
     genre: str = ""
-    energy: float = 0.5
-    tempo: float = 0.0
-    key: int = -1
+    energy: float | None = None  # None: not in the metadata (captions then leave it out)
+    tempo: float | None = None
+    key: int | None = None  # Spotify pitch class 0..11
     name: str = ""
     album: str = ""
 
@@ -79,15 +79,20 @@ def audio_path(root: Path, track_id: str) -> Path:
     return root / "audios" / f"{track_id}{AUDIO_EXTENSIONS[0]}"
 
 
-def _float(value: str | None, default: float, path: Path, track_id: str) -> float:
-    """A metadata number; `default` when the cell is empty or not finite (Music4All writes "nan" for unknown)."""
+def _float(value: str | None, path: Path, track_id: str) -> float | None:
+    """A metadata number; None when the cell is empty or not finite (Music4All writes "nan" for unknown)."""
     if value in (None, ""):
-        return default
+        return None
     try:
         number = float(value)
     except ValueError as error:
         raise Music4AllFormatError(f"{path}: id {track_id}: not a number: {value!r}") from error
-    return number if math.isfinite(number) else default
+    return number if math.isfinite(number) else None
+
+
+def pitch_class(key: float | None) -> int | None:
+    """Spotify's key column: 0 (C) .. 11 (B); -1 (no key detected) or anything else is unknown (None)."""
+    return int(key) if key is not None and key == int(key) and 0 <= key <= 11 else None
 
 
 def list_tracks(root: str | Path, split: str) -> list[TrackInfo]:
@@ -112,9 +117,9 @@ def list_tracks(root: str | Path, split: str) -> list[TrackInfo]:
                 audio_path=audio_path(root, track_id),
                 tags=[tag.strip() for tag in tags.split(",") if tag.strip()],
                 genre=next((g.strip() for g in genres.split(",") if g.strip()), ""),
-                energy=_float(meta.get("energy"), 0.5, metadata_path, track_id),
-                tempo=_float(meta.get("tempo"), 0.0, metadata_path, track_id),
-                key=int(_float(meta.get("key"), -1, metadata_path, track_id)),
+                energy=_float(meta.get("energy"), metadata_path, track_id),
+                tempo=_float(meta.get("tempo"), metadata_path, track_id) or None,  # Spotify writes 0 for unknown
+                key=pitch_class(_float(meta.get("key"), metadata_path, track_id)),
                 name=info.get("song", ""),
                 album=info.get("album_name", ""),
             )
