@@ -41,8 +41,14 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     evaluation = work / "eval" / "music2motion"
     metrics = json.loads((evaluation / "metrics.json").read_text())
     generated = metrics["metrics"]["generated"]
-    for name in ("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"):
+    for name in ("FID_k", "FID_m", "Div_k", "Div_m"):
         assert isinstance(generated[name], float) and math.isfinite(generated[name]), (name, generated[name])
+    for name in ("BAS", "PFC"):  # undefined per sequence (no beat, still root) is counted, never a silent 0
+        assert generated[f"{name}_nan"] <= metrics["info"]["num_samples"], (name, generated)
+        if generated[f"{name}_nan"] < metrics["info"]["num_samples"]:
+            assert isinstance(generated[name], float) and math.isfinite(generated[name]), (name, generated[name])
+        else:
+            assert generated[name] is None, (name, generated[name])
     assert list(evaluation.rglob("*.wav")) and list(evaluation.rglob("*.gif"))
     assert (evaluation / "metrics.md").exists()
     summary = (work / "SUMMARY.txt").read_text()
