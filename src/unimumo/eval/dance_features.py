@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from unimumo.constants import NUM_JOINTS
-from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, NUM_SMPL_JOINTS, SMPL_JOINT_NAMES
+from unimumo.motion.skeleton import JOINT22_OFFSETS, JOINT22_PARENTS, NUM_SMPL_JOINTS, SMPL_JOINT_NAMES, validate_joints
 
 UP_AXIS = 1  # y up
 HORIZONTAL_AXES = (0, 2)
@@ -55,14 +55,7 @@ HIP_WIDTH = float(np.linalg.norm(_REST[J["left_hip"]] - _REST[J["right_hip"]]))
 
 def check_positions(joints, source: str = "joints", min_frames: int = 3, dtype=np.float64) -> np.ndarray:
     """A finite [N,22,3] or [N,24,3] joint-position array with at least `min_frames` frames, as `dtype`."""
-    array = np.asarray(joints, dtype=dtype)
-    if array.ndim != 3 or array.shape[1] not in JOINT_COUNTS or array.shape[2] != 3:
-        raise ValueError(f"{source}: expected joint positions [N,22,3] or [N,24,3], got shape {list(array.shape)}")
-    if len(array) < min_frames:
-        raise ValueError(f"{source}: needs at least {min_frames} frames, got {len(array)}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{source}: joint positions contain NaN or infinite values")
-    return array
+    return validate_joints(joints, source, min_frames, JOINT_COUNTS, dtype)
 
 
 def prepare_joints(joints, source: str = "joints", max_frames: int | None = MAX_FRAMES, dtype=np.float64) -> np.ndarray:

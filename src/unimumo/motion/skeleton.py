@@ -59,11 +59,14 @@ JOINT22_PARENTS = SMPL_PARENTS[:NUM_JOINTS]
 JOINT22_OFFSETS = SMPL_OFFSETS[:NUM_JOINTS]
 
 
-def validate_joints(joints, source: str = "joints", min_frames: int = 3) -> np.ndarray:
-    """Check a [N,22,3] finite joint-position array with at least `min_frames` frames; float64 copy."""
-    array = np.asarray(joints, dtype=np.float64)
-    if array.ndim != 3 or array.shape[1:] != (NUM_JOINTS, 3):
-        raise ValueError(f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(array.shape)}")
+def validate_joints(joints, source: str = "joints", min_frames: int = 3, joint_counts: tuple[int, ...] = (NUM_JOINTS,),
+                    dtype=np.float64) -> np.ndarray:
+    """Check a finite [N,J,3] joint-position array (J in `joint_counts`) with at least `min_frames` frames;
+    returns it as a `dtype` array."""
+    array = np.asarray(joints, dtype=dtype)
+    if array.ndim != 3 or array.shape[1] not in joint_counts or array.shape[2] != 3:
+        shapes = " or ".join(f"[N,{count},3]" for count in joint_counts)
+        raise ValueError(f"{source}: expected joint positions {shapes}, got shape {list(array.shape)}")
     if len(array) < min_frames:
         raise ValueError(f"{source}: needs at least {min_frames} frames, got {len(array)}")
     if not np.isfinite(array).all():
