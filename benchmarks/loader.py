@@ -87,7 +87,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         urls = write_shards(root, num_samples)
-        spec = WindowSpec(WINDOW, TEXT_LEN, task_weights_from_mixture(None), seed=0)
+        spec = WindowSpec(WINDOW, WINDOW, TEXT_LEN, task_weights_from_mixture(None), seed=0)
         windows = [make_window(sample, spec, epoch=0) for url in urls for sample in read_shard(url)]
         random.Random(0).shuffle(windows)
         loader_rates, memory_rates = [], []

@@ -272,15 +272,69 @@ def test_corrupt_and_short_samples_are_skipped_and_counted(tmp_path):
             writer.write(sample)
     write_manifest(root, [{"name": "train-000000.tar", "split": "train", "count": 10}])
 
-    loader = build_loader(root, "train", 4, window=10, epochs=1)
+    loader = build_loader(root, "train", 4, window=40, min_window=10, epochs=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         keys = all_keys(collect(loader))
     messages = " ".join(str(w.message) for w in caught if issubclass(w.category, ShardSkippedWarning))
-    assert all(name in messages for name in ("badnpy", "badrange", "noids", "shorter than window=10"))
-    assert sorted(keys) == sorted(f"good{i}" for i in range(6))
+    assert all(name in messages for name in ("badnpy", "badrange", "noids", "shorter than min_window=10"))
+    assert sorted(keys) == sorted(f"good{i}" for i in range(6))  # 30 frames: under the window, kept and padded
     assert loader.stats["corrupt_samples_skipped"] == 3
     assert loader.stats["short_samples_dropped"] == 1
+    assert loader.stats["code_steps"] == 6 * 40 and loader.stats["padded_fraction"] == 10 / 40
+
+
+def test_short_samples_are_kept_whole_padded_and_masked(tmp_path):
+    root = tmp_path / "shards"
+    lengths = [[3, 4, 9, 12, 20, 25], [5, 8, 30, 2, 15]]
+    written = write_shards(root, lengths)
+    window, minimum = 12, 4
+    loader = build_loader(root, "train", 3, window=window, min_window=minimum, num_workers=2, epochs=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches = collect(loader)
+    kept = sorted(key for key, sample in written.items() if np.load(io.BytesIO(sample["music.codes.npy"])).shape[1]
+                  >= minimum)
+    assert sorted(all_keys(batches)) == sorted(kept * 2)  # everything from the minimum up, once per epoch
+    assert loader.stats["short_samples_dropped"] == 2 * 2  # the 3- and 2-frame samples, each epoch
+    assert "shorter than min_window=4" in " ".join(str(w.message) for w in caught)
+    padded = real = 0
+    for batch in batches:
+        assert batch["code_mask"].shape == (len(batch["keys"]), window) and batch["code_mask"].dtype == torch.bool
+        for row, key in enumerate(batch["keys"]):
+            frames = np.load(io.BytesIO(written[key]["music.codes.npy"])).shape[1]
+            valid = min(frames, window)
+            assert batch["code_mask"][row].tolist() == [True] * valid + [False] * (window - valid)
+            music, motion = batch["music_codes"][row], batch["motion_codes"][row]
+            start = int(music[0, 0])  # codes encode their time index (make_sample)
+            assert (start == 0) if frames <= window else (0 <= start <= frames - window)
+            expected_time = torch.arange(start, start + valid)
+            for k in range(NUM_CODEBOOKS):
+                assert torch.equal(music[k, :valid], expected_time + 7 * k)
+                assert torch.equal(motion[k, :valid], expected_time + 11 * k + MOTION_BASE)
+            assert music[:, valid:].eq(0).all() and motion[:, valid:].eq(0).all()
+            padded, real = padded + window - valid, real + valid
+    assert loader.stats["code_steps"] == padded + real and loader.stats["padded_code_steps"] == padded
+    assert loader.stats["padded_fraction"] == pytest.approx(padded / (padded + real)) and padded > 0
+    # min_window above the window means the window: nothing that fills a window is ever dropped
+    assert build_loader(root, "train", 3, window=4, min_window=50).stats["padded_fraction"] == 0.0
+    with pytest.raises(ValueError, match="min_window=0"):
+        build_loader(root, "train", 3, window=12, min_window=0)
+
+
+@pytest.mark.filterwarnings("ignore:.*dropping samples shorter than min_window")
+def test_resume_with_padded_samples_continues_with_exactly_the_next_batch(shards):
+    root, _ = shards  # samples of 12 to 40 frames: a 30-frame window pads many of them
+    settings = dict(window=30, min_window=20, num_workers=2, shuffle_buffer=8, seed=4)
+    reference_loader = build_loader(root, "train", 4, **settings)
+    reference = collect(reference_loader, 14)
+    loader = build_loader(root, "train", 4, **settings)
+    head = collect(loader, 5)
+    resumed = build_loader(root, "train", 4, **settings)
+    resumed.load_state_dict(torch.load(_roundtrip(loader.state_dict()), weights_only=False))
+    assert_same_batches(head + collect(resumed, 9), reference)
+    assert resumed.stats == reference_loader.stats and 0 < resumed.stats["padded_fraction"] < 1
+    assert resumed.stats["short_samples_dropped"] > 0
 
 
 def test_task_tags_follow_the_mixture(shards):
@@ -308,7 +362,7 @@ def test_clear_errors_for_bad_arguments(shards, tmp_path):
 def test_only_short_samples_raise_instead_of_looping_forever(tmp_path):
     root = tmp_path / "shards"
     write_shards(root, [[5, 6], [7]])
-    with pytest.raises(RuntimeError, match="no readable samples of at least window=10"):
+    with pytest.raises(RuntimeError, match="no readable samples of at least min_window=10"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             next(iter(build_loader(root, "train", 2, window=10, num_workers=2)))

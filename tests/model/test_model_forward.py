@@ -190,3 +190,86 @@ def test_empty_caption_rows_act_as_no_text(session_model):
     assert torch.isfinite(with_text).all()
     torch.testing.assert_close(with_text[1], without[1])
     assert not torch.allclose(with_text[0], without[0])
+
+
+# --- padded samples (code_mask) ------------------------------------------------------------------------------------
+
+LENGTHS = (T, 6, 2)  # real frames per row of a padded batch; the rest of each row is padding
+
+
+def _padded_batch(seed: int) -> tuple[dict, torch.Tensor]:
+    """Forward inputs of a padded batch (padding codes random, so that a leak would show) and its code mask."""
+    ids, mask = random_text(B, 5, seed)
+    inputs = {"music_codes": random_codes(B, T, seed + 1), "motion_codes": random_codes(B, T, seed + 2),
+              "music_text_ids": ids, "music_text_mask": mask, "motion_text_ids": ids, "motion_text_mask": mask}
+    return inputs, torch.arange(T)[None, :] < torch.tensor(LENGTHS)[:, None]
+
+
+def _alone(inputs: dict, row: int) -> dict:
+    """Row `row` of a padded batch as a batch of one, cut to its real frames."""
+    length = LENGTHS[row]
+    return {name: value[row : row + 1, ..., :length] if name.endswith("codes") else value[row : row + 1]
+            for name, value in inputs.items()}
+
+
+def test_valid_positions_are_those_that_predict_a_real_code():
+    from unimumo.models.delay_pattern import valid_positions
+
+    mask = torch.arange(T)[None, :] < torch.tensor(LENGTHS)[:, None]
+    valid = valid_positions(mask, NUM_CODEBOOKS)
+    assert valid.shape == (B, T + NUM_CODEBOOKS - 1)
+    for row, length in enumerate(LENGTHS):
+        # position s predicts codes (k, s - k): valid iff one of them is a real frame, i.e. s < length + K - 1
+        expected = [any(0 <= s - k < length for k in range(NUM_CODEBOOKS)) for s in range(T + NUM_CODEBOOKS - 1)]
+        assert valid[row].tolist() == expected
+        assert sum(expected) == length + NUM_CODEBOOKS - 1  # the positions the unpadded sequence has
+
+
+def test_a_padded_sample_gives_its_unpadded_logits_and_loss(session_model):
+    inputs, code_mask = _padded_batch(30)
+    out = session_model(**inputs, code_mask=code_mask)
+    alone = [session_model(**_alone(inputs, row)) for row in range(B)]
+    for row, length in enumerate(LENGTHS):
+        # another sequence length reorders float sums: equal up to rounding (ROUNDING_ULPS of float32)
+        assert_equal_up_to_rounding(out.music_logits[row, :, :length], alone[row].music_logits[0])
+        assert_equal_up_to_rounding(out.motion_logits[row, :, :length], alone[row].motion_logits[0])
+    # each sample's loss is its mean over its real codes; the batch loss averages samples, whatever their length
+    for name in ("music_loss", "motion_loss", "loss"):
+        assert_equal_up_to_rounding(getattr(out, name), torch.stack([getattr(a, name) for a in alone]).mean())
+    # padding values never matter: same shapes and kernels, masked terms are exact zeros -> bitwise equal
+    changed = {**inputs, "music_codes": inputs["music_codes"].masked_fill(~code_mask[:, None], 5),
+               "motion_codes": inputs["motion_codes"].masked_fill(~code_mask[:, None], 7)}
+    again = session_model(**changed, code_mask=code_mask)
+    assert torch.equal(again.loss, out.loss)
+    for row, length in enumerate(LENGTHS):
+        assert torch.equal(again.music_logits[row, :, :length], out.music_logits[row, :, :length])
+
+
+def test_an_all_true_code_mask_is_no_mask(session_model):
+    inputs, _ = _padded_batch(31)
+    out = session_model(**inputs)
+    masked = session_model(**inputs, code_mask=torch.ones(B, T, dtype=torch.bool))
+    assert torch.equal(masked.loss, out.loss) and torch.equal(masked.music_logits, out.music_logits)
+
+
+def test_a_padded_sample_gives_its_unpadded_caption(session_model):
+    """The caption pass is bidirectional: padded positions are masked as keys and as the decoder's encoder states."""
+    inputs, code_mask = _padded_batch(32)
+    labels, labels_mask = random_text(B, 6, 33)
+    out = session_model(motion_codes=inputs["motion_codes"], caption_modality="motion", caption_labels=labels,
+                        caption_labels_mask=labels_mask, code_mask=code_mask)
+    for row, length in enumerate(LENGTHS):
+        alone = session_model(motion_codes=inputs["motion_codes"][row : row + 1, :, :length], caption_modality="motion",
+                              caption_labels=labels[row : row + 1], caption_labels_mask=labels_mask[row : row + 1])
+        assert_equal_up_to_rounding(out.caption_logits[row], alone.caption_logits[0])
+
+
+def test_code_mask_validation(session_model):
+    codes = random_codes(2, 5, 0)
+    with pytest.raises(ValueError, match=r"code_mask must be \[B, T\]"):
+        session_model(music_codes=codes, code_mask=torch.ones(2, 4, dtype=torch.bool))
+    holes = torch.tensor([[True, False, True, True, True], [True] * 5])
+    with pytest.raises(ValueError, match="non-empty prefix"):
+        session_model(music_codes=codes, code_mask=holes)
+    with pytest.raises(ValueError, match="non-empty prefix"):
+        session_model(music_codes=codes, code_mask=torch.tensor([[False] * 5, [True] * 5]))

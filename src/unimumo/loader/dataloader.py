@@ -17,7 +17,9 @@ follow the new split. Which rank sees a sample, and in which order, depends on t
 
 Broken data never stops training: a missing or unreadable shard is skipped with a
 `ShardSkippedWarning` and counted; a sample that cannot be decoded is skipped and counted;
-a sample shorter than `window` frames is dropped and counted (see windows.py).
+a sample shorter than `min_window` frames is dropped and counted. Shorter samples down to that
+minimum are padded to the window and masked (`code_mask`, see windows.py); `stats` reports the
+padded share of the code steps delivered (`padded_fraction`).
 """
 from __future__ import annotations
 
@@ -44,11 +46,12 @@ STAT_OF_EVENT = {
 
 
 class ShardSkippedWarning(UserWarning):
-    """Data was skipped (missing/corrupt shard or sample, samples shorter than the window)."""
+    """Data was skipped (missing/corrupt shard or sample, samples shorter than min_window)."""
 
 
 def _fresh_stats() -> dict:
-    return {"batches_seen": 0, "samples_seen": 0, **{name: 0 for name in STAT_OF_EVENT.values()}}
+    return {"batches_seen": 0, "samples_seen": 0, "code_steps": 0, "padded_code_steps": 0,
+            **{name: 0 for name in STAT_OF_EVENT.values()}}
 
 
 class ShardLoader:
@@ -72,7 +75,8 @@ class ShardLoader:
 
     @property
     def stats(self) -> dict:
-        return dict(self._stats)
+        """The counters (saved with the state) plus `padded_fraction`: padded / delivered code steps."""
+        return {**self._stats, "padded_fraction": self._stats["padded_code_steps"] / max(1, self._stats["code_steps"])}
 
     def state_dict(self) -> dict:
         return {
@@ -160,7 +164,8 @@ class ShardLoader:
         for kind, where, detail in events:
             self._stats[STAT_OF_EVENT[kind]] += 1
             if kind == "short_sample":  # one message for all of them (warnings shows it once)
-                message = f"{self._source}: dropping samples shorter than window={self._config['window']} frames"
+                minimum = self._config["min_window"]
+                message = f"{self._source}: dropping samples shorter than min_window={minimum} frames"
             else:
                 message = f"skipped {kind.replace('_', ' ')} in {where}: {detail}"
             warnings.warn(message, ShardSkippedWarning, stacklevel=3)
@@ -191,10 +196,12 @@ class ShardLoader:
                 continue
             self._stats["batches_seen"] += 1
             self._stats["samples_seen"] += len(batch["keys"])
+            self._stats["code_steps"] += batch["code_mask"].numel()
+            self._stats["padded_code_steps"] += int((~batch["code_mask"]).sum())
             yield batch
         if self._config["epochs"] is None:
             raise RuntimeError(
-                f"{self._source}: no readable samples of at least window={self._config['window']} frames "
+                f"{self._source}: no readable samples of at least min_window={self._config['min_window']} frames "
                 f"(stats: {self._stats})"
             )
 
@@ -205,6 +212,7 @@ def build_loader(
     batch_size: int,
     *,
     window: int = 500,
+    min_window: int = 50,
     seed: int = 0,
     rank: int = 0,
     world_size: int = 1,
@@ -219,18 +227,19 @@ def build_loader(
     - Shards are split by node (rank r of world_size takes every world_size-th manifest entry) and then
       by DataLoader worker; each shard is read by exactly one (rank, worker). Ranks may get different
       sample counts; with `epochs=None` (training) every rank simply cycles its own shards.
-    - `window` frames are cropped at one random offset from both music and motion; shorter samples
-      are dropped and counted (`stats["short_samples_dropped"]`).
+    - `window` frames are cropped at one random offset from both music and motion. Shorter samples are
+      padded at the end and masked (`code_mask`); samples shorter than min(min_window, window) frames
+      (default 50 = 1 s) are dropped and counted (`stats["short_samples_dropped"]`).
     - `shuffle_buffer` samples are mixed per worker, and each worker reads its shards in a new order
       every epoch; `shuffle_buffer <= 1` keeps manifest order.
     - `task_mixture` maps TASKS names to weights (default: all "text2music_motion"); one tag is drawn
       per sample. Text ids are cut to `max_text_len`, padded with 0, and masked.
     - Batches are full except, with finite `epochs`, the last batch of each worker.
     """
-    if batch_size < 1 or window < 1 or max_text_len < 1 or num_workers < 0 or shuffle_buffer < 0:
+    if min(batch_size, window, min_window, max_text_len) < 1 or num_workers < 0 or shuffle_buffer < 0:
         raise ValueError(
-            f"need batch_size, window, max_text_len >= 1 and num_workers, shuffle_buffer >= 0; got "
-            f"batch_size={batch_size}, window={window}, max_text_len={max_text_len}, "
+            f"need batch_size, window, min_window, max_text_len >= 1 and num_workers, shuffle_buffer >= 0; got "
+            f"batch_size={batch_size}, window={window}, min_window={min_window}, max_text_len={max_text_len}, "
             f"num_workers={num_workers}, shuffle_buffer={shuffle_buffer}"
         )
     if not 0 <= rank < world_size:
@@ -254,7 +263,7 @@ def build_loader(
             ShardSkippedWarning,
             stacklevel=2,
         )
-    spec = WindowSpec(window, max_text_len, task_weights_from_mixture(task_mixture), seed)
+    spec = WindowSpec(window, min(min_window, window), max_text_len, task_weights_from_mixture(task_mixture), seed)
     dataset = ShardStreamDataset(
         shard_paths,
         rank=rank,
@@ -270,6 +279,7 @@ def build_loader(
         "shards": [Path(p).name for p in shard_paths],
         "batch_size": batch_size,
         "window": window,
+        "min_window": spec.min_window,
         "seed": seed,
         "rank": rank,
         "world_size": world_size,

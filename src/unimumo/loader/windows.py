@@ -1,11 +1,13 @@
 """Turn one raw shard sample (bytes per field) into a training window, and windows into a batch.
 
 A window is a random crop of `window` frames taken at the same offset from the music and the
-motion codes (both streams are 50 codes/s, start together and have the same length). Samples
-shorter than the window are dropped (not padded: the model has no mask for code positions),
-and counted by the loader. The crop
-offset and the task tag come from an RNG seeded by (seed, epoch, sample key), so they do not
-depend on the worker layout or on the order samples arrive in.
+motion codes (both streams are 50 codes/s, start together and have the same length). A sample
+shorter than the window is kept whole and padded at the end to `window` frames; its `length`
+(valid frames) becomes the batch's `code_mask` [B, T] (True = real code), which the model uses to
+leave the padding out of the loss and the attention. Samples shorter than `min_window` frames are
+dropped and counted by the loader. The crop offset and the task tag come from an RNG seeded by
+(seed, epoch, sample key), so they do not depend on the worker layout or on the order samples
+arrive in.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ WINDOW_FIELDS = (MUSIC_CODES, MOTION_CODES, MUSIC_IDS, MOTION_IDS)  # what train
 @dataclass(frozen=True)
 class WindowSpec:
     window: int
+    min_window: int  # shorter samples are dropped; samples of min_window .. window - 1 frames are padded
     max_text_len: int
     task_weights: tuple[float, ...]  # one weight per entry of TASKS
     seed: int
@@ -45,26 +48,37 @@ def task_weights_from_mixture(task_mixture: dict[str, float] | None) -> tuple[fl
 
 
 def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
-    """Decode, crop and tokenize one raw sample; None when it is shorter than the window. Raises SampleError.
+    """Decode, crop (or pad) and tokenize one raw sample; None when it is shorter than `spec.min_window`.
+    Raises SampleError.
 
-    Only the fields training needs are decoded (`WINDOW_FIELDS`).
+    Only the fields training needs are decoded (`WINDOW_FIELDS`). The codes are always `spec.window`
+    frames wide; the first `length` of them are real, the rest is padding (code 0).
     """
     key = sample["__key__"]
-    length = sample_frames(sample)
-    if length < spec.window:
+    frames = sample_frames(sample)
+    if frames < spec.min_window:
         return None
+    length = min(frames, spec.window)
     rng = random.Random(derive_seed(spec.seed, epoch, key))
-    start = rng.randint(0, length - spec.window)
+    start = rng.randint(0, frames - length)
     task = rng.choices(range(len(TASKS)), weights=spec.task_weights)[0]
-    fields = decode_sample(sample, fields=WINDOW_FIELDS, crop=(start, spec.window))
+    fields = decode_sample(sample, fields=WINDOW_FIELDS, crop=(start, length))
     return {
         "key": key,
-        "music_codes": fields[MUSIC_CODES],
-        "motion_codes": fields[MOTION_CODES],
+        "music_codes": _pad_codes(fields[MUSIC_CODES], spec.window),
+        "motion_codes": _pad_codes(fields[MOTION_CODES], spec.window),
+        "length": length,
         "music_text_ids": fields[MUSIC_IDS][: spec.max_text_len],
         "motion_text_ids": fields[MOTION_IDS][: spec.max_text_len],
         "task": task,
     }
+
+
+def _pad_codes(codes: np.ndarray, width: int) -> np.ndarray:
+    """codes [K, T <= width] -> [K, width], padded at the end with code 0."""
+    if codes.shape[1] == width:
+        return codes
+    return np.pad(codes, ((0, 0), (0, width - codes.shape[1])))
 
 
 def _pad_ids(rows: list[np.ndarray], max_text_len: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,12 +91,18 @@ def _pad_ids(rows: list[np.ndarray], max_text_len: int) -> tuple[torch.Tensor, t
 
 
 def collate_windows(windows: list[dict], max_text_len: int) -> dict:
-    """Stack windows into the batch layout of the Loader contract (docs/interfaces.md)."""
+    """Stack windows (equally wide) into the batch layout of the Loader contract (docs/interfaces.md).
+
+    A window's optional `length` is its number of real frames (default: all); `code_mask` marks them.
+    """
+    width = windows[0]["music_codes"].shape[1]
+    lengths = torch.tensor([w.get("length", width) for w in windows])
     music_ids, music_mask = _pad_ids([w["music_text_ids"] for w in windows], max_text_len)
     motion_ids, motion_mask = _pad_ids([w["motion_text_ids"] for w in windows], max_text_len)
     return {
         "music_codes": torch.from_numpy(np.stack([w["music_codes"] for w in windows]).astype(np.int64)),
         "motion_codes": torch.from_numpy(np.stack([w["motion_codes"] for w in windows]).astype(np.int64)),
+        "code_mask": torch.arange(width)[None, :] < lengths[:, None],
         "music_text_ids": music_ids,
         "music_text_mask": music_mask,
         "motion_text_ids": motion_ids,

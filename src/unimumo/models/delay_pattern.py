@@ -3,6 +3,11 @@
 The delayed sequence has T + K positions. Position 0 is the start token (all codebooks `special_id`); codebook k of
 frame t sits at position t + k + 1; every other slot holds `special_id`. The LM reads positions 0 .. T + K - 2 and the
 output at position s predicts position s + 1, so the prediction of code (k, t) is read at position t + k.
+
+Padding: a stream of `length` real frames padded to T (code mask [B, T], real frames first) keeps exactly the
+positions its unpadded sequence has: input position s (0 .. T + K - 2) is valid when s < length + K - 1, i.e. when
+the output read there predicts at least one real code ((k, s - k) with s - k < length). With the padded codes
+replaced by `special_id` before delaying, the valid positions hold the same tokens as the unpadded sequence.
 """
 from __future__ import annotations
 
@@ -33,3 +38,10 @@ def valid_codebooks(position: int, num_codebooks: int, num_frames: int, device=N
     """Bool [K]: which codebooks hold a real code at delayed position `position + 1` (the one predicted at `position`)."""
     k = torch.arange(num_codebooks, device=device)
     return (k <= position) & (position < num_frames + k)
+
+
+def valid_positions(code_mask: torch.Tensor, num_codebooks: int) -> torch.Tensor:
+    """code mask [B, T] (True = real frame, real frames first) -> bool [B, T + K - 1]: the valid input positions."""
+    lengths = code_mask.sum(dim=1)
+    positions = torch.arange(code_mask.shape[1] + num_codebooks - 1, device=code_mask.device)
+    return positions[None, :] < (lengths + num_codebooks - 1)[:, None]

@@ -1,12 +1,15 @@
 """UniMuMo LM: one MusicGen-style decoder over a music block and a motion block, conditioned on frozen T5 text.
 
 Layout: music codes and motion codes [B, K, T] each get the delay pattern and their own embedding tables; the two
-delayed streams are laid side by side (music block, then motion block), positions restart for motion, and the
-block-causal mask lets a token of time step t see the tokens of time steps <= t of both streams. Every block shares
-self- and cross-attention; the FFN is a fixed, modality-routed expert pair (music / motion, each with its own norm)
-in `config.expert_layers`. Music tokens cross-attend to the music caption only, motion tokens to the motion caption.
-For captioning, each block swaps in `captioning_self_attn` (bidirectional over the captioned stream alone) and the
-hidden states go through `captioning_projection` into a T5 decoder.
+delayed streams are laid side by side (music block, then motion block), positions restart for motion, and the block-
+causal mask lets a token of time step t see the tokens of time steps <= t of both streams. A `code_mask` [B, T] marks
+the real frames of padded samples (padding at the end): padded codes enter as the delay filler and get no loss, and
+padded positions are seen by no valid query (block-causal order; the bidirectional caption pass masks them as keys;
+see delay_pattern for which delayed positions are valid), so a padded sample's real logits are those it has alone.
+Every block shares self- and cross-attention; the FFN is a fixed, modality-routed expert pair (music / motion, each
+with its own norm) in `config.expert_layers`. Music tokens cross-attend to the music caption only, motion tokens to
+the motion caption. For captioning, each block swaps in `captioning_self_attn` (bidirectional over the captioned
+stream alone) and the hidden states go through `captioning_projection` into a T5 decoder.
 
 Parameter names carry their group (see `parameter_group`): `music_*`, `motion_*`, `captioning_*`, `text_encoder`,
 everything else is shared.
@@ -34,7 +37,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.utils import ModelOutput
 
 from unimumo.models.configuration_unimumo import UniMuMoConfig, caption_decoder_config_for
-from unimumo.models.delay_pattern import delay_codes, undelay
+from unimumo.models.delay_pattern import delay_codes, undelay, valid_positions
 from unimumo.models.generation_unimumo import UniMuMoGenerationMixin
 from unimumo.models.kv_cache import UniMuMoKVCache
 from unimumo.models.musicgen_import import MusicGenParts, check_covered, config_kwargs_from_musicgen
@@ -52,7 +55,7 @@ class UniMuMoOutput(ModelOutput):
     motion_loss: torch.FloatTensor | None = None
     caption_loss: torch.FloatTensor | None = None
     music_logits: torch.FloatTensor | None = None  # [B, K, T, V]: logits of code (k, t)
-    motion_logits: torch.FloatTensor | None = None
+    motion_logits: torch.FloatTensor | None = None  # (logits of padded codes, see code_mask, are meaningless)
     caption_logits: torch.FloatTensor | None = None  # [B, L, text vocab]
 
 
@@ -70,6 +73,16 @@ def sinusoidal_positions(positions: torch.Tensor, dim: int) -> torch.Tensor:
     frequencies = torch.exp(torch.arange(half, device=positions.device).float() * -(math.log(10000) / (half - 1)))
     angles = positions.float()[:, None] * frequencies[None, :]
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def per_sample_ce(logits: torch.Tensor, codes: torch.Tensor, code_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of logits [B, K, T, V] against codes [B, K, T], averaged per sample over its real codes
+    (K x its number of real frames in `code_mask` [B, T]; all codes without a mask) -> float32 [B]."""
+    per_code = F.cross_entropy(logits.float().flatten(0, 2), codes.flatten(), reduction="none").view(codes.shape[0], -1)
+    if code_mask is None:
+        return per_code.mean(dim=1)
+    real = code_mask[:, None, :].expand(codes.shape).reshape(codes.shape[0], -1)
+    return torch.where(real, per_code, 0.0).sum(dim=1) / real.sum(dim=1)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -242,10 +255,11 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
 
     def forward(self, music_input_ids=None, motion_input_ids=None, music_condition: TextCondition | None = None,
                 motion_condition: TextCondition | None = None, cache: UniMuMoKVCache | None = None,
-                caption_mode: bool = False):
+                caption_mode: bool = False, key_valid: torch.Tensor | None = None):
         """Delayed inputs [B, K, S] per stream (None = absent) -> final hidden states (music [B,S,D], motion [B,S,D]).
 
-        In caption mode the captioning attention is used, bidirectionally, and no text is attended to.
+        In caption mode the captioning attention is used, bidirectionally, and no text is attended to. `key_valid`
+        [B, S] (both streams share it; not with a cache) leaves the invalid positions out as attention keys.
         """
         streams = [(0, music_input_ids, self.music_embed_tokens), (1, motion_input_ids, self.motion_embed_tokens)]
         streams = [(i, ids, tables) for i, ids, tables in streams if ids is not None]
@@ -267,6 +281,11 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
         if not caption_mode and num_steps > 1:
             key_times = times if cache is None else torch.cat([cache.key_times.to(device), times])
             self_attn_mask = key_times[None, :] <= times[:, None]
+        if key_valid is not None:
+            if cache is not None:
+                raise ValueError("key_valid (padded samples) is not supported with a KV cache")
+            keys = key_valid.repeat(1, len(streams))[:, None, None, :]
+            self_attn_mask = keys if self_attn_mask is None else self_attn_mask & keys
         encoder_states, encoder_mask = (None, None) if caption_mode else self._cross_attention_inputs(
             [music_condition if music_input_ids is not None else None,
              motion_condition if motion_input_ids is not None else None], query_modality)
@@ -457,11 +476,12 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         return torch.stack([head(hidden) for head in heads], dim=1)
 
     @staticmethod
-    def _stream_loss(logits: torch.Tensor, codes: torch.Tensor, sample_weight: torch.Tensor | None):
-        """Per-codebook CE averaged over codes (delay padding is not among the undelayed logits), then over samples
-        (weighted: sum(w * ce) / sum(w); all-zero weights give a zero loss that keeps the graph)."""
-        per_code = F.cross_entropy(logits.float().flatten(0, 2), codes.flatten(), reduction="none")
-        per_sample = per_code.view(codes.shape[0], -1).mean(dim=1)
+    def _stream_loss(logits: torch.Tensor, codes: torch.Tensor, sample_weight: torch.Tensor | None,
+                     code_mask: torch.Tensor | None):
+        """Per-codebook CE averaged per sample over its real codes (`per_sample_ce`; delay padding is not among the
+        undelayed logits, padded frames are not counted), then over samples, each sample counting once whatever its
+        length (weighted: sum(w * ce) / sum(w); all-zero weights give a zero loss that keeps the graph)."""
+        per_sample = per_sample_ce(logits, codes, code_mask)
         if sample_weight is None:
             return per_sample.mean()
         if sample_weight.shape != per_sample.shape:
@@ -482,25 +502,53 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         shape = next(iter(shapes.values()))
         return shape[0], shape[2]
 
+    @staticmethod
+    def _code_mask(code_mask, batch_size: int, num_frames: int) -> torch.Tensor | None:
+        """The checked bool code mask, or None when every frame is real (then nothing is masked: the same kernels
+        and arithmetic as without a mask)."""
+        if code_mask is None:
+            return None
+        if tuple(code_mask.shape) != (batch_size, num_frames):
+            raise ValueError(f"code_mask must be [B, T]={[batch_size, num_frames]}, got {list(code_mask.shape)}")
+        code_mask = code_mask.bool()
+        if bool(code_mask.all()):
+            return None
+        if not bool(code_mask[:, 0].all()) or bool((code_mask[:, 1:] & ~code_mask[:, :-1]).any()):
+            raise ValueError("code_mask must mark a non-empty prefix of every row (real frames first, then padding)")
+        return code_mask
+
+    def _delayed_inputs(self, codes: torch.Tensor, code_mask: torch.Tensor | None) -> torch.Tensor:
+        """Codes [B, K, T] -> delayed [B, K, T + K] with padded frames as the special token (delay padding)."""
+        special = self.config.special_token_id
+        if code_mask is not None:
+            codes = codes.masked_fill(~code_mask[:, None, :], special)
+        return delay_codes(codes, special)
+
     # -- forward -------------------------------------------------------------------------------------------------
 
     def forward(self, music_codes=None, motion_codes=None, music_text_ids=None, music_text_mask=None,
                 motion_text_ids=None, motion_text_mask=None, music_loss_weight=None, motion_loss_weight=None,
-                caption_modality=None, caption_labels=None, caption_labels_mask=None) -> UniMuMoOutput:
+                caption_modality=None, caption_labels=None, caption_labels_mask=None,
+                code_mask=None) -> UniMuMoOutput:
         """Teacher-forced LM over the given streams (None = absent), or, with `caption_modality`, the caption loss
-        of that stream's codes against `caption_labels` (the LM losses are then not computed)."""
+        of that stream's codes against `caption_labels` (the LM losses are then not computed).
+
+        `code_mask` [B, T] (True = real frame, real frames first; None = all real) marks padded samples: their
+        padded frames have no loss and are attended to by nothing."""
         if caption_modality is not None:
             return self._caption_forward(caption_modality, music_codes, motion_codes, caption_labels,
-                                         caption_labels_mask)
+                                         caption_labels_mask, code_mask)
         batch_size, num_frames = self._check_codes(music_codes, motion_codes)
+        code_mask = self._code_mask(code_mask, batch_size, num_frames)
         drop = self.config.condition_dropout if self.training else 0.0
-        special = self.config.special_token_id
         inputs, conditions = {}, {}
         for modality, codes, ids, mask in (("music", music_codes, music_text_ids, music_text_mask),
                                            ("motion", motion_codes, motion_text_ids, motion_text_mask)):
             if codes is not None:
-                inputs[modality] = delay_codes(codes, special)[..., :-1]
+                inputs[modality] = self._delayed_inputs(codes, code_mask)[..., :-1]
                 conditions[modality] = self.encode_text(ids, mask, batch_size, drop)
+        # Padded positions come after every valid one (delay_pattern.valid_positions), so the block-causal mask
+        # already keeps them from every valid query: no key mask is needed here (unlike the bidirectional caption pass).
         music_hidden, motion_hidden = self.model(
             inputs.get("music"), inputs.get("motion"), conditions.get("music"), conditions.get("motion"))
 
@@ -515,7 +563,7 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
             if hidden is None:
                 continue
             logits = undelay(self._logits(hidden, heads), num_frames)
-            stream_loss = self._stream_loss(logits, codes, weight)
+            stream_loss = self._stream_loss(logits, codes, weight, code_mask)
             output[f"{modality}_logits"] = logits
             output[f"{modality}_loss"] = stream_loss
             loss = loss + config_weight * stream_loss
@@ -526,21 +574,29 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
 
     def caption_states(self, modality: str, codes: torch.Tensor) -> torch.Tensor:
         """Codes [B, K, T] of one modality -> caption decoder inputs [B, T + K - 1, d_t5] (caption-mode pass)."""
+        return self._caption_pass(modality, codes, None)[0]
+
+    def _caption_pass(self, modality: str, codes: torch.Tensor,
+                      code_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`caption_states` of padded codes, and the validity of the states [B, T + K - 1] (None = all valid);
+        padded positions are no attention keys of the pass either."""
         if modality not in MODALITIES:
             raise ValueError(f"caption_modality must be one of {MODALITIES}, got {modality!r}")
         if codes is None:
             raise ValueError(f"captioning {modality} needs {modality}_codes")
-        self._check_codes(codes, None)
-        delayed = delay_codes(codes, self.config.special_token_id)[..., 1:]
-        streams = {f"{modality}_input_ids": delayed}
-        music_hidden, motion_hidden = self.model(**streams, caption_mode=True)
-        return self.captioning_projection(music_hidden if modality == "music" else motion_hidden)
+        batch_size, num_frames = self._check_codes(codes, None)
+        code_mask = self._code_mask(code_mask, batch_size, num_frames)
+        valid = None if code_mask is None else valid_positions(code_mask, self.config.num_codebooks)
+        streams = {f"{modality}_input_ids": self._delayed_inputs(codes, code_mask)[..., 1:]}
+        music_hidden, motion_hidden = self.model(**streams, caption_mode=True, key_valid=valid)
+        return self.captioning_projection(music_hidden if modality == "music" else motion_hidden), valid
 
-    def _caption_forward(self, modality, music_codes, motion_codes, labels, labels_mask) -> UniMuMoOutput:
+    def _caption_forward(self, modality, music_codes, motion_codes, labels, labels_mask, code_mask) -> UniMuMoOutput:
         if labels is None:
             raise ValueError("caption mode needs caption_labels")
-        states = self.caption_states(modality, music_codes if modality == "music" else motion_codes)
+        states, valid = self._caption_pass(modality, music_codes if modality == "music" else motion_codes, code_mask)
         if labels_mask is not None:
             labels = labels.masked_fill(~labels_mask.bool(), -100)
-        out = self.captioning_decoder(encoder_outputs=(states,), labels=labels)
+        out = self.captioning_decoder(encoder_outputs=(states,), labels=labels,
+                                      attention_mask=None if valid is None else valid.long())
         return UniMuMoOutput(loss=out.loss, caption_loss=out.loss, caption_logits=out.logits)

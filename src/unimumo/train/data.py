@@ -15,6 +15,6 @@ def build_data(stage: Stage, recipe: Recipe, rank: int, world_size: int):
     from unimumo.loader.dataloader import build_loader
 
     return build_loader(
-        d.shards, d.split, d.micro_batch, window=d.window, seed=recipe.seed, rank=rank, world_size=world_size,
+        d.shards, d.split, d.micro_batch, window=d.window, min_window=d.min_window, seed=recipe.seed, rank=rank, world_size=world_size,
         num_workers=d.num_workers, shuffle_buffer=d.shuffle_buffer, max_text_len=d.max_text_len,
         task_mixture=recipe.tasks.as_dict() if stage.task_mixture else None)

@@ -1,21 +1,25 @@
 """What an LM stage feeds the model: loader batch -> forward keyword arguments, and what it logs.
 
-`LMObjective` passes the stage's code streams and their texts. In a stage that trains a task mixture,
-each sample's task (unimumo.tasks) becomes per-sample stream loss weights: a sample has a loss on the
-streams its task trains. `CaptionObjective` passes the stream being captioned and its caption ids as
-labels, taking the stage's streams in turn by step unless the recipe fixes one modality. Every
-objective is built as `stage.objective(stage, recipe, device)` (unimumo.train.stages).
+`LMObjective` passes the stage's code streams and their texts. In a stage that trains a task mixture, each
+sample's task (unimumo.tasks) becomes per-sample stream loss weights: a sample has a loss on the streams its
+task trains. Both pass the batch's `code_mask`, so padded frames of short samples have no loss and are seen by
+no real position (each sample's loss is its mean over its real codes). `CaptionObjective` passes the stream
+being captioned and its caption ids as labels, taking the stage's streams in turn by step unless the recipe
+fixes one modality. Every objective is built as `stage.objective(stage, recipe, device)`
+(unimumo.train.stages).
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from unimumo.models.modeling_unimumo import per_sample_ce
 from unimumo.tasks import TASK_TABLE, TASKS
 from unimumo.train.recipes import Recipe
 
 
 def _to(batch: dict, names: tuple[str, ...], device: torch.device) -> dict:
+    """The named tensors of `batch` on `device`, plus its `code_mask` when it has one (none = all frames real)."""
+    names = names + (("code_mask",) if "code_mask" in batch else ())
     return {name: batch[name].to(device, non_blocking=True) for name in names}
 
 
@@ -29,12 +33,6 @@ def task_loss_weights(task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     motion_table = torch.tensor([1.0 if "motion" in t.trained else 0.0 for t in TASK_TABLE])
     task = task.cpu().long()
     return music_table[task], motion_table[task]
-
-
-def per_sample_ce(logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy per sample [B] of logits [B,K,T,V] against codes [B,K,T] (for logging)."""
-    ce = F.cross_entropy(logits.detach().float().flatten(0, 2), codes.flatten(), reduction="none")
-    return ce.view(codes.shape[0], -1).mean(dim=1)
 
 
 def _output_terms(output, names: tuple[str, ...], trained: set[str]) -> dict[str, tuple[torch.Tensor, int]]:
@@ -67,7 +65,7 @@ class LMObjective:
         return kwargs
 
     def tokens(self, batch: dict) -> int:
-        """Code time steps the forward pass models (one token = one time step of one stream)."""
+        """Code time steps the forward pass models (one token = one time step of one stream; padding included)."""
         return sum(batch[f"{s}_codes"].shape[0] * batch[f"{s}_codes"].shape[-1] for s in self.streams)
 
     def _trained_streams(self, batch: dict) -> set[str]:
@@ -91,8 +89,9 @@ class LMObjective:
         terms = _output_terms(output, self.term_names, self._trained_streams(batch))
         if self.task_mixture and with_tasks:
             device = output.loss.device
-            music_ce = per_sample_ce(output.music_logits, batch["music_codes"].to(device))
-            motion_ce = per_sample_ce(output.motion_logits, batch["motion_codes"].to(device))
+            mask = batch["code_mask"].to(device) if "code_mask" in batch else None
+            music_ce = per_sample_ce(output.music_logits.detach(), batch["music_codes"].to(device), mask)
+            motion_ce = per_sample_ce(output.motion_logits.detach(), batch["motion_codes"].to(device), mask)
             task = batch["task"].to(device)
             for spec in TASK_TABLE:
                 chosen = task == spec.tag
@@ -117,7 +116,7 @@ class CaptionObjective:
 
     def inputs(self, batch: dict, step: int) -> dict:
         modality = self.caption_modality(step)
-        return {f"{modality}_codes": batch[f"{modality}_codes"].to(self.device), "caption_modality": modality,
+        return {**_to(batch, (f"{modality}_codes",), self.device), "caption_modality": modality,
                 "caption_labels": batch[f"{modality}_text_ids"].to(self.device),
                 "caption_labels_mask": batch[f"{modality}_text_mask"].to(self.device)}
 

@@ -72,6 +72,7 @@ class DataSpec:
     global_batch: int = 64  # samples per optimizer step, over all ranks and accumulation steps
     micro_batch: int = 8  # samples per rank per forward pass
     window: int = 500  # code steps per modality (10 s at 50 codes/s)
+    min_window: int = 50  # shorter samples are dropped; longer ones under `window` are padded and masked (1 s)
     max_text_len: int = 64
     shuffle_buffer: int = 256
     num_workers: int = field(default_factory=default_num_workers)  # loader processes per rank
@@ -295,6 +296,7 @@ def validate(recipe: Recipe) -> Recipe:
     _require(d.global_batch >= d.micro_batch,
              f"data.global_batch ({d.global_batch}) must be >= data.micro_batch ({d.micro_batch})")
     _require(d.window >= 1, f"data.window: must be >= 1, got {d.window}")
+    _require(d.min_window >= 1, f"data.min_window: must be >= 1, got {d.min_window}")
     _require(d.max_text_len >= 1, f"data.max_text_len: must be >= 1, got {d.max_text_len}")
     _require(d.num_workers >= 0, f"data.num_workers: must be >= 0, got {d.num_workers}")
     _require(c.every >= 1, f"checkpoint.every: must be >= 1, got {c.every}")
