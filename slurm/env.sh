@@ -74,11 +74,27 @@ unimumo_previous_export() {
     || _unimumo_die "no $label export at $UNIMUMO_START (config.json missing); run $label first or set UNIMUMO_INIT_FROM"
 }
 
+# Tasks of the current allocation from SLURM_TASKS_PER_NODE ("2(x3),1" -> 7). A requeued job keeps the
+# submission's SLURM_NTASKS / SLURM_NTASKS_PER_NODE in its environment even when its task count was changed
+# while it waited (scontrol update JobId=J NumTasks=M TasksPerNode=K), so srun is told the current ones.
+_unimumo_allocated_tasks() {
+  local total=0 part
+  for part in ${1//,/ }; do
+    if [[ $part =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then total=$((total + BASH_REMATCH[1] * BASH_REMATCH[2]))
+    else total=$((total + part)); fi
+  done
+  echo "$total"
+}
+
 # Run `srun unimumo-train` (one rank per task) for RECIPE; extra arguments go to unimumo-train.
 # A trainer that checkpointed after USR1 exits with REQUEUE_EXIT_CODE: the job then requeues itself,
 # and the requeued run resumes from OUT/checkpoints/latest.
 unimumo_train() {
   local recipe=$1; shift
+  SLURM_NTASKS=$(_unimumo_allocated_tasks "$SLURM_TASKS_PER_NODE")
+  export SLURM_NTASKS SLURM_NPROCS=$SLURM_NTASKS
+  if [[ $SLURM_TASKS_PER_NODE =~ ^([0-9]+)(\(x[0-9]+\))?$ ]]; then export SLURM_NTASKS_PER_NODE=${BASH_REMATCH[1]}
+  else unset SLURM_NTASKS_PER_NODE; fi
   local out=${UNIMUMO_OUT:-$UNIMUMO_RUNS/$recipe}
   # --resume is a no-op without a checkpoint and continues the run after a requeue.
   local args=(--recipe "$recipe" --shards "$UNIMUMO_SHARDS" --out "$out" --resume)

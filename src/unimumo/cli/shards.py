@@ -48,7 +48,8 @@ def build_command(args: argparse.Namespace) -> int:
             motion_tokenizer=args.motion_tokenizer, text_tokenizer=args.text_tokenizer, out=args.out, split=args.split,
             workers=args.workers, shard_size_mb=args.shard_size_mb, pairs_per_track=args.pairs_per_track,
             seed=args.seed, resume=args.resume, max_failure_fraction=args.max_failure_fraction,
-            min_beat_seconds=args.min_beat_seconds, beat_tracker=args.beat_tracker,
+            min_beat_seconds=args.min_beat_seconds, beat_tracker=args.beat_tracker, device=args.device,
+            codec_batch=args.codec_batch, slice=args.slice,
         ).validate()
         report = build_split(config, progress=not args.no_progress)
     except (BuildError, ValueError, FileNotFoundError) as error:
@@ -58,8 +59,31 @@ def build_command(args: argparse.Namespace) -> int:
     if not report.ok:
         print(f"unimumo-shards build: {report.failures} of {report.inputs} inputs failed "
               f"({report.failure_fraction:.1%} > --max-failure-fraction {config.max_failure_fraction:.1%}); "
-              f"see {Path(config.out) / 'failures.jsonl'}", file=sys.stderr)
+              f"see {config.output_dir / 'failures.jsonl'}", file=sys.stderr)
         return EXIT_FAILURES
+    return 0
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    from unimumo.data.shard_merge import MergeError, merge_slices, slice_dirs
+
+    try:
+        if args.out is None:
+            if len(args.dirs) != 1:
+                raise MergeError("give one OUT directory (its slices/*-of-* are merged into it), "
+                                 "or the slice directories and --out")
+            dirs, out = slice_dirs(args.dirs[0]), args.dirs[0]
+        else:
+            dirs, out = args.dirs, args.out
+        manifest = merge_slices(dirs, out)
+    except (MergeError, FileNotFoundError) as error:
+        print(f"unimumo-shards merge: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for split, summary in manifest.splits.items():
+        print(f"merged {split}: {summary['samples']} samples in {summary['shards']} shards from "
+              f"{summary['build_args']['slices']} slices, {summary['failures']} failed and "
+              f"{sum(summary['skipped'].values())} skipped inputs")
+    print(f"manifest written to {manifest.path}")
     return 0
 
 
@@ -131,8 +155,29 @@ def build_parser() -> argparse.ArgumentParser:
                             "multi-feature tracker scored higher on real annotated music (benchmarks/beats.py: mean F "
                             "0.76 vs 0.68, tempo right on 16/17 vs 12/17 tracks) at ~4x the time, but essentia is "
                             'AGPL-3.0-only, so it is optional: pip install "unimumo[beats]"')
+    build.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                       help="where the music codec runs, in batches of --codec-batch tracks (default cpu); decoding, "
+                            "beat tracking and pairing run in the --workers processes on the CPU meanwhile")
+    build.add_argument("--codec-batch", type=int, default=8,
+                       help="tracks per codec forward pass (equal-length clips share it; default 8). Recorded with "
+                            "--device: a resumed or merged build must use the same values")
+    build.add_argument("--slice", metavar="I/N",
+                       help="build only slice I of N (0 <= I < N) of the split, into OUT/slices/I-of-N; slices are "
+                            "disjoint runs of the plan, resumable one by one; combine them with `unimumo-shards merge "
+                            "OUT` (slurm/build_shards.sh runs one slice per array task)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=build_command)
+
+    merge = commands.add_parser(
+        "merge", help="combine slice builds (build --slice I/N) into one shard directory",
+        description="Combine the slices of a sliced build into one manifest. `merge OUT` merges OUT/slices/*-of-* "
+                    "into OUT; `merge DIR... --out OUT` merges the given slice directories. Every slice 0..N-1 of "
+                    "every split must be complete; shard checksums are verified, and slices built with other "
+                    "tokenizers or build arguments are refused. Shards are hard-linked (copied across file systems) "
+                    "and renumbered; manifest.json is written last, so a failed merge leaves none.")
+    merge.add_argument("dirs", nargs="+", type=Path, help="OUT (with slices/), or slice directories with --out")
+    merge.add_argument("--out", type=Path, help="merged shard directory (when slice directories are given)")
+    merge.set_defaults(func=merge_command)
 
     verify = commands.add_parser("verify", help="check checksums, counts, decodability and tokenizer fingerprints")
     verify.add_argument("shards", type=Path, help="shard directory with manifest.json")

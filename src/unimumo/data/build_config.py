@@ -1,16 +1,24 @@
 """BuildConfig: the arguments of `unimumo-shards build`, validated once at start-up."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import torch
 
 from unimumo.rhythm import BEAT_TRACKERS, require_beat_tracker
 
 SPLITS = ("train", "val", "test")
+DEVICES = ("cpu", "cuda")
 
-# arguments that change what is built (the rest only change how fast or where)
+# Arguments that change what is built (the rest only change how fast or where). codec_batch and device
+# fix which clips share a codec forward pass and on which kernels, i.e. the exact float arithmetic
+# behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
 CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
-                  "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker")
+                  "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
+                  "device", "slice")
+SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
 
 
 @dataclass
@@ -31,6 +39,25 @@ class BuildConfig:
     max_failure_fraction: float = 0.05
     min_beat_seconds: float = 10.0
     beat_tracker: str = BEAT_TRACKERS[0]  # librosa; essentia is optional (AGPL-3.0), see unimumo.rhythm
+    device: str = "cpu"  # where the music codec runs
+    codec_batch: int = 8  # tracks per codec forward pass (and the plan's chunk size, see shard_builder)
+    slice: str | None = None  # "i/n": build only slice i of n of the split (written under out/slices/i-of-n)
+
+    @property
+    def slice_index_count(self) -> tuple[int, int]:
+        """(i, n) of --slice i/n; (0, 1) for a whole build."""
+        if self.slice is None:
+            return 0, 1
+        index, count = SLICE_PATTERN.fullmatch(self.slice).groups()
+        return int(index), int(count)
+
+    @property
+    def output_dir(self) -> Path:
+        """Where this build writes: --out, or --out/slices/i-of-n for a slice."""
+        if self.slice is None:
+            return Path(self.out)
+        index, count = self.slice_index_count
+        return Path(self.out) / "slices" / f"{index}-of-{count}"
 
     def validate(self) -> "BuildConfig":
         problems = []
@@ -54,6 +81,16 @@ class BuildConfig:
             problems.append(f"--pairs-per-track must be >= 1, got {self.pairs_per_track}")
         if not 0.0 <= self.max_failure_fraction <= 1.0:
             problems.append(f"--max-failure-fraction must be in [0, 1], got {self.max_failure_fraction}")
+        if self.codec_batch < 1:
+            problems.append(f"--codec-batch must be >= 1, got {self.codec_batch}")
+        if self.device not in DEVICES:
+            problems.append(f"--device must be one of {DEVICES}, got {self.device!r}")
+        elif self.device == "cuda" and not torch.cuda.is_available():
+            problems.append(f"--device cuda: no CUDA device is available here (torch {torch.__version__}, "
+                            f"built with CUDA {torch.version.cuda}); use --device cpu")
+        match = SLICE_PATTERN.fullmatch(self.slice) if self.slice is not None else None
+        if self.slice is not None and (match is None or not 0 <= int(match[1]) < int(match[2])):
+            problems.append(f"--slice must be i/n with 0 <= i < n (e.g. 0/4), got {self.slice!r}")
         try:
             require_beat_tracker(self.beat_tracker)
         except ValueError as error:

@@ -1,12 +1,16 @@
 """The per-process side of the shard builder: frozen models loaded once, then one track (or motion) per call.
 
-Functions here run in worker processes (or in the main process with --workers 1); they return plain
-results and never raise for bad inputs: a bad input becomes a failure record {file, reason, stage}.
+A track goes through two calls, around the batched codec pass the main process runs (see
+shard_builder): `prepare_track` decodes the audio and tracks the beats, `pair_track` pairs the
+encoded track with its motions. Functions here run in worker processes (or in the main process with
+--workers 1); they return plain results and never raise for bad inputs: a bad input becomes a
+failure record {file, reason, stage}.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from unimumo.data.build_config import BuildConfig
@@ -15,7 +19,7 @@ from unimumo.data.sources.music4all import TrackInfo, load_audio
 from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
-from unimumo.rhythm import track_beats
+from unimumo.rhythm import BeatTrack, track_beats
 
 
 @dataclass
@@ -25,6 +29,21 @@ class TrackResult:
     samples: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
     skipped: dict | None = None  # why a valid track produced no samples: a skipped.jsonl record
+
+
+@dataclass
+class PreparedTrack:
+    """Track `index` of the plan, decoded and beat-tracked; `wav` is None when it failed or was skipped."""
+    index: int
+    info: TrackInfo
+    chosen: list[MotionEntry]
+    wav: np.ndarray | None = None
+    rhythm: BeatTrack | None = None
+    duration: float = 0.0
+    result: TrackResult | None = None  # the final result of a track that failed or was skipped
+
+    def without_audio(self) -> "PreparedTrack":
+        return replace(self, wav=None)
 
 
 @dataclass
@@ -75,31 +94,38 @@ def scan_motion(entry: MotionEntry) -> tuple[MotionEntry, dict | None]:
     return entry, None
 
 
-def process_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> TrackResult:
-    """Track `index` of the plan paired with the motions chosen for it (see pairing.choose_motions)."""
+def prepare_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> PreparedTrack:
+    """Decode track `index` of the plan and track its beats; short-beat tracks are skipped, bad ones failed."""
     index, info, chosen = job
-    context = _CONTEXT
-    config = context.config
-    result = TrackResult(index=index, track_id=info.id)
+    config, sampling_rate = _CONTEXT.config, _CONTEXT.codec.sampling_rate
+    prepared = PreparedTrack(index=index, info=info, chosen=chosen)
     try:
-        wav = load_audio(info.audio_path, context.codec.sampling_rate)
-        rhythm = track_beats(wav, context.codec.sampling_rate, config.beat_tracker)
-        span = float(rhythm.beats[-1] - rhythm.beats[0]) if rhythm.beats.size >= 2 else 0.0
-        if span < config.min_beat_seconds:
-            result.skipped = {"id": info.id, "file": str(info.audio_path), "reason": "short_beats",
-                              "detail": f"{rhythm.beats.size} beats spanning {span:.2f} s, under the "
-                                        f"{config.min_beat_seconds:g} s minimum"}
-            return result
-        track = MusicTrack(info=info, codes=context.codec.encode(wav), rhythm=rhythm,
-                           duration=len(wav) / context.codec.sampling_rate)
+        wav = load_audio(info.audio_path, sampling_rate)
+        rhythm = track_beats(wav, sampling_rate, config.beat_tracker)
     except Exception as error:  # any unreadable input is recorded, the build goes on
-        result.failures.append(failure(info.audio_path, "music", error, track_id=info.id))
-        return result
-    for pair, entry in enumerate(chosen):
+        prepared.result = TrackResult(index, info.id, failures=[failure(info.audio_path, "music", error, track_id=info.id)])
+        return prepared
+    span = float(rhythm.beats[-1] - rhythm.beats[0]) if rhythm.beats.size >= 2 else 0.0
+    if span < config.min_beat_seconds:
+        prepared.result = TrackResult(index, info.id, skipped={
+            "id": info.id, "file": str(info.audio_path), "reason": "short_beats",
+            "detail": f"{rhythm.beats.size} beats spanning {span:.2f} s, under the {config.min_beat_seconds:g} s minimum"})
+        return prepared
+    prepared.wav, prepared.rhythm, prepared.duration = wav, rhythm, len(wav) / sampling_rate
+    return prepared
+
+
+def pair_track(job: tuple[PreparedTrack, np.ndarray]) -> TrackResult:
+    """A prepared track, with its music codes, paired with the motions chosen for it (see pairing.choose_motions)."""
+    prepared, codes = job
+    config, info = _CONTEXT.config, prepared.info
+    track = MusicTrack(info=info, codes=codes, rhythm=prepared.rhythm, duration=prepared.duration)
+    result = TrackResult(index=prepared.index, track_id=info.id)
+    for pair, entry in enumerate(prepared.chosen):
         try:
             result.samples.append(make_pair_sample(
                 track, load_motion(entry), pair, seed=config.seed, split=config.split,
-                motion_tokenizer=context.motion_tokenizer, text_tokenizer=context.text_tokenizer,
+                motion_tokenizer=_CONTEXT.motion_tokenizer, text_tokenizer=_CONTEXT.text_tokenizer,
             ))
         except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay
             result.failures.append(failure(entry.path, "pair", error, track_id=info.id))

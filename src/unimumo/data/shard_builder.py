@@ -7,11 +7,23 @@ that roll over at track boundaries, so shard contents are a pure function of the
 arguments. A killed build leaves complete shards with records (see shards/writer.py); `--resume` checks
 the plan is unchanged, keeps the complete prefix and rebuilds from the first track after it, giving
 byte-identical shards to an uninterrupted build.
+
+Pipeline: the plan is cut into chunks of --codec-batch tracks at fixed plan positions (i // codec_batch).
+Workers decode and beat-track a chunk's tracks (build_worker.prepare_track), this process encodes the
+chunk's music in batched codec passes on --device, and workers pair the encoded tracks with motions
+(build_worker.pair_track) while the next chunks are decoded and encoded. A clip is always encoded with
+the same chunk companions, whether the build runs whole, resumed (the chunk holding the resume point
+is re-encoded) or sliced.
+
+Slices (--slice i/n): slice i is a contiguous run of whole chunks of the plan, chunks
+[i*C//n, (i+1)*C//n) of C, written to OUT/slices/i-of-n as a shard directory of its own (resumable
+alone). Slice 0 also records what belongs to no track (ignore-listed tracks and motions, unreadable
+motion files), so the slices' records and counts add up to the whole build's; see data/shard_merge.py.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -19,6 +31,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
+
+import torch
 
 from tqdm import tqdm
 
@@ -109,7 +123,7 @@ def plan_fingerprint(config: BuildConfig, tracks, entries, tokenizers: dict) -> 
 
 def prepare_output(config: BuildConfig, fingerprint: str) -> tuple[int, int, list]:
     """(next shard index, next track index, complete records) after checking --resume against the directory."""
-    out, split = Path(config.out), config.split
+    out, split = config.output_dir, config.split
     plan_path = records_dir(out, split) / "plan.json"
     existing = sorted(out.glob(f"{split}-*.tar")) + sorted(records_dir(out, split).glob("[0-9]*.json"))
     for stale in out.glob(f".{split}-*.tar.*.tmp"):  # left by a killed build
@@ -133,32 +147,100 @@ def prepare_output(config: BuildConfig, fingerprint: str) -> tuple[int, int, lis
     return records[-1].index + 1, records[-1].track_end, records
 
 
+class Deferred:
+    """The result of fn(arg), computed in this process when first asked for (the in-process `--workers 1`)."""
+
+    def __init__(self, fn: Callable, arg):
+        self.fn, self.arg = fn, arg
+
+    def ready(self) -> bool:
+        return True
+
+    def get(self):
+        if self.fn is not None:
+            self.value, self.fn, self.arg = self.fn(self.arg), None, None
+        return self.value
+
+
 @contextlib.contextmanager
-def ordered_map(workers: int) -> Iterator[Callable]:
-    """An ordered, lazy map: in this process (workers == 1) or over `workers` forked processes, which
-    inherit the models loaded by `build_worker.init_worker` and keep their motion caches between calls."""
+def worker_pool(workers: int) -> Iterator[tuple[Callable, Callable]]:
+    """(map, submit): an ordered map and a one-call submit returning a handle with ready()/get(), in this
+    process (workers == 1) or over `workers` forked processes, which inherit the models loaded by
+    `build_worker.init_worker` and keep their motion caches between calls."""
     if workers == 1:
-        yield map
+        yield map, Deferred
         return
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield functools.partial(pool.imap, chunksize=1)
+        yield (lambda fn, items: pool.imap(fn, items, chunksize=1)), (lambda fn, arg: pool.apply_async(fn, (arg,)))
 
 
-def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig, first: int) -> list[tuple]:
-    """(plan index, track, chosen motions) from track `first` on; the choice depends only on seed, split, track id."""
+def slice_bounds(config: BuildConfig, tracks: int) -> tuple[int, int]:
+    """[start, end) of this build's slice of a plan of `tracks` tracks: whole chunks of config.codec_batch."""
+    index, count = config.slice_index_count
+    chunks = -(-tracks // config.codec_batch)
+    return (min(index * chunks // count * config.codec_batch, tracks),
+            min((index + 1) * chunks // count * config.codec_batch, tracks))
+
+
+def encode_chunk(codec, prepared: list[build_worker.PreparedTrack]) -> list:
+    """Codes of the chunk's decoded tracks (one batched codec call); a codec error fails the whole chunk."""
+    ready = [track for track in prepared if track.wav is not None]
+    try:
+        codes = codec.encode_batch([track.wav for track in ready]) if ready else []
+    except Exception as error:  # recorded for every track of the batch, the build goes on
+        for track in ready:
+            track.result = build_worker.TrackResult(track.index, track.info.id, failures=[
+                build_worker.failure(track.info.audio_path, "music", error, track_id=track.info.id)])
+        return []
+    return [(track.without_audio(), track_codes) for track, track_codes in zip(ready, codes)]
+
+
+def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, codec, submit: Callable,
+                 lookahead: int) -> Iterator[build_worker.TrackResult]:
+    """Track results from plan position `first` on, in plan order; `jobs` start at a chunk boundary.
+
+    Up to `lookahead` chunks ahead are being decoded, and up to `lookahead` chunks behind being paired,
+    while this process runs the codec.
+    """
+    chunks = [jobs[start:start + config.codec_batch] for start in range(0, len(jobs), config.codec_batch)]
+    decoding: collections.deque = collections.deque()
+    pairing: collections.deque = collections.deque()
+
+    def decode(k: int) -> None:
+        if k < len(chunks):
+            decoding.append([submit(build_worker.prepare_track, job) for job in chunks[k]])
+
+    for k in range(lookahead + 1):
+        decode(k)
+    for k in range(len(chunks)):
+        prepared = [handle.get() for handle in decoding.popleft()]
+        decode(k + lookahead + 1)
+        encoded = {track.index: submit(build_worker.pair_track, (track, codes))
+                   for track, codes in encode_chunk(codec, prepared) if track.index >= first}
+        pairing.append([encoded.get(track.index) or Deferred(lambda t: t.result, track)
+                        for track in prepared if track.index >= first])
+        while pairing and (len(pairing) > lookahead or all(handle.ready() for handle in pairing[0])):
+            yield from (handle.get() for handle in pairing.popleft())
+    while pairing:
+        yield from (handle.get() for handle in pairing.popleft())
+
+
+def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig) -> list[tuple]:
+    """(plan index, track, chosen motions) of every track; the choice depends only on seed, split, track id."""
     return [(index, track, choose_motions(pool, config.pairs_per_track, pair_rng(config.seed, config.split, track.id)))
-            for index, track in enumerate(tracks)][first:]
+            for index, track in enumerate(tracks)]
 
 
-def summarize(config: BuildConfig, records: list, tracks: list, listed_tracks: list, entries: list,
+def summarize(config: BuildConfig, records: list, tracks: list, ignored_tracks: list[dict], motions: int,
               ignored_motions: list[dict], failures: list[dict]) -> BuildReport:
-    skipped = {"ignored_tracks": len(listed_tracks) - len(tracks), "ignored_motions": len(ignored_motions)}
+    """The report of `tracks` (this build's slice) plus `motions` motion inputs (0 in slices other than 0)."""
+    skipped = {"ignored_tracks": len(ignored_tracks), "ignored_motions": len(ignored_motions)}
     for record in records:
         for skip in record.skipped:
             skipped[skip["reason"]] = skipped.get(skip["reason"], 0) + 1
-    inputs = len(tracks) + len(entries)
+    inputs = len(tracks) + motions
     return BuildReport(
-        split=config.split, out=str(config.out), shards=len(records), samples=sum(r.count for r in records),
+        split=config.split, out=str(config.output_dir), shards=len(records), samples=sum(r.count for r in records),
         tracks=len(tracks), tracks_with_samples=len({k.rsplit("-", 1)[0] for r in records for k in r.keys}),
         skipped=skipped, failures=len(failures), inputs=inputs, failure_fraction=round(len(failures) / max(inputs, 1), 4),
         max_failure_fraction=config.max_failure_fraction,
@@ -166,13 +248,22 @@ def summarize(config: BuildConfig, records: list, tracks: list, listed_tracks: l
 
 
 def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
-    """Build (or with config.resume, finish) one split; returns the report also stored in manifest.json."""
+    """Build (or with config.resume, finish) one split, or one slice of it; returns the report also stored in
+    manifest.json."""
     config.validate()
-    out = Path(config.out)
+    out = config.output_dir
     started = time.perf_counter()
-    tracks = music4all.list_tracks(config.music4all, config.split)
+    all_tracks = music4all.list_tracks(config.music4all, config.split)
+    start, end = slice_bounds(config, len(all_tracks))
+    tracks = all_tracks[start:end]
+    owns_unplanned = config.slice_index_count[0] == 0  # slice 0 records what belongs to no track
     listed_tracks = music4all.read_id_list(Path(config.music4all) / "splits" / f"{config.split}.txt")
     entries, ignored_motions = motion_entries(config)
+    kept_ids = {track.id for track in all_tracks}
+    ignore_file = Path(config.music4all) / "music4all_ignore.txt"
+    ignored_tracks = [ignored_record(track_id, ignore_file) for track_id in listed_tracks if track_id not in kept_ids]
+    if not owns_unplanned:
+        ignored_tracks, ignored_motions = [], []
 
     context = build_worker.init_worker(config)  # forked workers inherit the loaded models
     load_motion.cache_clear()  # never reuse motions read by an earlier build in this process
@@ -188,13 +279,19 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     bar = tqdm(total=len(tracks), initial=next_track, unit="track", desc=f"build {config.split}", disable=not progress)
     work_started = time.perf_counter()
     try:
-        with ordered_map(config.workers) as imap:
+        with worker_pool(config.workers) as (imap, submit):
             scans = list(imap(build_worker.scan_motion, entries))
             motion_failures = [failure for _, failure in scans if failure is not None]
             pool = [entry for entry, failure in scans if failure is None]
             if not pool:
                 raise BuildError(f"no readable motion for split {config.split!r} ({len(motion_failures)} failed)")
-            for result in imap(build_worker.process_track, pairing_jobs(tracks, pool, config, next_track)):
+            if config.device != "cpu":  # after the fork: workers never touch the device
+                torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+                context.codec.to(config.device)
+            chunk_start = next_track // config.codec_batch * config.codec_batch
+            jobs = pairing_jobs(tracks, pool, config)[chunk_start:]
+            lookahead = 0 if config.workers == 1 else 2
+            for result in run_pipeline(jobs, next_track, config, context.codec, submit, lookahead):
                 writer.add_track(result.samples, result.failures, result.skipped)
                 written += len(result.samples)
                 bar.update(1)
@@ -206,12 +303,10 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
         bar.close()
 
     records = records + writer.finished
-    failures = motion_failures + [failure for record in records for failure in record.failures]
-    kept_ids = {track.id for track in tracks}
-    ignore_file = Path(config.music4all) / "music4all_ignore.txt"
-    skips = [ignored_record(track_id, ignore_file) for track_id in listed_tracks if track_id not in kept_ids] \
-        + ignored_motions + [skip for record in records for skip in record.skipped]
-    report = summarize(config, records, tracks, listed_tracks, entries, ignored_motions, failures)
+    failures = (motion_failures if owns_unplanned else []) + [f for record in records for f in record.failures]
+    skips = ignored_tracks + ignored_motions + [skip for record in records for skip in record.skipped]
+    report = summarize(config, records, tracks, ignored_tracks, len(entries) if owns_unplanned else 0,
+                       ignored_motions, failures)
     shards = [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in records]
     update_split(out, config.split, tokenizers=tokenizers, shards=shards, failures=failures, skipped=skips,
                  summary={**report.contents(), "build_args": config.as_json()})

@@ -1,7 +1,16 @@
-"""MusicCodec: a frozen `transformers.EncodecModel` loaded from a local directory (waveform <-> codes [4, T])."""
+"""MusicCodec: a frozen `transformers.EncodecModel` loaded from a local directory (waveform <-> codes [4, T]).
+
+`encode_batch` runs clips of equal length through the network together (Music4All clips are all 30 s).
+Clips of different lengths go in separate batches rather than zero-padded ones: the 32 kHz EnCodec's
+convolutions are non-causal with reflect padding, so padding would change the codes of a clip's last
+frames. Codes are an argmin over codebook distances, so a batched clip's codes equal its one-at-a-time
+codes except where two codebook entries are exactly (to float rounding) equidistant: batching only
+changes the float summation order of the convolutions.
+"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -28,6 +37,18 @@ def tiny_encodec_config(sampling_rate: int = 32000) -> EncodecConfig:
         num_filters=4,
         num_lstm_layers=1,
         normalize=False,
+    )
+
+
+def encodec_32khz_config() -> EncodecConfig:
+    """The architecture of facebook/encodec_32khz (MusicGen's codec), from its config.json: for benchmarks
+    with random weights in the production shape (~59M parameters, encoder ~half)."""
+    return EncodecConfig(
+        sampling_rate=32000, audio_channels=1, target_bandwidths=[2.2], upsampling_ratios=[8, 5, 4, 4],
+        codebook_size=CODEBOOK_SIZE, codebook_dim=128, hidden_size=128, num_filters=64, num_residual_layers=1,
+        num_lstm_layers=2, kernel_size=7, last_kernel_size=7, residual_kernel_size=3, dilation_growth_rate=2,
+        compress=2, norm_type="weight_norm", pad_mode="reflect", use_causal_conv=False, use_conv_shortcut=False,
+        normalize=False, chunk_length_s=None, overlap=None, trim_right_ratio=1.0,
     )
 
 
@@ -77,6 +98,9 @@ class MusicCodec:
                 f"{source}: EnCodec must give {NUM_CODEBOOKS} codebooks x {CODEBOOK_SIZE}; config gives "
                 f"{config.num_quantizers} quantizers x {config.codebook_size}"
             )
+        if config.chunk_length is not None:
+            raise ValueError(f"{source}: MusicCodec needs an unchunked EnCodec (chunk_length_s null, like "
+                             f"facebook/encodec_32khz), config has chunk_length_s={config.chunk_length_s}")
         self._fingerprint: str | None = None
 
     @classmethod
@@ -92,14 +116,36 @@ class MusicCodec:
             self._fingerprint = fingerprint_state(self.model.config.to_diff_dict(), self.model.state_dict())
         return self._fingerprint
 
-    @torch.no_grad()
+    def to(self, device: str | torch.device) -> "MusicCodec":
+        self.model.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def encode(self, wav: np.ndarray) -> np.ndarray:
-        wav = np.asarray(wav, dtype=np.float32)
-        if wav.ndim != 1 or wav.size == 0:
-            raise ValueError(f"MusicCodec.encode expects a non-empty mono waveform [S], got shape {wav.shape}")
-        x = torch.from_numpy(wav)[None, None]
-        codes = self.model.encode(x, bandwidth=self.bandwidth).audio_codes  # [chunks=1, B=1, nq, T]
-        return codes.reshape(-1, codes.shape[-1])[:NUM_CODEBOOKS].numpy().astype(np.int64)
+        """Codes [4, T] of one mono waveform [S]."""
+        return self.encode_batch([wav])[0]
+
+    @torch.no_grad()
+    def encode_batch(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Codes [4, T_i] of each mono waveform [S_i]; equal-length clips share one forward pass."""
+        clips = [np.asarray(wav, dtype=np.float32) for wav in wavs]
+        by_length: dict[int, list[int]] = {}
+        for index, clip in enumerate(clips):
+            if clip.ndim != 1 or clip.size == 0:
+                raise ValueError(f"MusicCodec.encode expects non-empty mono waveforms [S], clip {index} has shape "
+                                 f"{clip.shape}")
+            by_length.setdefault(clip.size, []).append(index)
+        codes: list[np.ndarray | None] = [None] * len(clips)
+        for indices in by_length.values():
+            x = torch.from_numpy(np.stack([clips[i] for i in indices]))[:, None].to(self.device)
+            batch = self.model.encode(x, bandwidth=self.bandwidth).audio_codes  # [chunks=1, B, nq, T]
+            batch = batch[0, :, :NUM_CODEBOOKS].cpu().numpy()
+            for row, index in enumerate(indices):
+                codes[index] = batch[row].astype(np.int64)
+        return codes
 
     @torch.no_grad()
     def decode(self, codes: np.ndarray) -> np.ndarray:

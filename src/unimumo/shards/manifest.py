@@ -192,10 +192,22 @@ def read_skipped(out: Path) -> list[dict]:
     return _read_jsonl(Path(out) / SKIPPED_NAME)
 
 
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    atomic_write_text(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
+
+
 def _replace_split_lines(out: Path, name: str, split: str, records: list[dict]) -> None:
     kept = [record for record in _read_jsonl(out / name) if record.get("split") != split]
-    lines = [json.dumps(record, sort_keys=True) for record in kept + [dict(r, split=split) for r in records]]
-    atomic_write_text(out / name, "".join(line + "\n" for line in lines))
+    _write_jsonl(out / name, kept + [dict(r, split=split) for r in records])
+
+
+def write_directory(manifest: Manifest, failures: list[dict], skipped: list[dict]) -> None:
+    """Write a whole shard directory's failures.jsonl and skipped.jsonl (records carry their split), then its
+    manifest.json last (each file atomically, under the lock): an interrupted write leaves no new manifest."""
+    with manifest_lock(manifest.directory):
+        _write_jsonl(manifest.directory / FAILURES_NAME, failures)
+        _write_jsonl(manifest.directory / SKIPPED_NAME, skipped)
+        manifest.save()
 
 
 def update_split(out: Path, split: str, *, tokenizers: dict, shards: list[dict], summary: dict,
