@@ -125,7 +125,7 @@ def test_bad_arguments_give_a_clear_error(synthetic_corpus, tmp_path, capsys):
 
 
 def test_cli_help_explains_every_command(capsys):
-    for command in ("synth", "build", "verify", "inspect"):
+    for command in ("synth", "build", "merge", "verify", "inspect"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "usage: unimumo-shards " + command in capsys.readouterr().out
