@@ -14,8 +14,7 @@ from slurm.jobs import (  # noqa: F401
 from unimumo.constants import REQUEUE_EXIT_CODE
 
 pytestmark = pytest.mark.slurm
-SCRIPTS = ["slurm/stage1_motion.sh", "slurm/stage2_joint.sh", "slurm/stage3_caption.sh", "slurm/pipeline.sh",
-           "slurm/env.sh"]
+SCRIPTS = sorted(str(path.relative_to(REPO)) for path in (REPO / "slurm").glob("*.sh"))  # every script parses
 
 # Prints one line per rank. On the first run (restart 0) it exits with REQUEUE_EXIT_CODE at once when
 # STUB_PREEMPT=now, or when it receives USR1 when STUB_PREEMPT=usr1 (like the trainer).
