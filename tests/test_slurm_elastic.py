@@ -1,6 +1,10 @@
-"""A requeued `sbatch slurm/stage1_motion.sh` that comes back with fewer tasks (2 -> 1, `scontrol update
-NumTasks=1` while it waits to restart) resumes without a manual step: the trainer re-shards the
-checkpoint and the learning rate follows the uninterrupted run's at every step."""
+"""A requeued `sbatch slurm/stage1_motion.sh` that comes back with fewer tasks (2 -> 1 while it waits to
+restart) resumes without a manual step: the trainer re-shards the checkpoint and the learning rate
+follows the uninterrupted run's at every step.
+
+On Slurm 22.05 `NumTasks=1` alone leaves the job's tasks per node at 2 (the allocation keeps 2 tasks):
+the update needs `TasksPerNode=1` too. The batch environment still carries the submission's
+SLURM_NTASKS=2; slurm/env.sh recomputes it from SLURM_TASKS_PER_NODE."""
 import json
 import subprocess
 import time
@@ -29,9 +33,9 @@ def test_requeued_job_with_fewer_tasks_resumes_resharded(slurm_cluster, tiny_sha
     while job_fields(job).get("Restarts") == "0" or job_fields(job)["JobState"] != "PENDING":
         assert time.monotonic() < deadline, f"job {job} was not requeued:\n{read_log(log)}"
         time.sleep(0.5)
-    done = subprocess.run(["scontrol", "update", f"JobId={job}", "NumTasks=1"], capture_output=True, text=True)
+    done = subprocess.run(["scontrol", "update", f"JobId={job}", "NumTasks=1", "TasksPerNode=1"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     text = assert_completed(job, wait_for_job(job, log), log)
-    assert "re-sharded from 2 to 1 ranks" in text, text
+    assert "(restart 1): stage1_motion with 1 ranks" in text and "re-sharded from 2 to 1 ranks" in text, text
     assert _lrs(out) == _lrs(reference)
     assert (out / "export" / "config.json").is_file()

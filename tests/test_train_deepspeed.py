@@ -35,16 +35,21 @@ REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 TINY = {"data.window": 24, "data.micro_batch": 2, "data.shuffle_buffer": 8, "schedule.warmup_steps": 2,
         "log.every": 1, "log.progress_bar": "false", "model.config.dropout": 0, "model.config.condition_dropout": 0,
-        "seed": 3}
+        "seed": 3, "model.preset": "tiny", "data.num_workers": 0}
 
 
 @dataclass(frozen=True)
 class TrainData:
     shards: Path  # real shards of the synthetic corpus
     text_model: Path  # its tiny T5; the vocabulary matches the caption ids in the shards
+    musicgen: Path  # its tiny MusicgenForConditionalGeneration (stage 1 starts from it)
 
     def overrides(self) -> dict:
         return {"data.shards": str(self.shards), "text_model": str(self.text_model)}
+
+    @property
+    def from_musicgen(self) -> dict:
+        return {"init_from": str(self.musicgen)}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def data(synthetic_corpus, tmp_path_factory) -> TrainData:
 
     out = tmp_path_factory.mktemp("train_shards") / "shards"
     assert main(build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS)) == 0
-    return TrainData(out, synthetic_corpus / "models" / "t5")
+    return TrainData(out, synthetic_corpus / "models" / "t5", synthetic_corpus / "models" / "musicgen")
 
 
 def _free_port() -> int:
@@ -196,7 +201,7 @@ def test_zero_stages_match_a_plain_pytorch_loop_and_export_equals_trained_weight
 
 
 def test_stage1_freezes_and_a_killed_run_resumes_exactly(data, tmp_path):
-    overrides = {"steps": 40, "data.global_batch": 4, "checkpoint.every": 4, "checkpoint.keep": 2,
+    overrides = {"steps": 40, "data.global_batch": 4, "checkpoint.every": 4, "checkpoint.keep": 2, **data.from_musicgen,
                  "model.config.dropout": 0.1}  # dropout on: resume must restore every rank's RNG
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     torchrun("stage1_motion", data, whole, overrides, "--ds-config", "zero2")
@@ -250,7 +255,7 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(data, tmp_path):
 
 
 def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_export(data, tmp_path):
-    overrides = {"steps": 30, "data.global_batch": 4, "checkpoint.every": 100}
+    overrides = {"steps": 30, "data.global_batch": 4, "checkpoint.every": 100, **data.from_musicgen}
     out = tmp_path / "stage1"
     port = str(_free_port())
     procs = []
@@ -299,7 +304,8 @@ def _catches(pid: int, signum: int) -> bool:
 
 def test_sigusr1_during_set_up_still_ends_at_a_checkpoint(data, tmp_path):
     out, log_path = tmp_path / "early", tmp_path / "early.log"
-    args = _train_args("stage1_motion", data, out, {"steps": 20, "data.global_batch": 2, "checkpoint.every": 100},
+    args = _train_args("stage1_motion", data, out, {"steps": 20, "data.global_batch": 2, "checkpoint.every": 100,
+                                                    **data.from_musicgen},
                        "--ds-config", "cpu_zero0")
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT)
@@ -317,6 +323,7 @@ def test_nonfinite_losses_are_skipped_and_counted_then_the_run_stops(data, tmp_p
     out = tmp_path / "nan"
     # weights ~1e37 overflow the logits: every loss is NaN
     args = _train_args("stage1_motion", data, out, {"steps": 5, "data.global_batch": 2, "max_nonfinite_steps": 3,
+                                                       "init.random": "true",  # the random init overflows
                                                        "model.config.initializer_range": 1e37}, "--ds-config",
                        "cpu_zero0")
     proc = subprocess.run([sys.executable, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)

@@ -4,7 +4,8 @@ A finished run is rolled back to an intermediate checkpoint (its `latest` pointe
 later checkpoints deleted: what a kill right after that checkpoint leaves) and resumed on another
 world size with the same global batch. The learning rate must equal the uninterrupted run's at every
 step; frozen weights stay bit-identical; the universal copy is written once and reused. Exactly-once
-data within the epoch is pinned by tests/test_loader.py (test_resharding_*).
+data within the epoch is pinned by tests/test_loader.py (test_resharding_*). The streamed export of
+these checkpoints (ZeRO-3, and ZeRO-1/2 with frozen weights) holds exactly DeepSpeed's own consolidation.
 """
 from __future__ import annotations
 
@@ -101,9 +102,34 @@ def load_export(path: Path) -> dict[str, torch.Tensor]:
     return UniMuMoForConditionalGeneration.from_pretrained(path).state_dict()
 
 
+def assert_export_is_deepspeeds_consolidation(checkpoint: Path, out: Path) -> None:
+    """`export_checkpoint` (streamed, here into 1 MiB shards + index) = zero_to_fp32's state dict loaded into
+    the model (ZeRO-1/2: what it lacks from the module state). The same fp32 values copied: bitwise."""
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+    from transformers import AutoModel
+
+    import unimumo  # noqa: F401  (registers the Auto classes)
+    from unimumo.train.export import INDEX, export_checkpoint
+    from unimumo.train.model_factory import rebuild
+
+    root, tag = ckpt.resolve(checkpoint)
+    state = get_fp32_state_dict_from_zero_checkpoint(str(root), tag=tag)
+    if (root / tag / "mp_rank_00_model_states.pt").is_file():
+        module = torch.load(root / tag / "mp_rank_00_model_states.pt", weights_only=False)["module"]
+        state.update({k: v for k, v in module.items() if k not in state})
+    model = rebuild(ckpt.read_meta(root, tag))
+    model.load_state_dict(state, strict=False)
+    export_checkpoint(checkpoint, out, max_shard_bytes=2**20)
+    assert (out / INDEX).is_file() and len(list(out.glob("model-*-of-*.safetensors"))) > 1
+    exported, expected = AutoModel.from_pretrained(out).state_dict(), model.state_dict()
+    assert exported.keys() == expected.keys()
+    assert not [name for name in expected if not torch.equal(exported[name], expected[name])]
+
+
 def test_zero3_checkpoint_of_two_ranks_resumes_on_one_and_exports(shards, tmp_path):
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     train(2, "stage2_joint", "zero3", whole, shards)
+    assert_export_is_deepspeeds_consolidation(whole / "checkpoints" / "global_step4", tmp_path / "export_step4")
     roll_back(whole, resumed, 4)
     log = train(1, "stage2_joint", "zero3", resumed, shards, "--resume")
     assert "resumed from step 4, re-sharded from 2 to 1 ranks" in log
@@ -124,11 +150,14 @@ def test_zero3_checkpoint_of_two_ranks_resumes_on_one_and_exports(shards, tmp_pa
     assert all(torch.equal(value, final[name]) for name, value in load_export(again / "export").items())
 
 
-def test_stage1_with_frozen_weights_on_one_rank_resumes_on_two_under_zero2(shards, tmp_path):
+# ZeRO-1 lists frozen weights only in the module state; bf16 keeps them (and the module) in bf16
+@pytest.mark.parametrize("zero, precision", [("zero2", "fp32"), ("zero1", "bf16")])
+def test_stage1_with_frozen_weights_on_one_rank_resumes_on_two(zero, precision, shards, tmp_path):
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    train(1, "stage1_motion", "zero2", whole, shards)
+    train(1, "stage1_motion", zero, whole, shards, "--set", f"precision={precision}")
     roll_back(whole, resumed, 2)
-    log = train(2, "stage1_motion", "zero2", resumed, shards, "--resume")
+    assert_export_is_deepspeeds_consolidation(whole / "checkpoints" / "global_step2", tmp_path / "export_step2")
+    log = train(2, "stage1_motion", zero, resumed, shards, "--resume", "--set", f"precision={precision}")
     assert "resumed from step 2, re-sharded from 1 to 2 ranks" in log
     assert "x 2 ranks x 1 accumulation" in log  # the global batch stays 4: accumulation 2 -> 1
     assert_continues(whole, resumed, 2)
@@ -140,9 +169,11 @@ def test_stage1_with_frozen_weights_on_one_rank_resumes_on_two_under_zero2(shard
     _seed_all(recipe.seed)
     initial = STAGES[recipe.name].model(recipe)
     final = load_export(resumed / "export")
+    # bf16 training holds the frozen weights rounded to bf16 (exactly; the export widens them back exactly)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     for name, value in initial.named_parameters():
         if initial.parameter_group(name) != "motion":
-            assert torch.equal(value.detach(), final[name]), f"frozen {name} changed"
+            assert torch.equal(value.detach().to(dtype), final[name].to(dtype)), f"frozen {name} changed"
 
 
 def test_a_global_batch_the_new_world_size_cannot_divide_names_the_values_that_work():
