@@ -9,16 +9,13 @@ Stage 1 also keeps every MusicGen weight outside the motion group bit-identical.
 """
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from training_runs import train_one_process
 
 pytestmark = pytest.mark.slow
 
@@ -28,25 +25,11 @@ LM = {"data.window": 24, "data.micro_batch": 4, "data.global_batch": 4, "data.sh
       "model.config.dropout": 0, "model.config.condition_dropout": 0}
 
 
-def _free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
-
-
 def train(recipe: str, out: Path, overrides: dict, *extra: str) -> list[dict]:
     """Run `unimumo-train` in one process (ZeRO-0, CPU) and return its metric lines, one per step."""
     settings = {"seed": 0, "schedule.warmup_steps": 2, "log.every": 1, "log.progress_bar": "false",
                 "log.tensorboard": "false", "checkpoint.every": 10_000, **overrides}
-    cmd = [sys.executable, "-m", "unimumo.cli.train", "--recipe", recipe, "--out", str(out), "--ds-config",
-           "cpu_zero0", *extra]
-    for key, value in settings.items():
-        cmd += ["--set", f"{key}={value}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", MASTER_PORT=_free_port())
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    lines = train_one_process(recipe, out, settings, *extra)
     assert [line["step"] for line in lines] == list(range(1, settings["steps"] + 1))
     return lines
 

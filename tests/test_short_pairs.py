@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from training_runs import train_one_process
 from unimumo.shards.format import sample_frames
 from unimumo.shards.manifest import MANIFEST_NAME
 from unimumo.shards.tar_reader import read_shard
 
 REPO = Path(__file__).resolve().parents[1]
 MICRO_BATCH = 4
-
-
-def _free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
 
 def test_a_build_of_clips_shorter_than_the_window_trains_on_all_of_them(synthetic_corpus, tiny_shards, tmp_path):
@@ -38,15 +29,7 @@ def test_a_build_of_clips_shorter_than_the_window_trains_on_all_of_them(syntheti
                 "data.micro_batch": MICRO_BATCH, "data.global_batch": MICRO_BATCH, "data.num_workers": 0,
                 "data.shuffle_buffer": 8, "schedule.warmup_steps": 1, "log.every": 1, "log.progress_bar": "false",
                 "log.tensorboard": "false", "checkpoint.every": 10_000}
-    cmd = [sys.executable, "-m", "unimumo.cli.train", "--recipe", "stage2_joint", "--out", str(tmp_path / "run"),
-           "--ds-config", "cpu_zero0"]
-    for key, value in settings.items():
-        cmd += ["--set", f"{key}={value}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", MASTER_PORT=_free_port())
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lines = train_one_process("stage2_joint", tmp_path / "run", settings)
     last = lines[-1]
     assert last["data/short_samples_dropped"] == 0 and last["data/corrupt_samples_skipped"] == 0
     assert last["data/samples_seen"] >= count  # so every sample of the build was trained on

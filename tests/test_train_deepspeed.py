@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from training_runs import free_port
 from unimumo.constants import REQUEUE_EXIT_CODE
 from unimumo.train import checkpoint as ckpt
 
@@ -63,12 +63,6 @@ def data(synthetic_corpus, tmp_path_factory) -> TrainData:
     return TrainData(out, synthetic_corpus / "models" / "t5", synthetic_corpus / "models" / "musicgen")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", PYTHONUNBUFFERED="1", **extra)
@@ -83,7 +77,7 @@ def _train_args(recipe: str, data: TrainData, out: Path, overrides: dict, *extra
 
 
 def torchrun(recipe: str, data: TrainData, out: Path, overrides: dict, *extra: str, wait: bool = True):
-    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(free_port()),
            *_train_args(recipe, data, out, overrides, *extra)]
     log = open(out.parent / f"{out.name}.log", "a")
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -257,7 +251,7 @@ def test_stage1_freezes_and_a_killed_run_resumes_exactly(data, tmp_path):
 def test_sigusr1_checkpoints_and_requeues_then_stage2_starts_from_the_stage1_export(data, tmp_path):
     overrides = {"steps": 30, "data.global_batch": 4, "checkpoint.every": 100, **data.from_musicgen}
     out = tmp_path / "stage1"
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     with open(tmp_path / "stage1.log", "w") as log:
         for rank in range(2):  # as srun starts tasks: only SLURM_* variables
@@ -336,7 +330,7 @@ def test_motion_vqvae_trains_on_raw_motion_and_exports_a_tokenizer(synthetic_cor
     from unimumo.models.motion_tokenizer import MotionTokenizer
 
     out = tmp_path / "vq"
-    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "unimumo.cli.train",
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "unimumo.cli.train",
            "--recipe", "motion_vqvae", "--aist", str(synthetic_corpus / "aist"),
            "--humanml3d", str(synthetic_corpus / "humanml3d"), "--out", str(out), "--ds-config", "zero2"]
     for key, value in {"steps": 6, "data.window": 32, "data.micro_batch": 2, "data.global_batch": 4,

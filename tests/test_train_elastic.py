@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from training_runs import free_port
 from unimumo.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
@@ -49,17 +49,11 @@ def shards(synthetic_corpus, tmp_path_factory) -> dict:
     return {"data.shards": str(out), "text_model": str(synthetic_corpus / "models" / "t5")}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def train(ranks: int, recipe: str, zero: str, out: Path, shards: dict, *extra: str) -> str:
     """torchrun `ranks` processes of unimumo-train; returns the log."""
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", PYTHONUNBUFFERED="1")
-    cmd = [TORCHRUN, "--nproc_per_node", str(ranks), "--master_port", str(_free_port()), "-m", "unimumo.cli.train",
+    cmd = [TORCHRUN, "--nproc_per_node", str(ranks), "--master_port", str(free_port()), "-m", "unimumo.cli.train",
            "--recipe", recipe, "--out", str(out), "--ds-config", zero, *extra]
     for key, value in {**SETTINGS, **shards}.items():
         cmd += ["--set", f"{key}={value}"]

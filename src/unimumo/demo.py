@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DemoConfig.seed,
                         help="seed of the corpus, the builds, training and sampling (default %(default)s)")
     parser.add_argument("--train-arg", action="append", default=[], dest="extra_train_args", metavar="KEY=VALUE",
-                        help="extra --set override passed to both LM stages (repeatable)")
+                        help="extra --set override passed to every LM stage: stage1, stage2, caption (repeatable)")
     args = parser.parse_args(argv)
     config = DemoConfig(**vars(args)).validate()
     config.work_dir.mkdir(parents=True, exist_ok=True)

@@ -1,1 +1,1 @@
-"""Data: raw-source readers, beat alignment, the offline shard builder and the streaming loader."""
+"""Data: raw-source readers, captions, pairing and time warp, the offline shard builder and slice merge, the synthetic corpus."""

@@ -1,7 +1,7 @@
 """Evaluation: motion features, dance / rhythm / caption metrics, benchmark runs and renderings.
 
-features.py      kinetic (66) and manual geometric (32) features of 22-joint motions
-metrics.py       Frechet distance (robust matrix square root), diversity, PFC
+dance_features.py   kinetic (3 J) and manual geometric (32) features of 22- or 24-joint motions
+metric_functions.py Frechet distance (robust matrix square root), diversity, PFC
 text_metrics.py  BLEU, ROUGE-L
 dance_metrics.py all dance metrics of a generated set against its ground truth
 protocols.py     the published metric protocols (unimumo, bailando, edge) and `corrected`
@@ -14,5 +14,5 @@ music2motion.py, text2music.py, motion2music.py, caption.py   the `unimumo-eval`
 render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
 render_files.py  `unimumo-eval render`: those renderings of any motion / music file
 report.py        metrics.json and metrics.md
-cli.py           `unimumo-eval`
+The command line is `unimumo.cli.eval` (`unimumo-eval`); beats and beat alignment are `unimumo.rhythm`.
 """

@@ -96,7 +96,7 @@ def register(stage: Stage) -> Stage:
     return stage
 
 
-# ----------------------------------------------------------------------------- the stages (DESIGN.md)
+# ----------------------------------------------------------------------------- the stages
 
 LM_PRESETS = ("tiny", "small")  # UniMuMoConfig presets; small is the MusicGen-small shape
 
@@ -200,7 +200,10 @@ def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check
         if key == "name" and value != name:
             raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
         set_key(recipe, key, value)
-    if recipe.init_from is not None and not {"model.preset", "model__preset"} & set(overrides):
+    sets_preset = any(key in ("model.preset", "model__preset") or (key == "model" and isinstance(value, Mapping)
+                                                                   and "preset" in value)
+                      for key, value in overrides.items())
+    if recipe.init_from is not None and not sets_preset:
         recipe.model.preset = None  # the checkpoint's shape; a preset given explicitly must agree with it
     return stage.validate(validate(recipe)) if check else recipe
 

@@ -1,1 +1,1 @@
-"""Small shared helpers: atomic file writes, fingerprints."""
+"""Small shared helpers: atomic file writes, fingerprints, seed derivation."""
