@@ -118,8 +118,9 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     overrides = {**LM, "steps": 80, "optim.lr": 3e-3, "model.preset": "tiny", "data.shards": str(tiny_shards),
                  "text_model": str(synthetic_corpus / "models" / "t5")}
     # measured (80 steps, lr 3e-3): seed 0 5.565 -> 3.416, 1 5.570 -> 3.495, 2 5.643 -> 3.449 (drop 2.08-2.19);
-    # BLEU-1 on the training captions (music and motion): untrained 0.0, trained 0.050 (all three seeds).
-    # Required: drop >= 1.0, BLEU-1 >= untrained + 0.025
+    # BLEU-1 on the training captions (music and motion): untrained 0.0, trained 0.010 (seed 0, re-measured after
+    # captions stopped stating defaults for unknown metadata; 0.050 with the old wording).
+    # Required: drop >= 1.0, BLEU-1 >= untrained + 0.005 (half the measured gain)
     out = tmp_path / "caption"
     start, end = drop(train("caption", out, overrides), "loss/caption")
     assert start - end >= 1.0, f"caption loss {start:.3f} -> {end:.3f}: drop < 1.0"
@@ -131,4 +132,4 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     before = _training_captions_bleu(untrained, tiny_shards, tokenizer, LM["data.window"])
     after = _training_captions_bleu(UniMuMoForConditionalGeneration.from_pretrained(out / "export"), tiny_shards,
                                     tokenizer, LM["data.window"])
-    assert after >= before + 0.025, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"
+    assert after >= before + 0.005, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"
