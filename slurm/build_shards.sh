@@ -10,8 +10,8 @@
 #
 # The array's size is the number of slices N (--array=0-7: 8 slices; any contiguous range of step 1 works).
 # Every array task and a resubmission must use the same build arguments (checked: --resume refuses a changed plan,
-# merge refuses slices built differently). The codec runs on the GPU (--device cuda) when the allocation has one,
-# else on the CPU; decoding, beat tracking and pairing use UNIMUMO_BUILD_WORKERS processes.
+# merge refuses slices built differently). The music codec and the motion tokenizer run on the GPU (--device cuda)
+# when the allocation has one, else on the CPU; decoding, beat tracking and pairing use UNIMUMO_BUILD_WORKERS processes.
 # Every #SBATCH value in this script is a default: sbatch flags override it
 # (e.g. on CPUs only: sbatch --array=0-31 --gpus-per-node=0 --cpus-per-task=8 slurm/build_shards.sh ...).
 # Variables (besides those of slurm/env.sh below):

@@ -1,10 +1,11 @@
 """The per-process side of the shard builder: frozen models loaded once, then one track (or motion) per call.
 
 A track goes through two calls, around the batched codec pass the main process runs (see
-shard_builder): `prepare_track` decodes the audio and tracks the beats, `pair_track` pairs the
-encoded track with its motions. Functions here run in worker processes (or in the main process with
---workers 1); they return plain results and never raise for bad inputs: a bad input becomes a
-failure record {file, reason, stage}.
+shard_builder): `prepare_track` decodes the audio and tracks the beats, `pair_track` drafts the
+encoded track's pairs with its motions (pairing.draft_pair: everything but the motion codes, which the
+main process adds in batched motion-tokenizer passes). Functions here run in worker processes (or in
+the main process with --workers 1); they return plain results and never raise for bad inputs: a bad
+input becomes a failure record {file, reason, stage}.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from unimumo.data.build_config import BuildConfig
-from unimumo.data.pairing import MotionEntry, MusicTrack, load_motion, make_pair_sample
+from unimumo.data.pairing import MotionEntry, MusicTrack, PairDraft, draft_pair, load_motion
 from unimumo.data.sources.music4all import TrackInfo, load_audio
 from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.models.motion_tokenizer import MotionTokenizer
@@ -27,6 +28,7 @@ class TrackResult:
     index: int
     track_id: str
     samples: list[dict] = field(default_factory=list)
+    drafts: list[PairDraft] = field(default_factory=list)  # pairs awaiting their motion codes
     failures: list[dict] = field(default_factory=list)
     skipped: dict | None = None  # why a valid track produced no samples: a skipped.jsonl record
 
@@ -116,15 +118,16 @@ def prepare_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> PreparedTrac
 
 
 def pair_track(job: tuple[PreparedTrack, np.ndarray]) -> TrackResult:
-    """A prepared track, with its music codes, paired with the motions chosen for it (see pairing.choose_motions)."""
+    """The drafts of a prepared track, with its music codes, paired with the motions chosen for it
+    (see pairing.choose_motions)."""
     prepared, codes = job
     config, info = _CONTEXT.config, prepared.info
     track = MusicTrack(info=info, codes=codes, rhythm=prepared.rhythm, duration=prepared.duration)
     result = TrackResult(index=prepared.index, track_id=info.id)
     for pair, entry in enumerate(prepared.chosen):
         try:
-            result.samples.append(make_pair_sample(
-                track, load_motion(entry), pair, seed=config.seed, split=config.split,
+            result.drafts.append(draft_pair(
+                track, load_motion(entry), pair, seed=config.seed, split=config.split, motion_file=entry.path,
                 motion_tokenizer=_CONTEXT.motion_tokenizer, text_tokenizer=_CONTEXT.text_tokenizer,
             ))
         except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay

@@ -1,5 +1,8 @@
-"""Pair one music track with K motions: choose motions, beat-align them by time warping, tokenize, caption.
+"""Pair one music track with K motions: choose motions, beat-align them by time warping, caption, tokenize.
 
+A pair is made in two steps: `draft_pair` places and warps the motion and computes everything but the
+motion codes (a `PairDraft` holding the warped 263-d features); the shard builder encodes the drafts'
+features in batched `MotionTokenizer.encode` calls, and `PairDraft.sample` completes the shard sample.
 Everything random is drawn from RNGs seeded by (seed, split, track id[, pair index]), so a track's
 samples do not depend on which process builds it or in which order.
 """
@@ -82,18 +85,44 @@ class MusicTrack:
         return self.info.tempo or (self.rhythm.tempo if self.rhythm.confident else None)
 
 
-def make_pair_sample(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str,
-                     motion_tokenizer, text_tokenizer) -> dict:
-    """One shard sample: the music span and the beat-warped motion over it, tokenized and captioned."""
+@dataclass
+class PairDraft:
+    """A pair awaiting its motion codes: the warped features [N,263] at `fps`, and the sample around them."""
+
+    key: str
+    file: str  # the motion file, for failure records
+    features: np.ndarray
+    fps: float
+    music_codes: np.ndarray  # [4, frames], already cropped
+    music_text: str
+    motion_text: str
+    music_ids: list[int]
+    motion_ids: list[int]
+    meta: dict
+
+    def sample(self, motion_codes: np.ndarray) -> dict:
+        """The shard sample, with the codes `MotionTokenizer.encode(self.features, fps=self.fps)` gave."""
+        frames = self.music_codes.shape[1]
+        return encode_sample(
+            self.key, music_codes=self.music_codes, motion_codes=motion_codes[:, :frames], music_text=self.music_text,
+            motion_text=self.motion_text, music_ids=self.music_ids, motion_ids=self.motion_ids, meta=self.meta,
+        )
+
+
+def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str, motion_file: str,
+               motion_tokenizer, text_tokenizer) -> PairDraft:
+    """One pair up to its motion codes: the music span and the beat-warped motion over it, captioned.
+
+    `motion_tokenizer` only checks that it accepts the warped features (`check_clip`) and counts their code
+    steps, so that one bad pair never fails the batch it would be encoded in.
+    """
     rng = pair_rng(seed, split, track.info.id, pair)
     fps = motion.clip.fps
     placement = place_pair(track.beats, track.duration, motion.beats, motion.duration, rng)
     joints = warp_joints(motion.joints, fps, placement.warp, placement.duration, fps)
-    motion_codes = motion_tokenizer.encode(joints_to_features(joints, fps=fps), fps=fps)
+    features, motion_steps = motion_tokenizer.check_clip(joints_to_features(joints, fps=fps), fps, motion_file)
     start = int(round(placement.music_start * CODE_RATE))
-    frames = min(motion_codes.shape[1], track.codes.shape[1] - start)
-    music_codes, motion_codes = track.codes[:, start:start + frames], motion_codes[:, :frames]
-
+    frames = min(motion_steps, track.codes.shape[1] - start)
     beats = track.beats - start / CODE_RATE
     beats = beats[(beats >= 0) & (beats < frames / CODE_RATE)]
     warped_beats = visual_beats(joints, fps)
@@ -130,8 +159,8 @@ def make_pair_sample(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed
             "after_warp": round(beat_alignment(beats, warped_beats), 4),
         },
     }
-    return encode_sample(
-        f"{info.id}-{pair:02d}", music_codes=music_codes, motion_codes=motion_codes, music_text=music_text,
-        motion_text=motion_text, music_ids=text_tokenizer.encode(music_text),
-        motion_ids=text_tokenizer.encode(motion_text), meta=meta,
+    return PairDraft(
+        key=f"{info.id}-{pair:02d}", file=motion_file, features=features, fps=fps,
+        music_codes=track.codes[:, start:start + frames], music_text=music_text, motion_text=motion_text,
+        music_ids=text_tokenizer.encode(music_text), motion_ids=text_tokenizer.encode(motion_text), meta=meta,
     )

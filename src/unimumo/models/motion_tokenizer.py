@@ -100,22 +100,27 @@ class MotionTokenizer:
         """Code steps of a clip: round(num_frames / fps * code_rate)."""
         return int(round(num_frames / fps * self.config.code_rate))
 
+    def check_clip(self, clip: np.ndarray, fps: float, source: str = "motion clip") -> tuple[np.ndarray, int]:
+        """(clip as float32 [N,263], its code steps) if `encode` accepts it, else MotionFormatError naming `source`."""
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        clip = validate_features(clip, source)
+        steps = self.num_codes(len(clip), fps)
+        if steps < 1:
+            raise MotionFormatError(f"{source}: clip too short: {len(clip)} frames at {fps} fps give no code "
+                                    f"at {self.config.code_rate} codes/s")
+        return clip, steps
+
     def prepare(self, clips: Sequence[np.ndarray], fps: float, sources: Sequence[str] | None = None):
-        """Validate, resample to the network rate and normalise clips [N_i,263].
+        """Validate (`check_clip`), resample to the network rate and normalise clips [N_i,263].
 
         Returns (features [B,L,263] float tensor, mask [B,L] bool) on the model's device, where clip i
         fills num_codes(N_i, fps) * frames_per_code frames.
         """
-        if not fps > 0:
-            raise ValueError(f"fps must be positive, got {fps}")
         sources = sources or [f"motion clip {i}" for i in range(len(clips))]
         resampled = []
         for clip, source in zip(clips, sources):
-            clip = validate_features(clip, source)
-            steps = self.num_codes(len(clip), fps)
-            if steps < 1:
-                raise MotionFormatError(f"{source}: clip too short: {len(clip)} frames at {fps} fps give no code "
-                                        f"at {self.config.code_rate} codes/s")
+            clip, steps = self.check_clip(clip, fps, source)
             frames = steps * self.config.frames_per_code
             resampled.append(resample_features(clip, fps, self.config.frame_rate, frames, source))
         length = max(len(r) for r in resampled)
