@@ -28,7 +28,7 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-timeout>=2.2"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.2", "mir_eval>=0.7"],  # mir_eval: the beat F-measure's reference
         # `unimumo-shards build --beat-tracker essentia`; optional because essentia is AGPL-3.0-only
         "beats": ["essentia>=2.1b6.dev1389"],
     },

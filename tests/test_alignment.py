@@ -63,3 +63,16 @@ def test_beat_alignment_improves_after_warping(music_bpm, dance_bpm, fps):
     after = beat_alignment(local, visual_beats(warp_joints(joints, fps, placement.warp, placement.duration, fps), fps))
     assert after >= 0.8, (before, after)
     assert after > before + 0.2, (before, after)
+
+
+def test_steady_beat_grids_are_aligned_whatever_the_random_motion_start():
+    """Two perfectly steady grids: without the phase shift, a random start half a beat off left no knot at all."""
+    music = np.arange(0.1, 12.0, 0.5)  # 120 bpm from 0.1 s
+    motion = np.arange(0.0, 20.0, 60.0 / 113.0)  # 113 bpm
+    for seed in range(20):
+        placement = place_pair(music, 12.0, motion, 20.0, random.Random(seed))
+        local = music - placement.music_start
+        local = local[(local > 0) & (local < placement.duration)]
+        assert placement.warp.num_anchors >= local.size - 1, seed
+        np.testing.assert_allclose(placement.warp(local), motion[np.abs(motion[None] - placement.warp(local)[:, None])
+                                                                 .argmin(axis=1)], atol=1e-9)

@@ -1,4 +1,6 @@
 """Music beats, mean joint speed, kinematic beats, BAS and beat coverage/hit on constructed and synthetic cases."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,10 +10,12 @@ from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 from unimumo.rhythm import (
     beat_alignment_score,
+    beat_f_measure,
     beat_coverage_and_hit,
     mean_joint_speed,
     motion_beats,
     music_beats,
+    track_beats,
 )
 
 
@@ -82,3 +86,48 @@ def test_music_beat_tracking_recovers_the_synthetic_tempo(bpm):
     beats, tempo = music_beats(wav, SAMPLING_RATE, with_tempo=True)
     assert abs(np.median(np.diff(beats)) - 60.0 / bpm) < 0.03
     assert beats[-1] - beats[0] > 10.0
+
+
+REAL_LOOPS = {"loop_industrial": 2, "loop_breakbeat": 4, "loop_compus": 16, "loop_garzul": 16}  # beats per loop
+
+
+@pytest.mark.parametrize("name", REAL_LOOPS)
+def test_the_steady_tracker_finds_every_beat_of_a_real_drum_loop(name):
+    """Real CC0 loops (tests/data/beats/README.md), tiled to 30 s: the grid is exact. librosa's tracker halves
+    loop_industrial's tempo and puts loop_garzul's at 98.7 bpm (benchmarks/beats.py)."""
+    import librosa
+    import soundfile
+
+    loop, rate = soundfile.read(Path(__file__).parent / "data" / "beats" / f"{name}.flac", dtype="float32")
+    period = len(loop) / rate / REAL_LOOPS[name]
+    wav = librosa.resample(np.tile(loop, int(np.ceil(30 * rate / len(loop))))[: 30 * rate], orig_sr=rate,
+                           target_sr=SAMPLING_RATE)  # the shard builder's rate
+    track = track_beats(wav, SAMPLING_RATE, "steady")
+    assert beat_f_measure(np.arange(0.0, 30.0, period), track.beats) >= 0.95
+    assert track.tempo == pytest.approx(60.0 / period, rel=0.01)
+    assert track.confident
+
+
+def test_beat_f_measure_equals_mir_eval():
+    import mir_eval
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # jittered hits (some outside +-70 ms), misses and false alarms
+        reference = np.sort(rng.uniform(0, 30, rng.integers(0, 60)))
+        kept = reference[rng.random(reference.size) < 0.7]
+        estimated = np.sort(np.concatenate([kept + rng.normal(0, 0.05, kept.size), rng.uniform(0, 30, rng.integers(0, 10))]))
+        assert beat_f_measure(reference, estimated) == pytest.approx(
+            mir_eval.beat.f_measure(reference, estimated, f_measure_threshold=0.07), abs=1e-12)
+
+
+@pytest.mark.parametrize("bpm", [92.0, 123.0, 151.0, 180.0])
+def test_the_steady_tracker_recovers_the_synthetic_tempo_and_grid(bpm):
+    """Kick on the beats, hi-hat on the off-beats. Below ~88 bpm the tracker takes this music's even eighth notes
+    for the beat (its tempo prior is centred on 130 bpm), so the grid covers 92-180 bpm."""
+    rng = np.random.default_rng(int(bpm))
+    wav = beat_audio(bpm, 20.0, key=3, rng=rng)
+    track = track_beats(wav, SAMPLING_RATE, "steady")
+    assert track.tempo == pytest.approx(bpm, rel=0.005)
+    assert np.ptp(np.diff(track.beats)) <= 0.011  # one beat every period, to the frame (10 ms)
+    assert track.beats[-1] - track.beats[0] > 18.0  # nothing trimmed but silence
+    assert track_beats(np.zeros_like(wav), SAMPLING_RATE, "steady").beats.size == 0  # silence has no beat

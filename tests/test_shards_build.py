@@ -38,7 +38,7 @@ def test_manifest_counts_match_the_tars(tiny_shards):
     for name in ("music_codec", "motion_tokenizer", "text_tokenizer"):
         assert len(manifest["tokenizers"][name]["fingerprint"]) == 64
     assert manifest["splits"]["train"]["build_args"]["pairs_per_track"] == 2
-    assert manifest["splits"]["train"]["build_args"]["beat_tracker"] == "librosa"  # the default, recorded
+    assert manifest["splits"]["train"]["build_args"]["beat_tracker"] == "steady"  # the default, recorded
 
 
 def test_samples_hold_aligned_codes_captions_and_beats(tiny_shards, synthetic_corpus):
@@ -106,7 +106,7 @@ def test_exit_code_when_failures_exceed_the_limit_and_existing_output_is_protect
     assert "--resume" in capsys.readouterr().err
     assert main(strict + ["--seed", "7", "--resume"]) == EXIT_USAGE  # resume with other arguments is refused
     assert "different" in capsys.readouterr().err
-    assert json.loads((records_dir(out, "train") / "plan.json").read_text())["args"]["beat_tracker"] == "librosa"
+    assert json.loads((records_dir(out, "train") / "plan.json").read_text())["args"]["beat_tracker"] == "steady"
 
 
 def test_two_workers_build_byte_identical_shards(synthetic_corpus, tiny_shards, tmp_path):

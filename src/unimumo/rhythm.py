@@ -1,14 +1,16 @@
 """Rhythm of music and motion: music beats, mean joint speed, motion beats, beat alignment, beat coverage/hit.
 
 * Music beats: librosa's dynamic-programming beat tracker (beat times in seconds, and its tempo), as the
-  evaluation uses them. The shard builder's beats come from `track_beats`, with one of two trackers
-  (`--beat-tracker`): `librosa` (the default) is the same tracker without trimming weak beats at the edges;
-  `essentia` is essentia's multi-feature tracker, an optional dependency (AGPL-3.0:
-  `pip install "unimumo[beats]"`). On 17 real annotated tracks (benchmarks/beats.py) the untrimmed librosa
-  tracker scored mean F 0.68 with the tempo right on 12/17, essentia's 0.76 and 16/17 at ~4x the time.
-  Either way the tempo is 60 / the median inter-beat interval, not a quantised estimate. It is confident
-  when the beats are regular (REGULAR_FRACTION of the intervals within REGULAR_TOLERANCE of the median);
-  for essentia its five trackers must also agree (its confidence >= TEMPO_CONFIDENCE).
+  evaluation uses them. The shard builder's beats come from `track_beats`, with one of three trackers
+  (`--beat-tracker`): `steady` (the default, `steady_beats`: one tempo per clip from a Fourier x
+  autocorrelation tempogram, then dynamic programming at that period), `librosa` (librosa's tracker without
+  trimming weak beats at the edges) or `essentia` (essentia's multi-feature tracker, an optional dependency,
+  AGPL-3.0: `pip install "unimumo[beats]"`). On 49 real annotated tracks (benchmarks/beats.py) steady scored
+  mean F 0.925 with the tempo right on 49/49, essentia 0.81 and 44/49, librosa 0.77 and 38/49. Every tracker's tempo is
+  `beats_tempo` (the median span of 4 beats), not a quantised estimate. It is confident when the beats are
+  regular (REGULAR_FRACTION of the intervals within REGULAR_TOLERANCE of the median) and, for steady, the
+  onsets are periodic (`pulse_clarity` >= STEADY_CLARITY), for essentia its five trackers agree (its
+  confidence >= TEMPO_CONFIDENCE).
 * Mean joint speed: the mean over joints of the speed (m/s) per frame, from central differences,
   so speed sample i belongs to frame i (the Bailando code's forward differences put every motion
   beat half a frame early); optionally smoothed by a Gaussian of `smoothing_seconds`.
@@ -63,16 +65,31 @@ def music_beats(wav: np.ndarray, sampling_rate: int, with_tempo: bool = False):
     return (beats, float(np.atleast_1d(tempo)[0])) if with_tempo else beats
 
 
-BEAT_TRACKERS = ("librosa", "essentia")  # the shard builder's choices (`--beat-tracker`); librosa is the default
+BEAT_TRACKERS = ("steady", "librosa", "essentia")  # the shard builder's choices (`--beat-tracker`); the first is the default
 ESSENTIA_SAMPLING_RATE = 44100  # essentia's beat trackers expect 44.1 kHz
 TEMPO_CONFIDENCE = 3.5  # essentia: above 3.5 the trackers agree "excellently" (its scale runs 0 to 5.32)
 REGULAR_TOLERANCE = 0.05
 REGULAR_FRACTION = 0.9
+TEMPO_SPAN_BEATS = 4  # tempo from the median span of this many beats (frame rounding shrinks 4-fold)
+
+# The steady tracker (see `steady_beats`).
+STEADY_FRAME_RATE = 100.0  # onset envelope frames per second
+STEADY_BPM_RANGE = (40.0, 250.0)
+STEADY_BPM_STEP = 0.05  # the tempo grid: the tempo is fine enough to hold a 30 s grid within a frame
+STEADY_PRIOR_BPM = 130.0  # log-normal tempo prior: centre ...
+STEADY_PRIOR_OCTAVES = 0.6  # ... and width (standard deviation in octaves)
+STEADY_BANDS = (0, 10, 30, 60, 128)  # mel band edges of the onset sub-bands (of 128 mel bands): ~0.3, 0.9, 2.1 kHz
+STEADY_COMB_HARMONICS = 4  # autocorrelation summed at 1..4 beat periods
+STEADY_FOURIER_POWER = 0.25  # salience = fourier ** 0.25 * comb: the Fourier tempogram's pull to double tempo damped
+STEADY_TIGHTNESS = 3000.0  # cost of a beat interval off the period: tightness * log(interval / period)^2
+STEADY_LATENCY = 0.03  # s: the onset envelope peaks this long after the beat (median over 49 annotated tracks)
+STEADY_CLARITY = 0.25  # pulse clarity at and above which the tempo is confident (see `pulse_clarity`)
+STEADY_TRIM = 0.1  # leading / trailing beats whose onset score is under this fraction of the median are dropped
 
 
 @dataclass(frozen=True)
 class BeatTrack:
-    """Beat times (s) of a track, its tempo (bpm, from the median beat interval) and whether that is confident."""
+    """Beat times (s) of a track, its tempo (bpm, from the beat intervals) and whether that is confident."""
 
     beats: np.ndarray
     tempo: float
@@ -90,7 +107,7 @@ def require_beat_tracker(tracker: str) -> None:
         except ImportError as error:
             raise ValueError(f'beat tracker "essentia" needs the essentia package, which is not installed ({error}); '
                              'install it with `pip install "unimumo[beats]"` (essentia is AGPL-3.0-only), '
-                             'or use --beat-tracker librosa') from error
+                             'or use --beat-tracker steady') from error
 
 
 def _regular(beats: np.ndarray) -> bool:
@@ -99,19 +116,21 @@ def _regular(beats: np.ndarray) -> bool:
                 >= REGULAR_FRACTION)
 
 
-def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str = "librosa") -> BeatTrack:
-    """The shard builder's beats, untrimmed at the edges, from `tracker` (one of BEAT_TRACKERS): librosa's
-    dynamic-programming tracker with trim=False, or essentia's multi-feature tracker (RhythmExtractor2013)."""
+def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str = BEAT_TRACKERS[0]) -> BeatTrack:
+    """The shard builder's beats, untrimmed at the edges, from `tracker` (one of BEAT_TRACKERS): `steady_beats`,
+    librosa's dynamic-programming tracker with trim=False, or essentia's multi-feature tracker (RhythmExtractor2013)."""
     import librosa
 
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim != 1 or wav.size == 0 or not np.isfinite(wav).all():
         raise ValueError(f"track_beats: expected a finite, non-empty mono waveform, got shape {list(wav.shape)}")
     require_beat_tracker(tracker)
-    if tracker == "librosa":
-        _, beats = librosa.beat.beat_track(y=wav, sr=sampling_rate, trim=False, units="time")
-        beats = np.asarray(beats, dtype=np.float64)
-        return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats))
+    if tracker != "essentia":
+        if tracker == "librosa":
+            beats = np.asarray(librosa.beat.beat_track(y=wav, sr=sampling_rate, trim=False, units="time")[1], float)
+            return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats))
+        beats, clarity = steady_beats(wav, sampling_rate)
+        return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats) and clarity >= STEADY_CLARITY)
     import essentia.standard as essentia
 
     if sampling_rate != ESSENTIA_SAMPLING_RATE:
@@ -123,9 +142,132 @@ def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str = "librosa") -
 
 
 def beats_tempo(beats) -> float:
-    """Tempo (bpm) from beat times: 60 / the median inter-beat interval; 0.0 for fewer than 2 beats."""
-    intervals = np.diff(np.asarray(beats, dtype=np.float64).reshape(-1))
-    return float(60.0 / np.median(intervals)) if intervals.size else 0.0
+    """Tempo (bpm) from beat times: 60 / the median of the spans of TEMPO_SPAN_BEATS beats over their beat count
+    (the median inter-beat interval when there are fewer beats); 0.0 for fewer than 2 beats."""
+    beats = np.asarray(beats, dtype=np.float64).reshape(-1)
+    if beats.size < 2:
+        return 0.0
+    span = min(TEMPO_SPAN_BEATS, beats.size - 1)
+    return float(60.0 * span / np.median(beats[span:] - beats[:-span]))
+
+
+BEAT_F_WINDOW = 0.07  # seconds: a tracked beat within +-70 ms of an annotated one is a hit (mir_eval's default)
+
+
+def beat_f_measure(reference, estimated, window: float = BEAT_F_WINDOW) -> float:
+    """F-measure of estimated against annotated beat times (s), as mir_eval.beat.f_measure (without the 5 s trim
+    of mir_eval.beat.evaluate): hits are the largest one-to-one matching of beats at most `window` s apart."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    reference, estimated = np.asarray(reference, dtype=np.float64), np.asarray(estimated, dtype=np.float64)
+    if reference.size == 0 or estimated.size == 0:
+        return 0.0
+    close = csr_matrix(np.abs(reference[:, None] - estimated[None, :]) <= window)
+    hits = int((maximum_bipartite_matching(close, perm_type="column") >= 0).sum())
+    precision, recall = hits / estimated.size, hits / reference.size
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+
+
+def steady_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]:
+    """Beat times (s) of a clip of steady tempo (a Music4All clip: 30 s), and the pulse clarity at their period.
+
+    1. Onset envelope: librosa's spectral flux of the log-mel spectrogram (lag 2, max filter 3), 100 frames/s.
+    2. One tempo for the clip: the Fourier tempogram of the whole envelope (peaks at the tempo and its multiples),
+       to the power STEADY_FOURIER_POWER, times an autocorrelation comb (peaks at the tempo and its fractions),
+       so that the tempo itself scores high in both, times a log-normal prior; on a 0.05 bpm grid. The comb sums
+       the autocorrelation at 1..4 beat periods of four sub-band envelopes (STEADY_BANDS), so that a hi-hat
+       between the kicks does not make the kicks' period look halved.
+    3. Beats: dynamic programming over frames (Ellis 2007) at that fractional period: each beat adds its onset
+       score and pays tightness * log(interval / period)^2, so the beats follow small drifts; leading and trailing
+       beats in silence are dropped, and the envelope's latency is taken off.
+
+    The constants were chosen on 49 real annotated tracks from five sources (benchmarks/beats.py: mean F 0.925,
+    tempo right on 49). The same search run on four sources and scored on the fifth gave mean F 0.86.
+    """
+    import librosa
+
+    hop = max(1, int(round(sampling_rate / STEADY_FRAME_RATE)))
+    frame_rate = sampling_rate / hop
+    bands = librosa.onset.onset_strength_multi(y=np.asarray(wav, dtype=np.float32), sr=sampling_rate, hop_length=hop,
+                                               n_fft=2048, lag=2, max_size=3, channels=list(STEADY_BANDS))
+    bands = bands.astype(np.float64)
+    envelope = np.diff(STEADY_BANDS) @ bands / STEADY_BANDS[-1]  # = the mean over all mel bands
+    if not envelope.any():  # silence: no onset, no beat
+        return np.zeros(0), 0.0
+    bpms = np.arange(STEADY_BPM_RANGE[0], STEADY_BPM_RANGE[1], STEADY_BPM_STEP)
+    prior = np.exp(-0.5 * (np.log2(bpms / STEADY_PRIOR_BPM) / STEADY_PRIOR_OCTAVES) ** 2)
+    period = 60.0 * frame_rate / bpms[np.argmax(tempo_salience(envelope, bands, frame_rate, bpms) * prior)]
+    beats = np.maximum(_beat_path(envelope, period) / frame_rate - STEADY_LATENCY, 0.0)
+    return beats, pulse_clarity(envelope, frame_rate, period)
+
+
+def _pulses(envelope: np.ndarray, frame_rate: float) -> np.ndarray:
+    """The onset envelope less its 1-second moving average, half-wave rectified, less its mean."""
+    width = max(1, int(round(frame_rate)))
+    pulses = np.maximum(envelope - np.convolve(envelope, np.ones(width) / width, mode="same"), 0.0)
+    return pulses - pulses.mean()
+
+
+def _autocorrelation(signal: np.ndarray) -> np.ndarray:
+    """Unbiased autocorrelation at lags 0..n-1 (each lag's sum over its n - lag products, averaged)."""
+    n = signal.size
+    power = np.abs(np.fft.rfft(signal, n=1 << int(np.ceil(np.log2(2 * n))))) ** 2
+    return np.fft.irfft(power)[:n] / np.maximum(n - np.arange(n), 1)
+
+
+def tempo_salience(envelope: np.ndarray, bands: np.ndarray, frame_rate: float, bpms: np.ndarray) -> np.ndarray:
+    """Salience of each tempo in `bpms` for an onset envelope [T] and its sub-band envelopes [B,T]: Fourier
+    tempogram of the envelope ** STEADY_FOURIER_POWER x the bands' autocorrelation comb, each scaled to a
+    maximum of 1 (see `steady_beats`)."""
+    pulses = _pulses(envelope, frame_rate)
+    n = pulses.size
+    size = 1 << int(np.ceil(np.log2(max(2 * n, frame_rate * 60.0 / STEADY_BPM_STEP))))  # bins finer than the grid
+    spectrum = np.abs(np.fft.rfft(pulses, n=size))
+    fourier = np.interp(bpms / 60.0 * size / frame_rate, np.arange(spectrum.size), spectrum)
+    autocorrelation = sum(_autocorrelation(_pulses(band, frame_rate)) for band in bands)
+    periods = 60.0 * frame_rate / bpms
+    comb = sum(np.interp(k * periods, np.arange(n), autocorrelation, right=0.0)
+               for k in range(1, STEADY_COMB_HARMONICS + 1))
+    comb = np.maximum(comb, 0.0)
+    return (fourier / max(fourier.max(), 1e-12)) ** STEADY_FOURIER_POWER * comb / max(comb.max(), 1e-12)
+
+
+def pulse_clarity(envelope: np.ndarray, frame_rate: float, period: float) -> float:
+    """How periodic the onsets are at `period` frames: the largest normalised autocorrelation of the (lightly
+    smoothed) pulses at 1..4 periods, each +-2 %. Over the 49 annotated tracks: 0.13 to 1.0 (median 0.79), 48 of
+    them >= STEADY_CLARITY; white noise and randomly timed onsets: 0.03 to 0.15."""
+    pulses = gaussian_filter1d(_pulses(envelope, frame_rate), 2.0)
+    autocorrelation = _autocorrelation(pulses)
+    if autocorrelation[0] <= 0:
+        return 0.0
+    peaks = [autocorrelation[int(k * period * 0.98): int(np.ceil(k * period * 1.02)) + 1]
+             for k in range(1, STEADY_COMB_HARMONICS + 1)]
+    return float(max((peak.max() for peak in peaks if peak.size), default=0.0) / autocorrelation[0])
+
+
+def _beat_path(envelope: np.ndarray, period: float) -> np.ndarray:
+    """Beat frames: the best-scoring chain of onsets about `period` frames apart (see `steady_beats`, step 3)."""
+    window = np.arange(-int(period), int(period) + 1)
+    score = np.convolve(envelope / (envelope.std() + 1e-12), np.exp(-0.5 * (window * 32.0 / period) ** 2), "same")
+    gaps = np.arange(max(1, int(round(period / 2))), int(np.ceil(2 * period)) + 1)
+    penalty = -STEADY_TIGHTNESS * np.log(gaps / period) ** 2
+    cumulative, previous = score.copy(), np.full(score.size, -1)
+    start = int(np.argmax(score >= 0.01 * score.max()))  # a chain starts at or after the first onset
+    for frame in range(start + gaps[0], score.size):
+        usable = gaps[gaps <= frame - start]
+        candidates = cumulative[frame - usable] + penalty[: usable.size]
+        best = int(np.argmax(candidates))
+        cumulative[frame] += candidates[best]
+        previous[frame] = frame - usable[best]
+    tail = max(score.size - int(np.ceil(period)), 0)
+    beat, beats = tail + int(np.argmax(cumulative[tail:])), []
+    while beat >= 0:
+        beats.append(beat)
+        beat = previous[beat]
+    beats = np.array(beats[::-1])
+    strong = score[beats] >= STEADY_TRIM * np.median(score[beats])
+    return beats[int(np.argmax(strong)): beats.size - int(np.argmax(strong[::-1]))].astype(np.float64)
 
 
 def onset_beat_frames(wav: np.ndarray, sampling_rate: int) -> np.ndarray:

@@ -2,9 +2,11 @@
 
 A `TimeWarp` maps time in the music clip (seconds from the clip start) to time in the motion
 sequence. It is piecewise linear: a global rate brings the motion's beat period to the music's
-(folded by powers of two, so a dance on every other beat stays on every other beat), then each
-music beat that has a visual beat close to its predicted position becomes a knot, so the warped
-motion has its visual beats on the music beats. Local slopes stay within [rate/2, 2*rate].
+(folded by powers of two, so a dance on every other beat stays on every other beat), the motion start
+is shifted (by under one motion beat) to put most music beats on a visual beat, then each music beat
+that has a visual beat close to its predicted position becomes a knot, so the warped motion has its
+visual beats on the music beats. Local slopes stay within [rate/2, 2*rate]. Without the shift, two
+steady beat grids drawn half a beat apart would share no beat at all, and the warp would have no knot.
 
 Beats and the alignment score come from `unimumo.rhythm`. Visual beats here differ from the evaluation's
 kinematic beats on purpose: lighter smoothing, a minimum gap and a prominence threshold, so that only
@@ -26,6 +28,7 @@ VISUAL_BEAT_MIN_SMOOTHING_FRAMES = 0.5  # no smoothing at frame rates where sigm
 VISUAL_BEAT_MIN_GAP_SECONDS = 0.2
 VISUAL_BEAT_MIN_PROMINENCE = 0.05  # fraction of the speed's range
 ALIGNMENT_SIGMA_SECONDS = 0.1
+PHASE_TOLERANCE = 0.1  # music beats count as on one phase when their offsets agree within 0.1 beat period
 
 
 def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = VISUAL_BEAT_MIN_GAP_SECONDS) -> np.ndarray:
@@ -106,6 +109,23 @@ def fit_warp(
     return TimeWarp(music_knots=knots[:, 0], motion_knots=knots[:, 1], rate=rate)
 
 
+def phase_offset(music_beat_times: np.ndarray, motion_beat_times: np.ndarray, motion_start: float, rate: float) -> float:
+    """The shift of the motion start that puts the most music beats on a visual beat (the smallest such shift;
+    0.0 without beats): each music beat proposes the offset to its nearest visual beat, the one that the most
+    other beats agree with (within PHASE_TOLERANCE of a music beat period) wins."""
+    music_beat_times = np.asarray(music_beat_times, dtype=np.float64)
+    motion_beat_times = np.asarray(motion_beat_times, dtype=np.float64)
+    if music_beat_times.size == 0 or motion_beat_times.size == 0:
+        return 0.0
+    predicted = motion_start + rate * music_beat_times
+    nearest = motion_beat_times[np.abs(motion_beat_times[None, :] - predicted[:, None]).argmin(axis=1)]
+    offsets = nearest - predicted
+    tolerance = PHASE_TOLERANCE * rate * (beat_period(music_beat_times) or 0.5)
+    support = (np.abs(offsets[:, None] - offsets[None, :]) <= tolerance).sum(axis=0)
+    best = offsets[support == support.max()]
+    return float(best[np.argmin(np.abs(best))])
+
+
 @dataclass
 class PairPlacement:
     """Where a pair sits: music clip [music_start, music_start + duration), motion from `warp`."""
@@ -122,7 +142,8 @@ def place_pair(
     """Choose the music span and motion start (random where there is slack) and fit the beat warp.
 
     The music span is the whole track when the (rate-scaled) motion is long enough, otherwise a random
-    sub-span as long as the motion allows, starting on a code frame (1 / CODE_RATE s).
+    sub-span as long as the motion allows, starting on a code frame (1 / CODE_RATE s). The random motion
+    start is then shifted onto the music's beat phase (`phase_offset`).
     """
     rate = folded_rate(beat_period(motion_beat_times), beat_period(music_beat_times))
     duration = min(music_duration, motion_duration / rate)
@@ -131,6 +152,7 @@ def place_pair(
     motion_start = rng.uniform(0.0, motion_duration - rate * duration) if motion_duration > rate * duration else 0.0
     local_beats = np.asarray(music_beat_times) - music_start
     local_beats = local_beats[(local_beats >= 0) & (local_beats <= duration)]
+    motion_start += phase_offset(local_beats, motion_beat_times, motion_start, rate)
     warp = fit_warp(local_beats, motion_beat_times, duration, motion_start, rate)
     return PairPlacement(music_start=music_start, duration=duration, warp=warp)
 
