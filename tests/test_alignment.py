@@ -76,3 +76,18 @@ def test_steady_beat_grids_are_aligned_whatever_the_random_motion_start():
         assert placement.warp.num_anchors >= local.size - 1, seed
         np.testing.assert_allclose(placement.warp(local), motion[np.abs(motion[None] - placement.warp(local)[:, None])
                                                                  .argmin(axis=1)], atol=1e-9)
+
+
+def test_the_phase_shift_keeps_the_motion_window_inside_the_motion():
+    """Shifted by under half a motion beat, then by whole beats back into the motion where it has room; a lone
+    distant visual beat cannot drag the window off the motion (it would then be a frozen last frame)."""
+    music = np.arange(0.1, 8.0, 0.5)  # 120 bpm
+    for motion_bpm in (97.0, 113.0, 131.0):
+        motion_seconds = 8.0 * 120.0 / motion_bpm * 1.2  # 20 % slack: the random start is often near an end
+        motion = np.arange(0.05, motion_seconds, 60.0 / motion_bpm)
+        for seed in range(30):
+            placement = place_pair(music, 8.0, motion, motion_seconds, random.Random(seed))
+            assert -1e-9 <= placement.warp(0.0), (motion_bpm, seed)
+            assert placement.warp(placement.duration) <= motion_seconds + 1e-9, (motion_bpm, seed)
+    placement = place_pair(np.array([1.0]), 4.0, np.array([0.2, 12.0]), 16.0, random.Random(0))
+    assert 0.0 <= placement.warp(0.0) and placement.warp(4.0) <= 16.0

@@ -1,4 +1,4 @@
-"""The builder's batched motion tokenizer: a chunk's pairs share `MotionTokenizer.encode` calls (shard_builder.
+"""The builder's batched motion tokenizer: a chunk's pairs share `MotionTokenizer.encode` calls (build_worker.
 encode_motions) and get the codes of per-pair encoding; a failing call fails its pairs, recorded, and the build goes on."""
 import json
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from unimumo.cli.shards import main
-from unimumo.data import shard_builder
+from unimumo.data import build_worker
 from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.shards.format import META, MOTION_CODES, decode_sample
@@ -23,13 +23,13 @@ def samples(shards):
 
 def spy_on_drafts(monkeypatch) -> list:
     """Every (key, features, fps) the build hands to the motion tokenizer; the real encode_motions still runs."""
-    seen, real = [], shard_builder.encode_motions
+    seen, real = [], build_worker.encode_motions
 
-    def spy(motion_tokenizer, results):
+    def spy(results):
         seen.extend((d.key, d.features.copy(), d.fps) for result in results for d in result.drafts)
-        return real(motion_tokenizer, results)
+        return real(results)
 
-    monkeypatch.setattr(shard_builder, "encode_motions", spy)
+    monkeypatch.setattr(build_worker, "encode_motions", spy)  # --workers 1 (the default): runs in this process
     return seen
 
 
@@ -39,9 +39,8 @@ def decisive_frames(tokenizer: MotionTokenizer, features: np.ndarray, fps: float
     the picks agree a moved latent moves each level's residual by the same vector)."""
     model = tokenizer.model
     inputs, mask = tokenizer.prepare([features], fps)
-    with torch.no_grad():
-        padded, masks = model._pad_and_masks(inputs, mask)
-        residual = model.encoder(padded.transpose(1, 2), masks)[0].t().double()
+    latents, _ = model.encode_latents(inputs, mask)  # what encode quantizes
+    residual = latents[0].double()
     decisive = np.ones(len(residual), dtype=bool)
     for codebook in model.quantizer.codebooks.double():
         nearest = torch.cdist(residual, codebook).topk(2, largest=False)

@@ -153,14 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--beat-tracker", choices=BEAT_TRACKERS, default=BEAT_TRACKERS[0],
                        help="music beat tracker, beats untrimmed at the edges (default steady: one tempo per clip, "
                             "then dynamic programming; see unimumo.rhythm.steady_beats). On 49 real annotated tracks "
-                            "(benchmarks/beats.py) mean F-measure steady 0.92, essentia 0.81, librosa 0.77; tempo within "
-                            "4 %% on 49, 44 and 38 of them. essentia is AGPL-3.0-only, so it is optional: "
+                            "(benchmarks/beats.py) mean F-measure steady 0.92 (tuned there; 0.86 on sources left out of the "
+                            "tuning), essentia 0.81, librosa 0.77; tempo within 4 %% on 49, 44 and 38 of them. essentia is AGPL-3.0-only, so it is optional: "
                             'pip install "unimumo[beats]"')
     build.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                        help="where both frozen models run (default cpu): the music codec in batches of --codec-batch "
-                            "tracks, the motion tokenizer on all pairs of those tracks at once; decoding, beat tracking "
-                            "and pairing (warping, motion features, captions) run in the --workers processes on the "
-                            "CPU meanwhile")
+                            "tracks, the motion tokenizer on those tracks' pairs (one call per motion frame rate, in "
+                            "batches of its batch size); decoding, beat tracking and pairing (warping, motion "
+                            "features, captions) run in the --workers processes on the CPU meanwhile. With cpu, the "
+                            "motion tokenizer runs in the workers too, one chunk per worker")
     build.add_argument("--codec-batch", type=int, default=8,
                        help="tracks per chunk: a codec forward pass (equal-length clips share it) and the motion "
                             "tokenizer over the chunk's pairs (default 8). Recorded with "

@@ -126,6 +126,17 @@ def phase_offset(music_beat_times: np.ndarray, motion_beat_times: np.ndarray, mo
     return float(best[np.argmin(np.abs(best))])
 
 
+def shift_onto_phase(motion_start: float, offset: float, motion_period: float, latest_start: float) -> float:
+    """`motion_start` moved by `offset` wrapped to within half a motion beat period, then by whole periods
+    (which keep the phase) back into [0, latest_start] where there is room."""
+    start = motion_start + (offset + motion_period / 2) % motion_period - motion_period / 2
+    while start < 0 and start + motion_period <= latest_start:
+        start += motion_period
+    while start > latest_start and start - motion_period >= 0:
+        start -= motion_period
+    return start
+
+
 @dataclass
 class PairPlacement:
     """Where a pair sits: music clip [music_start, music_start + duration), motion from `warp`."""
@@ -152,7 +163,9 @@ def place_pair(
     motion_start = rng.uniform(0.0, motion_duration - rate * duration) if motion_duration > rate * duration else 0.0
     local_beats = np.asarray(music_beat_times) - music_start
     local_beats = local_beats[(local_beats >= 0) & (local_beats <= duration)]
-    motion_start += phase_offset(local_beats, motion_beat_times, motion_start, rate)
+    motion_start = shift_onto_phase(motion_start, phase_offset(local_beats, motion_beat_times, motion_start, rate),
+                                    beat_period(motion_beat_times) or rate * (beat_period(local_beats) or 0.5),
+                                    max(motion_duration - rate * duration, 0.0))
     warp = fit_warp(local_beats, motion_beat_times, duration, motion_start, rate)
     return PairPlacement(music_start=music_start, duration=duration, warp=warp)
 

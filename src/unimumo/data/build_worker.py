@@ -1,11 +1,12 @@
 """The per-process side of the shard builder: frozen models loaded once, then one track (or motion) per call.
 
-A track goes through two calls, around the batched codec pass the main process runs (see
+A track goes through three calls, around the batched codec pass the main process runs (see
 shard_builder): `prepare_track` decodes the audio and tracks the beats, `pair_track` drafts the
-encoded track's pairs with its motions (pairing.draft_pair: everything but the motion codes, which the
-main process adds in batched motion-tokenizer passes). Functions here run in worker processes (or in
-the main process with --workers 1); they return plain results and never raise for bad inputs: a bad
-input becomes a failure record {file, reason, stage}.
+encoded track's pairs with its motions (pairing.draft_pair: everything but the motion codes), and
+`encode_motions` completes a whole chunk's drafts in batched motion-tokenizer passes (in a worker on the
+CPU, in the main process on a device). Functions here run in worker processes (or in the main process);
+they return plain results and never raise for bad inputs: a bad input becomes a failure record
+{file, reason, stage}.
 """
 from __future__ import annotations
 
@@ -133,3 +134,31 @@ def pair_track(job: tuple[PreparedTrack, np.ndarray]) -> TrackResult:
         except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay
             result.failures.append(failure(entry.path, "pair", error, track_id=info.id))
     return result
+
+
+def encode_motions(results: list[TrackResult]) -> list[TrackResult]:
+    """A chunk's track results with their drafts completed into samples: one batched `MotionTokenizer.encode` per
+    motion frame rate over the chunk's pairs in plan order; a tokenizer error fails every pair of its call (each
+    recorded, the build goes on)."""
+    drafts = [draft for result in results for draft in result.drafts]
+    outcomes: list = []  # per draft, in order: its codes, or the error of its call
+    for fps in sorted({draft.fps for draft in drafts}):
+        group = [draft for draft in drafts if draft.fps == fps]
+        try:
+            encoded = _CONTEXT.motion_tokenizer.encode([draft.features for draft in group], fps=fps)
+            outcomes += list(zip(group, encoded, strict=True))
+        except Exception as error:  # recorded for every pair of the call
+            outcomes += [(draft, error) for draft in group]
+    by_draft = {id(draft): outcome for draft, outcome in outcomes}
+    for result in results:
+        for draft in result.drafts:
+            stage, outcome = "motion_tokenizer", by_draft[id(draft)]
+            if not isinstance(outcome, Exception):
+                try:
+                    result.samples.append(draft.sample(outcome))
+                    continue
+                except Exception as error:  # a sample failing its checks is a failed pair; the track's others stay
+                    stage, outcome = "pair", error
+            result.failures.append(failure(draft.file, stage, outcome, track_id=result.track_id))
+        result.drafts = []
+    return results

@@ -11,9 +11,10 @@ byte-identical shards to an uninterrupted build.
 Pipeline: the plan is cut into chunks of --codec-batch tracks at fixed plan positions (i // codec_batch).
 Workers decode and beat-track a chunk's tracks (build_worker.prepare_track), this process encodes the
 chunk's music in batched codec passes on --device, workers place and warp the encoded tracks' motions
-and compute their features (build_worker.pair_track: pairing drafts), and this process encodes all the
-chunk's pairs' motion features in batched motion-tokenizer passes on --device (one call per motion frame
-rate) and completes the samples, while the next chunks are decoded, encoded and paired. A clip and a pair
+and compute their features (build_worker.pair_track: pairing drafts), and the chunk's pairs' motion
+features are encoded in batched motion-tokenizer passes (build_worker.encode_motions: one call per motion
+frame rate; on --device in this process, or with --device cpu in a worker, so that chunks encode in
+parallel), which completes the samples, while the next chunks are decoded, encoded and paired. A clip and a pair
 are always encoded with the same chunk companions, whether the build runs whole, resumed (the chunk
 holding the resume point is re-encoded and re-paired in full) or sliced.
 
@@ -197,50 +198,33 @@ def encode_chunk(codec, prepared: list[build_worker.PreparedTrack]) -> list:
     return [(track.without_audio(), track_codes) for track, track_codes in zip(ready, codes)]
 
 
-def encode_motions(motion_tokenizer, results: list[build_worker.TrackResult]) -> None:
-    """Complete the chunk's drafts into samples: one batched `MotionTokenizer.encode` per motion frame rate over
-    the chunk's pairs in plan order; a tokenizer error fails every pair of its call (each recorded)."""
-    drafts = [draft for result in results for draft in result.drafts]
-    codes: dict[str, object] = {}  # draft key -> its codes, or the error of its call
-    for fps in sorted({draft.fps for draft in drafts}):
-        group = [draft for draft in drafts if draft.fps == fps]
-        try:
-            codes.update(zip([d.key for d in group], motion_tokenizer.encode([d.features for d in group], fps=fps)))
-        except Exception as error:  # recorded for every pair of the call, the build goes on
-            codes.update((draft.key, error) for draft in group)
-    for result in results:
-        for draft in result.drafts:
-            stage, outcome = "motion_tokenizer", codes[draft.key]
-            if not isinstance(outcome, Exception):
-                try:
-                    result.samples.append(draft.sample(outcome))
-                    continue
-                except Exception as error:  # a sample failing its checks is a failed pair; the track's others stay
-                    stage, outcome = "pair", error
-            result.failures.append(build_worker.failure(draft.file, stage, outcome, track_id=result.track_id))
-        result.drafts = []
-
-
 def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, context: build_worker.WorkerContext,
                  submit: Callable, lookahead: int) -> Iterator[build_worker.TrackResult]:
     """Track results from plan position `first` on, in plan order; `jobs` start at a chunk boundary.
 
-    Up to `lookahead` chunks ahead are being decoded, and up to `lookahead` chunks behind being paired,
-    while this process runs the codec and the motion tokenizer. Every track of a chunk is paired and
-    motion-encoded, those before `first` too, so that a pair always has the same batch companions.
+    Up to `lookahead` chunks ahead are being decoded, and up to `lookahead` chunks behind being paired and then
+    motion-encoded, while this process runs the codec. The motion tokenizer encodes a whole chunk's pairs at
+    once: on a device in this process, on the CPU in a worker (so that chunks encode in parallel, as with the
+    codec running here). Every track of a chunk is paired and motion-encoded, those before `first` too, so that
+    a pair always has the same batch companions.
     """
     chunks = [jobs[start:start + config.codec_batch] for start in range(0, len(jobs), config.codec_batch)]
     decoding: collections.deque = collections.deque()
     pairing: collections.deque = collections.deque()
+    encoding: collections.deque = collections.deque()
 
     def decode(k: int) -> None:
         if k < len(chunks):
             decoding.append([submit(build_worker.prepare_track, job) for job in chunks[k]])
 
-    def finish(handles: list) -> list[build_worker.TrackResult]:
+    def encode(handles: list) -> None:
         results = [handle.get() for handle in handles]
-        encode_motions(context.motion_tokenizer, results)
-        return [result for result in results if result.index >= first]
+        on_cpu = config.device == "cpu"
+        encoding.append(submit(build_worker.encode_motions, results) if on_cpu
+                        else Deferred(build_worker.encode_motions, results))
+
+    def finish() -> list[build_worker.TrackResult]:
+        return [result for result in encoding.popleft().get() if result.index >= first]
 
     for k in range(lookahead + 1):
         decode(k)
@@ -251,9 +235,13 @@ def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, context: bu
                    for track, codes in encode_chunk(context.codec, prepared)}
         pairing.append([encoded.get(track.index) or Deferred(lambda t: t.result, track) for track in prepared])
         while pairing and (len(pairing) > lookahead or all(handle.ready() for handle in pairing[0])):
-            yield from finish(pairing.popleft())
+            encode(pairing.popleft())
+        while encoding and (len(encoding) > lookahead or encoding[0].ready()):
+            yield from finish()
     while pairing:
-        yield from finish(pairing.popleft())
+        encode(pairing.popleft())
+    while encoding:
+        yield from finish()
 
 
 def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig) -> list[tuple]:

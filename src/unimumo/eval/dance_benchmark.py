@@ -6,7 +6,8 @@ real AIST++ motion (`aist`, as in the published tables: the AIST++ reader's SMPL
 split's sequences, whole, resampled to the benchmark's frame rate; the protocol then cuts them as its
 upstream code does) or the motion tokenizer's reconstruction of the shard motion codes (`reconstruction`),
 whose figures are not comparable with published tables. Music beats: Bailando's onset beats for the
-published protocols, librosa's beat tracker on the raw mix (the shard builder's beats) for `corrected`.
+published protocols, the shard builder's default tracker (`unimumo.rhythm.track_beats`, steady) on the raw
+mix for `corrected`; generated and ground-truth music (decoded by the codec) alike.
 """
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ from unimumo.eval.protocols import Protocol, get_protocol
 from unimumo.eval.samples import EvalSample
 from unimumo.motion.resample import resample_motion
 from unimumo.motion.skeleton import smpl_forward_kinematics
-from unimumo.rhythm import music_beats, onset_beat_frames
+from unimumo.rhythm import BEAT_TRACKERS, onset_beat_frames, track_beats
 
 GENERATED_JOINTS = NUM_JOINTS  # what MotionTokenizer.decode_joints gives
 GROUND_TRUTHS = ("aist", "reconstruction")
 ONSET_FRAME_RATE = 60.0  # onset_beat_frames' frames per second
 BAILANDO_BEATS = "Bailando onset beats (librosa beat_track on the percussive onset strength, 30720 Hz, hop 512)"
-LIBROSA_BEATS = "librosa beat_track on the raw mix"
+BUILDER_BEATS = f"the shard builder's default beat tracker ({BEAT_TRACKERS[0]}) on the raw mix"
 NOT_COMPARABLE = ("ground truth: the motion tokenizer's reconstruction of the shard motion codes, not real AIST++ "
                   "motion; the figures are not comparable with published tables (give --aist DIR)")
 
@@ -121,15 +122,13 @@ def music_beat_times(wavs: Sequence[np.ndarray], sampling_rate: int,
                      protocol: Protocol) -> tuple[list[np.ndarray], str]:
     """Beat times (s) of each waveform as the protocol finds them, and the extractor's name."""
     if protocol.name == "corrected":
-        return [music_beats(wav, sampling_rate) for wav in wavs], LIBROSA_BEATS
+        return [track_beats(wav, sampling_rate).beats for wav in wavs], BUILDER_BEATS
     return [onset_beat_frames(wav, sampling_rate) / ONSET_FRAME_RATE for wav in wavs], BAILANDO_BEATS
 
 
 def ground_truth_music_beats(samples: list[EvalSample], codec, protocol: Protocol) -> tuple[list[np.ndarray], str]:
-    """Beat times (s) of the samples' own music: the shard builder's for `corrected`, else the protocol's
-    extractor on the codec-decoded music; and where they come from."""
-    if protocol.name == "corrected":
-        return [s.music_beats for s in samples], "the shard builder's beat tracker"
+    """Beat times (s) of the samples' own music, the protocol's extractor on the codec-decoded music (as for
+    generated music); and where they come from."""
     music = decode_music(codec, ground_truth(samples, "music_codes"), "ground-truth")
     beats, extractor = music_beat_times(music, codec.sampling_rate, protocol)
     return beats, f"{extractor} of the codec-decoded ground-truth music"

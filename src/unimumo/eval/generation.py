@@ -4,7 +4,7 @@
 `generate_streams` runs `model.generate(task, ...)` chunk by chunk through `run_chunks`
 (resumable, chunk i seeded with seed + i) and returns the generated codes of every sample.
 `decode_motions` / `decode_music` turn codes back into joints / waveforms; `ground_truth` stacks
-the samples' own codes and `decode_generated_music` also tracks the beats of the generated music.
+the samples' own codes and `decode_music_with_beats` also tracks the beats of the music.
 """
 from __future__ import annotations
 
@@ -120,9 +120,9 @@ def decode_music(codec, codes: np.ndarray, name: str) -> list[np.ndarray]:
     return [codec.decode(c) for c in tqdm(codes, desc=f"decode {name} music", unit="clip")]
 
 
-def decode_generated_music(codec, codes: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Waveforms of generated music codes [B,4,T] and the beat times (s) librosa tracks in each."""
-    wavs = decode_music(codec, codes, "generated")
+def decode_music_with_beats(codec, codes: np.ndarray, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Waveforms of music codes [B,4,T] and the beat times (s) librosa tracks in each."""
+    wavs = decode_music(codec, codes, name)
     return wavs, [music_beats(wav, codec.sampling_rate) for wav in wavs]
 
 

@@ -4,7 +4,7 @@ The dance of each test sample (its motion codes) conditions the generation. The 
 with the music codec and its beats tracked with librosa; the dance's kinematic beats come from
 the decoded ground-truth motion. Metrics per sample, averaged: beat coverage and beat hit
 (D2M-GAN definition, 1-second bins) and BAS (music beats against the dance beats). The
-ground-truth column scores the sample's real music (the shard builder's beats) the same way.
+ground-truth column scores the sample's real music (decoded by the codec, beats from librosa) the same way.
 Samples whose dance has no kinematic beat in the window cannot be scored and are counted.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from unimumo.eval.generation import (EvalSession, decode_generated_music, decode_motions, decode_music,
+from unimumo.eval.generation import (EvalSession, decode_motions, decode_music_with_beats,
                                      generate_streams, ground_truth)
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import write_report
@@ -42,8 +42,9 @@ def run(args: argparse.Namespace) -> dict:
     samples = session.samples
     codes = generate_streams(session, session.model())
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
-    generated_music, generated_beats = decode_generated_music(codec, codes["music_codes"])
-    reference_beats = [s.music_beats for s in samples]
+    generated_music, generated_beats = decode_music_with_beats(codec, codes["music_codes"], "generated")
+    reference_music, reference_beats = decode_music_with_beats(codec, ground_truth(samples, "music_codes"),
+                                                               "ground-truth")
     dances = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "conditioning")
     # the whole window (no 1200-frame benchmark cap): beat bins must span the same --seconds as the music's
     dance_beats = [motion_beats(joints, args.motion_fps) for joints in dances]
@@ -54,7 +55,6 @@ def run(args: argparse.Namespace) -> dict:
 
     shown = min(args.render, len(samples))
     if shown:
-        reference_music = decode_music(codec, ground_truth(samples[:shown], "music_codes"), "ground-truth")
         for index in range(shown):
             directory = session.render_dir(index)
             write_wav(directory / "generated_music.wav", generated_music[index], codec.sampling_rate)

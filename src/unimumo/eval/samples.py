@@ -31,13 +31,6 @@ class EvalSample:
     motion_ids: np.ndarray  # int64 [L]
     meta: dict = field(default_factory=dict)
 
-    @property
-    def music_beats(self) -> np.ndarray:
-        """Music beat times (s) inside the window, from the builder's `beats` (seconds from the sample start)."""
-        seconds = self.music_codes.shape[1] / CODE_RATE
-        beats = np.asarray(self.meta.get("beats", []), dtype=np.float64).reshape(-1)
-        return beats[(beats >= 0.0) & (beats < seconds)]
-
 
 def eval_sample(raw: dict, num_frames: int, source: str) -> EvalSample | None:
     """One raw shard sample cut to its first `num_frames` codes; None when it is shorter. ValueError names `source`."""

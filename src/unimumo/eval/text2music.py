@@ -4,9 +4,8 @@ The music and dance captions of each test sample condition the generation. Metri
 metrics of the generated motion against the ground truth (FID_k, FID_m, Div_k, Div_m, PFC; the
 `--ground-truth` set and `--protocol` as for music2motion, `unimumo.eval.dance_benchmark`) and the BAS
 between each generated dance and the beats of the music generated with it. Music beats come from the
-protocol's extractor: Bailando's onset beats for a published protocol (both the generated and the
-ground-truth music, decoded by the codec), librosa's beat tracker for `corrected` (the ground truth's
-then being the shard builder's). The ground-truth column's BAS pairs the reconstructed ground-truth dance
+protocol's extractor, on both the generated and the ground-truth music (decoded by the codec): Bailando's
+onset beats for a published protocol, the shard builder's default beat tracker for `corrected`. The ground-truth column's BAS pairs the reconstructed ground-truth dance
 with its music (none with AIST++ motion, which comes without music).
 Renders: music.wav and the dance of both the generated and the ground-truth pair.
 """

@@ -198,11 +198,16 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         return output, grid.transpose(1, 2), codes.transpose(1, 2)
 
     @torch.no_grad()
+    def encode_latents(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None):
+        """Normalised features [B,N,C] -> (encoder latents [B,T,D], valid steps [B,T] bool), T = ceil(N/frames_per_code)."""
+        features, masks = self._pad_and_masks(features, mask)
+        latents = self.encoder(features.transpose(1, 2), masks).transpose(1, 2)
+        return latents, masks[-1].squeeze(1).bool()
+
+    @torch.no_grad()
     def encode(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Normalised features [B,N,C] -> codes [B,K,ceil(N/frames_per_code)] (0 where masked out)."""
-        features, masks = self._pad_and_masks(features, mask)
-        latents = self.encoder(features.transpose(1, 2), masks).transpose(1, 2)  # [B,T,D]
-        valid = masks[-1].squeeze(1).bool()
+        latents, valid = self.encode_latents(features, mask)
         codes = torch.zeros(*valid.shape, self.config.num_codebooks, dtype=torch.long, device=latents.device)
         codes[valid] = self.quantizer.encode(latents[valid]).t()
         return codes.transpose(1, 2)
