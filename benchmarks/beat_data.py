@@ -1,5 +1,7 @@
 """The annotated real-music set for benchmarks/beats.py: `prepare(out)` writes <name>.wav (30 s), <name>.beats
 (one beat time in seconds per line) and sources.json ({name: {source, licence, style, annotation, bpm, check}}).
+`prepare_held_out(out)` writes, the same way, a held-out set of songs that the steady tracker was not tuned on (see
+"Held out" below).
 
 Everything comes from Debian 12 packages; nothing is committed. Install first:
     apt-get install sonic-pi-samples hydrogen hydrogen-drumkits openttd-openmsx freedoom lmms \
@@ -27,6 +29,18 @@ Check (sources.json "check"): the mean librosa onset strength over the annotated
 31/32 of a beat must peak within MAX_PHASE_LAG (the F-measure window) of the beats; a track whose onsets peak
 elsewhere (e.g. on the off-beats) is reported and left out, as its grid is doubtful. The strength at the beats over
 that at the half-beat offsets is recorded too (near 1 for off-beat heavy grooves).
+
+Held out (`prepare_held_out`, beats.py --prepare-held-out): every song of these packages not in the set above, kept
+or left out by the checks alone (never by a tracker's result). Two sources new to the tuning, rendered with
+fluidsynth as above, `apt-get install planetblupi-music-midi freedink-data` first:
+* planetblupi-music-midi (GPL-3+, /usr/share/doc/planetblupi-music-midi/copyright): the game's MIDI songs;
+* freedink-data (per file, /usr/share/doc/freedink-data/README-REPLACEMENTS.txt.gz and copyright: GPL-3+, public
+  domain, or the original Dink Smallwood zlib-style licence): the game's MIDI songs;
+and new songs of two tuned sources: the OpenMSX MIDI files not in MIDI_SONGS and the lmms-common demo projects not in
+LMMS_SONGS. Also left out by rule: a MIDI file in a compound meter (6/x, 9/x, 12/x: pretty_midi's beats would be
+dotted), a song shorter than a full SECONDS cut, and an LMMS project whose tempo is automated or not in x/4;
+only the first 3 * SECONDS of each LMMS song are rendered (its clips starting later are dropped).
+Their style is the first instruments' names (MIDI) or "electronic (LMMS demo)", not a reading of the music.
 """
 from __future__ import annotations
 
@@ -96,32 +110,79 @@ LMMS_SONGS = {
     "demos/Saber-FinalStep.mmpz": ("BSD-2-clause", "electronic dance"),
 }
 LMMS_LICENCE = "lmms-common, /usr/share/doc/lmms-common/copyright"
+BLUPI = Path("/usr/share/planetblupi/music")
+DINK = Path("/usr/share/games/dink/dink/Sound")
+BLUPI_LICENCE = "GPL-3+ (planetblupi-music-midi: /usr/share/doc/planetblupi-music-midi/copyright)"
+DINK_DOCS = "freedink-data: /usr/share/doc/freedink-data/README-REPLACEMENTS.txt.gz, copyright"
+# freedink-data MIDI file -> its licence (the original Dink Smallwood songs are under the data's zlib-style licence)
+DINK_LICENCES = {"7.mid": "GPL-3+", "12.mid": "GPL-3+", "18.mid": "GPL-3+", "13.mid": "public domain",
+                 "104.mid": "GPL-3+ | Art Libre | CC-BY-SA (arrangement), public domain (score)",
+                 "105.mid": "GPL-3+ | Art Libre | CC-BY-SA (arrangement), public domain (score)",
+                 **dict.fromkeys(("2.mid", "1003.mid", "dance.mid", "insper.mid", "lively.mid", "love.mid"),
+                                 "zlib-style (Seth A. Robinson)")}
+# held-out LMMS projects -> licence (per /usr/share/doc/lmms-common/copyright; "Files: *" is GPL-2+)
+HELD_OUT_LMMS = {
+    "demos/Impulslogik-Zen.mmpz": "Artistic-2", "demos/Jousboxx-BuzzerBeater.mmpz": "CC-BY-SA-4.0",
+    "demos/Oglsdl-PpTrip.mmpz": "Artistic-2", "demos/Settel-InnerRecreation.mmpz": "Artistic-2",
+    "demos/Shovon-ProgressiveHousePluckDemo.mmpz": "GPL-2+", "demos/Skiessi/Skiessi-C64.mmpz": "CC-BY-SA-4.0",
+    "demos/Skiessi/Skiessi-Onion.mmpz": "CC-BY-SA-4.0", "demos/Socceroos-Progress.mmpz": "Artistic-2",
+    "demos/StrictProduction-DearJonDoe.mmp": "GPL-2+", "demos/TameAnderson-MakeMe.mmpz": "Artistic-2",
+    "demos/Thomasso-AxeFromThe80s.mmpz": "Artistic-2", "shorties/Crunk(Demo).mmp": "Artistic-2",
+    "shorties/DirtyLove.mmpz": "GPL-2+", "shorties/Greshz-CoolSnip.mmpz": "Artistic-2",
+    "shorties/Skiessi-222.mmpz": "GPL-2+", "shorties/Surrender-Main.mmpz": "Artistic-2",
+    "tutorials/editing_note_volumes.mmp": "GPL-2+",
+}
 
 
 def prepare(out: Path) -> None:
     """Write the annotated set from the installed Debian packages (see the module docstring)."""
-    for tool, package in (("h2cli", "hydrogen hydrogen-drumkits"), ("fluidsynth", "fluidsynth"), ("lmms", "lmms")):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool}: missing; apt-get install {package}")
-    for path, package in ((SONIC_PI, "sonic-pi-samples"), (OPENMSX, "openttd-openmsx"),
-                          (FREEDOOM / "freedoom2.wad", "freedoom"), (LMMS, "lmms-common"),
-                          (SOUNDFONT, "fluid-soundfont-gm")):
-        if not path.exists():
-            raise SystemExit(f"{path}: missing; apt-get install {package}")
+    require(("h2cli", "hydrogen hydrogen-drumkits"), ("fluidsynth", "fluidsynth"), ("lmms", "lmms"))
+    require((SONIC_PI, "sonic-pi-samples"), (OPENMSX, "openttd-openmsx"), (FREEDOOM / "freedoom2.wad", "freedoom"),
+            (LMMS, "lmms-common"), (SOUNDFONT, "fluid-soundfont-gm"))
+    with tempfile.TemporaryDirectory() as scratch:
+        write_set(out, chain(loops(), hydrogen_songs(Path(scratch)), midi_songs(Path(scratch), tuned_midi()),
+                             lmms_songs(Path(scratch), LMMS_SONGS)))
+
+
+def prepare_held_out(out: Path) -> None:
+    """Write the held-out set: songs the steady tracker's constants never saw (see the module docstring)."""
+    require(("fluidsynth", "fluidsynth"), ("lmms", "lmms"))
+    require((BLUPI, "planetblupi-music-midi"), (DINK, "freedink-data"), (OPENMSX, "openttd-openmsx"),
+            (LMMS, "lmms-common"), (SOUNDFONT, "fluid-soundfont-gm"))
+    unlisted = {str(path.relative_to(LMMS)) for path in LMMS.rglob("*.mmp*")} - set(HELD_OUT_LMMS) - set(LMMS_SONGS)
+    if unlisted:
+        raise SystemExit(f"{LMMS}: projects in neither LMMS_SONGS nor HELD_OUT_LMMS: {sorted(unlisted)}")
+    with tempfile.TemporaryDirectory() as scratch:
+        write_set(out, chain(midi_songs(Path(scratch), held_out_midi()),
+                             lmms_songs(Path(scratch), {project: (licence, "electronic (LMMS demo)")
+                                                        for project, licence in HELD_OUT_LMMS.items()},
+                                        render_seconds=3 * SECONDS)), min_seconds=SECONDS)
+
+
+def require(*needs: tuple[str | Path, str]) -> None:
+    """Stop naming the package to install when a tool (a name) or a file (a Path) is missing."""
+    for need, package in needs:
+        if (shutil.which(need) is None) if isinstance(need, str) else not need.exists():
+            raise SystemExit(f"{need}: missing; apt-get install {package}")
+
+
+def write_set(out: Path, tracks, min_seconds: float = 0.0) -> None:
+    """Write the tracks that pass the beat-phase check and last `min_seconds`, and sources.json."""
     out.mkdir(parents=True, exist_ok=True)
     sources = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        tracks = chain(loops(), hydrogen_songs(Path(scratch)), midi_songs(Path(scratch)), lmms_songs(Path(scratch)))
-        for name, wav, sr, beats, entry in tracks:
-            lag, ratio = beat_phase(wav, sr, beats)
-            entry["check"] = (f"onsets peak {1000 * lag:+.0f} ms from the beats; onset strength at beats / at "
-                              f"half-beat offsets {ratio:.2f}")
-            if abs(lag) > MAX_PHASE_LAG:
-                print(f"left out {name} (doubtful grid): {entry['check']}")
-                continue
-            write_track(out, name, wav, sr, beats)
-            sources[name] = entry
-            print(f"{name}: {entry['bpm']} bpm, {entry['check']}", flush=True)
+    for name, wav, sr, beats, entry in tracks:
+        if len(wav) < min_seconds * sr:
+            print(f"left out {name} (too short): {len(wav) / sr:.1f} s")
+            continue
+        lag, ratio = beat_phase(wav, sr, beats)
+        entry["check"] = (f"onsets peak {1000 * lag:+.0f} ms from the beats; onset strength at beats / at "
+                          f"half-beat offsets {ratio:.2f}")
+        if abs(lag) > MAX_PHASE_LAG:
+            print(f"left out {name} (doubtful grid): {entry['check']}")
+            continue
+        write_track(out, name, wav, sr, beats)
+        sources[name] = entry
+        print(f"{name}: {entry['bpm']} bpm, {entry['check']}", flush=True)
     (out / "sources.json").write_text(json.dumps(sources, indent=1) + "\n")
     print(f"wrote {len(sources)} tracks to {out}")
 
@@ -231,23 +292,55 @@ def quantized(onsets: np.ndarray, grid: np.ndarray) -> float:
     return float(np.mean(np.abs(onsets[:, None] - subdivisions[None]).min(axis=1) < 0.015))
 
 
-def midi_songs(scratch: Path):
-    import pretty_midi
-
+def tuned_midi():
+    """(midi, name, source, licence, style) of MIDI_SONGS, the Freedoom lumps written to `scratch` by midi_songs."""
     for song, style in MIDI_SONGS.items():
         if ":" in song:
             wad, lump = song.split(":")
-            midi = scratch / f"{wad}_{lump}.mid"
-            midi.write_bytes(wad_lump(FREEDOOM / f"{wad}.wad", lump))
-            name, source, licence = f"{wad}_{lump}", f"freedoom {wad}.wad lump {lump} (MIDI)", FREEDOOM_LICENCE
+            yield ((FREEDOOM / f"{wad}.wad", lump), f"{wad}_{lump}", f"freedoom {wad}.wad lump {lump} (MIDI)",
+                   FREEDOOM_LICENCE, style)
         else:
-            midi = OPENMSX / song
-            name, source, licence = Path(song).stem, f"openttd-openmsx {song}", OPENMSX_LICENCE
+            yield OPENMSX / song, Path(song).stem, f"openttd-openmsx {song}", OPENMSX_LICENCE, style
+
+
+def held_out_midi():
+    """(midi, name, source, licence, style) of the held-out MIDI songs; style None: named from the instruments."""
+    for midi in sorted(BLUPI.glob("*.mid")):
+        yield midi, f"blupi_{midi.stem}", f"planetblupi-music-midi {midi.name}", BLUPI_LICENCE, None
+    for midi in sorted(DINK.glob("*.mid")):
+        yield (midi, f"dink_{midi.stem}", f"freedink-data dink/Sound/{midi.name}",
+               f"{DINK_LICENCES[midi.name]} ({DINK_DOCS})", None)
+    for midi in sorted(OPENMSX.glob("*.mid")):
+        if midi.name not in MIDI_SONGS:
+            yield midi, midi.stem, f"openttd-openmsx {midi.name}", OPENMSX_LICENCE, None
+
+
+def instruments(score) -> str:
+    import pretty_midi
+
+    names = dict.fromkeys("drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program)
+                          for part in score.instruments)
+    return ", ".join(list(names)[:4])
+
+
+def midi_songs(scratch: Path, songs):
+    """Render (midi, name, source, licence, style) songs that pass the checks; midi may be (wad, lump)."""
+    import pretty_midi
+
+    for midi, name, source, licence, style in songs:
+        if isinstance(midi, tuple):
+            wad, lump = midi
+            midi = scratch / f"{name}.mid"
+            midi.write_bytes(wad_lump(wad, lump))
         score = pretty_midi.PrettyMIDI(str(midi))
+        meters = [f"{change.numerator}/{change.denominator}" for change in score.time_signature_changes]
         grid = score.get_beats()
         onsets = np.array(sorted(note.start for instrument in score.instruments for note in instrument.notes))
         start = float(grid[grid <= onsets[0] + 1e-6].max())
         on_grid = quantized(onsets[onsets < start + SECONDS], grid)
+        if any(change.numerator in (6, 9, 12) for change in score.time_signature_changes):
+            print(f"left out {name} (compound meter, dotted beats): time signature {meters}")
+            continue
         if on_grid < MIN_ON_GRID:
             print(f"left out {name} (doubtful tempo map): {on_grid:.2f} of its notes on the 16th / triplet grid")
             continue
@@ -259,9 +352,8 @@ def midi_songs(scratch: Path):
         wav, sr = read_audio(rendered)
         clip, beats = cut(wav, sr, grid, start)
         tempi = sorted(set(np.round(score.get_tempo_changes()[1], 1).tolist()))
-        meters = [f"{change.numerator}/{change.denominator}" for change in score.time_signature_changes]
         yield name, clip, sr, beats, {
-            "source": f"{source}, {SOUNDFONT_NOTE}", "licence": licence, "style": style,
+            "source": f"{source}, {SOUNDFONT_NOTE}", "licence": licence, "style": style or instruments(score),
             "annotation": f"pretty_midi get_beats() (tempo map {tempi} bpm, time signature {meters}), cut from the "
                           f"beat at {start:.3f} s; {on_grid:.2f} of the notes on its 16th / triplet grid",
             "bpm": round(60 / float(np.median(np.diff(beats))), 3)}
@@ -272,15 +364,26 @@ def lmms_project(path: Path) -> ElementTree.Element:
     return ElementTree.fromstring(zlib.decompress(data[4:]) if path.suffix == ".mmpz" else data)
 
 
-def lmms_songs(scratch: Path):
-    for project, (licence, style) in LMMS_SONGS.items():
+def lmms_songs(scratch: Path, projects: dict[str, tuple[str, str]], render_seconds: float | None = None):
+    """Render {project: (licence, style)} projects with a constant tempo in x/4 (the others are reported); with
+    `render_seconds`, only the song's clips starting before then (a whole song takes minutes)."""
+    for project, (licence, style) in projects.items():
         path = LMMS / project
-        head = lmms_project(path).find("head")
+        root = lmms_project(path)
+        head = root.find("head")
         if head.find("bpm") is not None or head.get("timesig_denominator") != "4":
-            raise SystemExit(f"{path}: tempo automated or not x/4; the grid would not be exact")
+            print(f"left out {path.stem}: tempo automated or not x/4; the grid would not be exact")
+            continue
         bpm = float(head.get("bpm"))
         name = path.stem.replace("(", "").replace(")", "")
         rendered = scratch / f"{name}.wav"
+        if render_seconds is not None:  # the song editor's clips; 48 ticks a beat
+            for track in root.findall("song/trackcontainer/track"):
+                for clip in [clip for clip in track if clip.get("pos") is not None
+                             and int(clip.get("pos")) >= render_seconds / 60 * bpm * 48]:
+                    track.remove(clip)
+            path = scratch / f"{name}.mmp"
+            ElementTree.ElementTree(root).write(path)
         command = ["lmms", *(["--allowroot"] if os.geteuid() == 0 else []), "-r", str(path), "-o", str(rendered)]
         subprocess.run(command, check=True, capture_output=True, timeout=900,
                        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})

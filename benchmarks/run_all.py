@@ -24,7 +24,8 @@ from unimumo.utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 
 # Scripts here that are not ratio benchmarks (they need data that is not in the repository).
-NOT_RATIOS = {"beats.py": "beat-tracker F-measure and tempo accuracy on a local annotated set (--data DIR)"}
+NOT_RATIOS = {"beats.py": "beat-tracker F-measure and tempo accuracy on a local annotated set (--data DIR)",
+              "beat_data.py": "builds that annotated set (`beats.py --prepare DIR`), not a benchmark"}
 
 
 def discover() -> list[Path]:

@@ -152,10 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip tracks with less time than this between first and last beat (default 10)")
     build.add_argument("--beat-tracker", choices=BEAT_TRACKERS, default=BEAT_TRACKERS[0],
                        help="music beat tracker, beats untrimmed at the edges (default steady: one tempo per clip, "
-                            "then dynamic programming; see unimumo.rhythm.steady_beats). On 49 real annotated tracks "
-                            "(benchmarks/beats.py) mean F-measure steady 0.92 (tuned there; 0.86 on sources left out of the "
-                            "tuning), essentia 0.81, librosa 0.77; tempo within 4 %% on 49, 44 and 38 of them. essentia is AGPL-3.0-only, so it is optional: "
-                            'pip install "unimumo[beats]"')
+                            "then dynamic programming; see unimumo.rhythm.steady_beats). On 18 real annotated songs held "
+                            "out from steady's tuning (benchmarks/beats.py) mean F-measure steady 0.86, essentia 0.85, "
+                            "librosa 0.74; tempo within 4 %% on 17, 15 and 12 of them. essentia is AGPL-3.0-only, so it "
+                            'is optional: pip install "unimumo[beats]"')
     build.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                        help="where both frozen models run (default cpu): the music codec in batches of --codec-batch "
                             "tracks, the motion tokenizer on those tracks' pairs (one call per motion frame rate, in "
