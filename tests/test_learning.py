@@ -91,7 +91,9 @@ def test_stage2_music_and_motion_losses_fall(synthetic_corpus, tiny_shards, tmp_
 
 
 def _training_captions_bleu(model, shards: Path, tokenizer, window: int) -> float:
-    """Corpus BLEU-1 of greedy captions of every training sample's first `window` frames, music and motion."""
+    """Corpus BLEU-1 of the captions (beam search, 4 beams: `caption`'s default, as the caption benchmark decodes)
+    of every training sample's first `window` frames, music and motion. Greedy decoding of this tiny model repeats
+    one token ("ar ar ar ...") at 80 steps."""
     from unimumo.eval.text_metrics import corpus_bleu
     from unimumo.shards.format import MOTION_CODES, MOTION_TEXT, MUSIC_CODES, MUSIC_TEXT, decode_sample
     from unimumo.shards.tar_reader import read_shard
@@ -103,7 +105,7 @@ def _training_captions_bleu(model, shards: Path, tokenizer, window: int) -> floa
     for modality, codes_field, text_field in (("music", MUSIC_CODES, MUSIC_TEXT),
                                               ("motion", MOTION_CODES, MOTION_TEXT)):
         codes = torch.from_numpy(np.stack([s[codes_field] for s in samples])).long()
-        ids = model.caption(**{f"{modality}_codes": codes}, num_beams=1, max_length=24)
+        ids = model.caption(**{f"{modality}_codes": codes}, num_beams=4, max_length=24)
         captions += [tokenizer.decode(row.tolist()).strip() for row in ids]
         references += [s[text_field] for s in samples]
     return corpus_bleu(captions, references, max_n=1)
@@ -118,9 +120,9 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     overrides = {**LM, "steps": 80, "optim.lr": 3e-3, "model.preset": "tiny", "data.shards": str(tiny_shards),
                  "text_model": str(synthetic_corpus / "models" / "t5")}
     # measured (80 steps, lr 3e-3): seed 0 5.565 -> 3.416, 1 5.570 -> 3.495, 2 5.643 -> 3.449 (drop 2.08-2.19);
-    # BLEU-1 on the training captions (music and motion): untrained 0.0, trained 0.010 (seed 0, re-measured after
-    # captions stopped stating defaults for unknown metadata; 0.050 with the old wording).
-    # Required: drop >= 1.0, BLEU-1 >= untrained + 0.005 (half the measured gain)
+    # BLEU-1 on the training captions (music and motion, 4 beams): untrained 0.0, trained 0.066 (seed 0, after the
+    # steady beat tracker and the beat-phase placement changed the shards; greedy decoding gave 0.0 there).
+    # Required: drop >= 1.0, BLEU-1 >= untrained + 0.03 (half the measured gain)
     out = tmp_path / "caption"
     start, end = drop(train("caption", out, overrides), "loss/caption")
     assert start - end >= 1.0, f"caption loss {start:.3f} -> {end:.3f}: drop < 1.0"
@@ -132,4 +134,4 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     before = _training_captions_bleu(untrained, tiny_shards, tokenizer, LM["data.window"])
     after = _training_captions_bleu(UniMuMoForConditionalGeneration.from_pretrained(out / "export"), tiny_shards,
                                     tokenizer, LM["data.window"])
-    assert after >= before + 0.005, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"
+    assert after >= before + 0.03, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"
