@@ -126,12 +126,12 @@ def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str = BEAT_TRACKER
     if wav.ndim != 1 or wav.size == 0 or not np.isfinite(wav).all():
         raise ValueError(f"track_beats: expected a finite, non-empty mono waveform, got shape {list(wav.shape)}")
     require_beat_tracker(tracker)
-    if tracker != "essentia":
-        if tracker == "librosa":
-            beats = np.asarray(librosa.beat.beat_track(y=wav, sr=sampling_rate, trim=False, units="time")[1], float)
-            return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats))
+    if tracker == "steady":
         beats, clarity = steady_beats(wav, sampling_rate)
         return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats) and clarity >= STEADY_CLARITY)
+    if tracker == "librosa":
+        beats = np.asarray(librosa.beat.beat_track(y=wav, sr=sampling_rate, trim=False, units="time")[1], float)
+        return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats))
     import essentia.standard as essentia
 
     if sampling_rate != ESSENTIA_SAMPLING_RATE:
