@@ -25,6 +25,8 @@ motion files), so the slices' records and counts add up to the whole build's; se
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import collections
 import contextlib
 import hashlib
@@ -50,8 +52,9 @@ from unimumo.shards.writer import ShardWriter, read_records, records_dir
 from unimumo.utils.io import atomic_write_json
 
 
-class BuildError(RuntimeError):
+class BuildError(UniMuMoError, RuntimeError):
     """The build cannot start or continue (bad arguments for --resume, existing output, empty motion pool)."""
+    kind = "build error"
 
 
 @dataclass

@@ -14,6 +14,8 @@ alone records the inputs that belong to no track (see shard_builder).
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import os
 import shutil
 from dataclasses import dataclass
@@ -29,8 +31,9 @@ SUMMED = ("shards", "samples", "tracks", "tracks_with_samples", "failures", "inp
 COMPARED_ARGS = tuple(name for name in CONTENT_FIELDS if name != "slice")
 
 
-class MergeError(ValueError):
+class MergeError(UniMuMoError, ValueError):
     """The slices cannot be merged (missing, incomplete, damaged or built differently); nothing was written."""
+    kind = "merge error"
 
 
 @dataclass

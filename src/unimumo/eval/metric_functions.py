@@ -20,6 +20,8 @@ features) need no regularisation on this route.
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import warnings
 
 import numpy as np
@@ -38,8 +40,9 @@ LEFT_FOOT = (J["left_ankle"], J["left_foot"])
 RIGHT_FOOT = (J["right_ankle"], J["right_foot"])
 
 
-class ComplexResidueError(ValueError):
+class ComplexResidueError(UniMuMoError, ValueError):
     """A matrix square root has an imaginary part too large to be round-off."""
+    kind = "metric error"
 
 
 def _real_sqrt_eigenvalues(eigenvalues: np.ndarray, what: str, tolerance: float) -> np.ndarray:

@@ -11,6 +11,8 @@ allowed to start random explicitly (`check_covered`, --allow-random-init).
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Iterable, Sequence
@@ -32,8 +34,9 @@ from unimumo.models.configuration_unimumo import UniMuMoConfig
 FRESH_BY_DESIGN = ("captioning_projection.*",)
 
 
-class UncoveredWeightsError(ValueError):
+class UncoveredWeightsError(UniMuMoError, ValueError):
     """Weights that neither the checkpoint(s) nor the documented mapping fill, and that may not start random."""
+    kind = "initialisation error"
 
 
 def check_covered(names: Iterable[str], filled: Iterable[str], allow_random: Sequence[str], source: str) -> None:

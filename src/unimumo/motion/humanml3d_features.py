@@ -19,6 +19,8 @@ Velocity channels are per frame, so they depend on the frame rate (see ``resampl
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -41,8 +43,9 @@ FOOT_CONTACT_THRESHOLD = 0.002  # squared metres per frame at 20 fps, as in Huma
 REFERENCE_FPS = 20.0
 
 
-class MotionFormatError(ValueError):
+class MotionFormatError(UniMuMoError, ValueError):
     """Motion data that cannot be used: wrong shape, non-finite values or a clip that is too short."""
+    kind = "motion format error"
 
 
 def _check_joints(joints: np.ndarray, source: str) -> np.ndarray:

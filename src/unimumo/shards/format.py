@@ -9,6 +9,8 @@ of headers (one dtype, a few hundred lengths). Every decoding problem is a Sampl
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import ast
 import functools
 import io
@@ -32,8 +34,9 @@ CODE_DTYPE, IDS_DTYPE = np.dtype(np.int16), np.dtype(np.int32)
 NPY_MAGIC = b"\x93NUMPY"
 
 
-class SampleError(ValueError):
+class SampleError(UniMuMoError, ValueError):
     """A shard sample that cannot be used (missing field, undecodable value, wrong shape, dtype or range)."""
+    kind = "shard sample error"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -15,6 +15,8 @@ exclusive file lock.
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import contextlib
 import fcntl
 import json
@@ -32,8 +34,9 @@ FORMAT_VERSION = 2
 FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 
 
-class ManifestError(ValueError):
+class ManifestError(UniMuMoError, ValueError):
     """manifest.json is unreadable, of another format, or lacks what was asked of it."""
+    kind = "shard manifest error"
 
 
 class ManifestMismatchError(ManifestError):

@@ -11,6 +11,8 @@ bit flips in a shard's content are what `unimumo-shards verify` (sha256 per shar
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 from typing import BinaryIO, Iterator
 
 from webdataset.tariterators import group_by_keys, url_opener
@@ -21,8 +23,9 @@ MAX_MEMBER_BYTES = 1 << 30  # a shard member (one array) larger than this means 
 POSIX_MAGIC = b"ustar\x00"  # ustar/pax headers; GNU headers ("ustar  ") have no name prefix field
 
 
-class TarFormatError(ValueError):
+class TarFormatError(UniMuMoError, ValueError):
     """A shard that is not a readable tar archive (the message names the shard)."""
+    kind = "shard error"
 
 
 def _field(header: bytes, start: int, end: int) -> bytes:

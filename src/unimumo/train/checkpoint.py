@@ -11,6 +11,8 @@ rotated with its checkpoint) and loaded with `"checkpoint": {"load_universal": t
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import json
 import os
 import random
@@ -34,8 +36,9 @@ CLIENT_KEY = "unimumo"  # our client state lives under one key: DeepSpeed reserv
 _TAG = re.compile(r"^global_step(\d+)$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UniMuMoError, RuntimeError):
     """A checkpoint is missing, incomplete or was written by an incompatible run."""
+    kind = "checkpoint error"
 
 
 def tag_for(step: int) -> str:

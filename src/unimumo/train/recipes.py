@@ -11,6 +11,8 @@ train/model_factory.py writes it once when the model is built, and `model.config
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import dataclasses
 import json
 import os
@@ -23,8 +25,9 @@ from typing import Any, Mapping
 from unimumo.tasks import TASKS
 
 
-class RecipeError(ValueError):
+class RecipeError(UniMuMoError, ValueError):
     """A recipe key is unknown, has the wrong type or an out-of-range value."""
+    kind = "recipe error"
 
 
 def _choices(*values: str) -> dict:

@@ -8,6 +8,8 @@ on every rank (no backward, no optimizer change) and counted, and the run stops 
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import contextlib
 import json
 import random
@@ -39,8 +41,9 @@ OOM_ADVICE = ("out of memory. Knobs, cheapest first: lower data.micro_batch (dat
               "(--ds-config zero2 -> zero3) or offload (--ds-config zero3_offload), or shorten data.window.")
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UniMuMoError, RuntimeError):
     """Too many consecutive micro batches had a non-finite loss."""
+    kind = "training stopped"
 
 
 def _is_oom(error: BaseException) -> bool:

@@ -12,6 +12,8 @@ Layout (the real file names and columns):
 """
 from __future__ import annotations
 
+from unimumo.errors import UniMuMoError
+
 import csv
 import math
 import warnings
@@ -44,8 +46,9 @@ class TrackInfo:
     album: str = ""
 
 
-class Music4AllFormatError(ValueError):
+class Music4AllFormatError(UniMuMoError, ValueError):
     """A Music4All metadata or split file is missing or malformed (the message names the file)."""
+    kind = "Music4All format error"
 
 
 def read_table(path: Path, required: tuple[str, ...]) -> dict[str, dict[str, str]]:
