@@ -6,7 +6,7 @@
 Everything comes from Debian 12 packages; nothing is committed. Install first:
     apt-get install sonic-pi-samples hydrogen hydrogen-drumkits openttd-openmsx freedoom lmms \
         fluidsynth fluid-soundfont-gm
-    pip install pretty_midi librosa soundfile      # into the benchmark's environment, not setup.py
+    pip install pretty_midi librosa soundfile      # into the benchmark's environment, not pyproject.toml
 Sources, each with its beat grid by construction:
 * sonic-pi-samples (recorded loops, CC0-1.0 / CC-BY-3.0, /usr/share/doc/sonic-pi-samples/copyright): each loop
   holds a whole number of beats and starts on one (it is cut to loop seamlessly), so tiled to 30 s its grid is exact
