@@ -3,7 +3,8 @@
 manifest.json (format "unimumo-shards/2"):
     format      "unimumo-shards/2"
     tokenizers  {music_codec|motion_tokenizer|text_tokenizer: {path, fingerprint, ...}}  (same for every split)
-    shards      [{name, split, count, bytes, sha256}]  (what the loader reads, in order)
+    shards      [{name, split, count, bytes, sha256}]  (what the loader reads, in order); a name is a plain
+                file name inside the shard directory: no "/", "\\", ":" (so no pipe: or URL), no "..".
     splits      {split: {split, shards, samples, tracks, tracks_with_samples, skipped, failures, inputs,
                          failure_fraction, max_failure_fraction, build_args}}  (a split is listed once complete)
 failures.jsonl: one {split, file, stage, reason[, track_id]} per line: inputs that could not be read or paired.
@@ -83,6 +84,14 @@ def _format_version(found, path: Path) -> int:
     return version
 
 
+def check_shard_name(name: str, path: Path) -> None:
+    """ManifestError unless `name` is a plain file name inside the shard directory (the shards are opened as
+    files there: an absolute or relative path, a `pipe:` command or a URL is refused)."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\:\0") or name != name.strip():
+        raise ManifestError(f"{path}: shard name {name!r} is not a plain file name inside the shard directory "
+                            "(no '/', '\\', ':', '..'; no pipe: or URL)")
+
+
 def _shard_entry(raw, path: Path) -> ShardEntry:
     try:
         entry = ShardEntry(**raw)
@@ -91,6 +100,7 @@ def _shard_entry(raw, path: Path) -> ShardEntry:
     except TypeError as error:  # not a dict, unknown or missing keys, wrong types
         raise ManifestError(f"{path}: malformed shard entry {raw!r} ({error}); rebuild with `unimumo-shards build`") \
             from error
+    check_shard_name(entry.name, path)
     return entry
 
 

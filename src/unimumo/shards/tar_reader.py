@@ -15,7 +15,7 @@ from unimumo.errors import UniMuMoError
 
 from typing import BinaryIO, Iterator
 
-from webdataset.tariterators import group_by_keys, url_opener
+from webdataset.tariterators import group_by_keys
 
 BLOCK = 512
 REGULAR_TYPES = (b"0", b"\0", b"7")
@@ -105,15 +105,15 @@ def iter_tar_members(stream: BinaryIO, url: str) -> Iterator[dict]:
 
 
 def read_shard(url: str) -> Iterator[dict]:
-    """Raw samples {"__key__", "__url__", field: bytes} of one shard, in archive order.
+    """Raw samples {"__key__", "__url__", field: bytes} of one shard file, in archive order.
 
-    Opened with webdataset's gopen (local path, pipe:, http...). A missing file raises FileNotFoundError;
-    any other unreadable shard raises TarFormatError naming `url`.
+    `url` is a local file path, opened with open(): never through webdataset's gopen, which would run a
+    `pipe:` name as a shell command or fetch a URL. A missing file raises FileNotFoundError; any other
+    unreadable shard raises TarFormatError naming `url`.
     """
     try:
-        for opened in url_opener([{"url": url}]):
-            with opened["stream"] as stream:
-                yield from group_by_keys(iter_tar_members(stream, url))
+        with open(url, "rb", buffering=1 << 20) as stream:
+            yield from group_by_keys(iter_tar_members(stream, url))
     except (TarFormatError, FileNotFoundError):
         raise
     except (OSError, ValueError) as error:  # an I/O error, or group_by_keys' duplicate member name
