@@ -115,6 +115,16 @@ class CheckpointSpec:
 
 
 @dataclass
+class ValidationSpec:
+    """The held-out pass (unimumo.train.validation): loss on the `split` data, best/ export, early stop."""
+
+    every: int = 0  # steps between validation passes (and one at the last step); 0 = no validation
+    batches: int = 8  # micro batches per rank per pass (the split is read again from its start when shorter)
+    split: str = "val"  # shard split (shard stages) or raw-corpus split (motion_vqvae) held out from training
+    early_stop_patience: int = 0  # passes without a lower validation loss before the run stops; 0 = never
+
+
+@dataclass
 class LogSpec:
     every: int = 10  # steps between metric lines
     tensorboard: bool = True
@@ -143,6 +153,7 @@ class Recipe:
     tasks: TaskMixture = field(default_factory=TaskMixture)
     loss: LossSpec = field(default_factory=LossSpec)
     checkpoint: CheckpointSpec = field(default_factory=CheckpointSpec)
+    validation: ValidationSpec = field(default_factory=ValidationSpec)
     log: LogSpec = field(default_factory=LogSpec)
 
     def to_dict(self) -> dict:
@@ -306,6 +317,16 @@ def validate(recipe: Recipe) -> Recipe:
     _require(c.keep >= 1, f"checkpoint.keep: must be >= 1, got {c.keep}")
     _require(lg.every >= 1, f"log.every: must be >= 1, got {lg.every}")
     _require(lg.peak_flops is None or lg.peak_flops > 0, "log.peak_flops: must be > 0 when set")
+    val = recipe.validation
+    _require(val.every >= 0, f"validation.every: must be >= 0 (0 = no validation), got {val.every}")
+    _require(val.batches >= 1, f"validation.batches: must be >= 1, got {val.batches}")
+    _require(bool(val.split.strip()), "validation.split: must name a split (e.g. val)")
+    _require(val.early_stop_patience >= 0,
+             f"validation.early_stop_patience: must be >= 0 (0 = never stop early), got {val.early_stop_patience}")
+    _require(val.early_stop_patience == 0 or val.every > 0,
+             "validation.early_stop_patience: early stopping needs validation passes; set validation.every > 0")
+    _require(val.every == 0 or val.split != recipe.data.split,
+             f"validation.split: {val.split!r} is the training split (data.split); validate on held-out data (val)")
     mixture = recipe.tasks.as_dict()
     _require(all(v >= 0 for v in mixture.values()) and sum(mixture.values()) > 0,
              f"tasks: proportions must be >= 0 with a positive sum, got {mixture}")
