@@ -54,14 +54,18 @@ def run_one(script: Path, quick: bool, timeout: int) -> dict:
     row = last_json_line(proc.stdout) or {"benchmark": script.stem}
     row["command"] = "python " + " ".join(str(Path(c).relative_to(HERE.parent)) if c == str(script) else c for c in cmd[1:])
     row["seconds"] = round(time.perf_counter() - started, 1)
-    if proc.returncode != 0 or "ratio" not in row:
-        row["status"] = f"failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:] or ''}"
-    elif not row.get("target_applies", True):
-        row["status"] = "measured (target is for other hardware)"
-    else:
-        higher = row.get("higher_is_better", True)
-        row["status"] = "meets target" if (row["ratio"] >= row["target"]) == higher else "below target"
+    row["status"] = status_of(row, proc.returncode, proc.stderr)
     return row
+
+
+def status_of(row: dict, returncode: int, stderr: str) -> str:
+    """The table's status column for one benchmark's JSON line (also used by scripts/gpu_check.sh)."""
+    if returncode != 0 or "ratio" not in row:
+        return f"failed (exit {returncode}): {stderr.strip().splitlines()[-1:] or ''}"
+    if not row.get("target_applies", True):
+        return "measured (target is for other hardware)"
+    higher = row.get("higher_is_better", True)
+    return "meets target" if (row["ratio"] >= row["target"]) == higher else "below target"
 
 
 def markdown_table(rows: list[dict]) -> str:

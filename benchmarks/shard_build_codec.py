@@ -9,7 +9,7 @@ of the pipeline must hide behind the codec. From the measured rates it prints an
 Music4All build (~109k 30 s tracks) on N nodes like this machine (codec on one CPU thread per node; on a
 GPU node measure again with --device cuda).
 
-    python benchmarks/shard_build_codec.py [--quick] [--tracks N] [--workers W]
+    python benchmarks/shard_build_codec.py [--quick] [--tracks N] [--workers W] [--device cuda]
 """
 from __future__ import annotations
 
@@ -43,8 +43,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="4 tracks (< 2 min on 2 cores)")
     parser.add_argument("--tracks", type=int, help="30 s tracks (default 4 quick, 10)")
-    parser.add_argument("--workers", type=int, default=2, help="builder --workers: decoding, beats and pairing beside the codec (default 2)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="builder --workers: decoding, beats and pairing beside the codec (default 2)")
     parser.add_argument("--codec-batch", type=int, default=4, help="builder --codec-batch (default 4)")
+    parser.add_argument("--device", default="cpu", help="where the codec runs, bare and in the builder (default cpu)")
     args = parser.parse_args()
     tracks = args.tracks or (4 if args.quick else 10)
     torch.set_num_threads(1)
@@ -57,7 +59,7 @@ def main() -> None:
         EncodecModel(encodec_32khz_config()).save_pretrained(codec_dir)
         warm_up_beat_tracker()
 
-        codec = MusicCodec.from_pretrained(codec_dir)
+        codec = MusicCodec.from_pretrained(codec_dir).to(args.device)
         good = {t["id"] for t in json.loads((corpus / "corpus.json").read_text())["music4all"] if t["kind"] == "good"}
         wavs = [load_audio(info.audio_path, codec.sampling_rate)  # the clips the builder encodes
                 for info in list_tracks(corpus / "music4all", "train") if info.id in good]
@@ -66,7 +68,7 @@ def main() -> None:
         def bare_codec() -> float:
             started = time.perf_counter()
             for start in range(0, len(wavs), args.codec_batch):
-                codec.encode_batch(wavs[start:start + args.codec_batch])
+                codec.encode_batch(wavs[start:start + args.codec_batch])  # returns numpy: synchronised
             seconds = time.perf_counter() - started
             print(f"bare codec: {len(wavs)} clips of {len(wavs[0]) / codec.sampling_rate:.1f} s in {seconds:.1f} s",
                   flush=True)
@@ -75,7 +77,8 @@ def main() -> None:
         codec_seconds = bare_codec()
 
         argv = build_argv(corpus, Path(tmp) / "shards", "train", "--music-codec", str(codec_dir), "--workers",
-                          str(args.workers), "--codec-batch", str(args.codec_batch), "--max-failure-fraction", "1", "--no-progress")  # the corpus's broken inputs are expected
+                          str(args.workers), "--codec-batch", str(args.codec_batch), "--device", args.device,
+                          "--max-failure-fraction", "1", "--no-progress")  # the corpus's broken inputs are expected
         report = io.StringIO()
         with contextlib.redirect_stdout(report):
             code = shards_main(argv)
@@ -100,7 +103,7 @@ def main() -> None:
         "detail": {"tracks": encoded, "codec_tracks_per_s": round(codec_rate, 4),
                    "builder_tracks_per_s": round(builder_rate, 4), "codec_seconds": round(codec_seconds, 1),
                    "builder_work_seconds": built["work_seconds"], "workers": args.workers,
-                   "codec_batch": args.codec_batch, "music4all_hours_by_nodes": estimate,
+                   "codec_batch": args.codec_batch, "device": args.device, "music4all_hours_by_nodes": estimate,
                    "cpus": len(os.sched_getaffinity(0)), "load_average_1min": round(os.getloadavg()[0], 2)},
     }))
 
