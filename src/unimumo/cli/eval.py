@@ -5,6 +5,8 @@
     unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
     unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
     unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
+    unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] --out eval/score_music
+    unimumo-eval score-dance  --generated DIR --fps 30 --aist AIST_ROOT [--music DIR] --out eval/score_dance
 
 Every command writes OUT/metrics.json and OUT/metrics.md; OUT/renders/ holds wav, joints .npy,
 .bvh, stick-figure GIFs and speed/beat plots of the first --render samples. Generation is cached
@@ -17,7 +19,10 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
+from unimumo.cli.common import run_command
 from unimumo.eval.assets import default_device
+from unimumo.eval.benchmarks import BENCHMARKS, benchmark_named, run_benchmark
+from unimumo.eval.config import config_from_args, describe
 from unimumo.eval.dance_benchmark import GROUND_TRUTHS, NOT_COMPARABLE, ground_truth_kind
 from unimumo.eval.music2motion import DEFAULT_MOTION_TEXT, GENRE_TEMPLATE, MOTION_TEXTS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
@@ -35,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
     "render": ("unimumo.eval.render_files",
                "render a motion file (joints or codes) with optional music: wav, npy, bvh, GIF with beats, speed plot"),
 }
+COMMANDS.update({name: ("unimumo.eval.benchmarks", benchmark.help) for name, benchmark in BENCHMARKS.items()})
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -119,6 +125,39 @@ def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> Non
                             help="sentencepiece model for --motion-text (default: the one in the shard manifest)")
 
 
+def add_score_music_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generated", required=True, metavar="DIR",
+                        help="generated music (.wav/.mp3/.flac/.ogg), paired with --reference by sorted file name")
+    parser.add_argument("--reference", required=True, metavar="DIR", help="reference music, one file per generated")
+    parser.add_argument("--dance", metavar="DIR",
+                        help="the dance each generated music was made for (joints .npy/.pkl/.pt, paired by sorted "
+                             "name): BAS of the generated and the reference music against it")
+    parser.add_argument("--fps", type=_positive_float, default=60.0, help="frame rate of --dance (default: 60)")
+
+
+def add_score_dance_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generated", required=True, metavar="DIR",
+                        help="any system's dances: joint positions .npy [N,J,3] / .pkl (arrays only, e.g. EDGE's "
+                             "full_pose, or SMPL smpl_poses + smpl_trans) / .pt (tensors only)")
+    parser.add_argument("--fps", type=_positive_float, default=60.0, help="frame rate of the --generated joints "
+                                                                          "(default: 60)")
+    parser.add_argument("--aist", required=True, metavar="DIR",
+                        help="AIST++ root (motions/*.pkl, splits/crossmodal_SPLIT.txt, ignore_list.txt): ground truth")
+    parser.add_argument("--split", default="test", help="AIST++ split of the ground truth (default: test)")
+    parser.add_argument("--music", metavar="DIR",
+                        help="the music each dance was made for (paired by sorted name): BAS; without it no BAS")
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                        help=f"dance-metric definitions (see music2motion; default: {DEFAULT_PROTOCOL})")
+    parser.add_argument("--motion-fps", type=_positive_float, default=60.0,
+                        help="frame rate the metrics are computed at (default: 60, as AIST++)")
+
+
+CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # registry benchmarks' command lines
+    "score-music": add_score_music_options,
+    "score-dance": add_score_dance_options,
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unimumo-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -128,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if name == "render":
             add_render_options(sub)
+            continue
+        if name in CONFIG_OPTIONS:
+            CONFIG_OPTIONS[name](sub)
+            sub.add_argument("--out", required=True, help="output directory (metrics.json, metrics.md)")
+            sub.add_argument("--print-config", action="store_true", help="print the validated config and exit")
             continue
         add_common_options(sub)
         (add_caption_options if name == "caption" else add_generation_options)(sub)
@@ -142,8 +186,34 @@ def _runner(command: str) -> Callable[[argparse.Namespace], dict]:
     return importlib.import_module(COMMANDS[command][0]).run
 
 
+def _print_table(table: dict) -> None:
+    for column, values in table.items():
+        shown = ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items()
+                          if v is not None)
+        print(f"  {column}: {shown}")
+
+
+def run_config_command(args: argparse.Namespace) -> int:
+    """A registry benchmark: its config from the command line (validated once), printed or run."""
+    prog = f"unimumo-eval {args.command}"
+
+    def body() -> int:
+        config = config_from_args(benchmark_named(args.command).config, args)
+        if args.print_config:
+            print(describe(config))
+            return 0
+        table = run_benchmark(args.command, config)
+        print(f"wrote {config.out}/metrics.json and {config.out}/metrics.md")
+        _print_table(table)
+        return 0
+
+    return run_command(prog, body, getattr(args, "log_level", "info"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in CONFIG_OPTIONS:
+        return run_config_command(args)
     try:
         table = _runner(args.command)(args)
     except (ValueError, FileNotFoundError) as error:

@@ -29,10 +29,15 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Path, task: str, table: Table, info: dict, extra_markdown: str = "") -> None:
-    """Write out/metrics.json ({task, metrics, info}) and out/metrics.md (a table and the settings)."""
+def write_report(out: Path, task: str, table: Table, info: dict, extra_markdown: str = "",
+                 inputs: list[dict] | None = None) -> None:
+    """Write out/metrics.json ({task, metrics, info} and `inputs`, one entry per scored input, when given) and
+    out/metrics.md (a table and the settings)."""
     _check_finite(table)
-    atomic_write_json(out / "metrics.json", {"task": task, "metrics": table, "info": info})
+    report = {"task": task, "metrics": table, "info": info}
+    if inputs is not None:
+        report["inputs"] = inputs
+    atomic_write_json(Path(out) / "metrics.json", report)
     settings = "\n".join(f"- {key}: {value}" for key, value in info.items())
     text = f"# {task} evaluation\n\n{markdown_table(table)}\n\n## Settings\n\n{settings}\n"
-    atomic_write_text(out / "metrics.md", text + (f"\n{extra_markdown}\n" if extra_markdown else ""))
+    atomic_write_text(Path(out) / "metrics.md", text + (f"\n{extra_markdown}\n" if extra_markdown else ""))

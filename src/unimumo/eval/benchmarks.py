@@ -1,0 +1,81 @@
+"""The benchmark registry: every evaluation that runs from a config, as the stage registry holds the stages.
+
+A `Benchmark` names its config type (a dataclass from `unimumo.eval.config`, validated once), its inputs
+reader (what it scores, in words and by function), its runner (config -> metric table, writing
+OUT/metrics.json and OUT/metrics.md), its metrics and the upstream code each metric reproduces. `unimumo-eval`
+builds the config from the command line, `--print-config` shows it, and `run_benchmark` runs it. Adding a
+benchmark is one `register(Benchmark(...))` entry.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
+from unimumo.eval.config import ScoreDanceConfig, ScoreMusicConfig, validate
+from unimumo.eval.report import Table
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    config: type  # the config dataclass the runner takes
+    run: Callable[[object], Table]  # validated config -> metric table (and OUT/metrics.json, OUT/metrics.md)
+    inputs: str  # the inputs reader: what is scored, and from where
+    metrics: tuple[str, ...]
+    upstream: tuple[str, ...]  # the code each metric reproduces
+    help: str
+
+
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def register(benchmark: Benchmark) -> Benchmark:
+    if benchmark.name in BENCHMARKS:
+        raise ValueError(f"benchmark {benchmark.name!r} is registered twice")
+    BENCHMARKS[benchmark.name] = benchmark
+    return benchmark
+
+
+def benchmark_named(name: str) -> Benchmark:
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; registered: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def run_benchmark(name: str, config) -> Table:
+    """Validate `config` (it must be the benchmark's config type) and run the benchmark on it."""
+    benchmark = benchmark_named(name)
+    if not isinstance(config, benchmark.config):
+        raise TypeError(f"benchmark {name!r} takes a {benchmark.config.__name__}, got {type(config).__name__}")
+    validate(config)
+    return benchmark.run(config)
+
+
+def _score_music(config: ScoreMusicConfig) -> Table:
+    from unimumo.eval.scoring import score_music
+
+    return score_music(config)
+
+
+def _score_dance(config: ScoreDanceConfig) -> Table:
+    from unimumo.eval.scoring import score_dance
+
+    return score_dance(config)
+
+
+register(Benchmark(
+    name="score-music", config=ScoreMusicConfig, run=_score_music,
+    inputs="system_outputs.list_files: --generated and --reference audio files paired by sorted name "
+           "(and --dance joints for BAS)",
+    metrics=("beats_coverage", "beats_hit", "BAS"), upstream=(BEATS_UPSTREAM, BAS_UPSTREAM),
+    help="score any system's music: Beats Coverage / Beats Hit against reference music (Cralence/My_Eval), "
+         "BAS against the dances given with --dance",
+))
+register(Benchmark(
+    name="score-dance", config=ScoreDanceConfig, run=_score_dance,
+    inputs="system_outputs.read_joints: --generated joints (.npy, .pkl, .pt) at --fps; ground truth "
+           "dance_benchmark.aist_ground_truth (--aist, --split); music beats from --music for BAS",
+    metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=("the --protocol's upstream code",),
+    help="score any system's dances (joints) against the AIST++ ground truth with a dance-metric protocol",
+))

@@ -1,0 +1,112 @@
+"""Scoring any system's outputs with the benchmarks' own protocols (`unimumo-eval score-music`, `score-dance`).
+
+`score_music_files` is the dance-to-music scoring: Beats Coverage / Hit of generated music files against
+reference files (`unimumo.eval.beats_metrics`, Cralence/My_Eval), and, given the dances the music was made
+for, BAS of each music against its dance (My_Project's cal_beat_alignment). `score_dance_joints` is the
+music-to-dance scoring: FID_k, FID_m, Div_k, Div_m, PFC (and BAS given the music) of a joint set against
+the AIST++ ground truth under a dance-metric protocol, exactly as `unimumo-eval music2motion --aist`
+scores generated motion (`unimumo.eval.dance_benchmark.aist_ground_truth`, `dance_metrics`). The
+generation benchmarks call the same functions on the files they write.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from unimumo.constants import NUM_JOINTS
+from unimumo.eval.beats_metrics import (
+    BAS_SAMPLING_RATE,
+    BAS_UPSTREAM,
+    BEATS_UPSTREAM,
+    load_music,
+    music_dance_bas,
+    score_beats,
+)
+from unimumo.eval.config import ScoreDanceConfig, ScoreMusicConfig
+from unimumo.eval.dance_benchmark import aist_ground_truth, music_beat_times, protocol_info
+from unimumo.eval.dance_metrics import dance_metrics
+from unimumo.eval.protocols import Protocol, get_protocol
+from unimumo.eval.report import Table, write_report
+from unimumo.eval.system_outputs import AUDIO_SUFFIXES, JOINT_SUFFIXES, list_files, paired, read_joints
+
+GENERATED, REFERENCE = "generated", "reference"
+
+
+def _mean_defined(values: Sequence[float]) -> dict[str, float | int | None]:
+    array = np.asarray(values, dtype=np.float64)
+    defined = array[np.isfinite(array)]
+    return {"BAS": float(defined.mean()) if defined.size else None, "BAS_nan": int(array.size - defined.size)}
+
+
+def score_music_files(pairs: list[tuple[Path, Path]], dances: list[np.ndarray] | None = None,
+                      fps: float = 60.0) -> tuple[Table, dict, list[dict]]:
+    """(table, info, inputs) for (reference, generated) music file pairs; with `dances` (joints at `fps`, one per
+    pair) also the BAS of the generated and of the reference music against the dance."""
+    beats, per_pair = score_beats(pairs)
+    table: Table = {GENERATED: dict(beats)}
+    inputs = [{"reference": p.reference, "generated": p.generated, "beats_coverage": p.coverage,
+               "beats_hit": p.hit} for p in per_pair]
+    info = {"beats_metric": BEATS_UPSTREAM, "beats_note": "fractions (the published table shows percentages); a "
+            "pair whose files differ in length counts as 0 (upstream)"}
+    if dances is not None:
+        for column, side in ((GENERATED, 1), (REFERENCE, 0)):
+            scores = [music_dance_bas(pair[side], joints, fps) for pair, joints in zip(pairs, dances)]
+            table.setdefault(column, {}).update(_mean_defined(scores))
+            for entry, score in zip(inputs, scores):
+                entry[f"BAS_{column}"] = None if np.isnan(score) else score
+        info["bas_metric"] = BAS_UPSTREAM
+    return table, info, inputs
+
+
+def score_music(config: ScoreMusicConfig) -> Table:
+    """`score-music`: read, pair, score and write OUT/metrics.json and OUT/metrics.md."""
+    generated = list_files(config.generated, AUDIO_SUFFIXES, "generated music")
+    reference = list_files(config.reference, AUDIO_SUFFIXES, "reference music")
+    pairs = paired(reference, generated, "reference music", "generated music")
+    dances = None
+    if config.dance:
+        dance_files = list_files(config.dance, JOINT_SUFFIXES, "dance joints")
+        paired(generated, dance_files, "generated music", "dance joints")
+        dances = [read_joints(path, NUM_JOINTS, config.fps, config.fps) for path in dance_files]
+    table, info, inputs = score_music_files(pairs, dances, config.fps)
+    if config.dance:
+        for entry, path in zip(inputs, dance_files):
+            entry["dance"] = str(path)
+    info = {"generated": config.generated, "reference": config.reference, "dance": config.dance,
+            "dance_fps": config.fps if config.dance else None, **info}
+    write_report(Path(config.out), "score-music", table, info, inputs=inputs)
+    return table
+
+
+def score_dance_joints(generated: list[np.ndarray], music_beats: list[np.ndarray | None], fps: float,
+                       ground_truth: tuple[list[np.ndarray], dict], protocol: Protocol) -> tuple[Table, dict]:
+    """Dance metrics of `generated` joints (at `fps`, with the beat times of their music or all None) against the
+    ground truth from `aist_ground_truth` (no music: no ground-truth BAS); and the run's description."""
+    truth, truth_info = ground_truth
+    table = dance_metrics(generated, truth, music_beats, fps, [None] * len(truth), protocol=protocol.name)
+    return table, {**protocol_info(protocol), **truth_info}
+
+
+def score_dance(config: ScoreDanceConfig) -> Table:
+    """`score-dance`: read the joints (and music), score against AIST++, write OUT/metrics.json / metrics.md."""
+    protocol = get_protocol(config.protocol)
+    ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps)
+    files = list_files(config.generated, JOINT_SUFFIXES, "generated joints")
+    joints = [read_joints(path, protocol.num_joints or NUM_JOINTS, config.fps, config.motion_fps) for path in files]
+    beats: list = [None] * len(files)
+    beat_source = "none (no --music: no BAS)"
+    if config.music:
+        music = paired(files, list_files(config.music, AUDIO_SUFFIXES, "music"), "generated joints", "music")
+        wavs = [load_music(path, BAS_SAMPLING_RATE) for _, path in music]
+        beats, beat_source = music_beat_times(wavs, BAS_SAMPLING_RATE, protocol)
+    table, info = score_dance_joints(joints, beats, config.motion_fps, ground_truth, protocol)
+    inputs = [{"file": str(path), "frames": len(array), "fps": config.motion_fps} for path, array in zip(files, joints)]
+    if config.music:
+        for entry, (_, path) in zip(inputs, music):
+            entry["music"] = str(path)
+    info = {"generated": config.generated, "generated_fps": config.fps, "motion_fps": config.motion_fps,
+            "music_beats": beat_source, **info}
+    write_report(Path(config.out), "score-dance", table, info, inputs=inputs)
+    return table

@@ -1,0 +1,164 @@
+"""Scoring any system's outputs: Beats Coverage / Hit and BAS against the upstream code, `score-music`, `score-dance`.
+
+Golden figures: `python /tmp/golden_beats/run.py` (a script kept outside the project) imports
+`write_music_pairs` and `write_dances` from this file, writes the files, and runs the upstream functions on
+them: `beat_detect` + `beat_scores` of Cralence/My_Eval @ ce5b01d57d56ecd12c79947fbe40d1266b9f3803
+`eval_motion2music.py` per pair, and the whole script as published for the totals
+(`python eval_motion2music.py --ref_path data/ref --syn_path data/syn` -> "Total beats-cover and beats-hit:
+0.85 0.55"); and `calc_motion_beat` + `detect_music_beat(..., 60)` + `beat_alignment` of
+hanyangclarence/My_Project @ fb07319 `cal_beat_alignment.py` for BAS. Run with numpy 2.4.6, scipy 1.17.1,
+librosa 0.11.0, soundfile 0.14.0 (this project's venv).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from unimumo.cli.eval import main
+from unimumo.eval.beats_metrics import music_dance_bas, score_beats
+from unimumo.motion.skeleton import smpl_forward_kinematics
+from unimumo.motion.synthetic_dance import synthetic_smpl_dance
+
+SAMPLING_RATE = 32000
+MUSIC_PAIRS = (  # (reference onsets, generated onsets (s), reference seconds, generated seconds)
+    ((0.25, 1.4, 3.6, 4.2, 5.05), (0.6, 2.3, 3.1, 5.5), 6.0, 6.0),
+    ((0.5, 2.5), (0.5, 1.1, 1.9, 2.6, 2.9, 3.3), 4.0, 4.0),
+    ((0.3, 2.7, 4.4, 6.8, 7.2), (0.9, 2.2, 6.1), 8.0, 8.0),
+    ((0.4, 1.6), (0.4, 1.6), 3.0, 2.0),  # lengths differ: not scored, a 0 in the average (upstream)
+)
+# upstream per pair (coverage, hit); None: "shape does not equal", skipped but counted
+GOLDEN_PAIRS = ((0.8, 0.6), (2.0, 1.0), (0.6, 0.6), None)
+GOLDEN_TOTAL = (0.85, 0.55)
+DANCE_BPMS = (96.0, 120.0, 110.0, 100.0)
+GOLDEN_BAS = {  # My_Project's BAS of each music file against its dance
+    "generated": (0.2916267503591521, 0.12353094579497997, 0.20083712494737194, 0.002421926637712189),
+    "reference": (0.16565006549820896, 0.8484403005816146, 0.19972767463810634, 0.002421926637712189),
+}
+
+
+def burst_track(seed: int, seconds: float, onsets, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
+    """A quiet 220 Hz tone with seeded noise, and a decaying noise burst at each onset time."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sampling_rate)
+    wav = 0.02 * np.sin(2 * np.pi * 220.0 * np.arange(n) / sampling_rate) + rng.normal(0.0, 0.002, n)
+    length = int(0.08 * sampling_rate)
+    decay = np.exp(-np.arange(length) / (0.015 * sampling_rate))
+    for at in onsets:
+        start = int(at * sampling_rate)
+        stop = min(n, start + length)
+        wav[start:stop] += rng.normal(0.0, 0.5, stop - start) * decay[: stop - start]
+    return (wav / np.abs(wav).max() * 0.9).astype(np.float32)
+
+
+def write_music_pairs(directory: Path) -> tuple[Path, Path]:
+    """directory/ref/clipI.wav and directory/syn/clipI.wav (16-bit PCM at 32 kHz) for every MUSIC_PAIRS entry."""
+    reference, generated = Path(directory) / "ref", Path(directory) / "syn"
+    reference.mkdir(parents=True, exist_ok=True)
+    generated.mkdir(parents=True, exist_ok=True)
+    for index, (ref_onsets, gen_onsets, ref_seconds, gen_seconds) in enumerate(MUSIC_PAIRS):
+        sf.write(reference / f"clip{index}.wav", burst_track(index, ref_seconds, ref_onsets), SAMPLING_RATE,
+                 subtype="PCM_16")
+        sf.write(generated / f"clip{index}.wav", burst_track(100 + index, gen_seconds, gen_onsets), SAMPLING_RATE,
+                 subtype="PCM_16")
+    return reference, generated
+
+
+def write_dances(directory: Path) -> Path:
+    """directory/clipI.npy: float32 22-joint synthetic dances at 60 fps, as long as each generated clip."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, ((_, _, _, seconds), bpm) in enumerate(zip(MUSIC_PAIRS, DANCE_BPMS)):
+        poses, trans = synthetic_smpl_dance(int(seconds * 60), 60.0, bpm, 40 + index)
+        np.save(directory / f"clip{index}.npy", smpl_forward_kinematics(poses, trans)[:, :22].astype(np.float32))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def music_pairs(tmp_path_factory):
+    return write_music_pairs(tmp_path_factory.mktemp("beats"))
+
+
+def test_beats_coverage_and_hit_match_upstream(music_pairs):
+    reference, generated = music_pairs
+    pairs = list(zip(sorted(reference.iterdir()), sorted(generated.iterdir())))
+    table, per_pair = score_beats(pairs)
+    for scored, golden in zip(per_pair, GOLDEN_PAIRS):
+        assert (None if scored.coverage is None else (scored.coverage, scored.hit)) == golden, scored
+    assert (table["beats_coverage"], table["beats_hit"]) == pytest.approx(GOLDEN_TOTAL, abs=1e-12)
+    assert table["beats_pairs"] == 4 and table["beats_length_mismatch"] == 1
+
+
+def test_bas_matches_upstream(music_pairs, tmp_path):
+    reference, generated = music_pairs
+    dances = write_dances(tmp_path / "dance")
+    for index in range(len(MUSIC_PAIRS)):
+        joints = np.load(dances / f"clip{index}.npy")
+        for column, directory in (("generated", generated), ("reference", reference)):
+            bas = music_dance_bas(directory / f"clip{index}.wav", joints, 60.0)
+            assert bas == pytest.approx(GOLDEN_BAS[column][index], rel=1e-9), (column, index)
+    # the same dance at 30 fps is taken back to 60 fps before its beats are found
+    joints = np.load(dances / "clip1.npy")
+    assert music_dance_bas(generated / "clip1.wav", joints[::2], 30.0) == pytest.approx(GOLDEN_BAS["generated"][1],
+                                                                                       abs=0.1)
+
+
+def test_score_music_command(music_pairs, tmp_path, capsys):
+    reference, generated = music_pairs
+    dances = write_dances(tmp_path / "dance")
+    out = tmp_path / "scored"
+    argv = ["score-music", "--generated", str(generated), "--reference", str(reference), "--out", str(out)]
+    assert main(argv + ["--dance", str(dances)]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["task"] == "score-music"
+    made = report["metrics"]["generated"]
+    assert (made["beats_coverage"], made["beats_hit"]) == pytest.approx(GOLDEN_TOTAL, abs=1e-12)
+    assert made["beats_length_mismatch"] == 1 and made["beats_pairs"] == 4
+    assert made["BAS"] == pytest.approx(np.mean(GOLDEN_BAS["generated"]), rel=1e-9) and made["BAS_nan"] == 0
+    assert report["metrics"]["reference"]["BAS"] == pytest.approx(np.mean(GOLDEN_BAS["reference"]), rel=1e-9)
+    inputs = report["inputs"]
+    assert [Path(entry["generated"]).name for entry in inputs] == [f"clip{i}.wav" for i in range(4)]
+    assert [Path(entry["dance"]).name for entry in inputs] == [f"clip{i}.npy" for i in range(4)]
+    assert inputs[1]["beats_coverage"] == 2.0 and inputs[3]["beats_coverage"] is None
+    assert report["info"]["beats_metric"].startswith("Cralence/My_Eval@ce5b01d")
+    assert "| beats_coverage | 0.8500 |" in (out / "metrics.md").read_text()
+    assert "beats_coverage=0.8500" in capsys.readouterr().out
+
+    # without --dance: no BAS; the config is printed on request
+    plain = tmp_path / "plain"
+    assert main(argv[:-1] + [str(plain)]) == 0
+    assert "BAS" not in json.loads((plain / "metrics.json").read_text())["metrics"]["generated"]
+    capsys.readouterr()
+    assert main(argv + ["--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["config"] == "ScoreMusicConfig" and printed["generated"] == str(generated)
+
+
+def test_score_music_refuses_bad_inputs(music_pairs, tmp_path, capsys):
+    reference, generated = music_pairs
+    fewer = tmp_path / "fewer"
+    fewer.mkdir()
+    (fewer / "clip0.wav").write_bytes((generated / "clip0.wav").read_bytes())
+    base = ["score-music", "--reference", str(reference), "--out", str(tmp_path / "out")]
+    assert main(base + ["--generated", str(fewer)]) == 2
+    assert "4 reference music files" in capsys.readouterr().err
+
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    for index in range(4):
+        sf.write(silent / f"clip{index}.wav", np.zeros(SAMPLING_RATE * 2, np.float32), SAMPLING_RATE)
+    assert main(["score-music", "--reference", str(silent), "--generated", str(silent),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "clip0.wav: the reference has no onset" in capsys.readouterr().err
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for index in range(4):
+        (broken / f"clip{index}.wav").write_bytes(b"RIFF0000WAVE")
+    assert main(base + ["--generated", str(broken)]) == 2
+    assert "clip0.wav: cannot read audio" in capsys.readouterr().err
+    assert main(base + ["--generated", str(generated), "--dance", str(tmp_path / "none")]) == 2
+    assert "dance joints directory is missing" in capsys.readouterr().err
