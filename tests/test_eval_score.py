@@ -162,3 +162,97 @@ def test_score_music_refuses_bad_inputs(music_pairs, tmp_path, capsys):
     assert "clip0.wav: cannot read audio" in capsys.readouterr().err
     assert main(base + ["--generated", str(generated), "--dance", str(tmp_path / "none")]) == 2
     assert "dance joints directory is missing" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def aist_layout(synthetic_corpus, tmp_path_factory):
+    from aist_layout import write_aist_layout
+
+    return write_aist_layout(synthetic_corpus, tmp_path_factory.mktemp("aist") / "aist_plusplus_final")
+
+
+def test_score_dance_scores_any_files_as_music2motion_does(aist_layout, tmp_path, capsys):
+    import pickle
+
+    import torch
+
+    from unimumo.data.sources.aist import read_smpl
+    from unimumo.eval.dance_benchmark import aist_ground_truth
+    from unimumo.eval.dance_metrics import dance_metrics
+    from unimumo.eval.protocols import get_protocol
+    from unimumo.motion.resample import resample_motion
+
+    root, music, names = aist_layout
+    truth, _ = aist_ground_truth(root, "test", get_protocol("unimumo"), 60.0)
+    # the ground truth itself, as another system would hand it over: 30 fps .npy, EDGE's .pkl, a .pt tensor
+    generated = tmp_path / "system"
+    generated.mkdir()
+    np.save(generated / "a.npy", resample_motion(truth[0], 60.0, 30.0))
+    poses, trans, scaling = read_smpl(root / "motions" / f"{names[1]}.pkl")
+    full_pose = smpl_forward_kinematics(poses, trans, scaling)
+    with open(generated / "b.pkl", "wb") as handle:  # EDGE's output: SMPL parameters and 24 joints
+        pickle.dump({"smpl_poses": poses, "smpl_trans": trans, "full_pose": resample_motion(full_pose, 60.0, 30.0)},
+                    handle)
+    torch.save(torch.from_numpy(resample_motion(truth[2], 60.0, 30.0)), generated / "c.pt")
+    np.save(generated / "d.npy", resample_motion(truth[3], 60.0, 30.0).reshape(-1, 66))  # flat [N, J*3]
+    out = tmp_path / "scored"
+    argv = ["score-dance", "--generated", str(generated), "--fps", "30", "--aist", str(root), "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    made, real = report["metrics"]["generated"], report["metrics"]["ground_truth"]
+    assert report["info"]["ground_truth_sequences"] == 4 and report["info"]["protocol"] == "unimumo"
+    assert [Path(entry["file"]).name for entry in report["inputs"]] == ["a.npy", "b.pkl", "c.pt", "d.npy"]
+    assert "BAS" not in made
+    # the same joints through dance_metrics, as music2motion --aist scores generated motion
+    read_back = [resample_motion(resample_motion(j, 60.0, 30.0), 30.0, 60.0).astype(np.float32) for j in truth]
+    direct = dance_metrics(read_back, truth, [None] * 4, 60.0, [None] * 4, protocol="unimumo")
+    for name in ("FID_k", "FID_m", "Div_k", "Div_m", "PFC"):
+        assert made[name] == pytest.approx(direct["generated"][name], rel=1e-4, abs=1e-4), name
+        assert real[name] == pytest.approx(direct["ground_truth"][name], rel=1e-6), name
+    assert made["FID_k"] < 0.5 * real["Div_k"]  # the real motion, resampled twice, sits on the ground truth
+
+    # with the music each dance was made for: BAS per file
+    paired_music = tmp_path / "music"
+    paired_music.mkdir()
+    for index, name in enumerate(names):
+        (paired_music / f"{'abcd'[index]}.wav").write_bytes((music / f"{name.split('_')[4]}.wav").read_bytes())
+    assert main(argv[:-1] + [str(tmp_path / "with_music"), "--music", str(paired_music)]) == 0
+    with_music = json.loads((tmp_path / "with_music" / "metrics.json").read_text())
+    assert 0.0 < with_music["metrics"]["generated"]["BAS"] <= 1.0
+    assert with_music["info"]["music_beats"].startswith("Bailando onset beats")
+    capsys.readouterr()
+    assert main(argv + ["--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["fps"] == 30.0
+
+
+def test_score_dance_never_executes_a_pickle(aist_layout, tmp_path, capsys):
+    import os
+
+    root, _, _ = aist_layout
+    marker = tmp_path / "executed"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    generated = tmp_path / "evil"
+    generated.mkdir()
+    import pickle
+
+    (generated / "a.pkl").write_bytes(pickle.dumps({"full_pose": Exploit()}))
+    np.save(generated / "b.npy", np.zeros((10, 22, 3)))
+    argv = ["score-dance", "--generated", str(generated), "--aist", str(root), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "a.pkl: cannot read joints" in err and "refusing global" in err and not marker.exists()
+    (generated / "a.pkl").write_bytes(pickle.dumps({"smpl_poses": np.zeros((10, 72))}))
+    assert main(argv) == 2
+    assert "a.pkl: a dict without joints" in capsys.readouterr().err
+    np.save(generated / "a.npy", np.zeros((10, 20, 3)))
+    (generated / "a.pkl").unlink()
+    assert main(argv) == 2
+    assert "a.npy: 20 joints, the protocol needs 22" in capsys.readouterr().err
+    from unimumo.eval.config import EvalConfigError, ScoreDanceConfig, validate
+
+    with pytest.raises(EvalConfigError, match="fps must be > 0.*protocol must be one of"):
+        validate(ScoreDanceConfig(generated=str(generated), out="o", aist=str(root), fps=0, protocol="mine"))
