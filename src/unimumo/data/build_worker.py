@@ -1,12 +1,12 @@
 """The per-process side of the shard builder: frozen models loaded once, then one track (or motion) per call.
 
-A track goes through three calls, around the batched codec pass the main process runs (see
-shard_builder): `prepare_track` decodes the audio and tracks the beats, `pair_track` drafts the
-encoded track's pairs with its motions (pairing.draft_pair: everything but the motion codes), and
-`encode_motions` completes a whole chunk's drafts in batched motion-tokenizer passes (in a worker on the
-CPU, in the main process on a device). Functions here run in worker processes (or in the main process);
-they return plain results and never raise for bad inputs: a bad input becomes a failure record
-{file, reason, stage}.
+A track goes through four calls (see shard_builder): `prepare_track` decodes the audio and tracks the
+beats, `encode_music` encodes a whole chunk's decoded tracks in batched codec passes, `pair_track` drafts
+the encoded track's pairs with its motions (pairing.draft_pair: everything but the motion codes), and
+`encode_motions` completes a whole chunk's drafts in batched motion-tokenizer passes. The two batched calls
+run in a worker on the CPU (so that chunks encode in parallel) and in the main process on a device.
+Functions here run in worker processes (or in the main process); they return plain results and never
+raise for bad inputs: a bad input becomes a failure record {file, reason, stage}.
 """
 from __future__ import annotations
 
@@ -36,17 +36,16 @@ class TrackResult:
 
 @dataclass
 class PreparedTrack:
-    """Track `index` of the plan, decoded and beat-tracked; `wav` is None when it failed or was skipped."""
+    """Track `index` of the plan, decoded and beat-tracked (`wav`), then encoded (`codes`, `wav` dropped);
+    `result` holds the final result of a track that failed or was skipped."""
     index: int
     info: TrackInfo
     chosen: list[MotionEntry]
     wav: np.ndarray | None = None
     rhythm: BeatTrack | None = None
     duration: float = 0.0
-    result: TrackResult | None = None  # the final result of a track that failed or was skipped
-
-    def without_audio(self) -> "PreparedTrack":
-        return replace(self, wav=None)
+    codes: np.ndarray | None = None  # [4, T] music codes
+    result: TrackResult | None = None
 
 
 @dataclass
@@ -118,12 +117,27 @@ def prepare_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> PreparedTrac
     return prepared
 
 
-def pair_track(job: tuple[PreparedTrack, np.ndarray]) -> TrackResult:
-    """The drafts of a prepared track, with its music codes, paired with the motions chosen for it
-    (see pairing.choose_motions)."""
-    prepared, codes = job
+def encode_music(chunk: list[PreparedTrack]) -> list[PreparedTrack]:
+    """The chunk's tracks without their audio, the decoded ones with their codes (one batched codec call);
+    a codec error fails every track of the call (each recorded, the build goes on)."""
+    decoded = [track for track in chunk if track.wav is not None]
+    try:
+        codes = _CONTEXT.codec.encode_batch([track.wav for track in decoded]) if decoded else []
+    except Exception as error:  # recorded for every track of the batch
+        failed = {track.index: TrackResult(track.index, track.info.id, failures=[
+            failure(track.info.audio_path, "music", error, track_id=track.info.id)]) for track in decoded}
+        return [replace(track, wav=None, result=failed.get(track.index, track.result)) for track in chunk]
+    by_index = {track.index: track_codes for track, track_codes in zip(decoded, codes, strict=True)}
+    return [replace(track, wav=None, codes=by_index.get(track.index)) for track in chunk]
+
+
+def pair_track(prepared: PreparedTrack) -> TrackResult:
+    """The drafts of an encoded track paired with the motions chosen for it (see pairing.choose_motions);
+    a track that failed or was skipped gives its result."""
+    if prepared.codes is None:
+        return prepared.result
     config, info = _CONTEXT.config, prepared.info
-    track = MusicTrack(info=info, codes=codes, rhythm=prepared.rhythm, duration=prepared.duration)
+    track = MusicTrack(info=info, codes=prepared.codes, rhythm=prepared.rhythm, duration=prepared.duration)
     result = TrackResult(index=prepared.index, track_id=info.id)
     for pair, entry in enumerate(prepared.chosen):
         try:

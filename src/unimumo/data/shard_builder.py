@@ -9,14 +9,16 @@ the plan is unchanged, keeps the complete prefix and rebuilds from the first tra
 byte-identical shards to an uninterrupted build.
 
 Pipeline: the plan is cut into chunks of --codec-batch tracks at fixed plan positions (i // codec_batch).
-Workers decode and beat-track a chunk's tracks (build_worker.prepare_track), this process encodes the
-chunk's music in batched codec passes on --device, workers place and warp the encoded tracks' motions
-and compute their features (build_worker.pair_track: pairing drafts), and the chunk's pairs' motion
-features are encoded in batched motion-tokenizer passes (build_worker.encode_motions: one call per motion
-frame rate; on --device in this process, or with --device cpu in a worker, so that chunks encode in
-parallel), which completes the samples, while the next chunks are decoded, encoded and paired. A clip and a pair
-are always encoded with the same chunk companions, whether the build runs whole, resumed (the chunk
-holding the resume point is re-encoded and re-paired in full) or sliced.
+Each chunk passes four stages: workers decode and beat-track its tracks (build_worker.prepare_track), its
+music is encoded in batched codec passes (build_worker.encode_music), workers place and warp the encoded
+tracks' motions and compute their features (build_worker.pair_track: pairing drafts), and its pairs'
+motion features are encoded in batched motion-tokenizer passes (build_worker.encode_motions: one call per
+motion frame rate), which completes the samples. The batched passes run on --device in this process, or
+with --device cpu in a worker, so that chunks encode in parallel and this process (which only hands out
+calls and writes the shards) leaves the CPUs to the workers. Several chunks are in flight at once, each
+moving on as soon as its stage is done. A clip and a pair are always encoded with the same chunk
+companions, whether the build runs whole, resumed (the chunk holding the resume point is re-encoded and
+re-paired in full) or sliced.
 
 Slices (--slice i/n): slice i is a contiguous run of whole chunks of the plan, chunks
 [i*C//n, (i+1)*C//n) of C, written to OUT/slices/i-of-n as a shard directory of its own (resumable
@@ -32,6 +34,7 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -168,16 +171,50 @@ class Deferred:
         return self.value
 
 
+class Submitted:
+    """fn(arg) handed to a worker pool: ready() once its result (or error) arrived, which also sets `arrived`."""
+
+    def __init__(self, pool, fn: Callable, arg, arrived: threading.Event):
+        self.arrived, self.done = arrived, False
+        self.result = pool.apply_async(fn, (arg,), callback=self.note, error_callback=self.note)
+
+    def note(self, _) -> None:  # in the pool's result thread
+        self.done = True
+        self.arrived.set()
+
+    def ready(self) -> bool:
+        return self.done
+
+    def get(self):
+        return self.result.get()
+
+
+@dataclass
+class Workers:
+    """`map` (ordered), `submit` (one call, returning a handle with ready()/get()) and `wait` (until a
+    submitted call finishes) over this process or a pool of forked worker processes."""
+    map: Callable
+    submit: Callable
+    wait: Callable[[], None]
+
+
 @contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[tuple[Callable, Callable]]:
-    """(map, submit): an ordered map and a one-call submit returning a handle with ready()/get(), in this
-    process (workers == 1) or over `workers` forked processes, which inherit the models loaded by
-    `build_worker.init_worker` and keep their motion caches between calls."""
+def worker_pool(workers: int) -> Iterator[Workers]:
+    """Calls in this process (workers == 1: computed when their result is asked for) or over `workers`
+    forked processes, which inherit the models loaded by `build_worker.init_worker` and keep their motion
+    caches between calls."""
     if workers == 1:
-        yield map, Deferred
+        yield Workers(map=map, submit=Deferred, wait=lambda: None)
         return
+    arrived = threading.Event()
+
+    def wait() -> None:
+        arrived.wait()
+        arrived.clear()  # before the caller looks at its handles again: no arrival is missed
+
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield (lambda fn, items: pool.imap(fn, items, chunksize=1)), (lambda fn, arg: pool.apply_async(fn, (arg,)))
+        yield Workers(map=lambda fn, items: pool.imap(fn, items, chunksize=1),
+                      submit=lambda fn, arg: Submitted(pool, fn, arg, arrived), wait=wait)
 
 
 def slice_bounds(config: BuildConfig, tracks: int) -> tuple[int, int]:
@@ -188,63 +225,56 @@ def slice_bounds(config: BuildConfig, tracks: int) -> tuple[int, int]:
             min((index + 1) * chunks // count * config.codec_batch, tracks))
 
 
-def encode_chunk(codec, prepared: list[build_worker.PreparedTrack]) -> list:
-    """Codes of the chunk's decoded tracks (one batched codec call); a codec error fails the whole chunk."""
-    ready = [track for track in prepared if track.wav is not None]
-    try:
-        codes = codec.encode_batch([track.wav for track in ready]) if ready else []
-    except Exception as error:  # recorded for every track of the batch, the build goes on
-        for track in ready:
-            track.result = build_worker.TrackResult(track.index, track.info.id, failures=[
-                build_worker.failure(track.info.audio_path, "music", error, track_id=track.info.id)])
-        return []
-    return [(track.without_audio(), track_codes) for track, track_codes in zip(ready, codes)]
+@dataclass
+class Chunk:
+    """A chunk of the plan in flight: its stage (0 decoding, 1 music codec, 2 pairing, 3 motion codes, 4 done)
+    and the handles of the stage's calls; once done, its track results."""
+    handles: list
+    stage: int = 0
+    results: list = field(default_factory=list)
 
 
-def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, context: build_worker.WorkerContext,
-                 submit: Callable, lookahead: int) -> Iterator[build_worker.TrackResult]:
+def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, workers: Workers,
+                 window: int) -> Iterator[build_worker.TrackResult]:
     """Track results from plan position `first` on, in plan order; `jobs` start at a chunk boundary.
 
-    Up to `lookahead` chunks ahead are being decoded, and up to `lookahead` chunks behind being paired and then
-    motion-encoded, while this process runs the codec. The motion tokenizer encodes a whole chunk's pairs at
-    once: on a device in this process, on the CPU in a worker (so that chunks encode in parallel, as with the
-    codec running here). Every track of a chunk is paired and motion-encoded, those before `first` too, so that
-    a pair always has the same batch companions.
+    Up to `window` chunks are in flight; each moves to its next stage once all calls of the current one are
+    done. The batched passes (music codec, motion tokenizer) run on a device in this process, on the CPU in a
+    worker. Every track of a chunk is paired and motion-encoded, those before `first` too, so that a pair
+    always has the same batch companions.
     """
     chunks = [jobs[start:start + config.codec_batch] for start in range(0, len(jobs), config.codec_batch)]
-    decoding: collections.deque = collections.deque()
-    pairing: collections.deque = collections.deque()
-    encoding: collections.deque = collections.deque()
+    batched = workers.submit if config.device == "cpu" else Deferred
 
-    def decode(k: int) -> None:
-        if k < len(chunks):
-            decoding.append([submit(build_worker.prepare_track, job) for job in chunks[k]])
+    def advance(chunk: Chunk) -> None:
+        done = [handle.get() for handle in chunk.handles]
+        chunk.stage += 1
+        if chunk.stage == 1:
+            chunk.handles = [batched(build_worker.encode_music, done)]
+        elif chunk.stage == 2:
+            chunk.handles = [workers.submit(build_worker.pair_track, track) if track.codes is not None
+                             else Deferred(build_worker.pair_track, track) for track in done[0]]
+        elif chunk.stage == 3:
+            chunk.handles = [batched(build_worker.encode_motions, done)]
+        else:
+            chunk.handles, chunk.results = [], [result for result in done[0] if result.index >= first]
 
-    def encode(handles: list) -> None:
-        results = [handle.get() for handle in handles]
-        on_cpu = config.device == "cpu"
-        encoding.append(submit(build_worker.encode_motions, results) if on_cpu
-                        else Deferred(build_worker.encode_motions, results))
-
-    def finish() -> list[build_worker.TrackResult]:
-        return [result for result in encoding.popleft().get() if result.index >= first]
-
-    for k in range(lookahead + 1):
-        decode(k)
-    for k in range(len(chunks)):
-        prepared = [handle.get() for handle in decoding.popleft()]
-        decode(k + lookahead + 1)
-        encoded = {track.index: submit(build_worker.pair_track, (track, codes))
-                   for track, codes in encode_chunk(context.codec, prepared)}
-        pairing.append([encoded.get(track.index) or Deferred(lambda t: t.result, track) for track in prepared])
-        while pairing and (len(pairing) > lookahead or all(handle.ready() for handle in pairing[0])):
-            encode(pairing.popleft())
-        while encoding and (len(encoding) > lookahead or encoding[0].ready()):
-            yield from finish()
-    while pairing:
-        encode(pairing.popleft())
-    while encoding:
-        yield from finish()
+    in_flight: collections.deque[Chunk] = collections.deque()
+    started = 0
+    while in_flight or started < len(chunks):
+        while started < len(chunks) and len(in_flight) < window:
+            in_flight.append(Chunk([workers.submit(build_worker.prepare_track, job) for job in chunks[started]]))
+            started += 1
+        moved = False
+        for chunk in in_flight:
+            if chunk.stage < 4 and all(handle.ready() for handle in chunk.handles):
+                advance(chunk)
+                moved = True
+        while in_flight and in_flight[0].stage == 4:
+            yield from in_flight.popleft().results
+            moved = True
+        if not moved:
+            workers.wait()
 
 
 def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig) -> list[tuple]:
@@ -301,8 +331,8 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     bar = tqdm(total=len(tracks), initial=next_track, unit="track", desc=f"build {config.split}", disable=not progress)
     work_started = time.perf_counter()
     try:
-        with worker_pool(config.workers) as (imap, submit):
-            scans = list(imap(build_worker.scan_motion, entries))
+        with worker_pool(config.workers) as workers:
+            scans = list(workers.map(build_worker.scan_motion, entries))
             motion_failures = [failure for _, failure in scans if failure is not None]
             pool = [entry for entry, failure in scans if failure is None]
             if not pool:
@@ -313,8 +343,8 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
                 context.motion_tokenizer.to(config.device)
             chunk_start = next_track // config.codec_batch * config.codec_batch
             jobs = pairing_jobs(tracks, pool, config)[chunk_start:]
-            lookahead = 0 if config.workers == 1 else 2
-            for result in run_pipeline(jobs, next_track, config, context, submit, lookahead):
+            window = 1 if config.workers == 1 else config.workers + 1
+            for result in run_pipeline(jobs, next_track, config, workers, window):
                 writer.add_track(result.samples, result.failures, result.skipped)
                 written += len(result.samples)
                 bar.update(1)
