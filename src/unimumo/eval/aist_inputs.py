@@ -1,0 +1,118 @@
+"""The published dance benchmarks' own inputs: AIST++ test music cut into EDGE's slices, with the authors' prompt.
+
+The UniMuMo authors' music-to-dance test (hanyangclarence/My_Project @ aeac11f `preprocessing/pair_music_motion.py`
+and `preprocessing/slice_edge_test.py`, hanyangclarence/UniMuMo `test_model/test_music2motion_aist.py`):
+for every AIST++ test sequence (the official `splits/crossmodal_test.txt` minus `ignore_list.txt`) the music of
+its music id (`gBR_sBM_cAll_d04_mBR0_ch01` -> `mBR0`) is loaded at 32 kHz and cut to the dance's length
+(int(frames / 60 * 32000) samples), then sliced as EDGE's `slice_aistpp` (Stanford-TML/EDGE @ 17c3428
+`data/slice.py`): 5 s windows (int(5 * sr) samples) every 0.5 s (int(0.5 * sr) samples) while the window fits;
+the dance is sliced alike (300 frames every 30) up to the music's count, and the two counts must agree. Each
+slice is conditioned on an empty music text and the motion text `'The style of the dance is {genre}.'.capitalize()`
+with the genre read from the sequence name (gBR -> break, ..., gJB -> ballet jazz); capitalize() lowercases
+the rest ("LA style hip-hop" becomes "la style hip-hop").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from unimumo.data.captions import AIST_GENRES
+from unimumo.data.sources import aist
+from unimumo.eval.beats_metrics import load_music
+from unimumo.eval.system_outputs import EvalInputError
+
+SLICE_SAMPLING_RATE = 32000  # the authors load (and write) the test music at 32 kHz
+SLICE_SECONDS = 5.0
+SLICE_STRIDE_SECONDS = 0.5
+MOTION_FPS = 60  # EDGE slices the dance at 60 frames per second
+PROMPT_TEMPLATE = "The style of the dance is {genre}."
+SLICER_UPSTREAM = ("Stanford-TML/EDGE@17c3428 data/slice.py slice_aistpp; hanyangclarence/My_Project@aeac11f "
+                   "preprocessing/slice_edge_test.py, pair_music_motion.py")
+MUSIC_SUFFIXES = (".wav", ".mp3")
+
+
+def genre_prompt(sequence: str) -> str:
+    """The authors' motion text for an AIST++ sequence name."""
+    code = sequence.split("_", 1)[0]
+    if code not in AIST_GENRES:
+        raise EvalInputError(f"{sequence}: not an AIST++ sequence name (genre code {code!r} is none of "
+                             f"{', '.join(AIST_GENRES)})")
+    return PROMPT_TEMPLATE.format(genre=AIST_GENRES[code]).capitalize()
+
+
+def music_id(sequence: str) -> str:
+    parts = sequence.split("_")
+    if len(parts) < 6 or not parts[4].startswith("m"):
+        raise EvalInputError(f"{sequence}: not an AIST++ sequence name (gXX_sXX_cXX_dXX_mXXN_chXX)")
+    return parts[4]
+
+
+def slice_starts(length: int, rate: float, seconds: float = SLICE_SECONDS,
+                 stride: float = SLICE_STRIDE_SECONDS, limit: int | None = None) -> list[int]:
+    """EDGE's window starts (in samples or frames) over `length` at `rate` per second, at most `limit` of them."""
+    window, step = int(seconds * rate), int(stride * rate)
+    starts = []
+    start = 0
+    while start <= length - window and (limit is None or len(starts) < limit):
+        starts.append(start)
+        start += step
+    return starts
+
+
+@dataclass(frozen=True)
+class MusicSlice:
+    sequence: str
+    music_id: str
+    index: int  # EDGE's slice number within the sequence
+    start_s: float
+    prompt: str
+    wav: np.ndarray  # float32 mono at SLICE_SAMPLING_RATE, SLICE_SECONDS long
+
+    def entry(self) -> dict:
+        """Its line in metrics.json `inputs`."""
+        return {"sequence": self.sequence, "music_id": self.music_id, "slice": self.index, "start_s": self.start_s,
+                "prompt": self.prompt}
+
+
+def music_file(music_dir: Path, name: str) -> Path:
+    for suffix in MUSIC_SUFFIXES:
+        if (music_dir / f"{name}{suffix}").is_file():
+            return music_dir / f"{name}{suffix}"
+    raise EvalInputError(f"{music_dir}: no music {name}.wav or {name}.mp3 (AIST++ music is named by music id)")
+
+
+def sequence_slices(sequence: str, frames: int, music: np.ndarray) -> list[MusicSlice]:
+    """EDGE's slices of one sequence whose dance has `frames` frames at 60 fps and whose music (32 kHz) is `music`."""
+    cropped = music[: int(frames / MOTION_FPS * SLICE_SAMPLING_RATE)]
+    starts = slice_starts(len(cropped), SLICE_SAMPLING_RATE)
+    motion_slices = len(slice_starts(frames, MOTION_FPS, limit=len(starts)))
+    if motion_slices != len(starts):  # EDGE's slicer asserts that music and dance slices line up
+        raise EvalInputError(f"{sequence}: {len(starts)} music slices but {motion_slices} dance slices "
+                             "(EDGE's slice_aistpp requires them equal)")
+    window = int(SLICE_SECONDS * SLICE_SAMPLING_RATE)
+    prompt, name = genre_prompt(sequence), music_id(sequence)
+    return [MusicSlice(sequence, name, index, index * SLICE_STRIDE_SECONDS, prompt, cropped[start : start + window])
+            for index, start in enumerate(starts)]
+
+
+def read_edge_slices(aist_root: str | Path, music_dir: str | Path, split: str = "test") -> list[MusicSlice]:
+    """Every EDGE slice of the AIST++ `split` sequences (sorted by name, as EDGE's sorted glob), with its music."""
+    aist_root, music_dir = Path(aist_root), Path(music_dir)
+    if not music_dir.is_dir():
+        raise EvalInputError(f"{music_dir}: AIST++ music directory is missing (--aist-music)")
+    try:
+        paths = sorted(aist.list_sequences(aist_root, split), key=lambda p: p.stem)
+    except (ValueError, FileNotFoundError) as error:
+        raise EvalInputError(f"--aist {aist_root}: {error}") from error
+    slices, music_cache = [], {}
+    for path in paths:
+        poses, _, _ = aist.read_smpl(path)
+        name = music_id(path.stem)
+        if name not in music_cache:
+            music_cache[name] = load_music(music_file(music_dir, name), SLICE_SAMPLING_RATE)
+        slices.extend(sequence_slices(path.stem, len(poses), music_cache[name]))
+    if not slices:
+        raise EvalInputError(f"--aist {aist_root}: no {split} sequence is {SLICE_SECONDS:g} s long (no EDGE slice)")
+    return slices

@@ -1,0 +1,97 @@
+"""The paper benchmarks' own inputs: EDGE's slicing of AIST++ test music and the authors' prompts.
+
+Golden slice counts: `python /tmp/golden_slices/run.py` (a script kept outside the project) imports
+`write_slice_inputs` from this file, writes the music and dances, cuts each music to its dance as
+hanyangclarence/My_Project @ aeac11f `preprocessing/pair_music_motion.py` does (librosa.load at 32 kHz,
+wave[:int(frames / 60 * 32000)], soundfile.write) and runs `slice_aistpp(motion_dir, music_dir)` of
+`preprocessing/slice_edge_test.py` at that commit (EDGE's `slice_aistpp`, Stanford-TML/EDGE @ 17c3428
+`data/slice.py`, on .npy dances), counting the slices it writes per sequence. librosa 0.11.0, soundfile 0.14.0.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from unimumo.eval.aist_inputs import genre_prompt, read_edge_slices, sequence_slices
+from unimumo.eval.beats_metrics import load_music
+
+SLICE_CASES = (  # sequence, dance frames at 60 fps, music seconds, music sampling rate
+    ("gBR_sBM_cAll_d04_mBR0_ch01", 1200, 30.0, 48000),
+    ("gJB_sBM_cAll_d09_mJB5_ch02", 721, 9.75, 32000),
+    ("gKR_sBM_cAll_d28_mKR2_ch02", 299, 12.0, 32000),
+    ("gLH_sBM_cAll_d17_mLH4_ch02", 330, 6.0, 44100),
+    ("gLO_sBM_cAll_d13_mLO2_ch02", 391, 8.0, 22050),
+    ("gMH_sBM_cAll_d22_mMH3_ch02", 1001, 16.2, 32000),
+)
+GOLDEN_SLICES = {"gBR_sBM_cAll_d04_mBR0_ch01": 31, "gJB_sBM_cAll_d09_mJB5_ch02": 10, "gKR_sBM_cAll_d28_mKR2_ch02": 0,
+                 "gLH_sBM_cAll_d17_mLH4_ch02": 2, "gLO_sBM_cAll_d13_mLO2_ch02": 4, "gMH_sBM_cAll_d22_mMH3_ch02": 23}
+
+
+def write_slice_inputs(directory: Path) -> tuple[Path, Path]:
+    """directory/music/<music id>.wav (a seeded click track at its rate) and directory/motions/<sequence>.npy
+    ([frames, 22, 3] zeros: the slicer only counts frames) for every SLICE_CASES entry."""
+    music, motions = Path(directory) / "music", Path(directory) / "motions"
+    music.mkdir(parents=True, exist_ok=True)
+    motions.mkdir(parents=True, exist_ok=True)
+    for index, (sequence, frames, seconds, rate) in enumerate(SLICE_CASES):
+        rng = np.random.default_rng(index)
+        wav = rng.normal(0.0, 0.01, int(seconds * rate))
+        wav[:: rate // 2] = 0.8
+        sf.write(music / f"{sequence.split('_')[4]}.wav", wav.astype(np.float32), rate, subtype="PCM_16")
+        np.save(motions / f"{sequence}.npy", np.zeros((frames, 22, 3), np.float32))
+    return music, motions
+
+
+def test_edge_slice_counts_match_upstream(tmp_path):
+    music, _ = write_slice_inputs(tmp_path)
+    for sequence, frames, _, _ in SLICE_CASES:
+        wav = load_music(music / f"{sequence.split('_')[4]}.wav", 32000)
+        slices = sequence_slices(sequence, frames, wav)
+        assert len(slices) == GOLDEN_SLICES[sequence], sequence
+        for number, piece in enumerate(slices):
+            assert piece.index == number and piece.start_s == 0.5 * number and piece.sequence == sequence
+            start = 16000 * number
+            np.testing.assert_array_equal(piece.wav, wav[start : start + 160000])
+
+
+def test_authors_prompt_from_the_sequence_name():
+    assert genre_prompt("gBR_sBM_cAll_d04_mBR0_ch01") == "The style of the dance is break."
+    assert genre_prompt("gLH_sBM_cAll_d17_mLH4_ch02") == "The style of the dance is la style hip-hop."
+    assert genre_prompt("gJB_sFM_cAll_d09_mJB5_ch02") == "The style of the dance is ballet jazz."
+    with pytest.raises(ValueError, match="xYZ_sBM: not an AIST.. sequence name"):
+        genre_prompt("xYZ_sBM")
+
+
+@pytest.fixture(scope="module")
+def aist_layout(synthetic_corpus, tmp_path_factory):
+    from aist_layout import write_aist_layout
+
+    return write_aist_layout(synthetic_corpus, tmp_path_factory.mktemp("aist") / "aist_plusplus_final")
+
+
+def test_read_edge_slices_on_an_aist_layout(aist_layout):
+    from aist_layout import MUSIC_SECONDS
+
+    root, music, names = aist_layout
+    slices = read_edge_slices(root, music)
+    sequences = sorted(names)  # the ignored sequence of the split file is left out
+    assert sorted({s.sequence for s in slices}) == sequences
+    for sequence in sequences:  # 16 s dances; the music is cut to the dance, or shorter
+        seconds = min(16.0, MUSIC_SECONDS[int(sequence.split("_")[4][-1])])
+        expected = int((int(seconds * 32000) - 160000) // 16000) + 1
+        assert sum(s.sequence == sequence for s in slices) == expected, sequence
+    assert slices[0].entry() == {"sequence": sequences[0], "music_id": sequences[0].split("_")[4], "slice": 0,
+                                 "start_s": 0.0, "prompt": genre_prompt(sequences[0])}
+
+
+def test_read_edge_slices_errors_name_the_input(aist_layout, tmp_path):
+    root, music, names = aist_layout
+    with pytest.raises(ValueError, match="AIST.. music directory is missing"):
+        read_edge_slices(root, tmp_path / "nowhere")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    with pytest.raises(ValueError, match=rf"no music {names[0].split('_')[4]}\.wav"):
+        read_edge_slices(root, partial)
