@@ -27,9 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from unimumo.shards.manifest import FORMAT as MANIFEST_FORMAT  # noqa: E402
-from unimumo.train.data import build_data  # noqa: E402
 from unimumo.train.engine import make_scheduler  # noqa: E402
-from unimumo.train.stages import STAGES, apply_freeze_plan, build_recipe, optimizer_groups  # noqa: E402
+from unimumo.train.stages import build_components, build_recipe  # noqa: E402
 
 SIZES = {
     "full": {"model": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
@@ -74,17 +73,15 @@ def overrides(size: dict, shards: Path, out: Path, ds_config: str) -> dict:
 
 
 def bare_loop(recipe, steps: int) -> list[float]:
-    """Per-step seconds of a plain AdamW loop on one fixed batch."""
-    torch.manual_seed(recipe.seed)
-    stage = STAGES[recipe.name]
-    model = stage.model(recipe)
-    apply_freeze_plan(model, stage)
+    """Per-step seconds of a plain AdamW loop on one fixed batch (the trainer's components, its own loop)."""
+    parts = build_components(recipe)  # the seeded model after the freeze plan, its optimizer groups, data, objective
+    model = parts.model
     model.train()
     o = recipe.optim
-    optimizer = torch.optim.AdamW(optimizer_groups(model, o.weight_decay), lr=o.lr, betas=o.betas, eps=o.eps)
+    optimizer = torch.optim.AdamW(parts.param_groups, lr=o.lr, betas=o.betas, eps=o.eps)
     scheduler = make_scheduler(recipe, optimizer)
     trained = [p for p in model.parameters() if p.requires_grad]
-    inputs = stage.objective(stage, recipe, torch.device("cpu")).inputs(next(iter(build_data(stage, recipe, 0, 1))), 0)
+    inputs = parts.objective.inputs(next(iter(parts.data)), 0)
     times = []
     for _ in range(steps):
         started = time.perf_counter()

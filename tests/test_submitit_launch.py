@@ -1,5 +1,6 @@
 """unimumo.launch without a cluster: the submitted callable's environment and arguments (submitit's
-in-process "debug" executor, trainer replaced by a recorder), validation, and the unimumo-submit CLI."""
+in-process "debug" executor, trainer replaced by a recorder), validation, and the unimumo-submit CLI
+(unimumo.cli.submit)."""
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 
 import unimumo.train
 from unimumo import launch
+from unimumo.cli import submit as submit_cli
 from unimumo.constants import REQUEUE_EXIT_CODE
 
 DIST_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "DS_ACCELERATOR")
@@ -87,7 +89,7 @@ def test_cli_help_explains_the_launcher():
 
 
 def test_cli_submits_and_waits(recorded_runs, tmp_path, capsys):
-    code = launch.main(["--recipe", "stage1_motion", "--out", str(tmp_path / "run"), "--shards", "/s",
+    code = submit_cli.main(["--recipe", "stage1_motion", "--out", str(tmp_path / "run"), "--shards", "/s",
                         "--set", "steps=7", "--cluster", "debug", "--gpus-per-node", "0",
                         "--folder", str(tmp_path / "logs"), "--wait"])
     assert code == 0
@@ -98,5 +100,5 @@ def test_cli_submits_and_waits(recorded_runs, tmp_path, capsys):
 
 def test_cli_rejects_a_malformed_override(capsys):
     with pytest.raises(SystemExit):
-        launch.main(["--recipe", "stage1_motion", "--out", "x", "--set", "steps"])
+        submit_cli.main(["--recipe", "stage1_motion", "--out", "x", "--set", "steps"])
     assert "--set expects key=value" in capsys.readouterr().err

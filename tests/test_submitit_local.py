@@ -23,4 +23,4 @@ def test_local_two_rank_job_trains_and_exports(tiny_shards, synthetic_corpus, tm
     assert [(r["status"], r["step"]) for r in results] == [("completed", 3)] * 2
     assert (out / "checkpoints" / "latest").read_text().strip() == "global_step3"
     assert (out / "export" / "config.json").is_file()
-    assert "2 rank(s)" in Path(job.paths.stdout).read_text()
+    assert "2 rank(s)" in Path(job.paths.stderr).read_text()  # the trainer's log

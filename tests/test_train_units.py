@@ -191,18 +191,19 @@ def probe_stage_recipe() -> Recipe:
 @pytest.fixture
 def probe_stage():
     """A stage that exists only in this test: registered here, removed afterwards."""
+    from unimumo.train.data import SHARDS
     from unimumo.train.model_factory import build_unimumo
     from unimumo.train.objectives import LMObjective
 
     stage = register(Stage(name="probe_stage", recipe=probe_stage_recipe, trained_groups=frozenset({"music"}),
-                           data="shards", model=build_unimumo, objective=LMObjective, presets=("tiny",),
+                           data=SHARDS, model=build_unimumo, objective=LMObjective, presets=("tiny",),
                            streams=("music",)))
     yield stage
     del STAGES[stage.name]
 
 
 def test_a_registered_stage_is_buildable_printable_and_trainable(probe_stage, tiny_lm, capsys):
-    from unimumo import launch
+    from unimumo.cli import submit
     from unimumo.cli import train as cli
 
     recipe = build_recipe("probe_stage", {"out": "/tmp/run", "data.shards": "/tmp/shards"})
@@ -215,7 +216,7 @@ def test_a_registered_stage_is_buildable_printable_and_trainable(probe_stage, ti
     assert cli.main(["--recipe", "probe_stage", "--print-recipe", "--set", "steps=7"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["name"] == "probe_stage" and printed["optim"]["lr"] == 3e-3 and printed["steps"] == 7
-    assert launch.build_parser().parse_args(["--recipe", "probe_stage", "--out", "x"]).recipe == "probe_stage"
+    assert submit.build_parser().parse_args(["--recipe", "probe_stage", "--out", "x"]).recipe == "probe_stage"
 
     rows = apply_freeze_plan(tiny_lm, probe_stage)
     assert {r.group for r in rows if r.trainable} == {"music"}
@@ -232,7 +233,7 @@ def test_the_registry_rejects_duplicates_and_misnamed_recipes(probe_stage):
         register(probe_stage)
     with pytest.raises(ValueError, match="returns a recipe named 'probe_stage'"):
         register(Stage(**{**probe_stage.__dict__, "name": "other_stage"}))
-    with pytest.raises(ValueError, match="data 'tars' is not one of"):
+    with pytest.raises(ValueError, match="data 'tars' is not a data builder"):
         Stage(**{**probe_stage.__dict__, "data": "tars"})
     assert "other_stage" not in STAGES
 
@@ -332,7 +333,7 @@ def test_cli_help_and_recipe_errors():
     out = subprocess.run([PY, "-m", "unimumo.cli.train", "--recipe", "caption", "--print-recipe",
                           "--set", "optim.lr=2e-4"], capture_output=True, text=True, env=env)
     assert out.returncode == 0 and json.loads(out.stdout)["optim"]["lr"] == 2e-4
-    out = subprocess.run([PY, "-m", "unimumo.train.export", "/nonexistent", "/tmp/x"], capture_output=True, text=True,
+    out = subprocess.run([PY, "-m", "unimumo.cli.export_cmd", "/nonexistent", "/tmp/x"], capture_output=True, text=True,
                          env=env)
     assert out.returncode == 2 and "no complete checkpoint" in out.stderr
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from unimumo.train.recipes import Recipe, RecipeError, global_batch_split
-from unimumo.train.stages import optimizer_groups
 
 
 def _ds_config_dir() -> Path:
@@ -108,14 +107,14 @@ def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer) -> torch.op
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(recipe))
 
 
-def initialize(model: torch.nn.Module, recipe: Recipe, world_size: int, device: torch.device,
-               load_universal: bool = False):
-    """deepspeed.initialize over the trainable parameters only -> (engine, ds_config)."""
+def initialize(model: torch.nn.Module, param_groups: list[dict], recipe: Recipe, world_size: int,
+               device: torch.device, load_universal: bool = False):
+    """deepspeed.initialize over `param_groups` (the stage's, trainable parameters only) -> (engine, ds_config)."""
     import deepspeed
 
     config = build_ds_config(recipe, world_size, device, load_universal)
     engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=optimizer_groups(model, recipe.optim.weight_decay), config=config,
+        model=model, model_parameters=param_groups, config=config,
         lr_scheduler=lambda optimizer: make_scheduler(recipe, optimizer))
     if world_size == 1 and engine.zero_optimization_stage() == 0:
         engine.enable_backward_allreduce = False  # one process: nothing to reduce, skip flattening every gradient

@@ -1,6 +1,7 @@
-"""`unimumo-export CKPT OUT`: a ZeRO checkpoint of any stage -> a `save_pretrained` directory (safetensors).
+"""The export layout: a ZeRO checkpoint of any stage -> a `save_pretrained` directory (safetensors).
 
-CKPT is a run directory, its checkpoints/ directory (the `latest` checkpoint is used) or one
+Its command is `unimumo-export CKPT OUT` (unimumo.cli.export_cmd). CKPT is a run directory, its
+checkpoints/ directory (the `latest` checkpoint is used) or one
 global_stepN directory. The fp32 weights are consolidated from the ZeRO shards (frozen parameters
 included) one tensor at a time: the checkpoint files are memory-mapped (the Adam moments beside the
 fp32 master weights are never read), each tensor is assembled from its rank partitions and written
@@ -12,11 +13,9 @@ OUT appears only when complete: the directory is written beside it and renamed i
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import struct
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -227,25 +226,3 @@ def save_export(model, out_dir: Path) -> Path:
         model.save_pretrained(staging, safe_serialization=True)
     return out_dir
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="unimumo-export",
-        description="Convert a DeepSpeed ZeRO checkpoint (stage 0-3) written by unimumo-train into a HuggingFace "
-                    "save_pretrained directory (safetensors) that from_pretrained loads. Tensors are streamed "
-                    "from the checkpoint to the output one at a time (peak memory about one fp32 model copy).")
-    parser.add_argument("checkpoint", help="run directory, its checkpoints/ directory (uses `latest`) "
-                                           "or one checkpoints/global_stepN directory")
-    parser.add_argument("out_dir", help="export directory to write (replaced atomically if it exists)")
-    args = parser.parse_args(argv)
-    try:
-        out = export_checkpoint(args.checkpoint, args.out_dir)
-    except (CheckpointError, FileNotFoundError) as error:
-        print(f"unimumo-export: {error}", file=sys.stderr)
-        return 2
-    print(f"unimumo-export: wrote {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

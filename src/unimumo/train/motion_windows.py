@@ -1,21 +1,25 @@
-"""Motion VQ-VAE data and objective: random windows of raw AIST++ / HumanML3D motion, and the VQ-VAE losses.
+"""Motion VQ-VAE data (`MOTION_WINDOWS`, a data builder): random windows of raw AIST++ / HumanML3D motion.
 
 Clips are read with the corpus readers (features at the clip's fps), resampled to the VQ-VAE's
 frame rate and normalised with mean/std computed over all training clips (the same on every rank;
 they are stored in the model, so the export carries them). Rank r samples from clips r, r+W, ...;
 micro batch n of rank r is drawn from an RNG seeded by (seed, rank, n), so the stream's whole
 state is the batch counter and resume is exact. Clips shorter than the window are masked;
-unreadable clips are skipped with a warning that counts them.
+unreadable clips are skipped with a warning that counts them. The VQ-VAE's objective is
+`unimumo.train.objectives.MotionVQVAEObjective`.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Iterator
 
 import numpy as np
 import torch
 
+from unimumo.train.data import DataSource
 from unimumo.train.recipes import Recipe, RecipeError
+from unimumo.utils.log import get_logger
+
+logger = get_logger(__name__)
 
 
 class MotionWindows:
@@ -74,15 +78,15 @@ def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
         except (MotionFormatError, OSError, ValueError) as error:
             skipped.append(f"{path}: {error}")
     if skipped:
-        warnings.warn(f"{recipe.name}: skipped {len(skipped)} unreadable clip(s) of {len(paths)}; first: {skipped[0]}",
-                      stacklevel=2)
+        logger.warning("%s: skipped %d unreadable clip(s) of %d; first: %s", recipe.name, len(skipped), len(paths),
+                       skipped[0])
     if not clips:
         raise RecipeError(f"data.aist / data.humanml3d: no motion clips of split {recipe.data.split!r} under "
                           f"{recipe.data.aist or '-'} / {recipe.data.humanml3d or '-'}")
     return clips
 
 
-def build_motion_windows(recipe: Recipe, rank: int, world_size: int) -> MotionWindows:
+def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int) -> MotionWindows:
     from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
     from unimumo.motion.stats import compute_feature_stats
 
@@ -93,22 +97,10 @@ def build_motion_windows(recipe: Recipe, rank: int, world_size: int) -> MotionWi
                          seed=recipe.seed, rank=rank, world_size=world_size)
 
 
-class MotionVQVAEObjective:
-    """Feeds normalised windows to MotionVQVAE.forward and logs its losses and codebook health."""
+def _needs_raw_motion(recipe: Recipe) -> None:
+    if recipe.data.aist is None and recipe.data.humanml3d is None:
+        raise RecipeError(f"data.aist / data.humanml3d: {recipe.name} needs at least one raw motion root "
+                          "(--aist DIR, --humanml3d DIR)")
 
-    term_names = ("loss", "loss/recon", "loss/commit", "mpjpe_mm", "perplexity", "dead_codes")
 
-    def __init__(self, stage, recipe: Recipe, device: torch.device):  # the objective factory signature (Stage)
-        self.device = device
-
-    def inputs(self, batch: dict, step: int) -> dict:
-        return {"features": batch["features"].to(self.device), "mask": batch["mask"].to(self.device)}
-
-    def tokens(self, batch: dict) -> int:
-        """Valid motion frames in the batch."""
-        return int(batch["mask"].sum())
-
-    def loss_terms(self, output, batch: dict, with_tasks: bool) -> dict[str, tuple[torch.Tensor, int]]:
-        values = {"loss": output.loss, "loss/recon": output.recon_loss, "loss/commit": output.commit_loss,
-                  "mpjpe_mm": output.mpjpe_mm, "perplexity": output.perplexity, "dead_codes": output.dead_codes}
-        return {name: (torch.as_tensor(value).detach().float(), 1) for name, value in values.items()}
+MOTION_WINDOWS = DataSource("raw motion window", build_motion_windows, _needs_raw_motion)

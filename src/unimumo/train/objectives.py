@@ -1,20 +1,43 @@
-"""What an LM stage feeds the model: loader batch -> forward keyword arguments, and what it logs.
+"""Every stage's objective: loader batch -> forward keyword arguments, the tokens it counts, what it logs.
+
+An objective is anything that satisfies the `Objective` protocol; a stage names the factory that builds
+it (`Stage.objective(stage, recipe, device)`, unimumo.train.stages). `LMObjective` and `CaptionObjective`
+serve the LM stages, `MotionVQVAEObjective` the motion VQ-VAE.
 
 `LMObjective` passes the stage's code streams and their texts. In a stage that trains a task mixture, each
 sample's task (unimumo.tasks) becomes per-sample stream loss weights: a sample has a loss on the streams its
 task trains. Both pass the batch's `code_mask`, so padded frames of short samples have no loss and are seen by
 no real position (each sample's loss is its mean over its real codes). `CaptionObjective` passes the stream
 being captioned and its caption ids as labels, taking the stage's streams in turn by step unless the recipe
-fixes one modality. Every objective is built as `stage.objective(stage, recipe, device)`
-(unimumo.train.stages).
+fixes one modality. `MotionVQVAEObjective` feeds normalised motion windows to the VQ-VAE and logs its losses
+and codebook health.
 """
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 
 from unimumo.models.modeling_unimumo import per_sample_ce
 from unimumo.tasks import TASK_TABLE, TASKS
 from unimumo.train.recipes import Recipe
+
+LossTerms = dict[str, tuple[torch.Tensor, int]]  # name -> (sum, count), reduced over ranks by the trainer
+
+
+class Objective(Protocol):
+    """What the trainer needs from a stage's objective."""
+
+    term_names: tuple[str, ...]  # the logged terms, the same on every rank and step ("loss" first)
+
+    def inputs(self, batch: dict, step: int) -> dict:
+        """The model's forward keyword arguments for `batch` at optimizer step `step`, on the objective's device."""
+
+    def tokens(self, batch: dict) -> int:
+        """Tokens the forward pass models (for throughput and MFU)."""
+
+    def loss_terms(self, output, batch: dict, with_tasks: bool) -> LossTerms:
+        """(sum, count) per logged term; per-task terms only when `with_tasks` (log steps)."""
 
 
 def _to(batch: dict, names: tuple[str, ...], device: torch.device) -> dict:
@@ -35,7 +58,7 @@ def task_loss_weights(task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return music_table[task], motion_table[task]
 
 
-def _output_terms(output, names: tuple[str, ...], trained: set[str]) -> dict[str, tuple[torch.Tensor, int]]:
+def _output_terms(output, names: tuple[str, ...], trained: set[str]) -> LossTerms:
     """(sum, count) of every name in `names`: the total loss, and each `loss/<x>` that `output` has and trains."""
     terms = {name: (torch.zeros(()), 0) for name in names}
     terms["loss"] = (output.loss.detach().float(), 1)
@@ -80,7 +103,7 @@ class LMObjective:
         tasks = tuple(f"loss/task/{t}" for t in TASKS) if self.task_mixture else ()
         return ("loss",) + tuple(f"loss/{s}" for s in self.streams) + tasks
 
-    def loss_terms(self, output, batch: dict, with_tasks: bool) -> dict[str, tuple[torch.Tensor, int]]:
+    def loss_terms(self, output, batch: dict, with_tasks: bool) -> LossTerms:
         """(sum, count) per logged term: scalars count once, per-task losses once per sample of that task.
 
         Per-task losses (task-mixture stages, computed only when `with_tasks`, i.e. on log steps) are each
@@ -125,5 +148,26 @@ class CaptionObjective:
         codes = batch[f"{self.streams[0]}_codes"]
         return codes.shape[0] * codes.shape[-1]
 
-    def loss_terms(self, output, batch: dict, with_tasks: bool) -> dict[str, tuple[torch.Tensor, int]]:
+    def loss_terms(self, output, batch: dict, with_tasks: bool) -> LossTerms:
         return _output_terms(output, self.term_names, {"caption"})
+
+
+class MotionVQVAEObjective:
+    """Feeds normalised windows to MotionVQVAE.forward and logs its losses and codebook health."""
+
+    term_names = ("loss", "loss/recon", "loss/commit", "mpjpe_mm", "perplexity", "dead_codes")
+
+    def __init__(self, stage, recipe: Recipe, device: torch.device):  # the objective factory signature (Stage)
+        self.device = device
+
+    def inputs(self, batch: dict, step: int) -> dict:
+        return {"features": batch["features"].to(self.device), "mask": batch["mask"].to(self.device)}
+
+    def tokens(self, batch: dict) -> int:
+        """Valid motion frames in the batch."""
+        return int(batch["mask"].sum())
+
+    def loss_terms(self, output, batch: dict, with_tasks: bool) -> LossTerms:
+        values = {"loss": output.loss, "loss/recon": output.recon_loss, "loss/commit": output.commit_loss,
+                  "mpjpe_mm": output.mpjpe_mm, "perplexity": output.perplexity, "dead_codes": output.dead_codes}
+        return {name: (torch.as_tensor(value).detach().float(), 1) for name, value in values.items()}

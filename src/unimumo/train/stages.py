@@ -1,11 +1,15 @@
-"""Training stages: the `STAGES` registry, each stage's reference recipe, and the freeze plans.
+"""Training stages: the `STAGES` registry of train specs, each stage's reference recipe, and the freeze plans.
 
-A `Stage` is everything that differs between `unimumo-train --recipe NAME` runs: its reference
-recipe (a function returning a `Recipe`), the parameter groups it trains, the code streams it
-models, whether its samples carry a task mixture, its data kind, model builder, objective factory,
-allowed model presets and its own validation rules. The trainer, the data stream, the objectives
-and the command lines read these attributes; adding a stage is one `register(Stage(...))` entry
-plus its recipe function. `build_recipe(name, overrides)` is the one way to get a validated recipe.
+A `Stage` is everything that differs between `unimumo-train --recipe NAME` runs, as torchtitan's TrainSpec:
+its reference recipe (a function returning a `Recipe`), model builder, data builder (a `DataSource`),
+objective factory (an `Objective`, train/objectives.py), freeze plan (the parameter groups it trains),
+optimizer parameter groups, the code streams it models, whether its samples carry a task mixture, allowed
+model presets, its own validation rules, and `starts_from`: the stage whose export it starts from. Those
+links are the stage chain (`chain()`: stage1_motion -> stage2_joint -> caption), written only here; the
+Slurm scripts, submitit and the demo read it (`unimumo-train --list-stages`). Adding a stage is one
+`register(Stage(...))` entry plus its recipe function. `build_recipe(name, overrides)` is the one way to
+get a validated recipe and `build_components(recipe)` the one way to get what a run trains: the trainer,
+the tests and the benchmarks call it.
 
 The model names the group of every parameter (`parameter_group(name)` -> "music" | "motion" |
 "shared" | "captioning" | "text"); a stage trains a set of groups. Frozen parameters get
@@ -15,19 +19,30 @@ forward path, so they would get no gradient, only weight decay; they stay as the
 """
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 
 from unimumo.tasks import STREAMS
+from unimumo.train.data import SHARDS, DataSource
 from unimumo.train.model_factory import build_captioner, build_motion_vqvae, build_unimumo
-from unimumo.train.motion_windows import MotionVQVAEObjective
-from unimumo.train.objectives import CaptionObjective, LMObjective
+from unimumo.train.motion_windows import MOTION_WINDOWS
+from unimumo.train.objectives import CaptionObjective, LMObjective, MotionVQVAEObjective, Objective
 from unimumo.train.recipes import Recipe, RecipeError, set_key, validate
 
-DATA_KINDS = ("shards", "motion_windows")  # the shard loader | raw AIST++ / HumanML3D motion windows
+
+def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Trainable parameters only, split into decayed matrices and undecayed vectors (biases, norms)."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 @dataclass(frozen=True)
@@ -35,43 +50,43 @@ class Stage:
     name: str
     recipe: Callable[[], Recipe]  # the reference values; the recipe's name is the stage's
     trained_groups: frozenset[str] | None  # the freeze plan: parameter groups that train (None: every parameter)
-    data: str  # one of DATA_KINDS
+    data: DataSource  # (stage, recipe, rank, world_size) -> this rank's micro-batch stream
     model: Callable[[Recipe, tuple | None], torch.nn.Module]  # (recipe, motion feature stats) -> model on the CPU
-    objective: Callable[[Stage, Recipe, torch.device], Any]  # -> batch plumbing: inputs, tokens, loss_terms
+    objective: Callable[[Stage, Recipe, torch.device], Objective]  # -> batch plumbing: inputs, tokens, loss_terms
     presets: tuple[str, ...]  # allowed model.preset values
+    starts_from: str | None = None  # the stage whose export this one starts from (init_from); None: the chain's root
     streams: tuple[str, ...] = ()  # code streams the forward pass models
     task_mixture: bool = False  # samples carry a task drawn from recipe.tasks; losses follow unimumo.tasks
     checks: tuple[Callable[[Recipe], None], ...] = ()  # the stage's own rules; each raises RecipeError
     # trains on top of pretrained weights it freezes: refuses to start without init_from (unless init.random)
     needs_pretrained: bool = False
+    # (model after the freeze plan, weight decay) -> the optimizer's parameter groups
+    param_groups: Callable[[torch.nn.Module, float], list[dict]] = optimizer_groups
 
     def __post_init__(self):
         problems = []
-        if self.data not in DATA_KINDS:
-            problems.append(f"data {self.data!r} is not one of {DATA_KINDS}")
+        if not isinstance(self.data, DataSource):
+            problems.append(f"data {self.data!r} is not a data builder (a unimumo.train.data.DataSource)")
         if not set(self.streams) <= set(STREAMS):
             problems.append(f"streams {self.streams} must be among {STREAMS}")
-        if self.task_mixture and self.data != "shards":
+        if self.task_mixture and not getattr(self.data, "task_mixture", False):
             problems.append("a task mixture needs shard data (the loader draws the tasks)")
         if not self.presets:
             problems.append("no model presets")
+        if self.starts_from == self.name:
+            problems.append("a stage cannot start from itself")
         if problems:
             raise ValueError(f"stage {self.name!r}: " + "; ".join(problems))
 
     def validate(self, recipe: Recipe) -> Recipe:
         """The stage's rules: model preset, data inputs, then `checks`. Raises RecipeError naming the key."""
-        d = recipe.data
         if recipe.model.preset is None and recipe.init_from is None:
             raise RecipeError(f"model.preset: {self.name} needs a preset ({', '.join(self.presets)}) when it does not "
                               "start from a checkpoint (init_from), whose shape it would take")
         if recipe.model.preset is not None and recipe.model.preset not in self.presets:
             raise RecipeError(f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
                               f"choose one of {', '.join(self.presets)}")
-        if self.data == "motion_windows" and d.aist is None and d.humanml3d is None:
-            raise RecipeError(f"data.aist / data.humanml3d: {self.name} needs at least one raw motion root "
-                              "(--aist DIR, --humanml3d DIR)")
-        if self.data == "shards" and d.shards is None:
-            raise RecipeError(f"data.shards: recipe {self.name} needs a shard directory (--shards DIR)")
+        self.data.check(recipe)
         if self.needs_pretrained and recipe.init_from is None and not recipe.init.random:
             raise RecipeError(
                 f"init_from: {self.name} freezes everything but a few parameter groups, so on random weights it trains "
@@ -86,9 +101,12 @@ STAGES: dict[str, Stage] = {}
 
 
 def register(stage: Stage) -> Stage:
-    """Add `stage` to STAGES (its recipe function must return a recipe of the stage's name)."""
+    """Add `stage` to STAGES (its recipe function must return a recipe of the stage's name; the stage it
+    starts from must be registered before it, so the registry's order is the chain's)."""
     if stage.name in STAGES:
         raise ValueError(f"stage {stage.name!r} is registered already")
+    if stage.starts_from is not None and stage.starts_from not in STAGES:
+        raise ValueError(f"stage {stage.name!r} starts from {stage.starts_from!r}, which is not registered (before it)")
     named = stage.recipe().name
     if named != stage.name:
         raise ValueError(f"stage {stage.name!r}: its recipe function returns a recipe named {named!r}")
@@ -146,7 +164,7 @@ register(Stage(
     name="motion_vqvae",
     recipe=motion_vqvae,
     trained_groups=None,
-    data="motion_windows",
+    data=MOTION_WINDOWS,
     model=build_motion_vqvae,
     objective=MotionVQVAEObjective,
     presets=("tiny", "base"),
@@ -156,7 +174,7 @@ register(Stage(
     recipe=stage1_motion,
     trained_groups=frozenset({"motion"}),
     streams=("motion",),
-    data="shards",
+    data=SHARDS,
     model=build_unimumo,
     objective=LMObjective,
     presets=LM_PRESETS,
@@ -169,10 +187,11 @@ register(Stage(
     trained_groups=frozenset({"music", "motion", "shared"}),
     streams=("music", "motion"),
     task_mixture=True,
-    data="shards",
+    data=SHARDS,
     model=build_unimumo,
     objective=LMObjective,
     presets=LM_PRESETS,
+    starts_from="stage1_motion",
     checks=(_some_stream_loss_trains,),
 ))
 register(Stage(
@@ -180,11 +199,29 @@ register(Stage(
     recipe=caption,
     trained_groups=frozenset({"captioning"}),
     streams=("music", "motion"),  # captioned in turn (loss.caption_modality=alternate)
-    data="shards",
+    data=SHARDS,
     model=build_captioner,
     objective=CaptionObjective,
     presets=LM_PRESETS,
+    starts_from="stage2_joint",
 ))
+
+# ----------------------------------------------------------------------------- the stage chain
+
+
+def chain() -> list[Stage]:
+    """The stages linked by `starts_from`, in order (each after the stage it starts from):
+    stage1_motion -> stage2_joint -> caption. A stage that starts from none and that none starts from
+    (motion_vqvae, a tokenizer) is not part of it."""
+    started_from = {stage.starts_from for stage in STAGES.values()}
+    return [stage for stage in STAGES.values() if stage.starts_from is not None or stage.name in started_from]
+
+
+def list_stages() -> str:
+    """One line per registered stage, `NAME STARTS_FROM` (`-` for none), in registration order (a stage
+    after the one it starts from): what `unimumo-train --list-stages` prints for the launchers."""
+    return "".join(f"{stage.name} {stage.starts_from or '-'}\n" for stage in STAGES.values())
+
 
 # ----------------------------------------------------------------------------- recipes of a stage
 
@@ -269,11 +306,40 @@ def trainable_table(rows: list[GroupCount]) -> str:
     return "\n".join(lines)
 
 
-def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Trainable parameters only, split into decayed matrices and undecayed vectors (biases, norms)."""
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
+
+# ----------------------------------------------------------------------------- what a run trains
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Components:
+    """What `build_components` returns: everything a training loop needs besides the optimizer itself."""
+
+    stage: Stage
+    data: Any  # this rank's micro-batch stream (state_dict / load_state_dict)
+    model: torch.nn.Module  # on the CPU, freeze plan applied
+    freeze: list[GroupCount]  # per parameter group: tensors, parameters, trained or frozen
+    param_groups: list[dict]  # the optimizer's parameter groups (trainable parameters only)
+    objective: Objective
+
+
+def build_components(recipe: Recipe, rank: int = 0, world_size: int = 1,
+                     device: torch.device | str = "cpu") -> Components:
+    """The stage's data stream for `rank` of `world_size`, its model (seeded with recipe.seed, identical on every
+    rank, freeze plan and activation checkpointing applied), the optimizer groups and the objective on `device`."""
+    stage = STAGES[recipe.name]
+    data = stage.data(stage, recipe, rank, world_size)
+    seed_all(recipe.seed)  # identical initial weights on every rank
+    model = stage.model(recipe, getattr(data, "feature_stats", None))
+    freeze = apply_freeze_plan(model, stage)
+    if recipe.model.activation_checkpointing:
+        model.gradient_checkpointing_enable()
+    return Components(stage=stage, data=data, model=model, freeze=freeze,
+                      param_groups=stage.param_groups(model, recipe.optim.weight_decay),
+                      objective=stage.objective(stage, recipe, torch.device(device)))

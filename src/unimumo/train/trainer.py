@@ -1,7 +1,8 @@
 """The training loop: set-up, steps with gradient accumulation, logging, checkpoints, pre-emption, export.
 
 One `Trainer` per rank, for the stage its recipe names (train/stages.py). Set-up order: process
-group -> data stream -> seeded model -> freeze plan -> DeepSpeed engine -> resume. A step consumes
+group -> `build_components` (data stream, seeded model, freeze plan, optimizer groups, objective) ->
+DeepSpeed engine -> resume. A step consumes
 `accumulation` finite micro batches; a micro batch whose loss is non-finite on any rank is dropped
 on every rank (no backward, no optimizer change) and counted, and the run stops after
 `max_nonfinite_steps` of them in a row.
@@ -12,7 +13,6 @@ from unimumo.errors import UniMuMoError
 
 import contextlib
 import json
-import random
 import sys
 import time
 import warnings
@@ -26,15 +26,17 @@ from tqdm import tqdm
 from unimumo.constants import NUM_CODEBOOKS, REQUEUE_EXIT_CODE
 from unimumo.train import distributed, engine as engine_lib
 from unimumo.train.checkpoint import CheckpointError, CheckpointManager, capture_rng, restore_rng, tag_for
-from unimumo.train.data import build_data
 from unimumo.train.export import export_checkpoint
 from unimumo.train.model_factory import describe
 from unimumo.train.recipes import Recipe
 from unimumo.train.signals import StopRequest
-from unimumo.train.stages import STAGES, apply_freeze_plan, trainable_table
+from unimumo.train.stages import STAGES, build_components, seed_all, trainable_table
 from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token,
                                         max_memory_bytes, summary_line)
 from unimumo.utils.io import atomic_write_json, atomic_write_text
+from unimumo.utils.log import get_logger
+
+logger = get_logger(__name__)
 
 OOM_ADVICE = ("out of memory. Knobs, cheapest first: lower data.micro_batch (data.global_batch stays, gradient "
               "accumulation grows), turn on model.activation_checkpointing=true, move to a higher ZeRO stage "
@@ -63,12 +65,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.main = self.env.is_main
 
-        self.data = build_data(stage, recipe, self.rank, self.world)
-        _seed_all(recipe.seed)  # identical initial weights on every rank
-        model = stage.model(recipe, getattr(self.data, "feature_stats", None))
-        rows = apply_freeze_plan(model, stage)
-        if recipe.model.activation_checkpointing:
-            model.gradient_checkpointing_enable()
+        parts = build_components(recipe, self.rank, self.world, self.device)  # data, seeded model, freeze, objective
+        self.data, model, self.objective, rows = parts.data, parts.model, parts.objective, parts.freeze
         self.model_description = describe(model)
         # keys a code token attends to: every stream's delayed window (T + K - 1 steps each) plus its text
         keys = len(stage.streams) * (recipe.data.window + NUM_CODEBOOKS - 1) + recipe.data.max_text_len
@@ -76,25 +74,25 @@ class Trainer:
         self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
         saved_world = self.checkpoints.saved_world_size() if recipe.resume else None
         reshard = saved_world is not None and saved_world != self.world
-        self.engine, ds_config = engine_lib.initialize(model, recipe, self.world, self.device, load_universal=reshard)
+        self.engine, ds_config = engine_lib.initialize(model, parts.param_groups, recipe, self.world, self.device,
+                                                       load_universal=reshard)
         self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
         self.accumulation = ds_config["gradient_accumulation_steps"]
-        self.objective = stage.objective(stage, recipe, self.device)
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
 
         self.step = 0
         self.skipped = 0  # micro batches dropped for a non-finite loss, over the whole run
         self.nonfinite_in_row = 0
         self.unzero_grad_norm: float | None = None  # ZeRO-0 only, measured on log steps
-        _seed_all(recipe.seed + 1000 * (self.rank + 1))  # distinct dropout streams per rank
+        seed_all(recipe.seed + 1000 * (self.rank + 1))  # distinct dropout streams per rank
         if recipe.resume:
             self._resume(saved_world)
         if self.main:
             atomic_write_json(self.out / "recipe.json", recipe.to_dict())
-            print(f"[unimumo-train] recipe {recipe.name}: {self.world} rank(s) ({self.env.launcher}, {self.backend}), "
-                  f"global batch {recipe.data.global_batch} = micro {recipe.data.micro_batch} x {self.world} ranks "
-                  f"x {self.accumulation} accumulation, {engine_lib.resolve_precision(recipe, self.device)}, "
-                  f"ZeRO stage {self.engine.zero_optimization_stage()}\n{trainable_table(rows)}", flush=True)
+            logger.info(f"recipe {recipe.name}: {self.world} rank(s) ({self.env.launcher}, {self.backend}), "
+                        f"global batch {recipe.data.global_batch} = micro {recipe.data.micro_batch} x {self.world} "
+                        f"ranks x {self.accumulation} accumulation, {engine_lib.resolve_precision(recipe, self.device)}"
+                        f", ZeRO stage {self.engine.zero_optimization_stage()}\n{trainable_table(rows)}")
         self.metrics = MetricsLogger(self.out, enabled=self.main, tensorboard=recipe.log.tensorboard)
 
     # -- resume ------------------------------------------------------------------------------------------------------
@@ -106,12 +104,12 @@ class Trainer:
         that existed before (the others keep their fresh per-rank seed)."""
         if saved_world is None:
             if self.main:
-                print(f"[unimumo-train] --resume: no checkpoint in {self.checkpoints.root}; starting fresh", flush=True)
+                logger.info("--resume: no checkpoint in %s; starting fresh", self.checkpoints.root)
             return
         reshard = saved_world != self.world
         if reshard and not hasattr(self.data, "load_elastic_state"):
             raise CheckpointError(f"{self.checkpoints.root}: written by {saved_world} ranks, now {self.world}; the "
-                                  f"{STAGES[self.recipe.name].data} data of this stage cannot be re-sharded - "
+                                  f"{STAGES[self.recipe.name].data.name} data of this stage cannot be re-sharded - "
                                   f"resume on {saved_world} ranks")
         if reshard:
             self.checkpoints.prepare_universal()
@@ -127,7 +125,7 @@ class Trainer:
         if self.main:
             self._truncate_metrics()
             how = f", re-sharded from {saved_world} to {self.world} ranks" if reshard else ""
-            print(f"[unimumo-train] resumed from step {self.step}{how}", flush=True)
+            logger.info("resumed from step %d%s", self.step, how)
 
     def _truncate_metrics(self) -> None:
         """Drop metric lines logged after the checkpoint we resume from (they will be logged again).
@@ -250,8 +248,8 @@ class Trainer:
             self.metrics.close()
         if status == "preempted":
             if self.main:
-                print(f"[unimumo-train] stop signal: checkpoint {last_saved} written at step {self.step}; "
-                      f"exiting with {REQUEUE_EXIT_CODE} for requeue", flush=True)
+                logger.info("stop signal: checkpoint %s written at step %d; exiting with %d for requeue", last_saved,
+                            self.step, REQUEUE_EXIT_CODE)
             return {"status": status, "exit_code": REQUEUE_EXIT_CODE, "step": self.step,
                     "checkpoint": str(last_saved), "skipped_steps": self.skipped}
         if last_saved is None:  # resumed a finished run
@@ -281,12 +279,6 @@ def _logged_step(line: str) -> float:
         return json.loads(line)["step"]
     except (json.JSONDecodeError, KeyError, TypeError):
         return float("inf")
-
-
-def _seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def run_trainer(recipe: Recipe, stop: StopRequest | None = None) -> dict:

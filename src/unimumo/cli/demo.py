@@ -5,13 +5,15 @@ Steps, each a real command of this package run as a subprocess (logs in WORK/log
 1. corpus        `unimumo-shards synth` (skipped when real data directories are given)
 2. motion_vqvae  train the motion VQ-VAE briefly with DeepSpeed (skipped with --motion-tokenizer)
 3. shards        `unimumo-shards build` for train / val / test with the frozen tokenizers
-4. stage1        `unimumo-train --recipe stage1_motion --init-from MUSICGEN` on N ranks (torchrun); the
-                 synthetic corpus brings a tiny random MusicgenForConditionalGeneration (models/musicgen)
-5. stage2        `unimumo-train --recipe stage2_joint --init-from stage1/export`
-6. caption       `unimumo-train --recipe caption --init-from stage2/export`
-7. eval          `unimumo-eval music2motion` and `unimumo-eval caption` (BLEU/ROUGE-L) on the test split
+4. the chain     `unimumo-train --recipe STAGE` on N ranks (torchrun) for every stage of the registry's chain
+                 (`unimumo-train --list-stages`): stage1_motion from MUSICGEN (the synthetic corpus brings a
+                 tiny random MusicgenForConditionalGeneration, models/musicgen), stage2_joint from stage 1's
+                 export, caption from stage 2's export
+5. eval          `unimumo-eval music2motion` on the model of the last stage that generates music and motion,
+                 `unimumo-eval caption` (BLEU/ROUGE-L) on the captioner, both on the test split
 
-A step whose output is complete is skipped, so an interrupted demo continues where it stopped.
+A step whose output is complete is skipped, so an interrupted demo continues where it stopped. Progress goes
+to the log (stderr); the final summary is printed.
 """
 from __future__ import annotations
 
@@ -27,8 +29,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from unimumo.cli.common import add_log_level, run_command
 from unimumo.shards.manifest import Manifest
+from unimumo.train.stages import Stage, chain
 from unimumo.utils.io import atomic_write_text
+from unimumo.utils.log import get_logger
+
+logger = get_logger(__name__)
+
+
+DEFAULT_STEPS = 40  # training steps of a stage of the chain without a default of its own
+CHAIN_STEP_FLAGS = ("--stage1-steps", "--stage2-steps", "--caption-steps")  # steps of the chain's stages, in order
 
 
 @dataclass
@@ -45,9 +56,7 @@ class DemoConfig:
     nproc: int = 2
     ds_config: str = "zero2"
     vqvae_steps: int = 200
-    stage1_steps: int = 40
-    stage2_steps: int = 40
-    caption_steps: int = 20
+    chain_steps: tuple[int, ...] = (40, 40, 20)  # steps of each stage of the chain, in order (later ones: 40)
     window: int = 250
     lm_lr: float = 1e-3
     eval_samples: int = 8
@@ -74,12 +83,26 @@ class DemoConfig:
             raise SystemExit("unimumo-demo: --nproc must be >= 1")
         return self
 
+    def steps(self, position: int) -> int:
+        """Training steps of the chain's stage at `position` (0: the first)."""
+        return self.chain_steps[position] if position < len(self.chain_steps) else DEFAULT_STEPS
+
     @property
     def synthetic(self) -> bool:
         return self.music4all is None
 
     def corpus(self, name: str) -> Path:
         return self.work_dir / "corpus" / name
+
+
+def generating_stage() -> Stage:
+    """The last stage of the chain that trains music and motion together: music->motion is evaluated on it."""
+    return [stage for stage in chain() if {"music", "motion"} <= (stage.trained_groups or set())][-1]
+
+
+def captioning_stage() -> Stage:
+    """The last stage of the chain that trains the captioning modules: captioning is evaluated on it."""
+    return [stage for stage in chain() if "captioning" in (stage.trained_groups or set())][-1]
 
 
 def free_port() -> int:
@@ -96,11 +119,11 @@ def split_built(shards: Path, split: str) -> bool:
 def run_step(name: str, command: list[str], work_dir: Path, done: Callable[[], bool]) -> None:
     """Run one step unless `done()` says its output is complete; log to WORK/logs/NAME.log; fail loudly."""
     if done():
-        print(f"[demo] {name}: already done, skipping")
+        logger.info("%s: already done, skipping", name)
         return
     log = work_dir / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"[demo] {name}: {shlex.join(command)}", flush=True)
+    logger.info("%s: %s", name, shlex.join(command))
     started = time.perf_counter()
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), PYTHONUNBUFFERED="1")
     with open(log, "w") as handle:
@@ -110,7 +133,7 @@ def run_step(name: str, command: list[str], work_dir: Path, done: Callable[[], b
         raise SystemExit(f"[demo] step {name!r} failed with exit code {proc.returncode}; log: {log}\n{tail}")
     if not done():
         raise SystemExit(f"[demo] step {name!r} finished but did not produce its output; log: {log}")
-    print(f"[demo] {name}: done in {time.perf_counter() - started:.0f}s (log {log})", flush=True)
+    logger.info("%s: done in %.0fs (log %s)", name, time.perf_counter() - started, log)
 
 
 def global_batch(micro_batch: int, nproc: int, at_least: int) -> int:
@@ -134,7 +157,7 @@ def torchrun(config: DemoConfig, *args: str) -> list[str]:
             "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.cli.train", *args]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unimumo-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, default=Path("demo_out"),
@@ -144,24 +167,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--humanml3d", type=Path, help="real HumanML3D root (optional)")
     parser.add_argument("--music-codec", type=Path, help="local EnCodec directory (transformers format)")
     parser.add_argument("--text-model", type=Path, help="local T5ForConditionalGeneration directory")
-    parser.add_argument("--musicgen", type=Path, help="local MusicGen directory stage 1 starts from")
+    parser.add_argument("--musicgen", type=Path, help="local MusicGen directory the first stage of the chain starts from")
     parser.add_argument("--text-tokenizer", type=Path, help="sentencepiece model file matching the T5 vocabulary")
     parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
     parser.add_argument("--nproc", type=int, default=DemoConfig.nproc,
                         help="training ranks (torchrun processes) (default %(default)s)")
     parser.add_argument("--ds-config", default=DemoConfig.ds_config,
                         help="DeepSpeed config name in ds_configs/ or a JSON path (default %(default)s)")
-    parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps, help="motion VQ-VAE training steps (default %(default)s)")
-    parser.add_argument("--stage1-steps", type=int, default=DemoConfig.stage1_steps, help="stage1_motion training steps (default %(default)s)")
-    parser.add_argument("--stage2-steps", type=int, default=DemoConfig.stage2_steps, help="stage2_joint training steps (default %(default)s)")
-    parser.add_argument("--caption-steps", type=int, default=DemoConfig.caption_steps, help="caption training steps (default %(default)s)")
-    parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples, help="music->motion evaluation samples (test split) (default %(default)s)")
+    parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps,
+                        help="motion VQ-VAE training steps (default %(default)s)")
+    for position, (flag, stage) in enumerate(zip(CHAIN_STEP_FLAGS, chain())):
+        parser.add_argument(flag, type=int, dest=f"chain_steps_{position}", default=DemoConfig.chain_steps[position],
+                            metavar="N",
+                            help=f"{stage.name} training steps (default %(default)s)")
+    parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples,
+                        help="music->motion evaluation samples (test split) (default %(default)s)")
     parser.add_argument("--seed", type=int, default=DemoConfig.seed,
                         help="seed of the corpus, the builds, training and sampling (default %(default)s)")
     parser.add_argument("--train-arg", action="append", default=[], dest="extra_train_args", metavar="KEY=VALUE",
-                        help="extra --set override passed to every LM stage: stage1, stage2, caption (repeatable)")
-    args = parser.parse_args(argv)
-    config = DemoConfig(**vars(args)).validate()
+                        help="extra --set override passed to every stage of the chain (repeatable)")
+    add_log_level(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    log_level = args.pop("log_level")
+    positions = sorted((name for name in args if name.startswith("chain_steps_")), key=lambda n: int(n.split("_")[-1]))
+    args["chain_steps"] = tuple(args.pop(name) for name in positions)
+    return run_command("unimumo-demo", lambda: run_demo(DemoConfig(**args).validate()), log_level)
+
+
+def run_demo(config: DemoConfig) -> int:
+    """Every step of the demo (each skipped when its output is complete); prints the summary."""
     config.work_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     work = config.work_dir
@@ -207,23 +245,18 @@ def main(argv: list[str] | None = None) -> int:
                "--set", f"optim.lr={config.lm_lr}"]
     for extra in config.extra_train_args:
         lm_args += ["--set", extra]
-    stage1, stage2 = work / "runs" / "stage1_motion", work / "runs" / "stage2_joint"
-    captioner = work / "runs" / "caption"
-    run_step("stage1_motion", torchrun(config, "--recipe", "stage1_motion", "--out", str(stage1), *lm_args,
-                                       "--init-from", str(config.musicgen), "--set", f"steps={config.stage1_steps}",
-                                       "--resume"),
-             work, done=(stage1 / "export" / "config.json").exists)
-    run_step("stage2_joint", torchrun(config, "--recipe", "stage2_joint", "--out", str(stage2), *lm_args,
-                                      "--init-from", str(stage1 / "export"), "--set", f"steps={config.stage2_steps}",
+    runs = {}  # stage name -> run directory, in chain order
+    for position, stage in enumerate(chain()):
+        runs[stage.name] = run = work / "runs" / stage.name
+        start = config.musicgen if stage.starts_from is None else runs[stage.starts_from] / "export"
+        run_step(stage.name, torchrun(config, "--recipe", stage.name, "--out", str(run), *lm_args,
+                                      "--init-from", str(start), "--set", f"steps={config.steps(position)}",
                                       "--resume"),
-             work, done=(stage2 / "export" / "config.json").exists)
-    run_step("caption", torchrun(config, "--recipe", "caption", "--out", str(captioner), *lm_args,
-                                 "--init-from", str(stage2 / "export"), "--set", f"steps={config.caption_steps}",
-                                 "--resume"),
-             work, done=(captioner / "export" / "config.json").exists)
+                 work, done=(run / "export" / "config.json").exists)
+    generator, captioner = runs[generating_stage().name], runs[captioning_stage().name]
 
     evaluation = work / "eval" / "music2motion"
-    run_step("eval", [*module("unimumo.cli.eval"), "music2motion", "--model", str(stage2 / "export"), "--shards", str(shards),
+    run_step("eval", [*module("unimumo.cli.eval"), "music2motion", "--model", str(generator / "export"), "--shards", str(shards),
                       "--split", "test", "--num-samples", str(config.eval_samples), "--seconds", str(config.eval_seconds),
                       "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
                       "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],
@@ -239,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
         f"  shards            {shards} (manifest.json, failures.jsonl)",
         f"  motion tokenizer  {motion_tokenizer}",
-        f"  training runs     {stage1}, {stage2}, {captioner} (checkpoints/, export/, metrics.jsonl)",
+        f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, metrics.jsonl)",
         f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
         f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
         f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
