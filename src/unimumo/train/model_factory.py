@@ -16,24 +16,27 @@ keeps them too, because an exported model's forward loss weighs the streams with
 """
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import torch
 
+from unimumo.train.checkpoint import CheckpointError
 from unimumo.train.recipes import Recipe, RecipeError
 
 MUSICGEN_TYPES = ("musicgen", "musicgen_decoder")
 
 
-def _class_path(model: torch.nn.Module) -> str:
-    return f"{type(model).__module__}.{type(model).__qualname__}"
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def import_class(path: str):
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+def model_classes() -> dict[str, type]:
+    """The model classes a checkpoint's `model_class` may name: a fixed table (no module named in a file is imported)."""
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+    from unimumo.models.motion_vqvae import MotionVQVAE
+
+    return {_class_path(cls): cls for cls in (UniMuMoForConditionalGeneration, MotionVQVAE)}
 
 
 def _check_local_dirs(recipe: Recipe) -> None:
@@ -137,11 +140,15 @@ def build_captioner(recipe: Recipe, feature_stats: tuple | None = None) -> torch
 
 def describe(model: torch.nn.Module) -> dict:
     """What export needs to rebuild the model class around a consolidated state dict."""
-    return {"model_class": _class_path(model), "model_config": model.config.to_dict()}
+    return {"model_class": _class_path(type(model)), "model_config": model.config.to_dict()}
 
 
 def rebuild(description: dict) -> torch.nn.Module:
     """An instance of the described model class with the described config (weights random)."""
-    cls = import_class(description["model_class"])
+    classes = model_classes()
+    name = description.get("model_class")
+    if name not in classes:
+        raise CheckpointError(f"model_class: {name!r} is not a UniMuMo model class (one of {', '.join(classes)})")
+    cls = classes[name]
     config = cls.config_class.from_dict(description["model_config"])
     return cls(config)
