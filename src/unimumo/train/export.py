@@ -1,13 +1,15 @@
 """The export layout: a ZeRO checkpoint of any stage -> a `save_pretrained` directory (safetensors).
 
 Its command is `unimumo-export CKPT OUT` (unimumo.cli.export_cmd). CKPT is a run directory, its
-checkpoints/ directory (the `latest` checkpoint is used) or one
-global_stepN directory. The fp32 weights are consolidated from the ZeRO shards (frozen parameters
-included) one tensor at a time: the checkpoint files are memory-mapped (the Adam moments beside the
-fp32 master weights are never read), each tensor is assembled from its rank partitions and written
-straight into safetensors shards, next to the config files `save_pretrained` writes for the model
-class recorded in the checkpoint, which is built on the meta device (no weights). Peak memory: the
-master weights' pages read so far (at most one fp32 copy of the model) plus one tensor.
+checkpoints/ directory (the newest complete checkpoint is used) or one global_stepN directory. The fp32
+weights are consolidated from the ZeRO shards (frozen parameters included) one tensor at a time: the
+checkpoint files, checked against the sizes and sha256 recorded when they were written, are memory-mapped
+with weights_only=True (nothing but tensors and plain DeepSpeed data is unpickled; the Adam moments beside
+the fp32 master weights are never read), each tensor is assembled from its rank partitions and written
+straight into safetensors shards, next to the config files `save_pretrained` writes for the model class
+recorded in the checkpoint (looked up in model_factory's fixed table), which is built on the meta device
+(no weights). Peak memory: the master weights' pages read so far (at most one fp32 copy of the model) plus
+one tensor.
 A motion VQ-VAE (small) is loaded into a real model and written as a MotionTokenizer directory.
 OUT appears only when complete: the directory is written beside it and renamed into place.
 """
@@ -21,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from unimumo.train.checkpoint import CheckpointError, read_meta, resolve
+from unimumo.train.checkpoint import CheckpointError, load_tensors, read_meta, resolve, verify_checkpoint
 from unimumo.train.model_factory import rebuild
 from unimumo.utils.io import atomic_directory
 
@@ -35,7 +37,7 @@ Fetch = Callable[[], torch.Tensor]
 
 
 def _mmap(path: str) -> dict:
-    return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    return load_tensors(path)  # weights_only: tensors and plain DeepSpeed data, never code
 
 
 def _span(pieces: list[torch.Tensor], start: int, length: int) -> torch.Tensor:
@@ -189,6 +191,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, max_shard_byt
     from unimumo.models.motion_vqvae import MotionVQVAE
 
     root, tag = resolve(checkpoint)
+    verify_checkpoint(root / tag)  # sizes and sha256 as written; nothing but tensors and plain DeepSpeed data
     meta = read_meta(root, tag)
     sources = weight_sources(root / tag)
     out_dir = Path(out_dir)

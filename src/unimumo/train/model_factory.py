@@ -32,7 +32,7 @@ def _class_path(cls: type) -> str:
 
 
 def model_classes() -> dict[str, type]:
-    """The model classes a checkpoint's `model_class` may name: a fixed table (no module named in a file is imported)."""
+    """The classes a checkpoint's `model_class` may name: a fixed table (no module a file names is imported)."""
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
     from unimumo.models.motion_vqvae import MotionVQVAE
 
