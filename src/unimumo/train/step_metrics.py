@@ -1,4 +1,5 @@
-"""Run metrics: OUT/metrics.jsonl + TensorBoard scalars on rank 0, throughput and MFU estimates.
+"""Run metrics: OUT/metrics.jsonl + TensorBoard scalars on rank 0 (training and validation lines), throughput
+and MFU estimates.
 
 MFU = model FLOPs per token x tokens/s / (peak FLOP/s per device x devices); `flops_per_token` gives
 the formula (6 N per token when every parameter on the path trains, plus the attention term).
@@ -77,11 +78,13 @@ class MetricsLogger:
 
             self._writer = SummaryWriter(log_dir=str(Path(out) / "tensorboard"))
 
-    def log(self, step: int, values: Mapping[str, float]) -> None:
+    def log(self, step: int, values: Mapping[str, float], split: str | None = None) -> None:
+        """One line {"step", "time", values...}; `split` marks a line that is not training ("split": "val")."""
         if not self.enabled:
             return
         clean = {k: (float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None) for k, v in values.items()}
-        self._file.write(json.dumps({"step": step, "time": time.time(), **clean}) + "\n")
+        marker = {"split": split} if split else {}
+        self._file.write(json.dumps({"step": step, "time": time.time(), **marker, **clean}) + "\n")
         if self._writer is not None:
             for key, value in clean.items():
                 if value is not None:
