@@ -48,7 +48,7 @@ def main() -> None:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         settings = {"data.shards": tmp / "shards", "text_model": corpus / "models" / "t5", "model.preset": "tiny",
-                    "init.random": "true", "data.window": 24, "data.micro_batch": 2, "data.global_batch": 4,
+                    "init.random": "true", "data.window_s": 0.48, "data.micro_batch": 2, "data.global_batch": 4,
                     "data.num_workers": 0, "steps": 1, "log.progress_bar": "false",
                     **{f"model.config.{k}": v for k, v in MODEL["quick" if args.quick else "full"].items()}}
         cmd = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_port", str(port),

@@ -33,7 +33,8 @@ from unimumo.shards.manifest import FORMAT, MANIFEST_NAME  # noqa: E402
 from unimumo.loader.dataloader import build_loader  # noqa: E402
 from unimumo.shards.format import encode_sample  # noqa: E402
 from unimumo.shards.tar_reader import read_shard  # noqa: E402
-from unimumo.loader.windows import WindowSpec, collate_windows, make_window, task_weights_from_mixture  # noqa: E402
+from unimumo.loader.windows import (Window, WindowSpec, collate_windows, make_window,  # noqa: E402
+                                     task_weights_from_mixture)
 
 BATCH, WINDOW, TEXT_LEN, CLIP_FRAMES, NUM_SHARDS = 16, 500, 64, 750, 8  # 15 s clips, 10 s windows
 
@@ -60,7 +61,8 @@ def write_shards(root: Path, num_samples: int) -> list[str]:
 
 
 def time_loader(root: Path, workers: int) -> tuple[int, float]:
-    loader = build_loader(root, "train", BATCH, window=WINDOW, max_text_len=TEXT_LEN, num_workers=workers, epochs=1)
+    loader = build_loader(root, "train", BATCH, window=Window(WINDOW, WINDOW), max_text_len=TEXT_LEN,
+                          num_workers=workers, epochs=1)
     started = time.perf_counter()
     samples = sum(len(batch["keys"]) for batch in loader)
     return samples, time.perf_counter() - started
@@ -87,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         urls = write_shards(root, num_samples)
-        spec = WindowSpec(WINDOW, WINDOW, TEXT_LEN, task_weights_from_mixture(None), seed=0)
+        spec = WindowSpec(Window(WINDOW, WINDOW), TEXT_LEN, task_weights_from_mixture(None), seed=0)
         windows = [make_window(sample, spec, epoch=0) for url in urls for sample in read_shard(url)]
         random.Random(0).shuffle(windows)
         loader_rates, memory_rates = [], []

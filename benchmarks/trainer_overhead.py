@@ -26,6 +26,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from unimumo.constants import CODE_RATE  # noqa: E402
 from unimumo.shards.manifest import FORMAT as MANIFEST_FORMAT  # noqa: E402
 from unimumo.train.engine import make_scheduler  # noqa: E402
 from unimumo.train.stages import build_components, build_recipe  # noqa: E402
@@ -66,7 +67,8 @@ def write_shards(root: Path, frames: int) -> None:
 
 def overrides(size: dict, shards: Path, out: Path, ds_config: str) -> dict:
     return {"out": str(out), "data.shards": str(shards), "ds_config": ds_config, "steps": size["warmup"] + size["measure"],
-            "data.window": size["window"], "data.micro_batch": size["micro_batch"],
+            "data.window_s": size["window"] / CODE_RATE,  # size["window"] code steps
+            "data.micro_batch": size["micro_batch"],
             "data.global_batch": size["micro_batch"], "data.shuffle_buffer": 16, "schedule.warmup_steps": 2,
             "log.every": LOG_EVERY, "log.tensorboard": False, "log.progress_bar": False, "checkpoint.every": 10**6,
             "model.config": dict(size["model"], dropout=0.0, condition_dropout=0.0)}

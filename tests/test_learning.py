@@ -16,13 +16,15 @@ import pytest
 import torch
 
 from training_runs import train_one_process
+from unimumo.constants import CODE_RATE
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, LAST = 3, 5  # logged steps averaged at the start and at the end of a curve
-LM = {"data.window": 24, "data.micro_batch": 4, "data.global_batch": 4, "data.shuffle_buffer": 8,
-      "model.config.dropout": 0, "model.config.condition_dropout": 0}
+WINDOW_STEPS = 24  # code steps: data.window_s = 0.48 s at 50 codes/s
+LM = {"data.window_s": WINDOW_STEPS / CODE_RATE, "data.micro_batch": 4, "data.global_batch": 4,
+      "data.shuffle_buffer": 8, "model.config.dropout": 0, "model.config.condition_dropout": 0}
 
 
 def train(recipe: str, out: Path, overrides: dict, *extra: str) -> list[dict]:
@@ -47,7 +49,8 @@ def test_motion_vqvae_reconstruction_falls(synthetic_corpus, tmp_path):
     # measured (30 steps, lr 1e-3), first 3 -> last 5: seed 0 0.991 -> 0.646, 1 1.077 -> 0.773, 2 0.974 -> 0.701
     # (end/start 0.65-0.72); required: end <= 0.85 x start
     lines = train("motion_vqvae", tmp_path / "vq", {"steps": 30, "optim.lr": 1e-3, "model.preset": "tiny",
-                                                    "data.window": 32, "data.micro_batch": 8, "data.global_batch": 8},
+                                                    "data.window_s": 0.32, "data.micro_batch": 8,
+                                                    "data.global_batch": 8},
                   "--aist", str(synthetic_corpus / "aist"), "--humanml3d", str(synthetic_corpus / "humanml3d"))
     start, end = drop(lines, "loss/recon")
     assert end <= 0.85 * start, f"motion VQ-VAE reconstruction {start:.3f} -> {end:.3f}: not <= 0.85 x start"
@@ -131,7 +134,7 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     _seed_all(recipe.seed)
     untrained = STAGES["caption"].model(recipe)  # the run's initial weights
     tokenizer = TextTokenizer(synthetic_corpus / "models" / "text_tokenizer.model")
-    before = _training_captions_bleu(untrained, tiny_shards, tokenizer, LM["data.window"])
+    before = _training_captions_bleu(untrained, tiny_shards, tokenizer, WINDOW_STEPS)
     after = _training_captions_bleu(UniMuMoForConditionalGeneration.from_pretrained(out / "export"), tiny_shards,
-                                    tokenizer, LM["data.window"])
+                                    tokenizer, WINDOW_STEPS)
     assert after >= before + 0.03, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"

@@ -24,6 +24,7 @@ from unimumo.constants import NUM_CODEBOOKS
 from unimumo.tasks import TASKS
 from unimumo.shards.manifest import FORMAT, MANIFEST_NAME
 from unimumo.loader.dataloader import ShardSkippedWarning, build_loader
+from unimumo.loader.windows import Window
 from unimumo.shards.format import decode_sample, encode_sample, load_npy, npy_bytes
 from unimumo.shards.tar_reader import TarFormatError, iter_tar_members
 
@@ -98,7 +99,7 @@ def assert_same_batches(first: list[dict], second: list[dict]) -> None:
 
 def test_batches_follow_the_contract(shards):
     root, written = shards
-    batch = next(iter(build_loader(root, "train", 5, window=10, max_text_len=8, num_workers=0)))
+    batch = next(iter(build_loader(root, "train", 5, window=Window(10, 10), max_text_len=8, num_workers=0)))
     assert batch["music_codes"].shape == batch["motion_codes"].shape == (5, NUM_CODEBOOKS, 10)
     for name in ("music_text_ids", "music_text_mask", "motion_text_ids", "motion_text_mask"):
         assert batch[name].shape == (5, 8) and batch[name].dtype == torch.long
@@ -117,7 +118,7 @@ def test_music_and_motion_are_cropped_at_the_same_offset(shards):
     root, written = shards
     window = 10
     starts = []
-    for batch in build_loader(root, "train", 4, window=window, num_workers=2, epochs=2):
+    for batch in build_loader(root, "train", 4, window=Window(window, window), num_workers=2, epochs=2):
         for row, key in enumerate(batch["keys"]):
             music, motion = batch["music_codes"][row], batch["motion_codes"][row]
             start = int(music[0, 0])
@@ -135,7 +136,8 @@ def test_ranks_and_workers_see_disjoint_data_with_full_coverage(shards):
     root, written = shards
     seen = []
     for rank in range(2):
-        loader = build_loader(root, "train", 3, window=10, rank=rank, world_size=2, num_workers=2, epochs=1)
+        loader = build_loader(root, "train", 3, window=Window(10, 10), rank=rank, world_size=2, num_workers=2,
+                              epochs=1)
         rank_keys = all_keys(collect(loader))
         assert len(rank_keys) == len(set(rank_keys)), f"rank {rank}: two workers delivered the same sample"
         seen.append(set(rank_keys))
@@ -145,7 +147,7 @@ def test_ranks_and_workers_see_disjoint_data_with_full_coverage(shards):
 
 def test_finite_epochs_deliver_every_sample_once_per_epoch(shards):
     root, written = shards
-    batches = collect(build_loader(root, "train", 7, window=10, num_workers=2, epochs=2))
+    batches = collect(build_loader(root, "train", 7, window=Window(10, 10), num_workers=2, epochs=2))
     keys = all_keys(batches)
     assert sorted(keys) == sorted(list(written) * 2)
     assert sum(len(b["keys"]) < 7 for b in batches) <= 2, "only each worker's last batch may be partial"
@@ -155,7 +157,8 @@ def test_finite_epochs_deliver_every_sample_once_per_epoch(shards):
 
 def test_same_settings_give_the_same_batches_and_a_new_seed_changes_them(shards):
     root, _ = shards
-    settings = dict(window=10, num_workers=2, shuffle_buffer=16, task_mixture={"music2motion": 1, "motion2music": 1})
+    settings = dict(window=Window(10, 10), num_workers=2, shuffle_buffer=16,
+                    task_mixture={"music2motion": 1, "motion2music": 1})
     first = collect(build_loader(root, "train", 4, seed=3, **settings), 12)
     assert_same_batches(first, collect(build_loader(root, "train", 4, seed=3, **settings), 12))
     other = collect(build_loader(root, "train", 4, seed=4, **settings), 12)
@@ -167,7 +170,7 @@ def test_same_settings_give_the_same_batches_and_a_new_seed_changes_them(shards)
 @pytest.mark.parametrize("interrupt_after", [1, 5, 18])
 def test_resume_continues_with_exactly_the_next_batch(shards, num_workers, interrupt_after, epochs):
     root, written = shards
-    settings = dict(window=10, num_workers=num_workers, shuffle_buffer=8, seed=11, epochs=epochs)
+    settings = dict(window=Window(10, 10), num_workers=num_workers, shuffle_buffer=8, seed=11, epochs=epochs)
     total = 24 if epochs is None else None  # 24 batches of 5 > 2 epochs of ~65 samples; finite: all of them
     reference = collect(build_loader(root, "train", 5, **settings), total)
 
@@ -194,22 +197,38 @@ def _roundtrip(state: dict) -> io.BytesIO:
 
 def test_breaking_out_and_iterating_again_continues_the_sequence(shards):
     root, _ = shards
-    reference = collect(build_loader(root, "train", 4, window=10, num_workers=2), 10)
-    loader = build_loader(root, "train", 4, window=10, num_workers=2)
+    reference = collect(build_loader(root, "train", 4, window=Window(10, 10), num_workers=2), 10)
+    loader = build_loader(root, "train", 4, window=Window(10, 10), num_workers=2)
     assert_same_batches(collect(loader, 3) + collect(loader, 7), reference)
 
 
 def test_a_finished_finite_loader_starts_again_from_its_first_batch(shards):
     root, _ = shards
-    loader = build_loader(root, "train", 6, window=10, num_workers=2, epochs=1)
+    loader = build_loader(root, "train", 6, window=Window(10, 10), num_workers=2, epochs=1)
     assert_same_batches(collect(loader), collect(loader))
 
 
 def test_resume_refuses_changed_settings(shards):
     root, _ = shards
-    state = build_loader(root, "train", 4, window=10, num_workers=2).state_dict()
+    state = build_loader(root, "train", 4, window=Window(10, 10), num_workers=2).state_dict()
     with pytest.raises(ValueError, match="num_workers: saved 2, now 1"):
-        build_loader(root, "train", 4, window=10, num_workers=1).load_state_dict(state)
+        build_loader(root, "train", 4, window=Window(10, 10), num_workers=1).load_state_dict(state)
+    with pytest.raises(ValueError, match="window: saved {'steps': 10, 'min_steps': 10}, now {'steps': 12"):
+        build_loader(root, "train", 4, window=Window(12, 10), num_workers=2).load_state_dict(state)
+
+
+def test_a_state_of_format_1_resumes_exactly(shards):
+    """Format 1 saved the window as two numbers of code steps (config window, min_window)."""
+    root, _ = shards
+    reference = collect(build_loader(root, "train", 4, window=Window(10, 8), num_workers=2), 6)
+    loader = build_loader(root, "train", 4, window=Window(10, 8), num_workers=2)
+    head = collect(loader, 2)
+    state = loader.state_dict()
+    config = {name: value for name, value in state["config"].items() if name != "window"}
+    old = {**state, "format": 1, "config": {**config, "window": 10, "min_window": 8}}
+    resumed = build_loader(root, "train", 4, window=Window(10, 8), num_workers=2)
+    resumed.load_state_dict(old)
+    assert_same_batches(head + collect(resumed, 4), reference)
 
 
 def break_shards(root: Path) -> None:
@@ -225,7 +244,7 @@ def test_missing_and_corrupt_shards_are_skipped_counted_and_warned(tmp_path):
     written = write_shards(root, [[20] * 6] * 5)
     break_shards(root)
 
-    loader = build_loader(root, "train", 2, window=10, num_workers=2, epochs=1)
+    loader = build_loader(root, "train", 2, window=Window(10, 10), num_workers=2, epochs=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         keys = all_keys(collect(loader))
@@ -243,7 +262,7 @@ def test_resume_over_broken_shards_counts_each_skip_once(tmp_path):
     root = tmp_path / "shards"
     write_shards(root, [[20] * 6] * 5)
     break_shards(root)
-    settings = dict(window=10, num_workers=2, shuffle_buffer=4)
+    settings = dict(window=Window(10, 10), num_workers=2, shuffle_buffer=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference_loader = build_loader(root, "train", 2, **settings)
@@ -272,7 +291,7 @@ def test_corrupt_and_short_samples_are_skipped_and_counted(tmp_path):
             writer.write(sample)
     write_manifest(root, [{"name": "train-000000.tar", "split": "train", "count": 10}])
 
-    loader = build_loader(root, "train", 4, window=40, min_window=10, epochs=1)
+    loader = build_loader(root, "train", 4, window=Window(40, 10), epochs=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         keys = all_keys(collect(loader))
@@ -289,7 +308,7 @@ def test_short_samples_are_kept_whole_padded_and_masked(tmp_path):
     lengths = [[3, 4, 9, 12, 20, 25], [5, 8, 30, 2, 15]]
     written = write_shards(root, lengths)
     window, minimum = 12, 4
-    loader = build_loader(root, "train", 3, window=window, min_window=minimum, num_workers=2, epochs=2)
+    loader = build_loader(root, "train", 3, window=Window(window, minimum), num_workers=2, epochs=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         batches = collect(loader)
@@ -317,15 +336,15 @@ def test_short_samples_are_kept_whole_padded_and_masked(tmp_path):
     assert loader.stats["code_steps"] == padded + real and loader.stats["padded_code_steps"] == padded
     assert loader.stats["padded_fraction"] == pytest.approx(padded / (padded + real)) and padded > 0
     # min_window above the window means the window: nothing that fills a window is ever dropped
-    assert build_loader(root, "train", 3, window=4, min_window=50).stats["padded_fraction"] == 0.0
-    with pytest.raises(ValueError, match="min_window=0"):
-        build_loader(root, "train", 3, window=12, min_window=0)
+    assert build_loader(root, "train", 3, window=Window(4, 50)).stats["padded_fraction"] == 0.0
+    with pytest.raises(ValueError, match="min_steps=0"):
+        build_loader(root, "train", 3, window=Window(12, 0))
 
 
 @pytest.mark.filterwarnings("ignore:.*dropping samples shorter than min_window")
 def test_resume_with_padded_samples_continues_with_exactly_the_next_batch(shards):
     root, _ = shards  # samples of 12 to 40 frames: a 30-frame window pads many of them
-    settings = dict(window=30, min_window=20, num_workers=2, shuffle_buffer=8, seed=4)
+    settings = dict(window=Window(30, 20), num_workers=2, shuffle_buffer=8, seed=4)
     reference_loader = build_loader(root, "train", 4, **settings)
     reference = collect(reference_loader, 14)
     loader = build_loader(root, "train", 4, **settings)
@@ -340,23 +359,24 @@ def test_resume_with_padded_samples_continues_with_exactly_the_next_batch(shards
 def test_task_tags_follow_the_mixture(shards):
     root, _ = shards
     mixture = {"text2music_motion": 0.0, "music2motion": 3.0, "motion2music": 1.0}
-    tasks = torch.cat([b["task"] for b in collect(build_loader(root, "train", 8, window=10, task_mixture=mixture), 40)])
+    loader = build_loader(root, "train", 8, window=Window(10, 10), task_mixture=mixture)
+    tasks = torch.cat([b["task"] for b in collect(loader, 40)])
     counts = torch.bincount(tasks, minlength=len(TASKS)).tolist()
     assert counts[TASKS.index("text2music_motion")] == 0
     share = counts[TASKS.index("music2motion")] / len(tasks)
     assert 0.68 < share < 0.82
     with pytest.raises(ValueError, match="unknown tasks"):
-        build_loader(root, "train", 8, task_mixture={"dance2poetry": 1.0})
+        build_loader(root, "train", 8, window=Window(500, 50), task_mixture={"dance2poetry": 1.0})
 
 
 def test_clear_errors_for_bad_arguments(shards, tmp_path):
     root, _ = shards
     with pytest.raises(FileNotFoundError, match="manifest.json"):
-        build_loader(tmp_path / "nowhere", "train", 2)
+        build_loader(tmp_path / "nowhere", "train", 2, window=Window(500, 50))
     with pytest.raises(ValueError, match="no shards for split 'val'"):
-        build_loader(root, "val", 2)
+        build_loader(root, "val", 2, window=Window(500, 50))
     with pytest.raises(ValueError, match="fewer than world_size=8"):
-        build_loader(root, "train", 2, rank=0, world_size=8)
+        build_loader(root, "train", 2, window=Window(500, 50), rank=0, world_size=8)
 
 
 def test_only_short_samples_raise_instead_of_looping_forever(tmp_path):
@@ -365,7 +385,7 @@ def test_only_short_samples_raise_instead_of_looping_forever(tmp_path):
     with pytest.raises(RuntimeError, match="no readable samples of at least min_window=10"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            next(iter(build_loader(root, "train", 2, window=10, num_workers=2)))
+            next(iter(build_loader(root, "train", 2, window=Window(10, 10), num_workers=2)))
 
 
 def stored_samples(shard_dir: Path, split: str) -> dict[str, dict]:
@@ -380,7 +400,8 @@ def test_builder_shards_are_covered_once_across_ranks_and_workers(tiny_shards):
     assert len(stored) == sum(entry["count"] for entry in manifest["shards"] if entry["split"] == "train")
     keys = []
     for rank in range(2):
-        loader = build_loader(tiny_shards, "train", 2, window=100, rank=rank, world_size=2, num_workers=2, epochs=1)
+        loader = build_loader(tiny_shards, "train", 2, window=Window(100, 50), rank=rank, world_size=2, num_workers=2,
+                              epochs=1)
         keys += all_keys(collect(loader))
         assert loader.stats["corrupt_shards_skipped"] == loader.stats["corrupt_samples_skipped"] == 0
     assert sorted(keys) == sorted(stored)
@@ -389,7 +410,7 @@ def test_builder_shards_are_covered_once_across_ranks_and_workers(tiny_shards):
 def test_builder_shards_give_aligned_crops_of_the_stored_codes(tiny_shards):
     stored = stored_samples(tiny_shards, "train")
     window = 100
-    for batch in build_loader(tiny_shards, "train", 3, window=window, num_workers=2, epochs=1):
+    for batch in build_loader(tiny_shards, "train", 3, window=Window(window, 50), num_workers=2, epochs=1):
         for row, key in enumerate(batch["keys"]):
             music = stored[key]["music.codes.npy"].astype(np.int64)
             motion = stored[key]["motion.codes.npy"].astype(np.int64)
@@ -471,7 +492,7 @@ def test_more_workers_than_shards_warns_and_still_delivers_everything(tmp_path):
     root = tmp_path / "shards"
     written = write_shards(root, [[20] * 5])
     with pytest.warns(ShardSkippedWarning, match="rank 0 has 1 shards of split 'train' for 2 workers"):
-        loader = build_loader(root, "train", 2, window=10, num_workers=2)
+        loader = build_loader(root, "train", 2, window=Window(10, 10), num_workers=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         keys = all_keys(collect(loader, 10))  # infinite: the idle worker ends, the other keeps cycling
@@ -492,7 +513,7 @@ def _consume_per_rank(root, world, counts, **settings) -> tuple[list[str], list[
 def test_resharding_continues_each_epoch_exactly_once(shards, old_world, old_workers, new_world, new_workers):
     """Another world size / worker count: the interrupted epoch is finished with every sample exactly once."""
     root, written = shards
-    settings = dict(window=10, shuffle_buffer=8, seed=5, epochs=1)
+    settings = dict(window=Window(10, 10), shuffle_buffer=8, seed=5, epochs=1)
     head, states = _consume_per_rank(root, old_world, [2, 4, 1][:old_world], num_workers=old_workers, **settings)
     tail = []
     for rank in range(new_world):
@@ -508,7 +529,7 @@ def test_resharding_twice_with_an_exact_resume_in_between_keeps_exactly_once(sha
     """2 ranks -> 3 ranks (interrupted inside the remainder pass, resumed exactly) -> 1 rank, infinite loader:
     epoch 0 still delivers every sample once before epoch 1 begins."""
     root, written = shards
-    settings = dict(window=10, shuffle_buffer=8, seed=5, epochs=None, num_workers=0)
+    settings = dict(window=Window(10, 10), shuffle_buffer=8, seed=5, epochs=None, num_workers=0)
     head, states = _consume_per_rank(root, 2, [3, 2], **settings)
     middle, middle_states = [], []
     for rank in range(3):

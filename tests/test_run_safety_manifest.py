@@ -11,6 +11,7 @@ import pytest
 
 from unimumo.cli.shards import main as shards_main
 from unimumo.loader.dataloader import build_loader
+from unimumo.loader.windows import Window
 from unimumo.shards.manifest import Manifest, ManifestError
 from unimumo.shards.tar_reader import read_shard
 
@@ -39,7 +40,7 @@ def test_a_shard_name_that_is_not_a_plain_file_name_is_refused_everywhere(tiny_s
         Manifest.load(out)
     assert str(out / "manifest.json") in str(raised.value) and repr(name) in str(raised.value)
     with pytest.raises(ManifestError, match="not a plain file name"):
-        build_loader(out, "train", batch_size=2, window=24, min_window=8)
+        build_loader(out, "train", batch_size=2, window=Window(24, 8))
     assert shards_main(["verify", str(out), "--skip-tokenizers", "--no-progress"]) != 0
     assert "not a plain file name" in capsys.readouterr().out
     assert shards_main(["inspect", str(out)]) != 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from training_runs import train_one_process
+from unimumo.constants import CODE_RATE
 from unimumo.shards.format import sample_frames
 from unimumo.shards.manifest import MANIFEST_NAME
 from unimumo.shards.tar_reader import read_shard
@@ -22,10 +23,10 @@ def test_a_build_of_clips_shorter_than_the_window_trains_on_all_of_them(syntheti
     count = sum(e["count"] for e in json.loads((tiny_shards / MANIFEST_NAME).read_text())["shards"]
                 if e["split"] == "train")
     assert len(frames) == count
-    window = max(frames) + 20  # every sample is shorter than the window (and longer than data.min_window)
+    window = max(frames) + 20  # code steps: every sample is shorter than the window (and longer than data.min_window_s)
     steps = -(-count // MICRO_BATCH)  # one stream, full batches: the first `count` samples are the whole epoch
     settings = {"steps": steps, "seed": 0, "model.preset": "tiny", "data.shards": str(tiny_shards),
-                "text_model": str(synthetic_corpus / "models" / "t5"), "data.window": window,
+                "text_model": str(synthetic_corpus / "models" / "t5"), "data.window_s": window / CODE_RATE,
                 "data.micro_batch": MICRO_BATCH, "data.global_batch": MICRO_BATCH, "data.num_workers": 0,
                 "data.shuffle_buffer": 8, "schedule.warmup_steps": 1, "log.every": 1, "log.progress_bar": "false",
                 "log.tensorboard": "false", "checkpoint.every": 10_000}

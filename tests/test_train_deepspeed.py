@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
-TINY = {"data.window": 24, "data.micro_batch": 2, "data.shuffle_buffer": 8, "schedule.warmup_steps": 2,
+TINY = {"data.window_s": 0.48, "data.micro_batch": 2, "data.shuffle_buffer": 8, "schedule.warmup_steps": 2,
         "log.every": 1, "log.progress_bar": "false", "model.config.dropout": 0, "model.config.condition_dropout": 0,
         "seed": 3, "model.preset": "tiny", "data.num_workers": 0}
 
@@ -326,7 +326,7 @@ def test_motion_vqvae_trains_on_raw_motion_and_exports_a_tokenizer(synthetic_cor
     cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "unimumo.cli.train",
            "--recipe", "motion_vqvae", "--aist", str(synthetic_corpus / "aist"),
            "--humanml3d", str(synthetic_corpus / "humanml3d"), "--out", str(out), "--ds-config", "zero2"]
-    for key, value in {"steps": 6, "data.window": 32, "data.micro_batch": 2, "data.global_batch": 4,
+    for key, value in {"steps": 6, "data.window_s": 0.32, "data.micro_batch": 2, "data.global_batch": 4,
                        "optim.lr": 1e-3, "schedule.warmup_steps": 1, "log.every": 1, "checkpoint.every": 3,
                        "log.progress_bar": "false"}.items():
         cmd += ["--set", f"{key}={value}"]

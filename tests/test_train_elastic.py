@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 # tiny preset and random init explicitly: the defaults are MusicGen-small / pretrained weights
-SETTINGS = {"data.window": 24, "data.micro_batch": 2, "data.shuffle_buffer": 8, "data.num_workers": 0,
+SETTINGS = {"data.window_s": 0.48, "data.micro_batch": 2, "data.shuffle_buffer": 8, "data.num_workers": 0,
             "data.global_batch": 4, "schedule.warmup_steps": 2, "log.every": 1, "log.progress_bar": "false",
             "model.config.dropout": 0, "model.config.condition_dropout": 0, "seed": 3, "model.preset": "tiny",
             "init.random": "true", "steps": 8, "checkpoint.every": 2, "checkpoint.keep": 10}

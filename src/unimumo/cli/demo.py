@@ -57,7 +57,7 @@ class DemoConfig:
     ds_config: str = "zero2"
     vqvae_steps: int = 200
     chain_steps: tuple[int, ...] = (40, 40, 20)  # steps of each stage of the chain, in order (later ones: 40)
-    window: int = 250
+    window_s: float = 5.0  # LM training window (250 code steps)
     lm_lr: float = 1e-3
     eval_samples: int = 8
     eval_seconds: float = 5.0
@@ -238,7 +238,7 @@ def run_demo(config: DemoConfig) -> int:
             work, done=functools.partial(split_built, shards, split))
 
     lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,
-               "--set", f"data.window={config.window}", "--set", f"data.global_batch={global_batch(4, config.nproc, 8)}",
+               "--set", f"data.window_s={config.window_s}", "--set", f"data.global_batch={global_batch(4, config.nproc, 8)}",
                "--set", "data.micro_batch=4", "--set", "data.num_workers=1",
                "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}",
                # a few dozen steps only show a falling loss with a learning rate far above the reference

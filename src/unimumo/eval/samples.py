@@ -1,8 +1,8 @@
 """Evaluation samples: whole shard samples of one split, cut to a deterministic first-N-seconds window.
 
 Unlike the training loader (random crops, shuffling), evaluation reads the split's shards in
-manifest order and keeps the first `num_samples` samples that are at least `num_frames` codes
-long, each cut to codes [:, :num_frames] (both streams start together).
+manifest order and keeps the first `num_samples` samples that are at least `seconds` long (`num_steps`
+code steps at 50 codes/s), each cut to codes [:, :num_steps] (both streams start together).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from unimumo.constants import CODE_RATE
-from unimumo.loader.windows import collate_windows
+from unimumo.loader.windows import collate_windows, seconds_to_steps
 from unimumo.shards.format import (META, MOTION_CODES, MOTION_IDS, MOTION_TEXT, MUSIC_CODES, MUSIC_IDS, MUSIC_TEXT,
                                    SampleError, decode_sample)
 from unimumo.shards.manifest import Manifest
@@ -32,10 +32,10 @@ class EvalSample:
     meta: dict = field(default_factory=dict)
 
 
-def eval_sample(raw: dict, num_frames: int, source: str) -> EvalSample | None:
-    """One raw shard sample cut to its first `num_frames` codes; None when it is shorter. ValueError names `source`."""
+def eval_sample(raw: dict, num_steps: int, source: str) -> EvalSample | None:
+    """One raw shard sample cut to its first `num_steps` codes; None when it is shorter. ValueError names `source`."""
     try:
-        sample = decode_sample(raw, crop=(0, num_frames))
+        sample = decode_sample(raw, crop=(0, num_steps))
     except SampleError as error:
         raise ValueError(f"{source}: {error}") from error
     if sample is None:
@@ -66,12 +66,12 @@ def read_eval_samples(shards: str | Path, split: str, num_samples: int, seconds:
     """The first `num_samples` usable samples of `split` and how many shorter samples were skipped."""
     if num_samples < 1 or seconds <= 0:
         raise ValueError(f"num_samples must be >= 1 and seconds > 0, got {num_samples} and {seconds}")
-    num_frames = int(round(seconds * CODE_RATE))
+    num_steps = seconds_to_steps(seconds, CODE_RATE)
     manifest = Manifest.load(shards)
     samples, too_short = [], 0
     for path in manifest.split_paths(split):
         for raw in _shard_samples(path):
-            sample = eval_sample(raw, num_frames, path)
+            sample = eval_sample(raw, num_steps, path)
             if sample is None:
                 too_short += 1
                 continue

@@ -17,8 +17,8 @@ follow the new split. Which rank sees a sample, and in which order, depends on t
 
 Broken data never stops training: a missing or unreadable shard is skipped with a
 `ShardSkippedWarning` and counted; a sample that cannot be decoded is skipped and counted;
-a sample shorter than `min_window` frames is dropped and counted. Shorter samples down to that
-minimum are padded to the window and masked (`code_mask`, see windows.py); `stats` reports the
+a sample shorter than the window's `min_steps` code steps is dropped and counted. Shorter samples down
+to that minimum are padded to the window and masked (`code_mask`, see windows.py); `stats` reports the
 padded share of the code steps delivered (`padded_fraction`).
 """
 from __future__ import annotations
@@ -31,10 +31,11 @@ from typing import Iterator
 from torch.utils.data import DataLoader
 
 from unimumo.loader.shard_stream import Remainder, ShardStreamDataset, merge_ranges, shard_name, split_by_node
-from unimumo.loader.windows import WindowSpec, task_weights_from_mixture
+from unimumo.constants import CODE_RATE
+from unimumo.loader.windows import Window, WindowSpec, task_weights_from_mixture
 from unimumo.shards.manifest import Manifest
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 TOPOLOGY = ("rank", "world_size", "num_workers", "batch_size")  # what load_elastic_state lets change
 STAT_OF_EVENT = {
     "missing_shard": "missing_shards_skipped",
@@ -46,7 +47,21 @@ STAT_OF_EVENT = {
 
 
 class ShardSkippedWarning(UserWarning):
-    """Data was skipped (missing/corrupt shard or sample, samples shorter than min_window)."""
+    """Data was skipped (missing/corrupt shard or sample, samples shorter than the window's min_steps)."""
+
+
+def _upgrade_state(state: dict) -> dict:
+    """A loader state of format 1 (window and min_window as two numbers of code steps) in format 2 (a `Window`)."""
+    if state.get("format") != 1:
+        return state
+    config = {name: value for name, value in state["config"].items() if name not in ("window", "min_window")}
+    config["window"] = {"steps": state["config"]["window"], "min_steps": state["config"]["min_window"]}
+    return {**state, "format": STATE_FORMAT, "config": config}
+
+
+def _min_window(config: dict) -> str:
+    steps = config["window"]["min_steps"]
+    return f"min_window={steps} code steps ({steps / CODE_RATE:g} s)"
 
 
 def _fresh_stats() -> dict:
@@ -98,6 +113,7 @@ class ShardLoader:
         return {"epoch": remainder.epoch, "shards": shards}
 
     def _check_config(self, state: dict, ignore: tuple[str, ...] = ()) -> None:
+        state = _upgrade_state(state)
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"loader state has format {state.get('format')!r}, expected {STATE_FORMAT}")
         saved = state["config"]
@@ -164,8 +180,7 @@ class ShardLoader:
         for kind, where, detail in events:
             self._stats[STAT_OF_EVENT[kind]] += 1
             if kind == "short_sample":  # one message for all of them (warnings shows it once)
-                minimum = self._config["min_window"]
-                message = f"{self._source}: dropping samples shorter than min_window={minimum} frames"
+                message = f"{self._source}: dropping samples shorter than {_min_window(self._config)}"
             else:
                 message = f"skipped {kind.replace('_', ' ')} in {where}: {detail}"
             warnings.warn(message, ShardSkippedWarning, stacklevel=3)
@@ -201,7 +216,7 @@ class ShardLoader:
             yield batch
         if self._config["epochs"] is None:
             raise RuntimeError(
-                f"{self._source}: no readable samples of at least min_window={self._config['min_window']} frames "
+                f"{self._source}: no readable samples of at least {_min_window(self._config)} "
                 f"(stats: {self._stats})"
             )
 
@@ -211,8 +226,7 @@ def build_loader(
     split: str,
     batch_size: int,
     *,
-    window: int = 500,
-    min_window: int = 50,
+    window: Window,
     seed: int = 0,
     rank: int = 0,
     world_size: int = 1,
@@ -227,19 +241,20 @@ def build_loader(
     - Shards are split by node (rank r of world_size takes every world_size-th manifest entry) and then
       by DataLoader worker; each shard is read by exactly one (rank, worker). Ranks may get different
       sample counts; with `epochs=None` (training) every rank simply cycles its own shards.
-    - `window` frames are cropped at one random offset from both music and motion. Shorter samples are
-      padded at the end and masked (`code_mask`); samples shorter than min(min_window, window) frames
-      (default 50 = 1 s) are dropped and counted (`stats["short_samples_dropped"]`).
+    - `window.steps` code steps are cropped at one random offset from both music and motion (the recipe's
+      data.window_s, converted by `Window.from_seconds` at 50 codes/s). Shorter samples are padded at the end
+      and masked (`code_mask`); samples shorter than `window.min_steps` are dropped and counted
+      (`stats["short_samples_dropped"]`).
     - `shuffle_buffer` samples are mixed per worker, and each worker reads its shards in a new order
       every epoch; `shuffle_buffer <= 1` keeps manifest order.
     - `task_mixture` maps TASKS names to weights (default: all "text2music_motion"); one tag is drawn
       per sample. Text ids are cut to `max_text_len`, padded with 0, and masked.
     - Batches are full except, with finite `epochs`, the last batch of each worker.
     """
-    if min(batch_size, window, min_window, max_text_len) < 1 or num_workers < 0 or shuffle_buffer < 0:
+    if min(batch_size, max_text_len) < 1 or num_workers < 0 or shuffle_buffer < 0:
         raise ValueError(
-            f"need batch_size, window, min_window, max_text_len >= 1 and num_workers, shuffle_buffer >= 0; got "
-            f"batch_size={batch_size}, window={window}, min_window={min_window}, max_text_len={max_text_len}, "
+            f"need batch_size, max_text_len >= 1 and num_workers, shuffle_buffer >= 0; got "
+            f"batch_size={batch_size}, max_text_len={max_text_len}, "
             f"num_workers={num_workers}, shuffle_buffer={shuffle_buffer}"
         )
     if not 0 <= rank < world_size:
@@ -263,7 +278,7 @@ def build_loader(
             ShardSkippedWarning,
             stacklevel=2,
         )
-    spec = WindowSpec(window, min(min_window, window), max_text_len, task_weights_from_mixture(task_mixture), seed)
+    spec = WindowSpec(window, max_text_len, task_weights_from_mixture(task_mixture), seed)
     dataset = ShardStreamDataset(
         shard_paths,
         rank=rank,
@@ -278,8 +293,7 @@ def build_loader(
         "split": split,
         "shards": [Path(p).name for p in shard_paths],
         "batch_size": batch_size,
-        "window": window,
-        "min_window": spec.min_window,
+        "window": {"steps": window.steps, "min_steps": window.min_steps},
         "seed": seed,
         "rank": rank,
         "world_size": world_size,

@@ -1,11 +1,12 @@
 """Turn one raw shard sample (bytes per field) into a training window, and windows into a batch.
 
-A window is a random crop of `window` frames taken at the same offset from the music and the
-motion codes (both streams are 50 codes/s, start together and have the same length). A sample
-shorter than the window is kept whole and padded at the end to `window` frames; its `length`
-(valid frames) becomes the batch's `code_mask` [B, T] (True = real code), which the model uses to
-leave the padding out of the loss and the attention. Samples shorter than `min_window` frames are
-dropped and counted by the loader. The crop offset and the task tag come from an RNG seeded by
+A window's length is a `Window`: `steps` code steps (music and motion are both 50 codes/s, start
+together and have the same length), converted once from the recipe's seconds (`Window.from_seconds`).
+A window is a random crop of `steps` code steps taken at the same offset from the music and the
+motion codes. A sample shorter than the window is kept whole and padded at the end to `steps`; its
+`length` (real steps) becomes the batch's `code_mask` [B, T] (True = real code), which the model uses
+to leave the padding out of the loss and the attention. Samples shorter than `min_steps` are dropped
+and counted by the loader. The crop offset and the task tag come from an RNG seeded by
 (seed, epoch, sample key), so they do not depend on the worker layout or on the order samples
 arrive in.
 """
@@ -25,10 +26,35 @@ from unimumo.utils.seeding import derive_seed
 WINDOW_FIELDS = (MUSIC_CODES, MOTION_CODES, MUSIC_IDS, MOTION_IDS)  # what training reads of a sample
 
 
+def seconds_to_steps(seconds: float, rate: float) -> int:
+    """The number of steps (codes, motion frames) `seconds` last at `rate` steps per second, rounded."""
+    return int(round(seconds * rate))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A training window's length in steps of its stream: code steps for the shard loader, motion frames at the
+    VQ-VAE's frame rate for motion windows. Samples shorter than `min_steps` are dropped, samples of `min_steps` ..
+    `steps` - 1 are padded; a `min_steps` above `steps` means `steps` (nothing that fills a window is dropped)."""
+
+    steps: int
+    min_steps: int
+
+    def __post_init__(self):
+        if not (isinstance(self.steps, int) and isinstance(self.min_steps, int)) or min(self.steps, self.min_steps) < 1:
+            raise ValueError(f"a window needs steps >= 1 and min_steps >= 1, got steps={self.steps}, "
+                             f"min_steps={self.min_steps}")
+        object.__setattr__(self, "min_steps", min(self.min_steps, self.steps))
+
+    @classmethod
+    def from_seconds(cls, seconds: float, min_seconds: float, rate: float) -> "Window":
+        """The window of `seconds` (samples under `min_seconds` dropped) at `rate` steps per second."""
+        return cls(seconds_to_steps(seconds, rate), seconds_to_steps(min_seconds, rate))
+
+
 @dataclass(frozen=True)
 class WindowSpec:
-    window: int
-    min_window: int  # shorter samples are dropped; samples of min_window .. window - 1 frames are padded
+    window: Window
     max_text_len: int
     task_weights: tuple[float, ...]  # one weight per entry of TASKS
     seed: int
@@ -48,25 +74,26 @@ def task_weights_from_mixture(task_mixture: dict[str, float] | None) -> tuple[fl
 
 
 def make_window(sample: dict, spec: WindowSpec, epoch: int) -> dict | None:
-    """Decode, crop (or pad) and tokenize one raw sample; None when it is shorter than `spec.min_window`.
+    """Decode, crop (or pad) and tokenize one raw sample; None when it is shorter than `spec.window.min_steps`.
     Raises SampleError.
 
-    Only the fields training needs are decoded (`WINDOW_FIELDS`). The codes are always `spec.window`
-    frames wide; the first `length` of them are real, the rest is padding (code 0).
+    Only the fields training needs are decoded (`WINDOW_FIELDS`). The codes are always `spec.window.steps`
+    wide; the first `length` of them are real, the rest is padding (code 0).
     """
     key = sample["__key__"]
     frames = sample_frames(sample)
-    if frames < spec.min_window:
+    if frames < spec.window.min_steps:
         return None
-    length = min(frames, spec.window)
+    steps = spec.window.steps
+    length = min(frames, steps)
     rng = random.Random(derive_seed(spec.seed, epoch, key))
     start = rng.randint(0, frames - length)
     task = rng.choices(range(len(TASKS)), weights=spec.task_weights)[0]
     fields = decode_sample(sample, fields=WINDOW_FIELDS, crop=(start, length))
     return {
         "key": key,
-        "music_codes": _pad_codes(fields[MUSIC_CODES], spec.window),
-        "motion_codes": _pad_codes(fields[MOTION_CODES], spec.window),
+        "music_codes": _pad_codes(fields[MUSIC_CODES], steps),
+        "motion_codes": _pad_codes(fields[MOTION_CODES], steps),
         "length": length,
         "music_text_ids": fields[MUSIC_IDS][: spec.max_text_len],
         "motion_text_ids": fields[MOTION_IDS][: spec.max_text_len],

@@ -86,18 +86,20 @@ def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
     return clips
 
 
-def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int,
-                         feature_stats: tuple[np.ndarray, np.ndarray] | None = None) -> MotionWindows:
-    """Windows of the clips of `recipe.data.split`, normalised with `feature_stats` (mean, std) when given (held-out
-    data, with the training statistics), else with their own."""
+def _frame_rate(recipe: Recipe) -> int:
+    """The VQ-VAE's frame rate (its preset and config): what clips are resampled to, what data.window_s counts."""
     from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
+
+    return MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config).frame_rate
+
+
+def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int) -> MotionWindows:
     from unimumo.motion.stats import compute_feature_stats
 
-    config = MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config)
-    clips = _read_clips(recipe, config.frame_rate)
-    mean, std = feature_stats if feature_stats is not None else compute_feature_stats(clips)
-    return MotionWindows(clips, mean, std, window=recipe.data.window, batch_size=recipe.data.micro_batch,
-                         seed=recipe.seed, rank=rank, world_size=world_size)
+    clips = _read_clips(recipe, _frame_rate(recipe))
+    mean, std = compute_feature_stats(clips)
+    return MotionWindows(clips, mean, std, window=MOTION_WINDOWS.window(recipe).steps,
+                         batch_size=recipe.data.micro_batch, seed=recipe.seed, rank=rank, world_size=world_size)
 
 
 def _needs_raw_motion(recipe: Recipe) -> None:
@@ -106,4 +108,4 @@ def _needs_raw_motion(recipe: Recipe) -> None:
                           "(--aist DIR, --humanml3d DIR)")
 
 
-MOTION_WINDOWS = DataSource("raw motion window", build_motion_windows, _needs_raw_motion)
+MOTION_WINDOWS = DataSource("raw motion window", build_motion_windows, _needs_raw_motion, window_rate=_frame_rate)

@@ -5,6 +5,11 @@ A recipe is data. Each stage's reference recipe is a function registered with th
 a dotted-key override (`optim.lr=1e-4` from the command line, or keyword arguments from Python) and
 `validate` checks the values every stage shares, with errors that name the key and the allowed values.
 
+Lengths carry their unit in their name: the training window is `data.window_s` seconds, converted once
+into a `Window` of steps by the stage's data (`DataSpec.window_at(rate)`: code steps at 50 codes/s for
+the LM stages, motion frames at the VQ-VAE's frame rate for motion_vqvae). The old step-count keys
+`data.window` / `data.min_window` are deprecated aliases (`DEPRECATED_WINDOW_KEYS`), converted at the stage's rate.
+
 The recipe is the one source of the training loss weights (`loss.music_weight`, `loss.motion_weight`).
 The LM config keeps a copy because an exported model's forward loss weighs the streams with it;
 train/model_factory.py writes it once when the model is built, and `model.config` may not set it.
@@ -22,7 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from unimumo.loader.windows import Window
 from unimumo.tasks import TASKS
+from unimumo.utils.log import get_logger
+
+logger = get_logger(__name__)
 
 
 class RecipeError(UniMuMoError, ValueError):
@@ -74,11 +83,20 @@ class DataSpec:
     split: str = "train"
     global_batch: int = 64  # samples per optimizer step, over all ranks and accumulation steps
     micro_batch: int = 8  # samples per rank per forward pass
-    window: int = 500  # code steps per modality (10 s at 50 codes/s)
-    min_window: int = 50  # shorter samples are dropped; longer ones under `window` are padded and masked (1 s)
+    window_s: float = 10.0  # seconds per training window (500 code steps per modality at 50 codes/s)
+    min_window_s: float = 1.0  # shards: shorter samples are dropped; longer ones under window_s are padded and masked
     max_text_len: int = 64
     shuffle_buffer: int = 256
     num_workers: int = field(default_factory=default_num_workers)  # loader processes per rank
+
+    def window_at(self, rate: float) -> Window:
+        """The window in steps at `rate` steps per second (the stage's data: code steps at 50 codes/s, or motion
+        frames at the VQ-VAE's frame rate); RecipeError when a length is under one step."""
+        try:
+            return Window.from_seconds(self.window_s, self.min_window_s, rate)
+        except ValueError:
+            raise RecipeError(f"data.window_s / data.min_window_s: {self.window_s:g} s / {self.min_window_s:g} s are "
+                              f"under one step at {rate:g} steps per second; give longer windows") from None
 
 
 @dataclass
@@ -236,6 +254,9 @@ def _parse_literal(text: str) -> Any:
 def set_key(recipe: Recipe, key: str, value: Any) -> None:
     """Set a dotted key (`optim.lr`, `model.config.num_layers`) on `recipe`, converting the value."""
     parts = key.replace("__", ".").split(".")
+    if ".".join(parts) in DEPRECATED_WINDOW_KEYS:
+        raise RecipeError(f"{key}: deprecated (a step count); give {DEPRECATED_WINDOW_KEYS['.'.join(parts)]} in "
+                          "seconds, or pass the old key to build_recipe, which converts it at the stage's rate")
     node: Any = recipe
     for i, part in enumerate(parts):
         if isinstance(node, dict):  # free-form mapping (model.config): the rest of the key is a dict path
@@ -261,6 +282,35 @@ def set_key(recipe: Recipe, key: str, value: Any) -> None:
             setattr(node, part, _coerce(key, value, hints[part]))
             return
         node = getattr(node, part)
+
+
+# Deprecated keys -> their replacement. The old keys counted steps of the stage's windows (code steps at 50 codes/s for
+# the LM stages, motion frames at the VQ-VAE's frame rate for motion_vqvae); the new ones are seconds.
+DEPRECATED_WINDOW_KEYS = {"data.window": "data.window_s", "data.min_window": "data.min_window_s"}
+
+
+def split_deprecated(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the current keys, the deprecated window keys) of dotted-key `overrides`."""
+    current, deprecated = {}, {}
+    for key, value in overrides.items():
+        (deprecated if key.replace("__", ".") in DEPRECATED_WINDOW_KEYS else current)[key] = value
+    for key in deprecated:
+        new = DEPRECATED_WINDOW_KEYS[key.replace("__", ".")]
+        if new in current or new.replace(".", "__") in current:
+            raise RecipeError(f"{key} and {new}: give only {new} (seconds); {key} is its deprecated alias")
+    return current, deprecated
+
+
+def apply_deprecated(recipe: Recipe, deprecated: Mapping[str, Any], rate: float) -> None:
+    """Set each deprecated window key's replacement: its step count at `rate` steps per second (the stage's data),
+    in seconds; a warning says what to use instead."""
+    for key, value in deprecated.items():
+        old = key.replace("__", ".")
+        new = DEPRECATED_WINDOW_KEYS[old]
+        steps = _coerce(old, value, int)
+        set_key(recipe, new, steps / rate)
+        logger.warning("%s=%d is deprecated (a step count, %g per second for %s): use %s=%g (seconds)", old, steps,
+                       rate, recipe.name, new, steps / rate)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -309,8 +359,8 @@ def validate(recipe: Recipe) -> Recipe:
     _require(d.micro_batch >= 1, f"data.micro_batch: must be >= 1, got {d.micro_batch}")
     _require(d.global_batch >= d.micro_batch,
              f"data.global_batch ({d.global_batch}) must be >= data.micro_batch ({d.micro_batch})")
-    _require(d.window >= 1, f"data.window: must be >= 1, got {d.window}")
-    _require(d.min_window >= 1, f"data.min_window: must be >= 1, got {d.min_window}")
+    _require(d.window_s > 0, f"data.window_s: must be > 0 seconds, got {d.window_s}")
+    _require(d.min_window_s > 0, f"data.min_window_s: must be > 0 seconds, got {d.min_window_s}")
     _require(d.max_text_len >= 1, f"data.max_text_len: must be >= 1, got {d.max_text_len}")
     _require(d.num_workers >= 0, f"data.num_workers: must be >= 0, got {d.num_workers}")
     _require(c.every >= 1, f"checkpoint.every: must be >= 1, got {c.every}")

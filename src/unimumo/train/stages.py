@@ -32,7 +32,7 @@ from unimumo.train.data import SHARDS, DataSource
 from unimumo.train.model_factory import build_captioner, build_motion_vqvae, build_unimumo
 from unimumo.train.motion_windows import MOTION_WINDOWS
 from unimumo.train.objectives import CaptionObjective, LMObjective, MotionVQVAEObjective, Objective
-from unimumo.train.recipes import Recipe, RecipeError, set_key, validate
+from unimumo.train.recipes import Recipe, RecipeError, apply_deprecated, set_key, split_deprecated, validate
 
 
 def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -87,6 +87,7 @@ class Stage:
             raise RecipeError(f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
                               f"choose one of {', '.join(self.presets)}")
         self.data.check(recipe)
+        self.data.window(recipe)  # data.window_s / data.min_window_s are at least one step of the data
         if self.needs_pretrained and recipe.init_from is None and not recipe.init.random:
             raise RecipeError(
                 f"init_from: {self.name} freezes everything but a few parameter groups, so on random weights it trains "
@@ -125,7 +126,7 @@ def motion_vqvae() -> Recipe:
     recipe.model.preset = "base"
     recipe.optim.lr = 2e-4
     recipe.optim.weight_decay = 0.0
-    recipe.data.window = 128  # motion frames per training window at the VQ-VAE's frame rate
+    recipe.data.window_s = 1.28  # 128 motion frames at the VQ-VAE's frame rate (100 Hz)
     recipe.data.global_batch, recipe.data.micro_batch = 256, 32
     return recipe
 
@@ -232,7 +233,7 @@ def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check
         raise RecipeError(f"recipe: {name!r} is not allowed; choose one of {', '.join(STAGES)}")
     stage = STAGES[name]
     recipe = stage.recipe()
-    overrides = dict(overrides or {})
+    overrides, deprecated = split_deprecated(overrides or {})
     for key, value in overrides.items():
         if key == "name" and value != name:
             raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
@@ -242,6 +243,8 @@ def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check
                       for key, value in overrides.items())
     if recipe.init_from is not None and not sets_preset:
         recipe.model.preset = None  # the checkpoint's shape; a preset given explicitly must agree with it
+    if deprecated:  # step counts of the stage's data, once its model keys are set
+        apply_deprecated(recipe, deprecated, stage.data.window_rate(recipe))
     return stage.validate(validate(recipe)) if check else recipe
 
 
