@@ -54,6 +54,35 @@ def test_overrides_convert_cli_strings_and_python_values():
     assert recipe_from_dict(recipe.to_dict()) == recipe
 
 
+def test_windows_are_seconds_converted_per_stage_and_the_step_counts_are_deprecated_aliases(caplog, monkeypatch):
+    import logging
+
+    from unimumo.loader.windows import Window
+
+    monkeypatch.setattr(logging.getLogger("unimumo"), "propagate", True)  # to caplog
+    joint, vqvae = _recipe(), _recipe("motion_vqvae")
+    assert (joint.data.window_s, joint.data.min_window_s, vqvae.data.window_s) == (10.0, 1.0, 1.28)
+    assert STAGES["stage2_joint"].data.window(joint) == Window(500, 50)  # code steps at 50 codes/s
+    assert STAGES["motion_vqvae"].data.window(vqvae).steps == 128  # motion frames at the VQ-VAE's 100 Hz
+    with caplog.at_level(logging.WARNING):
+        old = _recipe(**{"data.window": "24", "data__min_window": 12})
+        old_vqvae = _recipe("motion_vqvae", **{"data.window": 64, "model.config.downsample_layers": 2})  # 200 Hz
+    assert STAGES["stage2_joint"].data.window(old) == Window(24, 12) and old.data.window_s == pytest.approx(0.48)
+    assert STAGES["motion_vqvae"].data.window(old_vqvae).steps == 64 and old_vqvae.data.window_s == 0.32
+    assert "data.window=24 is deprecated" in caplog.text and "use data.window_s=0.48 (seconds)" in caplog.text
+    assert "data.min_window=12 is deprecated" in caplog.text and "use data.min_window_s=0.24" in caplog.text
+    saved = old.to_dict()  # a recipe.json written before the keys were seconds
+    saved["data"] = {**{k: v for k, v in saved["data"].items() if not k.endswith("window_s")}, "window": 24,
+                     "min_window": 12}
+    assert STAGES["stage2_joint"].data.window(recipe_from_dict(saved)) == Window(24, 12)
+    with pytest.raises(RecipeError, match="give only data.window_s"):
+        _recipe(**{"data.window": 24, "data.window_s": 1})
+    with pytest.raises(RecipeError, match="data.window: deprecated"):
+        _recipe(data={"window": 24})
+    with pytest.raises(RecipeError, match="data.window_s / data.min_window_s: 0.001 s / 1 s are under one step"):
+        _recipe(**{"data.window_s": 0.001})
+
+
 @pytest.mark.parametrize("overrides, fragment", [
     ({"optim.lrr": "1"}, "optim.lr, optim.betas"),  # unknown key: lists the allowed keys
     ({"schedule.decay": "step"}, "schedule.decay: 'step' is not allowed; choose one of cosine, linear, constant"),
