@@ -24,7 +24,7 @@ from transformers.utils import ModelOutput
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_quantizer import ResidualVectorQuantizer
-from unimumo.motion.humanml3d_features import features_to_joints
+from unimumo.motion.reconstruction_error import feature_mpjpe_mm
 
 __all__ = ["MotionVQVAEConfig", "MotionVQVAE", "MotionVQVAEOutput"]
 
@@ -238,10 +238,9 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         squared_error = (reconstruction - features).pow(2) * frame_mask
         recon_loss = squared_error.sum() / (frame_mask.sum() * self.config.feature_dim).clamp(min=1.0)
         loss = recon_loss + self.config.commitment_weight * quantizer_output.commit_loss
-        with torch.no_grad():
-            error = features_to_joints(self.denormalize(reconstruction)) - features_to_joints(self.denormalize(features))
-            per_frame = error.norm(dim=-1).mean(-1) * frame_mask.squeeze(-1)  # windows start at their own origin
-            mpjpe = 1000.0 * per_frame.sum() / frame_mask.sum().clamp(min=1.0)
+        with torch.no_grad():  # each window's joints start at its own origin; padding comes last
+            mpjpe = feature_mpjpe_mm(self.denormalize(reconstruction), self.denormalize(features),
+                                     frame_mask.squeeze(-1) > 0)
         return MotionVQVAEOutput(
             loss=loss,
             recon_loss=recon_loss,
