@@ -1,11 +1,14 @@
 """Configuration of the motion VQ-VAE (the independent motion tokenizer)."""
 from __future__ import annotations
 
+import copy
+from typing import Any, ClassVar
+
 from transformers import PretrainedConfig
 
 from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
 
-PRESETS = {
+_PRESETS: dict[str, dict[str, Any]] = {
     # Reference size (T2M-GPT-like width) with the UniMuMo 4 x 2048 residual codebook.
     "base": dict(hidden_size=512, code_dim=512, num_res_blocks=3, downsample_layers=1),
     # Tests and demos: a small network that keeps the real 4 x 2048 code space.
@@ -14,7 +17,7 @@ PRESETS = {
 
 
 class MotionVQVAEConfig(PretrainedConfig):
-    """Hyper-parameters of `MotionVQVAE`.
+    r"""Configuration of [`MotionVQVAE`].
 
     The encoder sees features at `frame_rate` = `code_rate` * 2**`downsample_layers` Hz and emits
     one code vector per 2**`downsample_layers` frames, i.e. `code_rate` codes per second.
@@ -23,7 +26,7 @@ class MotionVQVAEConfig(PretrainedConfig):
         feature_dim: width of a motion feature frame (HumanML3D: 263).
         hidden_size: channels of the convolutional encoder/decoder.
         code_dim: dimension of a codebook entry.
-        num_codebooks / codebook_size: residual quantiser levels and entries per level.
+        num_codebooks, codebook_size: residual quantiser levels and entries per level.
         num_res_blocks: dilated residual blocks per resolution (dilation grows by `dilation_growth`).
         downsample_layers: stride-2 stages between the input rate and the code rate.
         code_rate: codes per second (50, aligned 1:1 with the music codec).
@@ -33,41 +36,26 @@ class MotionVQVAEConfig(PretrainedConfig):
             from a random encoder output of the current batch.
     """
 
-    model_type = "unimumo_motion_vqvae"
+    model_type: ClassVar[str] = "unimumo_motion_vqvae"
 
-    def __init__(
-        self,
-        feature_dim: int = MOTION_FEATURE_DIM,
-        hidden_size: int = 512,
-        code_dim: int = 512,
-        num_codebooks: int = NUM_CODEBOOKS,
-        codebook_size: int = CODEBOOK_SIZE,
-        num_res_blocks: int = 3,
-        dilation_growth: int = 3,
-        downsample_layers: int = 1,
-        code_rate: int = CODE_RATE,
-        commitment_weight: float = 0.02,
-        ema_decay: float = 0.99,
-        dead_code_threshold: float = 1.0,
-        **kwargs,
-    ):
-        self.feature_dim = feature_dim
-        self.hidden_size = hidden_size
-        self.code_dim = code_dim
-        self.num_codebooks = num_codebooks
-        self.codebook_size = codebook_size
-        self.num_res_blocks = num_res_blocks
-        self.dilation_growth = dilation_growth
-        self.downsample_layers = downsample_layers
-        self.code_rate = code_rate
-        self.commitment_weight = commitment_weight
-        self.ema_decay = ema_decay
-        self.dead_code_threshold = dead_code_threshold
-        super().__init__(**kwargs)
-        self.validate()
+    feature_dim: int = MOTION_FEATURE_DIM
+    hidden_size: int = 512
+    code_dim: int = 512
+    num_codebooks: int = NUM_CODEBOOKS
+    codebook_size: int = CODEBOOK_SIZE
+    num_res_blocks: int = 3
+    dilation_growth: int = 3
+    downsample_layers: int = 1
+    code_rate: int = CODE_RATE
+    commitment_weight: float = 0.02
+    ema_decay: float = 0.99
+    dead_code_threshold: float = 1.0
 
-    def validate(self) -> None:
-        """Raise ValueError naming every invalid field."""
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        self._validate()
+
+    def _validate(self) -> None:
         problems = []
         for name in ("feature_dim", "hidden_size", "code_dim", "num_codebooks", "codebook_size", "num_res_blocks",
                      "dilation_growth", "code_rate"):
@@ -95,7 +83,9 @@ class MotionVQVAEConfig(PretrainedConfig):
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "MotionVQVAEConfig":
-        """A named configuration ("base" or "tiny") with `overrides` applied."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown MotionVQVAEConfig preset {name!r}; choose one of {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        """`base` (the reference size) or `tiny` (tests and demos), plus overrides."""
+        if name not in _PRESETS:
+            raise ValueError(f"unknown MotionVQVAEConfig preset {name!r}; choose one of {sorted(_PRESETS)}")
+        values = copy.deepcopy(_PRESETS[name])
+        values.update(overrides)
+        return cls(**values)

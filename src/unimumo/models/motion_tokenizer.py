@@ -8,7 +8,6 @@ is written next to the weights and checked on load.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from pathlib import Path
@@ -47,9 +46,7 @@ class MotionTokenizer:
     # -- construction / persistence --------------------------------------------------------
     @staticmethod
     def compute_fingerprint(model: MotionVQVAE) -> str:
-        fields = inspect.signature(MotionVQVAEConfig.__init__).parameters
-        config = {name: getattr(model.config, name) for name in fields if name not in ("self", "kwargs")}
-        config["model_type"] = model.config.model_type
+        config = {name: getattr(model.config, name) for name in MotionVQVAEConfig.__annotations__}  # its own fields
         state = {k: v for k, v in model.state_dict().items() if k not in TRAINING_ONLY_BUFFERS}
         return fingerprint_state(config, state)
 
