@@ -1,5 +1,6 @@
-# Shared environment and launch logic of the UniMuMo Slurm scripts (sourced by stage1_motion.sh,
-# stage2_joint.sh and stage3_caption.sh inside the job; not a job script itself).
+# Shared environment and launch logic of the UniMuMo Slurm scripts (sourced by the stage scripts inside the job;
+# not a job script itself). Which stage a stage starts from comes from the stage registry
+# (`unimumo-train --list-stages`), never from these scripts.
 #
 # Environment variables (all optional; sbatch exports the submitting shell's environment to the job):
 #   UNIMUMO_ROOT        repository checkout                 (default: the directory sbatch was run from)
@@ -7,14 +8,15 @@
 #   UNIMUMO_SHARDS      shard directory                      (default: $UNIMUMO_ROOT/shards)
 #   UNIMUMO_RUNS        parent directory of run directories  (default: $UNIMUMO_ROOT/runs)
 #   UNIMUMO_OUT         this stage's run directory           (default: $UNIMUMO_RUNS/<recipe>)
-#   UNIMUMO_TEXT_MODEL  local T5 directory (--text-model)
-#   UNIMUMO_MUSICGEN    local MusicGen directory stage 1 starts from (e.g. facebook/musicgen-small saved with
-#                       save_pretrained; full or decoder-only)
-#   UNIMUMO_INIT_FROM   checkpoint this stage starts from, overriding the default: UNIMUMO_MUSICGEN for stage 1,
-#                       the stage-1 export for stage 2, the stage-2 export for the caption stage
-#   UNIMUMO_STAGE1_OUT / UNIMUMO_STAGE2_OUT  run directories of stages 1 / 2 (default: $UNIMUMO_RUNS/<recipe>)
-#   UNIMUMO_DS_CONFIG   DeepSpeed config: a name in ds_configs/ or a JSON path (default: the recipe's)
-#   UNIMUMO_OVERRIDES   whitespace-separated recipe overrides, e.g. "steps=1000 optim.lr=1e-4"
+#   UNIMUMO_MUSICGEN    local MusicGen directory the first stage of the chain starts from (e.g.
+#                       facebook/musicgen-small saved with save_pretrained; full or decoder-only)
+#   UNIMUMO_INIT_FROM   checkpoint this stage starts from, overriding the default: UNIMUMO_MUSICGEN for the
+#                       first stage, else the export of the stage it starts from
+#   UNIMUMO_STAGE<N>_OUT  run directory of the chain's N-th stage, where the next one finds its export
+#                       (UNIMUMO_STAGE1_OUT, UNIMUMO_STAGE2_OUT; default: $UNIMUMO_RUNS/<recipe>)
+#   UNIMUMO_TEXT_MODEL, UNIMUMO_DS_CONFIG, UNIMUMO_OVERRIDES, ...  read by unimumo-train itself: see
+#                       `unimumo-train --help` (a flag's "env" variable; UNIMUMO_OVERRIDES holds
+#                       whitespace-separated overrides, e.g. "steps=1000 optim.lr=1e-4")
 #   MASTER_ADDR / MASTER_PORT   rendezvous (default: first node of the allocation / a port from the job id)
 #   DS_ACCELERATOR      set to "cpu" (gloo) automatically when the allocation has no GPU
 # Arguments given after the script name (sbatch slurm/stage1_motion.sh --set steps=10) go to unimumo-train.
@@ -61,17 +63,46 @@ unimumo_setup() {
   export MASTER_ADDR=${MASTER_ADDR:-$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)}
   # A fresh port per (job, restart): a requeued job never meets the previous run's sockets.
   export MASTER_PORT=${MASTER_PORT:-$((20000 + (SLURM_JOB_ID * 7 + ${SLURM_RESTART_COUNT:-0}) % 20000))}
-  UNIMUMO_SHARDS=${UNIMUMO_SHARDS:-$UNIMUMO_ROOT/shards}
+  export UNIMUMO_SHARDS=${UNIMUMO_SHARDS:-$UNIMUMO_ROOT/shards}  # unimumo-train reads it
   UNIMUMO_RUNS=${UNIMUMO_RUNS:-$UNIMUMO_ROOT/runs}
 }
 
-# Set UNIMUMO_START to the export a stage starts from: UNIMUMO_INIT_FROM, else RUN_DIR/export of the stage
-# before it (LABEL names that stage in the error when the export is missing).
-unimumo_previous_export() {
-  local label=$1 run_dir=$2
-  UNIMUMO_START=${UNIMUMO_INIT_FROM:-$run_dir/export}
-  [ -f "$UNIMUMO_START/config.json" ] \
-    || _unimumo_die "no $label export at $UNIMUMO_START (config.json missing); run $label first or set UNIMUMO_INIT_FROM"
+# The stage registry, one line per stage: NAME STARTS_FROM ("-": none), each after the stage it starts from.
+unimumo_list_stages() {
+  python -m unimumo.cli.train --list-stages || _unimumo_die "cannot list the stages with $(command -v python)"
+}
+
+# Print the 1-based position of STAGE in the chain of LIST (the output of unimumo_list_stages): the stages that
+# start from one or that one starts from, in order. Prints nothing when STAGE is not in the chain.
+unimumo_chain_position() {
+  local stage=$1 list=$2
+  awk -v stage="$stage" '{ name[NR] = $1; from[NR] = $2; if ($2 != "-") started[$2] = 1 }
+    END { for (i = 1; i <= NR; i++) if (from[i] != "-" || started[name[i]]) { n++; if (name[i] == stage) print n } }' \
+    <<< "$list"
+}
+
+# Run STAGE (unimumo_train) from where the registry says it starts: a stage that starts from another takes that
+# stage's export ($UNIMUMO_STAGE<N>_OUT/export, N its position in the chain, or $UNIMUMO_RUNS/<that stage>/export),
+# the chain's first stage UNIMUMO_MUSICGEN; UNIMUMO_INIT_FROM overrides either. Extra arguments go to unimumo-train.
+unimumo_stage() {
+  local recipe=$1; shift
+  local list from start
+  list=$(unimumo_list_stages) || exit 1
+  from=$(awk -v stage="$recipe" '$1 == stage { print $2 }' <<< "$list")
+  [ -n "$from" ] || _unimumo_die "no stage $recipe in the registry; the stages: $(awk '{ printf "%s ", $1 }' <<< "$list")"
+  if [ "$from" = - ] && [ -n "$(unimumo_chain_position "$recipe" "$list")" ]; then
+    start=${UNIMUMO_INIT_FROM:-${UNIMUMO_MUSICGEN:-}}  # the chain's first stage
+  elif [ "$from" = - ]; then
+    start=${UNIMUMO_INIT_FROM:-}  # a stage outside the chain (the motion VQ-VAE)
+  else
+    local position out_var
+    position=$(unimumo_chain_position "$from" "$list")
+    out_var=UNIMUMO_STAGE${position}_OUT
+    start=${UNIMUMO_INIT_FROM:-${!out_var:-$UNIMUMO_RUNS/$from}/export}
+    [ -f "$start/config.json" ] || _unimumo_die "no stage-$position export at $start (config.json missing); run" \
+      "$from first or set UNIMUMO_INIT_FROM"
+  fi
+  unimumo_train "$recipe" ${start:+--init-from "$start"} "$@"
 }
 
 # Tasks of the current allocation from SLURM_TASKS_PER_NODE ("2(x3),1" -> 7). A requeued job keeps the
@@ -96,14 +127,9 @@ unimumo_train() {
   if [[ $SLURM_TASKS_PER_NODE =~ ^([0-9]+)(\(x[0-9]+\))?$ ]]; then export SLURM_NTASKS_PER_NODE=${BASH_REMATCH[1]}
   else unset SLURM_NTASKS_PER_NODE; fi
   local out=${UNIMUMO_OUT:-$UNIMUMO_RUNS/$recipe}
-  # --resume is a no-op without a checkpoint and continues the run after a requeue.
-  local args=(--recipe "$recipe" --shards "$UNIMUMO_SHARDS" --out "$out" --resume)
-  [ -n "${UNIMUMO_TEXT_MODEL:-}" ] && args+=(--text-model "$UNIMUMO_TEXT_MODEL")
-  [ -n "${UNIMUMO_DS_CONFIG:-}" ] && args+=(--ds-config "$UNIMUMO_DS_CONFIG")
-  local kv overrides
-  read -r -a overrides <<< "${UNIMUMO_OVERRIDES:-}"  # split on whitespace, no glob expansion
-  for kv in "${overrides[@]}"; do args+=(--set "$kv"); done
-  args+=("$@")
+  # --resume is a no-op without a checkpoint and continues the run after a requeue. The other UNIMUMO_*
+  # settings (shards, text model, DeepSpeed config, overrides) reach unimumo-train through the environment.
+  local args=(--recipe "$recipe" --out "$out" --resume "$@")
 
   _unimumo_log "job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}): $recipe with ${SLURM_NTASKS} ranks" \
     "on ${SLURM_JOB_NODELIST} [$UNIMUMO_DEVICE], master $MASTER_ADDR:$MASTER_PORT"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Stage 1 of UniMuMo training (recipe stage1_motion): motion next-token prediction, most weights frozen.
-# Starts from the MusicGen directory in UNIMUMO_MUSICGEN (or the checkpoint in UNIMUMO_INIT_FROM); the trainer
+# The first stage of the chain (unimumo-train --list-stages): starts from the MusicGen directory in
+# UNIMUMO_MUSICGEN (or the checkpoint in UNIMUMO_INIT_FROM); the trainer
 # refuses to freeze random weights unless told to (--set init.random=true).
 #
 #   sbatch slurm/stage1_motion.sh [unimumo-train arguments, e.g. --set steps=20000]
@@ -29,5 +30,4 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
 source "$UNIMUMO_ROOT/slurm/env.sh"
 unimumo_help "$0" "$@"
 unimumo_setup
-init_from=${UNIMUMO_INIT_FROM:-${UNIMUMO_MUSICGEN:-}}
-unimumo_train stage1_motion ${init_from:+--init-from "$init_from"} "$@"
+unimumo_stage stage1_motion "$@"  # starts from the export of the stage the registry names (unimumo-train --list-stages)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Stage 2 of UniMuMo training (recipe stage2_joint): music and motion together, all modules trainable.
-# Starts from the stage-1 export ($UNIMUMO_RUNS/stage1_motion/export, or UNIMUMO_STAGE1_OUT/export,
-# or any HF directory in UNIMUMO_INIT_FROM).
+# Starts from the export of the stage the registry says it starts from (unimumo-train --list-stages):
+# $UNIMUMO_RUNS/<that stage>/export, or UNIMUMO_STAGE<N>_OUT/export, or any HF directory in UNIMUMO_INIT_FROM.
 #
 #   sbatch slurm/stage2_joint.sh [unimumo-train arguments, e.g. --set steps=100000]
 #   bash slurm/stage2_joint.sh --help
@@ -29,5 +29,4 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
 source "$UNIMUMO_ROOT/slurm/env.sh"
 unimumo_help "$0" "$@"
 unimumo_setup
-unimumo_previous_export stage-1 "${UNIMUMO_STAGE1_OUT:-$UNIMUMO_RUNS/stage1_motion}"
-unimumo_train stage2_joint --init-from "$UNIMUMO_START" "$@"
+unimumo_stage stage2_joint "$@"  # starts from the export of the stage the registry names (unimumo-train --list-stages)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Stage 3 of UniMuMo training (recipe caption): the captioning attention, projection and T5 caption decoder
-# learn to describe music and motion codes; everything else is frozen. Starts from the stage-2 export
-# ($UNIMUMO_RUNS/stage2_joint/export, or UNIMUMO_STAGE2_OUT/export, or any export in UNIMUMO_INIT_FROM); its
-# captioning attention starts as the trained causal self-attention.
+# learn to describe music and motion codes; everything else is frozen. Starts from the export of the stage the
+# registry says it starts from (unimumo-train --list-stages): $UNIMUMO_RUNS/<that stage>/export, or
+# UNIMUMO_STAGE<N>_OUT/export, or any export in UNIMUMO_INIT_FROM; its captioning attention starts as the
+# trained causal self-attention.
 #
 #   sbatch slurm/stage3_caption.sh [unimumo-train arguments, e.g. --set steps=20000]
 #   bash slurm/stage3_caption.sh --help
@@ -30,5 +31,4 @@ UNIMUMO_ROOT=${UNIMUMO_ROOT:-${SLURM_SUBMIT_DIR:-$(cd "$(dirname "$0")/.." && pw
 source "$UNIMUMO_ROOT/slurm/env.sh"
 unimumo_help "$0" "$@"
 unimumo_setup
-unimumo_previous_export stage-2 "${UNIMUMO_STAGE2_OUT:-$UNIMUMO_RUNS/stage2_joint}"
-unimumo_train caption --init-from "$UNIMUMO_START" "$@"
+unimumo_stage caption "$@"  # starts from the export of the stage the registry names (unimumo-train --list-stages)

@@ -16,12 +16,15 @@ from unimumo.constants import REQUEUE_EXIT_CODE
 pytestmark = pytest.mark.slurm
 SCRIPTS = sorted(str(path.relative_to(REPO)) for path in (REPO / "slurm").glob("*.sh"))  # every script parses
 
-# Prints one line per rank. On the first run (restart 0) it exits with REQUEUE_EXIT_CODE at once when
+# Prints one line per rank (the UNIMUMO_* settings it reads from the environment, then its arguments). On the
+# first run (restart 0) it exits with REQUEUE_EXIT_CODE at once when
 # STUB_PREEMPT=now, or when it receives USR1 when STUB_PREEMPT=usr1 (like the trainer).
 STUB_TRAIN = """#!/bin/bash
 trap 'echo "stub-train rank=$SLURM_PROCID got USR1"; exit %(code)d' USR1
 echo "stub-train rank=$SLURM_PROCID/$SLURM_NTASKS restart=${SLURM_RESTART_COUNT:-0} \
-master=$MASTER_ADDR:$MASTER_PORT accel=${DS_ACCELERATOR:-} omp=$OMP_NUM_THREADS args=$*"
+master=$MASTER_ADDR:$MASTER_PORT accel=${DS_ACCELERATOR:-} omp=$OMP_NUM_THREADS \
+env=[shards=${UNIMUMO_SHARDS:-} text_model=${UNIMUMO_TEXT_MODEL:-} ds_config=${UNIMUMO_DS_CONFIG:-} \
+overrides=${UNIMUMO_OVERRIDES:-}] args=$*"
 [ "${SLURM_RESTART_COUNT:-0}" = 0 ] || exit 0
 case "${STUB_PREEMPT:-}" in
   now) exit %(code)d ;;
@@ -91,9 +94,10 @@ def test_stage1_starts_one_rank_per_task_with_environment_settings(slurm_cluster
     lines = stub_lines(text)
     assert sorted(line.split()[1] for line in lines) == ["rank=0/2", "rank=1/2"], text
     out = tmp_path / "runs" / "stage1_motion"
-    expected_args = (f"args=--recipe stage1_motion --shards /data/shards --out {out} --resume --text-model /m/t5 --ds-config zero1 "
-                     "--set steps=3 --set optim.lr=1e-4 --init-from /m/musicgen --set log.every=5")
-    assert all(line.endswith(expected_args) for line in lines), text
+    # unimumo-train reads the UNIMUMO_* settings itself (unimumo.train.flags); the script passes what it decides
+    expected_env = "env=[shards=/data/shards text_model=/m/t5 ds_config=zero1 overrides=steps=3 optim.lr=1e-4]"
+    expected_args = f"args=--recipe stage1_motion --out {out} --resume --init-from /m/musicgen --set log.every=5"
+    assert all(line.endswith(f"{expected_env} {expected_args}") for line in lines), text
     host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
     assert len({line.split()[3] for line in lines}) == 1 and f"master={host}:" in lines[0], text
     assert "accel=cpu omp=1" in lines[0], text

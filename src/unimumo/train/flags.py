@@ -115,7 +115,9 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """Recipe keys set by UNIMUMO_* variables: the table's variables, then UNIMUMO_OVERRIDES' assignments."""
     values: dict[str, Any] = {row.key: environ[row.env] for row in FLAGS if row.env and environ.get(row.env)}
     for assignment in environ.get(OVERRIDES_ENV, "").split():
-        key, value = parse_assignment(assignment)
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise RecipeError(f"{OVERRIDES_ENV}: expected whitespace-separated key=value pairs, got {assignment!r}")
         values[key] = value
     return values
 
