@@ -17,6 +17,7 @@ import soundfile as sf
 
 from unimumo.eval.aist_inputs import genre_prompt, read_edge_slices, sequence_slices
 from unimumo.eval.beats_metrics import load_music
+from test_eval_end_to_end import tiny_model  # noqa: F401  (the tiny random UniMuMo export fixture)
 
 SLICE_CASES = (  # sequence, dance frames at 60 fps, music seconds, music sampling rate
     ("gBR_sBM_cAll_d04_mBR0_ch01", 1200, 30.0, 48000),
@@ -96,3 +97,45 @@ def test_read_edge_slices_errors_name_the_input(aist_layout, tmp_path):
     first = sorted(names)[0].split("_")[4]  # sequences are read in sorted order
     with pytest.raises(ValueError, match=rf"no music {first}\.wav or {first}\.mp3"):
         read_edge_slices(root, partial)
+
+
+def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):
+    import json
+    import math
+
+    from unimumo.cli.eval import main
+
+    root, music, names = aist_layout
+    models = synthetic_corpus / "models"
+    out = tmp_path / "m2m_aist"
+    argv = ["music2motion", "--model", str(tiny_model), "--aist", str(root), "--aist-music", str(music),
+            "--music-codec", str(models / "encodec"), "--motion-tokenizer", str(models / "motion_vqvae"),
+            "--text-tokenizer", str(models / "text_tokenizer.model"), "--out", str(out), "--device", "cpu"]
+    assert main(argv + ["--print-config"]) == 0  # the authors' settings by default, no --shards needed
+    config = json.loads(capsys.readouterr().out)
+    assert config["config"] == "AistMusic2MotionConfig" and config["shards"] is None
+    assert (config["guidance_scale"], config["top_k"], config["temperature"], config["seed"], config["seconds"]) == (
+        3.0, 250, 1.0, 42, 5.0)
+
+    assert main(argv + ["--seconds", "2", "--motion-fps", "20", "--batch-size", "32", "--render", "1"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    slices = read_edge_slices(root, music)
+    assert report["inputs"] == [piece.entry() for piece in slices]
+    assert len(report["inputs"]) == report["info"]["num_slices"] == 71
+    assert {entry["sequence"] for entry in report["inputs"]} == set(names)
+    info = report["info"]
+    assert info["guidance_scale"] == 3.0 and info["seed"] == 42 and info["seconds"] == 2.0
+    assert info["ground_truth"] == "aist" and info["ground_truth_sequences"] == 4
+    assert info["slicer"].startswith("Stanford-TML/EDGE@17c3428")
+    generated = report["metrics"]["generated"]
+    for name in ("FID_k", "FID_m", "Div_k", "Div_m", "PFC"):
+        assert math.isfinite(generated[name]), name
+    assert generated["BAS_nan"] < 71  # the slices' real music has beats
+    assert sorted(p.name for p in (out / "renders").iterdir()) == [f"0000_{slices[0].sequence}_slice0"]
+
+    # resuming with other settings is refused; bad configs are refused before anything runs
+    assert main(argv + ["--seconds", "2", "--motion-fps", "20", "--batch-size", "32", "--seed", "1"]) == 2
+    assert "different settings (seed)" in capsys.readouterr().err
+    assert main(argv[:7] + ["--out", str(tmp_path / "x"), "--seconds", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "seconds must be <= 5" in err and "--music-codec, --motion-tokenizer, --text-tokenizer" in err

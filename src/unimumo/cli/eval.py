@@ -20,6 +20,7 @@ import sys
 from typing import Callable, Sequence
 
 from unimumo.cli.common import run_command
+from unimumo.errors import UniMuMoError
 from unimumo.eval.assets import default_device
 from unimumo.eval.benchmarks import BENCHMARKS, benchmark_named, run_benchmark
 from unimumo.eval.config import config_from_args, describe
@@ -40,7 +41,6 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
     "render": ("unimumo.eval.render_files",
                "render a motion file (joints or codes) with optional music: wav, npy, bvh, GIF with beats, speed plot"),
 }
-COMMANDS.update({name: ("unimumo.eval.benchmarks", benchmark.help) for name, benchmark in BENCHMARKS.items()})
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -66,7 +66,9 @@ def _positive_float(text: str) -> float:
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
-    parser.add_argument("--shards", required=True, help="shard directory (holding manifest.json)")
+    parser.add_argument("--shards", help="shard directory (holding manifest.json); required unless the benchmark "
+                                          "reads the published inputs (music2motion --aist-music), where it only "
+                                          "names the tokenizers its manifest records")
     parser.add_argument("--out", required=True, help="output directory (reused to resume an interrupted run)")
     parser.add_argument("--split", default="test", help="split to evaluate on (default: test)")
     parser.add_argument("--num-samples", type=_positive_int, default=300,
@@ -78,8 +80,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed; batch i uses seed + i (default: 0)")
-    parser.add_argument("--guidance-scale", type=float, default=4.0, help="classifier-free guidance (default: 4)")
+    parser.add_argument("--seed", type=int, help="sampling seed; batch i uses seed + i (default: 0; 42 on the "
+                                                 "published inputs, the authors' seed)")
+    parser.add_argument("--guidance-scale", type=float,
+                        help="classifier-free guidance (default: 4; 3 on the published inputs, the authors' value)")
     parser.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default: 1)")
     parser.add_argument("--top-k", type=int, default=250, help="top-k sampling, 0 = off (default: 250)")
     parser.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling, 0 = off (default: 0)")
@@ -123,6 +127,12 @@ def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> Non
                                  f"(default: {DEFAULT_MOTION_TEXT})")
         parser.add_argument("--text-tokenizer",
                             help="sentencepiece model for --motion-text (default: the one in the shard manifest)")
+        parser.add_argument("--aist-music", metavar="DIR",
+                            help="AIST++ music, one file per music id (mBR0.wav, ...): run the published benchmark "
+                                 "instead of the shard split: the --aist test music cut into EDGE's 5 s slices "
+                                 "(0.5 s stride), the authors' genre prompt and settings; --num-samples is unused")
+        parser.add_argument("--print-config", action="store_true",
+                            help="with --aist-music: print the validated benchmark config and exit")
 
 
 def add_score_music_options(parser: argparse.ArgumentParser) -> None:
@@ -156,6 +166,11 @@ CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # regi
     "score-music": add_score_music_options,
     "score-dance": add_score_dance_options,
 }
+COMMANDS.update({name: ("unimumo.eval.benchmarks", BENCHMARKS[name].help) for name in CONFIG_OPTIONS})
+# `music2motion --aist-music DIR` runs this registry benchmark (the published inputs) instead of the shard split
+AIST_BENCHMARKS = {"music2motion": "music2motion-aist"}
+# the shard benchmarks' own defaults, where the published benchmarks default to the authors' settings instead
+SHARD_DEFAULTS = {"guidance_scale": 4.0, "seed": 0}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,16 +208,22 @@ def _print_table(table: dict) -> None:
         print(f"  {column}: {shown}")
 
 
-def run_config_command(args: argparse.Namespace) -> int:
+def run_config_command(args: argparse.Namespace, benchmark: str) -> int:
     """A registry benchmark: its config from the command line (validated once), printed or run."""
     prog = f"unimumo-eval {args.command}"
 
     def body() -> int:
-        config = config_from_args(benchmark_named(args.command).config, args)
+        config = config_from_args(benchmark_named(benchmark).config, args)
         if args.print_config:
             print(describe(config))
             return 0
-        table = run_benchmark(args.command, config)
+        try:
+            table = run_benchmark(benchmark, config)
+        except ValueError as error:
+            if isinstance(error, UniMuMoError):
+                raise
+            print(f"{prog}: error: {error}", file=sys.stderr)  # the eval modules' ValueErrors, as the other commands
+            return 2
         print(f"wrote {config.out}/metrics.json and {config.out}/metrics.md")
         _print_table(table)
         return 0
@@ -213,7 +234,15 @@ def run_config_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in CONFIG_OPTIONS:
-        return run_config_command(args)
+        return run_config_command(args, args.command)
+    if getattr(args, "aist_music", None):
+        return run_config_command(args, AIST_BENCHMARKS[args.command])
+    for name, value in SHARD_DEFAULTS.items():
+        if getattr(args, name, value) is None:
+            setattr(args, name, value)
+    if args.command != "render" and not args.shards:
+        print(f"unimumo-eval {args.command}: error: --shards DIR is required", file=sys.stderr)
+        return 2
     try:
         table = _runner(args.command)(args)
     except (ValueError, FileNotFoundError) as error:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
-from unimumo.eval.config import ScoreDanceConfig, ScoreMusicConfig, validate
+from unimumo.eval.aist_inputs import SLICER_UPSTREAM
+from unimumo.eval.config import AistMusic2MotionConfig, ScoreDanceConfig, ScoreMusicConfig, validate
 from unimumo.eval.report import Table
 
 
@@ -64,6 +65,19 @@ def _score_dance(config: ScoreDanceConfig) -> Table:
     return score_dance(config)
 
 
+def _music2motion_aist(config: AistMusic2MotionConfig) -> Table:
+    from unimumo.eval.aist_benchmarks import run_music2motion_aist
+
+    return run_music2motion_aist(config)
+
+
+register(Benchmark(
+    name="music2motion-aist", config=AistMusic2MotionConfig, run=_music2motion_aist,
+    inputs="aist_inputs.read_edge_slices: AIST++ --split music (--aist-music, by music id) cut to each dance and "
+           "sliced as EDGE (5 s, 0.5 s stride), the authors' genre prompt; ground truth the --aist test motion",
+    metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=(SLICER_UPSTREAM, "the --protocol's code"),
+    help="music -> dance on the published inputs (unimumo-eval music2motion --aist DIR --aist-music DIR)",
+))
 register(Benchmark(
     name="score-music", config=ScoreMusicConfig, run=_score_music,
     inputs="system_outputs.list_files: --generated and --reference audio files paired by sorted name "

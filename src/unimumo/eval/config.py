@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from unimumo.eval.aist_inputs import SLICE_SECONDS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.system_outputs import EvalInputError
 
@@ -61,6 +62,60 @@ class ScoreDanceConfig:
         return problems
 
 
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling settings of a generation benchmark; the defaults are the UniMuMo authors' test scripts' values."""
+
+    guidance_scale: float = 3.0
+    top_k: int = 250
+    top_p: float = 0.0
+    temperature: float = 1.0
+    seed: int = 42  # chunk i is sampled with seed + i (the authors seed once and generate one clip after another)
+    batch_size: int = 16
+
+    def problems(self) -> list[str]:
+        problems = _positive(self, "temperature", "batch_size")
+        if self.top_k < 0 or not 0.0 <= self.top_p <= 1.0:
+            problems.append(f"top_k must be >= 0 and top_p in [0, 1], got {self.top_k} and {self.top_p}")
+        return problems
+
+
+@dataclass(frozen=True)
+class AistMusic2MotionConfig(GenerationSettings):
+    """`unimumo-eval music2motion --aist DIR --aist-music DIR`: the published music-to-dance benchmark's inputs."""
+
+    model: str = ""
+    out: str = ""
+    aist: str = ""  # AIST++ root: motions/, splits/crossmodal_SPLIT.txt, ignore_list.txt (slices and ground truth)
+    aist_music: str = ""  # the AIST++ music, one file per music id (mBR0.wav, ...)
+    split: str = "test"
+    seconds: float = 5.0  # generated length; EDGE's slices are 5 s long
+    protocol: str = DEFAULT_PROTOCOL
+    motion_fps: float = 60.0
+    device: str = "cpu"
+    render: int = 4
+    shards: str | None = None  # only to find the tokenizers its manifest records
+    music_codec: str | None = None
+    motion_tokenizer: str | None = None
+    text_tokenizer: str | None = None
+
+    def problems(self) -> list[str]:
+        problems = super().problems() + _positive(self, "seconds", "motion_fps")
+        problems += [f"{name} is required" for name in ("model", "out", "aist", "aist_music") if not getattr(self, name)]
+        if self.seconds > SLICE_SECONDS:
+            problems.append(f"seconds must be <= {SLICE_SECONDS:g} (EDGE's slices are {SLICE_SECONDS:g} s), "
+                            f"got {self.seconds}")
+        if self.protocol not in PROTOCOLS:
+            problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        missing = [name for name in ("music_codec", "motion_tokenizer", "text_tokenizer") if not getattr(self, name)]
+        if self.shards is None and missing:
+            problems.append("without --shards the tokenizers must be given: " +
+                            ", ".join(f"--{name.replace('_', '-')}" for name in missing))
+        if self.render < 0:
+            problems.append(f"render must be >= 0, got {self.render}")
+        return problems
+
+
 def validate(config) -> None:
     """Raise EvalConfigError listing every problem of `config` (its `problems()`)."""
     problems = config.problems()
@@ -69,8 +124,8 @@ def validate(config) -> None:
 
 
 def config_from_args(cls, args: argparse.Namespace):
-    """The validated config `cls` from the argparse values of its fields (missing ones keep their defaults)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    """The validated config `cls` from the argparse values of its fields (missing or None: the config's default)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
     config = cls(**values)
     validate(config)
     return config
