@@ -1,11 +1,13 @@
 """`unimumo-shards build` on the synthetic corpus: real tars, ignore lists, failures, skips, determinism."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS
 from unimumo.cli.shards import EXIT_FAILURES, EXIT_USAGE, main
+from unimumo.data import shard_builder
 from unimumo.shards.format import decode_sample
 from unimumo.shards.manifest import FORMAT
 from unimumo.shards.tar_reader import read_shard
@@ -109,7 +111,13 @@ def test_exit_code_when_failures_exceed_the_limit_and_existing_output_is_protect
     assert json.loads((records_dir(out, "train") / "plan.json").read_text())["args"]["beat_tracker"] == "steady"
 
 
-def test_two_workers_build_byte_identical_shards(synthetic_corpus, tiny_shards, tmp_path):
+@pytest.mark.parametrize("plan", ["cpu", "device"])
+def test_two_workers_build_byte_identical_shards(synthetic_corpus, tiny_shards, tmp_path, monkeypatch, plan):
+    """Both stage plans: the CPU one (two calls per chunk in the workers) and, on the CPU here, the --device one
+    (per-track calls in the workers, the batched passes in this process while the workers go on)."""
+    if plan == "device":
+        cpu_stages = shard_builder.stages
+        monkeypatch.setattr(shard_builder, "stages", lambda config: cpu_stages(replace(config, device="cuda")))
     out = tmp_path / "parallel"
     assert main(build_argv(synthetic_corpus, out, "train", *TINY_SHARDS_ARGS, "--workers", "2")) == 0
     ours = json.loads((out / "manifest.json").read_text())["shards"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.pairing import MotionEntry, MusicTrack, PairDraft, draft_pair, load_motion
@@ -69,12 +70,14 @@ def load_context(config: BuildConfig) -> WorkerContext:
 
 
 def init_worker(config: BuildConfig) -> WorkerContext:
-    """Load the models for this process, with one torch thread (results must not depend on the thread count).
+    """Load the models for this process, with one torch thread and one BLAS/OpenMP thread (results must not
+    depend on the thread count, and --workers N processes must not start N x cores threads).
 
-    Called once in the main process; forked workers inherit the loaded context.
+    Called once in the main process; forked workers inherit the loaded context and the thread limits.
     """
     global _CONTEXT
     torch.set_num_threads(1)
+    threadpool_limits(1)  # numpy's OpenBLAS (librosa's mel projection) would add a spinning helper per core
     _CONTEXT = load_context(config)
     return _CONTEXT
 
@@ -176,3 +179,13 @@ def encode_motions(results: list[TrackResult]) -> list[TrackResult]:
             result.failures.append(failure(draft.file, stage, outcome, track_id=result.track_id))
         result.drafts = []
     return results
+
+
+def encode_chunk(jobs: list[tuple[int, TrackInfo, list[MotionEntry]]]) -> list[PreparedTrack]:
+    """`prepare_track` then `encode_music` over a chunk's jobs in one call (the CPU build: its audio stays here)."""
+    return encode_music([prepare_track(job) for job in jobs])
+
+
+def pair_chunk(chunk: list[PreparedTrack]) -> list[TrackResult]:
+    """`pair_track` then `encode_motions` over an encoded chunk in one call (the CPU build: its drafts stay here)."""
+    return encode_motions([pair_track(track) for track in chunk])

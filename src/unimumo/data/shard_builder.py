@@ -226,52 +226,65 @@ def slice_bounds(config: BuildConfig, tracks: int) -> tuple[int, int]:
 
 
 @dataclass
+class Stage:
+    """One step of a chunk: `fn` per track (its calls in parallel) or over the whole chunk (one batched call),
+    in a worker or (`here`) in this process."""
+    fn: Callable
+    per_track: bool
+    here: bool = False
+
+
+def stages(config: BuildConfig) -> list[Stage]:
+    """A chunk's steps. On the CPU, two calls per chunk in a worker (decode, beats and codec; pairing and motion
+    codes), so that its audio and drafts never travel between processes; on a device, the batched passes run
+    here and the per-track steps in the workers."""
+    if config.device == "cpu":
+        return [Stage(build_worker.encode_chunk, per_track=False), Stage(build_worker.pair_chunk, per_track=False)]
+    return [Stage(build_worker.prepare_track, per_track=True),
+            Stage(build_worker.encode_music, per_track=False, here=True),
+            Stage(build_worker.pair_track, per_track=True),
+            Stage(build_worker.encode_motions, per_track=False, here=True)]
+
+
+@dataclass
 class Chunk:
-    """A chunk of the plan in flight: its stage (0 decoding, 1 music codec, 2 pairing, 3 motion codes, 4 done)
-    and the handles of the stage's calls; once done, its track results."""
+    """A chunk of the plan in flight: the index of its current stage and the handles of that stage's calls."""
     handles: list
     stage: int = 0
-    results: list = field(default_factory=list)
 
 
 def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, workers: Workers,
                  window: int) -> Iterator[build_worker.TrackResult]:
     """Track results from plan position `first` on, in plan order; `jobs` start at a chunk boundary.
 
-    Up to `window` chunks are in flight; each moves to its next stage once all calls of the current one are
-    done. The batched passes (music codec, motion tokenizer) run on a device in this process, on the CPU in a
-    worker. Every track of a chunk is paired and motion-encoded, those before `first` too, so that a pair
-    always has the same batch companions.
+    Up to `window` chunks are in flight; each moves to its next stage (see `stages`) once all calls of the
+    current one are done. Every track of a chunk is paired and motion-encoded, those before `first` too, so
+    that a pair always has the same batch companions.
     """
-    chunks = [jobs[start:start + config.codec_batch] for start in range(0, len(jobs), config.codec_batch)]
-    batched = workers.submit if config.device == "cpu" else Deferred
+    steps = stages(config)
 
-    def advance(chunk: Chunk) -> None:
+    def start(stage: Stage, items: list) -> list:
+        submit = Deferred if stage.here else workers.submit
+        return [submit(stage.fn, item) for item in items] if stage.per_track else [submit(stage.fn, items)]
+
+    def outputs(chunk: Chunk) -> list:
         done = [handle.get() for handle in chunk.handles]
-        chunk.stage += 1
-        if chunk.stage == 1:
-            chunk.handles = [batched(build_worker.encode_music, done)]
-        elif chunk.stage == 2:
-            chunk.handles = [workers.submit(build_worker.pair_track, track) if track.codes is not None
-                             else Deferred(build_worker.pair_track, track) for track in done[0]]
-        elif chunk.stage == 3:
-            chunk.handles = [batched(build_worker.encode_motions, done)]
-        else:
-            chunk.handles, chunk.results = [], [result for result in done[0] if result.index >= first]
+        return done if steps[chunk.stage].per_track else done[0]
 
+    chunks = [jobs[begin:begin + config.codec_batch] for begin in range(0, len(jobs), config.codec_batch)]
     in_flight: collections.deque[Chunk] = collections.deque()
     started = 0
     while in_flight or started < len(chunks):
         while started < len(chunks) and len(in_flight) < window:
-            in_flight.append(Chunk([workers.submit(build_worker.prepare_track, job) for job in chunks[started]]))
+            in_flight.append(Chunk(start(steps[0], chunks[started])))
             started += 1
         moved = False
         for chunk in in_flight:
-            if chunk.stage < 4 and all(handle.ready() for handle in chunk.handles):
-                advance(chunk)
+            if chunk.stage < len(steps) - 1 and all(handle.ready() for handle in chunk.handles):
+                chunk.handles, chunk.stage = start(steps[chunk.stage + 1], outputs(chunk)), chunk.stage + 1
                 moved = True
-        while in_flight and in_flight[0].stage == 4:
-            yield from in_flight.popleft().results
+        while in_flight and in_flight[0].stage == len(steps) - 1 and all(h.ready() for h in in_flight[0].handles):
+            yield from (result for result in outputs(in_flight.popleft()) if result.index >= first)
             moved = True
         if not moved:
             workers.wait()
