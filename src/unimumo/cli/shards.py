@@ -49,7 +49,7 @@ def build_command(args: argparse.Namespace) -> int:
             workers=args.workers, shard_size_mb=args.shard_size_mb, pairs_per_track=args.pairs_per_track,
             seed=args.seed, resume=args.resume, max_failure_fraction=args.max_failure_fraction,
             min_beat_seconds=args.min_beat_seconds, beat_tracker=args.beat_tracker, device=args.device,
-            codec_batch=args.codec_batch, slice=args.slice,
+            codec_batch=args.codec_batch, slice=args.slice, tile=not args.no_tile,
         ).validate()
         report = build_split(config, progress=not args.no_progress)
     except (BuildError, ValueError, FileNotFoundError) as error:
@@ -170,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="build only slice I of N (0 <= I < N) of the split, into OUT/slices/I-of-N; slices are "
                             "disjoint runs of the plan, resumable one by one; combine them with `unimumo-shards merge "
                             "OUT` (slurm/build_shards.sh runs one slice per array task)")
+    build.add_argument("--no-tile", action="store_true",
+                       help="pair a motion shorter than its track with only as much music as it lasts (padded in "
+                            "training windows). By default it is repeated to fill the track, as the authors do: looped "
+                            "between two visual beats and blended over 0.25 s at each seam (sample meta \"tiling\")")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=build_command)
 

@@ -8,6 +8,11 @@ that has a visual beat close to its predicted position becomes a knot, so the wa
 visual beats on the music beats. Local slopes stay within [rate/2, 2*rate]. Without the shift, two
 steady beat grids drawn half a beat apart would share no beat at all, and the warp would have no knot.
 
+A motion shorter than the music it is paired with is first tiled (`tile_joints`): repeated from a loop
+segment between two visual beats (so the beat grid runs on across the seam), each repeat moved to where the
+last one ended and blended into it over LOOP_CROSSFADE_SECONDS, as the authors repeat short motions to fill
+the 30 s of music (hanyangclarence/UniMuMo, preprocessing/get_aligned_motion_code.py: np.tile, no blend).
+
 Beats and the alignment score come from `unimumo.rhythm`. Visual beats here differ from the evaluation's
 kinematic beats on purpose: lighter smoothing, a minimum gap and a prominence threshold, so that only
 clear beats become warp knots.
@@ -29,6 +34,8 @@ VISUAL_BEAT_MIN_GAP_SECONDS = 0.2
 VISUAL_BEAT_MIN_PROMINENCE = 0.05  # fraction of the speed's range
 ALIGNMENT_SIGMA_SECONDS = 0.1
 PHASE_TOLERANCE = 0.1  # music beats count as on one phase when their offsets agree within 0.1 beat period
+LOOP_CROSSFADE_SECONDS = 0.25  # a repeat is blended into the previous one over this time
+LOOP_MIN_FRACTION = 0.5  # a loop segment spans at least this fraction of the clip
 
 
 def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = VISUAL_BEAT_MIN_GAP_SECONDS) -> np.ndarray:
@@ -174,3 +181,68 @@ def warp_joints(joints: np.ndarray, fps: float, warp: TimeWarp, duration: float,
     """Resample joints [N,22,3] (at `fps`) on the warped time grid: frame k shows motion time warp(k / out_fps)."""
     num_out = int(round(duration * out_fps)) + 1
     return interpolate_frames(np.asarray(joints), warp(np.arange(num_out) / out_fps) * fps).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """How a motion was tiled: frames [start, end] repeated `repeats` times after the clip's first `end` frames."""
+
+    start: int
+    end: int
+    repeats: int
+    crossfade: int  # frames over which each repeat is blended into the previous one
+
+    def as_meta(self, fps: float) -> dict:
+        return {"loop_start_s": round(self.start / fps, 4), "loop_end_s": round(self.end / fps, 4),
+                "repeats": self.repeats, "crossfade_s": round(self.crossfade / fps, 4)}
+
+
+def pose(joints: np.ndarray) -> np.ndarray:
+    """Joints [N,22,3] with the root's horizontal position (x, z) removed: the body pose and height."""
+    centred = np.array(joints, dtype=np.float64)
+    centred[..., [0, 2]] -= centred[:, :1, [0, 2]]
+    return centred
+
+
+def loop_frames(joints: np.ndarray, fps: float, beat_times: np.ndarray) -> tuple[int, int]:
+    """The loop segment (start, end frames): of the visual-beat pairs at least LOOP_MIN_FRACTION of the clip
+    apart, the one whose poses match best (the seam then falls on a beat, and needs the least blending);
+    the whole clip when there are no such beats."""
+    last = len(joints) - 1
+    frames = np.unique(np.clip(np.round(np.asarray(beat_times) * fps).astype(np.int64), 0, last))
+    starts, ends = np.meshgrid(frames, frames, indexing="ij")
+    ok = ends - starts >= max(LOOP_MIN_FRACTION * last, 1)
+    if not ok.any():
+        return 0, last
+    poses = pose(joints)
+    mismatch = np.linalg.norm(poses[starts[ok]] - poses[ends[ok]], axis=-1).mean(axis=-1)
+    best = int(np.argmin(mismatch))
+    return int(starts[ok][best]), int(ends[ok][best])
+
+
+def tile_joints(joints: np.ndarray, fps: float, beat_times: np.ndarray,
+                min_seconds: float) -> tuple[np.ndarray, Loop | None]:
+    """Joints [N,22,3] extended to last at least `min_seconds` (None: already long enough).
+
+    The clip plays to the loop end, then the loop segment (`loop_frames`) repeats. Each repeat is moved
+    horizontally to start where the previous one ended, and the remaining pose mismatch at the seam is
+    blended out over LOOP_CROSSFADE_SECONDS (linearly), so no joint jumps.
+    """
+    needed = int(np.ceil(min_seconds * fps)) + 1
+    if len(joints) >= needed:
+        return joints, None
+    start, end = loop_frames(joints, fps, beat_times)
+    length = end - start
+    crossfade = int(min(max(round(LOOP_CROSSFADE_SECONDS * fps), 1), length))
+    segment = np.asarray(joints[start + 1:end + 1], dtype=np.float64)
+    fade = np.clip(1.0 - np.arange(1, length + 1) / crossfade, 0.0, 1.0)[:, None, None]
+    pieces, total, repeats = [np.asarray(joints[:end + 1], dtype=np.float64)], end + 1, 0
+    while total < needed:
+        previous = pieces[-1][-1]
+        shift = np.zeros(3)
+        shift[[0, 2]] = previous[0, [0, 2]] - joints[start, 0, [0, 2]]
+        mismatch = previous - (joints[start] + shift)
+        pieces.append(segment + shift + fade * mismatch)
+        total, repeats = total + length, repeats + 1
+    tiled = np.concatenate(pieces)[:needed].astype(np.float32)
+    return tiled, Loop(start=start, end=end, repeats=repeats, crossfade=crossfade)

@@ -17,7 +17,7 @@ DEVICES = ("cpu", "cuda")
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
 CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
-                  "device", "slice")
+                  "device", "slice", "tile")
 SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
 
 
@@ -42,6 +42,7 @@ class BuildConfig:
     device: str = "cpu"  # where the music codec runs
     codec_batch: int = 8  # tracks per codec forward pass (and the plan's chunk size, see shard_builder)
     slice: str | None = None  # "i/n": build only slice i of n of the split (written under out/slices/i-of-n)
+    tile: bool = True  # repeat motions shorter than their track to fill it (pairing.fill_window)
 
     @property
     def slice_index_count(self) -> tuple[int, int]:

@@ -146,7 +146,7 @@ def pair_track(prepared: PreparedTrack) -> TrackResult:
         try:
             result.drafts.append(draft_pair(
                 track, load_motion(entry), pair, seed=config.seed, split=config.split, motion_file=entry.path,
-                motion_tokenizer=_CONTEXT.motion_tokenizer, text_tokenizer=_CONTEXT.text_tokenizer,
+                motion_tokenizer=_CONTEXT.motion_tokenizer, text_tokenizer=_CONTEXT.text_tokenizer, tile=config.tile,
             ))
         except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay
             result.failures.append(failure(entry.path, "pair", error, track_id=info.id))

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from unimumo.constants import CODE_RATE
-from unimumo.data.alignment import beat_alignment, place_pair, visual_beats, warp_joints
+from unimumo.data.alignment import (beat_alignment, beat_period, folded_rate, place_pair, tile_joints, visual_beats,
+                                    warp_joints)
 from unimumo.data.captions import MUSIC_TEMPLATES, motion_caption, music_caption
 from unimumo.shards.format import encode_sample
 from unimumo.data.sources import aist, humanml3d
@@ -54,6 +55,18 @@ def load_motion(entry: MotionEntry) -> LoadedMotion:
     clip = READERS[entry.source](Path(entry.path))
     joints = clip.joints if clip.joints is not None else features_to_joints(clip.features)
     return LoadedMotion(clip=clip, joints=joints, beats=visual_beats(joints, clip.fps))
+
+
+def fill_window(motion: LoadedMotion, track: "MusicTrack") -> tuple[LoadedMotion, dict | None]:
+    """The motion tiled (`alignment.tile_joints`) to cover the whole track at the beat-matching rate, plus one
+    motion beat period of room for the phase shift; with the tiling's sample metadata (None: long enough)."""
+    period = beat_period(motion.beats)
+    seconds = folded_rate(period, beat_period(track.beats)) * track.duration + (period or 1.0)
+    joints, loop = tile_joints(motion.joints, motion.clip.fps, motion.beats, seconds)
+    if loop is None:
+        return motion, None
+    tiled = LoadedMotion(clip=motion.clip, joints=joints, beats=visual_beats(joints, motion.clip.fps))
+    return tiled, loop.as_meta(motion.clip.fps)
 
 
 def pair_rng(seed: int, split: str, track_id: str, pair: int | None = None) -> random.Random:
@@ -110,14 +123,18 @@ class PairDraft:
 
 
 def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str, motion_file: str,
-               motion_tokenizer, text_tokenizer) -> PairDraft:
+               motion_tokenizer, text_tokenizer, tile: bool = True) -> PairDraft:
     """One pair up to its motion codes: the music span and the beat-warped motion over it, captioned.
+
+    With `tile` a motion shorter than the track is first repeated to fill it (`fill_window`), so the pair
+    spans the whole track; without, the pair lasts as long as the motion.
 
     `motion_tokenizer` only checks that it accepts the warped features (`check_clip`) and counts their code
     steps, so that one bad pair never fails the batch it would be encoded in.
     """
     rng = pair_rng(seed, split, track.info.id, pair)
     fps = motion.clip.fps
+    motion, tiling = fill_window(motion, track) if tile else (motion, None)
     placement = place_pair(track.beats, track.duration, motion.beats, motion.duration, rng)
     joints = warp_joints(motion.joints, fps, placement.warp, placement.duration, fps)
     features, motion_steps = motion_tokenizer.check_clip(joints_to_features(joints, fps=fps), fps, motion_file)
@@ -154,6 +171,7 @@ def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int,
             "warp_rate": round(placement.warp.rate, 4),
             "warp_anchors": placement.warp.num_anchors,
         },
+        "tiling": tiling,
         "beat_alignment": {
             "before_warp": round(beat_alignment(beats, unwarped_beats[unwarped_beats >= 0]), 4),
             "after_warp": round(beat_alignment(beats, warped_beats), 4),
