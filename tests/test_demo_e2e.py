@@ -34,6 +34,7 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
         run = work / "runs" / stage
         assert (run / "export" / "config.json").exists(), stage
         assert (run / "checkpoints" / "latest").exists(), stage
+        assert (run / "best" / "unimumo_best.json").is_file(), stage  # validated on the held-out split
         lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
         assert lines and all(math.isfinite(line["loss"]) for line in lines if "loss" in line), stage
     assert list((work / "runs" / "stage2_joint" / "tensorboard").rglob("events.out.tfevents.*"))
@@ -53,6 +54,7 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     assert (evaluation / "metrics.md").exists()
     summary = (work / "SUMMARY.txt").read_text()
     assert str(evaluation / "metrics.md") in summary
+    assert "held-out loss by step" in summary and " mm)" in summary  # the validation curves (VQ-VAE: MPJPE)
     captions = work / "eval" / "caption"
     table = json.loads((captions / "metrics.json").read_text())["metrics"]
     assert set(table) == {"music", "motion"}

@@ -3,12 +3,14 @@
 Steps, each a real command of this package run as a subprocess (logs in WORK/logs/):
 
 1. corpus        `unimumo-shards synth` (skipped when real data directories are given)
-2. motion_vqvae  train the motion VQ-VAE briefly with DeepSpeed (skipped with --motion-tokenizer)
+2. motion_vqvae  train the motion VQ-VAE briefly with DeepSpeed (skipped with --motion-tokenizer), validated on
+                 the corpus's held-out val motions (reconstruction error in mm)
 3. shards        `unimumo-shards build` for train / val / test with the frozen tokenizers
 4. the chain     `unimumo-train --recipe STAGE` on N ranks (torchrun) for every stage of the registry's chain
                  (`unimumo-train --list-stages`): stage1_motion from MUSICGEN (the synthetic corpus brings a
                  tiny random MusicgenForConditionalGeneration, models/musicgen), stage2_joint from stage 1's
-                 export, caption from stage 2's export
+                 export, caption from stage 2's export; each validated 4 times on the val shards (best/ export,
+                 the curves in the summary)
 5. eval          `unimumo-eval music2motion` on the model of the last stage that generates music and motion,
                  `unimumo-eval caption` (BLEU/ROUGE-L) on the captioner, both on the test split
 
@@ -32,6 +34,7 @@ from typing import Callable
 from unimumo.cli.common import add_log_level, run_command
 from unimumo.shards.manifest import Manifest
 from unimumo.train.stages import Stage, chain
+from unimumo.train.validation import read_best, validation_curve
 from unimumo.utils.io import atomic_write_text
 from unimumo.utils.log import get_logger
 
@@ -152,6 +155,28 @@ def motion_sources(config: DemoConfig) -> list[str]:
     return ["--aist", str(config.aist)] + (["--humanml3d", str(config.humanml3d)] if config.humanml3d else [])
 
 
+def validation_args(steps: int) -> list[str]:
+    """Four validation passes over a run of `steps` steps, two micro batches of the val split each."""
+    return ["--set", f"validation.every={max(1, steps // 4)}", "--set", "validation.batches=2"]
+
+
+def validation_table(runs: dict[str, Path]) -> list[str]:
+    """Summary lines: each run's validation curve, `step: val/loss` (VQ-VAE: and MPJPE), * marking best/."""
+    lines = []
+    for name, run in runs.items():
+        curve, best = validation_curve(run), read_best(run).get("step")
+        points = []
+        for step, values in sorted(curve.items()):
+            loss, mpjpe = values.get("loss"), values.get("mpjpe_mm")
+            point = f"{step}: {'nan' if loss is None else f'{loss:.3f}'}"
+            point += f" ({mpjpe:.0f} mm)" if mpjpe is not None else ""
+            points.append(point + ("*" if step == best else ""))
+        if points:
+            lines.append(f"    {name:<16}{'  '.join(points)}")
+    header = "  validation        held-out loss by step (* = best/, the lowest; VQ-VAE: and MPJPE)"
+    return [header, *lines] if lines else []
+
+
 def torchrun(config: DemoConfig, *args: str) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.nproc),
             "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.cli.train", *args]
@@ -222,7 +247,8 @@ def run_demo(config: DemoConfig) -> int:
             config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_sources(config), "--ds-config", config.ds_config,
             "--set", f"steps={config.vqvae_steps}", "--set", "schedule.warmup_steps=5",
             "--set", f"data.global_batch={global_batch(16, config.nproc, 32)}", "--set", "data.micro_batch=16",
-            "--set", f"seed={config.seed}", *(["--set", "model.preset=tiny"] if synthetic else [])),
+            "--set", f"seed={config.seed}", *validation_args(config.vqvae_steps),
+            *(["--set", "model.preset=tiny"] if synthetic else [])),
             work, done=(vq_run / "export" / "config.json").exists)
         motion_tokenizer = vq_run / "export"
 
@@ -251,7 +277,7 @@ def run_demo(config: DemoConfig) -> int:
         start = config.musicgen if stage.starts_from is None else runs[stage.starts_from] / "export"
         run_step(stage.name, torchrun(config, "--recipe", stage.name, "--out", str(run), *lm_args,
                                       "--init-from", str(start), "--set", f"steps={config.steps(position)}",
-                                      "--resume"),
+                                      *validation_args(config.steps(position)), "--resume"),
                  work, done=(run / "export" / "config.json").exists)
     generator, captioner = runs[generating_stage().name], runs[captioning_stage().name]
 
@@ -272,7 +298,8 @@ def run_demo(config: DemoConfig) -> int:
         f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
         f"  shards            {shards} (manifest.json, failures.jsonl)",
         f"  motion tokenizer  {motion_tokenizer}",
-        f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, metrics.jsonl)",
+        f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, best/, metrics.jsonl)",
+        *validation_table({"motion_vqvae": work / "runs" / "motion_vqvae", **runs}),
         f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
         f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
         f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",

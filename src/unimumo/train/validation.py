@@ -215,6 +215,21 @@ class Validation:
         return {**summary, "reason": self.stop_reason} if self.stop_reason else summary
 
 
+def validation_curve(out: str | Path) -> dict[int, dict[str, float | None]]:
+    """step -> the values of that step's validation line in OUT/metrics.jsonl (without the "val/" prefix)."""
+    path = Path(out) / "metrics.jsonl"
+    curve = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut short by a kill
+            continue
+        if record.get("split") == "val":
+            curve[record["step"]] = {key.removeprefix(PREFIX): value for key, value in record.items()
+                                     if key.startswith(PREFIX)}
+    return curve
+
+
 def read_best(out: str | Path) -> dict:
     """OUT/best/unimumo_best.json ({} when there is none or it cannot be read)."""
     path = Path(out) / BEST_DIR / BEST_RECORD
