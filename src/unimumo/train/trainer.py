@@ -33,6 +33,7 @@ from unimumo.train.signals import StopRequest
 from unimumo.train.stages import STAGES, build_components, seed_all, trainable_table
 from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token,
                                         max_memory_bytes, summary_line)
+from unimumo.train.validation import Validation
 from unimumo.utils.io import atomic_write_json, atomic_write_text
 from unimumo.utils.log import get_logger
 
@@ -79,6 +80,8 @@ class Trainer:
         self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
         self.accumulation = ds_config["gradient_accumulation_steps"]
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
+        self.validation = Validation(stage, recipe, engine=self.engine, objective=self.objective, reduce=self._reduce,
+                                     train_data=self.data, rank=self.rank, world_size=self.world, out=self.out)
 
         self.step = 0
         self.skipped = 0  # micro batches dropped for a non-finite loss, over the whole run
@@ -115,6 +118,7 @@ class Trainer:
             self.checkpoints.prepare_universal()
         client = self.checkpoints.load(self.engine, universal=reshard)
         self.step, self.skipped = client["step"], client["skipped_steps"]
+        self.validation.resume(client.get("validation"), self.step, self.checkpoints.root)
         ranks = client["ranks"]
         if reshard:
             self.data.load_elastic_state([state["loader"] for state in ranks])
@@ -203,7 +207,8 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         meta = dict(self.model_description, recipe=self.recipe.to_dict(), step=self.step, world_size=self.world)
         return self.checkpoints.save(
-            self.engine, self.step, meta=meta, client_state={"skipped_steps": self.skipped},
+            self.engine, self.step, meta=meta,
+            client_state={"skipped_steps": self.skipped, "validation": self.validation.state_dict()},
             rank_state={"loader": self.data.state_dict(), "rng": capture_rng()})
 
     def export(self, checkpoint: Path) -> Path:
@@ -225,7 +230,7 @@ class Trainer:
         batches = iter(self.data)
         last_saved, status = None, "completed"
         try:
-            while self.step < recipe.steps:
+            while self.step < recipe.steps and not self.validation.stop_reason:
                 log_step = (self.step + 1) % recipe.log.every == 0 or self.step + 1 == recipe.steps
                 values, tokens, samples = self._train_step(batches, log_step)
                 window.add(values, tokens, samples)
@@ -233,9 +238,13 @@ class Trainer:
                 bar.set_postfix(loss=f"{values.get('loss', float('nan')):.4f}", refresh=False)
                 if log_step:
                     self._log(window, bar)
+                checked = self.validation.after_step(self.step, self.metrics)  # a pass when one is due, else None
                 preempted = stop.any_rank(self.device)
-                if preempted or self.step % recipe.checkpoint.every == 0 or self.step == recipe.steps:
+                if preempted or self.step % recipe.checkpoint.every == 0 or self.step == recipe.steps or (
+                        checked and checked.needs_checkpoint):
                     last_saved = self.save_checkpoint()
+                if checked and checked.improved:
+                    self.validation.export_best(last_saved)
                 if preempted:
                     status = "preempted"
                     break
@@ -256,7 +265,7 @@ class Trainer:
             last_saved = self.checkpoints.root / tag_for(self.step)
         export = self.export(last_saved)
         return {"status": status, "exit_code": 0, "step": self.step, "checkpoint": str(last_saved),
-                "export": str(export), "skipped_steps": self.skipped}
+                "export": str(export), "skipped_steps": self.skipped, **self.validation.summary()}
 
     def _log(self, window: WindowStats, bar: tqdm) -> None:
         values = window.summary()
