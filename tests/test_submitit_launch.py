@@ -38,7 +38,8 @@ def test_debug_job_runs_the_trainer_with_recipe_paths_and_rank_environment(recor
     assert job.result() == {"status": "completed", "exit_code": 0, "step": 3}
     (call,) = recorded_runs
     assert call["recipe"] == "stage2_joint"
-    assert call["overrides"] == {"out": str(tmp_path / "run"), "optim.lr": 1e-4, "data.shards": str(tmp_path / "shards"),
+    assert call["overrides"] == {"out": str(tmp_path / "run"), "optim.lr": 1e-4,
+                                 "data.shards": str(tmp_path / "shards"),
                                  "text_model": "/m/t5", "init_from": str(tmp_path / "s1" / "export"),
                                  "ds_config": "zero3", "resume": True}
     env = call["env"]

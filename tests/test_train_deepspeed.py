@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from training_runs import free_port
+from training_runs import NO_DROPOUT, TINY_RECIPE, free_port
 from unimumo.constants import REQUEUE_EXIT_CODE
 from unimumo.train import checkpoint as ckpt
 
@@ -33,9 +33,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
-TINY = {"data.window_s": 0.48, "data.micro_batch": 2, "data.shuffle_buffer": 8, "schedule.warmup_steps": 2,
-        "log.every": 1, "log.progress_bar": "false", "model.config.dropout": 0, "model.config.condition_dropout": 0,
-        "seed": 3, "model.preset": "tiny", "data.num_workers": 0}
+TINY = {**TINY_RECIPE, **NO_DROPOUT}
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from training_runs import TINY_RECIPE, set_args
 from unimumo.train.recipes import RecipeError, default_num_workers
 from unimumo.train.stages import STAGES, build_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 # a single-process CPU run of the tiny model: a few steps, no loader workers
-TINY = ["--set", "model.preset=tiny", "--set", "data.window_s=0.48", "--set", "data.micro_batch=2", "--set",
-        "data.global_batch=2", "--set", "data.num_workers=0", "--set", "log.progress_bar=false", "--set",
-        "schedule.warmup_steps=1", "--set", "optim.lr=1e-3", "--ds-config", "cpu_zero0"]
+TINY = [*set_args({**TINY_RECIPE, "data.global_batch": 2, "schedule.warmup_steps": 1, "optim.lr": 1e-3}),
+        "--ds-config", "cpu_zero0"]
 
 
 def train(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
-"""Helpers shared by the tests that launch real training processes: a free rendezvous port, and one
-`unimumo-train` run in a single process (ZeRO-0 on the CPU) that returns its metric lines."""
+"""Helpers shared by the tests that launch real training processes: the tiny recipe they start from, a free
+rendezvous port, and one `unimumo-train` run in a single process (ZeRO-0 on the CPU) that returns its metric lines."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,18 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The tiny recipe of the training tests: the tiny LM, 0.48 s windows (24 code steps), micro batch 2, no loader
+# workers, 2 warm-up steps, a metric line per step, no progress bar. Each test adds its steps and batch sizes.
+TINY_RECIPE = {"model.preset": "tiny", "data.window_s": 0.48, "data.micro_batch": 2, "data.shuffle_buffer": 8,
+               "data.num_workers": 0, "schedule.warmup_steps": 2, "log.every": 1, "log.progress_bar": "false",
+               "seed": 3}
+NO_DROPOUT = {"model.config.dropout": 0, "model.config.condition_dropout": 0}  # runs compared with a plain loop
+
+
+def set_args(overrides: dict) -> list[str]:
+    """`--set key=value` arguments of unimumo-train for `overrides`."""
+    return [arg for key, value in overrides.items() for arg in ("--set", f"{key}={value}")]
 
 
 def free_port() -> int:

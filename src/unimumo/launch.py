@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import submitit
 
@@ -128,7 +129,8 @@ def submit(
     if cluster not in CLUSTERS + (None,):
         raise SubmitError(f"cluster must be one of {', '.join(CLUSTERS)} or None, got {cluster!r}")
     if nodes < 1 or gpus_per_node < 0 or cpus_per_task < 1:
-        raise SubmitError(f"need nodes >= 1, gpus_per_node >= 0, cpus_per_task >= 1; got {nodes}, {gpus_per_node}, {cpus_per_task}")
+        raise SubmitError(f"need nodes >= 1, gpus_per_node >= 0, cpus_per_task >= 1; got {nodes}, {gpus_per_node}, "
+                          f"{cpus_per_task}")
     cpu_only = gpus_per_node == 0
     tasks_per_node = tasks_per_node or gpus_per_node or 1
     paths = {name: str(value) if isinstance(value, Path) else value for name, value in run_args.items()

@@ -11,14 +11,11 @@ from pathlib import Path
 import torch
 
 from slurm.jobs import CPU_ALLOCATION, assert_completed, clean_env, sbatch, wait_for_job
+from training_runs import TINY_RECIPE
 
 STEPS = 40
 # A tiny recipe: 2 ranks x micro batch 2, 24-step windows, a checkpoint only at the end (or on a signal).
-TINY_OVERRIDES = {
-    "steps": STEPS, "data.global_batch": 4, "data.micro_batch": 2, "data.window_s": 0.48, "data.shuffle_buffer": 8,
-    "schedule.warmup_steps": 2, "log.every": 1, "log.progress_bar": "false", "checkpoint.every": 1000, "seed": 3,
-    "model.preset": "tiny", "data.num_workers": 0,
-}
+TINY_OVERRIDES = {**TINY_RECIPE, "steps": STEPS, "data.global_batch": 4, "checkpoint.every": 1000}
 
 
 def job_env(shards: Path, corpus: Path, out: Path, overrides: dict, **extra: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from unimumo.cli.common import add_log_level, run_command
 from unimumo.launch import CLUSTERS, DEFAULT_FOLDER, chain_text, submit

@@ -27,8 +27,9 @@ examples:
 
 the LM stages start from the export of the stage before them (--list-stages: NAME STARTS_FROM, one line each);
 the first from a MusicGen directory (facebook/musicgen-small saved locally, full or decoder-only). A checkpoint
-fixes the model shape (without --init-from the recipes build the MusicGen-small shape, model.preset=small); every weight must
-come from it, from --text-model or from the documented MusicGen mapping, or be allowed by --allow-random-init.
+fixes the model shape (without --init-from the recipes build the MusicGen-small shape, model.preset=small); every
+weight must come from it, from --text-model or from the documented MusicGen mapping, or be allowed by
+--allow-random-init.
 
 run directory: OUT/checkpoints/{global_stepN,latest}, OUT/export (HF, written at the end), OUT/metrics.jsonl,
 OUT/tensorboard/, OUT/recipe.json. On SIGUSR1/SIGTERM the current step finishes, a checkpoint is written and

@@ -7,8 +7,9 @@ shard loader (unimumo.loader); `MOTION_WINDOWS` (train/motion_windows.py) reads 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from unimumo.constants import CODE_RATE
 from unimumo.loader.windows import Window

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from unimumo.train.recipes import RecipeError, parse_assignment
 
