@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from unimumo.rhythm import warm_up_beat_tracker  # noqa: E402
+from unimumo.rhythm import DEFAULT_BEAT_TRACKER, warm_up_beat_tracker  # noqa: E402
 from unimumo.cli.shards import main as shards_main  # noqa: E402
 from unimumo.data.synthetic_corpus import SyntheticCorpusConfig, build_argv, write_synthetic_corpus  # noqa: E402
 from unimumo.shards.manifest import Manifest  # noqa: E402
@@ -76,7 +76,7 @@ def main() -> None:
         config = SyntheticCorpusConfig(tracks=tracks, motions=12, min_track_seconds=28.0, max_track_seconds=30.0,
                                        aist_seconds=40.0)
         corpus = write_synthetic_corpus(Path(tmp) / "corpus", config)
-        warm_up_beat_tracker()  # one-off numba compile, so neither build pays it
+        warm_up_beat_tracker(DEFAULT_BEAT_TRACKER)  # one-off numba compile, so neither build pays it
         for repeat in range(repeats):
             for workers in ((1, 2) if repeat % 2 == 0 else (2, 1)):  # alternate the order
                 work_s, total_s, cpu_s, count, digest = timed_build(corpus, Path(tmp) / f"w{workers}_r{repeat}",

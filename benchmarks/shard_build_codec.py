@@ -33,7 +33,7 @@ from unimumo.cli.shards import main as shards_main  # noqa: E402
 from unimumo.data.sources.music4all import list_tracks, load_audio  # noqa: E402
 from unimumo.data.synthetic_corpus import SyntheticCorpusConfig, build_argv, write_synthetic_corpus  # noqa: E402
 from unimumo.models.music_codec import MusicCodec, encodec_32khz_config  # noqa: E402
-from unimumo.rhythm import warm_up_beat_tracker  # noqa: E402
+from unimumo.rhythm import DEFAULT_BEAT_TRACKER, warm_up_beat_tracker  # noqa: E402
 
 TARGET = 0.8
 MUSIC4ALL_TRACKS = 109_269
@@ -57,7 +57,7 @@ def main() -> None:
         codec_dir = Path(tmp) / "encodec_32khz"
         torch.manual_seed(0)
         EncodecModel(encodec_32khz_config()).save_pretrained(codec_dir)
-        warm_up_beat_tracker()
+        warm_up_beat_tracker(DEFAULT_BEAT_TRACKER)
 
         codec = MusicCodec.from_pretrained(codec_dir).to(args.device)
         good = {t["id"] for t in json.loads((corpus / "corpus.json").read_text())["music4all"] if t["kind"] == "good"}

@@ -1,17 +1,20 @@
 """The dance benchmarks' ground truth (real AIST++ motion or the reconstruction), protocol check and music beats."""
 import argparse
+import json
 import pickle
 
 import numpy as np
 import pytest
 
 from unimumo.data.sources import aist
-from unimumo.eval.dance_benchmark import (aist_ground_truth, benchmark_protocol, ground_truth_kind, music_beat_times,
-                                          scored_ground_truth)
+from unimumo.eval.assets import shards_beat_tracker
+from unimumo.eval.dance_benchmark import (aist_ground_truth, benchmark_beat_tracker, benchmark_protocol,
+                                          ground_truth_kind, music_beat_times, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.protocols import get_protocol
 from unimumo.motion.resample import resample_motion
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
+from unimumo.shards.manifest import FORMAT, MANIFEST_NAME
 
 SCALING = 93.0
 LENGTHS = {"gBR_sBM_cAll_d04_mBR0_ch01": 1300, "gPO_sBM_cAll_d10_mPO1_ch02": 240, "gJS_sBM_cAll_d01_mJS2_ch03": 300,
@@ -123,7 +126,41 @@ def test_music_beats_follow_the_protocol():
     published, extractor = music_beat_times([clicks], sampling_rate, get_protocol("unimumo"))
     assert extractor.startswith("Bailando onset beats")
     np.testing.assert_array_equal(published[0], onset_beat_frames(clicks, sampling_rate) / 60.0)
-    corrected, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"))
-    assert extractor.startswith("the shard builder's default beat tracker (steady)")
-    np.testing.assert_array_equal(corrected[0], track_beats(clicks, sampling_rate).beats)
+    corrected, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"), "steady")
+    assert extractor.startswith("the shard builder's beat tracker (steady)")
+    np.testing.assert_array_equal(corrected[0], track_beats(clicks, sampling_rate, "steady").beats)
     assert np.abs(corrected[0][:, None] - np.arange(0.3, 6.0, 0.5)).min(axis=1).max() < 0.03  # on the clicks
+    other, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"), "librosa")
+    assert extractor.startswith("the shard builder's beat tracker (librosa)")
+    np.testing.assert_array_equal(other[0], track_beats(clicks, sampling_rate, "librosa").beats)
+    with pytest.raises(ValueError, match="corrected tracks music beats as the shard builder did"):
+        music_beat_times([clicks], sampling_rate, get_protocol("corrected"))
+
+
+def _manifest(directory, trackers):
+    """A shard directory whose manifest records `trackers` {split: beat tracker or None}."""
+    splits = {split: {"build_args": {} if tracker is None else {"beat_tracker": tracker}}
+              for split, tracker in trackers.items()}
+    directory.mkdir()
+    (directory / MANIFEST_NAME).write_text(json.dumps({"format": FORMAT, "tokenizers": {}, "shards": [],
+                                                       "splits": splits}))
+    return directory
+
+
+def test_the_corrected_protocol_takes_the_beat_tracker_the_manifest_records(tmp_path):
+    corrected, published = get_protocol("corrected"), get_protocol("unimumo")
+    shards = _manifest(tmp_path / "shards", {"train": "librosa", "test": "librosa"})
+    assert benchmark_beat_tracker(corrected, shards, "test") == "librosa"
+    assert benchmark_beat_tracker(corrected, shards, None) == "librosa"  # every split agrees
+    assert benchmark_beat_tracker(published, shards, "test") is None  # Bailando's onset beats need none
+    assert benchmark_beat_tracker(corrected, None, None) == "steady"  # no shards: the builder's default
+    old = _manifest(tmp_path / "old", {"test": None})
+    assert benchmark_beat_tracker(published, old, "test") is None  # only `corrected` reads the record
+    with pytest.raises(ValueError, match=r"old/manifest.json: records no splits.test.build_args.beat_tracker"):
+        benchmark_beat_tracker(corrected, old, "test")
+    mixed = _manifest(tmp_path / "mixed", {"train": "steady", "test": "librosa"})
+    with pytest.raises(ValueError, match=r"splits.\*.build_args.beat_tracker: the splits were built with different"):
+        shards_beat_tracker(mixed, None)
+    unknown = _manifest(tmp_path / "unknown", {"test": "madmom"})
+    with pytest.raises(ValueError, match="splits.test.build_args.beat_tracker: beat tracker must be one of"):
+        shards_beat_tracker(unknown, "test")

@@ -11,7 +11,9 @@
   `beats_tempo` (the median span of 4 beats), not a quantised estimate. It is confident when the beats are
   regular (REGULAR_FRACTION of the intervals within REGULAR_TOLERANCE of the median) and, for steady, the
   onsets are periodic (`pulse_clarity` >= STEADY_CLARITY), for essentia its five trackers agree (its
-  confidence >= TEMPO_CONFIDENCE).
+  confidence >= TEMPO_CONFIDENCE). BEAT_TRACKERS names the trackers and `require_beat_tracker` is their one
+  check; the tracker a shard build used is recorded in its manifest (build_args.beat_tracker), and every reader
+  that tracks beats as the builder did (evaluation's `corrected` protocol) takes it from there.
 * Mean joint speed: the mean over joints of the speed (m/s) per frame, from central differences,
   so speed sample i belongs to frame i (the Bailando code's forward differences put every motion
   beat half a frame early); optionally smoothed by a Gaussian of `smoothing_seconds`.
@@ -66,7 +68,8 @@ def music_beats(wav: np.ndarray, sampling_rate: int, with_tempo: bool = False):
     return (beats, float(np.atleast_1d(tempo)[0])) if with_tempo else beats
 
 
-BEAT_TRACKERS = ("steady", "librosa", "essentia")  # the shard builder's choices (`--beat-tracker`); the first is the default
+BEAT_TRACKERS = ("steady", "librosa", "essentia")  # the shard builder's choices (`--beat-tracker`)
+DEFAULT_BEAT_TRACKER = BEAT_TRACKERS[0]
 ESSENTIA_SAMPLING_RATE = 44100  # essentia's beat trackers expect 44.1 kHz
 TEMPO_CONFIDENCE = 3.5  # essentia: above 3.5 the trackers agree "excellently" (its scale runs 0 to 5.32)
 REGULAR_TOLERANCE = 0.05
@@ -117,7 +120,7 @@ def _regular(beats: np.ndarray) -> bool:
                 >= REGULAR_FRACTION)
 
 
-def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str = BEAT_TRACKERS[0]) -> BeatTrack:
+def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str) -> BeatTrack:
     """The shard builder's beats, untrimmed at the edges, from `tracker` (one of BEAT_TRACKERS): `steady_beats`,
     librosa's dynamic-programming tracker with trim=False, or essentia's multi-feature tracker (RhythmExtractor2013)."""
     import librosa
@@ -295,7 +298,7 @@ def onset_beat_frames(wav: np.ndarray, sampling_rate: int) -> np.ndarray:
     return np.asarray(beats, dtype=np.int64)
 
 
-def warm_up_beat_tracker(tracker: str = BEAT_TRACKERS[0], sampling_rate: int = 22050) -> None:
+def warm_up_beat_tracker(tracker: str, sampling_rate: int = 22050) -> None:
     """Compile librosa's numba kernels (and load essentia) now (a few seconds), e.g. once before forking workers."""
     clicks = np.zeros(3 * sampling_rate, dtype=np.float32)
     clicks[:: sampling_rate // 2] = 1.0

@@ -244,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"unimumo-eval {args.command}: error: --shards DIR is required", file=sys.stderr)
         return 2
     try:
+        if hasattr(args, "protocol") and ground_truth_kind(args) == "reconstruction":
+            print(f"unimumo-eval {args.command}: {NOT_COMPARABLE}")  # before generating, and in the summary
         table = _runner(args.command)(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"unimumo-eval {args.command}: error: {error}", file=sys.stderr)

@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from unimumo.rhythm import BEAT_TRACKERS
+from unimumo.rhythm import BEAT_TRACKERS, DEFAULT_BEAT_TRACKER
 
 EXIT_FAILURES = 2  # build finished but too many inputs failed / verify found problems
 EXIT_USAGE = 3  # bad arguments or output directory state
@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(tracks + motion files, ignore-listed ones excluded) failed (default 0.05)")
     build.add_argument("--min-beat-seconds", type=float, default=10.0,
                        help="skip tracks with less time than this between first and last beat (default 10)")
-    build.add_argument("--beat-tracker", choices=BEAT_TRACKERS, default=BEAT_TRACKERS[0],
+    # checked once, with the other build arguments (BuildConfig.validate -> unimumo.rhythm.require_beat_tracker)
+    build.add_argument("--beat-tracker", metavar="{" + ",".join(BEAT_TRACKERS) + "}", default=DEFAULT_BEAT_TRACKER,
                        help="music beat tracker, beats untrimmed at the edges (default steady: one tempo per clip, "
                             "then dynamic programming; see unimumo.rhythm.steady_beats). On 18 real annotated songs held "
                             "out from steady's tuning (benchmarks/beats.py) mean F-measure steady 0.86, essentia 0.85, "

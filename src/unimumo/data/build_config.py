@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from unimumo.rhythm import BEAT_TRACKERS, require_beat_tracker
+from unimumo.rhythm import DEFAULT_BEAT_TRACKER, require_beat_tracker
 
 SPLITS = ("train", "val", "test")
 DEVICES = ("cpu", "cuda")
@@ -38,7 +38,7 @@ class BuildConfig:
     resume: bool = False
     max_failure_fraction: float = 0.05
     min_beat_seconds: float = 10.0
-    beat_tracker: str = BEAT_TRACKERS[0]  # steady; essentia is optional (AGPL-3.0), see unimumo.rhythm
+    beat_tracker: str = DEFAULT_BEAT_TRACKER  # steady; essentia is optional (AGPL-3.0), see unimumo.rhythm
     device: str = "cpu"  # where the music codec runs
     codec_batch: int = 8  # tracks per codec forward pass (and the plan's chunk size, see shard_builder)
     slice: str | None = None  # "i/n": build only slice i of n of the split (written under out/slices/i-of-n)

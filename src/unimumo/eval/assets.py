@@ -2,6 +2,7 @@
 
 A shard directory's manifest.json records the music codec, the motion tokenizer and the text
 tokenizer it was built with; evaluation uses the same ones unless a path is given explicitly.
+It also records each split's build arguments, among them the beat tracker (`shards_beat_tracker`).
 Model classes are imported when loaded, so `unimumo-eval --help` does not pay for transformers.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from unimumo.rhythm import require_beat_tracker
 from unimumo.shards.manifest import Manifest
 
 
@@ -26,6 +28,28 @@ def tokenizer_path(shards: str | Path, name: str, given: str | Path | None) -> P
     if not path.exists():
         raise FileNotFoundError(f"{path}: {name.replace('_', ' ')} not found (pass --{name.replace('_', '-')})")
     return path
+
+
+def shards_beat_tracker(shards: str | Path, split: str | None) -> str:
+    """The beat tracker the shard build of `split` used (manifest.json splits.SPLIT.build_args.beat_tracker; with
+    split None, the one every built split records), checked to be usable here (`unimumo.rhythm.require_beat_tracker`);
+    ValueError naming the manifest and the key otherwise."""
+    manifest = Manifest.load(shards)
+    splits = [split] if split is not None else sorted(manifest.splits)
+    key = f"splits.{split if split is not None else '*'}.build_args.beat_tracker"
+    trackers = {manifest.splits.get(name, {}).get("build_args", {}).get("beat_tracker") for name in splits}
+    if not splits or None in trackers:
+        raise ValueError(f"{manifest.path}: records no {key} (shards built before the tracker was recorded); "
+                         "rebuild them with `unimumo-shards build --beat-tracker ...`")
+    if len(trackers) > 1:
+        raise ValueError(f"{manifest.path}: {key}: the splits were built with different beat trackers "
+                         f"{sorted(trackers)}; evaluate on shards built with one")
+    tracker = trackers.pop()
+    try:
+        require_beat_tracker(tracker)
+    except ValueError as error:
+        raise ValueError(f"{manifest.path}: {key}: {error}") from None
+    return tracker
 
 
 def default_device() -> str:

@@ -6,8 +6,9 @@ real AIST++ motion (`aist`, as in the published tables: the AIST++ reader's SMPL
 split's sequences, whole, resampled to the benchmark's frame rate; the protocol then cuts them as its
 upstream code does) or the motion tokenizer's reconstruction of the shard motion codes (`reconstruction`),
 whose figures are not comparable with published tables. Music beats: Bailando's onset beats for the
-published protocols, the shard builder's default tracker (`unimumo.rhythm.track_beats`, steady) on the raw
-mix for `corrected`; generated and ground-truth music (decoded by the codec) alike.
+published protocols; for `corrected`, the beat tracker the shards were built with (`unimumo.rhythm.track_beats`
+with the tracker their manifest records, `benchmark_beat_tracker`) on the raw mix; generated and ground-truth
+music (decoded by the codec) alike.
 """
 from __future__ import annotations
 
@@ -19,19 +20,19 @@ import numpy as np
 
 from unimumo.constants import NUM_JOINTS
 from unimumo.data.sources import aist
+from unimumo.eval.assets import shards_beat_tracker
 from unimumo.eval.dance_features import MAX_FRAMES
 from unimumo.eval.generation import decode_music, ground_truth
 from unimumo.eval.protocols import Protocol, get_protocol
 from unimumo.eval.samples import EvalSample
 from unimumo.motion.resample import resample_motion
 from unimumo.motion.skeleton import smpl_forward_kinematics
-from unimumo.rhythm import BEAT_TRACKERS, onset_beat_frames, track_beats
+from unimumo.rhythm import DEFAULT_BEAT_TRACKER, onset_beat_frames, track_beats
 
 GENERATED_JOINTS = NUM_JOINTS  # what MotionTokenizer.decode_joints gives
 GROUND_TRUTHS = ("aist", "reconstruction")
 ONSET_FRAME_RATE = 60.0  # onset_beat_frames' frames per second
 BAILANDO_BEATS = "Bailando onset beats (librosa beat_track on the percussive onset strength, 30720 Hz, hop 512)"
-BUILDER_BEATS = f"the shard builder's default beat tracker ({BEAT_TRACKERS[0]}) on the raw mix"
 NOT_COMPARABLE = ("ground truth: the motion tokenizer's reconstruction of the shard motion codes, not real AIST++ "
                   "motion; the figures are not comparable with published tables (give --aist DIR)")
 
@@ -97,12 +98,11 @@ def aist_ground_truth(root: str | Path, split: str, protocol: Protocol, fps: flo
     return joints, _set_info("aist", description, split, joints, protocol)
 
 
-def open_ground_truth(args: argparse.Namespace, protocol: Protocol, task: str) -> tuple[list[np.ndarray], dict] | None:
+def open_ground_truth(args: argparse.Namespace, protocol: Protocol) -> tuple[list[np.ndarray], dict] | None:
     """The AIST++ ground truth (joints, info), read before anything is generated so that a bad --aist fails at
-    once; None for the reconstruction, after printing that its figures are not comparable."""
+    once; None for the reconstruction (whose figures are not comparable: the command says so before it runs)."""
     if ground_truth_kind(args) == "aist":
         return aist_ground_truth(args.aist, args.split, protocol, args.motion_fps)
-    print(f"unimumo-eval {task}: {NOT_COMPARABLE}")
     return None
 
 
@@ -118,17 +118,39 @@ def scored_ground_truth(real: tuple[list[np.ndarray], dict] | None, reference: l
     return joints, [None] * len(joints), info
 
 
-def music_beat_times(wavs: Sequence[np.ndarray], sampling_rate: int,
-                     protocol: Protocol) -> tuple[list[np.ndarray], str]:
-    """Beat times (s) of each waveform as the protocol finds them, and the extractor's name."""
-    if protocol.name == "corrected":
-        return [track_beats(wav, sampling_rate).beats for wav in wavs], BUILDER_BEATS
-    return [onset_beat_frames(wav, sampling_rate) / ONSET_FRAME_RATE for wav in wavs], BAILANDO_BEATS
+def tracks_builder_beats(protocol: Protocol) -> bool:
+    """The protocol finds music beats as the shard builder does (`corrected`), not with Bailando's onset beats."""
+    return protocol.name == "corrected"
 
 
-def ground_truth_music_beats(samples: list[EvalSample], codec, protocol: Protocol) -> tuple[list[np.ndarray], str]:
+def benchmark_beat_tracker(protocol: Protocol, shards: str | Path | None, split: str | None) -> str | None:
+    """The beat tracker `music_beat_times` needs for `protocol`: None unless the protocol tracks beats as the builder
+    does; then the one the shards' manifest records for `split` (`shards_beat_tracker`), or without shards (scoring
+    any system's outputs) the builder's default. Call it at start-up, so that a missing or unusable record fails
+    before anything is generated."""
+    if not tracks_builder_beats(protocol):
+        return None
+    return shards_beat_tracker(shards, split) if shards is not None else DEFAULT_BEAT_TRACKER
+
+
+def music_beat_times(wavs: Sequence[np.ndarray], sampling_rate: int, protocol: Protocol,
+                     beat_tracker: str | None = None) -> tuple[list[np.ndarray], str]:
+    """Beat times (s) of each waveform as the protocol finds them, and the extractor's name. `beat_tracker` (one of
+    unimumo.rhythm.BEAT_TRACKERS, e.g. from `benchmark_beat_tracker`) is required when the protocol tracks beats as
+    the shard builder does."""
+    if not tracks_builder_beats(protocol):
+        return [onset_beat_frames(wav, sampling_rate) / ONSET_FRAME_RATE for wav in wavs], BAILANDO_BEATS
+    if beat_tracker is None:
+        raise ValueError(f"--protocol {protocol.name} tracks music beats as the shard builder did: give the beat "
+                         "tracker the shards were built with (their manifest records it)")
+    return ([track_beats(wav, sampling_rate, beat_tracker).beats for wav in wavs],
+            f"the shard builder's beat tracker ({beat_tracker}) on the raw mix")
+
+
+def ground_truth_music_beats(samples: list[EvalSample], codec, protocol: Protocol,
+                             beat_tracker: str | None = None) -> tuple[list[np.ndarray], str]:
     """Beat times (s) of the samples' own music, the protocol's extractor on the codec-decoded music (as for
     generated music); and where they come from."""
     music = decode_music(codec, ground_truth(samples, "music_codes"), "ground-truth")
-    beats, extractor = music_beat_times(music, codec.sampling_rate, protocol)
+    beats, extractor = music_beat_times(music, codec.sampling_rate, protocol, beat_tracker)
     return beats, f"{extractor} of the codec-decoded ground-truth music"

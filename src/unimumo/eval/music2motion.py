@@ -10,7 +10,7 @@ evaluated split (`aist`, as the published tables, the default with `--aist DIR`)
 reconstruction of the samples' codes (`reconstruction`, labelled not comparable). `--protocol` picks the
 metric definitions (`unimumo.eval.protocols`; `bailando` is refused: it needs 24 joints); with a published
 protocol the music beats are Bailando's onset beats of the codec-decoded ground-truth music, with
-`corrected` the beats the shard builder recorded.
+`corrected` those of the beat tracker the shards' manifest records.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import dataclasses
 import numpy as np
 
 from unimumo.eval.assets import load_text_tokenizer
-from unimumo.eval.dance_benchmark import (benchmark_protocol, ground_truth_music_beats, open_ground_truth,
-                                          protocol_info, scored_ground_truth)
+from unimumo.eval.dance_benchmark import (benchmark_beat_tracker, benchmark_protocol, ground_truth_music_beats,
+                                          open_ground_truth, protocol_info, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
 from unimumo.eval.render import render_motion, write_wav
@@ -60,7 +60,8 @@ def conditioned(samples: list[EvalSample], mode: str, tokenizer) -> list[EvalSam
 
 def run(args: argparse.Namespace) -> dict:
     protocol = benchmark_protocol(args.protocol)
-    real = open_ground_truth(args, protocol, TASK)
+    real = open_ground_truth(args, protocol)
+    beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split)
     session = EvalSession.open(args, TASK)
     if args.motion_text != "caption":
         text_tokenizer = load_text_tokenizer(args.shards, args.text_tokenizer)
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> dict:
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
     reference = decode_motions(tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference")
     codec = session.music_codec()
-    beats, beat_source = ground_truth_music_beats(session.samples, codec, protocol)
+    beats, beat_source = ground_truth_music_beats(session.samples, codec, protocol, beat_tracker)
     truth, truth_beats, truth_info = scored_ground_truth(real, reference, beats, args.split, protocol)
     table = dance_metrics(generated, truth, beats, args.motion_fps, truth_beats, protocol=protocol.name)
 

@@ -25,7 +25,7 @@ from unimumo.eval.beats_metrics import (
     score_beats,
 )
 from unimumo.eval.config import ScoreDanceConfig, ScoreMusicConfig
-from unimumo.eval.dance_benchmark import aist_ground_truth, music_beat_times, protocol_info
+from unimumo.eval.dance_benchmark import aist_ground_truth, benchmark_beat_tracker, music_beat_times, protocol_info
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.protocols import Protocol, get_protocol
 from unimumo.eval.report import Table, write_report
@@ -100,7 +100,8 @@ def score_dance(config: ScoreDanceConfig) -> Table:
     if config.music:
         music = paired(files, list_files(config.music, AUDIO_SUFFIXES, "music"), "generated joints", "music")
         wavs = [load_music(path, BAS_SAMPLING_RATE) for _, path in music]
-        beats, beat_source = music_beat_times(wavs, BAS_SAMPLING_RATE, protocol)
+        beat_tracker = benchmark_beat_tracker(protocol, None, None)  # any system's music: no shards
+        beats, beat_source = music_beat_times(wavs, BAS_SAMPLING_RATE, protocol, beat_tracker)
     table, info = score_dance_joints(joints, beats, config.motion_fps, ground_truth, protocol)
     inputs = [{"file": str(path), "frames": len(array), "fps": config.motion_fps} for path, array in zip(files, joints)]
     if config.music:

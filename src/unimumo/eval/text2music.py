@@ -5,16 +5,17 @@ metrics of the generated motion against the ground truth (FID_k, FID_m, Div_k, D
 `--ground-truth` set and `--protocol` as for music2motion, `unimumo.eval.dance_benchmark`) and the BAS
 between each generated dance and the beats of the music generated with it. Music beats come from the
 protocol's extractor, on both the generated and the ground-truth music (decoded by the codec): Bailando's
-onset beats for a published protocol, the shard builder's default beat tracker for `corrected`. The ground-truth column's BAS pairs the reconstructed ground-truth dance
-with its music (none with AIST++ motion, which comes without music).
+onset beats for a published protocol, for `corrected` the beat tracker the shards' manifest records. The
+ground-truth column's BAS pairs the reconstructed ground-truth dance with its music (none with AIST++ motion,
+which comes without music).
 Renders: music.wav and the dance of both the generated and the ground-truth pair.
 """
 from __future__ import annotations
 
 import argparse
 
-from unimumo.eval.dance_benchmark import (benchmark_protocol, ground_truth_music_beats, music_beat_times,
-                                          open_ground_truth, protocol_info, scored_ground_truth)
+from unimumo.eval.dance_benchmark import (benchmark_beat_tracker, benchmark_protocol, ground_truth_music_beats,
+                                          music_beat_times, open_ground_truth, protocol_info, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
 from unimumo.eval.render import render_motion, write_wav
@@ -25,16 +26,17 @@ TASK = "text2music_motion"
 
 def run(args: argparse.Namespace) -> dict:
     protocol = benchmark_protocol(args.protocol)
-    real = open_ground_truth(args, protocol, TASK)
+    real = open_ground_truth(args, protocol)
+    beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split)
     session = EvalSession.open(args, TASK)
     samples = session.samples
     codes = generate_streams(session, session.model())
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
     generated_music = decode_music(codec, codes["music_codes"], "generated")
-    generated_beats, extractor = music_beat_times(generated_music, codec.sampling_rate, protocol)
+    generated_beats, extractor = music_beat_times(generated_music, codec.sampling_rate, protocol, beat_tracker)
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
     reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference")
-    reference_beats, reference_beat_source = ground_truth_music_beats(samples, codec, protocol)
+    reference_beats, reference_beat_source = ground_truth_music_beats(samples, codec, protocol, beat_tracker)
     truth, truth_beats, truth_info = scored_ground_truth(real, reference, reference_beats, args.split, protocol)
     table = dance_metrics(generated, truth, generated_beats, args.motion_fps, truth_beats, protocol=protocol.name)
 
