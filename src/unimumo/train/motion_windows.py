@@ -93,11 +93,14 @@ def _frame_rate(recipe: Recipe) -> int:
     return MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config).frame_rate
 
 
-def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int) -> MotionWindows:
+def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int,
+                         feature_stats: tuple[np.ndarray, np.ndarray] | None = None) -> MotionWindows:
+    """Windows of the clips of `recipe.data.split`, normalised with `feature_stats` (mean, std) when given (held-out
+    data, with the training statistics), else with their own."""
     from unimumo.motion.stats import compute_feature_stats
 
     clips = _read_clips(recipe, _frame_rate(recipe))
-    mean, std = compute_feature_stats(clips)
+    mean, std = feature_stats if feature_stats is not None else compute_feature_stats(clips)
     return MotionWindows(clips, mean, std, window=MOTION_WINDOWS.window(recipe).steps,
                          batch_size=recipe.data.micro_batch, seed=recipe.seed, rank=rank, world_size=world_size)
 
