@@ -314,17 +314,18 @@ def test_latest_pointer_and_rotation_keep_the_newest_complete(tmp_path):
     for step in (2, 4, 6, 8):
         _fake_checkpoint(root, step)
     _fake_checkpoint(root, 10, complete=False)  # a crash while writing step 10
-    assert ckpt.latest_tag(root) is None  # no pointer yet: nothing is complete as far as resume knows
-    (root / ckpt.LATEST).write_text("global_step8\n")
-    removed = ckpt.rotate(root, keep=2)
-    assert sorted(p.name for p in removed) == ["global_step10", "global_step2", "global_step4"]
-    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["global_step6", "global_step8"]
+    assert ckpt.latest_tag(root) == "global_step8"  # found by scanning: no pointer is needed
+    (root / ckpt.LATEST).write_text("global_step12\n")  # a pointer at nothing complete is not trusted
+    assert ckpt.latest_tag(root) == "global_step8"
+    removed = ckpt.rotate(root, keep=2)  # an incomplete directory is left alone (this call did not write it)
+    assert sorted(p.name for p in removed) == ["global_step2", "global_step4"]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["global_step10", "global_step6", "global_step8"]
     assert ckpt.resolve(root) == (root, "global_step8")
     assert ckpt.resolve(tmp_path) == (root, "global_step8")  # a run directory works too
     assert ckpt.resolve(root / "global_step6") == (root, "global_step6")
-    (root / ckpt.LATEST).write_text("global_step12\n")
-    with pytest.raises(ckpt.CheckpointError, match="not a complete checkpoint"):
-        ckpt.latest_tag(root)
+    assert ckpt.rotate(root, keep=1, spare=6) == []  # the spared step (the last one that trained) stays
+    assert [p.name for p in ckpt.rotate(root, keep=1, newest=6)] == []  # nothing newer than `newest` is touched
+    assert [p.name for p in ckpt.rotate(root, keep=1)] == ["global_step6"]
 
 
 def test_rng_capture_restores_every_generator():

@@ -17,6 +17,7 @@ keeps them too, because an exported model's forward loss weighs the streams with
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -59,6 +60,59 @@ def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> to
     if feature_stats is not None:
         model.set_feature_stats(*feature_stats)
     return model
+
+
+# UniMuMoConfig keys that count something (at least 1; MotionVQVAEConfig checks its own)
+LM_SIZE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "ffn_dim", "max_position_embeddings",
+                "num_codebooks", "codebook_size")
+
+
+def check_model_config(builder, recipe: Recipe, window_steps: Callable[[], int] | None) -> None:
+    """model.config against the config class `builder` builds, at start-up, without weights: unknown keys, sizes
+    below 1, values the config refuses, and (LM stages) a window of `window_steps()` code steps longer than the
+    model's positions. RecipeError naming the key."""
+    from transformers import PretrainedConfig
+
+    from unimumo.constants import NUM_CODEBOOKS
+    from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
+    from unimumo.models.configuration_unimumo import UniMuMoConfig
+
+    cls = MotionVQVAEConfig if builder is build_motion_vqvae else UniMuMoConfig
+    overrides = recipe.model.config
+    known = set(cls().to_dict())
+    unknown = sorted(key for key in overrides if key not in known)
+    if unknown:
+        own = sorted(known - set(PretrainedConfig().to_dict()))
+        raise RecipeError(f"model.config.{unknown[0]}: not a {cls.__name__} key (its keys: {', '.join(own)})")
+    for key, value in overrides.items():
+        if cls is UniMuMoConfig and key in LM_SIZE_KEYS and not (
+                isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise RecipeError(f"model.config.{key}: must be an integer >= 1, got {value!r}")
+    values = None
+    if recipe.model.preset is not None:
+        values = dict(preset=recipe.model.preset)
+    elif recipe.init_from is not None and (Path(recipe.init_from) / "config.json").is_file():
+        try:
+            saved = json.loads((Path(recipe.init_from) / "config.json").read_text())
+        except (OSError, ValueError):
+            return  # named when the model is built
+        if saved.get("model_type") != cls.model_type:
+            return  # a MusicGen directory: its shape is mapped when the model is built
+        values = {key: saved[key] for key in known & set(saved) if key not in ("transformers_version", "model_type")}
+    if values is None:
+        return
+    try:
+        config = cls.preset(values.pop("preset"), **overrides) if "preset" in values else cls(**{**values, **overrides})
+    except (ValueError, TypeError, ZeroDivisionError) as error:
+        raise RecipeError(f"model.config: {error}") from None
+    if window_steps is not None:
+        steps = window_steps()
+        needed = steps + NUM_CODEBOOKS - 1
+        if needed > config.max_position_embeddings:
+            raise RecipeError(
+                f"data.window_s: {steps} code steps (+ {NUM_CODEBOOKS - 1} of codebook delay = {needed} "
+                f"positions) exceed the model's max_position_embeddings ({config.max_position_embeddings}); shorten "
+                "data.window_s")
 
 
 def checkpoint_type(path: str) -> str:

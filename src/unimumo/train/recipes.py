@@ -20,6 +20,7 @@ from unimumo.errors import UniMuMoError
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -339,12 +340,29 @@ def _require(condition: bool, message: str) -> None:
         raise RecipeError(message)
 
 
+def _check_finite(value: Any, key: str) -> None:
+    """Every number in the recipe (model.config's included) is finite: inf or nan is never a usable value."""
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            _check_finite(getattr(value, f.name), f"{key}{f.name}" if not key else f"{key}.{f.name}")
+    elif isinstance(value, Mapping):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{key}[{index}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise RecipeError(f"{key}: must be a finite number, got {value}")
+
+
 def validate(recipe: Recipe) -> Recipe:
     """Check the values every stage shares, before anything heavy starts; raises RecipeError naming the key.
 
-    The stage's own rules (model presets, data inputs, loss weights) are `Stage.validate`.
+    The stage's own rules (model presets, data inputs, loss weights, model.config against the model's config
+    class and the window against its positions) are `Stage.validate`.
     """
     _check_choices(recipe, "")
+    _check_finite(recipe, "")
     _require(recipe.out is not None, "out: the run directory is required (--out DIR)")
     _require(recipe.steps > 0, f"steps: must be > 0, got {recipe.steps}")
     _require(recipe.max_nonfinite_steps >= 1, "max_nonfinite_steps: must be >= 1")

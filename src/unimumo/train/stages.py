@@ -30,7 +30,7 @@ import torch
 
 from unimumo.tasks import STREAMS
 from unimumo.train.data import SHARDS, DataSource
-from unimumo.train.model_factory import build_captioner, build_motion_vqvae, build_unimumo
+from unimumo.train.model_factory import build_captioner, build_motion_vqvae, build_unimumo, check_model_config
 from unimumo.train.motion_windows import MOTION_WINDOWS
 from unimumo.train.objectives import CaptionObjective, LMObjective, MotionVQVAEObjective, Objective
 from unimumo.train.recipes import Recipe, RecipeError, apply_deprecated, set_key, split_deprecated, validate
@@ -88,6 +88,8 @@ class Stage:
             raise RecipeError(f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
                               f"choose one of {', '.join(self.presets)}")
         self.data.check(recipe)
+        # model.config's keys, sizes and values, and the window against the model's positions (LM stages)
+        check_model_config(self.model, recipe, (lambda: self.data.window(recipe).steps) if self.streams else None)
         self.data.window(recipe)  # data.window_s / data.min_window_s are at least one step of the data
         if self.needs_pretrained and recipe.init_from is None and not recipe.init.random:
             raise RecipeError(

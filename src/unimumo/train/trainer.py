@@ -35,6 +35,7 @@ from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_
                                         max_memory_bytes, summary_line)
 from unimumo.train.validation import Validation
 from unimumo.utils.io import atomic_write_json, atomic_write_text
+from unimumo.utils.run_lock import run_lock
 from unimumo.utils.log import get_logger
 
 logger = get_logger(__name__)
@@ -73,6 +74,8 @@ class Trainer:
         keys = len(stage.streams) * (stage.data.window(recipe).steps + NUM_CODEBOOKS - 1) + recipe.data.max_text_len
         self.flops_per_token = flops_per_token(model, stage.streams, attention_context=keys) if stage.streams else None
         self.checkpoints = CheckpointManager(self.out / "checkpoints", recipe.checkpoint.keep, self.rank)
+        if not recipe.resume:
+            self.checkpoints.check_fresh()  # never overwrite (or rotate away) an earlier run's checkpoints
         saved_world = self.checkpoints.saved_world_size() if recipe.resume else None
         reshard = saved_world is not None and saved_world != self.world
         self.engine, ds_config = engine_lib.initialize(model, parts.param_groups, recipe, self.world, self.device,
@@ -114,6 +117,7 @@ class Trainer:
             raise CheckpointError(f"{self.checkpoints.root}: written by {saved_world} ranks, now {self.world}; the "
                                   f"{STAGES[self.recipe.name].data.name} data of this stage cannot be re-sharded - "
                                   f"resume on {saved_world} ranks")
+        self.checkpoints.check_compatible(self.engine, self.recipe.name)
         if reshard:
             self.checkpoints.prepare_universal()
         client = self.checkpoints.load(self.engine, universal=reshard)
@@ -233,6 +237,7 @@ class Trainer:
             while self.step < recipe.steps and not self.validation.stop_reason:
                 log_step = (self.step + 1) % recipe.log.every == 0 or self.step + 1 == recipe.steps
                 values, tokens, samples = self._train_step(batches, log_step)
+                self.checkpoints.step_done(self.step)  # the previous checkpoint's weights gave finite losses
                 window.add(values, tokens, samples)
                 bar.update(1)
                 bar.set_postfix(loss=f"{values.get('loss', float('nan')):.4f}", refresh=False)
@@ -248,6 +253,8 @@ class Trainer:
                 if preempted:
                     status = "preempted"
                     break
+        except NonFiniteLossError as error:  # keep the last checkpoint whose weights trained; say where it is
+            raise NonFiniteLossError(f"{error}; {self.checkpoints.set_aside_nonfinite()}") from None
         except RuntimeError as error:
             if _is_oom(error):
                 raise RuntimeError(f"[unimumo-train] step {self.step + 1}: {OOM_ADVICE}") from error
@@ -264,6 +271,7 @@ class Trainer:
         if last_saved is None:  # resumed a finished run
             last_saved = self.checkpoints.root / tag_for(self.step)
         export = self.export(last_saved)
+        self.checkpoints.finish()
         return {"status": status, "exit_code": 0, "step": self.step, "checkpoint": str(last_saved),
                 "export": str(export), "skipped_steps": self.skipped, **self.validation.summary()}
 
@@ -299,6 +307,8 @@ def run_trainer(recipe: Recipe, stop: StopRequest | None = None) -> dict:
     started = time.time()
     with contextlib.ExitStack() as stack:
         stop = stop if stop is not None else stack.enter_context(StopRequest())
+        if distributed.detect().is_main:  # one writer per run directory, for the whole run
+            stack.enter_context(run_lock(recipe.out, "train", f"unimumo-train --recipe {recipe.name}"))
         result = Trainer(recipe).train(stop)
     result["wall_time_s"] = time.time() - started
     return result
