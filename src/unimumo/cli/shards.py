@@ -40,6 +40,7 @@ def synth_command(args: argparse.Namespace) -> int:
 
 def build_command(args: argparse.Namespace) -> int:
     from unimumo.data.build_config import BuildConfig
+    from unimumo.data.pairing import parse_source_weights
     from unimumo.data.shard_builder import BuildError, build_split
 
     try:
@@ -50,6 +51,7 @@ def build_command(args: argparse.Namespace) -> int:
             seed=args.seed, resume=args.resume, max_failure_fraction=args.max_failure_fraction,
             min_beat_seconds=args.min_beat_seconds, beat_tracker=args.beat_tracker, device=args.device,
             codec_batch=args.codec_batch, slice=args.slice, tile=not args.no_tile,
+            source_weights=parse_source_weights(args.source_weight, args.source_recipe),
         ).validate()
         report = build_split(config, progress=not args.no_progress)
     except (BuildError, ValueError, FileNotFoundError) as error:
@@ -175,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pair a motion shorter than its track with only as much music as it lasts (padded in "
                             "training windows). By default it is repeated to fill the track, as the authors do: looped "
                             "between two visual beats and blended over 0.25 s at each seam (sample meta \"tiling\")")
+    build.add_argument("--source-recipe", metavar="{uniform,unimumo}", default="uniform",
+                       help="motion draw weights per source: uniform (every motion alike, the default) or unimumo "
+                            "(the authors' recipe: aist=30, dancedb=30, humanml3d=1, i.e. every dance motion listed "
+                            "30 times in the pool, from their get_aligned_motion_code.py; about half the pairs are "
+                            "dance with the full corpora)")
+    build.add_argument("--source-weight", action="append", default=[], metavar="NAME=W",
+                       help="draw weight of the motions of source NAME (aist, dancedb, humanml3d; default 1), "
+                            "over the --source-recipe value; repeatable, e.g. --source-weight aist=30 "
+                            "--source-weight dancedb=30. Recorded in the manifest; `inspect` shows the share realised")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=build_command)
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from unimumo.data.pairing import check_source_weights
 from unimumo.rhythm import DEFAULT_BEAT_TRACKER, require_beat_tracker
 
 SPLITS = ("train", "val", "test")
@@ -17,7 +18,7 @@ DEVICES = ("cpu", "cuda")
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
 CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
-                  "device", "slice", "tile")
+                  "device", "slice", "tile", "source_weights")
 SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
 
 
@@ -43,6 +44,7 @@ class BuildConfig:
     codec_batch: int = 8  # tracks per codec forward pass (and the plan's chunk size, see shard_builder)
     slice: str | None = None  # "i/n": build only slice i of n of the split (written under out/slices/i-of-n)
     tile: bool = True  # repeat motions shorter than their track to fill it (pairing.fill_window)
+    source_weights: dict[str, float] = field(default_factory=dict)  # motion draw weight per source (default 1)
 
     @property
     def slice_index_count(self) -> tuple[int, int]:
@@ -92,6 +94,10 @@ class BuildConfig:
         match = SLICE_PATTERN.fullmatch(self.slice) if self.slice is not None else None
         if self.slice is not None and (match is None or not 0 <= int(match[1]) < int(match[2])):
             problems.append(f"--slice must be i/n with 0 <= i < n (e.g. 0/4), got {self.slice!r}")
+        try:
+            check_source_weights(self.source_weights)
+        except ValueError as error:
+            problems.append(str(error))
         try:
             require_beat_tracker(self.beat_tracker)
         except ValueError as error:

@@ -9,6 +9,9 @@ samples do not depend on which process builds it or in which order.
 from __future__ import annotations
 
 import functools
+import itertools
+import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from unimumo.constants import CODE_RATE
 from unimumo.data.alignment import (beat_alignment, beat_period, folded_rate, place_pair, tile_joints, visual_beats,
                                     warp_joints)
 from unimumo.data.captions import MUSIC_TEMPLATES, motion_caption, music_caption
-from unimumo.shards.format import encode_sample
+from unimumo.shards.format import META, encode_sample
 from unimumo.data.sources import aist, humanml3d
 from unimumo.data.sources.clip import MotionClip
 from unimumo.data.sources.music4all import TrackInfo
@@ -27,6 +30,13 @@ from unimumo.motion.humanml3d_features import features_to_joints, joints_to_feat
 from unimumo.rhythm import BeatTrack
 
 READERS = {"aist": aist.read_clip, "humanml3d": humanml3d.read_clip}
+SOURCES = ("aist", "dancedb", "humanml3d")  # the motion corpora, as named in samples and --source-weight
+
+# Motion pool weights per source (a motion of weight W is drawn W times as often as one of weight 1). "unimumo":
+# the authors' recipe (hanyangclarence/UniMuMo, preprocessing/get_aligned_motion_code.py: every AIST++ and
+# DanceDB motion is listed repeat_time = 30 times in the pool, every HumanML3D motion once), which makes dance
+# about half of the pairs with the full corpora.
+SOURCE_RECIPES = {"uniform": {}, "unimumo": {"aist": 30.0, "dancedb": 30.0, "humanml3d": 1.0}}
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,80 @@ def pair_rng(seed: int, split: str, track_id: str, pair: int | None = None) -> r
     return random.Random(f"{seed}:{split}:{track_id}" + ("" if pair is None else f":{pair}"))
 
 
-def choose_motions(pool: list[MotionEntry], k: int, rng: random.Random) -> list[MotionEntry]:
-    """K motions without repetition while the pool allows, then with repetition."""
-    chosen = rng.sample(pool, min(k, len(pool)))
-    return chosen + [rng.choice(pool) for _ in range(k - len(chosen))]
+def check_source_weights(weights: dict[str, float]) -> dict[str, float]:
+    """`weights` when every name is a source (SOURCES) and every weight a finite number > 0, else ValueError."""
+    for name, weight in weights.items():
+        if name not in SOURCES or isinstance(weight, bool) or not isinstance(weight, (int, float)) \
+                or not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"--source-weight {name}={weight!r}: expected a source of {list(SOURCES)} and a "
+                             "number > 0 (e.g. aist=30)")
+    return weights
+
+
+def parse_source_weights(items: list[str], recipe: str = "uniform") -> dict[str, float]:
+    """The weights of `recipe` (SOURCE_RECIPES) overridden by NAME=W items (--source-weight); ValueError
+    naming the item when it is not NAME=W with a known source and a finite W > 0."""
+    if recipe not in SOURCE_RECIPES:
+        raise ValueError(f"--source-recipe {recipe!r}: unknown recipe; expected one of {list(SOURCE_RECIPES)}")
+    weights = dict(SOURCE_RECIPES[recipe])
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:  # also an item without "="
+            raise ValueError(f"--source-weight {item!r}: expected NAME=W (e.g. aist=30)") from None
+    return check_source_weights(weights)
+
+
+def pool_cum_weights(pool: list[MotionEntry], weights: dict[str, float]) -> list[float] | None:
+    """Cumulative draw weights of the pool's motions (weight 1 for a source not in `weights`); None when all
+    weights are equal (uniform draws)."""
+    per_motion = [weights.get(entry.source, 1.0) for entry in pool]
+    return None if len(set(per_motion)) <= 1 else list(itertools.accumulate(per_motion))
+
+
+def choose_motions(pool: list[MotionEntry], k: int, rng: random.Random,
+                   cum_weights: list[float] | None = None) -> list[MotionEntry]:
+    """K motions without repetition while the pool allows, then with repetition; drawn in proportion to
+    `cum_weights` (`pool_cum_weights`) when given, else uniformly."""
+    if cum_weights is None:
+        chosen = rng.sample(pool, min(k, len(pool)))
+        return chosen + [rng.choice(pool) for _ in range(k - len(chosen))]
+    indices: list[int] = []
+    while len(indices) < min(k, len(pool)):  # weighted draws without repetition: redraw a repeat
+        index = rng.choices(range(len(pool)), cum_weights=cum_weights)[0]
+        if index not in indices:
+            indices.append(index)
+    indices += rng.choices(range(len(pool)), cum_weights=cum_weights, k=k - len(indices))
+    return [pool[index] for index in indices]
+
+
+def empty_counts() -> dict:
+    """What `count_samples` counts, all zero."""
+    return {"sources": {}, "tiled": 0}
+
+
+def count_samples(samples, counts: dict | None = None) -> dict:
+    """`counts` (a new `empty_counts()` when None) plus the samples' (shard sample dicts) motion sources and
+    tiled motions: the realised pairing recipe, recorded in the manifest and shown by `unimumo-shards inspect`."""
+    counts = counts if counts is not None else empty_counts()
+    for sample in samples:
+        meta = json.loads(sample[META])
+        counts["sources"][meta["source"]] = counts["sources"].get(meta["source"], 0) + 1
+        counts["tiled"] += meta.get("tiling") is not None
+    return counts
+
+
+def add_counts(total: dict, more: dict) -> dict:
+    """Two `count_samples` results added up (slices merged)."""
+    out = json.loads(json.dumps(total))
+    for name, value in more.items():
+        if isinstance(value, dict):
+            for key, count in value.items():
+                out.setdefault(name, {})[key] = out.get(name, {}).get(key, 0) + count
+        else:
+            out[name] = out.get(name, 0) + value
+    return out
 
 
 @dataclass
@@ -122,6 +202,17 @@ class PairDraft:
         )
 
 
+def warp_to_track(track, motion: LoadedMotion, rng: random.Random, tile: bool = True):
+    """The motion placed on `track` (anything with `beats` and `duration`; tiled to fill it with `tile`) and
+    beat-warped: (the motion placed, its tiling metadata, the placement, warped joints [N,22,3] at its fps).
+    The shard builder's pairs (`draft_pair`) and the music-codebook motion VQ-VAE's training pairs
+    (train/motion_windows.py) are both made here."""
+    fps = motion.clip.fps
+    motion, tiling = fill_window(motion, track) if tile else (motion, None)
+    placement = place_pair(track.beats, track.duration, motion.beats, motion.duration, rng)
+    return motion, tiling, placement, warp_joints(motion.joints, fps, placement.warp, placement.duration, fps)
+
+
 def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str, motion_file: str,
                motion_tokenizer, text_tokenizer, tile: bool = True) -> PairDraft:
     """One pair up to its motion codes: the music span and the beat-warped motion over it, captioned.
@@ -134,9 +225,7 @@ def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int,
     """
     rng = pair_rng(seed, split, track.info.id, pair)
     fps = motion.clip.fps
-    motion, tiling = fill_window(motion, track) if tile else (motion, None)
-    placement = place_pair(track.beats, track.duration, motion.beats, motion.duration, rng)
-    joints = warp_joints(motion.joints, fps, placement.warp, placement.duration, fps)
+    motion, tiling, placement, joints = warp_to_track(track, motion, rng, tile)
     features, motion_steps = motion_tokenizer.check_clip(joints_to_features(joints, fps=fps), fps, motion_file)
     start = int(round(placement.music_start * CODE_RATE))
     frames = min(motion_steps, track.codes.shape[1] - start)

@@ -47,10 +47,12 @@ from tqdm import tqdm
 from unimumo.constants import CODE_RATE
 from unimumo.data import build_worker
 from unimumo.data.build_config import BuildConfig
-from unimumo.data.pairing import MotionEntry, choose_motions, load_motion, pair_rng
+from unimumo.data.pairing import (MotionEntry, choose_motions, count_samples, load_motion, pair_rng,
+                                  pool_cum_weights)
 from unimumo.data.sources import aist, humanml3d, music4all
 from unimumo.rhythm import warm_up_beat_tracker
 from unimumo.shards.manifest import Manifest, update_split
+from unimumo.shards.tar_reader import read_shard
 from unimumo.shards.writer import ShardWriter, read_records, records_dir
 from unimumo.utils.io import atomic_write_json
 
@@ -77,6 +79,7 @@ class BuildReport:
     seconds: float = 0.0  # end to end
     work_seconds: float = 0.0  # motion scan + pairing (the part --workers parallelises), after model loading
     samples_per_s: float = 0.0
+    pairing: dict = field(default_factory=dict)  # pairing.count_samples: samples per motion source, tiled ones
 
     def contents(self) -> dict:
         """What describes the split's shards (for the manifest), without this run's timing and resume point."""
@@ -291,8 +294,11 @@ def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, workers: Wo
 
 
 def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig) -> list[tuple]:
-    """(plan index, track, chosen motions) of every track; the choice depends only on seed, split, track id."""
-    return [(index, track, choose_motions(pool, config.pairs_per_track, pair_rng(config.seed, config.split, track.id)))
+    """(plan index, track, chosen motions) of every track; the choice depends only on seed, split, track id (and
+    the pool drawn from, weighted by config.source_weights)."""
+    cum_weights = pool_cum_weights(pool, config.source_weights)
+    return [(index, track, choose_motions(pool, config.pairs_per_track,
+                                          pair_rng(config.seed, config.split, track.id), cum_weights))
             for index, track in enumerate(tracks)]
 
 
@@ -357,7 +363,9 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
             chunk_start = next_track // config.codec_batch * config.codec_batch
             jobs = pairing_jobs(tracks, pool, config)[chunk_start:]
             window = 1 if config.workers == 1 else config.workers + 1
+            counts = count_samples(raw for record in records for raw in read_shard(str(out / record.name)))
             for result in run_pipeline(jobs, next_track, config, workers, window):
+                count_samples(result.samples, counts)
                 writer.add_track(result.samples, result.failures, result.skipped)
                 written += len(result.samples)
                 bar.update(1)
@@ -373,6 +381,7 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     skips = ignored_tracks + ignored_motions + [skip for record in records for skip in record.skipped]
     report = summarize(config, records, tracks, ignored_tracks, len(entries) if owns_unplanned else 0,
                        ignored_motions, failures)
+    report.pairing = counts
     shards = [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in records]
     update_split(out, config.split, tokenizers=tokenizers, shards=shards, failures=failures, skipped=skips,
                  summary={**report.contents(), "build_args": config.as_json()})

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from unimumo.errors import UniMuMoError
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from unimumo.data.build_config import CONTENT_FIELDS, SLICE_PATTERN
+from unimumo.data.pairing import add_counts, empty_counts
 from unimumo.shards.manifest import (Manifest, ManifestError, ShardEntry, manifest_path, read_failures, read_skipped,
                                      write_directory)
 from unimumo.shards.writer import shard_name
@@ -128,6 +130,7 @@ def merged_summary(split: str, slices: list[SliceBuild], out: Path) -> dict:
         for reason, count in summary["skipped"].items():
             skipped[reason] = skipped.get(reason, 0) + count
     merged["skipped"] = skipped
+    merged["pairing"] = functools.reduce(add_counts, (s.get("pairing", {}) for s in summaries), empty_counts())
     merged["failure_fraction"] = round(merged["failures"] / max(merged["inputs"], 1), 4)
     merged["build_args"] = {**summaries[0]["build_args"], "out": str(out), "slice": None, "slices": len(slices)}
     return merged

@@ -13,6 +13,23 @@ from unimumo.shards.tar_reader import read_shard
 SHOWN = 5  # failures and skipped inputs listed in the summary (all are in failures.jsonl / skipped.jsonl)
 
 
+def pairing_lines(summary: dict) -> list[str]:
+    """The realised pairing recipe of a split (data.pairing.count_samples): each motion source's share of the
+    samples with its --source-weight, the tiled share and where the captions came from; none for older builds."""
+    counts = summary.get("pairing")
+    if not counts or not summary.get("samples"):
+        return []
+    samples, weights = summary["samples"], summary.get("build_args", {}).get("source_weights") or {}
+    shares = ", ".join(f"{source} {count / samples:.1%} ({count}, weight {weights.get(source, 1.0):g})"
+                       for source, count in sorted(counts["sources"].items()))
+    lines = [f"    sources: {shares}; motion tiled to fill the track in {counts['tiled'] / samples:.1%}"]
+    for name in ("music_captions", "motion_captions"):
+        if counts.get(name):
+            origins = ", ".join(f"{origin} {count / samples:.1%}" for origin, count in sorted(counts[name].items()))
+            lines.append(f"    {name.replace('_', ' ')}: {origins}")
+    return lines
+
+
 def summary_lines(out: Path) -> list[str]:
     if not (out / MANIFEST_NAME).is_file():
         raise FileNotFoundError(f"{out}: no {MANIFEST_NAME} (not a shard directory built by `unimumo-shards build`)")
@@ -26,6 +43,7 @@ def summary_lines(out: Path) -> list[str]:
         lines.append(f"  {split}: {summary['samples']} samples in {len(entries)} shards ({size:.2f} MiB), "
                      f"{summary['tracks_with_samples']}/{summary['tracks']} tracks used, skipped {summary['skipped']}, "
                      f"{summary['failures']} failures")
+        lines += pairing_lines(summary)
     failures, skipped = read_failures(out), read_skipped(out)
     for failure in failures[:SHOWN]:
         lines.append(f"  failure [{failure.get('split')}] {failure['file']}: {failure['reason']}")
