@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from test_eval_end_to_end import tiny_model  # noqa: F401  (the tiny random UniMuMo export fixture)
 from unimumo.eval.aist_inputs import genre_prompt, read_edge_slices, sequence_slices
 from unimumo.eval.beats_metrics import load_music
-from test_eval_end_to_end import tiny_model  # noqa: F401  (the tiny random UniMuMo export fixture)
 
 SLICE_CASES = (  # sequence, dance frames at 60 fps, music seconds, music sampling rate
     ("gBR_sBM_cAll_d04_mBR0_ch01", 1200, 30.0, 48000),
@@ -99,7 +99,7 @@ def test_read_edge_slices_errors_name_the_input(aist_layout, tmp_path):
         read_edge_slices(root, partial)
 
 
-def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):
+def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):  # noqa: F811
     import json
     import math
 
@@ -139,3 +139,79 @@ def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic
     assert main(argv[:7] + ["--out", str(tmp_path / "x"), "--seconds", "6"]) == 2
     err = capsys.readouterr().err
     assert "seconds must be <= 5" in err and "--music-codec, --motion-tokenizer, --text-tokenizer" in err
+
+
+def test_d2m_gan_segment_names_map_to_aist_sequences():
+    from unimumo.eval.aist_inputs import segment_sequence
+
+    # the first lines of L-YeZhu/D2M-GAN @ 5dc5bbf dataset/aist_motion_test_segment.txt
+    assert segment_sequence("./aistplus/motion_s2/test/gPO_sBM_c01_d11_mPO1_ch02_seg1.npy", "list") == (
+        "gPO_sBM_cAll_d11_mPO1_ch02", 1)
+    assert segment_sequence("./aistplus/motion_s2/test/gMH_sBM_c01_d24_mMH3_ch02_seg3.npy", "list") == (
+        "gMH_sBM_cAll_d24_mMH3_ch02", 3)
+    with pytest.raises(ValueError, match="list: 'gPO_sBM_c01_seg1.npy' is not a D2M-GAN segment name"):
+        segment_sequence("gPO_sBM_c01_seg1.npy", "list")
+
+
+def d2m_line(sequence: str, segment: int) -> str:
+    parts = sequence.split("_")
+    return f"./aistplus/motion_s2/test/{'_'.join(parts[:2] + ['c01'] + parts[3:])}_seg{segment}.npy"
+
+
+def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):  # noqa: F811
+    import json
+
+    from aist_layout import MUSIC_SECONDS
+    from unimumo.cli.eval import main
+    from unimumo.data.sources.aist import read_clip
+
+    root, music, names = aist_layout
+    chosen = [(name, segment) for name in names for segment in (1, 4)
+              if 2.0 * segment <= MUSIC_SECONDS[int(name.split("_")[4][-1])]]
+    segments = tmp_path / "aist_motion_test_segment.txt"
+    segments.write_text("".join(d2m_line(name, segment) + "\n" for name, segment in chosen))
+    models = synthetic_corpus / "models"
+    out = tmp_path / "d2m"
+    argv = ["motion2music", "--model", str(tiny_model), "--aist", str(root), "--aist-music", str(music),
+            "--segments", str(segments), "--music-codec", str(models / "encodec"),
+            "--motion-tokenizer", str(models / "motion_vqvae"),
+            "--text-tokenizer", str(models / "text_tokenizer.model"), "--out", str(out), "--device", "cpu"]
+    assert main(argv + ["--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert (config["config"], config["seconds"], config["guidance_scale"], config["seed"]) == (
+        "AistMotion2MusicConfig", 2.0, 3.0, 42)
+    assert main(argv) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert [(entry["sequence"], entry["segment"]) for entry in report["inputs"]] == chosen
+    assert report["inputs"][0]["segment_file"] == d2m_line(*chosen[0])
+    generated = report["metrics"]["generated"]
+    assert generated["beats_pairs"] == len(chosen) and generated["beats_length_mismatch"] == 0
+    assert 0.0 <= generated["beats_hit"] <= 1.0 and generated["beats_coverage"] >= generated["beats_hit"]
+    # the reference is the real music of the sequence over the segment's 2 s, the dance the segment's frames
+    name, segment = chosen[-1]
+    key = f"{len(chosen) - 1:03d}_{name}_seg{segment}"
+    reference, rate = sf.read(out / "music" / "reference" / f"{key}.wav")
+    full = load_music(music / f"{name.split('_')[4]}.wav", 32000)
+    np.testing.assert_allclose(reference, full[(segment - 1) * 64000 : segment * 64000], atol=1 / 32767 + 1e-6)
+    from unimumo.eval.beats_metrics import music_dance_bas
+
+    dance = read_clip(root / "motions" / f"{name}.pkl").joints[(segment - 1) * 120 : segment * 120]
+    for column in ("generated", "reference"):
+        expected = music_dance_bas(out / "music" / column / f"{key}.wav", dance, 60.0)
+        recorded = report["inputs"][-1][f"BAS_{column}"]
+        assert recorded is None if np.isnan(expected) else recorded == pytest.approx(expected), column
+    assert report["inputs"][-1]["BAS_reference"] is not None  # the real music has beats
+    # score-music on the files the benchmark wrote gives the same Beats Coverage / Hit
+    rescored = tmp_path / "rescored"
+    assert main(["score-music", "--generated", str(out / "music" / "generated"), "--reference",
+                 str(out / "music" / "reference"), "--out", str(rescored)]) == 0
+    again = json.loads((rescored / "metrics.json").read_text())["metrics"]["generated"]
+    assert (again["beats_coverage"], again["beats_hit"]) == (generated["beats_coverage"], generated["beats_hit"])
+    text = (out / "metrics.md").read_text()
+    assert "| UniMuMo (published) | 93.0 | 88.4 |" in text and "| this run |" in text
+
+    # a segment past the end of its music is refused, naming the list line
+    short = next(name for name in names if MUSIC_SECONDS[int(name.split("_")[4][-1])] < 10.0)
+    segments.write_text(d2m_line(short, 5) + "\n")
+    assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--device", "cpu"]) == 2
+    assert f"{segments}:1: segment 5" in capsys.readouterr().err

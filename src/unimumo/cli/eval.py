@@ -73,8 +73,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", help="split to evaluate on (default: test)")
     parser.add_argument("--num-samples", type=_positive_int, default=300,
                         help="first N samples of the split, in shard order (default: 300)")
-    parser.add_argument("--seconds", type=_positive_float, default=5.0,
-                        help="length of every sample: its first S seconds (default: 5)")
+    parser.add_argument("--seconds", type=_positive_float,
+                        help="length of every sample: its first S seconds (default: 5; on the published inputs "
+                             "their own length, 5 s slices for music2motion, 2 s segments for motion2music)")
     parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
 
@@ -167,10 +168,26 @@ CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # regi
     "score-dance": add_score_dance_options,
 }
 COMMANDS.update({name: ("unimumo.eval.benchmarks", BENCHMARKS[name].help) for name in CONFIG_OPTIONS})
-# `music2motion --aist-music DIR` runs this registry benchmark (the published inputs) instead of the shard split
-AIST_BENCHMARKS = {"music2motion": "music2motion-aist"}
+# `music2motion --aist-music DIR` / `motion2music --segments FILE` run these registry benchmarks (the published
+# inputs) instead of the shard split
+AIST_BENCHMARKS = {"music2motion": "music2motion-aist", "motion2music": "motion2music-aist"}
 # the shard benchmarks' own defaults, where the published benchmarks default to the authors' settings instead
-SHARD_DEFAULTS = {"guidance_scale": 4.0, "seed": 0}
+SHARD_DEFAULTS = {"guidance_scale": 4.0, "seed": 0, "seconds": 5.0}
+
+
+def add_segments_options(parser: argparse.ArgumentParser) -> None:
+    """motion2music on the published inputs: D2M-GAN's AIST++ test segments instead of the shard split."""
+    parser.add_argument("--segments", metavar="FILE",
+                        help="D2M-GAN's segment list (dataset/aist_motion_test_segment.txt, lines "
+                             "..._c01_..._segN.npy): run the published benchmark: each 2 s AIST++ segment (--aist) "
+                             "conditions the music, scored against the same 2 s of its real music (--aist-music) "
+                             "with Beats Coverage / Hit and BAS; the authors' settings (guidance 3, seed 42, empty "
+                             "texts)")
+    parser.add_argument("--aist", metavar="DIR", help="AIST++ root (motions/*.pkl) for --segments")
+    parser.add_argument("--aist-music", metavar="DIR", help="AIST++ music, one file per music id, for --segments")
+    parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="with --segments: print the validated benchmark config and exit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
         (add_caption_options if name == "caption" else add_generation_options)(sub)
         if name in ("music2motion", "text2music"):
             add_dance_options(sub, motion_text=name == "music2motion")
+        if name == "motion2music":
+            add_segments_options(sub)
     return parser
 
 
@@ -235,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in CONFIG_OPTIONS:
         return run_config_command(args, args.command)
-    if getattr(args, "aist_music", None):
+    if getattr(args, "aist_music", None) or getattr(args, "segments", None):
         return run_config_command(args, AIST_BENCHMARKS[args.command])
     for name, value in SHARD_DEFAULTS.items():
         if getattr(args, name, value) is None:

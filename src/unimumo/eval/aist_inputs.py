@@ -116,3 +116,75 @@ def read_edge_slices(aist_root: str | Path, music_dir: str | Path, split: str = 
     if not slices:
         raise EvalInputError(f"--aist {aist_root}: no {split} sequence is {SLICE_SECONDS:g} s long (no EDGE slice)")
     return slices
+
+
+# The dance-to-music benchmark: D2M-GAN's test segments, as hanyangclarence/UniMuMo
+# test_model/test_motion2music_aist.py reads them
+SEGMENTS_UPSTREAM = "L-YeZhu/D2M-GAN@5dc5bbf dataset/aist_motion_test_segment.txt"
+SEGMENT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class DanceSegment:
+    line: str  # as the segment list names it, e.g. ./aistplus/motion_s2/test/gPO_sBM_c01_d11_mPO1_ch02_seg1.npy
+    sequence: str  # the AIST++ sequence, gPO_sBM_cAll_d11_mPO1_ch02
+    music_id: str
+    segment: int  # n >= 1: frames [(n - 1) * 120, n * 120) at 60 fps
+    features: np.ndarray  # HumanML3D features [120, 263] at 60 fps (of the whole sequence, then cut)
+    joints: np.ndarray  # the segment's 22 joints [120, 22, 3] at 60 fps
+    music: np.ndarray  # the sequence's real music over the same 2 s, float32 at SLICE_SAMPLING_RATE
+
+    @property
+    def start_s(self) -> float:
+        return (self.segment - 1) * SEGMENT_SECONDS
+
+    def entry(self) -> dict:
+        return {"segment_file": self.line, "sequence": self.sequence, "music_id": self.music_id,
+                "segment": self.segment, "start_s": self.start_s}
+
+
+def segment_sequence(line: str, source: str) -> tuple[str, int]:
+    """(AIST++ sequence, segment number) of a D2M-GAN segment name: `..._c01_..._segN.npy` -> `..._cAll_...`, N."""
+    stem = Path(line.strip()).name.rsplit(".", 1)[0]
+    name, _, number = stem.rpartition("_seg")
+    parts = name.split("_")
+    if not number.isdigit() or int(number) < 1 or len(parts) != 6:
+        raise EvalInputError(f"{source}: {line.strip()!r} is not a D2M-GAN segment name "
+                             "(gXX_sXX_cXX_dXX_mXXN_chXX_segN)")
+    return "_".join(parts[:2] + ["cAll"] + parts[3:]), int(number)
+
+
+def read_d2m_segments(segments_file: str | Path, aist_root: str | Path, music_dir: str | Path,
+                      seconds: float = SEGMENT_SECONDS) -> list[DanceSegment]:
+    """Every segment of D2M-GAN's list, in its order: the dance cut from the AIST++ sequence (60 fps) and the
+    sequence's real music over the same window (the first `seconds` of each 2 s segment)."""
+    segments_file, aist_root, music_dir = Path(segments_file), Path(aist_root), Path(music_dir)
+    if not segments_file.is_file():
+        raise EvalInputError(f"{segments_file}: segment list is missing (--segments)")
+    if not music_dir.is_dir():
+        raise EvalInputError(f"{music_dir}: AIST++ music directory is missing (--aist-music)")
+    lines = [line.strip() for line in segments_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise EvalInputError(f"{segments_file}: no segment")
+    clips, music, segments = {}, {}, []
+    for number, line in enumerate(lines, 1):
+        sequence, segment = segment_sequence(line, f"{segments_file}:{number}")
+        if sequence not in clips:
+            path = aist_root / "motions" / f"{sequence}.pkl"
+            if not path.is_file():
+                raise EvalInputError(f"{segments_file}:{number}: {path} is missing (segment {line})")
+            clips[sequence] = aist.read_clip(path)
+        clip, name = clips[sequence], music_id(sequence)
+        if name not in music:
+            music[name] = load_music(music_file(music_dir, name), SLICE_SAMPLING_RATE)
+        first, frames = (segment - 1) * int(SEGMENT_SECONDS * MOTION_FPS), int(round(seconds * MOTION_FPS))
+        start = int((segment - 1) * SEGMENT_SECONDS * SLICE_SAMPLING_RATE)
+        samples = int(round(seconds * SLICE_SAMPLING_RATE))
+        if first + frames > len(clip.features) or start + samples > len(music[name]):
+            raise EvalInputError(f"{segments_file}:{number}: segment {segment} ({first / MOTION_FPS:g} s + "
+                                 f"{seconds:g} s) runs past the end of {sequence} "
+                                 f"({len(clip.features) / MOTION_FPS:.2f} s of dance, "
+                                 f"{len(music[name]) / SLICE_SAMPLING_RATE:.2f} s of music {name})")
+        segments.append(DanceSegment(line, sequence, name, segment, clip.features[first : first + frames],
+                                     clip.joints[first : first + frames], music[name][start : start + samples]))
+    return segments

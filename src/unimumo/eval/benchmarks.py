@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from unimumo.eval.aist_inputs import SEGMENTS_UPSTREAM, SLICER_UPSTREAM
 from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
-from unimumo.eval.aist_inputs import SLICER_UPSTREAM
-from unimumo.eval.config import AistMusic2MotionConfig, ScoreDanceConfig, ScoreMusicConfig, validate
+from unimumo.eval.config import (
+    AistMotion2MusicConfig,
+    AistMusic2MotionConfig,
+    ScoreDanceConfig,
+    ScoreMusicConfig,
+    validate,
+)
 from unimumo.eval.report import Table
 
 
@@ -77,6 +83,20 @@ register(Benchmark(
            "sliced as EDGE (5 s, 0.5 s stride), the authors' genre prompt; ground truth the --aist test motion",
     metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=(SLICER_UPSTREAM, "the --protocol's code"),
     help="music -> dance on the published inputs (unimumo-eval music2motion --aist DIR --aist-music DIR)",
+))
+def _motion2music_aist(config: AistMotion2MusicConfig) -> Table:
+    from unimumo.eval.aist_benchmarks import run_motion2music_aist
+
+    return run_motion2music_aist(config)
+
+
+register(Benchmark(
+    name="motion2music-aist", config=AistMotion2MusicConfig, run=_motion2music_aist,
+    inputs="aist_inputs.read_d2m_segments: D2M-GAN's segment list (--segments), each 2 s of an AIST++ sequence "
+           "(--aist) and the same 2 s of its music (--aist-music, by music id)",
+    metrics=("beats_coverage", "beats_hit", "BAS"), upstream=(SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
+    help="dance -> music on the published inputs (unimumo-eval motion2music --aist DIR --aist-music DIR "
+         "--segments FILE)",
 ))
 register(Benchmark(
     name="score-music", config=ScoreMusicConfig, run=_score_music,

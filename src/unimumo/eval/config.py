@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from unimumo.eval.aist_inputs import SLICE_SECONDS
+from unimumo.eval.aist_inputs import SEGMENT_SECONDS, SLICE_SECONDS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.system_outputs import EvalInputError
 
@@ -62,6 +62,16 @@ class ScoreDanceConfig:
         return problems
 
 
+def _tokenizer_problems(config) -> list[str]:
+    """A generation benchmark on published inputs needs its tokenizers: given, or recorded in --shards' manifest."""
+    missing = [name for name in ("music_codec", "motion_tokenizer", "text_tokenizer") if not getattr(config, name)]
+    problems = [f"render must be >= 0, got {config.render}"] if getattr(config, "render", 0) < 0 else []
+    if config.shards is None and missing:
+        problems.append("without --shards the tokenizers must be given: " +
+                        ", ".join(f"--{name.replace('_', '-')}" for name in missing))
+    return problems
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """Sampling settings of a generation benchmark; the defaults are the UniMuMo authors' test scripts' values."""
@@ -101,19 +111,41 @@ class AistMusic2MotionConfig(GenerationSettings):
 
     def problems(self) -> list[str]:
         problems = super().problems() + _positive(self, "seconds", "motion_fps")
-        problems += [f"{name} is required" for name in ("model", "out", "aist", "aist_music") if not getattr(self, name)]
+        problems += [f"{name} is required" for name in ("model", "out", "aist", "aist_music")
+                     if not getattr(self, name)]
         if self.seconds > SLICE_SECONDS:
             problems.append(f"seconds must be <= {SLICE_SECONDS:g} (EDGE's slices are {SLICE_SECONDS:g} s), "
                             f"got {self.seconds}")
         if self.protocol not in PROTOCOLS:
             problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        missing = [name for name in ("music_codec", "motion_tokenizer", "text_tokenizer") if not getattr(self, name)]
-        if self.shards is None and missing:
-            problems.append("without --shards the tokenizers must be given: " +
-                            ", ".join(f"--{name.replace('_', '-')}" for name in missing))
-        if self.render < 0:
-            problems.append(f"render must be >= 0, got {self.render}")
-        return problems
+        return problems + _tokenizer_problems(self)
+
+
+@dataclass(frozen=True)
+class AistMotion2MusicConfig(GenerationSettings):
+    """`unimumo-eval motion2music --aist DIR --aist-music DIR --segments FILE`: the published dance-to-music
+    benchmark's inputs (D2M-GAN's 2 s AIST++ test segments)."""
+
+    model: str = ""
+    out: str = ""
+    aist: str = ""
+    aist_music: str = ""
+    segments: str = ""  # D2M-GAN's dataset/aist_motion_test_segment.txt
+    seconds: float = SEGMENT_SECONDS
+    device: str = "cpu"
+    shards: str | None = None
+    music_codec: str | None = None
+    motion_tokenizer: str | None = None
+    text_tokenizer: str | None = None
+
+    def problems(self) -> list[str]:
+        problems = super().problems() + _positive(self, "seconds")
+        problems += [f"{name} is required" for name in ("model", "out", "aist", "aist_music", "segments")
+                     if not getattr(self, name)]
+        if self.seconds > SEGMENT_SECONDS:
+            problems.append(f"seconds must be <= {SEGMENT_SECONDS:g} (D2M-GAN's segments are {SEGMENT_SECONDS:g} s), "
+                            f"got {self.seconds}")
+        return problems + _tokenizer_problems(self)
 
 
 def validate(config) -> None:
