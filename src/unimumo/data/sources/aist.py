@@ -8,12 +8,14 @@ Sequence names code the genre, e.g. gBR_sBM_cAll_d04_mBR0_ch01 -> "break".
 """
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 
 from unimumo.data.captions import AIST_GENRES
+from unimumo.data.sources import lists
 from unimumo.data.sources.clip import MotionClip
 from unimumo.motion.humanml3d_features import MotionFormatError, joints_to_features, validate_features
 from unimumo.motion.skeleton import smpl_to_joints22
@@ -22,25 +24,32 @@ FPS = 60.0
 SPLITS = ("train", "val", "test")
 
 
-def read_names(path: Path) -> list[str]:
-    if not path.is_file():
+def read_name_lines(path: Path) -> tuple[list[str], list[dict]]:
+    """(names, skip records of the bad lines: see unimumo.data.sources.lists) of an AIST++ list file."""
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: missing AIST++ list file")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return lists.read_names(path)
+
+
+def read_names(path: Path) -> list[str]:
+    return read_name_lines(path)[0]
 
 
 def genre_of(name: str) -> str | None:
     return AIST_GENRES.get(name.split("_", 1)[0])
 
 
-def list_sequences(root: str | Path, split: str) -> list[Path]:
-    """Pickle paths of the official crossmodal split, minus `ignore_list.txt`."""
+def list_sequences(root: str | Path, split: str, skipped: list[dict] | None = None) -> list[Path]:
+    """Pickle paths of the official crossmodal split, minus `ignore_list.txt`; skip records of bad list lines
+    go to `skipped` (or the log)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)
     ignore_path = root / "ignore_list.txt"
-    ignored = set(read_names(ignore_path)) if ignore_path.is_file() else set()
-    names = read_names(root / "splits" / f"crossmodal_{split}.txt")
-    return [root / "motions" / f"{name}.pkl" for name in names if name not in ignored]
+    ignored, records = read_name_lines(ignore_path) if os.path.lexists(ignore_path) else ([], [])
+    names, bad = read_name_lines(root / "splits" / f"crossmodal_{split}.txt")
+    lists.report(records + bad, skipped)
+    return [root / "motions" / f"{name}.pkl" for name in names if name not in set(ignored)]
 
 
 class AistUnpickler(pickle.Unpickler):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unimumo.data.sources import lists
 from unimumo.data.sources.clip import MotionClip
 from unimumo.motion.humanml3d_features import MotionFormatError, validate_features
 
@@ -18,14 +19,16 @@ FPS = 20.0
 SPLITS = ("train", "val", "test")
 
 
-def list_clips(root: str | Path, split: str) -> list[Path]:
+def list_clips(root: str | Path, split: str, skipped: list[dict] | None = None) -> list[Path]:
+    """Feature paths of `split`; skip records of bad split lines go to `skipped` (or the log)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)
     split_path = root / f"{split}.txt"
     if not split_path.is_file():
         raise FileNotFoundError(f"{split_path}: missing HumanML3D split file")
-    ids = [line.strip() for line in split_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ids, bad = lists.read_names(split_path)
+    lists.report(bad, skipped)
     return [root / "new_joint_vecs" / f"{clip_id}.npy" for clip_id in ids]
 
 
