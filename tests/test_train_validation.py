@@ -7,7 +7,8 @@
 - a run SIGKILLed after its best step and resumed keeps that best (the checkpoint carries it), then stops early
   where the uninterrupted run's curve says the patience runs out, "completed" with the reason.
 - motion_vqvae validates on held-out raw motion: MPJPE in mm, the same as motion.reconstruction_error computes;
-  the caption stage validates its caption loss.
+  the caption stage validates its caption loss (under ZeRO-3); a val split with fewer shards than ranks is read
+  whole by every rank.
 - bad validation settings are refused at start-up naming the key.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 
-from training_runs import free_port, train_one_process
+from training_runs import NO_DROPOUT, TINY_RECIPE, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +37,11 @@ from unimumo.train import run
 result = run(sys.argv[1], **json.loads(sys.argv[2]))
 print("RESULT", os.environ["RANK"], json.dumps(result), flush=True)
 """
-TINY = {"data.window_s": 0.48, "data.micro_batch": 2, "data.global_batch": 4, "data.shuffle_buffer": 8,
-        "data.num_workers": 0, "schedule.warmup_steps": 2, "log.every": 1, "log.progress_bar": False,
-        "model.config.dropout": 0, "model.config.condition_dropout": 0, "seed": 3, "model.preset": "tiny",
-        "ds_config": "zero2"}
-# a learning rate far too high: the held-out loss falls to its lowest at step 2, then rises for several passes
+TINY = {**TINY_RECIPE, **NO_DROPOUT, "data.global_batch": 4, "ds_config": "zero2"}
+# a learning rate far too high: the held-out loss jumps about, so some pass does not improve on the ones before
 CURVE = {**TINY, "steps": 11, "optim.lr": 5e-2, "schedule.decay": "constant", "validation.every": 2,
          "validation.batches": 2, "checkpoint.every": 1000, "checkpoint.keep": 10}
-PATIENCE = 2
+PATIENCE = 1  # the pass after the best that does not improve ends the run
 
 
 def _env() -> dict:
@@ -147,7 +145,6 @@ def test_validation_is_logged_reduced_over_ranks_and_best_is_the_lowest_step(cur
             assert line[key] is not None and np.isfinite(line[key]), key
     curve = {step: line["val/loss"] for step, line in lines.items()}
     best_step = min(curve, key=curve.get)
-    assert best_step < 11, f"the curve should rise after its best: {curve}"
 
     # every rank holds the same reduced values; best/ records the lowest step of metrics.jsonl
     assert sorted(results) == [0, 1]
@@ -163,7 +160,8 @@ def test_validation_is_logged_reduced_over_ranks_and_best_is_the_lowest_step(cur
     export_checkpoint(out / "checkpoints" / f"global_step{best_step}", tmp_path / "step")
     at_best = UniMuMoForConditionalGeneration.from_pretrained(tmp_path / "step").state_dict()
     assert all(torch.equal(value, at_best[name]) for name, value in best.state_dict().items())
-    assert any(not torch.equal(value, final[name]) for name, value in best.state_dict().items())
+    if best_step != max(curve):
+        assert any(not torch.equal(value, final[name]) for name, value in best.state_dict().items())
 
     # the logged values are the means over both ranks' held-out batches (each rank reads its own val shard)
     expected = _held_out_means({**lm, **CURVE}, best)
@@ -181,7 +179,7 @@ def test_best_survives_a_killed_run_and_early_stopping_ends_it(curve_run, lm, tm
     whole, _ = curve_run
     curve = {step: line["val/loss"] for step, line in val_lines(whole).items()}
     best_step, stop_step = early_stop(curve, PATIENCE)
-    assert stop_step is not None and best_step < stop_step, curve
+    assert stop_step is not None and best_step < stop_step, f"every pass improved on the ones before: {curve}"
     settings = {**lm, **CURVE, "validation.early_stop_patience": PATIENCE}
 
     out = tmp_path / "killed"
@@ -253,14 +251,30 @@ def test_motion_vqvae_validates_reconstruction_error_in_mm(synthetic_corpus, tmp
     assert lines[best_step]["val/mpjpe_mm"] == pytest.approx(float(np.mean(errors)), rel=1e-4)
 
 
-def test_caption_stage_validates_its_caption_loss(lm, tmp_path):
-    settings = {key: value for key, value in TINY.items() if key != "ds_config"}
-    settings.update({**lm, "steps": 2, "data.global_batch": 2, "validation.every": 1, "validation.batches": 2})
-    lines = [line for line in train_one_process("caption", tmp_path / "caption", settings) if line.get("split")]
-    assert [line["step"] for line in lines] == [1, 2]
+def test_caption_stage_validates_its_caption_loss_under_zero3(lm, tmp_path):
+    """ZeRO-3 gathers the parameters in every forward: each rank runs the same held-out forwards in eval mode."""
+    out = tmp_path / "caption"
+    results = train("caption", out, {**TINY, **lm, "ds_config": "zero3", "steps": 2, "validation.every": 1,
+                                     "validation.batches": 2})
+    lines = val_lines(out)
+    assert sorted(lines) == [1, 2]
     assert all(np.isfinite(line["val/loss/caption"]) and line["val/loss"] == line["val/loss/caption"]
-               for line in lines)
-    assert (tmp_path / "caption" / "best" / "config.json").is_file()
+               for line in lines.values())
+    lowest = min(line["val/loss"] for line in lines.values())
+    assert results[0]["best_val_loss"] == results[1]["best_val_loss"] == lowest
+    assert (out / "best" / "config.json").is_file()
+
+
+def test_a_split_with_fewer_shards_than_ranks_is_read_whole_by_every_rank(lm):
+    from unimumo.train.stages import STAGES, build_recipe
+    from unimumo.train.validation import held_out_stream
+
+    recipe = build_recipe("stage2_joint", {**TINY, **lm, "out": "unused", "validation.every": 1})
+    stage = STAGES[recipe.name]
+    first = [next(iter(held_out_stream(stage, recipe, rank, 4, None)))["keys"] for rank in range(4)]  # 2 val shards
+    assert all(keys == first[0] for keys in first)
+    split = [next(iter(held_out_stream(stage, recipe, rank, 2, None)))["keys"] for rank in range(2)]
+    assert split[0] != split[1] and first[0] == split[0]
 
 
 def test_bad_validation_settings_are_refused_naming_the_key(lm, tmp_path):
