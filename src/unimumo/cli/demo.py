@@ -160,10 +160,10 @@ def validation_args(steps: int) -> list[str]:
     return ["--set", f"validation.every={max(1, steps // 4)}", "--set", "validation.batches=2"]
 
 
-def validation_table(runs: dict[str, Path]) -> list[str]:
+def validation_table(runs: list[Path]) -> list[str]:
     """Summary lines: each run's validation curve, `step: val/loss` (VQ-VAE: and MPJPE), * marking best/."""
     lines = []
-    for name, run in runs.items():
+    for run in runs:
         curve, best = validation_curve(run), read_best(run).get("step")
         points = []
         for step, values in sorted(curve.items()):
@@ -172,7 +172,7 @@ def validation_table(runs: dict[str, Path]) -> list[str]:
             point += f" ({mpjpe:.0f} mm)" if mpjpe is not None else ""
             points.append(point + ("*" if step == best else ""))
         if points:
-            lines.append(f"    {name:<16}{'  '.join(points)}")
+            lines.append(f"    {run.name:<16}{'  '.join(points)}")
     header = "  validation        held-out loss by step (* = best/, the lowest; VQ-VAE: and MPJPE)"
     return [header, *lines] if lines else []
 
@@ -299,7 +299,7 @@ def run_demo(config: DemoConfig) -> int:
         f"  shards            {shards} (manifest.json, failures.jsonl)",
         f"  motion tokenizer  {motion_tokenizer}",
         f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, best/, metrics.jsonl)",
-        *validation_table({"motion_vqvae": work / "runs" / "motion_vqvae", **runs}),
+        *validation_table([work / "runs" / "motion_vqvae", *runs.values()]),
         f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
         f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
         f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
