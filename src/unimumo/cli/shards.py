@@ -52,6 +52,7 @@ def build_command(args: argparse.Namespace) -> int:
             min_beat_seconds=args.min_beat_seconds, beat_tracker=args.beat_tracker, device=args.device,
             codec_batch=args.codec_batch, slice=args.slice, tile=not args.no_tile,
             source_weights=parse_source_weights(args.source_weight, args.source_recipe),
+            music_captions=args.music_captions, motion_captions=args.motion_captions,
         ).validate()
         report = build_split(config, progress=not args.no_progress)
     except (BuildError, ValueError, FileNotFoundError) as error:
@@ -186,6 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="draw weight of the motions of source NAME (aist, dancedb, humanml3d; default 1), "
                             "over the --source-recipe value; repeatable, e.g. --source-weight aist=30 "
                             "--source-weight dancedb=30. Recorded in the manifest; `inspect` shows the share realised")
+    build.add_argument("--music-captions", type=Path, metavar="FILE",
+                       help="music captions by Music4All id: CSV with the header id,caption, JSON lines "
+                            "({\"id\": ..., \"caption\": ...} per line, .jsonl) or one JSON object {id: [captions]} "
+                            "(.json, as the authors' music4all_captions_gpt.json); several per id give several "
+                            "captions (one drawn per pair). Tracks without an entry get a caption from their "
+                            "metadata; the manifest counts both. A bad row is an error naming file and line")
+    build.add_argument("--motion-captions", type=Path, metavar="FILE",
+                       help="motion descriptions by motion id (AIST++ sequence name, HumanML3D id, DanceDB path "
+                            "under --dancedb without .npz), same formats, used in the authors' sentence \"The "
+                            "motion is that {desc}.\"; motions without an entry use their HumanML3D texts, else "
+                            "their genre (\"The style of the dance is {genre}.\") or DanceDB feeling")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=build_command)
 

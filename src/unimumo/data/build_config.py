@@ -18,7 +18,7 @@ DEVICES = ("cpu", "cuda")
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
 CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
-                  "device", "slice", "tile", "source_weights")
+                  "device", "slice", "tile", "source_weights", "music_captions", "motion_captions")
 SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
 
 
@@ -45,6 +45,8 @@ class BuildConfig:
     slice: str | None = None  # "i/n": build only slice i of n of the split (written under out/slices/i-of-n)
     tile: bool = True  # repeat motions shorter than their track to fill it (pairing.fill_window)
     source_weights: dict[str, float] = field(default_factory=dict)  # motion draw weight per source (default 1)
+    music_captions: Path | None = None  # caption file by Music4All id (data/captions.py: CSV, JSON lines, JSON)
+    motion_captions: Path | None = None  # caption file by motion id
 
     @property
     def slice_index_count(self) -> tuple[int, int]:
@@ -70,6 +72,10 @@ class BuildConfig:
             path = getattr(self, name)
             if path is not None and not Path(path).is_dir():
                 problems.append(f"--{name.replace('_', '-')} {path}: directory not found")
+        for name in ("music_captions", "motion_captions"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                problems.append(f"--{name.replace('_', '-')} {path}: file not found")
         if not Path(self.text_tokenizer).is_file():
             problems.append(f"--text-tokenizer {self.text_tokenizer}: file not found")
         if Path(self.out).exists() and not Path(self.out).is_dir():

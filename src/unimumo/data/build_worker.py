@@ -17,6 +17,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from unimumo.data.build_config import BuildConfig
+from unimumo.data.captions import CaptionFiles
 from unimumo.data.pairing import MotionEntry, MusicTrack, PairDraft, draft_pair, load_motion
 from unimumo.data.sources.music4all import TrackInfo, load_audio
 from unimumo.models.text_tokenizer import TextTokenizer
@@ -55,6 +56,7 @@ class WorkerContext:
     codec: MusicCodec
     motion_tokenizer: MotionTokenizer
     text_tokenizer: TextTokenizer
+    captions: CaptionFiles  # --music-captions / --motion-captions
 
 
 _CONTEXT: WorkerContext | None = None
@@ -66,6 +68,7 @@ def load_context(config: BuildConfig) -> WorkerContext:
         codec=MusicCodec.from_pretrained(config.music_codec),
         motion_tokenizer=MotionTokenizer.from_pretrained(config.motion_tokenizer),
         text_tokenizer=TextTokenizer(config.text_tokenizer),
+        captions=CaptionFiles.read(config.music_captions, config.motion_captions),
     )
 
 
@@ -147,6 +150,7 @@ def pair_track(prepared: PreparedTrack) -> TrackResult:
             result.drafts.append(draft_pair(
                 track, load_motion(entry), pair, seed=config.seed, split=config.split, motion_file=entry.path,
                 motion_tokenizer=_CONTEXT.motion_tokenizer, text_tokenizer=_CONTEXT.text_tokenizer, tile=config.tile,
+                captions=_CONTEXT.captions,
             ))
         except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay
             result.failures.append(failure(entry.path, "pair", error, track_id=info.id))

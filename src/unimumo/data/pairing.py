@@ -21,7 +21,7 @@ import numpy as np
 from unimumo.constants import CODE_RATE
 from unimumo.data.alignment import (beat_alignment, beat_period, folded_rate, place_pair, tile_joints, visual_beats,
                                     warp_joints)
-from unimumo.data.captions import MUSIC_TEMPLATES, motion_caption, music_caption
+from unimumo.data.captions import MUSIC_TEMPLATES, CaptionFiles, described_motion, motion_caption, music_caption
 from unimumo.shards.format import META, encode_sample
 from unimumo.data.sources import aist, humanml3d
 from unimumo.data.sources.clip import MotionClip
@@ -133,17 +133,24 @@ def choose_motions(pool: list[MotionEntry], k: int, rng: random.Random,
 
 def empty_counts() -> dict:
     """What `count_samples` counts, all zero."""
-    return {"sources": {}, "tiled": 0}
+    return {"sources": {}, "tiled": 0, "music_captions": {}, "motion_captions": {}}
 
 
 def count_samples(samples, counts: dict | None = None) -> dict:
-    """`counts` (a new `empty_counts()` when None) plus the samples' (shard sample dicts) motion sources and
-    tiled motions: the realised pairing recipe, recorded in the manifest and shown by `unimumo-shards inspect`."""
+    """`counts` (a new `empty_counts()` when None) plus the samples' (shard sample dicts) motion sources, tiled
+    motions and caption origins: the realised pairing recipe, recorded in the manifest and shown by
+    `unimumo-shards inspect`."""
     counts = counts if counts is not None else empty_counts()
+
+    def add(name: str, key: str) -> None:
+        counts[name][key] = counts[name].get(key, 0) + 1
+
     for sample in samples:
         meta = json.loads(sample[META])
-        counts["sources"][meta["source"]] = counts["sources"].get(meta["source"], 0) + 1
+        add("sources", meta["source"])
         counts["tiled"] += meta.get("tiling") is not None
+        for stream, origin in meta.get("caption_origins", {}).items():
+            add(f"{stream}_captions", origin)
     return counts
 
 
@@ -214,11 +221,13 @@ def warp_to_track(track, motion: LoadedMotion, rng: random.Random, tile: bool = 
 
 
 def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str, motion_file: str,
-               motion_tokenizer, text_tokenizer, tile: bool = True) -> PairDraft:
+               motion_tokenizer, text_tokenizer, tile: bool = True,
+               captions: CaptionFiles = CaptionFiles()) -> PairDraft:
     """One pair up to its motion codes: the music span and the beat-warped motion over it, captioned.
 
     With `tile` a motion shorter than the track is first repeated to fill it (`fill_window`), so the pair
-    spans the whole track; without, the pair lasts as long as the motion.
+    spans the whole track; without, the pair lasts as long as the motion. Captions come from `captions` (the
+    caption files) where they have the track's or motion's id, else from templates (`caption_origins` in the meta).
 
     `motion_tokenizer` only checks that it accepts the warped features (`check_clip`) and counts their code
     steps, so that one bad pair never fails the batch it would be encoded in.
@@ -236,8 +245,13 @@ def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int,
     info = track.info
     music_text = music_caption(genre=info.genre, tempo=track.caption_tempo, key=info.key, energy=info.energy,
                                tags=info.tags, template=rng.choice(MUSIC_TEMPLATES))
+    if info.id in captions.music:
+        music_text = rng.choice(captions.music[info.id])
     clip = motion.clip
-    motion_text = rng.choice(clip.captions) if clip.captions else motion_caption(clip.genre, rng)
+    descriptions, motion_origin = (captions.motion[clip.id], "file") if clip.id in captions.motion else \
+        (clip.captions, "corpus") if clip.captions else ((), "template")
+    motion_text = described_motion(rng.choice(descriptions), rng) if descriptions else \
+        motion_caption(clip.genre, rng, clip.feeling)
     meta = {
         "track_id": info.id,
         "motion_id": clip.id,
@@ -261,6 +275,7 @@ def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int,
             "warp_anchors": placement.warp.num_anchors,
         },
         "tiling": tiling,
+        "caption_origins": {"music": "file" if info.id in captions.music else "template", "motion": motion_origin},
         "beat_alignment": {
             "before_warp": round(beat_alignment(beats, unwarped_beats[unwarped_beats >= 0]), 4),
             "after_warp": round(beat_alignment(beats, warped_beats), 4),

@@ -54,6 +54,7 @@ from unimumo.rhythm import warm_up_beat_tracker
 from unimumo.shards.manifest import Manifest, update_split
 from unimumo.shards.tar_reader import read_shard
 from unimumo.shards.writer import ShardWriter, read_records, records_dir
+from unimumo.utils.fingerprint import fingerprint_file
 from unimumo.utils.io import atomic_write_json
 
 
@@ -129,6 +130,8 @@ def plan_fingerprint(config: BuildConfig, tracks, entries, tokenizers: dict) -> 
         "tracks": [t.id for t in tracks],
         "motions": [asdict(e) for e in entries],
         "tokenizers": {name: info["fingerprint"] for name, info in tokenizers.items()},
+        "caption_files": {name: fingerprint_file(path) for name in ("music_captions", "motion_captions")
+                          if (path := getattr(config, name)) is not None},
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 

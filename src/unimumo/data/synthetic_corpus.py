@@ -227,7 +227,7 @@ def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: 
 
 def caption_corpus(music_root: Path) -> list[str]:
     """Every caption the builder can produce for this corpus: sentencepiece training text."""
-    sentences = list(HUMANML3D_TEXTS) + all_caption_variants(list(AIST_GENRES.values()) + ["free"])
+    sentences = list(HUMANML3D_TEXTS) + all_caption_variants(list(AIST_GENRES.values()) + ["free"], list(HUMANML3D_TEXTS))
     for split in SPLITS:
         for track in music4all.list_tracks(music_root, split):
             sentences += [music_caption(genre=track.genre, tempo=track.tempo, key=track.key, energy=track.energy,

@@ -16,4 +16,5 @@ class MotionClip:
     features: np.ndarray  # [N,263] float32
     joints: np.ndarray | None = None  # [N,22,3]
     genre: str | None = None
+    feeling: str | None = None  # a DanceDB take's mood (its file name's second word), for the motion caption
     captions: list[str] = field(default_factory=list)
