@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 def test_local_two_rank_job_trains_and_exports(tiny_shards, synthetic_corpus, tmp_path):
     out = tmp_path / "run"
     job = submit("stage1_motion", out=out, shards=tiny_shards, text_model=synthetic_corpus / "models" / "t5",
-                 musicgen=synthetic_corpus / "models" / "musicgen",
+                 init_from=synthetic_corpus / "models" / "musicgen",
                  overrides={**TINY_OVERRIDES, "steps": 3}, gpus_per_node=0, tasks_per_node=2, cpus_per_task=1,
                  timeout_min=10, cluster="local", folder=tmp_path / "logs" / "%j")
     try:

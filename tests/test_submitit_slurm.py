@@ -19,7 +19,7 @@ def test_preempted_submitit_job_requeues_and_matches_the_uninterrupted_run(slurm
     tmp = tmp_path_factory.mktemp("submitit_preempted")
     out = tmp / "run"
     job = submit("stage1_motion", out=out, shards=tiny_shards, text_model=synthetic_corpus / "models" / "t5",
-                 musicgen=synthetic_corpus / "models" / "musicgen",
+                 init_from=synthetic_corpus / "models" / "musicgen",
                  overrides=TINY_OVERRIDES, nodes=1, gpus_per_node=0, tasks_per_node=2, cpus_per_task=1,
                  timeout_min=20, cluster="slurm", folder=tmp / "logs" / "%j")
     log = Path(job.paths.stdout)  # rank 0

@@ -63,7 +63,9 @@ def data(synthetic_corpus, tmp_path_factory) -> TrainData:
 
 def _env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
-    env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", PYTHONUNBUFFERED="1", **extra)
+    # a free rendezvous port for single-process runs (torchrun and the Slurm-style test set their own)
+    env.update(OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", PYTHONUNBUFFERED="1", MASTER_PORT=str(free_port()))
+    env.update(extra)
     return env
 
 
