@@ -117,8 +117,7 @@ def _training_captions_bleu(model, shards: Path, tokenizer, window: int) -> floa
 def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_corpus, tiny_shards, tmp_path):
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
     from unimumo.models.text_tokenizer import TextTokenizer
-    from unimumo.train.stages import STAGES, build_recipe
-    from unimumo.train.trainer import _seed_all
+    from unimumo.train.stages import build_components, build_recipe
 
     overrides = {**LM, "steps": 80, "optim.lr": 3e-3, "model.preset": "tiny", "data.shards": str(tiny_shards),
                  "text_model": str(synthetic_corpus / "models" / "t5")}
@@ -131,8 +130,7 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     assert start - end >= 1.0, f"caption loss {start:.3f} -> {end:.3f}: drop < 1.0"
 
     recipe = build_recipe("caption", {**overrides, "out": "unused"})
-    _seed_all(recipe.seed)
-    untrained = STAGES["caption"].model(recipe)  # the run's initial weights
+    untrained = build_components(recipe).model  # the run's initial weights
     tokenizer = TextTokenizer(synthetic_corpus / "models" / "text_tokenizer.model")
     before = _training_captions_bleu(untrained, tiny_shards, tokenizer, WINDOW_STEPS)
     after = _training_captions_bleu(UniMuMoForConditionalGeneration.from_pretrained(out / "export"), tiny_shards,
