@@ -1,4 +1,5 @@
-"""Configuration of the motion VQ-VAE (the independent motion tokenizer)."""
+"""Configuration of the motion VQ-VAE: the independent motion tokenizer, or (`codebook="music"`) the published
+variant that quantises motion with the frozen codebooks of the music codec (models/motion_vqvae_music.py)."""
 from __future__ import annotations
 
 import copy
@@ -7,6 +8,8 @@ from typing import Any, ClassVar
 from transformers import PretrainedConfig
 
 from unimumo.constants import CODE_RATE, CODEBOOK_SIZE, MOTION_FEATURE_DIM, NUM_CODEBOOKS
+
+CODEBOOKS = ("independent", "music")  # model.codebook in the motion_vqvae recipe
 
 _PRESETS: dict[str, dict[str, Any]] = {
     # Reference size (T2M-GPT-like width) with the UniMuMo 4 x 2048 residual codebook.
@@ -34,6 +37,12 @@ class MotionVQVAEConfig(PretrainedConfig):
         ema_decay: decay of the EMA codebook statistics.
         dead_code_threshold: a code whose EMA usage (vectors per step) falls below this is restarted
             from a random encoder output of the current batch.
+        codebook: `independent` (its own EMA codebooks, `MotionVQVAE`) or `music` (the frozen residual codebooks
+            and SEANet encoder of the music codec, `MusicCodebookMotionVQVAE`: motion code k means music code k).
+        music_codec_config: with `codebook="music"`, the `EncodecConfig` (as a dict) of that codec; its latent
+            width is `code_dim`.
+        mix_multiplier: with `codebook="music"`, the width multiplier of the convolution stacks that mix the music
+            features into the motion latents before the quantiser and after it (the authors' 4).
     """
 
     model_type: ClassVar[str] = "unimumo_motion_vqvae"
@@ -50,6 +59,9 @@ class MotionVQVAEConfig(PretrainedConfig):
     commitment_weight: float = 0.02
     ema_decay: float = 0.99
     dead_code_threshold: float = 1.0
+    codebook: str = "independent"
+    music_codec_config: dict | None = None
+    mix_multiplier: int = 4
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
@@ -69,8 +81,36 @@ class MotionVQVAEConfig(PretrainedConfig):
         if float(self.commitment_weight) < 0 or float(self.dead_code_threshold) < 0:
             problems.append("commitment_weight and dead_code_threshold must be >= 0, got "
                             f"{self.commitment_weight!r} and {self.dead_code_threshold!r}")
+        problems += self._music_codebook_problems()
         if problems:
             raise ValueError("invalid MotionVQVAEConfig: " + "; ".join(problems))
+
+    def _music_codebook_problems(self) -> list[str]:
+        if self.codebook not in CODEBOOKS:
+            return [f"codebook must be one of {', '.join(CODEBOOKS)}, got {self.codebook!r}"]
+        if self.codebook == "independent":
+            return []
+        if not isinstance(self.mix_multiplier, int) or isinstance(self.mix_multiplier, bool) or self.mix_multiplier < 1:
+            return [f"mix_multiplier must be a positive integer, got {self.mix_multiplier!r}"]
+        codec = self.music_codec_config
+        if not isinstance(codec, dict):
+            return ["codebook='music' needs music_codec_config (the music codec's EncodecConfig as a dict)"]
+        width = codec.get("codebook_dim") or codec.get("hidden_size")
+        problems = []
+        if width != self.code_dim or codec.get("hidden_size", width) != width:
+            problems.append(f"code_dim {self.code_dim} must be the music codec's latent width (codebook_dim "
+                            f"{codec.get('codebook_dim')}, hidden_size {codec.get('hidden_size')})")
+        if codec.get("codebook_size") != self.codebook_size:
+            problems.append(f"codebook_size {self.codebook_size} must be the music codec's "
+                            f"({codec.get('codebook_size')})")
+        if codec.get("audio_channels", 1) != 1 or codec.get("normalize", False):
+            problems.append("the music codec must be mono and unnormalised (audio_channels 1, normalize false)")
+        return problems
+
+    @property
+    def music_hop(self) -> int:
+        """Waveform samples of the music codec per code step (`codebook="music"`)."""
+        return int(self.music_codec_config["sampling_rate"]) // self.code_rate
 
     @property
     def frames_per_code(self) -> int:

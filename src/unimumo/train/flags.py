@@ -48,6 +48,11 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--aist", "data.aist", "UNIMUMO_AIST", "raw AIST++ root (stages trained on raw motion windows)"),
     Flag("--humanml3d", "data.humanml3d", "UNIMUMO_HUMANML3D", "raw HumanML3D root (stages trained on raw motion "
                                                               "windows)"),
+    Flag("--music4all", "data.music4all", "UNIMUMO_MUSIC4ALL", "raw Music4All root: the paired music of the "
+                                                              "motion VQ-VAE in the music code space"),
+    Flag("--music-codec", "music_codec", "UNIMUMO_MUSIC_CODEC",
+         "local transformers EncodecModel directory whose frozen encoder and codebooks the motion VQ-VAE uses with "
+         "--set model.codebook=music"),
     Flag("--text-model", "text_model", "UNIMUMO_TEXT_MODEL",
          "local T5ForConditionalGeneration directory (text encoder, caption decoder); not needed with --init-from, "
          "whose export holds them"),

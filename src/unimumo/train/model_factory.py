@@ -8,7 +8,8 @@ A checkpoint fixes the model shape: an explicit model.preset must agree with it.
 does not fill is an error naming it unless a pattern of init.allow_random (--allow-random-init) allows
 it. `build_captioner`: `build_unimumo`, then each block's captioning attention copied from its trained
 causal self-attention (a resumed run then loads its own checkpoint over it). `build_motion_vqvae`: a
-`MotionVQVAE` from its preset, normalised with the training data's feature statistics.
+`MotionVQVAE` from its preset, normalised with the training data's feature statistics, or with
+model.codebook=music a `MusicCodebookMotionVQVAE` holding the frozen encoder and codebooks of --music-codec.
 
 The recipe holds the training loss weights (loss.music_weight / loss.motion_weight). The LM config
 keeps them too, because an exported model's forward loss weighs the streams with them:
@@ -36,12 +37,13 @@ def model_classes() -> dict[str, type]:
     """The classes a checkpoint's `model_class` may name: a fixed table (no module a file names is imported)."""
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
     from unimumo.models.motion_vqvae import MotionVQVAE
+    from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE
 
-    return {_class_path(cls): cls for cls in (UniMuMoForConditionalGeneration, MotionVQVAE)}
+    return {_class_path(cls): cls for cls in (UniMuMoForConditionalGeneration, MotionVQVAE, MusicCodebookMotionVQVAE)}
 
 
 def _check_local_dirs(recipe: Recipe) -> None:
-    for key in ("init_from", "text_model"):
+    for key in ("init_from", "text_model", "music_codec"):
         path = getattr(recipe, key)
         if path is not None and not Path(path).is_dir():
             raise FileNotFoundError(f"{key}: {path} is not a local directory (models are never downloaded; "
@@ -53,10 +55,21 @@ def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> to
     a fresh one."""
     _check_local_dirs(recipe)
     from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
+    from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE, motion_vqvae_class
 
     if recipe.init_from:
-        return MotionVQVAE.from_pretrained(recipe.init_from, **recipe.model.config)
-    model = MotionVQVAE(MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config))
+        cls = motion_vqvae_class(MotionVQVAEConfig.from_pretrained(recipe.init_from))
+        if (cls is MusicCodebookMotionVQVAE) != (recipe.model.codebook == "music"):
+            raise RecipeError(f"model.codebook: {recipe.init_from} holds a {cls.__name__}, not a "
+                              f"{recipe.model.codebook} motion VQ-VAE")
+        return cls.from_pretrained(recipe.init_from, **recipe.model.config)
+    config = MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config)
+    if recipe.model.codebook == "music":
+        from transformers import EncodecModel
+
+        model = MusicCodebookMotionVQVAE.from_music_codec(config, EncodecModel.from_pretrained(recipe.music_codec))
+    else:
+        model = MotionVQVAE(config)
     if feature_stats is not None:
         model.set_feature_stats(*feature_stats)
     return model

@@ -161,7 +161,8 @@ class MotionVQVAEObjective:
         self.device = device
 
     def inputs(self, batch: dict, step: int) -> dict:
-        return {"features": batch["features"].to(self.device), "mask": batch["mask"].to(self.device)}
+        """Features and mask, and the pairs' music where the batch has it (the music-codebook VQ-VAE)."""
+        return {name: batch[name].to(self.device) for name in ("features", "mask", "music") if name in batch}
 
     def tokens(self, batch: dict) -> int:
         """Valid motion frames in the batch."""

@@ -51,6 +51,9 @@ class ModelSpec:
     preset: str | None = "small"
     config: dict = field(default_factory=dict)  # overrides passed to the model config's preset()
     activation_checkpointing: bool = False
+    # motion_vqvae: its own codebooks (independent) or the frozen codebooks of the music codec (music, the published
+    # tokenizer: reads music_codec and trains on music-motion pairs)
+    codebook: str = field(default="independent", metadata=_choices("independent", "music"))
 
 
 @dataclass
@@ -81,6 +84,7 @@ class DataSpec:
     shards: str | None = None  # shard directory (stages whose data is "shards")
     aist: str | None = None  # raw AIST++ root (stages whose data is "motion_windows")
     humanml3d: str | None = None  # raw HumanML3D root (stages whose data is "motion_windows")
+    music4all: str | None = None  # raw Music4All root: the music of motion_vqvae's pairs (model.codebook=music)
     split: str = "train"
     global_batch: int = 64  # samples per optimizer step, over all ranks and accumulation steps
     micro_batch: int = 8  # samples per rank per forward pass
@@ -158,6 +162,7 @@ class Recipe:
     steps: int = 100_000
     seed: int = 0
     text_model: str | None = None  # local T5ForConditionalGeneration directory
+    music_codec: str | None = None  # local transformers EncodecModel directory (motion_vqvae with model.codebook=music)
     # a UniMuMo export (stage2 from stage1, caption from stage2) or a transformers MusicGen directory (stage1)
     init_from: str | None = None
     resume: bool = False

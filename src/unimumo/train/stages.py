@@ -124,7 +124,8 @@ LM_PRESETS = ("tiny", "small")  # UniMuMoConfig presets; small is the MusicGen-s
 
 
 def motion_vqvae() -> Recipe:
-    """The motion VQ-VAE on raw motion windows."""
+    """The motion VQ-VAE on raw motion windows (model.codebook=music: on music-motion pairs, in the music code
+    space of --music-codec)."""
     recipe = Recipe(name="motion_vqvae")
     recipe.model.preset = "base"
     recipe.optim.lr = 2e-4
@@ -167,7 +168,8 @@ def _some_stream_loss_trains(recipe: Recipe) -> None:
 register(Stage(
     name="motion_vqvae",
     recipe=motion_vqvae,
-    trained_groups=None,
+    # the independent VQ-VAE is one group ("all"); the music-codebook one trains "motion", its codec encoder is frozen
+    trained_groups=frozenset({"all", "motion"}),
     data=MOTION_WINDOWS,
     model=build_motion_vqvae,
     objective=MotionVQVAEObjective,

@@ -1,0 +1,152 @@
+"""The motion VQ-VAE in the music code space (model.codebook=music): the frozen codec parts, the recipe, its
+training pairs, learning, and the tokenizer with and without the pair's music."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import EncodecModel
+
+from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
+from unimumo.models.motion_tokenizer import MotionTokenizer
+from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE
+from unimumo.models.music_codec import tiny_random_encodec
+from unimumo.train.recipes import RecipeError
+from unimumo.train.stages import apply_freeze_plan, build_components, build_recipe, STAGES
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return tiny_random_encodec(seed=3)
+
+
+def _model(codec, seed: int = 0) -> MusicCodebookMotionVQVAE:
+    torch.manual_seed(seed)
+    return MusicCodebookMotionVQVAE.from_music_codec(MotionVQVAEConfig.preset("tiny"), codec)
+
+
+def _codec_codebooks(codec) -> list[torch.Tensor]:
+    return [layer.codebook.embed for layer in codec.quantizer.layers[:4]]
+
+
+def test_codes_are_the_codecs_own_rvq_codes_and_its_encoder_is_frozen(codec):
+    model = _model(codec)
+    latents = torch.randn(2, codec.config.codebook_dim, 9)
+    _, codes, _ = model._quantize(latents)
+    assert torch.equal(codes, codec.quantizer.encode(latents, bandwidth=2.2).transpose(0, 1))
+    wav = torch.randn(1, 640 * 9) * 0.3
+    with torch.no_grad():
+        torch.testing.assert_close(model.music_features(wav, 1, 9), codec.encoder(wav[:, None]))
+    rows = apply_freeze_plan(model, STAGES["motion_vqvae"])
+    assert {row.group: row.trainable for row in rows} == {"motion": True, "music_codec": False}
+    assert not any(p.requires_grad for p in model.music_encoder.parameters())
+    assert not any(name.startswith("codebooks") for name, _ in model.named_parameters())  # buffers, no gradient
+
+
+def test_export_holds_the_codecs_codebooks_bit_for_bit(codec, tmp_path):
+    codec.save_pretrained(tmp_path / "encodec")
+    recipe = build_recipe("motion_vqvae", {"out": str(tmp_path / "run"), "model.preset": "tiny", "model.codebook": "music",
+                                           "music_codec": str(tmp_path / "encodec"), "data.aist": str(tmp_path),
+                                           "data.music4all": str(tmp_path)})
+    model = STAGES["motion_vqvae"].model(recipe, None)
+    tokenizer = MotionTokenizer(model)
+    tokenizer.save_pretrained(tmp_path / "tokenizer")
+    loaded = MotionTokenizer.from_pretrained(tmp_path / "tokenizer")
+    saved_codec = EncodecModel.from_pretrained(tmp_path / "encodec")
+    assert type(loaded.model) is MusicCodebookMotionVQVAE and loaded.fingerprint == tokenizer.fingerprint
+    for level, embed in enumerate(_codec_codebooks(saved_codec)):
+        assert loaded.model.codebooks[level].numpy().tobytes() == embed.numpy().tobytes()
+    for name, value in saved_codec.encoder.state_dict().items():
+        assert torch.equal(loaded.model.music_encoder.state_dict()[name], value), name
+    assert tokenizer.fingerprint != MotionTokenizer(MotionTokenizer.from_random(seed=0).model).fingerprint
+
+
+def test_recipe_selects_the_variant(tmp_path, capsys, monkeypatch):
+    from unimumo.cli.train import main
+
+    for name in ("UNIMUMO_MUSIC_CODEC", "UNIMUMO_MUSIC4ALL", "UNIMUMO_OVERRIDES"):
+        monkeypatch.delenv(name, raising=False)
+    base = {"out": str(tmp_path), "data.aist": str(tmp_path)}
+    assert build_recipe("motion_vqvae", base).model.codebook == "independent"
+    with pytest.raises(RecipeError, match="music_codec: model.codebook=music"):
+        build_recipe("motion_vqvae", {**base, "model.codebook": "music", "data.music4all": str(tmp_path)})
+    with pytest.raises(RecipeError, match="data.music4all"):
+        build_recipe("motion_vqvae", {**base, "model.codebook": "music", "music_codec": str(tmp_path)})
+    with pytest.raises(RecipeError, match="model.codebook: 'spotify' is not allowed"):
+        build_recipe("motion_vqvae", {**base, "model.codebook": "spotify"})
+    assert main(["--recipe", "motion_vqvae", "--out", str(tmp_path), "--aist", str(tmp_path), "--music4all",
+                 str(tmp_path), "--music-codec", str(tmp_path), "--set", "model.codebook=music", "--print-recipe"]) == 0
+    recipe = json.loads(capsys.readouterr().out)
+    assert recipe["model"]["codebook"] == "music" and recipe["music_codec"] == str(tmp_path)
+    assert recipe["data"]["music4all"] == str(tmp_path)
+
+
+def test_training_pairs_carry_the_music_under_the_motion(synthetic_corpus, tmp_path):
+    corpus = synthetic_corpus
+    recipe = build_recipe("motion_vqvae", {
+        "out": str(tmp_path), "model.preset": "tiny", "model.codebook": "music",
+        "music_codec": str(corpus / "models" / "encodec"), "data.music4all": str(corpus / "music4all"),
+        "data.aist": str(corpus / "aist"), "data.micro_batch": 3, "data.global_batch": 3, "data.window_s": 0.64})
+    components = build_components(recipe)
+    data = components.data
+    assert len(data.clips) == len(data.music) > 0
+    for clip, wav in zip(data.clips, data.music):  # 320 samples (of 32 kHz) per 100 Hz motion frame
+        assert len(wav) == len(clip) * data.samples_per_frame
+    batch = next(iter(data))
+    assert batch["music"].shape == (3, 64 * 320) and batch["music"].abs().sum() > 0
+    inputs = components.objective.inputs(batch, 0)
+    assert set(inputs) == {"features", "mask", "music"}
+    assert torch.isfinite(components.model(**inputs).loss)
+
+
+def test_reconstruction_falls_and_codes_are_music_codes(codec):
+    """A few hundred tiny steps on fixed windows: the loss falls; every quantised vector is a sum of codec
+    codebook rows, the ones EnCodec itself picks for the same latents."""
+    model = _model(codec, seed=1).train()
+    generator = torch.Generator().manual_seed(0)
+    time = torch.linspace(0, 6.28, 16)
+    features = (torch.randn(4, 1, 263, generator=generator) * torch.sin(time[:, None] * (1 + torch.arange(4.0))[:, None, None])
+                + 0.1 * torch.randn(4, 16, 263, generator=generator))
+    music = torch.randn(4, 8 * 640, generator=generator) * 0.3
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    codebooks = model.codebooks.clone()
+    losses = []
+    for _ in range(200):
+        output = model(features, music=music)
+        optimizer.zero_grad()
+        output.loss.backward()
+        optimizer.step()
+        losses.append(float(output.recon_loss.detach()))
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10]), (losses[:10], losses[-10:])
+    assert torch.equal(model.codebooks, codebooks)  # frozen
+    model.eval()
+    latents, _, masks = model._latents(features, None, music)
+    codes = model.encode(features, music=music)
+    assert torch.equal(codes, codec.quantizer.encode(latents.detach(), bandwidth=2.2).transpose(0, 1))
+    quantized = sum(embed[codes[:, level]] for level, embed in enumerate(_codec_codebooks(codec)))
+    assert torch.equal(model.lookup(codes), quantized.transpose(1, 2))
+
+
+def test_tokenizer_encodes_with_the_pairs_music_and_silence_without(codec):
+    tokenizer = MotionTokenizer.from_random(seed=0, music_codec=codec)
+    assert tokenizer.needs_music and tokenizer.music_sampling_rate == 32000
+    rng = np.random.default_rng(0)
+    clip = rng.normal(size=(60, 263)).astype(np.float32) * 0.1  # 3 s at 20 fps -> 150 codes
+    silence = np.zeros(32000 * 3, dtype=np.float32)
+    alone = tokenizer.encode(clip, fps=20.0)
+    assert alone.shape == (4, 150)
+    assert np.array_equal(alone, tokenizer.encode(clip, fps=20.0, music=silence))
+    assert np.array_equal(alone, tokenizer.encode([clip], fps=20.0, music=[None])[0])
+    short = silence[:32000]  # padded with silence
+    assert np.array_equal(alone, tokenizer.encode(clip, fps=20.0, music=short))
+    decoded = tokenizer.decode(alone, fps=20.0)
+    assert decoded.shape == (60, 263)
+    music_codes = rng.integers(0, 2048, size=(4, 150))
+    assert not np.allclose(decoded, tokenizer.decode(alone, fps=20.0, music_codes=music_codes))
+    with pytest.raises(ValueError, match="do not match"):
+        tokenizer.decode(alone, fps=20.0, music_codes=music_codes[:, :10][None])
+    independent = MotionTokenizer.from_random(seed=0)
+    with pytest.raises(ValueError, match="independent of music"):
+        independent.encode(clip, fps=20.0, music=silence)
