@@ -156,11 +156,10 @@ def test_stage1_with_frozen_weights_on_one_rank_resumes_on_two(zero, precision, 
     assert "x 2 ranks x 1 accumulation" in log  # the global batch stays 4: accumulation 2 -> 1
     assert_continues(whole, resumed, 2)
 
-    from unimumo.train.stages import STAGES, build_recipe
-    from unimumo.train.trainer import _seed_all
+    from unimumo.train.stages import STAGES, build_recipe, seed_all
 
     recipe = build_recipe("stage1_motion", {**SETTINGS, **shards, "out": "unused"})
-    _seed_all(recipe.seed)
+    seed_all(recipe.seed)
     initial = STAGES[recipe.name].model(recipe)
     final = load_export(resumed / "export")
     # bf16 training holds the frozen weights rounded to bf16 (exactly; the export widens them back exactly)
