@@ -215,3 +215,37 @@ def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic
     segments.write_text(d2m_line(short, 5) + "\n")
     assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--device", "cpu"]) == 2
     assert f"{segments}:1: segment 5" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_paper_runs_every_benchmark_given_and_writes_the_tables(tiny_model, aist_layout, synthetic_corpus,  # noqa: F811
+                                                                tmp_path, capsys):
+    import json
+
+    from unimumo.cli.eval import main
+
+    root, music, names = aist_layout
+    segments = tmp_path / "segments.txt"
+    segments.write_text("".join(d2m_line(name, 1) + "\n" for name in names))
+    models = synthetic_corpus / "models"
+    out = tmp_path / "paper"
+    argv = ["paper", "--model", str(tiny_model), "--aist", str(root), "--aist-music", str(music),
+            "--music-codec", str(models / "encodec"), "--motion-tokenizer", str(models / "motion_vqvae"),
+            "--text-tokenizer", str(models / "text_tokenizer.model"), "--out", str(out), "--device", "cpu",
+            "--batch-size", "32"]
+    assert main(argv + ["--segments", str(segments)]) == 0
+    assert f"wrote {out}/paper_tables.md" in capsys.readouterr().out
+    m2m = json.loads((out / "music2motion" / "metrics.json").read_text())
+    d2m = json.loads((out / "motion2music" / "metrics.json").read_text())
+    assert len(m2m["inputs"]) == 71 and m2m["info"]["seconds"] == 5.0 and m2m["info"]["seed"] == 42
+    assert len(d2m["inputs"]) == len(names) and d2m["info"]["seconds"] == 2.0
+    tables = (out / "paper_tables.md").read_text()
+    coverage = 100 * d2m["metrics"]["generated"]["beats_coverage"]
+    assert f"| this run | {coverage:.1f} |" in tables
+    assert "| UniMuMo (published) | 93.0 | 88.4 | n/a |" in tables and "| UniMuMo (published) | n/a |" in tables
+    assert f"| this run | {m2m['metrics']['generated']['FID_k']:.4f} |" in tables
+    for upstream in ("Cralence/My_Eval@ce5b01d", "Stanford-TML/EDGE@17c3428", "L-YeZhu/D2M-GAN@5dc5bbf",
+                     "hanyangclarence/My_Project@fb07319"):
+        assert upstream in tables, upstream
+    assert main(argv[:7] + ["--out", str(out), "--print-config"]) == 2  # neither tokenizers nor --shards
+    assert "without --shards the tokenizers must be given" in capsys.readouterr().err

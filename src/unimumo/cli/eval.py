@@ -7,6 +7,7 @@
     unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
     unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] --out eval/score_music
     unimumo-eval score-dance  --generated DIR --fps 30 --aist AIST_ROOT [--music DIR] --out eval/score_dance
+    unimumo-eval paper        --model OUT/export --aist AIST_ROOT --aist-music DIR [--segments FILE] --out eval/paper
 
 Every command writes OUT/metrics.json and OUT/metrics.md; OUT/renders/ holds wav, joints .npy,
 .bvh, stick-figure GIFs and speed/beat plots of the first --render samples. Generation is cached
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from unimumo.cli.common import run_command
@@ -163,9 +165,25 @@ def add_score_dance_options(parser: argparse.ArgumentParser) -> None:
                         help="frame rate the metrics are computed at (default: 60, as AIST++)")
 
 
+def add_paper_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
+    parser.add_argument("--aist", required=True, metavar="DIR", help="AIST++ root (motions/, splits/, ignore_list.txt)")
+    parser.add_argument("--aist-music", required=True, metavar="DIR", help="AIST++ music, one file per music id")
+    parser.add_argument("--segments", metavar="FILE",
+                        help="D2M-GAN's aist_motion_test_segment.txt: also the dance-to-music table")
+    parser.add_argument("--shards", help="shard directory whose manifest names the tokenizers (instead of the three "
+                                         "tokenizer options)")
+    parser.add_argument("--music-codec", help="EnCodec directory")
+    parser.add_argument("--motion-tokenizer", help="motion tokenizer directory")
+    parser.add_argument("--text-tokenizer", help="sentencepiece model")
+    parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
+    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+
+
 CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # registry benchmarks' command lines
     "score-music": add_score_music_options,
     "score-dance": add_score_dance_options,
+    "paper": add_paper_options,
 }
 COMMANDS.update({name: ("unimumo.eval.benchmarks", BENCHMARKS[name].help) for name in CONFIG_OPTIONS})
 # `music2motion --aist-music DIR` / `motion2music --segments FILE` run these registry benchmarks (the published
@@ -243,7 +261,8 @@ def run_config_command(args: argparse.Namespace, benchmark: str) -> int:
                 raise
             print(f"{prog}: error: {error}", file=sys.stderr)  # the eval modules' ValueErrors, as the other commands
             return 2
-        print(f"wrote {config.out}/metrics.json and {config.out}/metrics.md")
+        print("wrote " + ", ".join(f"{config.out}/{name}" for name in benchmark_named(benchmark).writes
+                                   if (Path(config.out) / name).is_file()))
         _print_table(table)
         return 0
 

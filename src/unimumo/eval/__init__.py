@@ -11,6 +11,12 @@ chunks.py        resumable, seeded batched work cached on disk
 generation.py    an evaluation session: samples, model, cached generation, decoding
 dance_benchmark.py  the dance benchmarks' protocol check, ground truth (AIST++ or reconstruction), music beats
 music2motion.py, text2music.py, motion2music.py, caption.py   the `unimumo-eval` commands
+beats_metrics.py Beats Coverage / Beats Hit (Cralence/My_Eval) and music-dance BAS (My_Project)
+system_outputs.py any system's outputs (wavs, joints .npy / .pkl / .pt read without executing anything)
+scoring.py       `score-music` / `score-dance`: those outputs scored as the benchmarks score generations
+aist_inputs.py   the published inputs: EDGE's slices of the AIST++ test music, D2M-GAN's test segments
+aist_benchmarks.py  music2motion / motion2music on the published inputs; paper.py `unimumo-eval paper`
+config.py, benchmarks.py  one validated config per benchmark and the benchmark registry
 render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
 render_files.py  `unimumo-eval render`: those renderings of any motion / music file
 report.py        metrics.json and metrics.md

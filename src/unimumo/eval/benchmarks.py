@@ -16,6 +16,7 @@ from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
 from unimumo.eval.config import (
     AistMotion2MusicConfig,
     AistMusic2MotionConfig,
+    PaperConfig,
     ScoreDanceConfig,
     ScoreMusicConfig,
     validate,
@@ -32,6 +33,7 @@ class Benchmark:
     metrics: tuple[str, ...]
     upstream: tuple[str, ...]  # the code each metric reproduces
     help: str
+    writes: tuple[str, ...] = ("metrics.json", "metrics.md")  # its reports, inside OUT
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
@@ -112,4 +114,21 @@ register(Benchmark(
            "dance_benchmark.aist_ground_truth (--aist, --split); music beats from --music for BAS",
     metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=("the --protocol's upstream code",),
     help="score any system's dances (joints) against the AIST++ ground truth with a dance-metric protocol",
+))
+
+
+def _paper(config: PaperConfig) -> Table:
+    from unimumo.eval.paper import run_paper
+
+    return run_paper(config)
+
+
+register(Benchmark(
+    name="paper", config=PaperConfig, run=_paper,
+    inputs="music2motion-aist and, given --segments, motion2music-aist",
+    metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC", "beats_coverage", "beats_hit"),
+    upstream=(SLICER_UPSTREAM, SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
+    help="the paper's dance tables: every published benchmark whose inputs are given, with the authors' settings; "
+         "OUT/paper_tables.md beside the published numbers",
+    writes=("paper_tables.md", "music2motion/metrics.json", "motion2music/metrics.json"),
 ))

@@ -148,6 +148,27 @@ class AistMotion2MusicConfig(GenerationSettings):
         return problems + _tokenizer_problems(self)
 
 
+@dataclass(frozen=True)
+class PaperConfig:
+    """`unimumo-eval paper`: every published benchmark whose inputs are given, with the authors' settings, and one
+    `paper_tables.md` beside the published numbers."""
+
+    model: str
+    out: str
+    aist: str  # AIST++ root
+    aist_music: str  # AIST++ music by music id
+    segments: str | None = None  # D2M-GAN's segment list: the dance-to-music table (left out without it)
+    device: str = "cpu"
+    batch_size: int = 16
+    shards: str | None = None
+    music_codec: str | None = None
+    motion_tokenizer: str | None = None
+    text_tokenizer: str | None = None
+
+    def problems(self) -> list[str]:
+        return _positive(self, "batch_size") + _tokenizer_problems(self)
+
+
 def validate(config) -> None:
     """Raise EvalConfigError listing every problem of `config` (its `problems()`)."""
     problems = config.problems()
