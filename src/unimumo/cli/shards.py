@@ -52,7 +52,7 @@ def build_command(args: argparse.Namespace) -> int:
             min_beat_seconds=args.min_beat_seconds, beat_tracker=args.beat_tracker, device=args.device,
             codec_batch=args.codec_batch, slice=args.slice, tile=not args.no_tile,
             source_weights=parse_source_weights(args.source_weight, args.source_recipe),
-            music_captions=args.music_captions, motion_captions=args.motion_captions,
+            music_captions=args.music_captions, motion_captions=args.motion_captions, dancedb=args.dancedb,
         ).validate()
         report = build_split(config, progress=not args.no_progress)
     except (BuildError, ValueError, FileNotFoundError) as error:
@@ -137,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--music4all", required=True, type=Path, help="Music4All root (audios/, id_*.csv, splits/)")
     build.add_argument("--aist", type=Path, help="AIST++ root (motions/*.pkl, splits/, ignore_list.txt)")
     build.add_argument("--humanml3d", type=Path, help="HumanML3D root (new_joint_vecs/, texts/, {split}.txt)")
+    build.add_argument("--dancedb", type=Path,
+                       help="DanceDB in the AMASS SMPL-H format: .npz takes (poses, trans, mocap_framerate) anywhere "
+                            "under DIR, ids = file names; DIR/dancedb_{split}.txt lists a split's ids (the authors' "
+                            "are in hanyangclarence/UniMuMo data/motion/; without them every take is train), "
+                            "DIR/ignore_list.txt ids never used. Source name dancedb")
     build.add_argument("--music-codec", required=True, type=Path, help="EncodecModel directory (save_pretrained)")
     build.add_argument("--motion-tokenizer", "--motion-codec", required=True, type=Path, action=RenamedOption,
                        help="MotionTokenizer directory (--motion-codec: old name)")

@@ -16,7 +16,7 @@ DEVICES = ("cpu", "cuda")
 # Arguments that change what is built (the rest only change how fast or where). codec_batch and device
 # fix which clips share a codec forward pass and on which kernels, i.e. the exact float arithmetic
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
-CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
+CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "dancedb", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
                   "device", "slice", "tile", "source_weights", "music_captions", "motion_captions")
 SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
@@ -47,6 +47,7 @@ class BuildConfig:
     source_weights: dict[str, float] = field(default_factory=dict)  # motion draw weight per source (default 1)
     music_captions: Path | None = None  # caption file by Music4All id (data/captions.py: CSV, JSON lines, JSON)
     motion_captions: Path | None = None  # caption file by motion id
+    dancedb: Path | None = None  # AMASS .npz takes anywhere under it (data/sources/dancedb.py)
 
     @property
     def slice_index_count(self) -> tuple[int, int]:
@@ -68,7 +69,7 @@ class BuildConfig:
         problems = []
         if self.split not in SPLITS:
             problems.append(f"--split must be one of {SPLITS}, got {self.split!r}")
-        for name in ("music4all", "aist", "humanml3d", "music_codec", "motion_tokenizer"):
+        for name in ("music4all", "aist", "humanml3d", "dancedb", "music_codec", "motion_tokenizer"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_dir():
                 problems.append(f"--{name.replace('_', '-')} {path}: directory not found")
@@ -80,8 +81,8 @@ class BuildConfig:
             problems.append(f"--text-tokenizer {self.text_tokenizer}: file not found")
         if Path(self.out).exists() and not Path(self.out).is_dir():
             problems.append(f"--out {self.out}: exists and is not a directory")
-        if self.aist is None and self.humanml3d is None:
-            problems.append("give at least one motion corpus (--aist and/or --humanml3d)")
+        if self.aist is None and self.humanml3d is None and self.dancedb is None:
+            problems.append("give at least one motion corpus (--aist, --humanml3d and/or --dancedb)")
         if self.workers < 1:
             problems.append(f"--workers must be >= 1, got {self.workers}")
         if self.shard_size_mb <= 0:

@@ -23,13 +23,13 @@ from unimumo.data.alignment import (beat_alignment, beat_period, folded_rate, pl
                                     warp_joints)
 from unimumo.data.captions import MUSIC_TEMPLATES, CaptionFiles, described_motion, motion_caption, music_caption
 from unimumo.shards.format import META, encode_sample
-from unimumo.data.sources import aist, humanml3d
+from unimumo.data.sources import aist, dancedb, humanml3d
 from unimumo.data.sources.clip import MotionClip
 from unimumo.data.sources.music4all import TrackInfo
 from unimumo.motion.humanml3d_features import features_to_joints, joints_to_features
 from unimumo.rhythm import BeatTrack
 
-READERS = {"aist": aist.read_clip, "humanml3d": humanml3d.read_clip}
+READERS = {"aist": aist.read_clip, "dancedb": dancedb.read_clip, "humanml3d": humanml3d.read_clip}
 SOURCES = ("aist", "dancedb", "humanml3d")  # the motion corpora, as named in samples and --source-weight
 
 # Motion pool weights per source (a motion of weight W is drawn W times as often as one of weight 1). "unimumo":

@@ -49,7 +49,7 @@ from unimumo.data import build_worker
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.pairing import (MotionEntry, choose_motions, count_samples, load_motion, pair_rng,
                                   pool_cum_weights)
-from unimumo.data.sources import aist, humanml3d, music4all
+from unimumo.data.sources import aist, dancedb, humanml3d, music4all
 from unimumo.rhythm import warm_up_beat_tracker
 from unimumo.shards.manifest import Manifest, update_split
 from unimumo.shards.tar_reader import read_shard
@@ -98,7 +98,7 @@ def ignored_record(item_id: str, file: Path) -> dict:
 
 
 def motion_entries(config: BuildConfig) -> tuple[list[MotionEntry], list[dict]]:
-    """The split's motion files (AIST++ then HumanML3D, list order) and skip records of those the ignore list removed."""
+    """The split's motion files (AIST++, HumanML3D, then DanceDB, list order) and skip records of those the ignore list removed."""
     entries, ignored = [], []
     if config.aist is not None:
         listed = aist.read_names(Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
@@ -109,6 +109,10 @@ def motion_entries(config: BuildConfig) -> tuple[list[MotionEntry], list[dict]]:
     if config.humanml3d is not None:
         entries += [MotionEntry(id=p.stem, source="humanml3d", path=str(p))
                     for p in humanml3d.list_clips(config.humanml3d, config.split)]
+    if config.dancedb is not None:
+        paths, ignored_takes = dancedb.list_takes(config.dancedb, config.split)
+        ignored += [ignored_record(take, Path(config.dancedb) / "ignore_list.txt") for take in ignored_takes]
+        entries += [MotionEntry(id=p.stem, source="dancedb", path=str(p)) for p in paths]
     return entries, ignored
 
 

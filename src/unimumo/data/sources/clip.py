@@ -10,7 +10,7 @@ import numpy as np
 @dataclass
 class MotionClip:
     id: str
-    source: str  # "aist" | "humanml3d"
+    source: str  # "aist" | "humanml3d" | "dancedb"
     path: Path
     fps: float
     features: np.ndarray  # [N,263] float32
