@@ -256,3 +256,20 @@ def test_score_dance_never_executes_a_pickle(aist_layout, tmp_path, capsys):
 
     with pytest.raises(EvalConfigError, match="fps must be > 0.*protocol must be one of"):
         validate(ScoreDanceConfig(generated=str(generated), out="o", aist=str(root), fps=0, protocol="mine"))
+
+
+def test_z_up_joints_are_turned_y_up(tmp_path):
+    import pickle
+
+    from unimumo.eval.system_outputs import read_joints
+
+    poses, trans = synthetic_smpl_dance(90, 60.0, 120.0, 3)
+    y_up = smpl_forward_kinematics(poses, trans)
+    z_up = np.stack([y_up[..., 0], -y_up[..., 2], y_up[..., 1]], axis=-1)  # EDGE's z-up frame
+    with open(tmp_path / "edge.pkl", "wb") as handle:
+        pickle.dump({"smpl_poses": poses, "smpl_trans": trans, "full_pose": z_up}, handle)
+    np.testing.assert_allclose(read_joints(tmp_path / "edge.pkl", 24, 60.0, 60.0, up_axis="z"), y_up, atol=1e-5)
+    turned = read_joints(tmp_path / "edge.pkl", 22, 60.0, 30.0, up_axis="z")
+    assert turned.shape == (45, 22, 3) and turned.dtype == np.float32
+    assert main(["score-dance", "--generated", str(tmp_path), "--aist", str(tmp_path), "--up-axis", "z",
+                 "--out", str(tmp_path / "o"), "--print-config"]) == 0

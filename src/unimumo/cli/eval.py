@@ -163,6 +163,9 @@ def add_score_dance_options(parser: argparse.ArgumentParser) -> None:
                         help=f"dance-metric definitions (see music2motion; default: {DEFAULT_PROTOCOL})")
     parser.add_argument("--motion-fps", type=_positive_float, default=60.0,
                         help="frame rate the metrics are computed at (default: 60, as AIST++)")
+    parser.add_argument("--up-axis", choices=("y", "z"), default="y",
+                        help="the --generated joints' up axis: y (AIST++, HumanML3D) or z (EDGE's full_pose); z-up "
+                             "joints are rotated to y up (default: y)")
 
 
 def add_paper_options(parser: argparse.ArgumentParser) -> None:

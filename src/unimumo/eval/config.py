@@ -14,7 +14,7 @@ from pathlib import Path
 
 from unimumo.eval.aist_inputs import SEGMENT_SECONDS, SLICE_SECONDS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
-from unimumo.eval.system_outputs import EvalInputError
+from unimumo.eval.system_outputs import UP_AXES, EvalInputError
 
 
 class EvalConfigError(EvalInputError):
@@ -54,9 +54,12 @@ class ScoreDanceConfig:
     split: str = "test"
     protocol: str = DEFAULT_PROTOCOL
     motion_fps: float = 60.0  # the rate the metrics see (ground truth and generated resampled to it)
+    up_axis: str = "y"  # the generated joints' up axis (EDGE writes z up)
 
     def problems(self) -> list[str]:
         problems = _positive(self, "fps", "motion_fps")
+        if self.up_axis not in UP_AXES:
+            problems.append(f"up_axis must be one of {', '.join(UP_AXES)}, got {self.up_axis!r}")
         if self.protocol not in PROTOCOLS:
             problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         return problems

@@ -94,7 +94,8 @@ def score_dance(config: ScoreDanceConfig) -> Table:
     protocol = get_protocol(config.protocol)
     ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps)
     files = list_files(config.generated, JOINT_SUFFIXES, "generated joints")
-    joints = [read_joints(path, protocol.num_joints or NUM_JOINTS, config.fps, config.motion_fps) for path in files]
+    joints = [read_joints(path, protocol.num_joints or NUM_JOINTS, config.fps, config.motion_fps, config.up_axis)
+              for path in files]
     beats: list = [None] * len(files)
     beat_source = "none (no --music: no BAS)"
     if config.music:
@@ -107,7 +108,8 @@ def score_dance(config: ScoreDanceConfig) -> Table:
     if config.music:
         for entry, (_, path) in zip(inputs, music):
             entry["music"] = str(path)
-    info = {"generated": config.generated, "generated_fps": config.fps, "motion_fps": config.motion_fps,
+    info = {"generated": config.generated, "generated_fps": config.fps, "generated_up_axis": config.up_axis,
+            "motion_fps": config.motion_fps,
             "music_beats": beat_source, **info}
     write_report(Path(config.out), "score-dance", table, info, inputs=inputs)
     return table

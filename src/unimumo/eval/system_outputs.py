@@ -22,6 +22,7 @@ from unimumo.motion.skeleton import smpl_forward_kinematics
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg")
 JOINT_SUFFIXES = (".npy", ".pkl", ".pt", ".pth")
 JOINT_KEYS = ("full_pose", "joints", "positions", "keypoints3d", "pred_position")
+UP_AXES = ("y", "z")  # y up: AIST++ / HumanML3D / this project; z up: EDGE's outputs
 
 
 class EvalInputError(UniMuMoError, ValueError):
@@ -103,10 +104,15 @@ def joint_positions(value, path: Path) -> np.ndarray:
     return array
 
 
-def read_joints(path: str | Path, num_joints: int, fps: float, target_fps: float) -> np.ndarray:
-    """The first `num_joints` joints (SMPL order) of one file at `fps`, resampled to `target_fps`, float32."""
+def read_joints(path: str | Path, num_joints: int, fps: float, target_fps: float, up_axis: str = "y") -> np.ndarray:
+    """The first `num_joints` joints (SMPL order) of one file at `fps`, resampled to `target_fps`, float32, y up
+    (joints stored z up, as EDGE's, are rotated by -90 degrees about x: (x, y, z) -> (x, z, -y))."""
     path = Path(path)
     array = joint_positions(_load_object(path), path)
+    if up_axis not in UP_AXES:
+        raise EvalInputError(f"up axis must be one of {', '.join(UP_AXES)}, got {up_axis!r}")
+    if up_axis == "z":
+        array = np.stack([array[..., 0], array[..., 2], -array[..., 1]], axis=-1)
     if array.shape[1] < num_joints:
         raise EvalInputError(f"{path}: {array.shape[1]} joints, the protocol needs {num_joints} (SMPL order)")
     array = array[:, :num_joints]
