@@ -3,7 +3,8 @@
 - stage2_joint: a validation line every `validation.every` steps and at the last step, per stream and per task,
   in metrics.jsonl and TensorBoard; every rank ends with the same best value, and the logged loss is the mean over
   both ranks' held-out batches (recomputed here from the best/ weights); best/ is the step with the lowest
-  val/loss in metrics.jsonl and holds that step's checkpoint weights.
+  val/loss in metrics.jsonl and holds that step's checkpoint weights; a best/ lost after its checkpoint is
+  exported again on resume.
 - a run SIGKILLed after its best step and resumed keeps that best (the checkpoint carries it), then stops early
   where the uninterrupted run's curve says the patience runs out, "completed" with the reason.
 - motion_vqvae validates on held-out raw motion: MPJPE in mm, the same as motion.reconstruction_error computes;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,6 +175,14 @@ def test_validation_is_logged_reduced_over_ranks_and_best_is_the_lowest_step(cur
     events = EventAccumulator(str(out / "tensorboard"))
     events.Reload()
     assert [event.step for event in events.Scalars("val/loss")] == sorted(lines)
+
+    # a best/ that does not hold the checkpoint's best step (a kill between the checkpoint and the export) is
+    # exported again when the run resumes
+    shutil.rmtree(out / "best")
+    train("stage2_joint", out, {**lm, **CURVE, "resume": True})
+    assert json.loads((out / "best" / "unimumo_best.json").read_text())["step"] == best_step
+    again = UniMuMoForConditionalGeneration.from_pretrained(out / "best").state_dict()
+    assert all(torch.equal(value, at_best[name]) for name, value in again.items())
 
 
 def test_best_survives_a_killed_run_and_early_stopping_ends_it(curve_run, lm, tmp_path):

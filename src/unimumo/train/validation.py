@@ -197,12 +197,17 @@ class Validation:
         self.best_loss, self.best_step = state["best_loss"], state["best_step"]
         self.best_values, self.since_best = dict(state["best_values"]), int(state["since_best"])
         self._check_patience(step)
-        if self.best_step is None or read_best(self.out).get("step") == self.best_step:
+        if self.best_step is None:
             return
         source = Path(checkpoints) / tag_for(self.best_step)
-        if (source / META).is_file():
+        action = [None]  # rank 0 decides for every rank (each then takes part in the export's barrier, or none does)
+        if self.rank == 0 and read_best(self.out).get("step") != self.best_step:
+            action[0] = "export" if (source / META).is_file() else "gone"
+        if dist.is_initialized():
+            dist.broadcast_object_list(action, src=0)
+        if action[0] == "export":
             self.export_best(source)
-        elif self.rank == 0:
+        elif action[0] == "gone":
             logger.warning("best/ does not hold step %d, the best validation loss, and its checkpoint %s is gone",
                            self.best_step, source)
 
