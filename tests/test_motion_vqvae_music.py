@@ -150,3 +150,51 @@ def test_tokenizer_encodes_with_the_pairs_music_and_silence_without(codec):
     independent = MotionTokenizer.from_random(seed=0)
     with pytest.raises(ValueError, match="independent of music"):
         independent.encode(clip, fps=20.0, music=silence)
+
+
+def test_shard_builder_encodes_each_pair_with_its_music(synthetic_corpus, tmp_path):
+    """The builder's per-chunk calls with a music-codebook tokenizer: each draft keeps its span of the track, and
+    its codes are the tokenizer's codes of the motion with that music (not those of silence)."""
+    from unimumo.data import build_worker
+    from unimumo.data.build_config import BuildConfig
+    from unimumo.data.shard_builder import motion_entries, pairing_jobs
+    from unimumo.data.sources import music4all
+    from unimumo.shards.format import MOTION_CODES, decode_sample
+
+    models = synthetic_corpus / "models"
+    codec = EncodecModel.from_pretrained(models / "encodec")
+    tokenizer = MotionTokenizer.from_random(seed=0, music_codec=codec)
+    with torch.no_grad():  # a strong music path, so that silence and music give other codes
+        tokenizer.model.pre_mix.convs[-1].weight.mul_(50.0)
+    tokenizer = MotionTokenizer(tokenizer.model)
+    tokenizer.save_pretrained(tmp_path / "music_vqvae")
+    config = BuildConfig(music4all=synthetic_corpus / "music4all", aist=synthetic_corpus / "aist",
+                         music_codec=models / "encodec", motion_tokenizer=tmp_path / "music_vqvae",
+                         text_tokenizer=models / "text_tokenizer.model", out=tmp_path / "shards", split="train",
+                         pairs_per_track=2)
+    context = build_worker.init_worker(config)
+    entries, _ = motion_entries(config)
+    pool = [entry for entry, failure in map(build_worker.scan_motion, entries) if failure is None]
+    jobs = pairing_jobs(music4all.list_tracks(config.music4all, "train"), pool, config)[:2]
+    results = [build_worker.pair_track(track) for track in build_worker.encode_chunk(jobs)]
+    drafts = {draft.key: (draft, results_music) for result in results
+              for draft, results_music in ((d, result.music[d.key]) for d in result.drafts)}
+    assert drafts
+    for draft, music in drafts.values():  # the track may end inside the last code step
+        assert (draft.music_codes.shape[1] - 1) * 640 < len(music) <= draft.music_codes.shape[1] * 640
+    completed = build_worker.encode_motions(results)
+    samples = [sample for result in completed for sample in result.samples]
+    assert len(samples) == len(drafts)
+    differs = 0
+    for sample in samples:
+        decoded = decode_sample(sample)
+        draft, music = drafts[sample["__key__"]]
+        frames = draft.music_codes.shape[1]
+        with_music = context.motion_tokenizer.encode(draft.features, fps=draft.fps, music=music)[:, :frames]
+        silent = context.motion_tokenizer.encode(draft.features, fps=draft.fps)[:, :frames]
+        assert np.array_equal(decoded[MOTION_CODES], with_music)
+        differs += not np.array_equal(with_music, silent)
+    assert differs > 0
+    other = MotionTokenizer.from_random(seed=0, music_codec=tiny_random_encodec(seed=9))
+    with pytest.raises(ValueError, match="music code space of another codec"):
+        build_worker.check_code_space(other, context.codec, config)
