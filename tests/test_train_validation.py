@@ -9,7 +9,7 @@
   where the uninterrupted run's curve says the patience runs out, "completed" with the reason.
 - motion_vqvae validates on held-out raw motion: MPJPE in mm, the same as motion.reconstruction_error computes;
   the caption stage validates its caption loss (under ZeRO-3); a val split with fewer shards than ranks is read
-  whole by every rank.
+  whole by every rank; training (with dropout) is the same with or without validation.
 - bad validation settings are refused at start-up naming the key.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 
-from training_runs import NO_DROPOUT, TINY_RECIPE, free_port
+from training_runs import NO_DROPOUT, TINY_RECIPE, free_port, train_one_process
 
 pytestmark = pytest.mark.slow
 
@@ -273,6 +273,15 @@ def test_caption_stage_validates_its_caption_loss_under_zero3(lm, tmp_path):
     lowest = min(line["val/loss"] for line in lines.values())
     assert results[0]["best_val_loss"] == results[1]["best_val_loss"] == lowest
     assert (out / "best" / "config.json").is_file()
+
+
+def test_training_is_the_same_with_or_without_validation(lm, tmp_path):
+    """The held-out pass reads its own stream and restores the random-number state: dropout draws do not shift."""
+    settings = {**TINY_RECIPE, **lm, "steps": 3, "data.global_batch": 2, "model.config.dropout": 0.2}
+    plain = train_one_process("stage2_joint", tmp_path / "plain", settings)
+    validated = train_one_process("stage2_joint", tmp_path / "validated", {**settings, "validation.every": 1})
+    assert [line["step"] for line in validated if line.get("split") == "val"] == [1, 2, 3]
+    assert [line["loss"] for line in plain] == [line["loss"] for line in validated if "split" not in line]
 
 
 def test_a_split_with_fewer_shards_than_ranks_is_read_whole_by_every_rank(lm):
