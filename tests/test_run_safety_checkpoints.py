@@ -44,10 +44,11 @@ def corpus_shards(synthetic_corpus, tmp_path_factory):
     return out, synthetic_corpus / "models" / "t5"
 
 
-def train(data, out: Path, settings: dict, *extra: str, ds_config: str = "zero2") -> subprocess.CompletedProcess:
-    """`unimumo-train --recipe stage2_joint` in one CPU process (tiny model); returns the finished process."""
+def train(data, out: Path, settings: dict, *extra: str, ds_config: str = "zero2",
+          recipe: str = "stage2_joint") -> subprocess.CompletedProcess:
+    """`unimumo-train --recipe RECIPE` in one CPU process (tiny model); returns the finished process."""
     shards, t5 = data
-    cmd = [sys.executable, "-m", "unimumo.cli.train", "--recipe", "stage2_joint", "--out", str(out), "--shards",
+    cmd = [sys.executable, "-m", "unimumo.cli.train", "--recipe", recipe, "--out", str(out), "--shards",
            str(shards), "--text-model", str(t5), "--ds-config", ds_config, *extra]
     for key, value in {**TINY, **settings}.items():
         cmd += ["--set", f"{key}={value}"]
@@ -140,16 +141,17 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(base_run, corp
     assert metric_steps(out) == list(range(1, 9))
 
 
-@pytest.mark.parametrize("extra, settings, message", [
-    ((), {"model.config.num_hidden_layers": 3}, "holds another model"),
-    (("--ds-config", "zero1"), {}, "was written under ZeRO stage 2, this run uses stage 1"),
-], ids=["model-shape", "zero-stage"])
-def test_resuming_another_model_or_zero_stage_is_one_line(base_run, corpus_shards, tmp_path, extra, settings,
-                                                          message):
+@pytest.mark.parametrize("recipe, ds_config, settings, message", [
+    ("caption", "zero2", {}, "was written by recipe stage2_joint, this run is caption: resume it with --recipe "
+                             "stage2_joint"),
+    ("stage2_joint", "zero2", {"model.config.num_hidden_layers": 3}, "holds another model"),
+    ("stage2_joint", "zero1", {}, "was written under ZeRO stage 2, this run uses stage 1"),
+], ids=["recipe", "model-shape", "zero-stage"])
+def test_resuming_another_recipe_model_or_zero_stage_is_one_line(base_run, corpus_shards, tmp_path, recipe,
+                                                                 ds_config, settings, message):
     out = copy_of(base_run, tmp_path)
-    ds_config = extra[1] if extra else "zero2"
     line = one_line_error(train(corpus_shards, out, {**BASE, **settings, "steps": 8}, "--resume",
-                                ds_config=ds_config))
+                                ds_config=ds_config, recipe=recipe))
     assert line.startswith("unimumo-train: checkpoint error:") and message in line, line
     assert steps_dirs(out) == ["global_step2", "global_step4", "global_step6"]
 
