@@ -183,7 +183,34 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
 
 
+def add_caption_metric_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bert-model", metavar="DIR",
+                        help="local BERTScore model directory (the published scores use roberta-large); without "
+                             "it no BERTScore")
+    parser.add_argument("--bert-layers", type=_positive_int,
+                        help="the BERTScore model's layer (default: 17, bert_score's for roberta-large)")
+    parser.add_argument("--nltk-data", metavar="DIR",
+                        help="WordNet 3.0 for METEOR: an nltk_data directory (corpora/wordnet) or a WordNet dict "
+                             "directory (Debian's wordnet-base: /usr/share/wordnet); without it no METEOR")
+
+
+def add_music_caption_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
+    parser.add_argument("--musicqa", required=True, metavar="FILE", help="MU-LLaMA's EvalMusicQA.txt")
+    parser.add_argument("--musicqa-audio", required=True, metavar="DIR", help="the MusicQA audio directory")
+    parser.add_argument("--shards", help="shard directory whose manifest names the tokenizers")
+    parser.add_argument("--music-codec", help="EnCodec directory (default: the one in the --shards manifest)")
+    parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the --shards manifest)")
+    parser.add_argument("--num-beams", type=_positive_int, help="beam width (default: 4, the authors')")
+    parser.add_argument("--max-length", type=_positive_int, help="longest caption in tokens (default: 256)")
+    parser.add_argument("--max-seconds", type=_positive_int, help="clip length cap in seconds (default: 10)")
+    parser.add_argument("--num-samples", type=_positive_int, help="the first N items (default: all)")
+    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+    add_caption_metric_options(parser)
+
+
 CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # registry benchmarks' command lines
+    "music-caption": add_music_caption_options,
     "score-music": add_score_music_options,
     "score-dance": add_score_dance_options,
     "paper": add_paper_options,

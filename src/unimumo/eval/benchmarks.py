@@ -21,6 +21,9 @@ from unimumo.eval.config import (
     ScoreMusicConfig,
     validate,
 )
+from unimumo.eval.caption_metrics import MUSICQA_UPSTREAM
+from unimumo.eval.musicqa import MUSICQA_INPUTS_UPSTREAM
+from unimumo.eval.published_captions import MusicCaptionConfig
 from unimumo.eval.report import Table
 
 
@@ -114,6 +117,24 @@ register(Benchmark(
            "dance_benchmark.aist_ground_truth (--aist, --split); music beats from --music for BAS",
     metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=("the --protocol's upstream code",),
     help="score any system's dances (joints) against the AIST++ ground truth with a dance-metric protocol",
+))
+
+
+def _music_caption(config: MusicCaptionConfig) -> Table:
+    from unimumo.eval.published_captions import run_music_caption
+
+    return run_music_caption(config)
+
+
+register(Benchmark(
+    name="music-caption", config=MusicCaptionConfig, run=_music_caption,
+    inputs="musicqa.read_musicqa: MU-LLaMA's EvalMusicQA.txt (--musicqa), the 'Describe the audio' items, each "
+           "clip (--musicqa-audio) cut to its first min(10, whole seconds) s at 32 kHz",
+    metrics=("bleu", "bleu4", "bleu_words", "bleu4_words", "meteor", "rouge_l_recall", "bertscore_recall"),
+    upstream=(MUSICQA_INPUTS_UPSTREAM, MUSICQA_UPSTREAM),
+    help="music captioning on MusicQA as published: beam 4, up to 256 tokens; My_Eval's BLEU (characters, as "
+         "published, and words), METEOR, ROUGE-L recall, BERTScore recall beside the published numbers",
+    writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
 ))
 
 
