@@ -41,6 +41,7 @@ def synth_command(args: argparse.Namespace) -> int:
 def build_command(args: argparse.Namespace) -> int:
     from unimumo.data.build_config import BuildConfig
     from unimumo.data.pairing import parse_source_weights
+    from unimumo.data.split_lists import parse_list_files
     from unimumo.data.shard_builder import BuildError, build_split
 
     try:
@@ -53,6 +54,9 @@ def build_command(args: argparse.Namespace) -> int:
             codec_batch=args.codec_batch, slice=args.slice, tile=not args.no_tile,
             source_weights=parse_source_weights(args.source_weight, args.source_recipe),
             music_captions=args.music_captions, motion_captions=args.motion_captions, dancedb=args.dancedb,
+            split_files={source: paths[-1] for source, paths in
+                         parse_list_files(args.split_file, "--split-file", every_source=False).items()},
+            ignore_lists=parse_list_files(args.ignore_list, "--ignore-list", every_source=True),
         ).validate()
         report = build_split(config, progress=not args.no_progress)
     except (BuildError, ValueError, FileNotFoundError) as error:
@@ -199,10 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "captions (one drawn per pair). Tracks without an entry get a caption from their "
                             "metadata; the manifest counts both. A bad row is an error naming file and line")
     build.add_argument("--motion-captions", type=Path, metavar="FILE",
-                       help="motion descriptions by motion id (AIST++ sequence name, HumanML3D id, DanceDB path "
-                            "under --dancedb without .npz), same formats, used in the authors' sentence \"The "
+                       help="motion descriptions by motion id (AIST++ sequence name, HumanML3D id, DanceDB file "
+                            "name without .npz), same formats, used in the authors' sentence \"The "
                             "motion is that {desc}.\"; motions without an entry use their HumanML3D texts, else "
                             "their genre (\"The style of the dance is {genre}.\") or DanceDB feeling")
+    build.add_argument("--split-file", action="append", default=[], metavar="SOURCE=FILE",
+                       help="ids of this split for SOURCE (music4all, aist, humanml3d, dancedb), one a line, in "
+                            "place of the corpus's own split file; repeatable. The authors' splits are in "
+                            "hanyangclarence/UniMuMo: data/music/music4all_{split}.txt, data/motion/"
+                            "{aist,humanml3d,dancedb}_{split}.txt (their AIST++ split is not the crossmodal one read "
+                            "by default); see unimumo/data/split_lists.py")
+    build.add_argument("--ignore-list", action="append", default=[], metavar="[SOURCE=]FILE",
+                       help="ids never used (skip records naming FILE), on top of the corpora's own ignore lists; "
+                            "without SOURCE= for every corpus; repeatable. The authors': data/music/"
+                            "music4all_ignore.txt (music4all=) and data/motion/ignore_list.txt (all motion corpora)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.set_defaults(func=build_command)
 

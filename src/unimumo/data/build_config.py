@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from unimumo.data.pairing import check_source_weights
+from unimumo.data.split_lists import check_list_files
 from unimumo.rhythm import DEFAULT_BEAT_TRACKER, require_beat_tracker
 
 SPLITS = ("train", "val", "test")
@@ -18,7 +19,8 @@ DEVICES = ("cpu", "cuda")
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
 CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "dancedb", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
-                  "device", "slice", "tile", "source_weights", "music_captions", "motion_captions")
+                  "device", "slice", "tile", "source_weights", "music_captions", "motion_captions",
+                  "split_files", "ignore_lists")
 SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
 
 
@@ -48,6 +50,12 @@ class BuildConfig:
     music_captions: Path | None = None  # caption file by Music4All id (data/captions.py: CSV, JSON lines, JSON)
     motion_captions: Path | None = None  # caption file by motion id
     dancedb: Path | None = None  # AMASS .npz takes anywhere under it (data/sources/dancedb.py)
+    split_files: dict[str, str] = field(default_factory=dict)  # source -> this split's ids (data/split_lists.py)
+    ignore_lists: dict[str, list[str]] = field(default_factory=dict)  # source -> lists of ids never used
+
+    def split_file(self, source: str) -> Path | None:
+        """The --split-file of `source` (None: the corpus's own split file)."""
+        return Path(self.split_files[source]) if source in self.split_files else None
 
     @property
     def slice_index_count(self) -> tuple[int, int]:
@@ -101,6 +109,8 @@ class BuildConfig:
         match = SLICE_PATTERN.fullmatch(self.slice) if self.slice is not None else None
         if self.slice is not None and (match is None or not 0 <= int(match[1]) < int(match[2])):
             problems.append(f"--slice must be i/n with 0 <= i < n (e.g. 0/4), got {self.slice!r}")
+        problems += check_list_files({source: [path] for source, path in self.split_files.items()}, "--split-file")
+        problems += check_list_files(self.ignore_lists, "--ignore-list")
         try:
             check_source_weights(self.source_weights)
         except ValueError as error:

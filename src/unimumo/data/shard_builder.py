@@ -49,6 +49,7 @@ from unimumo.data import build_worker
 from unimumo.data.build_config import BuildConfig
 from unimumo.data.pairing import (MotionEntry, choose_motions, count_samples, load_motion, pair_rng,
                                   pool_cum_weights)
+from unimumo.data import split_lists
 from unimumo.data.sources import aist, dancedb, humanml3d, music4all
 from unimumo.rhythm import warm_up_beat_tracker
 from unimumo.shards.manifest import Manifest, update_split
@@ -97,22 +98,28 @@ def ignored_record(item_id: str, file: Path) -> dict:
     return {"id": item_id, "file": str(file), "reason": "ignored", "detail": f"listed in {file.name}"}
 
 
-def motion_entries(config: BuildConfig) -> tuple[list[MotionEntry], list[dict]]:
+def motion_entries(config: BuildConfig, ignored_ids: dict[str, dict[str, Path]] | None = None
+                   ) -> tuple[list[MotionEntry], list[dict]]:
     """The split's motion files (AIST++, HumanML3D, then DanceDB, list order) and skip records of those the ignore list removed."""
     entries, ignored = [], []
     if config.aist is not None:
-        listed = aist.read_names(Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
-        paths = aist.list_sequences(config.aist, config.split)
+        listed = aist.read_names(config.split_file("aist") or
+                                 Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
+        paths = aist.list_sequences(config.aist, config.split, split_path=config.split_file("aist"))
         kept = {p.stem for p in paths}
         ignored += [ignored_record(name, Path(config.aist) / "ignore_list.txt") for name in listed if name not in kept]
         entries += [MotionEntry(id=p.stem, source="aist", path=str(p)) for p in paths]
     if config.humanml3d is not None:
         entries += [MotionEntry(id=p.stem, source="humanml3d", path=str(p))
-                    for p in humanml3d.list_clips(config.humanml3d, config.split)]
+                    for p in humanml3d.list_clips(config.humanml3d, config.split,
+                                                  split_path=config.split_file("humanml3d"))]
     if config.dancedb is not None:
-        paths, ignored_takes = dancedb.list_takes(config.dancedb, config.split)
+        paths, ignored_takes = dancedb.list_takes(config.dancedb, config.split, skipped=ignored,
+                                                  split_path=config.split_file("dancedb"))
         ignored += [ignored_record(take, Path(config.dancedb) / "ignore_list.txt") for take in ignored_takes]
         entries += [MotionEntry(id=p.stem, source="dancedb", path=str(p)) for p in paths]
+    entries, dropped = split_lists.without_ignored(entries, lambda entry: entry.source, ignored_ids)
+    ignored += [ignored_record(entry_id, file) for entry_id, file in dropped.items()]
     return entries, ignored
 
 
@@ -136,6 +143,8 @@ def plan_fingerprint(config: BuildConfig, tracks, entries, tokenizers: dict) -> 
         "tokenizers": {name: info["fingerprint"] for name, info in tokenizers.items()},
         "caption_files": {name: fingerprint_file(path) for name in ("music_captions", "motion_captions")
                           if (path := getattr(config, name)) is not None},
+        "list_files": {path: fingerprint_file(path) for path in sorted(
+            {*config.split_files.values(), *(p for paths in config.ignore_lists.values() for p in paths)})},
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
@@ -331,15 +340,23 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     config.validate()
     out = config.output_dir
     started = time.perf_counter()
-    all_tracks = music4all.list_tracks(config.music4all, config.split)
+    all_tracks = music4all.list_tracks(config.music4all, config.split,
+                                       split_path=config.split_file("music4all"))
+    listed_ignored: list[dict] = []  # --ignore-list: its bad lines, then the tracks it leaves out
+    ignored_ids = split_lists.read_ignore_lists(config.ignore_lists, listed_ignored)
+    all_tracks, dropped = split_lists.without_ignored(all_tracks, lambda track: "music4all", ignored_ids)
+    listed_ignored += [ignored_record(track_id, file) for track_id, file in dropped.items()]
     start, end = slice_bounds(config, len(all_tracks))
     tracks = all_tracks[start:end]
     owns_unplanned = config.slice_index_count[0] == 0  # slice 0 records what belongs to no track
-    listed_tracks = music4all.read_id_list(Path(config.music4all) / "splits" / f"{config.split}.txt")
-    entries, ignored_motions = motion_entries(config)
+    listed_tracks = [track_id for track_id in music4all.read_id_list(
+        config.split_file("music4all") or Path(config.music4all) / "splits" / f"{config.split}.txt")
+        if track_id not in dropped]
+    entries, ignored_motions = motion_entries(config, ignored_ids)
     kept_ids = {track.id for track in all_tracks}
     ignore_file = Path(config.music4all) / "music4all_ignore.txt"
     ignored_tracks = [ignored_record(track_id, ignore_file) for track_id in listed_tracks if track_id not in kept_ids]
+    ignored_tracks += listed_ignored
     if not owns_unplanned:
         ignored_tracks, ignored_motions = [], []
 

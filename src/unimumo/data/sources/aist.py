@@ -39,15 +39,17 @@ def genre_of(name: str) -> str | None:
     return AIST_GENRES.get(name.split("_", 1)[0])
 
 
-def list_sequences(root: str | Path, split: str, skipped: list[dict] | None = None) -> list[Path]:
-    """Pickle paths of the official crossmodal split, minus `ignore_list.txt`; skip records of bad list lines
+def list_sequences(root: str | Path, split: str, skipped: list[dict] | None = None,
+                   split_path: str | Path | None = None) -> list[Path]:
+    """Pickle paths of the official crossmodal split (or the names of `split_path`), minus `ignore_list.txt`; skip records of bad list lines
     go to `skipped` (or the log)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)
     ignore_path = root / "ignore_list.txt"
     ignored, records = read_name_lines(ignore_path) if os.path.lexists(ignore_path) else ([], [])
-    names, bad = read_name_lines(root / "splits" / f"crossmodal_{split}.txt")
+    names, bad = read_name_lines(Path(split_path) if split_path is not None else
+                                 root / "splits" / f"crossmodal_{split}.txt")
     lists.report(records + bad, skipped)
     return [root / "motions" / f"{name}.pkl" for name in names if name not in set(ignored)]
 

@@ -13,8 +13,8 @@ the z-up world is then turned to the y-up one of HumanML3D and the clip resample
 
 A take's id is its file name without `.npz` (as in the authors' data/motion/dancedb_{split}.txt, e.g.
 Andria_Happy_v1_C3D_poses); its second word is the dance's feeling ("happy"), used in its caption.
-Splits: ROOT/dancedb_{train,val,test}.txt (ids, one per line) when present; without them every take is
-in train and none in val or test. ROOT/ignore_list.txt (ids) is never used.
+Splits: ROOT/dancedb_{train,val,test}.txt (ids, one per line; or --split-file dancedb=FILE) when present;
+without them every take is in train and none in val or test. ROOT/ignore_list.txt (ids) is never used.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unimumo.data.sources import lists
 from unimumo.data.sources.clip import MotionClip
 from unimumo.motion.humanml3d_features import MotionFormatError, joints_to_features, validate_features
 from unimumo.motion.resample import interpolate_frames
@@ -39,10 +40,6 @@ Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  #
 log = get_logger(__name__)
 
 
-def read_ids(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def take_paths(root: str | Path) -> dict[str, Path]:
     """{id: path} of every `.npz` under ROOT (sorted); MotionFormatError when two takes share an id."""
     paths: dict[str, Path] = {}
@@ -54,25 +51,29 @@ def take_paths(root: str | Path) -> dict[str, Path]:
     return paths
 
 
-def list_takes(root: str | Path, split: str) -> tuple[list[Path], list[str]]:
-    """(paths of the split's takes in list order, ids listed for the split but ignore-listed)."""
+def list_takes(root: str | Path, split: str, skipped: list[dict] | None = None,
+               split_path: str | Path | None = None) -> tuple[list[Path], list[str]]:
+    """(paths of the split's takes in list order, ids listed for the split but ignore-listed). The split's ids
+    come from `split_path` (default ROOT/dancedb_{split}.txt; without it every take is in train); skip
+    records of bad list lines go to `skipped` (or the log). FileNotFoundError names a listed take without a file."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)
-    paths = take_paths(root)
-    split_path = root / f"dancedb_{split}.txt"
+    paths, records = take_paths(root), []
+    split_path = Path(split_path) if split_path is not None else root / f"dancedb_{split}.txt"
     if split_path.is_file():
-        listed = read_ids(split_path)
+        listed, records = lists.read_names(split_path)
     else:
         listed = list(paths) if split == "train" else []
         log.info("%s: no split file; %d DanceDB takes in %s", split_path, len(listed), split)
     ignore_path = root / "ignore_list.txt"
-    ignored = set(read_ids(ignore_path)) if ignore_path.is_file() else set()
+    ignored, bad = lists.read_names(ignore_path) if ignore_path.is_file() else ([], [])
+    lists.report(records + bad, skipped)
     missing = [take for take in listed if take not in paths]
     if missing:
         raise FileNotFoundError(f"{split_path}: {len(missing)} listed takes have no .npz under {root} "
                                 f"(first: {missing[0]!r})")
-    return [paths[take] for take in listed if take not in ignored], [take for take in listed if take in ignored]
+    return [paths[take] for take in listed if take not in set(ignored)], [take for take in listed if take in ignored]
 
 
 def feeling_of(take: str) -> str | None:

@@ -19,12 +19,13 @@ FPS = 20.0
 SPLITS = ("train", "val", "test")
 
 
-def list_clips(root: str | Path, split: str, skipped: list[dict] | None = None) -> list[Path]:
-    """Feature paths of `split`; skip records of bad split lines go to `skipped` (or the log)."""
+def list_clips(root: str | Path, split: str, skipped: list[dict] | None = None,
+               split_path: str | Path | None = None) -> list[Path]:
+    """Feature paths of `split` (ids from `split_path`, default ROOT/{split}.txt); skip records of bad split lines go to `skipped` (or the log)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)
-    split_path = root / f"{split}.txt"
+    split_path = Path(split_path) if split_path is not None else root / f"{split}.txt"
     if not split_path.is_file():
         raise FileNotFoundError(f"{split_path}: missing HumanML3D split file")
     ids, bad = lists.read_names(split_path)

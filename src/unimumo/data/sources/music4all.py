@@ -126,8 +126,10 @@ def pitch_class(key: float | None) -> int | None:
     return int(key) if key is not None and key == int(key) and 0 <= key <= 11 else None
 
 
-def list_tracks(root: str | Path, split: str, skipped: list[dict] | None = None) -> list[TrackInfo]:
-    """Tracks of `split` in split-file order, with ids from `music4all_ignore.txt` removed.
+def list_tracks(root: str | Path, split: str, skipped: list[dict] | None = None,
+                split_path: str | Path | None = None) -> list[TrackInfo]:
+    """Tracks of `split` in split-file order (`split_path`, default ROOT/splits/{split}.txt), with ids from
+    `music4all_ignore.txt` removed.
 
     A bad split line, metadata row or cell leaves its track out: its skip record {id, file, reason, detail}
     goes to `skipped` (logged as a warning when no list is given). Music4AllFormatError when a file cannot
@@ -145,7 +147,7 @@ def list_tracks(root: str | Path, split: str, skipped: list[dict] | None = None)
     ignored, records = read_id_lines(ignore_path) if os.path.lexists(ignore_path) else ([], [])
     ignored = set(ignored)
     metadata_path = root / "id_metadata.csv"
-    split_path = root / "splits" / f"{split}.txt"
+    split_path = Path(split_path) if split_path is not None else root / "splits" / f"{split}.txt"
     ids, bad_lines = read_id_lines(split_path)
     records += bad_lines
     tracks = []
