@@ -105,12 +105,16 @@ def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
     return {name: array.astype(np.int64) for name, array in codes.items()}
 
 
-def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str, batch_size: int = 32) -> list[np.ndarray]:
-    """Joint positions [N,22,3] of every motion code sequence in `codes` [B,4,T], decoded in batches."""
+def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str, batch_size: int = 32,
+                   music_codes: np.ndarray | None = None) -> list[np.ndarray]:
+    """Joint positions [N,22,3] of every motion code sequence in `codes` [B,4,T], decoded in batches; a tokenizer
+    in the music code space (`needs_music`) decodes each with its pair's `music_codes` [B,4,T] (None: silence)."""
     joints = []
+    music = {} if music_codes is None or not tokenizer.needs_music else {"music_codes": music_codes}
     with tqdm(total=len(codes), desc=f"decode {name} motion", unit="motion") as progress:
         for start in range(0, len(codes), batch_size):
-            joints.extend(tokenizer.decode_joints(codes[start : start + batch_size], fps=fps))
+            batch = {key: value[start : start + batch_size] for key, value in music.items()}
+            joints.extend(tokenizer.decode_joints(codes[start : start + batch_size], fps=fps, **batch))
             progress.update(len(codes[start : start + batch_size]))
     return joints
 

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> dict:
     generated_music, generated_beats = decode_music_with_beats(codec, codes["music_codes"], "generated")
     reference_music, reference_beats = decode_music_with_beats(codec, ground_truth(samples, "music_codes"),
                                                                "ground-truth")
-    dances = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "conditioning")
+    dances = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "conditioning",
+                            music_codes=ground_truth(samples, "music_codes"))
     # the whole window (no 1200-frame benchmark cap): beat bins must span the same --seconds as the music's
     dance_beats = [motion_beats(joints, args.motion_fps) for joints in dances]
     table = {

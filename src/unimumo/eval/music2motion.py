@@ -68,8 +68,10 @@ def run(args: argparse.Namespace) -> dict:
         session.samples = conditioned(session.samples, args.motion_text, text_tokenizer)
     codes = generate_streams(session, session.model())
     tokenizer = session.motion_tokenizer()
-    generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
-    reference = decode_motions(tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference")
+    music_codes = ground_truth(session.samples, "music_codes")  # the pairs' music (music-codebook tokenizers)
+    generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated", music_codes=music_codes)
+    reference = decode_motions(tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference",
+                               music_codes=music_codes)
     codec = session.music_codec()
     beats, beat_source = ground_truth_music_beats(session.samples, codec, protocol, beat_tracker)
     truth, truth_beats, truth_info = scored_ground_truth(real, reference, beats, args.split, protocol)

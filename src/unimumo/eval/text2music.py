@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> dict:
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
     generated_music = decode_music(codec, codes["music_codes"], "generated")
     generated_beats, extractor = music_beat_times(generated_music, codec.sampling_rate, protocol, beat_tracker)
-    generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated")
-    reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference")
+    generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated",
+                               music_codes=codes["music_codes"])
+    reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference",
+                               music_codes=ground_truth(samples, "music_codes"))
     reference_beats, reference_beat_source = ground_truth_music_beats(samples, codec, protocol, beat_tracker)
     truth, truth_beats, truth_info = scored_ground_truth(real, reference, reference_beats, args.split, protocol)
     table = dance_metrics(generated, truth, generated_beats, args.motion_fps, truth_beats, protocol=protocol.name)
