@@ -189,9 +189,6 @@ def add_caption_metric_options(parser: argparse.ArgumentParser) -> None:
                              "it no BERTScore")
     parser.add_argument("--bert-layers", type=_positive_int,
                         help="the BERTScore model's layer (default: 17, bert_score's for roberta-large)")
-    parser.add_argument("--nltk-data", metavar="DIR",
-                        help="WordNet 3.0 for METEOR: an nltk_data directory (corpora/wordnet) or a WordNet dict "
-                             "directory (Debian's wordnet-base: /usr/share/wordnet); without it no METEOR")
 
 
 def add_music_caption_options(parser: argparse.ArgumentParser) -> None:
@@ -206,11 +203,33 @@ def add_music_caption_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=_positive_int, help="clip length cap in seconds (default: 10)")
     parser.add_argument("--num-samples", type=_positive_int, help="the first N items (default: all)")
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+    parser.add_argument("--nltk-data", metavar="DIR",
+                        help="WordNet 3.0 for METEOR: an nltk_data directory (corpora/wordnet) or a WordNet dict "
+                             "directory (Debian's wordnet-base: /usr/share/wordnet); without it no METEOR")
+    add_caption_metric_options(parser)
+
+
+def add_motion_caption_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
+    parser.add_argument("--humanml3d", required=True, metavar="DIR",
+                        help="HumanML3D root: new_joint_vecs/<id>.npy, texts/<id>.txt, SPLIT.txt")
+    parser.add_argument("--split", help="HumanML3D split (default: test)")
+    parser.add_argument("--shards", help="shard directory whose manifest names the tokenizers")
+    parser.add_argument("--motion-tokenizer", help="motion tokenizer dir (default: the one in the --shards manifest)")
+    parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the --shards manifest)")
+    parser.add_argument("--num-beams", type=_positive_int, help="beam width (default: 4, the authors')")
+    parser.add_argument("--max-length", type=_positive_int, help="longest caption in tokens (default: 256)")
+    parser.add_argument("--seconds", type=_positive_float, help="motion length fed, cut or zero-padded (default: 10)")
+    parser.add_argument("--num-samples", type=_positive_int, help="the first N motions (default: all)")
+    parser.add_argument("--bert-baseline", metavar="FILE",
+                        help="bert_score rescaling baseline (default: bert_score's en/roberta-large.tsv)")
+    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
     add_caption_metric_options(parser)
 
 
 CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # registry benchmarks' command lines
     "music-caption": add_music_caption_options,
+    "motion-caption": add_motion_caption_options,
     "score-music": add_score_music_options,
     "score-dance": add_score_dance_options,
     "paper": add_paper_options,

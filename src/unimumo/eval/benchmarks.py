@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from unimumo.eval.aist_inputs import SEGMENTS_UPSTREAM, SLICER_UPSTREAM
 from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
+from unimumo.eval.caption_metrics import HUMANML3D_UPSTREAM, MUSICQA_UPSTREAM
 from unimumo.eval.config import (
     AistMotion2MusicConfig,
     AistMusic2MotionConfig,
@@ -21,9 +22,9 @@ from unimumo.eval.config import (
     ScoreMusicConfig,
     validate,
 )
-from unimumo.eval.caption_metrics import MUSICQA_UPSTREAM
+from unimumo.eval.humanml3d_captions import ENTRIES_UPSTREAM, MOTION_INPUTS_UPSTREAM
 from unimumo.eval.musicqa import MUSICQA_INPUTS_UPSTREAM
-from unimumo.eval.published_captions import MusicCaptionConfig
+from unimumo.eval.published_captions import MotionCaptionConfig, MusicCaptionConfig
 from unimumo.eval.report import Table
 
 
@@ -134,6 +135,24 @@ register(Benchmark(
     upstream=(MUSICQA_INPUTS_UPSTREAM, MUSICQA_UPSTREAM),
     help="music captioning on MusicQA as published: beam 4, up to 256 tokens; My_Eval's BLEU (characters, as "
          "published, and words), METEOR, ROUGE-L recall, BERTScore recall beside the published numbers",
+    writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
+))
+
+
+def _motion_caption(config: MotionCaptionConfig) -> Table:
+    from unimumo.eval.published_captions import run_motion_caption
+
+    return run_motion_caption(config)
+
+
+register(Benchmark(
+    name="motion-caption", config=MotionCaptionConfig, run=_motion_caption,
+    inputs="humanml3d_captions.read_caption_entries: HumanML3D --split motions (--humanml3d) at 60 fps cut or padded "
+           "to 600 frames; TM2T's entries (whole motions and segments of 40-199 frames, 3 references each)",
+    metrics=("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "bertscore_f1"),
+    upstream=(MOTION_INPUTS_UPSTREAM, ENTRIES_UPSTREAM, HUMANML3D_UPSTREAM),
+    help="motion captioning on HumanML3D as published: beam 4, up to 256 tokens; NLGEval's BLEU-1..4, ROUGE-L, "
+         "CIDEr and BERTScore F1 beside the published numbers (R-precision / matching score: not built)",
     writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
 ))
 

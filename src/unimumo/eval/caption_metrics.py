@@ -22,8 +22,8 @@ from __future__ import annotations
 import io
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from unimumo.errors import UniMuMoError
 from unimumo.utils.log import get_logger

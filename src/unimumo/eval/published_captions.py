@@ -6,14 +6,20 @@ settings of the authors' `generate_text`), scored with `caption_metrics.musicqa_
 gt_captions.json (the upstream scorer's inputs: audio name -> caption), captions.md, metrics.json and metrics.md with
 the published numbers in a column of their own. Captioning is cached per clip in OUT/cache/, so an interrupted run
 resumes.
+
+`unimumo-eval motion-caption --humanml3d DIR` (`MotionCaptionConfig`): HumanML3D test motions as the authors feed
+them (`unimumo.eval.humanml3d_captions`), captioned with the same decoding, the prefixes stripped, scored on TM2T's
+entries with `caption_metrics.humanml3d_scores` (BLEU-1..4, ROUGE-L, CIDEr, BERTScore F1). R-precision and the
+matching score need the HumanML3D text-motion evaluator (Guo et al.), which is not built here: their published
+values are shown, ours are left empty.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from unimumo.eval.caption_metrics import MUSICQA_UPSTREAM, ROBERTA_LARGE_LAYERS
+from unimumo.eval.caption_metrics import HUMANML3D_UPSTREAM, MUSICQA_UPSTREAM, ROBERTA_LARGE_LAYERS
+from unimumo.eval.humanml3d_captions import ENTRIES_UPSTREAM, MOTION_INPUTS_UPSTREAM
 from unimumo.eval.musicqa import MAX_SECONDS, MUSICQA_INPUTS_UPSTREAM
 from unimumo.utils.log import get_logger
 
@@ -27,6 +33,16 @@ PUBLISHED_MUSICQA = {
     "rouge_l_recall": (0.369, "UniMuMo authors' evaluation log"),
     "bertscore_recall": (0.892, "UniMuMo authors' evaluation log"),
 }
+
+# the evaluator metrics of the UniMuMo paper's motion-captioning table (HumanML3D); not measured here
+PUBLISHED_HUMANML3D = {
+    "r_precision_top1": (0.520, "UniMuMo paper, motion captioning on HumanML3D"),
+    "r_precision_top3": (0.806, "UniMuMo paper, motion captioning on HumanML3D"),
+    "matching_score": (3.062, "UniMuMo authors' evaluation log (the model's captions)"),
+    "matching_score_ground_truth": (2.958, "UniMuMo paper and authors' log (the ground-truth captions)"),
+}
+NOT_BUILT = ("R-precision and the matching score need the HumanML3D text-motion evaluator (Guo et al.'s "
+             "Comp_v6_KLD005 and GloVe), which is not built here; only the published values are shown")
 
 
 def _problems_of_captioning(config) -> list[str]:
@@ -65,6 +81,35 @@ class MusicCaptionConfig:
             problems.append("without --shards the tokenizers must be given: --music-codec, --text-tokenizer")
         if not self.max_seconds > 0:
             problems.append(f"max_seconds must be > 0, got {self.max_seconds}")
+        return problems + _problems_of_captioning(self)
+
+
+@dataclass(frozen=True)
+class MotionCaptionConfig:
+    """`unimumo-eval motion-caption`: motion captioning on the HumanML3D test set."""
+
+    model: str = ""
+    out: str = ""
+    humanml3d: str = ""  # root: new_joint_vecs/, texts/, SPLIT.txt
+    split: str = "test"
+    shards: str | None = None  # only to find the tokenizers its manifest records
+    motion_tokenizer: str | None = None
+    text_tokenizer: str | None = None
+    bert_model: str | None = None  # local BERTScore model directory (upstream: roberta-large)
+    bert_layers: int = ROBERTA_LARGE_LAYERS
+    bert_baseline: str | None = None  # bert_score rescaling baseline (default: the package's en/roberta-large.tsv)
+    num_beams: int = 4
+    max_length: int = 256
+    seconds: float = 10.0  # 600 frames at 60 fps
+    num_samples: int | None = None  # the first N motions (all by default)
+    device: str = "cpu"
+
+    def problems(self) -> list[str]:
+        problems = [f"{name} is required" for name in ("model", "out", "humanml3d") if not getattr(self, name)]
+        if self.shards is None and not (self.motion_tokenizer and self.text_tokenizer):
+            problems.append("without --shards the tokenizers must be given: --motion-tokenizer, --text-tokenizer")
+        if not self.seconds > 0:
+            problems.append(f"seconds must be > 0, got {self.seconds}")
         return problems + _problems_of_captioning(self)
 
 
@@ -159,4 +204,55 @@ def run_music_caption(config: MusicCaptionConfig) -> dict:
             "unavailable": [m for m, v in ours.items() if v is None]}
     write_report(out, "music-caption", table, info,
                  extra_markdown=sources + "\n\nGenerated and reference captions side by side: captions.md")
+    return table
+
+
+def run_motion_caption(config: MotionCaptionConfig) -> dict:
+    import numpy as np
+
+    from unimumo.eval.assets import load_model, load_motion_tokenizer, load_text_tokenizer
+    from unimumo.eval.caption_metrics import humanml3d_scores, strip_motion_caption
+    from unimumo.eval.chunks import check_settings
+    from unimumo.eval.humanml3d_captions import MODEL_FPS, model_input, read_caption_entries
+    from unimumo.eval.report import write_report
+    from unimumo.utils.io import atomic_write_json
+
+    ids, entries = read_caption_entries(config.humanml3d, config.split)
+    needed = list(dict.fromkeys(e.motion_id for e in entries))[: config.num_samples]
+    entries = [e for e in entries if e.motion_id in set(needed)]
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    motion_tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
+    tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
+    model = load_model(config.model, config.device)
+    cache_dir = out / "cache" / "motion-caption"
+    check_settings(cache_dir, {"model": str(Path(config.model).resolve()), "humanml3d": str(Path(config.humanml3d)
+                               .resolve()), "split": config.split, "num_beams": config.num_beams,
+                               "max_length": config.max_length, "seconds": config.seconds,
+                               "motion_tokenizer": motion_tokenizer.fingerprint})
+
+    def codes_of(index: int):
+        features = np.load(Path(config.humanml3d) / "new_joint_vecs" / f"{needed[index]}.npy", allow_pickle=False)
+        return motion_tokenizer.encode(model_input(features, config.seconds), fps=MODEL_FPS)
+
+    raw = caption_each(model, tokenizer, "motion", needed, codes_of, cache_dir, config.num_beams, config.max_length)
+    generated = {motion_id: strip_motion_caption(text) for motion_id, text in zip(needed, raw)}
+    atomic_write_json(out / "gen_captions.json", generated)
+    atomic_write_json(out / "gt_captions.json", {e.name: list(e.references) for e in entries})
+    write_side_by_side(out, [(e.name, generated[e.motion_id], " / ".join(e.references)) for e in entries])
+    ours = humanml3d_scores([list(e.references) for e in entries], [generated[e.motion_id] for e in entries],
+                            bert_model=config.bert_model, bert_layers=config.bert_layers,
+                            bert_baseline=config.bert_baseline, device=config.device)
+    ours.update({metric: None for metric in PUBLISHED_HUMANML3D})
+    published, sources = published_column(PUBLISHED_HUMANML3D)
+    table = {"this_model": ours, "published": published}
+    info = {"inputs": MOTION_INPUTS_UPSTREAM, "entries": ENTRIES_UPSTREAM, "metrics": HUMANML3D_UPSTREAM,
+            "humanml3d": config.humanml3d, "split": config.split, "num_motions_listed": len(ids),
+            "num_motions_captioned": len(needed), "num_entries": len(entries), "seconds": config.seconds,
+            "fps": MODEL_FPS, "num_beams": config.num_beams, "max_length": config.max_length,
+            "bert_model": config.bert_model, "bert_layers": config.bert_layers,
+            "unavailable": [m for m, v in ours.items() if v is None], "not_built": NOT_BUILT}
+    write_report(out, "motion-caption", table, info,
+                 extra_markdown=sources + f"\n\n{NOT_BUILT}.\n\nGenerated and reference captions side by side: "
+                                          "captions.md")
     return table
