@@ -100,7 +100,8 @@ def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     session = EvalSession(args=config, task=TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
     tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
-    generated = decode_motions(tokenizer, codes["motion_codes"], config.motion_fps, "generated")
+    generated = decode_motions(tokenizer, codes["motion_codes"], config.motion_fps, "generated",
+                               music_codes=np.stack([sample.music_codes for sample in samples]))
     music = [piece.wav[: int(config.seconds * SLICE_SAMPLING_RATE)] for piece in slices]
     beats, beat_source = music_beat_times(music, SLICE_SAMPLING_RATE, protocol, beat_tracker)
     table, info = score_dance_joints(generated, beats, config.motion_fps, ground_truth, protocol)
