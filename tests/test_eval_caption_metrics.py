@@ -13,6 +13,7 @@ Command: `.venv/bin/python /tmp/cap23/golden.py` (the script held exactly the ca
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -109,3 +110,43 @@ def test_wordnet_in_nltk_layout_without_lexnames(tmp_path):
     wordnet = load_wordnet(tmp_path)
     assert "birdsong" in {name for s in wordnet.synsets("song") for name in s.lemma_names()}
     assert wordnet.synsets("dog")[0].lexname() == "noun.animal"
+
+
+def test_score_captions_command_reproduces_the_golden_values(tiny_roberta, tmp_path):
+    from unimumo.cli.eval import main
+
+    refs, cands = tmp_path / "refs.json", tmp_path / "cands.json"
+    refs.write_text(json.dumps({f"m{i}": r if len(r) > 1 else r[0] for i, r in enumerate(MOTION_REFS)}))
+    cands.write_text(json.dumps({f"m{i}": c for i, c in enumerate(MOTION_CANDS)} | {"extra": "unscored"}))
+    out = tmp_path / "motion"
+    assert main(["score-captions", "--references", str(refs), "--candidates", str(cands), "--protocol", "humanml3d",
+                 "--bert-model", str(tiny_roberta), "--bert-layers", "2", "--out", str(out), "--device", "cpu"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    # MOTION_REFS has 3, 2 and 3 references: TM2T makes the second 3 (its first repeated), as the golden run did not,
+    # so only the metrics that a repeated reference leaves unchanged are compared here (CIDEr averages over the
+    # references, BERTScore's idf counts them)
+    got = report["metrics"]["scored"]
+    for key in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l"):
+        assert got[key] == pytest.approx(MOTION_GOLDEN[key], rel=1e-6), key
+    assert got["cider"] != pytest.approx(MOTION_GOLDEN["cider"]) and got["bertscore_f1"] is not None
+    assert report["info"]["candidates_without_reference"] == 1
+
+    refs.write_text(json.dumps(dict(zip("abc", MUSIC_REFS))))
+    cands.write_text(json.dumps(dict(zip("abc", MUSIC_CANDS))))
+    argv = ["score-captions", "--references", str(refs), "--candidates", str(cands), "--protocol", "musicqa",
+            "--out", str(tmp_path / "music"), "--device", "cpu"]
+    assert main(argv + (["--nltk-data", str(WORDNET)] if WORDNET else [])) == 0
+    got = json.loads((tmp_path / "music" / "metrics.json").read_text())["metrics"]["scored"]
+    assert got["bleu"] == pytest.approx(MUSIC_GOLDEN["bleu"]) and got["bertscore_recall"] is None
+    if WORDNET:
+        assert got["meteor"] == pytest.approx(MUSIC_GOLDEN["meteor"])
+
+
+def test_score_captions_names_a_missing_candidate(tmp_path, capsys):
+    from unimumo.cli.eval import main
+
+    (tmp_path / "r.json").write_text(json.dumps({"a": "x y", "b": "y z"}))
+    (tmp_path / "c.json").write_text(json.dumps({"a": "x y"}))
+    assert main(["score-captions", "--references", str(tmp_path / "r.json"), "--candidates", str(tmp_path / "c.json"),
+                 "--protocol", "musicqa", "--out", str(tmp_path / "o")]) != 0
+    assert "no candidate for 1 reference id(s), e.g. 'b'" in capsys.readouterr().err

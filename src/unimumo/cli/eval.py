@@ -227,9 +227,22 @@ def add_motion_caption_options(parser: argparse.ArgumentParser) -> None:
     add_caption_metric_options(parser)
 
 
+def add_score_captions_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--references", required=True, metavar="JSON", help="JSON object id -> reference caption "
+                                                                           "(humanml3d: or a list of captions)")
+    parser.add_argument("--candidates", required=True, metavar="JSON", help="JSON object id -> generated caption")
+    parser.add_argument("--protocol", required=True, choices=("musicqa", "humanml3d"),
+                        help="musicqa: My_Eval's music-caption metrics; humanml3d: TM2T's motion-caption metrics")
+    parser.add_argument("--nltk-data", metavar="DIR", help="WordNet 3.0 for METEOR (musicqa; see music-caption)")
+    parser.add_argument("--bert-baseline", metavar="FILE", help="bert_score rescaling baseline (humanml3d)")
+    parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+    add_caption_metric_options(parser)
+
+
 CONFIG_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {  # registry benchmarks' command lines
     "music-caption": add_music_caption_options,
     "motion-caption": add_motion_caption_options,
+    "score-captions": add_score_captions_options,
     "score-music": add_score_music_options,
     "score-dance": add_score_dance_options,
     "paper": add_paper_options,

@@ -24,7 +24,7 @@ from unimumo.eval.config import (
 )
 from unimumo.eval.humanml3d_captions import ENTRIES_UPSTREAM, MOTION_INPUTS_UPSTREAM
 from unimumo.eval.musicqa import MUSICQA_INPUTS_UPSTREAM
-from unimumo.eval.published_captions import MotionCaptionConfig, MusicCaptionConfig
+from unimumo.eval.published_captions import MotionCaptionConfig, MusicCaptionConfig, ScoreCaptionsConfig
 from unimumo.eval.report import Table
 
 
@@ -154,6 +154,23 @@ register(Benchmark(
     help="motion captioning on HumanML3D as published: beam 4, up to 256 tokens; NLGEval's BLEU-1..4, ROUGE-L, "
          "CIDEr and BERTScore F1 beside the published numbers (R-precision / matching score: not built)",
     writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
+))
+
+
+def _score_captions(config: ScoreCaptionsConfig) -> Table:
+    from unimumo.eval.published_captions import run_score_captions
+
+    return run_score_captions(config)
+
+
+register(Benchmark(
+    name="score-captions", config=ScoreCaptionsConfig, run=_score_captions,
+    inputs="published_captions._read_captions: --references and --candidates JSON objects id -> caption "
+           "(humanml3d references: a caption or a list, made 3 as TM2T)",
+    metrics=("bleu", "bleu4", "meteor", "rouge_l_recall", "bertscore_recall", "bleu_1", "bleu_2", "bleu_3",
+             "bleu_4", "rouge_l", "cider", "bertscore_f1"),
+    upstream=(MUSICQA_UPSTREAM, HUMANML3D_UPSTREAM),
+    help="score any system's captions with a published protocol's metrics: musicqa (My_Eval) or humanml3d (TM2T)",
 ))
 
 

@@ -43,7 +43,8 @@ class CaptionEntry:
     references: tuple[str, str, str]
 
 
-def _three(captions: list[str]) -> tuple[str, str, str]:
+def three_references(captions: list[str]) -> tuple[str, str, str]:
+    """TM2T's references of an entry: the first three captions; two get the first again; one is repeated."""
     return tuple(captions[:3] if len(captions) >= 3 else captions + captions[:1] if len(captions) == 2
                   else captions * 3)
 
@@ -88,9 +89,9 @@ def read_caption_entries(root: str | Path, split: str = "test") -> tuple[list[st
                 name = f"{motion_id}_{start:f}_{end:f}"
                 segments[name] = words  # a repeated name: listed again, with the last caption
                 names.append(name)
-        entries += [CaptionEntry(name, motion_id, _three([segments[name]])) for name in names]
+        entries += [CaptionEntry(name, motion_id, three_references([segments[name]])) for name in names]
         if whole:
-            entries.append(CaptionEntry(motion_id, motion_id, _three(whole)))
+            entries.append(CaptionEntry(motion_id, motion_id, three_references(whole)))
     if not entries:
         raise HumanML3DCaptionError(f"{root}: no {split} motion of {MIN_FRAMES}-{MAX_FRAMES - 1} frames with captions")
     return ids, entries

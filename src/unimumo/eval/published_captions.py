@@ -12,9 +12,14 @@ them (`unimumo.eval.humanml3d_captions`), captioned with the same decoding, the 
 entries with `caption_metrics.humanml3d_scores` (BLEU-1..4, ROUGE-L, CIDEr, BERTScore F1). R-precision and the
 matching score need the HumanML3D text-motion evaluator (Guo et al.), which is not built here: their published
 values are shown, ours are left empty.
+
+`unimumo-eval score-captions --references JSON --candidates JSON --protocol musicqa|humanml3d` (`ScoreCaptionsConfig`)
+scores any system's captions (JSON objects id -> caption; references id -> caption, or a list for humanml3d, made 3 as
+TM2T does) with the same metrics.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +116,86 @@ class MotionCaptionConfig:
         if not self.seconds > 0:
             problems.append(f"seconds must be > 0, got {self.seconds}")
         return problems + _problems_of_captioning(self)
+
+
+CAPTION_PROTOCOLS = ("musicqa", "humanml3d")
+
+
+@dataclass(frozen=True)
+class ScoreCaptionsConfig:
+    """`unimumo-eval score-captions`: any system's captions scored with a published protocol's metrics."""
+
+    references: str = ""
+    candidates: str = ""
+    protocol: str = ""
+    out: str = ""
+    bert_model: str | None = None
+    bert_layers: int = ROBERTA_LARGE_LAYERS
+    bert_baseline: str | None = None
+    nltk_data: str | None = None
+    device: str = "cpu"
+
+    def problems(self) -> list[str]:
+        problems = [f"{name} is required" for name in ("references", "candidates", "out") if not getattr(self, name)]
+        if self.protocol not in CAPTION_PROTOCOLS:
+            problems.append(f"protocol must be one of {', '.join(CAPTION_PROTOCOLS)}, got {self.protocol!r}")
+        if not self.bert_layers > 0:
+            problems.append(f"bert_layers must be > 0, got {self.bert_layers}")
+        return problems
+
+
+def _read_captions(path: str, role: str, lists: bool) -> dict[str, str | list[str]]:
+    from unimumo.eval.caption_metrics import CaptionMetricError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CaptionMetricError(f"{path}: cannot read the {role} ({error.strerror or error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CaptionMetricError(f"{path}: the {role} are not JSON: {error}") from None
+    if not isinstance(data, dict) or not data:
+        raise CaptionMetricError(f"{path}: the {role} must be a non-empty JSON object id -> caption")
+    for key, value in data.items():
+        ok = isinstance(value, str) or (lists and isinstance(value, list) and value
+                                        and all(isinstance(v, str) for v in value))
+        if not ok:
+            kind = "a caption or a non-empty list of captions" if lists else "a caption (string)"
+            raise CaptionMetricError(f"{path}: {role} {key!r} must be {kind}, got {type(value).__name__}")
+    return data
+
+
+def run_score_captions(config: ScoreCaptionsConfig) -> dict:
+    from unimumo.eval.caption_metrics import CaptionMetricError, humanml3d_scores, musicqa_scores
+    from unimumo.eval.humanml3d_captions import three_references
+    from unimumo.eval.report import write_report
+
+    humanml3d = config.protocol == "humanml3d"
+    references = _read_captions(config.references, "references", lists=humanml3d)
+    candidates = _read_captions(config.candidates, "candidates", lists=False)
+    missing = [key for key in references if key not in candidates]
+    if missing:
+        raise CaptionMetricError(f"{config.candidates}: no candidate for {len(missing)} reference id(s), e.g. "
+                                 f"{', '.join(map(repr, missing[:3]))}")
+    ids = list(references)
+    if humanml3d:
+        refs = [list(three_references([r] if isinstance(r, str) else r)) for r in references.values()]
+        scores = humanml3d_scores(refs, [candidates[i] for i in ids], bert_model=config.bert_model,
+                                  bert_layers=config.bert_layers, bert_baseline=config.bert_baseline,
+                                  device=config.device)
+    else:
+        scores = musicqa_scores(list(references.values()), [candidates[i] for i in ids],
+                                bert_model=config.bert_model, nltk_data=config.nltk_data,
+                                bert_layers=config.bert_layers, device=config.device)
+    table = {"scored": scores}
+    info = {"protocol": config.protocol, "metrics": HUMANML3D_UPSTREAM if humanml3d else MUSICQA_UPSTREAM,
+            "references": config.references, "candidates": config.candidates, "num_scored": len(ids),
+            "candidates_without_reference": len(set(candidates) - set(references)),
+            "bert_model": config.bert_model, "bert_layers": config.bert_layers,
+            "unavailable": [m for m, v in scores.items() if v is None]}
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_report(out, "score-captions", table, info)
+    return table
 
 
 def caption_each(model, tokenizer, modality: str, keys: list[str], codes_of, cache_dir: Path, num_beams: int,
