@@ -198,3 +198,30 @@ def test_shard_builder_encodes_each_pair_with_its_music(synthetic_corpus, tmp_pa
     other = MotionTokenizer.from_random(seed=0, music_codec=tiny_random_encodec(seed=9))
     with pytest.raises(ValueError, match="music code space of another codec"):
         build_worker.check_code_space(other, context.codec, config)
+
+
+def test_trainer_trains_the_variant_and_its_export_keeps_the_codec(synthetic_corpus, tmp_path):
+    """unimumo-train --recipe motion_vqvae --set model.codebook=music (one CPU process): the loss is finite, the
+    validation pass reports MPJPE on held-out pairs, and the export is a music-codebook tokenizer holding the
+    codec's encoder and codebooks unchanged."""
+    from training_runs import train_one_process
+
+    corpus, out = synthetic_corpus, tmp_path / "vq_music"
+    lines = train_one_process("motion_vqvae", out, {
+        "model.preset": "tiny", "model.codebook": "music", "steps": 4, "data.window_s": 0.32, "data.micro_batch": 2,
+        "data.global_batch": 2, "optim.lr": 1e-3, "schedule.warmup_steps": 1, "log.every": 1,
+        "log.progress_bar": "false", "validation.every": 4, "validation.batches": 1},
+        "--music4all", str(corpus / "music4all"), "--aist", str(corpus / "aist"),
+        "--music-codec", str(corpus / "models" / "encodec"))
+    train = [line for line in lines if line.get("split") != "val"]
+    assert [line["step"] for line in train] == [1, 2, 3, 4]
+    assert all(np.isfinite(line["loss/recon"]) and line["dead_codes"] == 0 for line in train)
+    assert any(np.isfinite(line.get("val/mpjpe_mm", np.nan)) for line in lines)
+    tokenizer = MotionTokenizer.from_pretrained(out / "export")
+    codec = EncodecModel.from_pretrained(corpus / "models" / "encodec")
+    assert type(tokenizer.model) is MusicCodebookMotionVQVAE and tokenizer.needs_music
+    for level, embed in enumerate(_codec_codebooks(codec)):
+        assert tokenizer.model.codebooks[level].numpy().tobytes() == embed.numpy().tobytes()
+    for name, value in codec.encoder.state_dict().items():
+        assert torch.equal(tokenizer.model.music_encoder.state_dict()[name], value), name
+    assert not torch.all(tokenizer.model.feature_std == 1)
