@@ -8,8 +8,14 @@ import random
 import pytest
 
 from unimumo.cli.shards import EXIT_USAGE, main
-from unimumo.data.captions import (DESCRIPTION_TEMPLATES, MOTION_TEMPLATES, CaptionFileError, described_motion,
-                                   motion_caption, read_caption_file)
+from unimumo.data.captions import (
+    DESCRIPTION_TEMPLATES,
+    MOTION_TEMPLATES,
+    CaptionFileError,
+    described_motion,
+    motion_caption,
+    read_caption_file,
+)
 from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 from unimumo.shards.format import decode_sample
 from unimumo.shards.tar_reader import read_shard

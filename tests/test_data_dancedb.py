@@ -75,7 +75,7 @@ def test_a_pickle_or_an_npy_under_an_npz_name_is_refused(tmp_path):
 
 def write_dancedb(root, takes: dict[str, str]) -> None:
     """Takes {id: split} (AMASS nests them by session), split files, one ignore-listed and one broken train take."""
-    for index, (take, split) in enumerate(takes.items()):
+    for index, take in enumerate(takes):
         data, _ = amass_take(seconds=4.0 + index, seed=index)
         folder = root / f"2012_session_{index % 2}"
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,7 @@ from collections import Counter
 import pytest
 
 from unimumo.cli.shards import EXIT_USAGE, main
-from unimumo.data.pairing import (SOURCE_RECIPES, MotionEntry, choose_motions, parse_source_weights,
-                                  pool_cum_weights)
+from unimumo.data.pairing import SOURCE_RECIPES, MotionEntry, choose_motions, parse_source_weights, pool_cum_weights
 from unimumo.data.synthetic_corpus import TINY_SHARDS_ARGS, build_argv
 from unimumo.shards.format import decode_sample
 from unimumo.shards.tar_reader import read_shard

@@ -13,8 +13,14 @@ import pytest
 from unimumo.cli.shards import main
 from unimumo.constants import CODE_RATE
 from unimumo.data.alignment import LOOP_CROSSFADE_SECONDS, tile_joints, visual_beats
-from unimumo.data.synthetic_corpus import (AIST_FPS, AIST_SCALING, HUMANML3D_FPS, SyntheticCorpusConfig, build_argv,
-                                           write_synthetic_corpus)
+from unimumo.data.synthetic_corpus import (
+    AIST_FPS,
+    AIST_SCALING,
+    HUMANML3D_FPS,
+    SyntheticCorpusConfig,
+    build_argv,
+    write_synthetic_corpus,
+)
 from unimumo.loader.dataloader import build_loader
 from unimumo.loader.windows import Window
 from unimumo.motion.humanml3d_features import joints_to_features

@@ -17,7 +17,8 @@ DEVICES = ("cpu", "cuda")
 # Arguments that change what is built (the rest only change how fast or where). codec_batch and device
 # fix which clips share a codec forward pass and on which kernels, i.e. the exact float arithmetic
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
-CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "dancedb", "music_codec", "motion_tokenizer", "text_tokenizer", "split",
+CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "dancedb", "music_codec", "motion_tokenizer", "text_tokenizer",
+                  "split",
                   "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
                   "device", "slice", "tile", "source_weights", "music_captions", "motion_captions",
                   "split_files", "ignore_lists")

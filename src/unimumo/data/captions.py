@@ -191,7 +191,7 @@ class CaptionFiles:
     motion: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, music: str | Path | None, motion: str | Path | None) -> "CaptionFiles":
+    def read(cls, music: str | Path | None, motion: str | Path | None) -> CaptionFiles:
         return cls(music=read_caption_file(music) if music else {},
                    motion=read_caption_file(motion) if motion else {})
 

@@ -19,15 +19,22 @@ from pathlib import Path
 import numpy as np
 
 from unimumo.constants import CODE_RATE
-from unimumo.data.alignment import (beat_alignment, beat_period, folded_rate, place_pair, tile_joints, visual_beats,
-                                    warp_joints)
+from unimumo.data.alignment import (
+    beat_alignment,
+    beat_period,
+    folded_rate,
+    place_pair,
+    tile_joints,
+    visual_beats,
+    warp_joints,
+)
 from unimumo.data.captions import MUSIC_TEMPLATES, CaptionFiles, described_motion, motion_caption, music_caption
-from unimumo.shards.format import META, encode_sample
 from unimumo.data.sources import aist, dancedb, humanml3d
 from unimumo.data.sources.clip import MotionClip
 from unimumo.data.sources.music4all import TrackInfo
 from unimumo.motion.humanml3d_features import features_to_joints, joints_to_features
 from unimumo.rhythm import BeatTrack
+from unimumo.shards.format import META, encode_sample
 
 READERS = {"aist": aist.read_clip, "dancedb": dancedb.read_clip, "humanml3d": humanml3d.read_clip}
 SOURCES = ("aist", "dancedb", "humanml3d")  # the motion corpora, as named in samples and --source-weight
@@ -67,7 +74,7 @@ def load_motion(entry: MotionEntry) -> LoadedMotion:
     return LoadedMotion(clip=clip, joints=joints, beats=visual_beats(joints, clip.fps))
 
 
-def fill_window(motion: LoadedMotion, track: "MusicTrack") -> tuple[LoadedMotion, dict | None]:
+def fill_window(motion: LoadedMotion, track: MusicTrack) -> tuple[LoadedMotion, dict | None]:
     """The motion tiled (`alignment.tile_joints`) to cover the whole track at the beat-matching rate, plus one
     motion beat period of room for the phase shift; with the tiling's sample metadata (None: long enough)."""
     period = beat_period(motion.beats)

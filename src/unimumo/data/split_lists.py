@@ -19,8 +19,8 @@ music4all_captions_{gpt,mullama}.json (--music-captions).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from unimumo.data.sources import lists
 
