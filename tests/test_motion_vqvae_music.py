@@ -225,3 +225,21 @@ def test_trainer_trains_the_variant_and_its_export_keeps_the_codec(synthetic_cor
     for name, value in codec.encoder.state_dict().items():
         assert torch.equal(tokenizer.model.music_encoder.state_dict()[name], value), name
     assert not torch.all(tokenizer.model.feature_std == 1)
+
+
+def test_evaluation_decodes_with_the_pairs_music_codes(codec):
+    from unimumo.eval.generation import decode_motions
+
+    tokenizer = MotionTokenizer.from_random(seed=0, music_codec=codec)
+    with torch.no_grad():  # a strong music path in the decoder
+        tokenizer.model.post_mix.convs[-1].weight.mul_(50.0)
+    rng = np.random.default_rng(1)
+    codes, music_codes = rng.integers(0, 2048, size=(2, 3, 4, 50))
+    silent = decode_motions(tokenizer, codes, 20.0, "test", batch_size=1)
+    paired = decode_motions(tokenizer, codes, 20.0, "test", batch_size=1, music_codes=music_codes)
+    for row in range(3):
+        assert np.allclose(paired[row], tokenizer.decode_joints(codes[row], fps=20.0, music_codes=music_codes[row]))
+        assert not np.allclose(paired[row], silent[row])
+    independent = MotionTokenizer.from_random(seed=0)  # takes no music: the music codes are not its input
+    assert np.allclose(decode_motions(independent, codes, 20.0, "test", music_codes=music_codes)[0],
+                       independent.decode_joints(codes[0], fps=20.0))
