@@ -249,3 +249,23 @@ def test_paper_runs_every_benchmark_given_and_writes_the_tables(tiny_model, aist
         assert upstream in tables, upstream
     assert main(argv[:7] + ["--out", str(out), "--print-config"]) == 2  # neither tokenizers nor --shards
     assert "without --shards the tokenizers must be given" in capsys.readouterr().err
+
+
+def test_every_command_line_option_reaches_the_config():
+    """A shard benchmark's runner takes its config: an option argparse knows but the config lacks would be lost."""
+    import dataclasses
+
+    from unimumo.cli.eval import build_parser
+    from unimumo.eval.benchmarks import BENCHMARKS
+    from unimumo.eval.config import SHARD_CONFIGS
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    published_route = {"aist_music", "segments", "aist", "text_tokenizer"}  # read by the published-inputs configs
+    for command, config in SHARD_CONFIGS.items():
+        options = {action.dest for action in commands[command]._actions} - {"help", "print_config", "log_level"}
+        fields = {field.name for field in dataclasses.fields(config)}
+        assert options - fields <= published_route, command
+        assert not fields - options, command
+    for name in ("score-music", "score-dance", "paper"):
+        options = {action.dest for action in commands[name]._actions} - {"help", "print_config", "log_level"}
+        assert options == {field.name for field in dataclasses.fields(BENCHMARKS[name].config)}, name

@@ -4,9 +4,6 @@
     unimumo-eval text2music   --model OUT/export --shards shards/NAME --out eval/t2m
     unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
     unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
-    unimumo-eval music-caption  --model OUT/export --musicqa EvalMusicQA.txt --musicqa-audio DIR --shards S --out D
-    unimumo-eval motion-caption --model OUT/export --humanml3d HUMANML3D_ROOT --shards S --out D
-    unimumo-eval score-captions --references REFS.json --candidates CANDS.json --protocol musicqa --out D
     unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
     unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] --out eval/score_music
     unimumo-eval score-dance  --generated DIR --fps 30 --aist AIST_ROOT [--music DIR] --out eval/score_dance
@@ -28,7 +25,7 @@ from unimumo.cli.common import run_command
 from unimumo.errors import UniMuMoError
 from unimumo.eval.assets import default_device
 from unimumo.eval.benchmarks import BENCHMARKS, benchmark_named, run_benchmark
-from unimumo.eval.config import config_from_args, describe
+from unimumo.eval.config import SHARD_CONFIGS, config_from_args, describe
 from unimumo.eval.dance_benchmark import GROUND_TRUTHS, NOT_COMPARABLE, ground_truth_kind
 from unimumo.eval.music2motion import DEFAULT_MOTION_TEXT, GENRE_TEMPLATE, MOTION_TEXTS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
@@ -83,6 +80,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                              "their own length, 5 s slices for music2motion, 2 s segments for motion2music)")
     parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
+    parser.add_argument("--print-config", action="store_true", help="print the validated config and exit")
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
@@ -137,8 +135,6 @@ def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> Non
                             help="AIST++ music, one file per music id (mBR0.wav, ...): run the published benchmark "
                                  "instead of the shard split: the --aist test music cut into EDGE's 5 s slices "
                                  "(0.5 s stride), the authors' genre prompt and settings; --num-samples is unused")
-        parser.add_argument("--print-config", action="store_true",
-                            help="with --aist-music: print the validated benchmark config and exit")
 
 
 def add_score_music_options(parser: argparse.ArgumentParser) -> None:
@@ -254,8 +250,6 @@ COMMANDS.update({name: ("unimumo.eval.benchmarks", BENCHMARKS[name].help) for na
 # `music2motion --aist-music DIR` / `motion2music --segments FILE` run these registry benchmarks (the published
 # inputs) instead of the shard split
 AIST_BENCHMARKS = {"music2motion": "music2motion-aist", "motion2music": "motion2music-aist"}
-# the shard benchmarks' own defaults, where the published benchmarks default to the authors' settings instead
-SHARD_DEFAULTS = {"guidance_scale": 4.0, "seed": 0, "seconds": 5.0}
 
 
 def add_segments_options(parser: argparse.ArgumentParser) -> None:
@@ -269,8 +263,6 @@ def add_segments_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aist", metavar="DIR", help="AIST++ root (motions/*.pkl) for --segments")
     parser.add_argument("--aist-music", metavar="DIR", help="AIST++ music, one file per music id, for --segments")
     parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
-    parser.add_argument("--print-config", action="store_true",
-                        help="with --segments: print the validated benchmark config and exit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,16 +332,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_config_command(args, args.command)
     if getattr(args, "aist_music", None) or getattr(args, "segments", None):
         return run_config_command(args, AIST_BENCHMARKS[args.command])
-    for name, value in SHARD_DEFAULTS.items():
-        if getattr(args, name, value) is None:
-            setattr(args, name, value)
     if args.command != "render" and not args.shards:
         print(f"unimumo-eval {args.command}: error: --shards DIR is required", file=sys.stderr)
         return 2
-    try:
+    try:  # the shard benchmarks' runners take their validated config (render, not a benchmark, its arguments)
+        config = args if args.command == "render" else config_from_args(SHARD_CONFIGS[args.command], args)
+        if getattr(args, "print_config", False):
+            print(describe(config))
+            return 0
         if hasattr(args, "protocol") and ground_truth_kind(args) == "reconstruction":
             print(f"unimumo-eval {args.command}: {NOT_COMPARABLE}")  # before generating, and in the summary
-        table = _runner(args.command)(args)
+        table = _runner(args.command)(config)
     except (ValueError, FileNotFoundError) as error:
         print(f"unimumo-eval {args.command}: error: {error}", file=sys.stderr)
         return 2

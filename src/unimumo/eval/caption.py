@@ -7,7 +7,6 @@ captions.jsonl and the metric table (BLEU-1, BLEU-4, ROUGE-L per modality).
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 
 from unimumo.eval.assets import load_text_tokenizer
 from unimumo.eval.chunks import run_chunks
+from unimumo.eval.config import ShardCaptionConfig
 from unimumo.eval.generation import EvalSession
 from unimumo.eval.report import write_report
 from unimumo.eval.text_metrics import corpus_bleu, rouge_l
@@ -42,7 +42,7 @@ def generate_captions(session: EvalSession, model, tokenizer, modality: str) -> 
     return [str(text) for text in captions["caption"]]
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ShardCaptionConfig) -> dict:
     session = EvalSession.open(args, TASK)
     model, tokenizer = session.model(), load_text_tokenizer(args.shards, args.text_tokenizer)
     modalities = ("music", "motion") if args.modality == "both" else (args.modality,)

@@ -172,6 +172,87 @@ class PaperConfig:
         return _positive(self, "batch_size") + _tokenizer_problems(self)
 
 
+@dataclass(frozen=True)
+class ShardEvalConfig:
+    """What every shard benchmark shares (`unimumo-eval COMMAND --shards DIR`): the first --seconds of the first
+    --num-samples samples of a shard split. The Music4All test shards are not a published benchmark."""
+
+    model: str
+    shards: str
+    out: str
+    split: str = "test"
+    num_samples: int = 300
+    seconds: float = 5.0
+    batch_size: int = 16
+    device: str = "cpu"
+
+    def problems(self) -> list[str]:
+        problems = _positive(self, "num_samples", "seconds", "batch_size")
+        return problems + [f"{name} is required" for name in ("model", "shards", "out") if not getattr(self, name)]
+
+
+@dataclass(frozen=True)
+class ShardGenerationConfig(ShardEvalConfig):
+    """`unimumo-eval motion2music --shards DIR`: generation on a shard split (this project's defaults)."""
+
+    seed: int = 0
+    guidance_scale: float = 4.0
+    temperature: float = 1.0
+    top_k: int = 250
+    top_p: float = 0.0
+    render: int = 4
+    motion_tokenizer: str | None = None
+    music_codec: str | None = None
+    motion_fps: float = 60.0
+
+    def problems(self) -> list[str]:
+        problems = super().problems() + _positive(self, "temperature", "motion_fps")
+        if self.top_k < 0 or not 0.0 <= self.top_p <= 1.0 or self.render < 0:
+            problems.append(f"top_k and render must be >= 0 and top_p in [0, 1], got {self.top_k}, {self.render} "
+                            f"and {self.top_p}")
+        return problems
+
+
+@dataclass(frozen=True)
+class ShardDanceConfig(ShardGenerationConfig):
+    """`unimumo-eval text2music --shards DIR`: generated dances scored with a dance-metric protocol."""
+
+    protocol: str = DEFAULT_PROTOCOL
+    ground_truth: str | None = None  # aist | reconstruction; None: aist when --aist is given
+    aist: str | None = None
+
+    def problems(self) -> list[str]:
+        problems = super().problems()
+        if self.protocol not in PROTOCOLS:
+            problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        return problems
+
+
+@dataclass(frozen=True)
+class ShardMusic2MotionConfig(ShardDanceConfig):
+    """`unimumo-eval music2motion --shards DIR`: music -> dance on a shard split."""
+
+    motion_text: str = "genre"
+    text_tokenizer: str | None = None
+
+
+@dataclass(frozen=True)
+class ShardCaptionConfig(ShardEvalConfig):
+    """`unimumo-eval caption --shards DIR`: captions of a shard split's music and motion."""
+
+    text_tokenizer: str | None = None
+    modality: str = "both"
+    num_beams: int = 4
+    max_length: int = 32
+
+    def problems(self) -> list[str]:
+        return super().problems() + _positive(self, "num_beams", "max_length")
+
+
+SHARD_CONFIGS = {"music2motion": ShardMusic2MotionConfig, "text2music": ShardDanceConfig,
+                 "motion2music": ShardGenerationConfig, "caption": ShardCaptionConfig}
+
+
 def validate(config) -> None:
     """Raise EvalConfigError listing every problem of `config` (its `problems()`)."""
     problems = config.problems()

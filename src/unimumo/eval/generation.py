@@ -8,7 +8,6 @@ the samples' own codes and `decode_music_with_beats` also tracks the beats of th
 """
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec
 from unimumo.eval.chunks import check_settings, run_chunks
+from unimumo.eval.config import GenerationSettings, ShardEvalConfig
 from unimumo.eval.samples import EvalSample, batch_inputs, read_eval_samples
 from unimumo.rhythm import music_beats
 from unimumo.tasks import task_named
@@ -34,14 +34,14 @@ def safe_name(key: str) -> str:
 
 @dataclass
 class EvalSession:
-    args: argparse.Namespace
+    args: ShardEvalConfig | GenerationSettings  # the benchmark's validated config
     task: str
     out: Path
     samples: list[EvalSample]
     skipped_short: int
 
     @classmethod
-    def open(cls, args: argparse.Namespace, task: str) -> "EvalSession":
+    def open(cls, args: ShardEvalConfig, task: str) -> "EvalSession":
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         samples, skipped = read_eval_samples(args.shards, args.split, args.num_samples, args.seconds)

@@ -9,10 +9,9 @@ Samples whose dance has no kinematic beat in the window cannot be scored and are
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
+from unimumo.eval.config import ShardGenerationConfig
 from unimumo.eval.generation import (EvalSession, decode_motions, decode_music_with_beats,
                                      generate_streams, ground_truth)
 from unimumo.eval.render import render_motion, write_wav
@@ -37,7 +36,7 @@ def rhythm_metrics(music: list[np.ndarray], dance: list[np.ndarray], seconds: fl
             for name, values in (("beat_coverage", coverage), ("beat_hit", hit), ("BAS", bas))}
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ShardGenerationConfig) -> dict:
     session = EvalSession.open(args, TASK)
     samples = session.samples
     codes = generate_streams(session, session.model())

@@ -14,12 +14,12 @@ protocol the music beats are Bailando's onset beats of the codec-decoded ground-
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import numpy as np
 
 from unimumo.eval.assets import load_text_tokenizer
+from unimumo.eval.config import ShardMusic2MotionConfig
 from unimumo.eval.dance_benchmark import (benchmark_beat_tracker, benchmark_protocol, ground_truth_music_beats,
                                           open_ground_truth, protocol_info, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
@@ -58,7 +58,7 @@ def conditioned(samples: list[EvalSample], mode: str, tokenizer) -> list[EvalSam
     return result
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ShardMusic2MotionConfig) -> dict:
     protocol = benchmark_protocol(args.protocol)
     real = open_ground_truth(args, protocol)
     beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split)

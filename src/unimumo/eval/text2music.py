@@ -12,8 +12,7 @@ Renders: music.wav and the dance of both the generated and the ground-truth pair
 """
 from __future__ import annotations
 
-import argparse
-
+from unimumo.eval.config import ShardDanceConfig
 from unimumo.eval.dance_benchmark import (benchmark_beat_tracker, benchmark_protocol, ground_truth_music_beats,
                                           music_beat_times, open_ground_truth, protocol_info, scored_ground_truth)
 from unimumo.eval.dance_metrics import dance_metrics
@@ -24,7 +23,7 @@ from unimumo.eval.report import write_report
 TASK = "text2music_motion"
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: ShardDanceConfig) -> dict:
     protocol = benchmark_protocol(args.protocol)
     real = open_ground_truth(args, protocol)
     beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split)
