@@ -4,6 +4,9 @@
     unimumo-eval text2music   --model OUT/export --shards shards/NAME --out eval/t2m
     unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
     unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
+    unimumo-eval music-caption  --model OUT/export --musicqa EvalMusicQA.txt --musicqa-audio DIR --shards S --out D
+    unimumo-eval motion-caption --model OUT/export --humanml3d HUMANML3D_ROOT --shards S --out D
+    unimumo-eval score-captions --references REFS.json --candidates CANDS.json --protocol musicqa --out D
     unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
     unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] --out eval/score_music
     unimumo-eval score-dance  --generated DIR --fps 30 --aist AIST_ROOT [--music DIR] --out eval/score_dance
