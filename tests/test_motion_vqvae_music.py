@@ -11,6 +11,7 @@ from transformers import EncodecModel
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_tokenizer import MotionTokenizer
+from unimumo.models.motion_vqvae import MotionVQVAE
 from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE
 from unimumo.models.music_codec import tiny_random_encodec
 from unimumo.train.recipes import RecipeError
@@ -243,3 +244,9 @@ def test_evaluation_decodes_with_the_pairs_music_codes(codec):
     independent = MotionTokenizer.from_random(seed=0)  # takes no music: the music codes are not its input
     assert np.allclose(decode_motions(independent, codes, 20.0, "test", music_codes=music_codes)[0],
                        independent.decode_joints(codes[0], fps=20.0))
+
+
+def test_the_independent_class_refuses_a_music_codebook_config(codec):
+    config = _model(codec).config
+    with pytest.raises(ValueError, match="is a MusicCodebookMotionVQVAE"):
+        MotionVQVAE(config)

@@ -137,6 +137,10 @@ class MotionVQVAEPreTrainedModel(PreTrainedModel):
 
 class MotionVQVAE(MotionVQVAEPreTrainedModel):
     def __init__(self, config: MotionVQVAEConfig):
+        if config.codebook != "independent":  # e.g. AutoModel.from_pretrained on a music-codebook tokenizer
+            raise ValueError(f"MotionVQVAE is the independent motion tokenizer; a config with codebook="
+                             f"{config.codebook!r} is a MusicCodebookMotionVQVAE (unimumo.models.motion_vqvae_music; "
+                             "load a tokenizer directory with MotionTokenizer.from_pretrained)")
         super().__init__(config)
         self.encoder = MotionEncoder(config)
         self.quantizer = ResidualVectorQuantizer(
