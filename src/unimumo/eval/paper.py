@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unimumo.eval.aist_benchmarks import PUBLISHED_D2M, PUBLISHED_D2M_SOURCE
+from unimumo.eval.aist_benchmarks import (
+    PUBLISHED_D2M,
+    PUBLISHED_D2M_SOURCE,
+    run_motion2music_aist,
+    run_music2motion_aist,
+)
 from unimumo.eval.aist_inputs import SEGMENTS_UPSTREAM, SLICER_UPSTREAM
 from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
-from unimumo.eval.benchmarks import run_benchmark
-from unimumo.eval.config import AistMotion2MusicConfig, AistMusic2MotionConfig, PaperConfig
+from unimumo.eval.config import AistMotion2MusicConfig, AistMusic2MotionConfig, PaperConfig, validate
 from unimumo.eval.protocols import get_protocol
 from unimumo.eval.report import Table
 from unimumo.utils.io import atomic_write_text
@@ -75,11 +79,13 @@ def run_paper(config: PaperConfig) -> Table:
     """Run the benchmarks whose inputs `config` gives; write OUT/paper_tables.md; the tables, prefixed by task."""
     out = Path(config.out)
     m2m = AistMusic2MotionConfig(**_shared(config), out=str(out / "music2motion"))
-    tables = {"music2motion": run_benchmark("music2motion-aist", m2m)}
+    validate(m2m)
+    tables = {"music2motion": run_music2motion_aist(m2m)}
     sections = music2motion_section(m2m, tables["music2motion"])
     if config.segments:
         d2m = AistMotion2MusicConfig(**_shared(config), segments=config.segments, out=str(out / "motion2music"))
-        tables["motion2music"] = run_benchmark("motion2music-aist", d2m)
+        validate(d2m)
+        tables["motion2music"] = run_motion2music_aist(d2m)
         sections += [""] + motion2music_section(d2m, tables["motion2music"])
     else:
         sections += ["", "## Dance -> music", "", "not run: give --segments (D2M-GAN's aist_motion_test_segment.txt)"]
