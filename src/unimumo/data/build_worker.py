@@ -3,8 +3,9 @@
 A track goes through four calls (see shard_builder): `prepare_track` decodes the audio and tracks the
 beats, `encode_music` encodes a whole chunk's decoded tracks in batched codec passes, `pair_track` drafts
 the encoded track's pairs with its motions (pairing.draft_pair: everything but the motion codes), and
-`encode_motions` completes a whole chunk's drafts in batched motion-tokenizer passes. The two batched calls
-run in a worker on the CPU (so that chunks encode in parallel) and in the main process on a device.
+`encode_motions` completes a whole chunk's drafts in batched motion-tokenizer passes. On the CPU a worker
+makes them as two calls per chunk (`encode_chunk`, `pair_chunk`), so that chunks encode in parallel; with a
+device the batched calls run in the main process.
 Functions here run in worker processes (or in the main process); they return plain results and never
 raise for bad inputs: a bad input becomes a failure record {file, reason, stage}.
 

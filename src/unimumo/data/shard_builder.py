@@ -2,8 +2,8 @@
 
 Determinism and resume: the plan is the split's track list (split-file order, ignore list applied)
 and its motion pool. Track i's samples depend only on (seed, split, track id) and the frozen models,
-computed with one torch thread per process. Results are consumed in plan order and written to shards
-that roll over at track boundaries, so shard contents are a pure function of the plan and the
+computed with one torch and one BLAS thread per process. Results are consumed in plan order and written
+to shards that roll over at track boundaries, so shard contents are a pure function of the plan and the
 arguments. A killed build leaves complete shards with records (see shards/writer.py); `--resume` checks
 the plan is unchanged, keeps the complete prefix and rebuilds from the first track after it, giving
 byte-identical shards to an uninterrupted build.
@@ -13,12 +13,13 @@ Each chunk passes four stages: workers decode and beat-track its tracks (build_w
 music is encoded in batched codec passes (build_worker.encode_music), workers place and warp the encoded
 tracks' motions and compute their features (build_worker.pair_track: pairing drafts), and its pairs'
 motion features are encoded in batched motion-tokenizer passes (build_worker.encode_motions: one call per
-motion frame rate), which completes the samples. The batched passes run on --device in this process, or
-with --device cpu in a worker, so that chunks encode in parallel and this process (which only hands out
-calls and writes the shards) leaves the CPUs to the workers. Several chunks are in flight at once, each
-moving on as soon as its stage is done. A clip and a pair are always encoded with the same chunk
-companions, whether the build runs whole, resumed (the chunk holding the resume point is re-encoded and
-re-paired in full) or sliced.
+motion frame rate), which completes the samples. With --device cpu a worker runs the first two stages
+of a chunk in one call and the last two in another (build_worker.encode_chunk, pair_chunk): chunks encode
+in parallel, a chunk's audio and drafts never travel between processes, and this process only hands out
+calls and writes the shards. With a device the batched passes run here, the per-track stages in the
+workers. Up to workers + 1 chunks are in flight, each moving on as soon as its stage is done. A clip and
+a pair are always encoded with the same chunk companions, whether the build runs whole, resumed (the
+chunk holding the resume point is re-encoded and re-paired in full) or sliced.
 
 Slices (--slice i/n): slice i is a contiguous run of whole chunks of the plan, chunks
 [i*C//n, (i+1)*C//n) of C, written to OUT/slices/i-of-n as a shard directory of its own (resumable
