@@ -19,6 +19,8 @@ from pathlib import Path
 
 from unimumo.errors import UniMuMoError
 
+COLUMNS = ("id", "caption")  # the columns (CSV) or keys (JSON lines) of a caption file
+
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 AIST_GENRES = {
@@ -132,7 +134,7 @@ def _rows(path: Path, text: str):
     """(where, id, caption) of each row of a caption file's text."""
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines(keepends=True))
-        missing = [column for column in ("id", "caption") if column not in (reader.fieldnames or [])]
+        missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
         if missing:
             raise CaptionFileError(f"{path}: line 1: missing columns {missing} (found {reader.fieldnames}); a CSV "
                                    "caption file starts with the header id,caption")
@@ -150,7 +152,7 @@ def _rows(path: Path, text: str):
                 row = json.loads(line)
             except json.JSONDecodeError as error:
                 raise CaptionFileError(f"{path}: line {number}: not JSON ({error.msg})") from None
-            if not isinstance(row, dict) or "id" not in row or "caption" not in row:
+            if not isinstance(row, dict) or not all(column in row for column in COLUMNS):
                 raise CaptionFileError(f"{path}: line {number}: expected an object with \"id\" and \"caption\"")
             yield f"{path}: line {number}", row["id"], row["caption"]
     elif path.suffix.lower() == ".json":
