@@ -7,9 +7,10 @@ decoding, beat tracking, tokenizing, warping, writing: what --workers parallelis
 the build; the figure is the median over the pairs, with their spread (min, max). Each build's CPU
 seconds (this process and its reaped worker processes) show the work --workers 2 adds: their medians
 and relative difference are in "detail", with end-to-end times (adding model loading and pool
-start-up) and the load average, since a busy machine depresses the wall-clock ratio but hardly the
-CPU seconds. librosa's numba kernels are compiled once before any build is timed. --quick builds
-chunks of 2 tracks (--codec-batch 2) so that its few tracks still make several chunks to share out.
+start-up), the cores each build kept busy (CPU seconds per second) and the load average, since a busy
+machine depresses the wall-clock ratio but hardly the CPU seconds. librosa's numba kernels are compiled
+once before any build is timed. --quick builds chunks of 2 tracks (--codec-batch 2) so that its few
+tracks still make several chunks to share out.
 
     python benchmarks/shard_build.py [--quick] [--tracks N] [--repeats R]
 """
@@ -45,7 +46,8 @@ def cpu_seconds() -> float:
 
 def timed_build(corpus: Path, out: Path, workers: int, extra: list[str]) -> tuple[float, float, float, int, list]:
     """(working-phase seconds, end-to-end seconds, CPU seconds, samples, shard digests) of one build."""
-    argv = build_argv(corpus, out, "train", "--workers", str(workers), *extra, "--shard-size-mb", "0.2", "--no-progress")
+    argv = build_argv(corpus, out, "train", "--workers", str(workers), *extra, "--shard-size-mb", "0.2",
+                      "--no-progress")
     started, cpu_started = time.perf_counter(), cpu_seconds()
     report = io.StringIO()
     with contextlib.redirect_stdout(report):  # the build's own JSON report
@@ -107,6 +109,10 @@ def main() -> None:
                    # cores the ratio is bounded only by the serial part (motion scan, pool start-up, the last chunk)
                    "cpu_seconds": {str(w): round(t, 2) for w, t in cpu.items()},
                    "cpu_extra_workers2": round(cpu[2] / cpu[1] - 1, 3),
+                   # CPU seconds per end-to-end second: well under 2 for --workers 2 means the build got less than
+                   # two cores (another process ran), which its ratio then reflects
+                   "cores_busy": {str(w): round(statistics.median(run[2] / run[1] for run in builds), 2)
+                                  for w, builds in runs.items()},
                    "tracks": tracks, "build_args": extra, "cpus": len(os.sched_getaffinity(0)),
                    "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
     }))
