@@ -63,6 +63,7 @@ def test_a_held_lock_refuses_a_second_writer_and_a_dead_holders_lock_is_taken_ov
             acquire(tmp_path, "train", "another")
         assert run_lock(tmp_path, "build-train", "a build of another name")  # other names are other locks
     assert not path.exists()  # released
+    assert not list(tmp_path.glob(".unimumo-*")), "a released lock leaves no file behind (its guard included)"
 
     _plant(tmp_path, "train", pid=sleeper)  # alive on this host: held
     with pytest.raises(RunLockError, match=f"pid {sleeper}.*delete {lock_path(tmp_path, 'train')}"):

@@ -29,7 +29,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from unimumo.cli.common import add_log_level, run_command
 from unimumo.shards.manifest import Manifest
@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--humanml3d", type=Path, help="real HumanML3D root (optional)")
     parser.add_argument("--music-codec", type=Path, help="local EnCodec directory (transformers format)")
     parser.add_argument("--text-model", type=Path, help="local T5ForConditionalGeneration directory")
-    parser.add_argument("--musicgen", type=Path, help="local MusicGen directory the first stage of the chain starts from")
+    parser.add_argument("--musicgen", type=Path,
+                        help="local MusicGen directory the first stage of the chain starts from")
     parser.add_argument("--text-tokenizer", type=Path, help="sentencepiece model file matching the T5 vocabulary")
     parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
     parser.add_argument("--nproc", type=int, default=DemoConfig.nproc,

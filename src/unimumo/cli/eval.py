@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 from unimumo.cli.common import run_command
 from unimumo.errors import UniMuMoError
+from unimumo.utils.run_lock import RunLockError, run_lock
 from unimumo.eval.assets import default_device
 from unimumo.eval.benchmarks import BENCHMARKS, benchmark_named, run_benchmark
 from unimumo.eval.config import SHARD_CONFIGS, config_from_args, describe
@@ -315,7 +316,8 @@ def run_config_command(args: argparse.Namespace, benchmark: str) -> int:
             print(describe(config))
             return 0
         try:
-            table = run_benchmark(benchmark, config)
+            with run_lock(config.out, "eval", prog):  # one writer per output directory
+                table = run_benchmark(benchmark, config)
         except ValueError as error:
             if isinstance(error, UniMuMoError):
                 raise
@@ -343,10 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "print_config", False):
             print(describe(config))
             return 0
-        if hasattr(args, "protocol") and ground_truth_kind(args) == "reconstruction":
-            print(f"unimumo-eval {args.command}: {NOT_COMPARABLE}")  # before generating, and in the summary
-        table = _runner(args.command)(config)
-    except (ValueError, FileNotFoundError) as error:
+        with run_lock(args.out, "eval", f"unimumo-eval {args.command}"):  # one writer per output directory
+            if hasattr(args, "protocol") and ground_truth_kind(args) == "reconstruction":
+                print(f"unimumo-eval {args.command}: {NOT_COMPARABLE}")  # before generating, and in the summary
+            table = _runner(args.command)(config)
+    except (ValueError, FileNotFoundError, RunLockError) as error:
         print(f"unimumo-eval {args.command}: error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}/metrics.json and {args.out}/metrics.md")

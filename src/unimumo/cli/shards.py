@@ -43,6 +43,7 @@ def build_command(args: argparse.Namespace) -> int:
     from unimumo.data.pairing import parse_source_weights
     from unimumo.data.split_lists import parse_list_files
     from unimumo.data.shard_builder import BuildError, build_split
+    from unimumo.utils.run_lock import RunLockError
 
     try:
         config = BuildConfig(
@@ -59,7 +60,7 @@ def build_command(args: argparse.Namespace) -> int:
             ignore_lists=parse_list_files(args.ignore_list, "--ignore-list", every_source=True),
         ).validate()
         report = build_split(config, progress=not args.no_progress)
-    except (BuildError, ValueError, FileNotFoundError) as error:
+    except (BuildError, ValueError, FileNotFoundError, RunLockError) as error:
         print(f"unimumo-shards build: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(asdict(report), indent=2))

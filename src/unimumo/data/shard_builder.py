@@ -58,6 +58,7 @@ from unimumo.shards.tar_reader import read_shard
 from unimumo.shards.writer import ShardWriter, read_records, records_dir
 from unimumo.utils.fingerprint import fingerprint_file
 from unimumo.utils.io import atomic_write_json
+from unimumo.utils.run_lock import run_lock
 
 
 class BuildError(UniMuMoError, RuntimeError):
@@ -101,19 +102,20 @@ def ignored_record(item_id: str, file: Path) -> dict:
 
 def motion_entries(config: BuildConfig, ignored_ids: dict[str, dict[str, Path]] | None = None
                    ) -> tuple[list[MotionEntry], list[dict]]:
-    """The split's motion files (AIST++, HumanML3D, then DanceDB, list order) and skip records of those the ignore list removed."""
+    """The split's motion files (AIST++, HumanML3D, then DanceDB, list order) and skip records of those the ignore list
+    removed and of bad list lines."""
     entries, ignored = [], []
     if config.aist is not None:
         listed = aist.read_names(config.split_file("aist") or
                                  Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
-        paths = aist.list_sequences(config.aist, config.split, split_path=config.split_file("aist"))
+        paths = aist.list_sequences(config.aist, config.split, split_path=config.split_file("aist"), skipped=ignored)
         kept = {p.stem for p in paths}
         ignored += [ignored_record(name, Path(config.aist) / "ignore_list.txt") for name in listed if name not in kept]
         entries += [MotionEntry(id=p.stem, source="aist", path=str(p)) for p in paths]
     if config.humanml3d is not None:
         entries += [MotionEntry(id=p.stem, source="humanml3d", path=str(p))
                     for p in humanml3d.list_clips(config.humanml3d, config.split,
-                                                  split_path=config.split_file("humanml3d"))]
+                                                  split_path=config.split_file("humanml3d"), skipped=ignored)]
     if config.dancedb is not None:
         paths, ignored_takes = dancedb.list_takes(config.dancedb, config.split, skipped=ignored,
                                                   split_path=config.split_file("dancedb"))
@@ -322,10 +324,11 @@ def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig) -> 
 def summarize(config: BuildConfig, records: list, tracks: list, ignored_tracks: list[dict], motions: int,
               ignored_motions: list[dict], failures: list[dict]) -> BuildReport:
     """The report of `tracks` (this build's slice) plus `motions` motion inputs (0 in slices other than 0)."""
-    skipped = {"ignored_tracks": len(ignored_tracks), "ignored_motions": len(ignored_motions)}
-    for record in records:
-        for skip in record.skipped:
-            skipped[skip["reason"]] = skipped.get(skip["reason"], 0) + 1
+    skipped = {"ignored_tracks": sum(s["reason"] == "ignored" for s in ignored_tracks),
+               "ignored_motions": sum(s["reason"] == "ignored" for s in ignored_motions)}
+    listing = [s for s in ignored_tracks + ignored_motions if s["reason"] != "ignored"]  # bad lines, metadata
+    for skip in listing + [skip for record in records for skip in record.skipped]:
+        skipped[skip["reason"]] = skipped.get(skip["reason"], 0) + 1
     inputs = len(tracks) + motions
     return BuildReport(
         split=config.split, out=str(config.output_dir), shards=len(records), samples=sum(r.count for r in records),
@@ -337,12 +340,18 @@ def summarize(config: BuildConfig, records: list, tracks: list, ignored_tracks: 
 
 def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
     """Build (or with config.resume, finish) one split, or one slice of it; returns the report also stored in
-    manifest.json."""
+    manifest.json. One build per split and output directory at a time (a lock file naming the holder)."""
     config.validate()
+    with run_lock(config.output_dir, f"build-{config.split}", f"unimumo-shards build --split {config.split}"):
+        return _build_split(config, progress)
+
+
+def _build_split(config: BuildConfig, progress: bool) -> BuildReport:
     out = config.output_dir
     started = time.perf_counter()
+    unusable: list[dict] = []  # tracks left out for a bad split line or metadata (skip records)
     all_tracks = music4all.list_tracks(config.music4all, config.split,
-                                       split_path=config.split_file("music4all"))
+                                       split_path=config.split_file("music4all"), skipped=unusable)
     listed_ignored: list[dict] = []  # --ignore-list: its bad lines, then the tracks it leaves out
     ignored_ids = split_lists.read_ignore_lists(config.ignore_lists, listed_ignored)
     all_tracks, dropped = split_lists.without_ignored(all_tracks, lambda track: "music4all", ignored_ids)
@@ -354,9 +363,10 @@ def build_split(config: BuildConfig, progress: bool = True) -> BuildReport:
         config.split_file("music4all") or Path(config.music4all) / "splits" / f"{config.split}.txt")
         if track_id not in dropped]
     entries, ignored_motions = motion_entries(config, ignored_ids)
-    kept_ids = {track.id for track in all_tracks}
+    kept_ids = {track.id for track in all_tracks} | {skip["id"] for skip in unusable}
     ignore_file = Path(config.music4all) / "music4all_ignore.txt"
     ignored_tracks = [ignored_record(track_id, ignore_file) for track_id in listed_tracks if track_id not in kept_ids]
+    ignored_tracks += unusable
     ignored_tracks += listed_ignored
     if not owns_unplanned:
         ignored_tracks, ignored_motions = [], []

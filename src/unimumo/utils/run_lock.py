@@ -1,8 +1,10 @@
 """One writer per output directory: a lock file naming its holder, for training, shard building and evaluation.
 
 `run_lock(directory, name, command)` creates DIRECTORY/.unimumo-NAME.lock exclusively (O_CREAT|O_EXCL) with the
-holder's host, pid, start time, command and Slurm job id (under an flock on a guard file beside it, so two
-starters never both win), and removes it when the block ends. A second writer
+holder's host, pid, start time, command and Slurm job id, and removes it when the block ends. Taking, taking
+over and removing a lock happen under an flock on a guard file beside it, so two starters never both win; the
+guard is removed by whoever holds it, and a process that locked a guard someone removed meanwhile tries again,
+so no guard file outlives the decision. A second writer
 gets a RunLockError naming the holder. A lock is stale, and is taken over with a warning, when its holder ran on
 this host and its pid is gone, or when it belongs to this very Slurm job (a requeued job on another node after
 a crash). A lock file that cannot be read is stale once it is older than a minute (a writer killed between
@@ -86,8 +88,7 @@ def acquire(directory: str | Path, name: str, command: str) -> Path:
     """Take the lock (see the module docstring); returns its path. RunLockError naming the holder if it is held."""
     path = lock_path(directory, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".guard"), "a") as guard:  # one process at a time decides
-        fcntl.flock(guard, fcntl.LOCK_EX)
+    with _guarded(path):  # one process at a time decides
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -109,10 +110,35 @@ def acquire(directory: str | Path, name: str, command: str) -> Path:
 
 def release(path: Path) -> None:
     """Remove the lock at `path` if this process still holds it."""
-    holder = _read(path)
-    if holder is not None and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+    if not path.parent.is_dir():  # the output directory was removed while the lock was held
+        return
+    with _guarded(path):
+        holder = _read(path)
+        if holder is not None and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+@contextlib.contextmanager
+def _guarded(path: Path) -> Iterator[None]:
+    """Hold the flock of the guard file beside the lock at `path`; the guard is removed when the block ends."""
+    guard_path = path.with_name(path.name + ".guard")
+    while True:
+        guard = open(guard_path, "a")
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            current = os.stat(guard_path).st_ino == os.fstat(guard.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        guard.close()  # its holder removed it while this process waited: lock the new one
+    try:
+        yield
+    finally:
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            guard_path.unlink()
+        guard.close()
 
 
 @contextlib.contextmanager
