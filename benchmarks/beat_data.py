@@ -42,6 +42,7 @@ dotted), a song shorter than a full SECONDS cut, and an LMMS project whose tempo
 only the first 3 * SECONDS of each LMMS song are rendered (its clips starting later are dropped).
 Their style is the first instruments' names (MIDI) or "electronic (LMMS demo)", not a reading of the music.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,12 +70,30 @@ LMMS = Path("/usr/share/lmms/projects")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 RENDER_RATE = 44100
 # loop -> beats in one loop (its length over the count gives the tempo)
-LOOPS = {"loop_amen_full": 16, "loop_breakbeat": 4, "loop_compus": 16, "loop_garzul": 16, "loop_mika": 16,
-         "loop_safari": 16, "loop_tabla": 16, "loop_industrial": 2, "loop_mehackit1": 4, "loop_perc1": 4}
-LOOP_STYLES = {"loop_amen_full": "breakbeat drums", "loop_breakbeat": "breakbeat drums", "loop_compus": "electronic",
-               "loop_garzul": "electronic", "loop_mika": "electronic", "loop_safari": "world percussion",
-               "loop_tabla": "tabla", "loop_industrial": "industrial", "loop_mehackit1": "electronic",
-               "loop_perc1": "percussion"}
+LOOPS = {
+    "loop_amen_full": 16,
+    "loop_breakbeat": 4,
+    "loop_compus": 16,
+    "loop_garzul": 16,
+    "loop_mika": 16,
+    "loop_safari": 16,
+    "loop_tabla": 16,
+    "loop_industrial": 2,
+    "loop_mehackit1": 4,
+    "loop_perc1": 4,
+}
+LOOP_STYLES = {
+    "loop_amen_full": "breakbeat drums",
+    "loop_breakbeat": "breakbeat drums",
+    "loop_compus": "electronic",
+    "loop_garzul": "electronic",
+    "loop_mika": "electronic",
+    "loop_safari": "world percussion",
+    "loop_tabla": "tabla",
+    "loop_industrial": "industrial",
+    "loop_mehackit1": "electronic",
+    "loop_perc1": "percussion",
+}
 LOOP_LICENCE = "CC0-1.0 / CC-BY (sonic-pi-samples, /usr/share/doc/sonic-pi-samples/copyright)"
 HYDROGEN_LICENCE = "GPL-2+ (hydrogen, hydrogen-drumkits: /usr/share/doc/hydrogen/copyright)"
 OPENMSX_LICENCE = "GPL-2.0 (openttd-openmsx: /usr/share/games/openttd/baseset/openmsx/license.txt)"
@@ -84,18 +103,33 @@ SOUNDFONT_NOTE = "rendered with fluidsynth + FluidR3_GM.sf2 (fluid-soundfont-gm,
 # fail e.g. boogi_marabi_redfarn, moo_redfarn, the_fast_route and Freedoom's unquantized D_SHAWN, D_DM2TTL), without
 # compound meters (pretty_midi counts 6/4, 6/8 in dotted beats)
 MIDI_SONGS = {
-    "5432gone_redfarn.mid": "jazz in 5/4", "midnight_snow_run.mid": "pop rock",
-    "train_filled_with_cash.mid": "pop (guitar, drums)", "ttsong_iii_imuh3.mid": "synth pop",
-    "careless_perc_redfarn.mid": "slow funk (piano, slap bass)", "chemistry_lab.mid": "electronic, no drums",
-    "city_blues_redfarn.mid": "blues", "coconut_run2.mid": "calypso (xylophone, bass)",
-    "linns_basket.mid": "celtic folk (fiddle, flute)", "mighty_giant_run.mid": "rock",
+    "5432gone_redfarn.mid": "jazz in 5/4",
+    "midnight_snow_run.mid": "pop rock",
+    "train_filled_with_cash.mid": "pop (guitar, drums)",
+    "ttsong_iii_imuh3.mid": "synth pop",
+    "careless_perc_redfarn.mid": "slow funk (piano, slap bass)",
+    "chemistry_lab.mid": "electronic, no drums",
+    "city_blues_redfarn.mid": "blues",
+    "coconut_run2.mid": "calypso (xylophone, bass)",
+    "linns_basket.mid": "celtic folk (fiddle, flute)",
+    "mighty_giant_run.mid": "rock",
     "mosey_along_redfarn.mid": "country swing",
-    "say_what_redfarn.mid": "jazz funk", "slow_neasy_redfarn.mid": "swing", "ttsong_iv_imuh3.mid": "synth pop",
-    "flying_scotsman.mid": "fast rock", "keep_on_rolling.mid": "pop rock", "freedoom1:D_E1M2": "hard rock",
-    "freedoom1:D_E1M1": "metal", "freedoom1:D_E1M4": "slow rock", "freedoom1:D_E2M1": "metal in 7/4",
-    "freedoom1:D_E2M3": "jazz rock (electric piano)", "freedoom1:D_E3M3": "rock", "freedoom1:D_E3M9": "synth",
-    "freedoom2:D_MESSAG": "jazz waltz (guitar, bass)", "freedoom2:D_SHAWN3": "synth rock",
-    "freedoom2:D_DDTBL2": "rock", "freedoom2:D_COUNT2": "rock",
+    "say_what_redfarn.mid": "jazz funk",
+    "slow_neasy_redfarn.mid": "swing",
+    "ttsong_iv_imuh3.mid": "synth pop",
+    "flying_scotsman.mid": "fast rock",
+    "keep_on_rolling.mid": "pop rock",
+    "freedoom1:D_E1M2": "hard rock",
+    "freedoom1:D_E1M1": "metal",
+    "freedoom1:D_E1M4": "slow rock",
+    "freedoom1:D_E2M1": "metal in 7/4",
+    "freedoom1:D_E2M3": "jazz rock (electric piano)",
+    "freedoom1:D_E3M3": "rock",
+    "freedoom1:D_E3M9": "synth",
+    "freedoom2:D_MESSAG": "jazz waltz (guitar, bass)",
+    "freedoom2:D_SHAWN3": "synth rock",
+    "freedoom2:D_DDTBL2": "rock",
+    "freedoom2:D_COUNT2": "rock",
 }
 # LMMS project (relative to LMMS) -> (licence, style); those rendered in reasonable time that pass the check
 LMMS_SONGS = {
@@ -115,21 +149,35 @@ DINK = Path("/usr/share/games/dink/dink/Sound")
 BLUPI_LICENCE = "GPL-3+ (planetblupi-music-midi: /usr/share/doc/planetblupi-music-midi/copyright)"
 DINK_DOCS = "freedink-data: /usr/share/doc/freedink-data/README-REPLACEMENTS.txt.gz, copyright"
 # freedink-data MIDI file -> its licence (the original Dink Smallwood songs are under the data's zlib-style licence)
-DINK_LICENCES = {"7.mid": "GPL-3+", "12.mid": "GPL-3+", "18.mid": "GPL-3+", "13.mid": "public domain",
-                 "104.mid": "GPL-3+ | Art Libre | CC-BY-SA (arrangement), public domain (score)",
-                 "105.mid": "GPL-3+ | Art Libre | CC-BY-SA (arrangement), public domain (score)",
-                 **dict.fromkeys(("2.mid", "1003.mid", "dance.mid", "insper.mid", "lively.mid", "love.mid"),
-                                 "zlib-style (Seth A. Robinson)")}
+DINK_LICENCES = {
+    "7.mid": "GPL-3+",
+    "12.mid": "GPL-3+",
+    "18.mid": "GPL-3+",
+    "13.mid": "public domain",
+    "104.mid": "GPL-3+ | Art Libre | CC-BY-SA (arrangement), public domain (score)",
+    "105.mid": "GPL-3+ | Art Libre | CC-BY-SA (arrangement), public domain (score)",
+    **dict.fromkeys(
+        ("2.mid", "1003.mid", "dance.mid", "insper.mid", "lively.mid", "love.mid"), "zlib-style (Seth A. Robinson)"
+    ),
+}
 # held-out LMMS projects -> licence (per /usr/share/doc/lmms-common/copyright; "Files: *" is GPL-2+)
 HELD_OUT_LMMS = {
-    "demos/Impulslogik-Zen.mmpz": "Artistic-2", "demos/Jousboxx-BuzzerBeater.mmpz": "CC-BY-SA-4.0",
-    "demos/Oglsdl-PpTrip.mmpz": "Artistic-2", "demos/Settel-InnerRecreation.mmpz": "Artistic-2",
-    "demos/Shovon-ProgressiveHousePluckDemo.mmpz": "GPL-2+", "demos/Skiessi/Skiessi-C64.mmpz": "CC-BY-SA-4.0",
-    "demos/Skiessi/Skiessi-Onion.mmpz": "CC-BY-SA-4.0", "demos/Socceroos-Progress.mmpz": "Artistic-2",
-    "demos/StrictProduction-DearJonDoe.mmp": "GPL-2+", "demos/TameAnderson-MakeMe.mmpz": "Artistic-2",
-    "demos/Thomasso-AxeFromThe80s.mmpz": "Artistic-2", "shorties/Crunk(Demo).mmp": "Artistic-2",
-    "shorties/DirtyLove.mmpz": "GPL-2+", "shorties/Greshz-CoolSnip.mmpz": "Artistic-2",
-    "shorties/Skiessi-222.mmpz": "GPL-2+", "shorties/Surrender-Main.mmpz": "Artistic-2",
+    "demos/Impulslogik-Zen.mmpz": "Artistic-2",
+    "demos/Jousboxx-BuzzerBeater.mmpz": "CC-BY-SA-4.0",
+    "demos/Oglsdl-PpTrip.mmpz": "Artistic-2",
+    "demos/Settel-InnerRecreation.mmpz": "Artistic-2",
+    "demos/Shovon-ProgressiveHousePluckDemo.mmpz": "GPL-2+",
+    "demos/Skiessi/Skiessi-C64.mmpz": "CC-BY-SA-4.0",
+    "demos/Skiessi/Skiessi-Onion.mmpz": "CC-BY-SA-4.0",
+    "demos/Socceroos-Progress.mmpz": "Artistic-2",
+    "demos/StrictProduction-DearJonDoe.mmp": "GPL-2+",
+    "demos/TameAnderson-MakeMe.mmpz": "Artistic-2",
+    "demos/Thomasso-AxeFromThe80s.mmpz": "Artistic-2",
+    "shorties/Crunk(Demo).mmp": "Artistic-2",
+    "shorties/DirtyLove.mmpz": "GPL-2+",
+    "shorties/Greshz-CoolSnip.mmpz": "Artistic-2",
+    "shorties/Skiessi-222.mmpz": "GPL-2+",
+    "shorties/Surrender-Main.mmpz": "Artistic-2",
     "tutorials/editing_note_volumes.mmp": "GPL-2+",
 }
 
@@ -137,26 +185,51 @@ HELD_OUT_LMMS = {
 def prepare(out: Path) -> None:
     """Write the annotated set from the installed Debian packages (see the module docstring)."""
     require(("h2cli", "hydrogen hydrogen-drumkits"), ("fluidsynth", "fluidsynth"), ("lmms", "lmms"))
-    require((SONIC_PI, "sonic-pi-samples"), (OPENMSX, "openttd-openmsx"), (FREEDOOM / "freedoom2.wad", "freedoom"),
-            (LMMS, "lmms-common"), (SOUNDFONT, "fluid-soundfont-gm"))
+    require(
+        (SONIC_PI, "sonic-pi-samples"),
+        (OPENMSX, "openttd-openmsx"),
+        (FREEDOOM / "freedoom2.wad", "freedoom"),
+        (LMMS, "lmms-common"),
+        (SOUNDFONT, "fluid-soundfont-gm"),
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        write_set(out, chain(loops(), hydrogen_songs(Path(scratch)), midi_songs(Path(scratch), tuned_midi()),
-                             lmms_songs(Path(scratch), LMMS_SONGS)))
+        write_set(
+            out,
+            chain(
+                loops(),
+                hydrogen_songs(Path(scratch)),
+                midi_songs(Path(scratch), tuned_midi()),
+                lmms_songs(Path(scratch), LMMS_SONGS),
+            ),
+        )
 
 
 def prepare_held_out(out: Path) -> None:
     """Write the held-out set: songs the steady tracker's constants never saw (see the module docstring)."""
     require(("fluidsynth", "fluidsynth"), ("lmms", "lmms"))
-    require((BLUPI, "planetblupi-music-midi"), (DINK, "freedink-data"), (OPENMSX, "openttd-openmsx"),
-            (LMMS, "lmms-common"), (SOUNDFONT, "fluid-soundfont-gm"))
+    require(
+        (BLUPI, "planetblupi-music-midi"),
+        (DINK, "freedink-data"),
+        (OPENMSX, "openttd-openmsx"),
+        (LMMS, "lmms-common"),
+        (SOUNDFONT, "fluid-soundfont-gm"),
+    )
     unlisted = {str(path.relative_to(LMMS)) for path in LMMS.rglob("*.mmp*")} - set(HELD_OUT_LMMS) - set(LMMS_SONGS)
     if unlisted:
         raise SystemExit(f"{LMMS}: projects in neither LMMS_SONGS nor HELD_OUT_LMMS: {sorted(unlisted)}")
     with tempfile.TemporaryDirectory() as scratch:
-        write_set(out, chain(midi_songs(Path(scratch), held_out_midi()),
-                             lmms_songs(Path(scratch), {project: (licence, "electronic (LMMS demo)")
-                                                        for project, licence in HELD_OUT_LMMS.items()},
-                                        render_seconds=3 * SECONDS)), min_seconds=SECONDS)
+        write_set(
+            out,
+            chain(
+                midi_songs(Path(scratch), held_out_midi()),
+                lmms_songs(
+                    Path(scratch),
+                    {project: (licence, "electronic (LMMS demo)") for project, licence in HELD_OUT_LMMS.items()},
+                    render_seconds=3 * SECONDS,
+                ),
+            ),
+            min_seconds=SECONDS,
+        )
 
 
 def require(*needs: tuple[str | Path, str]) -> None:
@@ -175,8 +248,10 @@ def write_set(out: Path, tracks, min_seconds: float = 0.0) -> None:
             print(f"left out {name} (too short): {len(wav) / sr:.1f} s")
             continue
         lag, ratio = beat_phase(wav, sr, beats)
-        entry["check"] = (f"onsets peak {1000 * lag:+.0f} ms from the beats; onset strength at beats / at "
-                          f"half-beat offsets {ratio:.2f}")
+        entry["check"] = (
+            f"onsets peak {1000 * lag:+.0f} ms from the beats; onset strength at beats / at "
+            f"half-beat offsets {ratio:.2f}"
+        )
         if abs(lag) > MAX_PHASE_LAG:
             print(f"left out {name} (doubtful grid): {entry['check']}")
             continue
@@ -223,7 +298,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 def cut(wav: np.ndarray, sr: int, grid: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
     """Up to SECONDS of audio from `start` (a beat of `grid`) and the grid's beats in it, shifted to the cut."""
-    clip = wav[int(round(start * sr)): int(round(start * sr)) + int(SECONDS * sr)]
+    clip = wav[int(round(start * sr)) : int(round(start * sr)) + int(SECONDS * sr)]
     beats = grid[(grid >= start - 1e-6) & (grid < start + len(clip) / sr)] - start
     peak = np.abs(clip).max()
     return (clip * (0.9 / peak) if peak > 0.9 else clip), np.maximum(beats, 0.0)
@@ -236,9 +311,19 @@ def loops():
         length = len(wav) / sr
         tiled = np.tile(wav, (int(np.ceil(SECONDS / length)) + 1, 1))
         clip, beats = cut(tiled, sr, np.arange(0.0, 2 * SECONDS, length / count), 0.0)
-        yield loop, clip, sr, beats, {
-            "source": f"sonic-pi-samples {path.name}", "licence": LOOP_LICENCE, "style": LOOP_STYLES[loop],
-            "annotation": f"{count} beats per {length:.4f} s loop, tiled", "bpm": round(60 * count / length, 3)}
+        yield (
+            loop,
+            clip,
+            sr,
+            beats,
+            {
+                "source": f"sonic-pi-samples {path.name}",
+                "licence": LOOP_LICENCE,
+                "style": LOOP_STYLES[loop],
+                "annotation": f"{count} beats per {length:.4f} s loop, tiled",
+                "bpm": round(60 * count / length, 3),
+            },
+        )
 
 
 def hydrogen_songs(scratch: Path):
@@ -248,9 +333,19 @@ def hydrogen_songs(scratch: Path):
         subprocess.run(["h2cli", "-s", str(song), "-o", str(rendered)], check=True, capture_output=True, timeout=600)
         wav, sr = read_audio(rendered)
         clip, beats = cut(wav, sr, np.arange(0.0, len(wav) / sr, 60.0 / bpm), 0.0)
-        yield song.stem, clip, sr, beats, {
-            "source": f"hydrogen {song.name} rendered with h2cli", "licence": HYDROGEN_LICENCE,
-            "style": "drum kit groove", "annotation": f"song tempo {bpm} bpm from t = 0", "bpm": bpm}
+        yield (
+            song.stem,
+            clip,
+            sr,
+            beats,
+            {
+                "source": f"hydrogen {song.name} rendered with h2cli",
+                "licence": HYDROGEN_LICENCE,
+                "style": "drum kit groove",
+                "annotation": f"song tempo {bpm} bpm from t = 0",
+                "bpm": bpm,
+            },
+        )
 
 
 def wad_lump(wad: Path, lump: str) -> bytes:
@@ -258,9 +353,9 @@ def wad_lump(wad: Path, lump: str) -> bytes:
     data = wad.read_bytes()
     _, count, directory = struct.unpack("<4sii", data[:12])
     for index in range(count):
-        offset, size, name = struct.unpack("<ii8s", data[directory + 16 * index: directory + 16 * index + 16])
+        offset, size, name = struct.unpack("<ii8s", data[directory + 16 * index : directory + 16 * index + 16])
         if name.rstrip(b"\0").decode() == lump:
-            return data[offset: offset + size]
+            return data[offset : offset + size]
     raise SystemExit(f"{wad}: no lump {lump}")
 
 
@@ -277,8 +372,11 @@ def truncate(midi: Path, out: Path, ticks: int) -> None:
             elapsed += message.time
             kept.append(message)
         # fluidsynth renders until every voice ends: silence the held ones at the cut
-        silence = [mido.Message("control_change", channel=channel, control=control)
-                   for control in (120, 123) for channel in range(16)]  # all sound off, all notes off
+        silence = [
+            mido.Message("control_change", channel=channel, control=control)
+            for control in (120, 123)
+            for channel in range(16)
+        ]  # all sound off, all notes off
         silence[0].time = ticks - elapsed
         track[:] = kept + silence
     song.save(out)
@@ -297,8 +395,13 @@ def tuned_midi():
     for song, style in MIDI_SONGS.items():
         if ":" in song:
             wad, lump = song.split(":")
-            yield ((FREEDOOM / f"{wad}.wad", lump), f"{wad}_{lump}", f"freedoom {wad}.wad lump {lump} (MIDI)",
-                   FREEDOOM_LICENCE, style)
+            yield (
+                (FREEDOOM / f"{wad}.wad", lump),
+                f"{wad}_{lump}",
+                f"freedoom {wad}.wad lump {lump} (MIDI)",
+                FREEDOOM_LICENCE,
+                style,
+            )
         else:
             yield OPENMSX / song, Path(song).stem, f"openttd-openmsx {song}", OPENMSX_LICENCE, style
 
@@ -308,8 +411,13 @@ def held_out_midi():
     for midi in sorted(BLUPI.glob("*.mid")):
         yield midi, f"blupi_{midi.stem}", f"planetblupi-music-midi {midi.name}", BLUPI_LICENCE, None
     for midi in sorted(DINK.glob("*.mid")):
-        yield (midi, f"dink_{midi.stem}", f"freedink-data dink/Sound/{midi.name}",
-               f"{DINK_LICENCES[midi.name]} ({DINK_DOCS})", None)
+        yield (
+            midi,
+            f"dink_{midi.stem}",
+            f"freedink-data dink/Sound/{midi.name}",
+            f"{DINK_LICENCES[midi.name]} ({DINK_DOCS})",
+            None,
+        )
     for midi in sorted(OPENMSX.glob("*.mid")):
         if midi.name not in MIDI_SONGS:
             yield midi, midi.stem, f"openttd-openmsx {midi.name}", OPENMSX_LICENCE, None
@@ -318,8 +426,9 @@ def held_out_midi():
 def instruments(score) -> str:
     import pretty_midi
 
-    names = dict.fromkeys("drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program)
-                          for part in score.instruments)
+    names = dict.fromkeys(
+        "drums" if part.is_drum else pretty_midi.program_to_instrument_name(part.program) for part in score.instruments
+    )
     return ", ".join(list(names)[:4])
 
 
@@ -347,16 +456,41 @@ def midi_songs(scratch: Path, songs):
         rendered = scratch / f"{name}.wav"
         short = scratch / f"{name}_short.mid"
         truncate(midi, short, score.time_to_tick(start + SECONDS + 1.0))
-        subprocess.run(["fluidsynth", "-ni", "-q", "-O", "float", "-r", str(RENDER_RATE), "-F", str(rendered),
-                        str(SOUNDFONT), str(short)], check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [
+                "fluidsynth",
+                "-ni",
+                "-q",
+                "-O",
+                "float",
+                "-r",
+                str(RENDER_RATE),
+                "-F",
+                str(rendered),
+                str(SOUNDFONT),
+                str(short),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         wav, sr = read_audio(rendered)
         clip, beats = cut(wav, sr, grid, start)
         tempi = sorted(set(np.round(score.get_tempo_changes()[1], 1).tolist()))
-        yield name, clip, sr, beats, {
-            "source": f"{source}, {SOUNDFONT_NOTE}", "licence": licence, "style": style or instruments(score),
-            "annotation": f"pretty_midi get_beats() (tempo map {tempi} bpm, time signature {meters}), cut from the "
-                          f"beat at {start:.3f} s; {on_grid:.2f} of the notes on its 16th / triplet grid",
-            "bpm": round(60 / float(np.median(np.diff(beats))), 3)}
+        yield (
+            name,
+            clip,
+            sr,
+            beats,
+            {
+                "source": f"{source}, {SOUNDFONT_NOTE}",
+                "licence": licence,
+                "style": style or instruments(score),
+                "annotation": f"pretty_midi get_beats() (tempo map {tempi} bpm, time signature {meters}), cut from the "
+                f"beat at {start:.3f} s; {on_grid:.2f} of the notes on its 16th / triplet grid",
+                "bpm": round(60 / float(np.median(np.diff(beats))), 3),
+            },
+        )
 
 
 def lmms_project(path: Path) -> ElementTree.Element:
@@ -379,21 +513,34 @@ def lmms_songs(scratch: Path, projects: dict[str, tuple[str, str]], render_secon
         rendered = scratch / f"{name}.wav"
         if render_seconds is not None:  # the song editor's clips; 48 ticks a beat
             for track in root.findall("song/trackcontainer/track"):
-                for clip in [clip for clip in track if clip.get("pos") is not None
-                             and int(clip.get("pos")) >= render_seconds / 60 * bpm * 48]:
+                for clip in [
+                    clip
+                    for clip in track
+                    if clip.get("pos") is not None and int(clip.get("pos")) >= render_seconds / 60 * bpm * 48
+                ]:
                     track.remove(clip)
             path = scratch / f"{name}.mmp"
             ElementTree.ElementTree(root).write(path)
         command = ["lmms", *(["--allowroot"] if os.geteuid() == 0 else []), "-r", str(path), "-o", str(rendered)]
-        subprocess.run(command, check=True, capture_output=True, timeout=900,
-                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        subprocess.run(
+            command, check=True, capture_output=True, timeout=900, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        )
         wav, sr = read_audio(rendered)
         grid = np.arange(0.0, len(wav) / sr, 60.0 / bpm)
         audible = np.flatnonzero(np.abs(wav).max(axis=1) > 0.01 * np.abs(wav).max())[0] / sr
         start = float(grid[grid <= audible + 0.02].max())
         clip, beats = cut(wav, sr, grid, start)
-        yield name, clip, sr, beats, {
-            "source": f"lmms-common projects/{project} rendered with lmms -r", "licence": f"{licence} ({LMMS_LICENCE})",
-            "style": style,
-            "annotation": f"project tempo {bpm} bpm, {head.get('timesig_numerator')}/4, from t = 0; cut from the "
-                          f"beat at {start:.3f} s", "bpm": bpm}
+        yield (
+            name,
+            clip,
+            sr,
+            beats,
+            {
+                "source": f"lmms-common projects/{project} rendered with lmms -r",
+                "licence": f"{licence} ({LMMS_LICENCE})",
+                "style": style,
+                "annotation": f"project tempo {bpm} bpm, {head.get('timesig_numerator')}/4, from t = 0; cut from the "
+                f"beat at {start:.3f} s",
+                "bpm": bpm,
+            },
+        )

@@ -20,6 +20,7 @@ half (octave equivalents). The steady tracker's constants were chosen on the `--
 sources), so its figures there are in-sample (mean F 0.925); on the `--prepare-held-out` set (18 songs, fixed
 before any tracker ran on them) it scored 0.86, essentia's multi-feature tracker 0.85, librosa's 0.74.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,8 +102,12 @@ def evaluate(data: Path, names: list[str], sampling_rate: int) -> dict:
             beats = CANDIDATES[name](wav, sampling_rate)
             seconds[name] += time.perf_counter() - start
             tempo = beats_tempo(beats)
-            results[name][track] = {"f": beat_f_measure(reference, beats), "tempo": tempo, "true_tempo": true_tempo,
-                                    "tempo_ok": bool(tempo_ok(tempo, true_tempo))}
+            results[name][track] = {
+                "f": beat_f_measure(reference, beats),
+                "tempo": tempo,
+                "true_tempo": true_tempo,
+                "tempo_ok": bool(tempo_ok(tempo, true_tempo)),
+            }
     return {"tracks": tracks, "results": results, "seconds": seconds}
 
 
@@ -118,21 +123,32 @@ def report(summary: dict) -> None:
     for name in names:
         values = list(summary["results"][name].values())
         scores = np.array([v["f"] for v in values])
-        print(f"{name:22} mean F {scores.mean():.3f}  median F {np.median(scores):.3f}  "
-              f"F>=0.85 {int((scores >= 0.85).sum())}/{len(values)}  "
-              f"tempo ok {sum(v['tempo_ok'] for v in values)}/{len(values)}  "
-              f"both {sum(v['tempo_ok'] and v['f'] >= 0.85 for v in values)}/{len(values)}  "
-              f"time {summary['seconds'][name]:.1f} s")
+        print(
+            f"{name:22} mean F {scores.mean():.3f}  median F {np.median(scores):.3f}  "
+            f"F>=0.85 {int((scores >= 0.85).sum())}/{len(values)}  "
+            f"tempo ok {sum(v['tempo_ok'] for v in values)}/{len(values)}  "
+            f"both {sum(v['tempo_ok'] and v['f'] >= 0.85 for v in values)}/{len(values)}  "
+            f"time {summary['seconds'][name]:.1f} s"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepare", type=Path, help="write the annotated set from Debian packages to DIR")
-    parser.add_argument("--prepare-held-out", type=Path, help="write the held-out set (new songs, kept by the "
-                        "annotation checks alone; see benchmarks/beat_data.py) to DIR")
+    parser.add_argument(
+        "--prepare-held-out",
+        type=Path,
+        help="write the held-out set (new songs, kept by the "
+        "annotation checks alone; see benchmarks/beat_data.py) to DIR",
+    )
     parser.add_argument("--data", type=Path, help="directory of <name>.wav + <name>.beats to score")
-    parser.add_argument("--candidates", default=",".join(default_candidates()), help="comma-separated subset of: "
-                        + ", ".join(CANDIDATES) + " (default: all, less essentia's when it is not installed)")
+    parser.add_argument(
+        "--candidates",
+        default=",".join(default_candidates()),
+        help="comma-separated subset of: "
+        + ", ".join(CANDIDATES)
+        + " (default: all, less essentia's when it is not installed)",
+    )
     parser.add_argument("--sampling-rate", type=int, default=32000, help="decode rate (the codec's: 32000)")
     parser.add_argument("--json", type=Path, help="also write the per-track results here")
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ Sampled codes are not compared: a seeded draw whose uniform falls next to a CDF 
 
     python benchmarks/generation.py [--quick] [--steps N] [--device cpu|cuda]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,8 @@ from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration  # n
 # A small decoder (the "tiny" T5 text parts): large enough that recomputing the prefix dominates, small enough
 # that the full-recompute run of 500 steps finishes in a few minutes on one CPU core.
 BENCH_CONFIG = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024, dropout=0.0)
-# float32 rounding over reordered sums, as in the model tests (tests/model/model_fixtures.py). Measured on a 2-core x86
+# float32 rounding over reordered sums, as in the model tests (tests/testkit/model_fixtures.py). Measured on a 2-core
+# x86
 # machine at 500 steps, all 503 positions: max |cached - recomputed| 9.5e-7 (greedy codes) to 2e-6 (sampled codes),
 # at most ~10 ulps of the largest logit (~1.6); 256 ulps is the tolerance (~5e-5)
 ROUNDING_ULPS = 256
@@ -37,17 +39,26 @@ def clock(device: str):
     """Wall time on CUDA (synchronised); on the CPU the process's CPU time, which other jobs sharing the machine's
     cores do not inflate (the work of all torch threads is counted)."""
     if device.startswith("cuda"):
+
         def now():
             torch.cuda.synchronize()
             return time.perf_counter()
+
         return now, "wall"
     return time.process_time, "process_cpu"
 
 
 def timed_generate(model, use_cache: bool, steps: int, text_ids: torch.Tensor, now) -> tuple[float, dict]:
     started = now()
-    out = model.generate("text2music_motion", music_text_ids=text_ids, motion_text_ids=text_ids, num_steps=steps,
-                         guidance_scale=3.0, temperature=0.0, use_cache=use_cache)
+    out = model.generate(
+        "text2music_motion",
+        music_text_ids=text_ids,
+        motion_text_ids=text_ids,
+        num_steps=steps,
+        guidance_scale=3.0,
+        temperature=0.0,
+        use_cache=use_cache,
+    )
     return now() - started, out
 
 
@@ -85,16 +96,35 @@ def main() -> None:
     identical = all(torch.equal(cached[k], recomputed[k]) for k in cached)
     gap, tolerance = teacher_forced_gap(model, cached, text_ids)
     ratio = recompute_s / cached_s
-    print(f"{steps} steps on {args.device}: cached {cached_s:.2f} s, full recompute {recompute_s:.2f} s, "
-          f"speed-up {ratio:.1f}x; greedy codes identical: {identical}; teacher-forced logits: max gap {gap:.2e} "
-          f"(tolerance {tolerance:.2e})")
-    print(json.dumps({
-        "benchmark": "generation_kv_cache", "ratio": round(ratio, 2), "target": 5.0, "unit": "x faster",
-        "detail": {"steps": steps, "device": args.device, "cached_s": round(cached_s, 3),
-                   "recompute_s": round(recompute_s, 3), "identical_greedy_codes": identical, "max_logit_gap": gap,
-                   "logit_tolerance": tolerance, "guidance_scale": 3.0,
-                   "batch": 1, "config": BENCH_CONFIG, "threads": torch.get_num_threads(), "clock": clock_name},
-    }))
+    print(
+        f"{steps} steps on {args.device}: cached {cached_s:.2f} s, full recompute {recompute_s:.2f} s, "
+        f"speed-up {ratio:.1f}x; greedy codes identical: {identical}; teacher-forced logits: max gap {gap:.2e} "
+        f"(tolerance {tolerance:.2e})"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "generation_kv_cache",
+                "ratio": round(ratio, 2),
+                "target": 5.0,
+                "unit": "x faster",
+                "detail": {
+                    "steps": steps,
+                    "device": args.device,
+                    "cached_s": round(cached_s, 3),
+                    "recompute_s": round(recompute_s, 3),
+                    "identical_greedy_codes": identical,
+                    "max_logit_gap": gap,
+                    "logit_tolerance": tolerance,
+                    "guidance_scale": 3.0,
+                    "batch": 1,
+                    "config": BENCH_CONFIG,
+                    "threads": torch.get_num_threads(),
+                    "clock": clock_name,
+                },
+            }
+        )
+    )
     if gap > tolerance:
         sys.exit(f"cached and recomputed logits differ by {gap:.2e} > {tolerance:.2e} ({ROUNDING_ULPS} ulps)")
     if not identical:

@@ -10,6 +10,7 @@ in-memory windows in the main process with no workers at all is reported in `det
 
     python benchmarks/loader.py [--quick] [--samples N] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,11 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS  # noqa: E402
-from unimumo.shards.manifest import FORMAT, MANIFEST_NAME  # noqa: E402
 from unimumo.loader.dataloader import build_loader  # noqa: E402
+from unimumo.loader.windows import Window, WindowSpec, collate_windows, make_window, task_weights_from_mixture  # noqa: E402
 from unimumo.shards.format import encode_sample  # noqa: E402
+from unimumo.shards.manifest import FORMAT, MANIFEST_NAME  # noqa: E402
 from unimumo.shards.tar_reader import read_shard  # noqa: E402
-from unimumo.loader.windows import (Window, WindowSpec, collate_windows, make_window,  # noqa: E402
-                                     task_weights_from_mixture)
 
 BATCH, WINDOW, TEXT_LEN, CLIP_FRAMES, NUM_SHARDS = 16, 500, 64, 750, 8  # 15 s clips, 10 s windows
 
@@ -49,11 +49,18 @@ def write_shards(root: Path, num_samples: int) -> list[str]:
             for index in keys:
                 codes = rng.integers(0, CODEBOOK_SIZE, (2, NUM_CODEBOOKS, CLIP_FRAMES))
                 ids = rng.integers(3, 500, (2, 30)).tolist()
-                writer.write(encode_sample(
-                    f"sample{index:06d}", music_codes=codes[0], motion_codes=codes[1],
-                    music_text=f"music caption {index}", motion_text=f"motion caption {index}",
-                    music_ids=ids[0], motion_ids=ids[1], meta={"index": index, "fps": 50},
-                ))
+                writer.write(
+                    encode_sample(
+                        f"sample{index:06d}",
+                        music_codes=codes[0],
+                        motion_codes=codes[1],
+                        music_text=f"music caption {index}",
+                        motion_text=f"motion caption {index}",
+                        music_ids=ids[0],
+                        motion_ids=ids[1],
+                        meta={"index": index, "fps": 50},
+                    )
+                )
         entries.append({"name": name, "split": "train", "count": len(keys)})
         urls.append(str(root / name))
     (root / MANIFEST_NAME).write_text(json.dumps({"format": FORMAT, "tokenizers": {}, "shards": entries, "splits": {}}))
@@ -61,8 +68,9 @@ def write_shards(root: Path, num_samples: int) -> list[str]:
 
 
 def time_loader(root: Path, workers: int) -> tuple[int, float]:
-    loader = build_loader(root, "train", BATCH, window=Window(WINDOW, WINDOW), max_text_len=TEXT_LEN,
-                          num_workers=workers, epochs=1)
+    loader = build_loader(
+        root, "train", BATCH, window=Window(WINDOW, WINDOW), max_text_len=TEXT_LEN, num_workers=workers, epochs=1
+    )
     started = time.perf_counter()
     samples = sum(len(batch["keys"]) for batch in loader)
     return samples, time.perf_counter() - started
@@ -70,8 +78,14 @@ def time_loader(root: Path, workers: int) -> tuple[int, float]:
 
 def time_in_memory(windows: list[dict], workers: int) -> tuple[int, float]:
     collate = functools.partial(collate_windows, max_text_len=TEXT_LEN)
-    batches = DataLoader(windows, batch_size=BATCH, shuffle=True, num_workers=workers, collate_fn=collate,
-                         prefetch_factor=4 if workers else None)
+    batches = DataLoader(
+        windows,
+        batch_size=BATCH,
+        shuffle=True,
+        num_workers=workers,
+        collate_fn=collate,
+        prefetch_factor=4 if workers else None,
+    )
     started = time.perf_counter()
     samples = sum(len(batch["keys"]) for batch in batches)
     return samples, time.perf_counter() - started
@@ -104,19 +118,28 @@ def main() -> None:
     print(f"loader ({args.workers} workers, tars):        {loader_rate:10.0f} samples/s")
     print(f"in memory ({args.workers} workers, windows):  {memory_rate:10.0f} samples/s")
     print(f"in memory (no workers, collate only): {bare_samples / bare_seconds:10.0f} samples/s")
-    print(json.dumps({
-        "benchmark": "loader",
-        "ratio": round(loader_rate / memory_rate, 3),
-        "target": 0.5,
-        "unit": "x of in-memory samples/s (same DataLoader, 2 workers)",
-        "detail": {
-            "samples": num_samples, "batch_size": BATCH, "window": WINDOW, "clip_frames": CLIP_FRAMES,
-            "workers": args.workers, "rounds": args.rounds, "clock": "wall",
-            "loader_samples_per_s": [round(r) for r in loader_rates],
-            "in_memory_samples_per_s": [round(r) for r in memory_rates],
-            "in_memory_no_workers_samples_per_s": round(bare_samples / bare_seconds),
-        },
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "loader",
+                "ratio": round(loader_rate / memory_rate, 3),
+                "target": 0.5,
+                "unit": "x of in-memory samples/s (same DataLoader, 2 workers)",
+                "detail": {
+                    "samples": num_samples,
+                    "batch_size": BATCH,
+                    "window": WINDOW,
+                    "clip_frames": CLIP_FRAMES,
+                    "workers": args.workers,
+                    "rounds": args.rounds,
+                    "clock": "wall",
+                    "loader_samples_per_s": [round(r) for r in loader_rates],
+                    "in_memory_samples_per_s": [round(r) for r in memory_rates],
+                    "in_memory_no_workers_samples_per_s": round(bare_samples / bare_seconds),
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

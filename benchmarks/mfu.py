@@ -20,6 +20,7 @@ cores; it is not comparable with the GPU target.
     python benchmarks/mfu.py --device cuda [--layers 24] [--batch 16] [--seq 500] [--peak-tflops 989]
     python benchmarks/mfu.py [--quick]          # on a machine without a GPU: a CPU figure
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,27 +57,41 @@ def measured_cpu_peak(size: int = 2048, repeats: int = 5) -> float:
 
 def make_batch(config: UniMuMoConfig, batch: int, seq: int, device: torch.device, seed: int = 0) -> dict:
     generator = torch.Generator().manual_seed(seed)
-    codes = [torch.randint(0, config.codebook_size, (batch, config.num_codebooks, seq), generator=generator)
-             for _ in STREAMS]
-    text = [torch.randint(2, config.text_encoder_config["vocab_size"], (batch, TEXT_LEN), generator=generator)
-            for _ in STREAMS]
+    codes = [
+        torch.randint(0, config.codebook_size, (batch, config.num_codebooks, seq), generator=generator) for _ in STREAMS
+    ]
+    text = [
+        torch.randint(2, config.text_encoder_config["vocab_size"], (batch, TEXT_LEN), generator=generator)
+        for _ in STREAMS
+    ]
     values = {f"{s}_codes": c for s, c in zip(STREAMS, codes)} | {f"{s}_text_ids": t for s, t in zip(STREAMS, text)}
     return {k: v.to(device) for k, v in values.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cpu | cuda | cuda:N (default cuda when available)")
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu | cuda | cuda:N (default cuda when available)",
+    )
     parser.add_argument("--layers", type=int, default=None, help="decoder blocks (default 24 on CUDA, 2 on the CPU)")
     parser.add_argument("--batch", type=int, default=None, help="samples per step (default 16 on CUDA, 1 on the CPU)")
     parser.add_argument("--seq", type=int, default=500, help="code time steps per stream (default 500 = 10 s)")
     parser.add_argument("--steps", type=int, default=None, help="measured steps (default 20 on CUDA, 3 on the CPU)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured steps first (default 2)")
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
-                        help="auto: bf16 autocast on a GPU that supports it, else fp32")
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="peak TFLOP/s of the device (default: datasheet bf16 of a known GPU; measured on the CPU)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="auto: bf16 autocast on a GPU that supports it, else fp32",
+    )
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="peak TFLOP/s of the device (default: datasheet bf16 of a known GPU; measured on the CPU)",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer measured steps (run_all --quick)")
     args = parser.parse_args(argv)
 
@@ -90,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     bf16 = args.precision == "bf16" or (args.precision == "auto" and on_gpu and torch.cuda.is_bf16_supported())
 
     torch.manual_seed(0)
-    config = UniMuMoConfig.preset("small", num_hidden_layers=layers,
-                                  max_position_embeddings=max(2048, args.seq + 8))
+    config = UniMuMoConfig.preset("small", num_hidden_layers=layers, max_position_embeddings=max(2048, args.seq + 8))
     model = UniMuMoForConditionalGeneration(config)
     apply_freeze_plan(model, STAGES[STAGE])
     model.to(device).train()
@@ -136,19 +150,38 @@ def main(argv: list[str] | None = None) -> int:
     mfu = achieved / peak
     where = torch.cuda.get_device_name(device) if on_gpu else "CPU"
     kind = "" if on_gpu else " (a CPU figure: not comparable with the GPU target of 45 % on an H100)"
-    print(f"{STAGE} step on {where}: {layers} layers x 1024, batch {batch} x {args.seq} steps x {len(STREAMS)} "
-          f"streams, {'bf16' if bf16 else 'fp32'}: {step_s * 1e3:.1f} ms/step, {tokens / step_s:,.0f} tokens/s, "
-          f"{per_token / 1e9:.3f} GFLOP/token, {achieved / 1e12:.2f} TFLOP/s of {peak / 1e12:.2f} ({peak_source}): "
-          f"MFU {100 * mfu:.1f} %{kind}")
-    print(json.dumps({
-        "benchmark": "mfu", "ratio": round(mfu, 4), "target": 0.45, "target_applies": on_gpu,
-        "unit": "MFU, stage-2 step" + ("" if on_gpu else " (CPU figure; target is for an H100)"),
-        "detail": {"device": where, "layers": layers, "batch": batch, "seq": args.seq,
-                   "precision": "bf16" if bf16 else "fp32", "step_ms": round(step_s * 1e3, 2),
-                   "tokens_per_s": round(tokens / step_s),
-                   "flops_per_token": per_token, "attention_context": context, "peak_flops": peak,
-                   "peak_source": peak_source, "steps_measured": steps, "threads": torch.get_num_threads()},
-    }))
+    print(
+        f"{STAGE} step on {where}: {layers} layers x 1024, batch {batch} x {args.seq} steps x {len(STREAMS)} "
+        f"streams, {'bf16' if bf16 else 'fp32'}: {step_s * 1e3:.1f} ms/step, {tokens / step_s:,.0f} tokens/s, "
+        f"{per_token / 1e9:.3f} GFLOP/token, {achieved / 1e12:.2f} TFLOP/s of {peak / 1e12:.2f} ({peak_source}): "
+        f"MFU {100 * mfu:.1f} %{kind}"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "mfu",
+                "ratio": round(mfu, 4),
+                "target": 0.45,
+                "target_applies": on_gpu,
+                "unit": "MFU, stage-2 step" + ("" if on_gpu else " (CPU figure; target is for an H100)"),
+                "detail": {
+                    "device": where,
+                    "layers": layers,
+                    "batch": batch,
+                    "seq": args.seq,
+                    "precision": "bf16" if bf16 else "fp32",
+                    "step_ms": round(step_s * 1e3, 2),
+                    "tokens_per_s": round(tokens / step_s),
+                    "flops_per_token": per_token,
+                    "attention_context": context,
+                    "peak_flops": peak,
+                    "peak_source": peak_source,
+                    "steps_measured": steps,
+                    "threads": torch.get_num_threads(),
+                },
+            }
+        )
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ one process; the ratio is batched frames/s over one-at-a-time frames/s (target >
 
     python benchmarks/motion_tokenizer.py [--quick] [--preset base|tiny] [--device cpu|cuda]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,12 +80,21 @@ def main() -> None:
         "target": 4.0,
         "unit": "x faster (frames/s, batch 16 vs one clip at a time)",
         "detail": {
-            "preset": preset, "device": args.device, "threads": torch.get_num_threads(), "clips": len(clips),
-            "frames": frames, "input_fps": args.fps, "batched_frames_per_s": round(frames / batched_s, 1),
-            "sequential_frames_per_s": round(frames / sequential_s, 1), "quick": args.quick,
+            "preset": preset,
+            "device": args.device,
+            "threads": torch.get_num_threads(),
+            "clips": len(clips),
+            "frames": frames,
+            "input_fps": args.fps,
+            "batched_frames_per_s": round(frames / batched_s, 1),
+            "sequential_frames_per_s": round(frames / sequential_s, 1),
+            "quick": args.quick,
         },
     }
-    print(f"one at a time: {frames / sequential_s:,.0f} frames/s; batched x{args.batch_size}: {frames / batched_s:,.0f} frames/s")
+    print(
+        f"one at a time: {frames / sequential_s:,.0f} frames/s; batched x{args.batch_size}: "
+        f"{frames / batched_s:,.0f} frames/s"
+    )
     print(json.dumps(result))
 
 

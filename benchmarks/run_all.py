@@ -8,6 +8,7 @@ was measured on hardware the target is not for (mfu.py on a CPU): its status say
 
     python benchmarks/run_all.py [--quick] [--out benchmarks/results]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,19 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from unimumo.utils.io import atomic_write_json, atomic_write_text  # noqa: E402
 
-
 # Scripts here that are not ratio benchmarks (they need data that is not in the repository).
-NOT_RATIOS = {"beats.py": "beat-tracker F-measure and tempo accuracy on a local annotated set (--data DIR)",
-              "beat_data.py": "builds that annotated set (`beats.py --prepare DIR`), not a benchmark"}
+NOT_RATIOS = {
+    "beats.py": "beat-tracker F-measure and tempo accuracy on a local annotated set (--data DIR)",
+    "beat_data.py": "builds that annotated set (`beats.py --prepare DIR`), not a benchmark",
+}
 
 
 def discover() -> list[Path]:
-    return sorted(p for p in HERE.glob("*.py")
-                  if p.name != Path(__file__).name and not p.name.startswith("_") and p.name not in NOT_RATIOS)
+    return sorted(
+        p
+        for p in HERE.glob("*.py")
+        if p.name != Path(__file__).name and not p.name.startswith("_") and p.name not in NOT_RATIOS
+    )
 
 
 def last_json_line(text: str) -> dict | None:
@@ -52,7 +57,9 @@ def run_one(script: Path, quick: bool, timeout: int) -> dict:
     except subprocess.TimeoutExpired:
         return {"benchmark": script.stem, "status": f"timed out after {timeout}s", "command": " ".join(cmd[1:])}
     row = last_json_line(proc.stdout) or {"benchmark": script.stem}
-    row["command"] = "python " + " ".join(str(Path(c).relative_to(HERE.parent)) if c == str(script) else c for c in cmd[1:])
+    row["command"] = "python " + " ".join(
+        str(Path(c).relative_to(HERE.parent)) if c == str(script) else c for c in cmd[1:]
+    )
     row["seconds"] = round(time.perf_counter() - started, 1)
     row["status"] = status_of(row, proc.returncode, proc.stderr)
     return row
@@ -76,7 +83,8 @@ def markdown_table(rows: list[dict]) -> str:
         comparator = "≥" if row.get("higher_is_better", True) else "≤"
         target_text = f"{comparator} {target}" if target != "-" else "-"
         lines.append(
-            f"| {row['benchmark']} | {ratio} | {target_text} | {row.get('unit', '')} | {row['status']} | `{row['command']}` |"
+            f"| {row['benchmark']} | {ratio} | {target_text} | {row.get('unit', '')} | {row['status']} | "
+            f"`{row['command']}` |"
         )
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,7 @@ tracks still make several chunks to share out.
 
     python benchmarks/shard_build.py [--quick] [--tracks N] [--repeats R]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from unimumo.rhythm import DEFAULT_BEAT_TRACKER, warm_up_beat_tracker  # noqa: E402
 from unimumo.cli.shards import main as shards_main  # noqa: E402
 from unimumo.data.synthetic_corpus import SyntheticCorpusConfig, build_argv, write_synthetic_corpus  # noqa: E402
+from unimumo.rhythm import DEFAULT_BEAT_TRACKER, warm_up_beat_tracker  # noqa: E402
 from unimumo.shards.manifest import Manifest  # noqa: E402
 
 TARGET = 1.7
@@ -46,8 +47,9 @@ def cpu_seconds() -> float:
 
 def timed_build(corpus: Path, out: Path, workers: int, extra: list[str]) -> tuple[float, float, float, int, list]:
     """(working-phase seconds, end-to-end seconds, CPU seconds, samples, shard digests) of one build."""
-    argv = build_argv(corpus, out, "train", "--workers", str(workers), *extra, "--shard-size-mb", "0.2",
-                      "--no-progress")
+    argv = build_argv(
+        corpus, out, "train", "--workers", str(workers), *extra, "--shard-size-mb", "0.2", "--no-progress"
+    )
     started, cpu_started = time.perf_counter(), cpu_seconds()
     report = io.StringIO()
     with contextlib.redirect_stdout(report):  # the build's own JSON report
@@ -75,47 +77,67 @@ def main() -> None:
     counts, digests = set(), set()
     with tempfile.TemporaryDirectory(prefix="bench_shard_build_") as tmp:
         # 30 s tracks and 40 s dances, like Music4All clips and AIST++ sequences
-        config = SyntheticCorpusConfig(tracks=tracks, motions=12, min_track_seconds=28.0, max_track_seconds=30.0,
-                                       aist_seconds=40.0)
+        config = SyntheticCorpusConfig(
+            tracks=tracks, motions=12, min_track_seconds=28.0, max_track_seconds=30.0, aist_seconds=40.0
+        )
         corpus = write_synthetic_corpus(Path(tmp) / "corpus", config)
         warm_up_beat_tracker(DEFAULT_BEAT_TRACKER)  # one-off numba compile, so neither build pays it
         for repeat in range(repeats):
-            for workers in ((1, 2) if repeat % 2 == 0 else (2, 1)):  # alternate the order
-                work_s, total_s, cpu_s, count, digest = timed_build(corpus, Path(tmp) / f"w{workers}_r{repeat}",
-                                                                    workers, extra)
+            for workers in (1, 2) if repeat % 2 == 0 else (2, 1):  # alternate the order
+                work_s, total_s, cpu_s, count, digest = timed_build(
+                    corpus, Path(tmp) / f"w{workers}_r{repeat}", workers, extra
+                )
                 runs[workers].append((work_s, total_s, cpu_s))
                 counts.add(count)
                 digests.add(tuple(digest))
-                print(f"workers={workers} repeat={repeat}: {count} samples, working phase {work_s:.2f} s "
-                      f"({count / work_s:.2f} samples/s), end to end {total_s:.2f} s, CPU {cpu_s:.2f} s", flush=True)
+                print(
+                    f"workers={workers} repeat={repeat}: {count} samples, working phase {work_s:.2f} s "
+                    f"({count / work_s:.2f} samples/s), end to end {total_s:.2f} s, CPU {cpu_s:.2f} s",
+                    flush=True,
+                )
     # same samples in each build, so a pair's samples/s ratio is its working-phase time ratio
     ratios = [one[0] / two[0] for one, two in zip(runs[1], runs[2])]
     end_to_end = [one[1] / two[1] for one, two in zip(runs[1], runs[2])]
     cpu = {workers: statistics.median(run[2] for run in builds) for workers, builds in runs.items()}
     identical, count = len(digests) == 1 and len(counts) == 1, max(counts)
-    print(json.dumps({
-        "benchmark": "shard_build",
-        "ratio": round(statistics.median(ratios), 3),
-        "target": TARGET,
-        "unit": "x samples/s (--workers 2 vs --workers 1)",
-        "detail": {"samples": count, "identical_shards": identical,
-                   "pairs": repeats, "ratios": [round(r, 3) for r in ratios],
-                   "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
-                   "samples_per_s": {str(w): round(count / statistics.median(run[0] for run in builds), 3)
-                                     for w, builds in runs.items()},
-                   "end_to_end_ratio": round(statistics.median(end_to_end), 3),
-                   "end_to_end_seconds": {str(w): [round(run[1], 2) for run in builds] for w, builds in runs.items()},
-                   # median CPU seconds per build: equal values mean --workers 2 adds no work, so on two idle
-                   # cores the ratio is bounded only by the serial part (motion scan, pool start-up, the last chunk)
-                   "cpu_seconds": {str(w): round(t, 2) for w, t in cpu.items()},
-                   "cpu_extra_workers2": round(cpu[2] / cpu[1] - 1, 3),
-                   # CPU seconds per end-to-end second: well under 2 for --workers 2 means the build got less than
-                   # two cores (another process ran), which its ratio then reflects
-                   "cores_busy": {str(w): round(statistics.median(run[2] / run[1] for run in builds), 2)
-                                  for w, builds in runs.items()},
-                   "tracks": tracks, "build_args": extra, "cpus": len(os.sched_getaffinity(0)),
-                   "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "shard_build",
+                "ratio": round(statistics.median(ratios), 3),
+                "target": TARGET,
+                "unit": "x samples/s (--workers 2 vs --workers 1)",
+                "detail": {
+                    "samples": count,
+                    "identical_shards": identical,
+                    "pairs": repeats,
+                    "ratios": [round(r, 3) for r in ratios],
+                    "ratio_min": round(min(ratios), 3),
+                    "ratio_max": round(max(ratios), 3),
+                    "samples_per_s": {
+                        str(w): round(count / statistics.median(run[0] for run in builds), 3)
+                        for w, builds in runs.items()
+                    },
+                    "end_to_end_ratio": round(statistics.median(end_to_end), 3),
+                    "end_to_end_seconds": {str(w): [round(run[1], 2) for run in builds] for w, builds in runs.items()},
+                    # median CPU seconds per build: equal values mean --workers 2 adds no work, so on two idle
+                    # cores the ratio is bounded only by the serial part (motion scan, pool start-up, the last chunk)
+                    "cpu_seconds": {str(w): round(t, 2) for w, t in cpu.items()},
+                    "cpu_extra_workers2": round(cpu[2] / cpu[1] - 1, 3),
+                    # CPU seconds per end-to-end second: well under 2 for --workers 2 means the build got less than
+                    # two cores (another process ran), which its ratio then reflects
+                    "cores_busy": {
+                        str(w): round(statistics.median(run[2] / run[1] for run in builds), 2)
+                        for w, builds in runs.items()
+                    },
+                    "tracks": tracks,
+                    "build_args": extra,
+                    "cpus": len(os.sched_getaffinity(0)),
+                    "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                },
+            }
+        )
+    )
     if not identical:
         raise SystemExit("the builds' shards differ")
 

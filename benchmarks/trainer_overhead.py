@@ -1,13 +1,15 @@
 """Step time of `unimumo-train` (stage2_joint, DeepSpeed engine, loader, logging) vs a bare PyTorch loop.
 
 Same model (same seed and freeze plan), same micro-batch shape, same AdamW / schedule / clipping, one
-process on the CPU; the trainer is the real unimumo-train loop (Trainer.train) run in this process. The bare loop reuses one in-memory batch; the trainer pays for everything it does
+process on the CPU; the trainer is the real unimumo-train loop (Trainer.train) run in this process. The bare loop
+reuses one in-memory batch; the trainer pays for everything it does
 per step (shard loading, the DeepSpeed engine, loss reductions, metrics). Bare loop and trainer run
 alternate for --repeats rounds; per side the best of the per-round median step times is compared
 (target <= 1.10).
 
     python benchmarks/trainer_overhead.py [--quick] [--repeats N] [--ds-config cpu_zero0|zero1|zero2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +34,20 @@ from unimumo.train.engine import make_scheduler  # noqa: E402
 from unimumo.train.stages import build_components, build_recipe  # noqa: E402
 
 SIZES = {
-    "full": {"model": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
-             "window": 100, "micro_batch": 4, "warmup": 5, "measure": 40},
-    "quick": {"model": dict(hidden_size=192, num_hidden_layers=3, num_attention_heads=4, ffn_dim=768),
-              "window": 64, "micro_batch": 4, "warmup": 5, "measure": 10},
+    "full": {
+        "model": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
+        "window": 100,
+        "micro_batch": 4,
+        "warmup": 5,
+        "measure": 40,
+    },
+    "quick": {
+        "model": dict(hidden_size=192, num_hidden_layers=3, num_attention_heads=4, ffn_dim=768),
+        "window": 64,
+        "micro_batch": 4,
+        "warmup": 5,
+        "measure": 10,
+    },
 }
 
 
@@ -54,24 +66,44 @@ def write_shards(root: Path, frames: int) -> None:
     root.mkdir(parents=True)
     with wds.TarWriter(str(root / "train-000000.tar")) as writer:
         for index in range(64):
-            writer.write({"__key__": f"k{index:03d}",
-                          "music.codes.npy": npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
-                          "motion.codes.npy": npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
-                          "music.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
-                          "motion.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
-                          "music.txt": b"m", "motion.txt": b"d", "json": b"{}"})
-    manifest = {"format": MANIFEST_FORMAT, "tokenizers": {}, "splits": {},
-                "shards": [{"name": "train-000000.tar", "split": "train", "count": 64}]}
+            writer.write(
+                {
+                    "__key__": f"k{index:03d}",
+                    "music.codes.npy": npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
+                    "motion.codes.npy": npy(rng.integers(0, 2048, (4, frames)).astype(np.int16)),
+                    "music.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
+                    "motion.ids.npy": npy(np.r_[rng.integers(3, 900, 8), 1].astype(np.int32)),
+                    "music.txt": b"m",
+                    "motion.txt": b"d",
+                    "json": b"{}",
+                }
+            )
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "tokenizers": {},
+        "splits": {},
+        "shards": [{"name": "train-000000.tar", "split": "train", "count": 64}],
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
 
 
 def overrides(size: dict, shards: Path, out: Path, ds_config: str) -> dict:
-    return {"out": str(out), "data.shards": str(shards), "ds_config": ds_config, "steps": size["warmup"] + size["measure"],
-            "data.window_s": size["window"] / CODE_RATE,  # size["window"] code steps
-            "data.micro_batch": size["micro_batch"],
-            "data.global_batch": size["micro_batch"], "data.shuffle_buffer": 16, "schedule.warmup_steps": 2,
-            "log.every": LOG_EVERY, "log.tensorboard": False, "log.progress_bar": False, "checkpoint.every": 10**6,
-            "model.config": dict(size["model"], dropout=0.0, condition_dropout=0.0)}
+    return {
+        "out": str(out),
+        "data.shards": str(shards),
+        "ds_config": ds_config,
+        "steps": size["warmup"] + size["measure"],
+        "data.window_s": size["window"] / CODE_RATE,  # size["window"] code steps
+        "data.micro_batch": size["micro_batch"],
+        "data.global_batch": size["micro_batch"],
+        "data.shuffle_buffer": 16,
+        "schedule.warmup_steps": 2,
+        "log.every": LOG_EVERY,
+        "log.tensorboard": False,
+        "log.progress_bar": False,
+        "checkpoint.every": 10**6,
+        "model.config": dict(size["model"], dropout=0.0, condition_dropout=0.0),
+    }
 
 
 def bare_loop(recipe, steps: int) -> list[float]:
@@ -110,8 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small model and few steps (< 60 s)")
     parser.add_argument("--ds-config", default="cpu_zero0", help="DeepSpeed config of the trainer run")
-    parser.add_argument("--repeats", type=int, default=2, help="alternating bare/trainer rounds; the best median of "
-                                                                "each side is compared (robust to a shared machine)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="alternating bare/trainer rounds; the best median of each side is compared (robust to a shared machine)",
+    )
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
     torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
@@ -126,21 +162,40 @@ def main() -> None:
         steps = size["warmup"] + size["measure"]
         bare, trainer = [], []
         for repeat in range(args.repeats):  # alternate, so both see the same machine load
-            bare.append(statistics.median(bare_loop(recipe, steps)[size["warmup"]:]))
-            trainer.append(statistics.median(trainer_run(dict(settings, out=f"{out}{repeat}"))[size["warmup"]:]))
+            bare.append(statistics.median(bare_loop(recipe, steps)[size["warmup"] :]))
+            trainer.append(statistics.median(trainer_run(dict(settings, out=f"{out}{repeat}"))[size["warmup"] :]))
     bare_median, trainer_median = min(bare), min(trainer)
     ratio = trainer_median / bare_median
-    print(f"bare PyTorch loop : {bare_median * 1e3:8.1f} ms/step (best of {args.repeats} medians: "
-          f"{', '.join(f'{t * 1e3:.1f}' for t in bare)})")
-    print(f"unimumo-train     : {trainer_median * 1e3:8.1f} ms/step (best of {args.repeats} medians: "
-          f"{', '.join(f'{t * 1e3:.1f}' for t in trainer)}; {args.ds_config})")
+    print(
+        f"bare PyTorch loop : {bare_median * 1e3:8.1f} ms/step (best of {args.repeats} medians: "
+        f"{', '.join(f'{t * 1e3:.1f}' for t in bare)})"
+    )
+    print(
+        f"unimumo-train     : {trainer_median * 1e3:8.1f} ms/step (best of {args.repeats} medians: "
+        f"{', '.join(f'{t * 1e3:.1f}' for t in trainer)}; {args.ds_config})"
+    )
     print(f"overhead ratio    : {ratio:.3f}")
-    print(json.dumps({"benchmark": "trainer_overhead", "ratio": round(ratio, 4), "target": 1.10,
-                      "unit": "x bare PyTorch step time (CPU, 1 process)", "higher_is_better": False,
-                      "detail": {"bare_ms": round(bare_median * 1e3, 2), "trainer_ms": round(trainer_median * 1e3, 2),
-                                 "ds_config": args.ds_config, "model": size["model"], "window": size["window"],
-                                 "micro_batch": size["micro_batch"], "steps_measured": size["measure"],
-                                 "repeats": args.repeats}}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "trainer_overhead",
+                "ratio": round(ratio, 4),
+                "target": 1.10,
+                "unit": "x bare PyTorch step time (CPU, 1 process)",
+                "higher_is_better": False,
+                "detail": {
+                    "bare_ms": round(bare_median * 1e3, 2),
+                    "trainer_ms": round(trainer_median * 1e3, 2),
+                    "ds_config": args.ds_config,
+                    "model": size["model"],
+                    "window": size["window"],
+                    "micro_batch": size["micro_batch"],
+                    "steps_measured": size["measure"],
+                    "repeats": args.repeats,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

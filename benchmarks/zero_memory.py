@@ -9,6 +9,7 @@ largest rank over ZeRO-0's (target <= 0.55).
 
     python benchmarks/zero_memory.py [--quick] [--precision bf16|fp32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,11 +54,18 @@ def measure(stage: int, model_size: str, precision: str, env, device) -> dict:
     import torch
 
     from unimumo.train.engine import initialize
-    from unimumo.train.stages import STAGES as TRAIN_STAGES, apply_freeze_plan, build_recipe
+    from unimumo.train.stages import STAGES as TRAIN_STAGES
+    from unimumo.train.stages import apply_freeze_plan, build_recipe
 
-    overrides = {"out": "unused", "data.shards": "unused", "ds_config": STAGES[stage], "data.micro_batch": 1,
-                 "data.global_batch": env.world_size, "precision": precision,
-                 "model.config": dict(MODEL[model_size], dropout=0.0)}
+    overrides = {
+        "out": "unused",
+        "data.shards": "unused",
+        "ds_config": STAGES[stage],
+        "data.micro_batch": 1,
+        "data.global_batch": env.world_size,
+        "precision": precision,
+        "model.config": dict(MODEL[model_size], dropout=0.0),
+    }
     recipe = build_recipe("stage2_joint", overrides)
     torch.manual_seed(0)
     stage_spec = TRAIN_STAGES[recipe.name]
@@ -65,15 +73,22 @@ def measure(stage: int, model_size: str, precision: str, env, device) -> dict:
     apply_freeze_plan(model, stage_spec)
     engine, _ = initialize(model, recipe, env.world_size, device)
     frames, text = 50, 8
-    batch = {"music_codes": torch.randint(0, 2048, (1, 4, frames)), "motion_codes": torch.randint(0, 2048, (1, 4, frames)),
-             "music_text_ids": torch.randint(3, 900, (1, text)), "music_text_mask": torch.ones(1, text, dtype=torch.long),
-             "motion_text_ids": torch.randint(3, 900, (1, text)), "motion_text_mask": torch.ones(1, text, dtype=torch.long),
-             "task": torch.zeros(1, dtype=torch.long)}
+    batch = {
+        "music_codes": torch.randint(0, 2048, (1, 4, frames)),
+        "motion_codes": torch.randint(0, 2048, (1, 4, frames)),
+        "music_text_ids": torch.randint(3, 900, (1, text)),
+        "music_text_mask": torch.ones(1, text, dtype=torch.long),
+        "motion_text_ids": torch.randint(3, 900, (1, text)),
+        "motion_text_mask": torch.ones(1, text, dtype=torch.long),
+        "task": torch.zeros(1, dtype=torch.long),
+    }
     loss = engine(**stage_spec.objective(stage_spec, recipe, device).inputs(batch, 0)).loss
     engine.backward(loss)
     engine.step()
-    return dict(tensor_bytes(engine.module, engine.optimizer), parameters=sum(p.ds_numel if hasattr(p, "ds_numel")
-                                                                                else p.numel() for p in model.parameters()))
+    return dict(
+        tensor_bytes(engine.module, engine.optimizer),
+        parameters=sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters()),
+    )
 
 
 def worker(model_size: str, precision: str, out: Path) -> None:
@@ -103,10 +118,26 @@ def launch(model_size: str, precision: str, work: Path) -> dict[int, dict]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = dict(os.environ, DS_ACCELERATOR=os.environ.get("DS_ACCELERATOR", "cpu"),
-               OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    cmd = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_port", str(port),
-           __file__, "--worker", "--model", model_size, "--precision", precision, "--result", str(out)]
+    env = dict(
+        os.environ,
+        DS_ACCELERATOR=os.environ.get("DS_ACCELERATOR", "cpu"),
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+    )
+    cmd = [
+        str(Path(sys.executable).with_name("torchrun")),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(port),
+        __file__,
+        "--worker",
+        "--model",
+        model_size,
+        "--precision",
+        precision,
+        "--result",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"worker failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -116,9 +147,13 @@ def launch(model_size: str, precision: str, work: Path) -> dict[int, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny model (< 60 s)")
-    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
-                        help="bf16: mixed precision as trained on GPUs (fp32 master weights in the optimizer); "
-                             "fp32: the CPU default, where ZeRO keeps an extra fp32 master partition")
+    parser.add_argument(
+        "--precision",
+        choices=("bf16", "fp32"),
+        default="bf16",
+        help="bf16: mixed precision as trained on GPUs (fp32 master weights in the optimizer); "
+        "fp32: the CPU default, where ZeRO keeps an extra fp32 master partition",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -134,13 +169,24 @@ def main() -> None:
     print(f"{'ZeRO':<6}{'params MB':>12}{'optimizer MB':>14}{'total MB':>11}{'vs ZeRO-0':>11}")
     for stage, res in results.items():
         worst = max(res["ranks"], key=lambda r: r["params"] + r["optimizer"])
-        print(f"{stage:<6}{worst['params'] / 2**20:>12.1f}{worst['optimizer'] / 2**20:>14.1f}"
-              f"{per_rank[stage] / 2**20:>11.1f}{per_rank[stage] / per_rank[0]:>10.2f}x")
-    print(json.dumps({"benchmark": "zero_memory", "ratio": round(per_rank[3] / per_rank[0], 4), "target": 0.55,
-                      "unit": "x of ZeRO-0 per-rank param+optimizer bytes (ZeRO-3, 2 ranks)", "higher_is_better": False,
-                      "detail": {f"zero{s}_bytes": per_rank[s] for s in STAGES}
-                      | {f"zero{s}_ratio": round(per_rank[s] / per_rank[0], 4) for s in STAGES}
-                      | {"parameters": results[0]["parameters"], "model": model_size, "precision": args.precision}}))
+        print(
+            f"{stage:<6}{worst['params'] / 2**20:>12.1f}{worst['optimizer'] / 2**20:>14.1f}"
+            f"{per_rank[stage] / 2**20:>11.1f}{per_rank[stage] / per_rank[0]:>10.2f}x"
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "zero_memory",
+                "ratio": round(per_rank[3] / per_rank[0], 4),
+                "target": 0.55,
+                "unit": "x of ZeRO-0 per-rank param+optimizer bytes (ZeRO-3, 2 ranks)",
+                "higher_is_better": False,
+                "detail": {f"zero{s}_bytes": per_rank[s] for s in STAGES}
+                | {f"zero{s}_ratio": round(per_rank[s] / per_rank[0], 4) for s in STAGES}
+                | {"parameters": results[0]["parameters"], "model": model_size, "precision": args.precision},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Used by every test suite (data, trainer, evaluation, Slurm, end-to-end). Imports happen inside the
 fixtures so that a module under construction elsewhere never breaks collection of unrelated tests.
 """
+
 from __future__ import annotations
 
 import os

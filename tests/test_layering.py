@@ -6,6 +6,7 @@ other (train and eval are siblings); and no group of modules imports itself in a
 inside functions count: they are still a dependency). The root `unimumo/__init__.py` is the public API
 and sits above everything, so it is not checked.
 """
+
 from __future__ import annotations
 
 import ast
@@ -112,7 +113,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()
@@ -126,16 +127,20 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycles():
-    graph = {name: {t for t in targets if t != "unimumo"} for name, targets in import_graph().items()
-             if name != "unimumo"}
+    graph = {
+        name: {t for t in targets if t != "unimumo"} for name, targets in import_graph().items() if name != "unimumo"
+    }
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-@pytest.mark.parametrize("graph, expected", [
-    ({"a": {"b"}, "b": {"c"}, "c": set()}, None),
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, ["a", "b", "c", "a"]),
-])
+@pytest.mark.parametrize(
+    "graph, expected",
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": set()}, None),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, ["a", "b", "c", "a"]),
+    ],
+)
 def test_cycle_finder_finds_cycles(graph, expected):
     assert find_cycle(graph) == expected
 

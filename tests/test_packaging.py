@@ -1,8 +1,10 @@
 """pyproject.toml is the one packaging file: its package list covers src/, and the version has one home."""
+
 from __future__ import annotations
 
-import pytest
 from pathlib import Path
+
+import pytest
 
 import unimumo
 

@@ -1,4 +1,5 @@
 """Music beats, mean joint speed, kinematic beats, BAS and beat coverage/hit on constructed and synthetic cases."""
+
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 from unimumo.rhythm import (
     beat_alignment_score,
-    beat_f_measure,
     beat_coverage_and_hit,
+    beat_f_measure,
     mean_joint_speed,
     motion_beats,
     music_beats,
@@ -93,16 +94,17 @@ REAL_LOOPS = {"loop_industrial": 2, "loop_breakbeat": 4, "loop_compus": 16, "loo
 
 @pytest.mark.parametrize("name", REAL_LOOPS)
 def test_the_steady_tracker_finds_every_beat_of_a_real_drum_loop(name):
-    """Real CC0 loops (tests/data/beats/README.md), tiled to 30 s: the grid is exact. librosa's tracker halves
+    """Real CC0 loops (tests/assets/beats/README.md), tiled to 30 s: the grid is exact. librosa's tracker halves
     loop_industrial's tempo and puts loop_garzul's at 98.7 bpm (benchmarks/beats.py). The loops belong to the set
     the tracker's constants were chosen on: a regression check, not an independent measurement."""
     import librosa
     import soundfile
 
-    loop, rate = soundfile.read(Path(__file__).parent / "data" / "beats" / f"{name}.flac", dtype="float32")
+    loop, rate = soundfile.read(Path(__file__).parent / "assets" / "beats" / f"{name}.flac", dtype="float32")
     period = len(loop) / rate / REAL_LOOPS[name]
-    wav = librosa.resample(np.tile(loop, int(np.ceil(30 * rate / len(loop))))[: 30 * rate], orig_sr=rate,
-                           target_sr=SAMPLING_RATE)  # the shard builder's rate
+    wav = librosa.resample(
+        np.tile(loop, int(np.ceil(30 * rate / len(loop))))[: 30 * rate], orig_sr=rate, target_sr=SAMPLING_RATE
+    )  # the shard builder's rate
     track = track_beats(wav, SAMPLING_RATE, "steady")
     assert beat_f_measure(np.arange(0.0, 30.0, period), track.beats) >= 0.95
     assert track.tempo == pytest.approx(60.0 / period, rel=0.01)
@@ -116,9 +118,12 @@ def test_beat_f_measure_equals_mir_eval():
     for _ in range(20):  # jittered hits (some outside +-70 ms), misses and false alarms
         reference = np.sort(rng.uniform(0, 30, rng.integers(0, 60)))
         kept = reference[rng.random(reference.size) < 0.7]
-        estimated = np.sort(np.concatenate([kept + rng.normal(0, 0.05, kept.size), rng.uniform(0, 30, rng.integers(0, 10))]))
+        estimated = np.sort(
+            np.concatenate([kept + rng.normal(0, 0.05, kept.size), rng.uniform(0, 30, rng.integers(0, 10))])
+        )
         assert beat_f_measure(reference, estimated) == pytest.approx(
-            mir_eval.beat.f_measure(reference, estimated, f_measure_threshold=0.07), abs=1e-12)
+            mir_eval.beat.f_measure(reference, estimated, f_measure_threshold=0.07), abs=1e-12
+        )
 
 
 @pytest.mark.parametrize("bpm", [92.0, 123.0, 151.0, 180.0])

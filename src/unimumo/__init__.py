@@ -4,6 +4,7 @@ The public classes are importable from here. Importing `unimumo` registers the U
 model types with transformers' AutoConfig / AutoModel, so `AutoModel.from_pretrained(export_dir)` loads an
 export (see `unimumo.models.register_auto_classes`).
 """
+
 from unimumo import models
 from unimumo.models import *  # noqa: F403  the public classes and register_auto_classes
 

@@ -5,6 +5,7 @@ file) derives from `UniMuMoError`. It carries the exit code its command ends wit
 one handler (`unimumo.cli.common.run_command`) that prints one line naming the cause and returns that code.
 Library code raises these; only `cli/` turns them into exit codes.
 """
+
 from __future__ import annotations
 
 EXIT_OK = 0

@@ -6,6 +6,7 @@ limit (or `scancel --signal=USR1` does); the trainer then checkpoints and stops 
 rank 0 requeues the job, and the requeued run resumes from OUT/checkpoints/latest. The callable is a
 `submitit.helpers.Checkpointable`, so submitit's own preemption signal (USR2) also requeues it.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,11 @@ class SubmitError(UniMuMoError, ValueError):
 
 def chain_text() -> str:
     """The stage chain of the registry in words, e.g. for a command's help."""
-    return ", then ".join(f"{stage.name} (--init-from " + (f"the {stage.starts_from} OUT/export)" if stage.starts_from
-                                                           else "a MusicGen directory)") for stage in chain())
+    return ", then ".join(
+        f"{stage.name} (--init-from "
+        + (f"the {stage.starts_from} OUT/export)" if stage.starts_from else "a MusicGen directory)")
+        for stage in chain()
+    )
 
 
 def rendezvous_port(job_id: str) -> int:
@@ -129,12 +133,14 @@ def submit(
     if cluster not in CLUSTERS + (None,):
         raise SubmitError(f"cluster must be one of {', '.join(CLUSTERS)} or None, got {cluster!r}")
     if nodes < 1 or gpus_per_node < 0 or cpus_per_task < 1:
-        raise SubmitError(f"need nodes >= 1, gpus_per_node >= 0, cpus_per_task >= 1; got {nodes}, {gpus_per_node}, "
-                          f"{cpus_per_task}")
+        raise SubmitError(
+            f"need nodes >= 1, gpus_per_node >= 0, cpus_per_task >= 1; got {nodes}, {gpus_per_node}, {cpus_per_task}"
+        )
     cpu_only = gpus_per_node == 0
     tasks_per_node = tasks_per_node or gpus_per_node or 1
-    paths = {name: str(value) if isinstance(value, Path) else value for name, value in run_args.items()
-             if value is not None}
+    paths = {
+        name: str(value) if isinstance(value, Path) else value for name, value in run_args.items() if value is not None
+    }
     run_overrides = {**(overrides or {}), **resolve_keywords({"out": str(out), **paths})}
     # unknown recipes, keys and ill-typed values fail now rather than after the job waited in the queue
     build_recipe(recipe, run_overrides, check=False)
@@ -149,8 +155,10 @@ def submit(
         timeout_min=timeout_min,
         slurm_partition=partition,
         # The trainer checkpoints on USR1; every task (not only the batch shell) must receive it.
-        slurm_additional_parameters={"signal": f"USR1@{signal_delay_s}", "requeue": True,
-                                     **(slurm_additional_parameters or {})},
+        slurm_additional_parameters={
+            "signal": f"USR1@{signal_delay_s}",
+            "requeue": True,
+            **(slurm_additional_parameters or {}),
+        },
     )
     return executor.submit(TrainingJob(recipe, run_overrides, cpu_only))
-

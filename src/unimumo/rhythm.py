@@ -7,7 +7,8 @@
   trimming weak beats at the edges) or `essentia` (essentia's multi-feature tracker, an optional dependency,
   AGPL-3.0: `pip install "unimumo[beats]"`). On 18 real annotated songs held out from steady's tuning
   (benchmarks/beats.py) steady scored mean F 0.86 with the tempo right on 17/18, essentia 0.85 and 15/18,
-  librosa 0.74 and 12/18 (on the 49 tuning tracks: 0.925 and 49/49, 0.81 and 44/49, 0.77 and 38/49). Every tracker's tempo is
+  librosa 0.74 and 12/18 (on the 49 tuning tracks: 0.925 and 49/49, 0.81 and 44/49, 0.77 and 38/49). Every tracker's
+  tempo is
   `beats_tempo` (the median span of 4 beats), not a quantised estimate. It is confident when the beats are
   regular (REGULAR_FRACTION of the intervals within REGULAR_TOLERANCE of the median) and, for steady, the
   onsets are periodic (`pulse_clarity` >= STEADY_CLARITY), for essentia its five trackers agree (its
@@ -37,6 +38,7 @@ music beats from librosa's tracker on the median-aggregated onset strength of th
 30720 Hz, hop 512 (exactly 60 frames/s); motion beats at the strict local minima of the forward-difference
 mean joint speed smoothed by a Gaussian of 5 frames; BAS with sigma = 3 frames, averaged over music beats.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -109,15 +111,19 @@ def require_beat_tracker(tracker: str) -> None:
         try:
             import essentia.standard  # noqa: F401
         except ImportError as error:
-            raise ValueError(f'beat tracker "essentia" needs the essentia package, which is not installed ({error}); '
-                             'install it with `pip install "unimumo[beats]"` (essentia is AGPL-3.0-only), '
-                             'or use --beat-tracker steady') from error
+            raise ValueError(
+                f'beat tracker "essentia" needs the essentia package, which is not installed ({error}); '
+                'install it with `pip install "unimumo[beats]"` (essentia is AGPL-3.0-only), '
+                "or use --beat-tracker steady"
+            ) from error
 
 
 def _regular(beats: np.ndarray) -> bool:
     intervals = np.diff(beats)
-    return bool(intervals.size >= 4 and np.mean(np.abs(intervals / np.median(intervals) - 1) <= REGULAR_TOLERANCE)
-                >= REGULAR_FRACTION)
+    return bool(
+        intervals.size >= 4
+        and np.mean(np.abs(intervals / np.median(intervals) - 1) <= REGULAR_TOLERANCE) >= REGULAR_FRACTION
+    )
 
 
 def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str) -> BeatTrack:
@@ -141,8 +147,12 @@ def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str) -> BeatTrack:
         wav = librosa.resample(wav, orig_sr=sampling_rate, target_sr=ESSENTIA_SAMPLING_RATE).astype(np.float32)
     _, beats, agreement, _, _ = essentia.RhythmExtractor2013(method="multifeature")(wav)
     beats = np.asarray(beats, dtype=np.float64)
-    return BeatTrack(beats=beats, tempo=beats_tempo(beats), agreement=float(agreement),
-                     confident=_regular(beats) and agreement >= TEMPO_CONFIDENCE)
+    return BeatTrack(
+        beats=beats,
+        tempo=beats_tempo(beats),
+        agreement=float(agreement),
+        confident=_regular(beats) and agreement >= TEMPO_CONFIDENCE,
+    )
 
 
 def beats_tempo(beats) -> float:
@@ -194,8 +204,15 @@ def steady_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float
 
     hop = max(1, int(round(sampling_rate / STEADY_FRAME_RATE)))
     frame_rate = sampling_rate / hop
-    bands = librosa.onset.onset_strength_multi(y=np.asarray(wav, dtype=np.float32), sr=sampling_rate, hop_length=hop,
-                                               n_fft=2048, lag=2, max_size=3, channels=list(STEADY_BANDS))
+    bands = librosa.onset.onset_strength_multi(
+        y=np.asarray(wav, dtype=np.float32),
+        sr=sampling_rate,
+        hop_length=hop,
+        n_fft=2048,
+        lag=2,
+        max_size=3,
+        channels=list(STEADY_BANDS),
+    )
     bands = bands.astype(np.float64)
     envelope = np.diff(STEADY_BANDS) @ bands / STEADY_BANDS[-1]  # = the mean over all mel bands
     if not envelope.any():  # silence: no onset, no beat
@@ -217,7 +234,7 @@ def _pulses(envelope: np.ndarray, frame_rate: float) -> np.ndarray:
 def _filter(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """`signal` convolved with a centred `kernel`, as long as `signal` (numpy's "same" mode, also when the
     kernel is the longer one)."""
-    return np.convolve(signal, kernel, "full")[(kernel.size - 1) // 2:][: signal.size]
+    return np.convolve(signal, kernel, "full")[(kernel.size - 1) // 2 :][: signal.size]
 
 
 def _autocorrelation(signal: np.ndarray) -> np.ndarray:
@@ -238,8 +255,9 @@ def tempo_salience(envelope: np.ndarray, bands: np.ndarray, frame_rate: float, b
     fourier = np.interp(bpms / 60.0 * size / frame_rate, np.arange(spectrum.size), spectrum)
     autocorrelation = sum(_autocorrelation(_pulses(band, frame_rate)) for band in bands)
     periods = 60.0 * frame_rate / bpms
-    comb = sum(np.interp(k * periods, np.arange(n), autocorrelation, right=0.0)
-               for k in range(1, STEADY_COMB_HARMONICS + 1))
+    comb = sum(
+        np.interp(k * periods, np.arange(n), autocorrelation, right=0.0) for k in range(1, STEADY_COMB_HARMONICS + 1)
+    )
     comb = np.maximum(comb, 0.0)
     return (fourier / max(fourier.max(), 1e-12)) ** STEADY_FOURIER_POWER * comb / max(comb.max(), 1e-12)
 
@@ -252,8 +270,10 @@ def pulse_clarity(envelope: np.ndarray, frame_rate: float, period: float) -> flo
     autocorrelation = _autocorrelation(pulses)
     if autocorrelation[0] <= 0:
         return 0.0
-    peaks = [autocorrelation[int(k * period * 0.98): int(np.ceil(k * period * 1.02)) + 1]
-             for k in range(1, STEADY_COMB_HARMONICS + 1)]
+    peaks = [
+        autocorrelation[int(k * period * 0.98) : int(np.ceil(k * period * 1.02)) + 1]
+        for k in range(1, STEADY_COMB_HARMONICS + 1)
+    ]
     return float(max((peak.max() for peak in peaks if peak.size), default=0.0) / autocorrelation[0])
 
 
@@ -278,7 +298,7 @@ def _beat_path(envelope: np.ndarray, period: float) -> np.ndarray:
         beat = previous[beat]
     beats = np.array(beats[::-1])
     strong = score[beats] >= STEADY_TRIM * np.median(score[beats])
-    return beats[int(np.argmax(strong)): beats.size - int(np.argmax(strong[::-1]))].astype(np.float64)
+    return beats[int(np.argmax(strong)) : beats.size - int(np.argmax(strong[::-1]))].astype(np.float64)
 
 
 def onset_beat_frames(wav: np.ndarray, sampling_rate: int) -> np.ndarray:
@@ -292,8 +312,9 @@ def onset_beat_frames(wav: np.ndarray, sampling_rate: int) -> np.ndarray:
     if sampling_rate != ONSET_SAMPLING_RATE:
         wav = librosa.resample(wav, orig_sr=sampling_rate, target_sr=ONSET_SAMPLING_RATE)
     _, percussive = librosa.effects.hpss(wav)
-    onset = librosa.onset.onset_strength(y=percussive, sr=ONSET_SAMPLING_RATE, hop_length=ONSET_HOP,
-                                         aggregate=np.median)
+    onset = librosa.onset.onset_strength(
+        y=percussive, sr=ONSET_SAMPLING_RATE, hop_length=ONSET_HOP, aggregate=np.median
+    )
     _, beats = librosa.beat.beat_track(onset_envelope=onset, sr=ONSET_SAMPLING_RATE, hop_length=ONSET_HOP)
     return np.asarray(beats, dtype=np.int64)
 
@@ -325,8 +346,14 @@ def mean_joint_speed(
 
 
 def motion_beats(
-    joints, fps: float, smoothing_seconds: float = SPEED_SMOOTHING_SECONDS, *, min_smoothing_frames: float = 0.0,
-    min_gap_seconds: float = 0.0, min_prominence: float = 0.0, flat_minima: bool = False,
+    joints,
+    fps: float,
+    smoothing_seconds: float = SPEED_SMOOTHING_SECONDS,
+    *,
+    min_smoothing_frames: float = 0.0,
+    min_gap_seconds: float = 0.0,
+    min_prominence: float = 0.0,
+    flat_minima: bool = False,
 ) -> np.ndarray:
     """Motion beat times (s): local minima of the mean joint speed smoothed over `smoothing_seconds`.
 
@@ -344,8 +371,12 @@ def motion_beats(
         prominence = min_prominence * (speed.max() - speed.min())
         if prominence <= 0:
             return np.zeros(0)
-    frames, _ = find_peaks(-speed, distance=max(1, int(round(min_gap_seconds * fps))), prominence=prominence,
-                           plateau_size=None if flat_minima else (None, 1))
+    frames, _ = find_peaks(
+        -speed,
+        distance=max(1, int(round(min_gap_seconds * fps))),
+        prominence=prominence,
+        plateau_size=None if flat_minima else (None, 1),
+    )
     return frames / fps
 
 

@@ -6,6 +6,7 @@ streams and feeds the given ones from their codes; a training sample of a task h
 streams the task generates (the given stream is a condition). Both streams are always conditioned on
 their text. Captioning is not a task of this table: it is its own training stage and `model.caption()`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

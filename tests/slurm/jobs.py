@@ -2,6 +2,7 @@
 
 Every failure message carries the job's log, so a broken job explains itself in the pytest output.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,16 +30,20 @@ def slurm_cluster() -> str:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without Slurm/rendezvous variables of an enclosing job, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SUBMITIT_")) and k not in ("MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SUBMITIT_")) and k not in ("MASTER_ADDR", "MASTER_PORT")
+    }
     env.update(extra)
     return env
 
 
 def sbatch(*args: str, env: dict[str, str] | None = None) -> str:
     """Submit from the repository root (as documented) and return the job id."""
-    done = subprocess.run(["sbatch", "--parsable", *args], cwd=REPO, env=env or clean_env(),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["sbatch", "--parsable", *args], cwd=REPO, env=env or clean_env(), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, f"sbatch {' '.join(args)} failed:\n{done.stderr}"
     return done.stdout.strip().split(";")[0]
 
@@ -62,11 +67,18 @@ def release_requeued(job_id: str, fields: dict[str, str], released: set[str]) ->
     `released` holds the (job, restart) pairs already moved, so the start time is set once per requeue.
     """
     key = f"{job_id}/{fields.get('Restarts')}"
-    if (fields.get("JobState") == "PENDING" and fields.get("Reason") == "BeginTime"
-            and fields.get("Restarts") != "0" and key not in released):
+    if (
+        fields.get("JobState") == "PENDING"
+        and fields.get("Reason") == "BeginTime"
+        and fields.get("Restarts") != "0"
+        and key not in released
+    ):
         released.add(key)
-        subprocess.run(["scontrol", "update", f"JobId={job_id}", f"StartTime=now+{REQUEUE_RELEASE_DELAY_S}"],
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            ["scontrol", "update", f"JobId={job_id}", f"StartTime=now+{REQUEUE_RELEASE_DELAY_S}"],
+            capture_output=True,
+            timeout=30,
+        )
 
 
 def wait_for_job(job_id: str, log: Path, timeout_s: float = 600) -> dict[str, str]:
@@ -79,8 +91,10 @@ def wait_for_job(job_id: str, log: Path, timeout_s: float = 600) -> dict[str, st
         release_requeued(job_id, fields, released)
         time.sleep(1)
     subprocess.run(["scancel", job_id], timeout=30)
-    pytest.fail(f"job {job_id} did not finish within {timeout_s:.0f}s (state {fields['JobState']}, "
-                f"reason {fields['Reason']}); log {log}:\n{read_log(log)}")
+    pytest.fail(
+        f"job {job_id} did not finish within {timeout_s:.0f}s (state {fields['JobState']}, "
+        f"reason {fields['Reason']}); log {log}:\n{read_log(log)}"
+    )
 
 
 def wait_for_log_line(job_id: str, log: Path, text: str, timeout_s: float = 600, count: int = 1) -> None:
@@ -99,5 +113,6 @@ def assert_completed(job_id: str, fields: dict[str, str], log: Path) -> str:
     """The job ended COMPLETED with exit code 0; returns its log."""
     text = read_log(log)
     assert fields["JobState"] == "COMPLETED" and fields["ExitCode"] == "0:0", (
-        f"job {job_id} ended {fields['JobState']} (exit {fields['ExitCode']}); log {log}:\n{text}")
+        f"job {job_id} ended {fields['JobState']} (exit {fields['ExitCode']}); log {log}:\n{text}"
+    )
     return text

@@ -3,6 +3,7 @@
 `stage1_reference` is the uninterrupted run that preempted runs (sbatch and submitit) must reproduce;
 it is computed once per pytest session and shared through the session's base temp directory.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 import torch
 
 from slurm.jobs import CPU_ALLOCATION, assert_completed, clean_env, sbatch, wait_for_job
-from training_runs import TINY_RECIPE
+from testkit.training_runs import TINY_RECIPE
 
 STEPS = 40
 # A tiny recipe: 2 ranks x micro batch 2, 24-step windows, a checkpoint only at the end (or on a signal).
@@ -20,10 +21,14 @@ TINY_OVERRIDES = {**TINY_RECIPE, "steps": STEPS, "data.global_batch": 4, "checkp
 
 def job_env(shards: Path, corpus: Path, out: Path, overrides: dict, **extra: str) -> dict[str, str]:
     """Environment for slurm/*.sh: UNIMUMO_* settings of a tiny run (stage 1 from the corpus's tiny MusicGen)."""
-    return clean_env(UNIMUMO_SHARDS=str(shards), UNIMUMO_TEXT_MODEL=str(corpus / "models" / "t5"),
-                     UNIMUMO_MUSICGEN=str(corpus / "models" / "musicgen"),
-                     UNIMUMO_OUT=str(out), UNIMUMO_OVERRIDES=" ".join(f"{k}={v}" for k, v in overrides.items()),
-                     **extra)
+    return clean_env(
+        UNIMUMO_SHARDS=str(shards),
+        UNIMUMO_TEXT_MODEL=str(corpus / "models" / "t5"),
+        UNIMUMO_MUSICGEN=str(corpus / "models" / "musicgen"),
+        UNIMUMO_OUT=str(out),
+        UNIMUMO_OVERRIDES=" ".join(f"{k}={v}" for k, v in overrides.items()),
+        **extra,
+    )
 
 
 def submit_stage(script: str, env: dict[str, str], log: Path) -> str:
@@ -54,11 +59,13 @@ def export_weights(out: Path) -> dict[str, torch.Tensor]:
 def assert_same_run(out: Path, reference: Path) -> None:
     """Same loss at every step and bit-identical exported weights."""
     got_losses, expected_losses = losses(out), losses(reference)
-    differing = {step: (got_losses.get(step), loss) for step, loss in expected_losses.items()
-                 if got_losses.get(step) != loss}
+    differing = {
+        step: (got_losses.get(step), loss) for step, loss in expected_losses.items() if got_losses.get(step) != loss
+    }
     assert got_losses.keys() == expected_losses.keys() and not differing, (
         f"losses differ from the uninterrupted run at steps {sorted(differing)[:10]} "
-        f"(preempted, uninterrupted): {list(differing.values())[:3]}")
+        f"(preempted, uninterrupted): {list(differing.values())[:3]}"
+    )
     got, expected = export_weights(out), export_weights(reference)
     assert got.keys() == expected.keys()
     different = [name for name in expected if not torch.equal(got[name], expected[name])]

@@ -4,19 +4,24 @@
 line on stderr, `prog: <kind>: <message>`, and the error's exit code; anything else is a bug and keeps
 its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from unimumo.errors import EXIT_USAGE, UniMuMoError
 from unimumo.utils.log import LEVELS, setup_logging
 
 
 def add_log_level(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", choices=LEVELS, default="info",
-                        help="messages shown (rank 0; other ranks show warnings and errors only); default info")
+    parser.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default="info",
+        help="messages shown (rank 0; other ranks show warnings and errors only); default info",
+    )
 
 
 def run_command(prog: str, body: Callable[[], int], log_level: str = "info") -> int:

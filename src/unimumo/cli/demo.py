@@ -17,6 +17,7 @@ Steps, each a real command of this package run as a subprocess (logs in WORK/log
 A step whose output is complete is skipped, so an interrupted demo continues where it stopped. Progress goes
 to the log (stderr); the final summary is printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Callable
 
 from unimumo.cli.common import add_log_level, run_command
 from unimumo.shards.manifest import Manifest
@@ -70,15 +71,25 @@ class DemoConfig:
     seed: int = 0
     extra_train_args: list[str] = field(default_factory=list)
 
-    def validate(self) -> "DemoConfig":
+    def validate(self) -> DemoConfig:
         real = [self.music4all, self.aist]
         if any(real) and not all(real):
             raise SystemExit("unimumo-demo: give both --music4all and --aist (and optionally --humanml3d), or neither")
         if self.music4all and not all([self.music_codec, self.text_model, self.text_tokenizer, self.musicgen]):
-            raise SystemExit("unimumo-demo: real data needs --music-codec, --text-model, --text-tokenizer and "
-                             "--musicgen (local directories; nothing is downloaded)")
-        for name in ("music4all", "aist", "humanml3d", "music_codec", "text_model", "musicgen", "text_tokenizer",
-                     "motion_tokenizer"):
+            raise SystemExit(
+                "unimumo-demo: real data needs --music-codec, --text-model, --text-tokenizer and "
+                "--musicgen (local directories; nothing is downloaded)"
+            )
+        for name in (
+            "music4all",
+            "aist",
+            "humanml3d",
+            "music_codec",
+            "text_model",
+            "musicgen",
+            "text_tokenizer",
+            "motion_tokenizer",
+        ):
             path = getattr(self, name)
             if path is not None and not Path(path).exists():
                 raise SystemExit(f"unimumo-demo: --{name.replace('_', '-')} {path} does not exist")
@@ -178,40 +189,82 @@ def validation_table(runs: list[Path]) -> list[str]:
 
 
 def torchrun(config: DemoConfig, *args: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.nproc),
-            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "unimumo.cli.train", *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(config.nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "unimumo.cli.train",
+        *args,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="unimumo-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work-dir", type=Path, default=Path("demo_out"),
-                        help="where everything is written (default %(default)s)")
+        prog="unimumo-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path("demo_out"), help="where everything is written (default %(default)s)"
+    )
     parser.add_argument("--music4all", type=Path, help="real Music4All root (default: synthetic corpus)")
     parser.add_argument("--aist", type=Path, help="real AIST++ root")
     parser.add_argument("--humanml3d", type=Path, help="real HumanML3D root (optional)")
     parser.add_argument("--music-codec", type=Path, help="local EnCodec directory (transformers format)")
     parser.add_argument("--text-model", type=Path, help="local T5ForConditionalGeneration directory")
-    parser.add_argument("--musicgen", type=Path,
-                        help="local MusicGen directory the first stage of the chain starts from")
+    parser.add_argument(
+        "--musicgen", type=Path, help="local MusicGen directory the first stage of the chain starts from"
+    )
     parser.add_argument("--text-tokenizer", type=Path, help="sentencepiece model file matching the T5 vocabulary")
     parser.add_argument("--motion-tokenizer", type=Path, help="pretrained motion VQ-VAE directory (skips its training)")
-    parser.add_argument("--nproc", type=int, default=DemoConfig.nproc,
-                        help="training ranks (torchrun processes) (default %(default)s)")
-    parser.add_argument("--ds-config", default=DemoConfig.ds_config,
-                        help="DeepSpeed config name in ds_configs/ or a JSON path (default %(default)s)")
-    parser.add_argument("--vqvae-steps", type=int, default=DemoConfig.vqvae_steps,
-                        help="motion VQ-VAE training steps (default %(default)s)")
+    parser.add_argument(
+        "--nproc", type=int, default=DemoConfig.nproc, help="training ranks (torchrun processes) (default %(default)s)"
+    )
+    parser.add_argument(
+        "--ds-config",
+        default=DemoConfig.ds_config,
+        help="DeepSpeed config name in ds_configs/ or a JSON path (default %(default)s)",
+    )
+    parser.add_argument(
+        "--vqvae-steps",
+        type=int,
+        default=DemoConfig.vqvae_steps,
+        help="motion VQ-VAE training steps (default %(default)s)",
+    )
     for position, (flag, stage) in enumerate(zip(CHAIN_STEP_FLAGS, chain())):
-        parser.add_argument(flag, type=int, dest=f"chain_steps_{position}", default=DemoConfig.chain_steps[position],
-                            metavar="N",
-                            help=f"{stage.name} training steps (default %(default)s)")
-    parser.add_argument("--eval-samples", type=int, default=DemoConfig.eval_samples,
-                        help="music->motion evaluation samples (test split) (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DemoConfig.seed,
-                        help="seed of the corpus, the builds, training and sampling (default %(default)s)")
-    parser.add_argument("--train-arg", action="append", default=[], dest="extra_train_args", metavar="KEY=VALUE",
-                        help="extra --set override passed to every stage of the chain (repeatable)")
+        parser.add_argument(
+            flag,
+            type=int,
+            dest=f"chain_steps_{position}",
+            default=DemoConfig.chain_steps[position],
+            metavar="N",
+            help=f"{stage.name} training steps (default %(default)s)",
+        )
+    parser.add_argument(
+        "--eval-samples",
+        type=int,
+        default=DemoConfig.eval_samples,
+        help="music->motion evaluation samples (test split) (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DemoConfig.seed,
+        help="seed of the corpus, the builds, training and sampling (default %(default)s)",
+    )
+    parser.add_argument(
+        "--train-arg",
+        action="append",
+        default=[],
+        dest="extra_train_args",
+        metavar="KEY=VALUE",
+        help="extra --set override passed to every stage of the chain (repeatable)",
+    )
     add_log_level(parser)
     return parser
 
@@ -232,80 +285,221 @@ def run_demo(config: DemoConfig) -> int:
 
     synthetic = config.synthetic
     if synthetic:
-        run_step("corpus", [*module("unimumo.cli.shards"), "synth", "--out", str(work / "corpus"), "--tracks", str(config.tracks),
-                            "--motions", str(config.motions), "--seed", str(config.seed)],
-                 work, done=config.corpus("corpus.json").exists)
+        run_step(
+            "corpus",
+            [
+                *module("unimumo.cli.shards"),
+                "synth",
+                "--out",
+                str(work / "corpus"),
+                "--tracks",
+                str(config.tracks),
+                "--motions",
+                str(config.motions),
+                "--seed",
+                str(config.seed),
+            ],
+            work,
+            done=config.corpus("corpus.json").exists,
+        )
         config = replace(
-            config, music4all=config.corpus("music4all"), aist=config.corpus("aist"),
-            humanml3d=config.corpus("humanml3d"), music_codec=config.corpus("models/encodec"),
-            text_model=config.corpus("models/t5"), text_tokenizer=config.corpus("models/text_tokenizer.model"),
-            musicgen=config.corpus("models/musicgen"))
+            config,
+            music4all=config.corpus("music4all"),
+            aist=config.corpus("aist"),
+            humanml3d=config.corpus("humanml3d"),
+            music_codec=config.corpus("models/encodec"),
+            text_model=config.corpus("models/t5"),
+            text_tokenizer=config.corpus("models/text_tokenizer.model"),
+            musicgen=config.corpus("models/musicgen"),
+        )
 
     motion_tokenizer = config.motion_tokenizer
     if motion_tokenizer is None:
         vq_run = work / "runs" / "motion_vqvae"
-        run_step("motion_vqvae", torchrun(
-            config, "--recipe", "motion_vqvae", "--out", str(vq_run), *motion_sources(config), "--ds-config", config.ds_config,
-            "--set", f"steps={config.vqvae_steps}", "--set", "schedule.warmup_steps=5",
-            "--set", f"data.global_batch={global_batch(16, config.nproc, 32)}", "--set", "data.micro_batch=16",
-            "--set", f"seed={config.seed}", *validation_args(config.vqvae_steps),
-            *(["--set", "model.preset=tiny"] if synthetic else [])),
-            work, done=(vq_run / "export" / "config.json").exists)
+        run_step(
+            "motion_vqvae",
+            torchrun(
+                config,
+                "--recipe",
+                "motion_vqvae",
+                "--out",
+                str(vq_run),
+                *motion_sources(config),
+                "--ds-config",
+                config.ds_config,
+                "--set",
+                f"steps={config.vqvae_steps}",
+                "--set",
+                "schedule.warmup_steps=5",
+                "--set",
+                f"data.global_batch={global_batch(16, config.nproc, 32)}",
+                "--set",
+                "data.micro_batch=16",
+                "--set",
+                f"seed={config.seed}",
+                *validation_args(config.vqvae_steps),
+                *(["--set", "model.preset=tiny"] if synthetic else []),
+            ),
+            work,
+            done=(vq_run / "export" / "config.json").exists,
+        )
         motion_tokenizer = vq_run / "export"
 
     shards = work / "shards" / "demo"
     for split in ("train", "val", "test"):
-        run_step(f"shards_{split}", [
-            *module("unimumo.cli.shards"), "build", "--music4all", str(config.music4all), *motion_sources(config),
-            "--music-codec", str(config.music_codec), "--motion-tokenizer", str(motion_tokenizer),
-            "--text-tokenizer", str(config.text_tokenizer), "--out", str(shards), "--split", split,
-            "--seed", str(config.seed), "--resume", "--no-progress", "--shard-size-mb", str(config.shard_size_mb),
-            # the synthetic corpus holds deliberately broken inputs; they are recorded in failures.jsonl
-            *(["--max-failure-fraction", "0.5"] if synthetic else [])],
-            work, done=functools.partial(split_built, shards, split))
+        run_step(
+            f"shards_{split}",
+            [
+                *module("unimumo.cli.shards"),
+                "build",
+                "--music4all",
+                str(config.music4all),
+                *motion_sources(config),
+                "--music-codec",
+                str(config.music_codec),
+                "--motion-tokenizer",
+                str(motion_tokenizer),
+                "--text-tokenizer",
+                str(config.text_tokenizer),
+                "--out",
+                str(shards),
+                "--split",
+                split,
+                "--seed",
+                str(config.seed),
+                "--resume",
+                "--no-progress",
+                "--shard-size-mb",
+                str(config.shard_size_mb),
+                # the synthetic corpus holds deliberately broken inputs; they are recorded in failures.jsonl
+                *(["--max-failure-fraction", "0.5"] if synthetic else []),
+            ],
+            work,
+            done=functools.partial(split_built, shards, split),
+        )
 
-    lm_args = ["--shards", str(shards), "--text-model", str(config.text_model), "--ds-config", config.ds_config,
-               "--set", f"data.window_s={config.window_s}", "--set", f"data.global_batch={global_batch(4, config.nproc, 8)}",
-               "--set", "data.micro_batch=4", "--set", "data.num_workers=1",
-               "--set", "schedule.warmup_steps=5", "--set", "log.every=5", "--set", f"seed={config.seed}",
-               # a few dozen steps only show a falling loss with a learning rate far above the reference
-               "--set", f"optim.lr={config.lm_lr}"]
+    lm_args = [
+        "--shards",
+        str(shards),
+        "--text-model",
+        str(config.text_model),
+        "--ds-config",
+        config.ds_config,
+        "--set",
+        f"data.window_s={config.window_s}",
+        "--set",
+        f"data.global_batch={global_batch(4, config.nproc, 8)}",
+        "--set",
+        "data.micro_batch=4",
+        "--set",
+        "data.num_workers=1",
+        "--set",
+        "schedule.warmup_steps=5",
+        "--set",
+        "log.every=5",
+        "--set",
+        f"seed={config.seed}",
+        # a few dozen steps only show a falling loss with a learning rate far above the reference
+        "--set",
+        f"optim.lr={config.lm_lr}",
+    ]
     for extra in config.extra_train_args:
         lm_args += ["--set", extra]
     runs = {}  # stage name -> run directory, in chain order
     for position, stage in enumerate(chain()):
         runs[stage.name] = run = work / "runs" / stage.name
         start = config.musicgen if stage.starts_from is None else runs[stage.starts_from] / "export"
-        run_step(stage.name, torchrun(config, "--recipe", stage.name, "--out", str(run), *lm_args,
-                                      "--init-from", str(start), "--set", f"steps={config.steps(position)}",
-                                      *validation_args(config.steps(position)), "--resume"),
-                 work, done=(run / "export" / "config.json").exists)
+        run_step(
+            stage.name,
+            torchrun(
+                config,
+                "--recipe",
+                stage.name,
+                "--out",
+                str(run),
+                *lm_args,
+                "--init-from",
+                str(start),
+                "--set",
+                f"steps={config.steps(position)}",
+                *validation_args(config.steps(position)),
+                "--resume",
+            ),
+            work,
+            done=(run / "export" / "config.json").exists,
+        )
     generator, captioner = runs[generating_stage().name], runs[captioning_stage().name]
 
     evaluation = work / "eval" / "music2motion"
-    run_step("eval", [*module("unimumo.cli.eval"), "music2motion", "--model", str(generator / "export"), "--shards", str(shards),
-                      "--split", "test", "--num-samples", str(config.eval_samples), "--seconds", str(config.eval_seconds),
-                      "--guidance-scale", "4", "--motion-tokenizer", str(motion_tokenizer),
-                      "--music-codec", str(config.music_codec), "--seed", str(config.seed), "--out", str(evaluation)],
-             work, done=(evaluation / "metrics.json").exists)
+    run_step(
+        "eval",
+        [
+            *module("unimumo.cli.eval"),
+            "music2motion",
+            "--model",
+            str(generator / "export"),
+            "--shards",
+            str(shards),
+            "--split",
+            "test",
+            "--num-samples",
+            str(config.eval_samples),
+            "--seconds",
+            str(config.eval_seconds),
+            "--guidance-scale",
+            "4",
+            "--motion-tokenizer",
+            str(motion_tokenizer),
+            "--music-codec",
+            str(config.music_codec),
+            "--seed",
+            str(config.seed),
+            "--out",
+            str(evaluation),
+        ],
+        work,
+        done=(evaluation / "metrics.json").exists,
+    )
     captions = work / "eval" / "caption"
-    run_step("eval_caption", [*module("unimumo.cli.eval"), "caption", "--model", str(captioner / "export"),
-                              "--shards", str(shards), "--split", "test", "--num-samples", str(config.eval_samples),
-                              "--seconds", str(config.eval_seconds), "--num-beams", "1", "--max-length", "16",
-                              "--out", str(captions)],
-             work, done=(captions / "metrics.json").exists)
+    run_step(
+        "eval_caption",
+        [
+            *module("unimumo.cli.eval"),
+            "caption",
+            "--model",
+            str(captioner / "export"),
+            "--shards",
+            str(shards),
+            "--split",
+            "test",
+            "--num-samples",
+            str(config.eval_samples),
+            "--seconds",
+            str(config.eval_seconds),
+            "--num-beams",
+            "1",
+            "--max-length",
+            "16",
+            "--out",
+            str(captions),
+        ],
+        work,
+        done=(captions / "metrics.json").exists,
+    )
 
-    summary = "\n".join([
-        f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
-        f"  shards            {shards} (manifest.json, failures.jsonl)",
-        f"  motion tokenizer  {motion_tokenizer}",
-        f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, best/, metrics.jsonl)",
-        *validation_table([work / "runs" / "motion_vqvae", *runs.values()]),
-        f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
-        f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
-        f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
-        f"  logs              {work / 'logs'}",
-    ])
+    summary = "\n".join(
+        [
+            f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
+            f"  shards            {shards} (manifest.json, failures.jsonl)",
+            f"  motion tokenizer  {motion_tokenizer}",
+            f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, best/, metrics.jsonl)",
+            *validation_table([work / "runs" / "motion_vqvae", *runs.values()]),
+            f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
+            f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
+            f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
+            f"  logs              {work / 'logs'}",
+        ]
+    )
     atomic_write_text(work / "SUMMARY.txt", summary + "\n")
     print(summary)
     for table in (evaluation / "metrics.md", captions / "metrics.md"):

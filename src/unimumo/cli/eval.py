@@ -17,16 +17,16 @@ Every command writes OUT/metrics.json and OUT/metrics.md; OUT/renders/ holds wav
 per batch in OUT/cache/, so an interrupted run continues where it stopped (same --out, same
 settings) and a run is reproducible from --seed and --batch-size.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from unimumo.cli.common import run_command
 from unimumo.errors import UniMuMoError
-from unimumo.utils.run_lock import RunLockError, run_lock
 from unimumo.eval.assets import default_device
 from unimumo.eval.benchmarks import BENCHMARKS, benchmark_named, run_benchmark
 from unimumo.eval.config import SHARD_CONFIGS, config_from_args, describe
@@ -34,18 +34,29 @@ from unimumo.eval.dance_benchmark import GROUND_TRUTHS, NOT_COMPARABLE, ground_t
 from unimumo.eval.music2motion import DEFAULT_MOTION_TEXT, GENRE_TEMPLATE, MOTION_TEXTS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.render_files import add_render_options
+from unimumo.utils.run_lock import RunLockError, run_lock
 
 COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
-    "music2motion": ("unimumo.eval.music2motion",
-                     "music -> dance benchmark: FID_k, FID_m, Div_k, Div_m, BAS, PFC (generated vs ground truth)"),
-    "text2music": ("unimumo.eval.text2music",
-                   "text -> music + dance: dance metrics of the generated motion, BAS against the generated music"),
-    "motion2music": ("unimumo.eval.motion2music",
-                     "dance -> music: beat coverage, beat hit and BAS of the generated music's beats vs the dance"),
-    "caption": ("unimumo.eval.caption",
-                "music / motion captioning: BLEU-1, BLEU-4, ROUGE-L and generated vs reference captions side by side"),
-    "render": ("unimumo.eval.render_files",
-               "render a motion file (joints or codes) with optional music: wav, npy, bvh, GIF with beats, speed plot"),
+    "music2motion": (
+        "unimumo.eval.music2motion",
+        "music -> dance benchmark: FID_k, FID_m, Div_k, Div_m, BAS, PFC (generated vs ground truth)",
+    ),
+    "text2music": (
+        "unimumo.eval.text2music",
+        "text -> music + dance: dance metrics of the generated motion, BAS against the generated music",
+    ),
+    "motion2music": (
+        "unimumo.eval.motion2music",
+        "dance -> music: beat coverage, beat hit and BAS of the generated music's beats vs the dance",
+    ),
+    "caption": (
+        "unimumo.eval.caption",
+        "music / motion captioning: BLEU-1, BLEU-4, ROUGE-L and generated vs reference captions side by side",
+    ),
+    "render": (
+        "unimumo.eval.render_files",
+        "render a motion file (joints or codes) with optional music: wav, npy, bvh, GIF with beats, speed plot",
+    ),
 }
 
 
@@ -72,113 +83,189 @@ def _positive_float(text: str) -> float:
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
-    parser.add_argument("--shards", help="shard directory (holding manifest.json); required unless the benchmark "
-                                          "reads the published inputs (music2motion --aist-music), where it only "
-                                          "names the tokenizers its manifest records")
+    parser.add_argument(
+        "--shards",
+        help="shard directory (holding manifest.json); required unless the benchmark "
+        "reads the published inputs (music2motion --aist-music), where it only "
+        "names the tokenizers its manifest records",
+    )
     parser.add_argument("--out", required=True, help="output directory (reused to resume an interrupted run)")
     parser.add_argument("--split", default="test", help="split to evaluate on (default: test)")
-    parser.add_argument("--num-samples", type=_positive_int, default=300,
-                        help="first N samples of the split, in shard order (default: 300)")
-    parser.add_argument("--seconds", type=_positive_float,
-                        help="length of every sample: its first S seconds (default: 5; on the published inputs "
-                             "their own length, 5 s slices for music2motion, 2 s segments for motion2music)")
+    parser.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=300,
+        help="first N samples of the split, in shard order (default: 300)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive_float,
+        help="length of every sample: its first S seconds (default: 5; on the published inputs "
+        "their own length, 5 s slices for music2motion, 2 s segments for motion2music)",
+    )
     parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
     parser.add_argument("--print-config", action="store_true", help="print the validated config and exit")
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, help="sampling seed; batch i uses seed + i (default: 0; 42 on the "
-                                                 "published inputs, the authors' seed)")
-    parser.add_argument("--guidance-scale", type=float,
-                        help="classifier-free guidance (default: 4; 3 on the published inputs, the authors' value)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="sampling seed; batch i uses seed + i (default: 0; 42 on the published inputs, the authors' seed)",
+    )
+    parser.add_argument(
+        "--guidance-scale",
+        type=float,
+        help="classifier-free guidance (default: 4; 3 on the published inputs, the authors' value)",
+    )
     parser.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default: 1)")
     parser.add_argument("--top-k", type=int, default=250, help="top-k sampling, 0 = off (default: 250)")
     parser.add_argument("--top-p", type=float, default=0.0, help="nucleus sampling, 0 = off (default: 0)")
-    parser.add_argument("--render", type=_int_at_least(0), default=4,
-                        help="write wav/npy/bvh/GIF/plots for the first N samples (default: 4; 0 = none)")
+    parser.add_argument(
+        "--render",
+        type=_int_at_least(0),
+        default=4,
+        help="write wav/npy/bvh/GIF/plots for the first N samples (default: 4; 0 = none)",
+    )
     parser.add_argument("--motion-tokenizer", help="motion tokenizer dir (default: the one in the shard manifest)")
     parser.add_argument("--music-codec", help="EnCodec dir (default: the one in the shard manifest)")
-    parser.add_argument("--motion-fps", type=_positive_float, default=60.0,
-                        help="frame rate motions are decoded at for metrics and renders (default: 60, as AIST++)")
+    parser.add_argument(
+        "--motion-fps",
+        type=_positive_float,
+        default=60.0,
+        help="frame rate motions are decoded at for metrics and renders (default: 60, as AIST++)",
+    )
 
 
 def add_caption_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
-    parser.add_argument("--modality", choices=("music", "motion", "both"), default="both",
-                        help="what to caption (default: both)")
+    parser.add_argument(
+        "--modality", choices=("music", "motion", "both"), default="both", help="what to caption (default: both)"
+    )
     parser.add_argument("--num-beams", type=_positive_int, default=4, help="beam width (default: 4)")
     parser.add_argument("--max-length", type=_positive_int, default=32, help="longest caption in tokens (default: 32)")
 
 
 def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> None:
-    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
-                        help="dance-metric definitions, each reproducing a published evaluation code: unimumo "
-                             "(Cralence/My_Eval, 22 joints; the UniMuMo table), edge (EDGE's PFC only, at 30 fps), "
-                             "corrected (physically consistent, not comparable with any table); bailando needs 24 "
-                             "SMPL joints and is refused, generated motion being decoded to 22 joints "
-                             f"(default: {DEFAULT_PROTOCOL})")
-    parser.add_argument("--ground-truth", choices=GROUND_TRUTHS,
-                        help="what FID/Div/PFC are measured against: aist = the real AIST++ motion of the --split "
-                             "sequences (as the published tables; needs --aist; no ground-truth BAS, AIST++ motion "
-                             "coming without its music), reconstruction = the motion tokenizer's reconstruction of "
-                             "the samples' motion codes (not comparable with published tables) "
-                             "(default: aist when --aist is given, else reconstruction)")
-    parser.add_argument("--aist", metavar="DIR",
-                        help="AIST++ root as the shard builder reads it (motions/*.pkl, splits/crossmodal_SPLIT.txt, "
-                             "ignore_list.txt) for --ground-truth aist")
+    parser.add_argument(
+        "--protocol",
+        choices=tuple(PROTOCOLS),
+        default=DEFAULT_PROTOCOL,
+        help="dance-metric definitions, each reproducing a published evaluation code: unimumo "
+        "(Cralence/My_Eval, 22 joints; the UniMuMo table), edge (EDGE's PFC only, at 30 fps), "
+        "corrected (physically consistent, not comparable with any table); bailando needs 24 "
+        "SMPL joints and is refused, generated motion being decoded to 22 joints "
+        f"(default: {DEFAULT_PROTOCOL})",
+    )
+    parser.add_argument(
+        "--ground-truth",
+        choices=GROUND_TRUTHS,
+        help="what FID/Div/PFC are measured against: aist = the real AIST++ motion of the --split "
+        "sequences (as the published tables; needs --aist; no ground-truth BAS, AIST++ motion "
+        "coming without its music), reconstruction = the motion tokenizer's reconstruction of "
+        "the samples' motion codes (not comparable with published tables) "
+        "(default: aist when --aist is given, else reconstruction)",
+    )
+    parser.add_argument(
+        "--aist",
+        metavar="DIR",
+        help="AIST++ root as the shard builder reads it (motions/*.pkl, splits/crossmodal_SPLIT.txt, "
+        "ignore_list.txt) for --ground-truth aist",
+    )
     if motion_text:
-        parser.add_argument("--motion-text", choices=MOTION_TEXTS, default=DEFAULT_MOTION_TEXT,
-                            help=f"text the motion stream is conditioned on: genre = '{GENRE_TEMPLATE}' as the "
-                                 "UniMuMo test script (empty for a sample without a genre), caption = the sample's "
-                                 f"ground-truth motion caption (names the genre too), none = empty text "
-                                 f"(default: {DEFAULT_MOTION_TEXT})")
-        parser.add_argument("--text-tokenizer",
-                            help="sentencepiece model for --motion-text (default: the one in the shard manifest)")
-        parser.add_argument("--aist-music", metavar="DIR",
-                            help="AIST++ music, one file per music id (mBR0.wav, ...): run the published benchmark "
-                                 "instead of the shard split: the --aist test music cut into EDGE's 5 s slices "
-                                 "(0.5 s stride), the authors' genre prompt and settings; --num-samples is unused")
+        parser.add_argument(
+            "--motion-text",
+            choices=MOTION_TEXTS,
+            default=DEFAULT_MOTION_TEXT,
+            help=f"text the motion stream is conditioned on: genre = '{GENRE_TEMPLATE}' as the "
+            "UniMuMo test script (empty for a sample without a genre), caption = the sample's "
+            f"ground-truth motion caption (names the genre too), none = empty text "
+            f"(default: {DEFAULT_MOTION_TEXT})",
+        )
+        parser.add_argument(
+            "--text-tokenizer", help="sentencepiece model for --motion-text (default: the one in the shard manifest)"
+        )
+        parser.add_argument(
+            "--aist-music",
+            metavar="DIR",
+            help="AIST++ music, one file per music id (mBR0.wav, ...): run the published benchmark "
+            "instead of the shard split: the --aist test music cut into EDGE's 5 s slices "
+            "(0.5 s stride), the authors' genre prompt and settings; --num-samples is unused",
+        )
 
 
 def add_score_music_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--generated", required=True, metavar="DIR",
-                        help="generated music (.wav/.mp3/.flac/.ogg), paired with --reference by sorted file name")
+    parser.add_argument(
+        "--generated",
+        required=True,
+        metavar="DIR",
+        help="generated music (.wav/.mp3/.flac/.ogg), paired with --reference by sorted file name",
+    )
     parser.add_argument("--reference", required=True, metavar="DIR", help="reference music, one file per generated")
-    parser.add_argument("--dance", metavar="DIR",
-                        help="the dance each generated music was made for (joints .npy/.pkl/.pt, paired by sorted "
-                             "name): BAS of the generated and the reference music against it")
+    parser.add_argument(
+        "--dance",
+        metavar="DIR",
+        help="the dance each generated music was made for (joints .npy/.pkl/.pt, paired by sorted "
+        "name): BAS of the generated and the reference music against it",
+    )
     parser.add_argument("--fps", type=_positive_float, default=60.0, help="frame rate of --dance (default: 60)")
 
 
 def add_score_dance_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--generated", required=True, metavar="DIR",
-                        help="any system's dances: joint positions .npy [N,J,3] / .pkl (arrays only, e.g. EDGE's "
-                             "full_pose, or SMPL smpl_poses + smpl_trans) / .pt (tensors only)")
-    parser.add_argument("--fps", type=_positive_float, default=60.0, help="frame rate of the --generated joints "
-                                                                          "(default: 60)")
-    parser.add_argument("--aist", required=True, metavar="DIR",
-                        help="AIST++ root (motions/*.pkl, splits/crossmodal_SPLIT.txt, ignore_list.txt): ground truth")
+    parser.add_argument(
+        "--generated",
+        required=True,
+        metavar="DIR",
+        help="any system's dances: joint positions .npy [N,J,3] / .pkl (arrays only, e.g. EDGE's "
+        "full_pose, or SMPL smpl_poses + smpl_trans) / .pt (tensors only)",
+    )
+    parser.add_argument(
+        "--fps", type=_positive_float, default=60.0, help="frame rate of the --generated joints (default: 60)"
+    )
+    parser.add_argument(
+        "--aist",
+        required=True,
+        metavar="DIR",
+        help="AIST++ root (motions/*.pkl, splits/crossmodal_SPLIT.txt, ignore_list.txt): ground truth",
+    )
     parser.add_argument("--split", default="test", help="AIST++ split of the ground truth (default: test)")
-    parser.add_argument("--music", metavar="DIR",
-                        help="the music each dance was made for (paired by sorted name): BAS; without it no BAS")
-    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
-                        help=f"dance-metric definitions (see music2motion; default: {DEFAULT_PROTOCOL})")
-    parser.add_argument("--motion-fps", type=_positive_float, default=60.0,
-                        help="frame rate the metrics are computed at (default: 60, as AIST++)")
-    parser.add_argument("--up-axis", choices=("y", "z"), default="y",
-                        help="the --generated joints' up axis: y (AIST++, HumanML3D) or z (EDGE's full_pose); z-up "
-                             "joints are rotated to y up (default: y)")
+    parser.add_argument(
+        "--music",
+        metavar="DIR",
+        help="the music each dance was made for (paired by sorted name): BAS; without it no BAS",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=tuple(PROTOCOLS),
+        default=DEFAULT_PROTOCOL,
+        help=f"dance-metric definitions (see music2motion; default: {DEFAULT_PROTOCOL})",
+    )
+    parser.add_argument(
+        "--motion-fps",
+        type=_positive_float,
+        default=60.0,
+        help="frame rate the metrics are computed at (default: 60, as AIST++)",
+    )
+    parser.add_argument(
+        "--up-axis",
+        choices=("y", "z"),
+        default="y",
+        help="the --generated joints' up axis: y (AIST++, HumanML3D) or z (EDGE's full_pose); z-up "
+        "joints are rotated to y up (default: y)",
+    )
 
 
 def add_paper_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
     parser.add_argument("--aist", required=True, metavar="DIR", help="AIST++ root (motions/, splits/, ignore_list.txt)")
     parser.add_argument("--aist-music", required=True, metavar="DIR", help="AIST++ music, one file per music id")
-    parser.add_argument("--segments", metavar="FILE",
-                        help="D2M-GAN's aist_motion_test_segment.txt: also the dance-to-music table")
-    parser.add_argument("--shards", help="shard directory whose manifest names the tokenizers (instead of the three "
-                                         "tokenizer options)")
+    parser.add_argument(
+        "--segments", metavar="FILE", help="D2M-GAN's aist_motion_test_segment.txt: also the dance-to-music table"
+    )
+    parser.add_argument(
+        "--shards", help="shard directory whose manifest names the tokenizers (instead of the three tokenizer options)"
+    )
     parser.add_argument("--music-codec", help="EnCodec directory")
     parser.add_argument("--motion-tokenizer", help="motion tokenizer directory")
     parser.add_argument("--text-tokenizer", help="sentencepiece model")
@@ -187,11 +274,16 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_caption_metric_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bert-model", metavar="DIR",
-                        help="local BERTScore model directory (the published scores use roberta-large); without "
-                             "it no BERTScore")
-    parser.add_argument("--bert-layers", type=_positive_int,
-                        help="the BERTScore model's layer (default: 17, bert_score's for roberta-large)")
+    parser.add_argument(
+        "--bert-model",
+        metavar="DIR",
+        help="local BERTScore model directory (the published scores use roberta-large); without it no BERTScore",
+    )
+    parser.add_argument(
+        "--bert-layers",
+        type=_positive_int,
+        help="the BERTScore model's layer (default: 17, bert_score's for roberta-large)",
+    )
 
 
 def add_music_caption_options(parser: argparse.ArgumentParser) -> None:
@@ -206,16 +298,23 @@ def add_music_caption_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=_positive_int, help="clip length cap in seconds (default: 10)")
     parser.add_argument("--num-samples", type=_positive_int, help="the first N items (default: all)")
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
-    parser.add_argument("--nltk-data", metavar="DIR",
-                        help="WordNet 3.0 for METEOR: an nltk_data directory (corpora/wordnet) or a WordNet dict "
-                             "directory (Debian's wordnet-base: /usr/share/wordnet); without it no METEOR")
+    parser.add_argument(
+        "--nltk-data",
+        metavar="DIR",
+        help="WordNet 3.0 for METEOR: an nltk_data directory (corpora/wordnet) or a WordNet dict "
+        "directory (Debian's wordnet-base: /usr/share/wordnet); without it no METEOR",
+    )
     add_caption_metric_options(parser)
 
 
 def add_motion_caption_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="exported model directory (unimumo-export / OUT/export)")
-    parser.add_argument("--humanml3d", required=True, metavar="DIR",
-                        help="HumanML3D root: new_joint_vecs/<id>.npy, texts/<id>.txt, SPLIT.txt")
+    parser.add_argument(
+        "--humanml3d",
+        required=True,
+        metavar="DIR",
+        help="HumanML3D root: new_joint_vecs/<id>.npy, texts/<id>.txt, SPLIT.txt",
+    )
     parser.add_argument("--split", help="HumanML3D split (default: test)")
     parser.add_argument("--shards", help="shard directory whose manifest names the tokenizers")
     parser.add_argument("--motion-tokenizer", help="motion tokenizer dir (default: the one in the --shards manifest)")
@@ -224,18 +323,29 @@ def add_motion_caption_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=_positive_int, help="longest caption in tokens (default: 256)")
     parser.add_argument("--seconds", type=_positive_float, help="motion length fed, cut or zero-padded (default: 10)")
     parser.add_argument("--num-samples", type=_positive_int, help="the first N motions (default: all)")
-    parser.add_argument("--bert-baseline", metavar="FILE",
-                        help="bert_score rescaling baseline (default: bert_score's en/roberta-large.tsv)")
+    parser.add_argument(
+        "--bert-baseline",
+        metavar="FILE",
+        help="bert_score rescaling baseline (default: bert_score's en/roberta-large.tsv)",
+    )
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
     add_caption_metric_options(parser)
 
 
 def add_score_captions_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--references", required=True, metavar="JSON", help="JSON object id -> reference caption "
-                                                                           "(humanml3d: or a list of captions)")
+    parser.add_argument(
+        "--references",
+        required=True,
+        metavar="JSON",
+        help="JSON object id -> reference caption (humanml3d: or a list of captions)",
+    )
     parser.add_argument("--candidates", required=True, metavar="JSON", help="JSON object id -> generated caption")
-    parser.add_argument("--protocol", required=True, choices=("musicqa", "humanml3d"),
-                        help="musicqa: My_Eval's music-caption metrics; humanml3d: TM2T's motion-caption metrics")
+    parser.add_argument(
+        "--protocol",
+        required=True,
+        choices=("musicqa", "humanml3d"),
+        help="musicqa: My_Eval's music-caption metrics; humanml3d: TM2T's motion-caption metrics",
+    )
     parser.add_argument("--nltk-data", metavar="DIR", help="WordNet 3.0 for METEOR (musicqa; see music-caption)")
     parser.add_argument("--bert-baseline", metavar="FILE", help="bert_score rescaling baseline (humanml3d)")
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
@@ -258,12 +368,15 @@ AIST_BENCHMARKS = {"music2motion": "music2motion-aist", "motion2music": "motion2
 
 def add_segments_options(parser: argparse.ArgumentParser) -> None:
     """motion2music on the published inputs: D2M-GAN's AIST++ test segments instead of the shard split."""
-    parser.add_argument("--segments", metavar="FILE",
-                        help="D2M-GAN's segment list (dataset/aist_motion_test_segment.txt, lines "
-                             "..._c01_..._segN.npy): run the published benchmark: each 2 s AIST++ segment (--aist) "
-                             "conditions the music, scored against the same 2 s of its real music (--aist-music) "
-                             "with Beats Coverage / Hit and BAS; the authors' settings (guidance 3, seed 42, empty "
-                             "texts)")
+    parser.add_argument(
+        "--segments",
+        metavar="FILE",
+        help="D2M-GAN's segment list (dataset/aist_motion_test_segment.txt, lines "
+        "..._c01_..._segN.npy): run the published benchmark: each 2 s AIST++ segment (--aist) "
+        "conditions the music, scored against the same 2 s of its real music (--aist-music) "
+        "with Beats Coverage / Hit and BAS; the authors' settings (guidance 3, seed 42, empty "
+        "texts)",
+    )
     parser.add_argument("--aist", metavar="DIR", help="AIST++ root (motions/*.pkl) for --segments")
     parser.add_argument("--aist-music", metavar="DIR", help="AIST++ music, one file per music id, for --segments")
     parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
@@ -301,8 +414,9 @@ def _runner(command: str) -> Callable[[argparse.Namespace], dict]:
 
 def _print_table(table: dict) -> None:
     for column, values in table.items():
-        shown = ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items()
-                          if v is not None)
+        shown = ", ".join(
+            f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items() if v is not None
+        )
         print(f"  {column}: {shown}")
 
 
@@ -323,8 +437,14 @@ def run_config_command(args: argparse.Namespace, benchmark: str) -> int:
                 raise
             print(f"{prog}: error: {error}", file=sys.stderr)  # the eval modules' ValueErrors, as the other commands
             return 2
-        print("wrote " + ", ".join(f"{config.out}/{name}" for name in benchmark_named(benchmark).writes
-                                   if (Path(config.out) / name).is_file()))
+        print(
+            "wrote "
+            + ", ".join(
+                f"{config.out}/{name}"
+                for name in benchmark_named(benchmark).writes
+                if (Path(config.out) / name).is_file()
+            )
+        )
         _print_table(table)
         return 0
 
@@ -354,13 +474,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"wrote {args.out}/metrics.json and {args.out}/metrics.md")
     if hasattr(args, "protocol"):
-        print(f"  protocol: {args.protocol}" + (f", motion text: {args.motion_text}" if hasattr(args, "motion_text")
-                                                else "") + f", ground truth: {ground_truth_kind(args)}")
+        print(
+            f"  protocol: {args.protocol}"
+            + (f", motion text: {args.motion_text}" if hasattr(args, "motion_text") else "")
+            + f", ground truth: {ground_truth_kind(args)}"
+        )
         if ground_truth_kind(args) == "reconstruction":
             print(f"  {NOT_COMPARABLE}")
     for column, values in table.items():
-        shown = ", ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items()
-                          if v is not None)
+        shown = ", ".join(
+            f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in values.items() if v is not None
+        )
         print(f"  {column}: {shown}")
     return 0
 

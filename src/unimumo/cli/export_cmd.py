@@ -3,6 +3,7 @@
 The module is not named export.py: module names are unique in the package (tests/test_layering.py), and
 unimumo/train/export.py owns the export layout.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unimumo-export",
         description="Convert a DeepSpeed ZeRO checkpoint (stage 0-3) written by unimumo-train into a HuggingFace "
-                    "save_pretrained directory (safetensors) that from_pretrained loads. Tensors are streamed "
-                    "from the checkpoint to the output one at a time (peak memory about one fp32 model copy).")
-    parser.add_argument("checkpoint", help="run directory, its checkpoints/ directory (uses `latest`) "
-                                           "or one checkpoints/global_stepN directory")
+        "save_pretrained directory (safetensors) that from_pretrained loads. Tensors are streamed "
+        "from the checkpoint to the output one at a time (peak memory about one fp32 model copy).",
+    )
+    parser.add_argument(
+        "checkpoint",
+        help="run directory, its checkpoints/ directory (uses `latest`) or one checkpoints/global_stepN directory",
+    )
     parser.add_argument("out_dir", help="export directory to write (replaced atomically if it exists)")
     add_log_level(parser)
     return parser

@@ -3,6 +3,7 @@
 Its flags and the UNIMUMO_* variables it reads come from the table in unimumo.train.flags;
 `--list-stages` prints the stage chain of the registry (unimumo.train.stages) for the launchers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,8 @@ from unimumo.train.flags import OVERRIDES_ENV, add_flags, overrides_from
 from unimumo.train.signals import StopRequest
 from unimumo.train.stages import STAGES, build_recipe, list_stages
 
-EPILOG = """\
+EPILOG = (
+    """\
 examples:
   torchrun --nproc_per_node 8 -m unimumo.cli.train --recipe stage1_motion --shards shards/ --out runs/s1 \\
       --init-from models/musicgen-small --text-model models/t5-base --ds-config zero2
@@ -35,25 +37,36 @@ run directory: OUT/checkpoints/{global_stepN,latest}, OUT/export (HF, written at
 OUT/tensorboard/, OUT/recipe.json. On SIGUSR1/SIGTERM the current step finishes, a checkpoint is written and
 the process exits with code 42 (requeue); start again with --resume to continue exactly. (Under srun every
 task exits 42; torchrun itself turns a non-zero worker exit into its own exit code 1.)
-""" + f"""
+"""
+    + f"""
 environment: a flag's variable (env ...) sets it when the flag is not given; {OVERRIDES_ENV} holds
 whitespace-separated key=value overrides, applied before --set.
 """
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="unimumo-train", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        prog="unimumo-train",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
         description="Train a UniMuMo stage with DeepSpeed ZeRO. Every recipe value has a reference default and "
-                    "can be overridden with --set key=value (see --print-recipe for the keys).")
+        "can be overridden with --set key=value (see --print-recipe for the keys).",
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--recipe", choices=list(STAGES), help="training stage to run")
-    what.add_argument("--list-stages", action="store_true",
-                      help="print one line per stage, NAME STARTS_FROM ('-': none), and exit")
+    what.add_argument(
+        "--list-stages", action="store_true", help="print one line per stage, NAME STARTS_FROM ('-': none), and exit"
+    )
     add_flags(parser)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe value, e.g. optim.lr=1e-4, data.global_batch=256, steps=5000, "
-                             "model.config.dropout=0 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe value, e.g. optim.lr=1e-4, data.global_batch=256, steps=5000, "
+        "model.config.dropout=0 (repeatable)",
+    )
     parser.add_argument("--print-recipe", action="store_true", help="print the resolved recipe as JSON and exit")
     add_log_level(parser)
     return parser

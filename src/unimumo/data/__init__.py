@@ -1,1 +1,2 @@
-"""Data: raw-source readers, captions, pairing and time warp, the offline shard builder and slice merge, the synthetic corpus."""
+"""Data: raw-source readers, captions, pairing and time warp, the offline shard builder and slice merge, the
+synthetic corpus."""

@@ -17,6 +17,7 @@ Beats and the alignment score come from `unimumo.rhythm`. Visual beats here diff
 kinematic beats on purpose: lighter smoothing, a minimum gap and a prominence threshold, so that only
 clear beats become warp knots.
 """
+
 from __future__ import annotations
 
 import random
@@ -41,8 +42,13 @@ LOOP_MIN_FRACTION = 0.5  # a loop segment spans at least this fraction of the cl
 def visual_beats(joints: np.ndarray, fps: float, min_gap_seconds: float = VISUAL_BEAT_MIN_GAP_SECONDS) -> np.ndarray:
     """Visual beats (s): local minima of joint speed that stand out from the surrounding motion."""
     return motion_beats(
-        joints, fps, VISUAL_BEAT_SMOOTHING_SECONDS, min_smoothing_frames=VISUAL_BEAT_MIN_SMOOTHING_FRAMES,
-        min_gap_seconds=min_gap_seconds, min_prominence=VISUAL_BEAT_MIN_PROMINENCE, flat_minima=True,
+        joints,
+        fps,
+        VISUAL_BEAT_SMOOTHING_SECONDS,
+        min_smoothing_frames=VISUAL_BEAT_MIN_SMOOTHING_FRAMES,
+        min_gap_seconds=min_gap_seconds,
+        min_prominence=VISUAL_BEAT_MIN_PROMINENCE,
+        flat_minima=True,
     )
 
 
@@ -116,7 +122,9 @@ def fit_warp(
     return TimeWarp(music_knots=knots[:, 0], motion_knots=knots[:, 1], rate=rate)
 
 
-def phase_offset(music_beat_times: np.ndarray, motion_beat_times: np.ndarray, motion_start: float, rate: float) -> float:
+def phase_offset(
+    music_beat_times: np.ndarray, motion_beat_times: np.ndarray, motion_start: float, rate: float
+) -> float:
     """The shift of the motion start that puts the most music beats on a visual beat (the smallest such shift;
     0.0 without beats): each music beat proposes the offset to its nearest visual beat, the one that the most
     other beats agree with (within PHASE_TOLERANCE of a music beat period) wins."""
@@ -154,7 +162,10 @@ class PairPlacement:
 
 
 def place_pair(
-    music_beat_times: np.ndarray, music_duration: float, motion_beat_times: np.ndarray, motion_duration: float,
+    music_beat_times: np.ndarray,
+    music_duration: float,
+    motion_beat_times: np.ndarray,
+    motion_duration: float,
     rng: random.Random,
 ) -> PairPlacement:
     """Choose the music span and motion start (random where there is slack) and fit the beat warp.
@@ -170,9 +181,12 @@ def place_pair(
     motion_start = rng.uniform(0.0, motion_duration - rate * duration) if motion_duration > rate * duration else 0.0
     local_beats = np.asarray(music_beat_times) - music_start
     local_beats = local_beats[(local_beats >= 0) & (local_beats <= duration)]
-    motion_start = shift_onto_phase(motion_start, phase_offset(local_beats, motion_beat_times, motion_start, rate),
-                                    beat_period(motion_beat_times) or rate * (beat_period(local_beats) or 0.5),
-                                    max(motion_duration - rate * duration, 0.0))
+    motion_start = shift_onto_phase(
+        motion_start,
+        phase_offset(local_beats, motion_beat_times, motion_start, rate),
+        beat_period(motion_beat_times) or rate * (beat_period(local_beats) or 0.5),
+        max(motion_duration - rate * duration, 0.0),
+    )
     warp = fit_warp(local_beats, motion_beat_times, duration, motion_start, rate)
     return PairPlacement(music_start=music_start, duration=duration, warp=warp)
 
@@ -193,8 +207,12 @@ class Loop:
     crossfade: int  # frames over which each repeat is blended into the previous one
 
     def as_meta(self, fps: float) -> dict:
-        return {"loop_start_s": round(self.start / fps, 4), "loop_end_s": round(self.end / fps, 4),
-                "repeats": self.repeats, "crossfade_s": round(self.crossfade / fps, 4)}
+        return {
+            "loop_start_s": round(self.start / fps, 4),
+            "loop_end_s": round(self.end / fps, 4),
+            "repeats": self.repeats,
+            "crossfade_s": round(self.crossfade / fps, 4),
+        }
 
 
 def pose(joints: np.ndarray) -> np.ndarray:
@@ -220,8 +238,9 @@ def loop_frames(joints: np.ndarray, fps: float, beat_times: np.ndarray) -> tuple
     return int(starts[ok][best]), int(ends[ok][best])
 
 
-def tile_joints(joints: np.ndarray, fps: float, beat_times: np.ndarray,
-                min_seconds: float) -> tuple[np.ndarray, Loop | None]:
+def tile_joints(
+    joints: np.ndarray, fps: float, beat_times: np.ndarray, min_seconds: float
+) -> tuple[np.ndarray, Loop | None]:
     """Joints [N,22,3] extended to last at least `min_seconds` (None: already long enough).
 
     The clip plays to the loop end, then the loop segment (`loop_frames`) repeats. Each repeat is moved
@@ -234,9 +253,9 @@ def tile_joints(joints: np.ndarray, fps: float, beat_times: np.ndarray,
     start, end = loop_frames(joints, fps, beat_times)
     length = end - start
     crossfade = int(min(max(round(LOOP_CROSSFADE_SECONDS * fps), 1), length))
-    segment = np.asarray(joints[start + 1:end + 1], dtype=np.float64)
+    segment = np.asarray(joints[start + 1 : end + 1], dtype=np.float64)
     fade = np.clip(1.0 - np.arange(1, length + 1) / crossfade, 0.0, 1.0)[:, None, None]
-    pieces, total, repeats = [np.asarray(joints[:end + 1], dtype=np.float64)], end + 1, 0
+    pieces, total, repeats = [np.asarray(joints[: end + 1], dtype=np.float64)], end + 1, 0
     while total < needed:
         previous = pieces[-1][-1]
         shift = np.zeros(3)

@@ -1,4 +1,5 @@
 """BuildConfig: the arguments of `unimumo-shards build`, validated once at start-up."""
+
 from __future__ import annotations
 
 import re
@@ -17,11 +18,30 @@ DEVICES = ("cpu", "cuda")
 # Arguments that change what is built (the rest only change how fast or where). codec_batch and device
 # fix which clips share a codec forward pass and on which kernels, i.e. the exact float arithmetic
 # behind each code; `slice` selects the tracks. They are checked on --resume and by `merge`.
-CONTENT_FIELDS = ("music4all", "aist", "humanml3d", "dancedb", "music_codec", "motion_tokenizer", "text_tokenizer",
-                  "split",
-                  "shard_size_mb", "pairs_per_track", "seed", "min_beat_seconds", "beat_tracker", "codec_batch",
-                  "device", "slice", "tile", "source_weights", "music_captions", "motion_captions",
-                  "split_files", "ignore_lists")
+CONTENT_FIELDS = (
+    "music4all",
+    "aist",
+    "humanml3d",
+    "dancedb",
+    "music_codec",
+    "motion_tokenizer",
+    "text_tokenizer",
+    "split",
+    "shard_size_mb",
+    "pairs_per_track",
+    "seed",
+    "min_beat_seconds",
+    "beat_tracker",
+    "codec_batch",
+    "device",
+    "slice",
+    "tile",
+    "source_weights",
+    "music_captions",
+    "motion_captions",
+    "split_files",
+    "ignore_lists",
+)
 SLICE_PATTERN = re.compile(r"(\d+)/(\d+)")
 
 
@@ -74,7 +94,7 @@ class BuildConfig:
         index, count = self.slice_index_count
         return Path(self.out) / "slices" / f"{index}-of-{count}"
 
-    def validate(self) -> "BuildConfig":
+    def validate(self) -> BuildConfig:
         problems = []
         if self.split not in SPLITS:
             problems.append(f"--split must be one of {SPLITS}, got {self.split!r}")
@@ -105,8 +125,10 @@ class BuildConfig:
         if self.device not in DEVICES:
             problems.append(f"--device must be one of {DEVICES}, got {self.device!r}")
         elif self.device == "cuda" and not torch.cuda.is_available():
-            problems.append(f"--device cuda: no CUDA device is available here (torch {torch.__version__}, "
-                            f"built with CUDA {torch.version.cuda}); use --device cpu")
+            problems.append(
+                f"--device cuda: no CUDA device is available here (torch {torch.__version__}, "
+                f"built with CUDA {torch.version.cuda}); use --device cpu"
+            )
         match = SLICE_PATTERN.fullmatch(self.slice) if self.slice is not None else None
         if self.slice is not None and (match is None or not 0 <= int(match[1]) < int(match[2])):
             problems.append(f"--slice must be i/n with 0 <= i < n (e.g. 0/4), got {self.slice!r}")

@@ -13,6 +13,7 @@ A motion tokenizer in the music code space (`MotionTokenizer.needs_music`) encod
 pair's music: the decoded track is then kept past `encode_music`, `pair_track` cuts each draft's span of it
 (`TrackResult.music`), and `encode_motions` passes it. Its codebooks must be the music codec's.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -27,9 +28,9 @@ from unimumo.data.build_config import BuildConfig
 from unimumo.data.captions import CaptionFiles
 from unimumo.data.pairing import MotionEntry, MusicTrack, PairDraft, draft_pair, load_motion
 from unimumo.data.sources.music4all import TrackInfo, load_audio
-from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.models.music_codec import MusicCodec
+from unimumo.models.text_tokenizer import TextTokenizer
 from unimumo.rhythm import BeatTrack, track_beats
 
 
@@ -48,6 +49,7 @@ class TrackResult:
 class PreparedTrack:
     """Track `index` of the plan, decoded and beat-tracked (`wav`), then encoded (`codes`, `wav` dropped);
     `result` holds the final result of a track that failed or was skipped."""
+
     index: int
     info: TrackInfo
     chosen: list[MotionEntry]
@@ -90,10 +92,13 @@ def check_code_space(motion_tokenizer: MotionTokenizer, codec: MusicCodec, confi
     layers = codec.model.quantizer.layers
     same = motion_tokenizer.music_sampling_rate == codec.sampling_rate and all(
         torch.equal(motion_tokenizer.model.codebooks[level].cpu(), layers[level].codebook.embed.cpu())
-        for level in range(len(motion_tokenizer.model.codebooks)))
+        for level in range(len(motion_tokenizer.model.codebooks))
+    )
     if not same:
-        raise ValueError(f"{config.motion_tokenizer}: a motion tokenizer in the music code space of another codec "
-                         f"than {config.music_codec} (its codebooks or sampling rate differ)")
+        raise ValueError(
+            f"{config.motion_tokenizer}: a motion tokenizer in the music code space of another codec "
+            f"than {config.music_codec} (its codebooks or sampling rate differ)"
+        )
 
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc mallopt parameters
@@ -126,7 +131,6 @@ def init_worker(config: BuildConfig) -> WorkerContext:
     return _CONTEXT
 
 
-
 def failure(path, stage: str, error: Exception, **extra) -> dict:
     """A failures.jsonl record: the input file, the build stage and the error."""
     return {"file": str(path), "stage": stage, "reason": f"{type(error).__name__}: {error}", **extra}
@@ -152,13 +156,23 @@ def prepare_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> PreparedTrac
         wav = load_audio(info.audio_path, sampling_rate)
         rhythm = track_beats(wav, sampling_rate, config.beat_tracker)
     except Exception as error:  # any unreadable input is recorded, the build goes on
-        prepared.result = TrackResult(index, info.id, failures=[failure(info.audio_path, "music", error, track_id=info.id)])
+        prepared.result = TrackResult(
+            index, info.id, failures=[failure(info.audio_path, "music", error, track_id=info.id)]
+        )
         return prepared
     span = float(rhythm.beats[-1] - rhythm.beats[0]) if rhythm.beats.size >= 2 else 0.0
     if span < config.min_beat_seconds:
-        prepared.result = TrackResult(index, info.id, skipped={
-            "id": info.id, "file": str(info.audio_path), "reason": "short_beats",
-            "detail": f"{rhythm.beats.size} beats spanning {span:.2f} s, under the {config.min_beat_seconds:g} s minimum"})
+        prepared.result = TrackResult(
+            index,
+            info.id,
+            skipped={
+                "id": info.id,
+                "file": str(info.audio_path),
+                "reason": "short_beats",
+                "detail": f"{rhythm.beats.size} beats spanning {span:.2f} s, under the "
+                "{config.min_beat_seconds:g} s minimum",
+            },
+        )
         return prepared
     prepared.wav, prepared.rhythm, prepared.duration = wav, rhythm, len(wav) / sampling_rate
     return prepared
@@ -171,8 +185,14 @@ def encode_music(chunk: list[PreparedTrack]) -> list[PreparedTrack]:
     try:
         codes = _CONTEXT.codec.encode_batch([track.wav for track in decoded]) if decoded else []
     except Exception as error:  # recorded for every track of the batch
-        failed = {track.index: TrackResult(track.index, track.info.id, failures=[
-            failure(track.info.audio_path, "music", error, track_id=track.info.id)]) for track in decoded}
+        failed = {
+            track.index: TrackResult(
+                track.index,
+                track.info.id,
+                failures=[failure(track.info.audio_path, "music", error, track_id=track.info.id)],
+            )
+            for track in decoded
+        }
         return [replace(track, wav=None, result=failed.get(track.index, track.result)) for track in chunk]
     by_index = {track.index: track_codes for track, track_codes in zip(decoded, codes, strict=True)}
     keep = _CONTEXT.motion_tokenizer.needs_music  # the pairs' music, cut in pair_track
@@ -189,18 +209,27 @@ def pair_track(prepared: PreparedTrack) -> TrackResult:
     result = TrackResult(index=prepared.index, track_id=info.id)
     for pair, entry in enumerate(prepared.chosen):
         try:
-            result.drafts.append(draft_pair(
-                track, load_motion(entry), pair, seed=config.seed, split=config.split, motion_file=entry.path,
-                motion_tokenizer=_CONTEXT.motion_tokenizer, text_tokenizer=_CONTEXT.text_tokenizer, tile=config.tile,
-                captions=_CONTEXT.captions,
-            ))
+            result.drafts.append(
+                draft_pair(
+                    track,
+                    load_motion(entry),
+                    pair,
+                    seed=config.seed,
+                    split=config.split,
+                    motion_file=entry.path,
+                    motion_tokenizer=_CONTEXT.motion_tokenizer,
+                    text_tokenizer=_CONTEXT.text_tokenizer,
+                    tile=config.tile,
+                    captions=_CONTEXT.captions,
+                )
+            )
         except Exception as error:  # a pair that cannot be made is recorded; the track's other pairs stay
             result.failures.append(failure(entry.path, "pair", error, track_id=info.id))
     if prepared.wav is not None:  # the music under each pair: its code steps of the track
         hop = _CONTEXT.codec.sampling_rate // CODE_RATE
         for draft in result.drafts:
             start = int(round(draft.meta["offsets"]["music_start_s"] * CODE_RATE))
-            result.music[draft.key] = prepared.wav[start * hop:(start + draft.music_codes.shape[1]) * hop]
+            result.music[draft.key] = prepared.wav[start * hop : (start + draft.music_codes.shape[1]) * hop]
     return result
 
 

@@ -9,6 +9,7 @@ A caption file is untrusted input: CSV with a header row naming the columns `id`
 authors' music4all_captions_gpt.json. Several rows of one id give it several captions (one is drawn per
 pair). A bad row is a CaptionFileError naming the file and line; nothing in a file is executed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,6 @@ AIST_GENRES = {
 }
 
 
-
 @dataclass(frozen=True)
 class MusicTemplate:
     """One caption wording: an opening with and without the genre, then a phrase per known field, in order."""
@@ -52,11 +52,23 @@ class MusicTemplate:
 
 # A field the metadata lacks is left out of the caption, never filled with a default or a guess.
 MUSIC_TEMPLATES = (
-    MusicTemplate("This is a {genre} song", "This is a song", "with a tempo of {tempo} bpm", "in the key of {key}",
-                  "that sounds {mood}", "tagged {tags}"),
+    MusicTemplate(
+        "This is a {genre} song",
+        "This is a song",
+        "with a tempo of {tempo} bpm",
+        "in the key of {key}",
+        "that sounds {mood}",
+        "tagged {tags}",
+    ),
     MusicTemplate("A {genre} track", "A track", "at {tempo} bpm", "in {key}", "{mood} in feel", "tagged {tags}"),
-    MusicTemplate("{genre} music", "Music", "around {tempo} beats per minute", "in {key}", "feeling {mood}",
-                  "with the tags {tags}"),
+    MusicTemplate(
+        "{genre} music",
+        "Music",
+        "around {tempo} beats per minute",
+        "in {key}",
+        "feeling {mood}",
+        "with the tags {tags}",
+    ),
 )
 
 MOTION_TEMPLATES = (  # the authors' genre sentences (AIST++)
@@ -83,8 +95,9 @@ def key_name(key: int | None) -> str | None:
     return KEY_NAMES[key] if key is not None and 0 <= key < len(KEY_NAMES) else None
 
 
-def music_caption(*, genre: str, tempo: float | None, key: int | None, energy: float | None, tags: list[str],
-                  template: MusicTemplate) -> str:
+def music_caption(
+    *, genre: str, tempo: float | None, key: int | None, energy: float | None, tags: list[str], template: MusicTemplate
+) -> str:
     """A caption from what is known about a track: empty or None fields are left out of the sentence."""
     key_text = key_name(key)
     phrases = [
@@ -118,6 +131,7 @@ def described_motion(description: str, rng: random.Random) -> str:
 
 class CaptionFileError(UniMuMoError, ValueError):
     """A caption file is missing, of an unknown kind, or has a bad row (the message names file and line)."""
+
     kind = "caption file error"
 
 
@@ -136,13 +150,16 @@ def _rows(path: Path, text: str):
         reader = csv.DictReader(text.splitlines(keepends=True))
         missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
         if missing:
-            raise CaptionFileError(f"{path}: line 1: missing columns {missing} (found {reader.fieldnames}); a CSV "
-                                   "caption file starts with the header id,caption")
+            raise CaptionFileError(
+                f"{path}: line 1: missing columns {missing} (found {reader.fieldnames}); a CSV "
+                "caption file starts with the header id,caption"
+            )
         for row in reader:
             if None in row or None in row.values():  # extra cells are listed under None, missing ones are None
                 cells = sum(value is not None for key, value in row.items() if key is not None) + len(row.get(None, []))
-                raise CaptionFileError(f"{path}: line {reader.line_num}: {cells} cells, header has "
-                                       f"{len(reader.fieldnames)}")
+                raise CaptionFileError(
+                    f"{path}: line {reader.line_num}: {cells} cells, header has {len(reader.fieldnames)}"
+                )
             yield f"{path}: line {reader.line_num}", row["id"], row["caption"]
     elif path.suffix.lower() == ".jsonl":
         for number, line in enumerate(text.splitlines(), 1):
@@ -153,7 +170,7 @@ def _rows(path: Path, text: str):
             except json.JSONDecodeError as error:
                 raise CaptionFileError(f"{path}: line {number}: not JSON ({error.msg})") from None
             if not isinstance(row, dict) or not all(column in row for column in COLUMNS):
-                raise CaptionFileError(f"{path}: line {number}: expected an object with \"id\" and \"caption\"")
+                raise CaptionFileError(f'{path}: line {number}: expected an object with "id" and "caption"')
             yield f"{path}: line {number}", row["id"], row["caption"]
     elif path.suffix.lower() == ".json":
         try:
@@ -166,8 +183,10 @@ def _rows(path: Path, text: str):
             for caption in value if isinstance(value, list) else [value]:
                 yield f"{path}: id {item_id!r}", item_id, caption
     else:
-        raise CaptionFileError(f"{path}: unknown caption file kind {path.suffix!r}; expected .csv (id,caption), "
-                               ".jsonl ({\"id\", \"caption\"} per line) or .json ({id: [captions]})")
+        raise CaptionFileError(
+            f"{path}: unknown caption file kind {path.suffix!r}; expected .csv (id,caption), "
+            '.jsonl ({"id", "caption"} per line) or .json ({id: [captions]})'
+        )
 
 
 def read_caption_file(path: str | Path) -> dict[str, tuple[str, ...]]:
@@ -194,13 +213,14 @@ class CaptionFiles:
 
     @classmethod
     def read(cls, music: str | Path | None, motion: str | Path | None) -> CaptionFiles:
-        return cls(music=read_caption_file(music) if music else {},
-                   motion=read_caption_file(motion) if motion else {})
+        return cls(music=read_caption_file(music) if music else {}, motion=read_caption_file(motion) if motion else {})
 
 
 def all_caption_variants(genres: list[str], descriptions: list[str] = ()) -> list[str]:
     """Every motion caption (each template with each genre, each description, and those without a genre):
     sentencepiece training text covering motion captions."""
-    return [template.format(genre=genre) for genre in genres for template in MOTION_TEMPLATES] + \
-        [template.format(desc=desc) for desc in descriptions for template in DESCRIPTION_TEMPLATES] + \
-        list(MOTION_TEMPLATES_WITHOUT_GENRE)
+    return (
+        [template.format(genre=genre) for genre in genres for template in MOTION_TEMPLATES]
+        + [template.format(desc=desc) for desc in descriptions for template in DESCRIPTION_TEMPLATES]
+        + list(MOTION_TEMPLATES_WITHOUT_GENRE)
+    )

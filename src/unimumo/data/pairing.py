@@ -6,6 +6,7 @@ features in batched `MotionTokenizer.encode` calls, and `PairDraft.sample` compl
 Everything random is drawn from RNGs seeded by (seed, split, track id[, pair index]), so a track's
 samples do not depend on which process builds it or in which order.
 """
+
 from __future__ import annotations
 
 import functools
@@ -93,10 +94,16 @@ def pair_rng(seed: int, split: str, track_id: str, pair: int | None = None) -> r
 def check_source_weights(weights: dict[str, float]) -> dict[str, float]:
     """`weights` when every name is a source (SOURCES) and every weight a finite number > 0, else ValueError."""
     for name, weight in weights.items():
-        if name not in SOURCES or isinstance(weight, bool) or not isinstance(weight, (int, float)) \
-                or not (math.isfinite(weight) and weight > 0):
-            raise ValueError(f"--source-weight {name}={weight!r}: expected a source of {list(SOURCES)} and a "
-                             "number > 0 (e.g. aist=30)")
+        if (
+            name not in SOURCES
+            or isinstance(weight, bool)
+            or not isinstance(weight, (int, float))
+            or not (math.isfinite(weight) and weight > 0)
+        ):
+            raise ValueError(
+                f"--source-weight {name}={weight!r}: expected a source of {list(SOURCES)} and a "
+                "number > 0 (e.g. aist=30)"
+            )
     return weights
 
 
@@ -122,8 +129,9 @@ def pool_cum_weights(pool: list[MotionEntry], weights: dict[str, float]) -> list
     return None if len(set(per_motion)) <= 1 else list(itertools.accumulate(per_motion))
 
 
-def choose_motions(pool: list[MotionEntry], k: int, rng: random.Random,
-                   cum_weights: list[float] | None = None) -> list[MotionEntry]:
+def choose_motions(
+    pool: list[MotionEntry], k: int, rng: random.Random, cum_weights: list[float] | None = None
+) -> list[MotionEntry]:
     """K motions without repetition while the pool allows, then with repetition; drawn in proportion to
     `cum_weights` (`pool_cum_weights`) when given, else uniformly."""
     if cum_weights is None:
@@ -211,8 +219,14 @@ class PairDraft:
         """The shard sample, with the codes `MotionTokenizer.encode(self.features, fps=self.fps)` gave."""
         frames = self.music_codes.shape[1]
         return encode_sample(
-            self.key, music_codes=self.music_codes, motion_codes=motion_codes[:, :frames], music_text=self.music_text,
-            motion_text=self.motion_text, music_ids=self.music_ids, motion_ids=self.motion_ids, meta=self.meta,
+            self.key,
+            music_codes=self.music_codes,
+            motion_codes=motion_codes[:, :frames],
+            music_text=self.music_text,
+            motion_text=self.motion_text,
+            music_ids=self.music_ids,
+            motion_ids=self.motion_ids,
+            meta=self.meta,
         )
 
 
@@ -227,9 +241,19 @@ def warp_to_track(track, motion: LoadedMotion, rng: random.Random, tile: bool = 
     return motion, tiling, placement, warp_joints(motion.joints, fps, placement.warp, placement.duration, fps)
 
 
-def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int, split: str, motion_file: str,
-               motion_tokenizer, text_tokenizer, tile: bool = True,
-               captions: CaptionFiles = CaptionFiles()) -> PairDraft:
+def draft_pair(
+    track: MusicTrack,
+    motion: LoadedMotion,
+    pair: int,
+    *,
+    seed: int,
+    split: str,
+    motion_file: str,
+    motion_tokenizer,
+    text_tokenizer,
+    tile: bool = True,
+    captions: CaptionFiles = CaptionFiles(),
+) -> PairDraft:
     """One pair up to its motion codes: the music span and the beat-warped motion over it, captioned.
 
     With `tile` a motion shorter than the track is first repeated to fill it (`fill_window`), so the pair
@@ -250,15 +274,29 @@ def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int,
     warped_beats = visual_beats(joints, fps)
     unwarped_beats = motion.beats - placement.warp.motion_knots[0]
     info = track.info
-    music_text = music_caption(genre=info.genre, tempo=track.caption_tempo, key=info.key, energy=info.energy,
-                               tags=info.tags, template=rng.choice(MUSIC_TEMPLATES))
+    music_text = music_caption(
+        genre=info.genre,
+        tempo=track.caption_tempo,
+        key=info.key,
+        energy=info.energy,
+        tags=info.tags,
+        template=rng.choice(MUSIC_TEMPLATES),
+    )
     if info.id in captions.music:
         music_text = rng.choice(captions.music[info.id])
     clip = motion.clip
-    descriptions, motion_origin = (captions.motion[clip.id], "file") if clip.id in captions.motion else \
-        (clip.captions, "corpus") if clip.captions else ((), "template")
-    motion_text = described_motion(rng.choice(descriptions), rng) if descriptions else \
-        motion_caption(clip.genre, rng, clip.feeling)
+    descriptions, motion_origin = (
+        (captions.motion[clip.id], "file")
+        if clip.id in captions.motion
+        else (clip.captions, "corpus")
+        if clip.captions
+        else ((), "template")
+    )
+    motion_text = (
+        described_motion(rng.choice(descriptions), rng)
+        if descriptions
+        else motion_caption(clip.genre, rng, clip.feeling)
+    )
     meta = {
         "track_id": info.id,
         "motion_id": clip.id,
@@ -289,7 +327,14 @@ def draft_pair(track: MusicTrack, motion: LoadedMotion, pair: int, *, seed: int,
         },
     }
     return PairDraft(
-        key=f"{info.id}-{pair:02d}", file=motion_file, features=features, fps=fps,
-        music_codes=track.codes[:, start:start + frames], music_text=music_text, motion_text=motion_text,
-        music_ids=text_tokenizer.encode(music_text), motion_ids=text_tokenizer.encode(motion_text), meta=meta,
+        key=f"{info.id}-{pair:02d}",
+        file=motion_file,
+        features=features,
+        fps=fps,
+        music_codes=track.codes[:, start : start + frames],
+        music_text=music_text,
+        motion_text=motion_text,
+        music_ids=text_tokenizer.encode(music_text),
+        motion_ids=text_tokenizer.encode(motion_text),
+        meta=meta,
     )

@@ -26,9 +26,8 @@ Slices (--slice i/n): slice i is a contiguous run of whole chunks of the plan, c
 alone). Slice 0 also records what belongs to no track (ignore-listed tracks and motions, unreadable
 motion files), so the slices' records and counts add up to the whole build's; see data/shard_merge.py.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import collections
 import contextlib
@@ -37,21 +36,19 @@ import json
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
-
 from tqdm import tqdm
 
 from unimumo.constants import CODE_RATE
-from unimumo.data import build_worker
+from unimumo.data import build_worker, split_lists
 from unimumo.data.build_config import BuildConfig
-from unimumo.data.pairing import (MotionEntry, choose_motions, count_samples, load_motion, pair_rng,
-                                  pool_cum_weights)
-from unimumo.data import split_lists
+from unimumo.data.pairing import MotionEntry, choose_motions, count_samples, load_motion, pair_rng, pool_cum_weights
 from unimumo.data.sources import aist, dancedb, humanml3d, music4all
+from unimumo.errors import UniMuMoError
 from unimumo.rhythm import warm_up_beat_tracker
 from unimumo.shards.manifest import Manifest, update_split
 from unimumo.shards.tar_reader import read_shard
@@ -63,6 +60,7 @@ from unimumo.utils.run_lock import run_lock
 
 class BuildError(UniMuMoError, RuntimeError):
     """The build cannot start or continue (bad arguments for --resume, existing output, empty motion pool)."""
+
     kind = "build error"
 
 
@@ -100,25 +98,31 @@ def ignored_record(item_id: str, file: Path) -> dict:
     return {"id": item_id, "file": str(file), "reason": "ignored", "detail": f"listed in {file.name}"}
 
 
-def motion_entries(config: BuildConfig, ignored_ids: dict[str, dict[str, Path]] | None = None
-                   ) -> tuple[list[MotionEntry], list[dict]]:
+def motion_entries(
+    config: BuildConfig, ignored_ids: dict[str, dict[str, Path]] | None = None
+) -> tuple[list[MotionEntry], list[dict]]:
     """The split's motion files (AIST++, HumanML3D, then DanceDB, list order) and skip records of those the ignore list
     removed and of bad list lines."""
     entries, ignored = [], []
     if config.aist is not None:
-        listed = aist.read_names(config.split_file("aist") or
-                                 Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt")
+        listed = aist.read_names(
+            config.split_file("aist") or Path(config.aist) / "splits" / f"crossmodal_{config.split}.txt"
+        )
         paths = aist.list_sequences(config.aist, config.split, split_path=config.split_file("aist"), skipped=ignored)
         kept = {p.stem for p in paths}
         ignored += [ignored_record(name, Path(config.aist) / "ignore_list.txt") for name in listed if name not in kept]
         entries += [MotionEntry(id=p.stem, source="aist", path=str(p)) for p in paths]
     if config.humanml3d is not None:
-        entries += [MotionEntry(id=p.stem, source="humanml3d", path=str(p))
-                    for p in humanml3d.list_clips(config.humanml3d, config.split,
-                                                  split_path=config.split_file("humanml3d"), skipped=ignored)]
+        entries += [
+            MotionEntry(id=p.stem, source="humanml3d", path=str(p))
+            for p in humanml3d.list_clips(
+                config.humanml3d, config.split, split_path=config.split_file("humanml3d"), skipped=ignored
+            )
+        ]
     if config.dancedb is not None:
-        paths, ignored_takes = dancedb.list_takes(config.dancedb, config.split, skipped=ignored,
-                                                  split_path=config.split_file("dancedb"))
+        paths, ignored_takes = dancedb.list_takes(
+            config.dancedb, config.split, skipped=ignored, split_path=config.split_file("dancedb")
+        )
         ignored += [ignored_record(take, Path(config.dancedb) / "ignore_list.txt") for take in ignored_takes]
         entries += [MotionEntry(id=p.stem, source="dancedb", path=str(p)) for p in paths]
     entries, dropped = split_lists.without_ignored(entries, lambda entry: entry.source, ignored_ids)
@@ -128,13 +132,21 @@ def motion_entries(config: BuildConfig, ignored_ids: dict[str, dict[str, Path]] 
 
 def tokenizer_manifest(context: build_worker.WorkerContext, config: BuildConfig) -> dict:
     return {
-        "music_codec": {"path": str(Path(config.music_codec).resolve()), "fingerprint": context.codec.fingerprint,
-                        "sampling_rate": context.codec.sampling_rate, "frame_rate": context.codec.frame_rate},
-        "motion_tokenizer": {"path": str(Path(config.motion_tokenizer).resolve()),
-                             "fingerprint": context.motion_tokenizer.fingerprint},
-        "text_tokenizer": {"path": str(Path(config.text_tokenizer).resolve()),
-                           "fingerprint": context.text_tokenizer.fingerprint,
-                           "vocab_size": context.text_tokenizer.vocab_size},
+        "music_codec": {
+            "path": str(Path(config.music_codec).resolve()),
+            "fingerprint": context.codec.fingerprint,
+            "sampling_rate": context.codec.sampling_rate,
+            "frame_rate": context.codec.frame_rate,
+        },
+        "motion_tokenizer": {
+            "path": str(Path(config.motion_tokenizer).resolve()),
+            "fingerprint": context.motion_tokenizer.fingerprint,
+        },
+        "text_tokenizer": {
+            "path": str(Path(config.text_tokenizer).resolve()),
+            "fingerprint": context.text_tokenizer.fingerprint,
+            "vocab_size": context.text_tokenizer.vocab_size,
+        },
     }
 
 
@@ -144,10 +156,17 @@ def plan_fingerprint(config: BuildConfig, tracks, entries, tokenizers: dict) -> 
         "tracks": [t.id for t in tracks],
         "motions": [asdict(e) for e in entries],
         "tokenizers": {name: info["fingerprint"] for name, info in tokenizers.items()},
-        "caption_files": {name: fingerprint_file(path) for name in ("music_captions", "motion_captions")
-                          if (path := getattr(config, name)) is not None},
-        "list_files": {path: fingerprint_file(path) for path in sorted(
-            {*config.split_files.values(), *(p for paths in config.ignore_lists.values() for p in paths)})},
+        "caption_files": {
+            name: fingerprint_file(path)
+            for name in ("music_captions", "motion_captions")
+            if (path := getattr(config, name)) is not None
+        },
+        "list_files": {
+            path: fingerprint_file(path)
+            for path in sorted(
+                {*config.split_files.values(), *(p for paths in config.ignore_lists.values() for p in paths)}
+            )
+        },
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
@@ -167,8 +186,10 @@ def prepare_output(config: BuildConfig, fingerprint: str) -> tuple[int, int, lis
     if plan_path.is_file():
         previous = json.loads(plan_path.read_text())
         if previous["fingerprint"] != fingerprint:
-            raise BuildError(f"{plan_path}: --resume with different inputs, arguments or tokenizers than the "
-                             f"interrupted build (was {previous['args']})")
+            raise BuildError(
+                f"{plan_path}: --resume with different inputs, arguments or tokenizers than the "
+                f"interrupted build (was {previous['args']})"
+            )
     elif existing:
         raise BuildError(f"{out}: shards of split {split!r} exist without a build plan; cannot resume safely")
     atomic_write_json(plan_path, {"fingerprint": fingerprint, "args": config.content_args()})
@@ -215,6 +236,7 @@ class Submitted:
 class Workers:
     """`map` (ordered), `submit` (one call, returning a handle with ready()/get()) and `wait` (until a
     submitted call finishes) over this process or a pool of forked worker processes."""
+
     map: Callable
     submit: Callable
     wait: Callable[[], None]
@@ -235,22 +257,28 @@ def worker_pool(workers: int) -> Iterator[Workers]:
         arrived.clear()  # before the caller looks at its handles again: no arrival is missed
 
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield Workers(map=lambda fn, items: pool.imap(fn, items, chunksize=1),
-                      submit=lambda fn, arg: Submitted(pool, fn, arg, arrived), wait=wait)
+        yield Workers(
+            map=lambda fn, items: pool.imap(fn, items, chunksize=1),
+            submit=lambda fn, arg: Submitted(pool, fn, arg, arrived),
+            wait=wait,
+        )
 
 
 def slice_bounds(config: BuildConfig, tracks: int) -> tuple[int, int]:
     """[start, end) of this build's slice of a plan of `tracks` tracks: whole chunks of config.codec_batch."""
     index, count = config.slice_index_count
     chunks = -(-tracks // config.codec_batch)
-    return (min(index * chunks // count * config.codec_batch, tracks),
-            min((index + 1) * chunks // count * config.codec_batch, tracks))
+    return (
+        min(index * chunks // count * config.codec_batch, tracks),
+        min((index + 1) * chunks // count * config.codec_batch, tracks),
+    )
 
 
 @dataclass
 class Stage:
     """One step of a chunk: `fn` per track (its calls in parallel) or over the whole chunk (one batched call),
     in a worker or (`here`) in this process."""
+
     fn: Callable
     per_track: bool
     here: bool = False
@@ -262,21 +290,25 @@ def stages(config: BuildConfig) -> list[Stage]:
     here and the per-track steps in the workers."""
     if config.device == "cpu":
         return [Stage(build_worker.encode_chunk, per_track=False), Stage(build_worker.pair_chunk, per_track=False)]
-    return [Stage(build_worker.prepare_track, per_track=True),
-            Stage(build_worker.encode_music, per_track=False, here=True),
-            Stage(build_worker.pair_track, per_track=True),
-            Stage(build_worker.encode_motions, per_track=False, here=True)]
+    return [
+        Stage(build_worker.prepare_track, per_track=True),
+        Stage(build_worker.encode_music, per_track=False, here=True),
+        Stage(build_worker.pair_track, per_track=True),
+        Stage(build_worker.encode_motions, per_track=False, here=True),
+    ]
 
 
 @dataclass
 class Chunk:
     """A chunk of the plan in flight: the index of its current stage and the handles of that stage's calls."""
+
     handles: list
     stage: int = 0
 
 
-def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, workers: Workers,
-                 window: int) -> Iterator[build_worker.TrackResult]:
+def run_pipeline(
+    jobs: list[tuple], first: int, config: BuildConfig, workers: Workers, window: int
+) -> Iterator[build_worker.TrackResult]:
     """Track results from plan position `first` on, in plan order; `jobs` start at a chunk boundary.
 
     Up to `window` chunks are in flight; each moves to its next stage (see `stages`) once all calls of the
@@ -293,7 +325,7 @@ def run_pipeline(jobs: list[tuple], first: int, config: BuildConfig, workers: Wo
         done = [handle.get() for handle in chunk.handles]
         return done if steps[chunk.stage].per_track else done[0]
 
-    chunks = [jobs[begin:begin + config.codec_batch] for begin in range(0, len(jobs), config.codec_batch)]
+    chunks = [jobs[begin : begin + config.codec_batch] for begin in range(0, len(jobs), config.codec_batch)]
     in_flight: collections.deque[Chunk] = collections.deque()
     started = 0
     while in_flight or started < len(chunks):
@@ -316,24 +348,45 @@ def pairing_jobs(tracks: list, pool: list[MotionEntry], config: BuildConfig) -> 
     """(plan index, track, chosen motions) of every track; the choice depends only on seed, split, track id (and
     the pool drawn from, weighted by config.source_weights)."""
     cum_weights = pool_cum_weights(pool, config.source_weights)
-    return [(index, track, choose_motions(pool, config.pairs_per_track,
-                                          pair_rng(config.seed, config.split, track.id), cum_weights))
-            for index, track in enumerate(tracks)]
+    return [
+        (
+            index,
+            track,
+            choose_motions(pool, config.pairs_per_track, pair_rng(config.seed, config.split, track.id), cum_weights),
+        )
+        for index, track in enumerate(tracks)
+    ]
 
 
-def summarize(config: BuildConfig, records: list, tracks: list, ignored_tracks: list[dict], motions: int,
-              ignored_motions: list[dict], failures: list[dict]) -> BuildReport:
+def summarize(
+    config: BuildConfig,
+    records: list,
+    tracks: list,
+    ignored_tracks: list[dict],
+    motions: int,
+    ignored_motions: list[dict],
+    failures: list[dict],
+) -> BuildReport:
     """The report of `tracks` (this build's slice) plus `motions` motion inputs (0 in slices other than 0)."""
-    skipped = {"ignored_tracks": sum(s["reason"] == "ignored" for s in ignored_tracks),
-               "ignored_motions": sum(s["reason"] == "ignored" for s in ignored_motions)}
+    skipped = {
+        "ignored_tracks": sum(s["reason"] == "ignored" for s in ignored_tracks),
+        "ignored_motions": sum(s["reason"] == "ignored" for s in ignored_motions),
+    }
     listing = [s for s in ignored_tracks + ignored_motions if s["reason"] != "ignored"]  # bad lines, metadata
     for skip in listing + [skip for record in records for skip in record.skipped]:
         skipped[skip["reason"]] = skipped.get(skip["reason"], 0) + 1
     inputs = len(tracks) + motions
     return BuildReport(
-        split=config.split, out=str(config.output_dir), shards=len(records), samples=sum(r.count for r in records),
-        tracks=len(tracks), tracks_with_samples=len({k.rsplit("-", 1)[0] for r in records for k in r.keys}),
-        skipped=skipped, failures=len(failures), inputs=inputs, failure_fraction=round(len(failures) / max(inputs, 1), 4),
+        split=config.split,
+        out=str(config.output_dir),
+        shards=len(records),
+        samples=sum(r.count for r in records),
+        tracks=len(tracks),
+        tracks_with_samples=len({k.rsplit("-", 1)[0] for r in records for k in r.keys}),
+        skipped=skipped,
+        failures=len(failures),
+        inputs=inputs,
+        failure_fraction=round(len(failures) / max(inputs, 1), 4),
         max_failure_fraction=config.max_failure_fraction,
     )
 
@@ -350,8 +403,9 @@ def _build_split(config: BuildConfig, progress: bool) -> BuildReport:
     out = config.output_dir
     started = time.perf_counter()
     unusable: list[dict] = []  # tracks left out for a bad split line or metadata (skip records)
-    all_tracks = music4all.list_tracks(config.music4all, config.split,
-                                       split_path=config.split_file("music4all"), skipped=unusable)
+    all_tracks = music4all.list_tracks(
+        config.music4all, config.split, split_path=config.split_file("music4all"), skipped=unusable
+    )
     listed_ignored: list[dict] = []  # --ignore-list: its bad lines, then the tracks it leaves out
     ignored_ids = split_lists.read_ignore_lists(config.ignore_lists, listed_ignored)
     all_tracks, dropped = split_lists.without_ignored(all_tracks, lambda track: "music4all", ignored_ids)
@@ -359,9 +413,13 @@ def _build_split(config: BuildConfig, progress: bool) -> BuildReport:
     start, end = slice_bounds(config, len(all_tracks))
     tracks = all_tracks[start:end]
     owns_unplanned = config.slice_index_count[0] == 0  # slice 0 records what belongs to no track
-    listed_tracks = [track_id for track_id in music4all.read_id_list(
-        config.split_file("music4all") or Path(config.music4all) / "splits" / f"{config.split}.txt")
-        if track_id not in dropped]
+    listed_tracks = [
+        track_id
+        for track_id in music4all.read_id_list(
+            config.split_file("music4all") or Path(config.music4all) / "splits" / f"{config.split}.txt"
+        )
+        if track_id not in dropped
+    ]
     entries, ignored_motions = motion_entries(config, ignored_ids)
     kept_ids = {track.id for track in all_tracks} | {skip["id"] for skip in unusable}
     ignore_file = Path(config.music4all) / "music4all_ignore.txt"
@@ -414,12 +472,20 @@ def _build_split(config: BuildConfig, progress: bool) -> BuildReport:
     records = records + writer.finished
     failures = (motion_failures if owns_unplanned else []) + [f for record in records for f in record.failures]
     skips = ignored_tracks + ignored_motions + [skip for record in records for skip in record.skipped]
-    report = summarize(config, records, tracks, ignored_tracks, len(entries) if owns_unplanned else 0,
-                       ignored_motions, failures)
+    report = summarize(
+        config, records, tracks, ignored_tracks, len(entries) if owns_unplanned else 0, ignored_motions, failures
+    )
     report.pairing = counts
     shards = [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in records]
-    update_split(out, config.split, tokenizers=tokenizers, shards=shards, failures=failures, skipped=skips,
-                 summary={**report.contents(), "build_args": config.as_json()})
+    update_split(
+        out,
+        config.split,
+        tokenizers=tokenizers,
+        shards=shards,
+        failures=failures,
+        skipped=skips,
+        summary={**report.contents(), "build_args": config.as_json()},
+    )
     report.resumed_from_track = next_track
     report.seconds = round(time.perf_counter() - started, 2)
     report.work_seconds = round(work_seconds, 2)

@@ -12,9 +12,8 @@ samples, in the same order, with the same bytes in every field; only the shard b
 differ (each slice closes its own last shard). Summaries add up to the whole build's because slice 0
 alone records the inputs that belong to no track (see shard_builder).
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import functools
 import os
@@ -24,8 +23,16 @@ from pathlib import Path
 
 from unimumo.data.build_config import CONTENT_FIELDS, SLICE_PATTERN
 from unimumo.data.pairing import add_counts, empty_counts
-from unimumo.shards.manifest import (Manifest, ManifestError, ShardEntry, manifest_path, read_failures, read_skipped,
-                                     write_directory)
+from unimumo.errors import UniMuMoError
+from unimumo.shards.manifest import (
+    Manifest,
+    ManifestError,
+    ShardEntry,
+    manifest_path,
+    read_failures,
+    read_skipped,
+    write_directory,
+)
 from unimumo.shards.writer import shard_name
 from unimumo.utils.fingerprint import fingerprint_file
 
@@ -35,6 +42,7 @@ COMPARED_ARGS = tuple(name for name in CONTENT_FIELDS if name != "slice")
 
 class MergeError(UniMuMoError, ValueError):
     """The slices cannot be merged (missing, incomplete, damaged or built differently); nothing was written."""
+
     kind = "merge error"
 
 
@@ -54,8 +62,10 @@ def slice_dirs(out: str | Path) -> list[Path]:
     """The slice directories OUT/slices/I-of-N of a sliced build into OUT."""
     found = sorted(path for path in (Path(out) / "slices").glob("*-of-*") if path.is_dir())
     if not found:
-        raise MergeError(f"{Path(out) / 'slices'}: no slice directories (I-of-N) to merge; build them with "
-                         "`unimumo-shards build --slice I/N --out " + str(out) + "`")
+        raise MergeError(
+            f"{Path(out) / 'slices'}: no slice directories (I-of-N) to merge; build them with "
+            "`unimumo-shards build --slice I/N --out " + str(out) + "`"
+        )
     return found
 
 
@@ -66,7 +76,9 @@ def load_slice(directory: Path) -> SliceBuild:
         raise MergeError(f"{directory}: not a finished slice build ({error})") from error
     slices = {summary.get("build_args", {}).get("slice") for summary in manifest.splits.values()}
     if not manifest.splits or len(slices) != 1 or None in slices:
-        raise MergeError(f"{directory}: not a slice build (its splits were built with --slice {sorted(map(str, slices))})")
+        raise MergeError(
+            f"{directory}: not a slice build (its splits were built with --slice {sorted(map(str, slices))})"
+        )
     index, count = SLICE_PATTERN.fullmatch(slices.pop()).groups()
     return SliceBuild(Path(directory), manifest, int(index), int(count))
 
@@ -76,30 +88,40 @@ def check_compatible(slices: list[SliceBuild]) -> None:
     count = slices[0].count
     for build in slices:
         if build.count != count:
-            raise MergeError(f"{build.label}: built as one of {build.count} slices, {slices[0].label} as one of {count}")
+            raise MergeError(
+                f"{build.label}: built as one of {build.count} slices, {slices[0].label} as one of {count}"
+            )
     indices = [build.index for build in slices]
     if sorted(indices) != list(range(count)):
         missing = sorted(set(range(count)) - set(indices))
         repeated = sorted({i for i in indices if indices.count(i) > 1})
-        raise MergeError(f"slices of {count}: missing {missing}, repeated {repeated} (given: "
-                         f"{', '.join(str(b.directory) for b in slices)})")
+        raise MergeError(
+            f"slices of {count}: missing {missing}, repeated {repeated} (given: "
+            f"{', '.join(str(b.directory) for b in slices)})"
+        )
     reference = slices[0]
     for build in slices[1:]:
         if sorted(build.manifest.splits) != sorted(reference.manifest.splits):
-            raise MergeError(f"{build.label} holds splits {sorted(build.manifest.splits)}, {reference.label} holds "
-                             f"{sorted(reference.manifest.splits)}; finish every split of every slice first")
+            raise MergeError(
+                f"{build.label} holds splits {sorted(build.manifest.splits)}, {reference.label} holds "
+                f"{sorted(reference.manifest.splits)}; finish every split of every slice first"
+            )
         for name in sorted(set(build.manifest.tokenizers) | set(reference.manifest.tokenizers)):
             ours = build.manifest.tokenizers.get(name, {}).get("fingerprint")
             theirs = reference.manifest.tokenizers.get(name, {}).get("fingerprint")
             if ours != theirs:
-                raise MergeError(f"{build.label} was built with a different {name} (fingerprint {str(ours)[:12]}) "
-                                 f"than {reference.label} ({str(theirs)[:12]})")
+                raise MergeError(
+                    f"{build.label} was built with a different {name} (fingerprint {str(ours)[:12]}) "
+                    f"than {reference.label} ({str(theirs)[:12]})"
+                )
         for split, summary in build.manifest.splits.items():
             ours, theirs = summary["build_args"], reference.manifest.splits[split]["build_args"]
             for key in COMPARED_ARGS:
                 if ours.get(key) != theirs.get(key):
-                    raise MergeError(f"{build.label}, split {split}: built with {key}={ours.get(key)!r}, "
-                                     f"{reference.label} with {key}={theirs.get(key)!r}")
+                    raise MergeError(
+                        f"{build.label}, split {split}: built with {key}={ours.get(key)!r}, "
+                        f"{reference.label} with {key}={theirs.get(key)!r}"
+                    )
 
 
 def verify_shards(build: SliceBuild) -> None:
@@ -152,8 +174,9 @@ def merge_slices(directories: list[str | Path], out: str | Path) -> Manifest:
             for entry in (e for e in build.manifest.shards if e.split == split):
                 name = shard_name(split, sum(e.split == split for e in shards))
                 place(build.directory / entry.name, out / name)
-                shards.append(ShardEntry(name=name, split=split, count=entry.count, bytes=entry.bytes,
-                                         sha256=entry.sha256))
+                shards.append(
+                    ShardEntry(name=name, split=split, count=entry.count, bytes=entry.bytes, sha256=entry.sha256)
+                )
             failures += [r for r in read_failures(build.directory) if r.get("split") == split]
             skipped += [r for r in read_skipped(build.directory) if r.get("split") == split]
         splits[split] = merged_summary(split, slices, out)

@@ -17,6 +17,7 @@ Their AIST++ split is not AIST++'s crossmodal one (which the builder reads by de
 aist_{split}.txt to train on what they trained on. Their music captions are data/music/
 music4all_captions_{gpt,mullama}.json (--music-captions).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -47,8 +48,12 @@ def parse_list_files(items: list[str], option: str, every_source: bool) -> dict[
 def check_list_files(files: dict[str, list[str]], option: str) -> list[str]:
     """Problems (one line each) with the files of parse_list_files: unknown sources, missing files."""
     problems = [f"{option}: unknown source {source!r}" for source in files if source not in LIST_SOURCES]
-    return problems + [f"{option} {source}={path}: file not found" for source, paths in files.items()
-                       for path in paths if not Path(path).is_file()]
+    return problems + [
+        f"{option} {source}={path}: file not found"
+        for source, paths in files.items()
+        for path in paths
+        if not Path(path).is_file()
+    ]
 
 
 def read_ignore_lists(ignore_lists: dict[str, list[str]], skipped: list[dict]) -> dict[str, dict[str, Path]]:
@@ -58,12 +63,15 @@ def read_ignore_lists(ignore_lists: dict[str, list[str]], skipped: list[dict]) -
     for path in dict.fromkeys(p for paths in ignore_lists.values() for p in paths):
         read[path], bad = lists.read_names(path)
         skipped += bad
-    return {source: {name: Path(path) for path in reversed(paths) for name in read[path]}
-            for source, paths in ignore_lists.items()}
+    return {
+        source: {name: Path(path) for path in reversed(paths) for name in read[path]}
+        for source, paths in ignore_lists.items()
+    }
 
 
-def without_ignored(items: Iterable, source_of: Callable, ignored: dict[str, dict[str, Path]] | None
-                    ) -> tuple[list, dict[str, Path]]:
+def without_ignored(
+    items: Iterable, source_of: Callable, ignored: dict[str, dict[str, Path]] | None
+) -> tuple[list, dict[str, Path]]:
     """(the items whose id `ignored` (read_ignore_lists) does not list for their source, {id: list file} of those
     left out)."""
     kept, dropped = [], {}

@@ -17,6 +17,7 @@ Deliberately broken inputs (all in the train split): a truncated wav, an empty m
 with NaN poses, a HumanML3D clip of the wrong feature width and an empty .npy. Also a track shorter
 than 10 s of beats, and one track / one sequence named in the ignore lists.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -39,11 +40,11 @@ from transformers import (
 )
 
 from unimumo.data.captions import AIST_GENRES, MUSIC_TEMPLATES, all_caption_variants, music_caption
-from unimumo.models.configuration_unimumo import UniMuMoConfig
-from unimumo.models.text_tokenizer import EOS_ID, PAD_ID, train_text_tokenizer
 from unimumo.data.sources import music4all
+from unimumo.models.configuration_unimumo import UniMuMoConfig
 from unimumo.models.motion_tokenizer import MotionTokenizer
 from unimumo.models.music_codec import tiny_random_encodec
+from unimumo.models.text_tokenizer import EOS_ID, PAD_ID, train_text_tokenizer
 from unimumo.motion.humanml3d_features import joints_to_features
 from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
@@ -78,8 +79,10 @@ class SyntheticCorpusConfig:
 
     def validate(self) -> None:
         if self.tracks < 3 or self.motions < 6:
-            raise ValueError(f"synthetic corpus needs >= 3 tracks and >= 6 motions (one per split and source), got "
-                             f"tracks={self.tracks}, motions={self.motions}")
+            raise ValueError(
+                f"synthetic corpus needs >= 3 tracks and >= 6 motions (one per split and source), got "
+                f"tracks={self.tracks}, motions={self.motions}"
+            )
         if not 10.5 < self.min_track_seconds <= self.max_track_seconds:
             raise ValueError("track lengths must exceed 10.5 s so good tracks keep >= 10 s of beats")
 
@@ -155,16 +158,39 @@ def write_music4all(root: Path, config: SyntheticCorpusConfig, rng: random.Rando
             write_audio(path, wav)
         genre, tags = rng.choice(MUSIC_GENRES), rng.sample(MUSIC_TAGS, 3)
         rows["information"].append([tid, f"Synthetic Artist {index}", f"Song {index}", f"Album {index % 3}"])
-        rows["metadata"].append([tid, f"sp{index:06d}", str(rng.randrange(100)), "2020", f"{rng.random():.3f}",
-                                 f"{rng.random():.3f}", str(key), str(rng.randrange(2)), f"{rng.random():.3f}",
-                                 f"{bpm:.1f}", str(int(seconds * 1000))])
+        rows["metadata"].append(
+            [
+                tid,
+                f"sp{index:06d}",
+                str(rng.randrange(100)),
+                "2020",
+                f"{rng.random():.3f}",
+                f"{rng.random():.3f}",
+                str(key),
+                str(rng.randrange(2)),
+                f"{rng.random():.3f}",
+                f"{bpm:.1f}",
+                str(int(seconds * 1000)),
+            ]
+        )
         rows["tags"].append([tid, ",".join(tags)])
         rows["genres"].append([tid, genre])
         items.append(CorpusItem(id=tid, split=split, kind=kind, bpm=bpm, path=str(path)))
     headers = {
         "information": ["id", "artist", "song", "album_name"],
-        "metadata": ["id", "spotify_id", "popularity", "release", "danceability", "energy", "key", "mode", "valence",
-                     "tempo", "duration_ms"],
+        "metadata": [
+            "id",
+            "spotify_id",
+            "popularity",
+            "release",
+            "danceability",
+            "energy",
+            "key",
+            "mode",
+            "valence",
+            "tempo",
+            "duration_ms",
+        ],
         "tags": ["id", "tags"],
         "genres": ["id", "genres"],
     }
@@ -189,15 +215,20 @@ def write_aist(root: Path, count: int, config: SyntheticCorpusConfig, rng: rando
         poses, trans = synthetic_smpl_dance(int(config.aist_seconds * AIST_FPS), AIST_FPS, bpm, seed)
         if kind == "nan":
             poses[len(poses) // 2, 5] = np.nan
-        data = {"smpl_poses": poses, "smpl_trans": trans * AIST_SCALING, "smpl_scaling": np.array([AIST_SCALING]),
-                "smpl_loss": 0.0}
+        data = {
+            "smpl_poses": poses,
+            "smpl_trans": trans * AIST_SCALING,
+            "smpl_scaling": np.array([AIST_SCALING]),
+            "smpl_loss": 0.0,
+        }
         path = root / "motions" / f"{name}.pkl"
         with atomic_open(path, "wb") as handle:
             pickle.dump(data, handle)
         items.append(CorpusItem(id=name, split=split, kind=kind, bpm=bpm, path=str(path)))
     for split in SPLITS:
-        atomic_write_text(root / "splits" / f"crossmodal_{split}.txt",
-                          "".join(f"{i.id}\n" for i in items if i.split == split))
+        atomic_write_text(
+            root / "splits" / f"crossmodal_{split}.txt", "".join(f"{i.id}\n" for i in items if i.split == split)
+        )
     atomic_write_text(root / "ignore_list.txt", "".join(f"{i.id}\n" for i in items if i.kind == "ignored"))
     return items
 
@@ -217,7 +248,10 @@ def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: 
         else:
             with atomic_open(path, "wb") as handle:
                 np.save(handle, features[:, :251] if kind == "wrong_width" else features)
-        lines = [f"{text}#{' '.join(word + '/X' for word in text.split())}#0.0#0.0\n" for text in rng.sample(HUMANML3D_TEXTS, 2)]
+        lines = [
+            f"{text}#{' '.join(word + '/X' for word in text.split())}#0.0#0.0\n"
+            for text in rng.sample(HUMANML3D_TEXTS, 2)
+        ]
         atomic_write_text(root / "texts" / f"{clip_id}.txt", "".join(lines))
         items.append(CorpusItem(id=clip_id, split=split, kind=kind, bpm=bpm, path=str(path)))
     for split in SPLITS:
@@ -227,11 +261,22 @@ def write_humanml3d(root: Path, count: int, config: SyntheticCorpusConfig, rng: 
 
 def caption_corpus(music_root: Path) -> list[str]:
     """Every caption the builder can produce for this corpus: sentencepiece training text."""
-    sentences = list(HUMANML3D_TEXTS) + all_caption_variants(list(AIST_GENRES.values()) + ["free"], list(HUMANML3D_TEXTS))
+    sentences = list(HUMANML3D_TEXTS) + all_caption_variants(
+        list(AIST_GENRES.values()) + ["free"], list(HUMANML3D_TEXTS)
+    )
     for split in SPLITS:
         for track in music4all.list_tracks(music_root, split):
-            sentences += [music_caption(genre=track.genre, tempo=track.tempo, key=track.key, energy=track.energy,
-                                        tags=track.tags, template=template) for template in MUSIC_TEMPLATES]
+            sentences += [
+                music_caption(
+                    genre=track.genre,
+                    tempo=track.tempo,
+                    key=track.key,
+                    energy=track.energy,
+                    tags=track.tags,
+                    template=template,
+                )
+                for template in MUSIC_TEMPLATES
+            ]
     return sentences
 
 
@@ -239,9 +284,18 @@ def write_models(out: Path, sentences: list[str], seed: int) -> None:
     tiny_random_encodec(seed, SAMPLING_RATE).save_pretrained(out / "encodec")
     torch.manual_seed(seed)
     tokenizer = train_text_tokenizer(sentences, out / "text_tokenizer.model", vocab_size=200)
-    t5_config = T5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2,
-                         num_decoder_layers=2, num_heads=4, pad_token_id=PAD_ID, eos_token_id=EOS_ID,
-                         decoder_start_token_id=PAD_ID)
+    t5_config = T5Config(
+        vocab_size=tokenizer.vocab_size,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        pad_token_id=PAD_ID,
+        eos_token_id=EOS_ID,
+        decoder_start_token_id=PAD_ID,
+    )
     T5ForConditionalGeneration(t5_config).save_pretrained(out / "t5")
     write_tiny_musicgen(out / "musicgen", out / "t5", out / "encodec", seed)
     MotionTokenizer.from_random(seed=seed).save_pretrained(out / "motion_vqvae")
@@ -252,14 +306,24 @@ def write_tiny_musicgen(out: Path, t5_dir: Path, encodec_dir: Path, seed: int) -
     preset; its text encoder is the encoder of the T5 in `t5_dir`, so its vocabulary is the corpus tokenizer's."""
     tiny = UniMuMoConfig.preset("tiny")
     torch.manual_seed(seed)
-    decoder = MusicgenForCausalLM(MusicgenDecoderConfig(
-        hidden_size=tiny.hidden_size, num_hidden_layers=tiny.num_hidden_layers,
-        num_attention_heads=tiny.num_attention_heads, ffn_dim=tiny.ffn_dim,
-        max_position_embeddings=tiny.max_position_embeddings, num_codebooks=tiny.num_codebooks,
-        vocab_size=tiny.codebook_size, pad_token_id=tiny.codebook_size, bos_token_id=tiny.codebook_size))
+    decoder = MusicgenForCausalLM(
+        MusicgenDecoderConfig(
+            hidden_size=tiny.hidden_size,
+            num_hidden_layers=tiny.num_hidden_layers,
+            num_attention_heads=tiny.num_attention_heads,
+            ffn_dim=tiny.ffn_dim,
+            max_position_embeddings=tiny.max_position_embeddings,
+            num_codebooks=tiny.num_codebooks,
+            vocab_size=tiny.codebook_size,
+            pad_token_id=tiny.codebook_size,
+            bos_token_id=tiny.codebook_size,
+        )
+    )
     model = MusicgenForConditionalGeneration(
-        text_encoder=T5EncoderModel.from_pretrained(t5_dir), decoder=decoder,
-        audio_encoder=EncodecModel.from_pretrained(encodec_dir))
+        text_encoder=T5EncoderModel.from_pretrained(t5_dir),
+        decoder=decoder,
+        audio_encoder=EncodecModel.from_pretrained(encodec_dir),
+    )
     model.save_pretrained(out)
     return out
 
@@ -276,10 +340,13 @@ def write_synthetic_corpus(out: str | Path, config: SyntheticCorpusConfig | None
         "humanml3d": write_humanml3d(out / "humanml3d", config.motions - aist_count, config, rng),
     }
     write_models(out / "models", caption_corpus(out / "music4all"), config.seed)
-    atomic_write_json(out / "corpus.json", {
-        "config": asdict(config),
-        **{name: [asdict(item) for item in group] for name, group in items.items()},
-    })
+    atomic_write_json(
+        out / "corpus.json",
+        {
+            "config": asdict(config),
+            **{name: [asdict(item) for item in group] for name, group in items.items()},
+        },
+    )
     return out
 
 
@@ -288,8 +355,24 @@ def build_argv(corpus: str | Path, out: str | Path, split: str, *extra: str) -> 
     corpus = Path(corpus)
     models = corpus / "models"
     return [
-        "build", "--music4all", str(corpus / "music4all"), "--aist", str(corpus / "aist"),
-        "--humanml3d", str(corpus / "humanml3d"), "--music-codec", str(models / "encodec"),
-        "--motion-tokenizer", str(models / "motion_vqvae"), "--text-tokenizer", str(models / "text_tokenizer.model"),
-        "--out", str(out), "--split", split, "--max-failure-fraction", "0.5", *extra,
+        "build",
+        "--music4all",
+        str(corpus / "music4all"),
+        "--aist",
+        str(corpus / "aist"),
+        "--humanml3d",
+        str(corpus / "humanml3d"),
+        "--music-codec",
+        str(models / "encodec"),
+        "--motion-tokenizer",
+        str(models / "motion_vqvae"),
+        "--text-tokenizer",
+        str(models / "text_tokenizer.model"),
+        "--out",
+        str(out),
+        "--split",
+        split,
+        "--max-failure-fraction",
+        "0.5",
+        *extra,
     ]

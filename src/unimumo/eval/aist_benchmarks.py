@@ -15,6 +15,7 @@ window are written as wavs and scored by `unimumo.eval.scoring.score_music_files
 score-music` runs): Beats Coverage / Hit of the generated against the real music, BAS of each against the dance.
 The report shows the published numbers beside ours.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,31 +53,50 @@ BENCHMARK = "AIST++ test music in EDGE's 5 s slices (0.5 s stride), the UniMuMo 
 D2M_TASK = "motion2music"
 D2M_BENCHMARK = "D2M-GAN's 2 s AIST++ test segments, the UniMuMo authors' dance-to-music test"
 # Beats Coverage / Beats Hit (%) of the UniMuMo paper's dance-to-music table
-PUBLISHED_D2M = {"UniMuMo": (93.0, 88.4), "CDCD": (93.9, 90.7), "D2M-GAN": (88.2, 84.7), "CMT": (85.5, 83.5),
-                 "Dance2Music": (83.5, 82.4), "Foley": (74.1, 69.4)}
-PUBLISHED_D2M_SOURCE = ("UniMuMo (Yang et al. 2024) dance-to-music table on D2M-GAN's AIST++ segments, from a "
-                        "third-party copy of the table (not checked against the paper)")
+PUBLISHED_D2M = {
+    "UniMuMo": (93.0, 88.4),
+    "CDCD": (93.9, 90.7),
+    "D2M-GAN": (88.2, 84.7),
+    "CMT": (85.5, 83.5),
+    "Dance2Music": (83.5, 82.4),
+    "Foley": (74.1, 69.4),
+}
+PUBLISHED_D2M_SOURCE = (
+    "UniMuMo (Yang et al. 2024) dance-to-music table on D2M-GAN's AIST++ segments, from a "
+    "third-party copy of the table (not checked against the paper)"
+)
 
 
 def slice_samples(slices: list[MusicSlice], codec, text_tokenizer, num_steps: int) -> list[EvalSample]:
     """One evaluation sample per slice: its music codes (first `num_steps`), an empty music text, its prompt."""
     import librosa
 
-    wavs = [piece.wav if codec.sampling_rate == SLICE_SAMPLING_RATE else
-            librosa.resample(piece.wav, orig_sr=SLICE_SAMPLING_RATE, target_sr=codec.sampling_rate)
-            for piece in slices]
+    wavs = [
+        piece.wav
+        if codec.sampling_rate == SLICE_SAMPLING_RATE
+        else librosa.resample(piece.wav, orig_sr=SLICE_SAMPLING_RATE, target_sr=codec.sampling_rate)
+        for piece in slices
+    ]
     empty = np.asarray(text_tokenizer.encode(""), dtype=np.int64)
     samples = []
     for piece, codes in zip(slices, codec.encode_batch(wavs)):
         if codes.shape[1] < num_steps:
-            raise EvalInputError(f"{piece.sequence} slice {piece.index}: {codes.shape[1]} music code steps, "
-                                 f"fewer than the {num_steps} to generate")
-        samples.append(EvalSample(
-            key=f"{piece.sequence}_slice{piece.index}", music_codes=codes[:, :num_steps].astype(np.int64),
-            motion_codes=np.zeros((codes.shape[0], num_steps), dtype=np.int64), music_text="",
-            motion_text=piece.prompt, music_ids=empty,
-            motion_ids=np.asarray(text_tokenizer.encode(piece.prompt), dtype=np.int64),
-            meta={"motion_genre": genre_of(piece.sequence)}))
+            raise EvalInputError(
+                f"{piece.sequence} slice {piece.index}: {codes.shape[1]} music code steps, "
+                f"fewer than the {num_steps} to generate"
+            )
+        samples.append(
+            EvalSample(
+                key=f"{piece.sequence}_slice{piece.index}",
+                music_codes=codes[:, :num_steps].astype(np.int64),
+                motion_codes=np.zeros((codes.shape[0], num_steps), dtype=np.int64),
+                music_text="",
+                motion_text=piece.prompt,
+                music_ids=empty,
+                motion_ids=np.asarray(text_tokenizer.encode(piece.prompt), dtype=np.int64),
+                meta={"motion_genre": genre_of(piece.sequence)},
+            )
+        )
     return samples
 
 
@@ -85,23 +105,36 @@ def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps)
     beat_tracker = benchmark_beat_tracker(protocol, config.shards, None)  # the tracker the --shards build used
     slices = read_edge_slices(config.aist, config.aist_music, config.split)
-    logger.info("%d EDGE slices of %d AIST++ %s sequences", len(slices), len({s.sequence for s in slices}),
-                config.split)
+    logger.info(
+        "%d EDGE slices of %d AIST++ %s sequences", len(slices), len({s.sequence for s in slices}), config.split
+    )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     codec = load_music_codec(config.shards, config.music_codec)
     text_tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
     samples = slice_samples(slices, codec, text_tokenizer, int(round(config.seconds * CODE_RATE)))
-    settings = {name: getattr(config, name) for name in ("split", "seconds", "guidance_scale", "batch_size", "seed",
-                                                         "temperature", "top_k", "top_p")}
-    settings.update(model=str(Path(config.model).resolve()), aist=str(Path(config.aist).resolve()),
-                    aist_music=str(Path(config.aist_music).resolve()), task=TASK, inputs="aist-edge-slices")
+    settings = {
+        name: getattr(config, name)
+        for name in ("split", "seconds", "guidance_scale", "batch_size", "seed", "temperature", "top_k", "top_p")
+    }
+    settings.update(
+        model=str(Path(config.model).resolve()),
+        aist=str(Path(config.aist).resolve()),
+        aist_music=str(Path(config.aist_music).resolve()),
+        task=TASK,
+        inputs="aist-edge-slices",
+    )
     check_settings(out / "cache" / TASK, settings)
     session = EvalSession(args=config, task=TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
     tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
-    generated = decode_motions(tokenizer, codes["motion_codes"], config.motion_fps, "generated",
-                               music_codes=np.stack([sample.music_codes for sample in samples]))
+    generated = decode_motions(
+        tokenizer,
+        codes["motion_codes"],
+        config.motion_fps,
+        "generated",
+        music_codes=np.stack([sample.music_codes for sample in samples]),
+    )
     music = [piece.wav[: int(config.seconds * SLICE_SAMPLING_RATE)] for piece in slices]
     beats, beat_source = music_beat_times(music, SLICE_SAMPLING_RATE, protocol, beat_tracker)
     table, info = score_dance_joints(generated, beats, config.motion_fps, ground_truth, protocol)
@@ -109,21 +142,40 @@ def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     for index in range(min(config.render, len(slices))):
         directory = out / "renders" / f"{index:04d}_{safe_name(samples[index].key)}"
         write_wav(directory / "music.wav", music[index], SLICE_SAMPLING_RATE)
-        render_motion(directory / "generated", generated[index], config.motion_fps, beats[index],
-                      f"{samples[index].key} (generated)")
-    info = {"benchmark": BENCHMARK, "slicer": SLICER_UPSTREAM, "model": config.model, "aist": config.aist,
-            "aist_music": config.aist_music, "split": config.split, "num_slices": len(slices),
-            "num_sequences": len({s.sequence for s in slices}), "seconds": config.seconds,
-            "guidance_scale": config.guidance_scale, "top_k": config.top_k, "top_p": config.top_p,
-            "temperature": config.temperature, "seed": config.seed, "batch_size": config.batch_size,
-            "motion_fps": config.motion_fps, "music_text": "", "motion_text": "the authors' genre prompt",
-            "music_beats": f"{beat_source} of each slice's AIST++ music", **info}
+        render_motion(
+            directory / "generated",
+            generated[index],
+            config.motion_fps,
+            beats[index],
+            f"{samples[index].key} (generated)",
+        )
+    info = {
+        "benchmark": BENCHMARK,
+        "slicer": SLICER_UPSTREAM,
+        "model": config.model,
+        "aist": config.aist,
+        "aist_music": config.aist_music,
+        "split": config.split,
+        "num_slices": len(slices),
+        "num_sequences": len({s.sequence for s in slices}),
+        "seconds": config.seconds,
+        "guidance_scale": config.guidance_scale,
+        "top_k": config.top_k,
+        "top_p": config.top_p,
+        "temperature": config.temperature,
+        "seed": config.seed,
+        "batch_size": config.batch_size,
+        "motion_fps": config.motion_fps,
+        "music_text": "",
+        "motion_text": "the authors' genre prompt",
+        "music_beats": f"{beat_source} of each slice's AIST++ music",
+        **info,
+    }
     write_report(out, TASK, table, info, inputs=[piece.entry() for piece in slices])
     return table
 
 
-def segment_samples(segments: list[DanceSegment], motion_tokenizer, text_tokenizer,
-                    num_steps: int) -> list[EvalSample]:
+def segment_samples(segments: list[DanceSegment], motion_tokenizer, text_tokenizer, num_steps: int) -> list[EvalSample]:
     """One evaluation sample per segment: its motion codes (first `num_steps`) and empty texts."""
     empty = np.asarray(text_tokenizer.encode(""), dtype=np.int64)
     codes = motion_tokenizer.encode([segment.features for segment in segments], fps=MOTION_FPS)
@@ -131,19 +183,32 @@ def segment_samples(segments: list[DanceSegment], motion_tokenizer, text_tokeniz
     for index, (segment, motion) in enumerate(zip(segments, codes)):
         if motion.shape[1] < num_steps:
             raise EvalInputError(f"{segment.line}: {motion.shape[1]} motion code steps, fewer than {num_steps}")
-        samples.append(EvalSample(
-            key=f"{index:03d}_{segment.sequence}_seg{segment.segment}",
-            music_codes=np.zeros((motion.shape[0], num_steps), dtype=np.int64),
-            motion_codes=motion[:, :num_steps].astype(np.int64), music_text="", motion_text="", music_ids=empty,
-            motion_ids=empty, meta={"motion_genre": genre_of(segment.sequence)}))
+        samples.append(
+            EvalSample(
+                key=f"{index:03d}_{segment.sequence}_seg{segment.segment}",
+                music_codes=np.zeros((motion.shape[0], num_steps), dtype=np.int64),
+                motion_codes=motion[:, :num_steps].astype(np.int64),
+                music_text="",
+                motion_text="",
+                music_ids=empty,
+                motion_ids=empty,
+                meta={"motion_genre": genre_of(segment.sequence)},
+            )
+        )
     return samples
 
 
 def published_markdown(table: Table) -> str:
     ours = table["generated"]
-    lines = ["## Published (Beats Coverage / Beats Hit, %)", "", f"Source: {PUBLISHED_D2M_SOURCE}.", "",
-             "| system | Beats Coverage | Beats Hit |", "|---|---|---|",
-             f"| this run | {100 * ours['beats_coverage']:.1f} | {100 * ours['beats_hit']:.1f} |"]
+    lines = [
+        "## Published (Beats Coverage / Beats Hit, %)",
+        "",
+        f"Source: {PUBLISHED_D2M_SOURCE}.",
+        "",
+        "| system | Beats Coverage | Beats Hit |",
+        "|---|---|---|",
+        f"| this run | {100 * ours['beats_coverage']:.1f} | {100 * ours['beats_hit']:.1f} |",
+    ]
     lines += [f"| {name} (published) | {coverage:.1f} | {hit:.1f} |" for name, (coverage, hit) in PUBLISHED_D2M.items()]
     return "\n".join(lines)
 
@@ -155,12 +220,23 @@ def run_motion2music_aist(config: AistMotion2MusicConfig) -> Table:
     out.mkdir(parents=True, exist_ok=True)
     codec = load_music_codec(config.shards, config.music_codec)
     motion_tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
-    samples = segment_samples(segments, motion_tokenizer, load_text_tokenizer(config.shards, config.text_tokenizer),
-                              int(round(config.seconds * CODE_RATE)))
-    settings = {name: getattr(config, name) for name in ("seconds", "guidance_scale", "batch_size", "seed",
-                                                         "temperature", "top_k", "top_p")}
-    settings.update(model=str(Path(config.model).resolve()), aist=str(Path(config.aist).resolve()),
-                    segments=str(Path(config.segments).resolve()), task=D2M_TASK, inputs="d2m-gan-segments")
+    samples = segment_samples(
+        segments,
+        motion_tokenizer,
+        load_text_tokenizer(config.shards, config.text_tokenizer),
+        int(round(config.seconds * CODE_RATE)),
+    )
+    settings = {
+        name: getattr(config, name)
+        for name in ("seconds", "guidance_scale", "batch_size", "seed", "temperature", "top_k", "top_p")
+    }
+    settings.update(
+        model=str(Path(config.model).resolve()),
+        aist=str(Path(config.aist).resolve()),
+        segments=str(Path(config.segments).resolve()),
+        task=D2M_TASK,
+        inputs="d2m-gan-segments",
+    )
     check_settings(out / "cache" / D2M_TASK, settings)
     session = EvalSession(args=config, task=D2M_TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
@@ -173,10 +249,24 @@ def run_motion2music_aist(config: AistMotion2MusicConfig) -> Table:
         pairs.append((reference, generated))
     table, info, scored = score_music_files(pairs, [segment.joints for segment in segments], MOTION_FPS)
     inputs = [{**segment.entry(), **entry} for segment, entry in zip(segments, scored)]
-    info = {"benchmark": D2M_BENCHMARK, "segments_list": SEGMENTS_UPSTREAM, "model": config.model,
-            "aist": config.aist, "aist_music": config.aist_music, "segments": config.segments,
-            "num_segments": len(segments), "seconds": config.seconds, "guidance_scale": config.guidance_scale,
-            "top_k": config.top_k, "top_p": config.top_p, "temperature": config.temperature, "seed": config.seed,
-            "batch_size": config.batch_size, "texts": "empty", "published": PUBLISHED_D2M_SOURCE, **info}
+    info = {
+        "benchmark": D2M_BENCHMARK,
+        "segments_list": SEGMENTS_UPSTREAM,
+        "model": config.model,
+        "aist": config.aist,
+        "aist_music": config.aist_music,
+        "segments": config.segments,
+        "num_segments": len(segments),
+        "seconds": config.seconds,
+        "guidance_scale": config.guidance_scale,
+        "top_k": config.top_k,
+        "top_p": config.top_p,
+        "temperature": config.temperature,
+        "seed": config.seed,
+        "batch_size": config.batch_size,
+        "texts": "empty",
+        "published": PUBLISHED_D2M_SOURCE,
+        **info,
+    }
     write_report(out, D2M_TASK, table, info, published_markdown(table), inputs=inputs)
     return table

@@ -11,6 +11,7 @@ slice is conditioned on an empty music text and the motion text `'The style of t
 with the genre read from the sequence name (gBR -> break, ..., gJB -> ballet jazz); capitalize() lowercases
 the rest ("LA style hip-hop" becomes "la style hip-hop").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ SLICE_SECONDS = 5.0
 SLICE_STRIDE_SECONDS = 0.5
 MOTION_FPS = 60  # EDGE slices the dance at 60 frames per second
 PROMPT_TEMPLATE = "The style of the dance is {genre}."
-SLICER_UPSTREAM = ("Stanford-TML/EDGE@17c3428 data/slice.py slice_aistpp; hanyangclarence/My_Project@aeac11f "
-                   "preprocessing/slice_edge_test.py, pair_music_motion.py")
+SLICER_UPSTREAM = (
+    "Stanford-TML/EDGE@17c3428 data/slice.py slice_aistpp; hanyangclarence/My_Project@aeac11f "
+    "preprocessing/slice_edge_test.py, pair_music_motion.py"
+)
 MUSIC_SUFFIXES = (".wav", ".mp3")
 
 
@@ -37,8 +40,9 @@ def genre_prompt(sequence: str) -> str:
     """The authors' motion text for an AIST++ sequence name."""
     code = sequence.split("_", 1)[0]
     if code not in AIST_GENRES:
-        raise EvalInputError(f"{sequence}: not an AIST++ sequence name (genre code {code!r} is none of "
-                             f"{', '.join(AIST_GENRES)})")
+        raise EvalInputError(
+            f"{sequence}: not an AIST++ sequence name (genre code {code!r} is none of {', '.join(AIST_GENRES)})"
+        )
     return PROMPT_TEMPLATE.format(genre=AIST_GENRES[code]).capitalize()
 
 
@@ -49,8 +53,13 @@ def music_id(sequence: str) -> str:
     return parts[4]
 
 
-def slice_starts(length: int, rate: float, seconds: float = SLICE_SECONDS,
-                 stride: float = SLICE_STRIDE_SECONDS, limit: int | None = None) -> list[int]:
+def slice_starts(
+    length: int,
+    rate: float,
+    seconds: float = SLICE_SECONDS,
+    stride: float = SLICE_STRIDE_SECONDS,
+    limit: int | None = None,
+) -> list[int]:
     """EDGE's window starts (in samples or frames) over `length` at `rate` per second, at most `limit` of them."""
     window, step = int(seconds * rate), int(stride * rate)
     starts = []
@@ -72,8 +81,13 @@ class MusicSlice:
 
     def entry(self) -> dict:
         """Its line in metrics.json `inputs`."""
-        return {"sequence": self.sequence, "music_id": self.music_id, "slice": self.index, "start_s": self.start_s,
-                "prompt": self.prompt}
+        return {
+            "sequence": self.sequence,
+            "music_id": self.music_id,
+            "slice": self.index,
+            "start_s": self.start_s,
+            "prompt": self.prompt,
+        }
 
 
 def music_file(music_dir: Path, name: str) -> Path:
@@ -89,12 +103,16 @@ def sequence_slices(sequence: str, frames: int, music: np.ndarray) -> list[Music
     starts = slice_starts(len(cropped), SLICE_SAMPLING_RATE)
     motion_slices = len(slice_starts(frames, MOTION_FPS, limit=len(starts)))
     if motion_slices != len(starts):  # EDGE's slicer asserts that music and dance slices line up
-        raise EvalInputError(f"{sequence}: {len(starts)} music slices but {motion_slices} dance slices "
-                             "(EDGE's slice_aistpp requires them equal)")
+        raise EvalInputError(
+            f"{sequence}: {len(starts)} music slices but {motion_slices} dance slices "
+            "(EDGE's slice_aistpp requires them equal)"
+        )
     window = int(SLICE_SECONDS * SLICE_SAMPLING_RATE)
     prompt, name = genre_prompt(sequence), music_id(sequence)
-    return [MusicSlice(sequence, name, index, index * SLICE_STRIDE_SECONDS, prompt, cropped[start : start + window])
-            for index, start in enumerate(starts)]
+    return [
+        MusicSlice(sequence, name, index, index * SLICE_STRIDE_SECONDS, prompt, cropped[start : start + window])
+        for index, start in enumerate(starts)
+    ]
 
 
 def read_edge_slices(aist_root: str | Path, music_dir: str | Path, split: str = "test") -> list[MusicSlice]:
@@ -139,8 +157,13 @@ class DanceSegment:
         return (self.segment - 1) * SEGMENT_SECONDS
 
     def entry(self) -> dict:
-        return {"segment_file": self.line, "sequence": self.sequence, "music_id": self.music_id,
-                "segment": self.segment, "start_s": self.start_s}
+        return {
+            "segment_file": self.line,
+            "sequence": self.sequence,
+            "music_id": self.music_id,
+            "segment": self.segment,
+            "start_s": self.start_s,
+        }
 
 
 def segment_sequence(line: str, source: str) -> tuple[str, int]:
@@ -149,13 +172,15 @@ def segment_sequence(line: str, source: str) -> tuple[str, int]:
     name, _, number = stem.rpartition("_seg")
     parts = name.split("_")
     if not number.isdigit() or int(number) < 1 or len(parts) != 6:
-        raise EvalInputError(f"{source}: {line.strip()!r} is not a D2M-GAN segment name "
-                             "(gXX_sXX_cXX_dXX_mXXN_chXX_segN)")
+        raise EvalInputError(
+            f"{source}: {line.strip()!r} is not a D2M-GAN segment name (gXX_sXX_cXX_dXX_mXXN_chXX_segN)"
+        )
     return "_".join(parts[:2] + ["cAll"] + parts[3:]), int(number)
 
 
-def read_d2m_segments(segments_file: str | Path, aist_root: str | Path, music_dir: str | Path,
-                      seconds: float = SEGMENT_SECONDS) -> list[DanceSegment]:
+def read_d2m_segments(
+    segments_file: str | Path, aist_root: str | Path, music_dir: str | Path, seconds: float = SEGMENT_SECONDS
+) -> list[DanceSegment]:
     """Every segment of D2M-GAN's list, in its order: the dance cut from the AIST++ sequence (60 fps) and the
     sequence's real music over the same window (the first `seconds` of each 2 s segment)."""
     segments_file, aist_root, music_dir = Path(segments_file), Path(aist_root), Path(music_dir)
@@ -181,10 +206,21 @@ def read_d2m_segments(segments_file: str | Path, aist_root: str | Path, music_di
         start = int((segment - 1) * SEGMENT_SECONDS * SLICE_SAMPLING_RATE)
         samples = int(round(seconds * SLICE_SAMPLING_RATE))
         if first + frames > len(clip.features) or start + samples > len(music[name]):
-            raise EvalInputError(f"{segments_file}:{number}: segment {segment} ({first / MOTION_FPS:g} s + "
-                                 f"{seconds:g} s) runs past the end of {sequence} "
-                                 f"({len(clip.features) / MOTION_FPS:.2f} s of dance, "
-                                 f"{len(music[name]) / SLICE_SAMPLING_RATE:.2f} s of music {name})")
-        segments.append(DanceSegment(line, sequence, name, segment, clip.features[first : first + frames],
-                                     clip.joints[first : first + frames], music[name][start : start + samples]))
+            raise EvalInputError(
+                f"{segments_file}:{number}: segment {segment} ({first / MOTION_FPS:g} s + "
+                f"{seconds:g} s) runs past the end of {sequence} "
+                f"({len(clip.features) / MOTION_FPS:.2f} s of dance, "
+                f"{len(music[name]) / SLICE_SAMPLING_RATE:.2f} s of music {name})"
+            )
+        segments.append(
+            DanceSegment(
+                line,
+                sequence,
+                name,
+                segment,
+                clip.features[first : first + frames],
+                clip.joints[first : first + frames],
+                music[name][start : start + samples],
+            )
+        )
     return segments

@@ -5,6 +5,7 @@ tokenizer it was built with; evaluation uses the same ones unless a path is give
 It also records each split's build arguments, among them the beat tracker (`shards_beat_tracker`).
 Model classes are imported when loaded, so `unimumo-eval --help` does not pay for transformers.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,11 +40,15 @@ def shards_beat_tracker(shards: str | Path, split: str | None) -> str:
     key = f"splits.{split if split is not None else '*'}.build_args.beat_tracker"
     trackers = {manifest.splits.get(name, {}).get("build_args", {}).get("beat_tracker") for name in splits}
     if not splits or None in trackers:
-        raise ValueError(f"{manifest.path}: records no {key} (shards built before the tracker was recorded); "
-                         "rebuild them with `unimumo-shards build --beat-tracker ...`")
+        raise ValueError(
+            f"{manifest.path}: records no {key} (shards built before the tracker was recorded); "
+            "rebuild them with `unimumo-shards build --beat-tracker ...`"
+        )
     if len(trackers) > 1:
-        raise ValueError(f"{manifest.path}: {key}: the splits were built with different beat trackers "
-                         f"{sorted(trackers)}; evaluate on shards built with one")
+        raise ValueError(
+            f"{manifest.path}: {key}: the splits were built with different beat trackers "
+            f"{sorted(trackers)}; evaluate on shards built with one"
+        )
     tracker = trackers.pop()
     try:
         require_beat_tracker(tracker)

@@ -15,6 +15,7 @@ beats the strict minima of the Gaussian-smoothed (sigma 5 frames) mean joint dis
 joints at 60 fps; BAS = mean over music beats of exp(-min_m (m - b)^2 / 18). Undefined (NaN, counted in
 `BAS_nan`) without a music or a motion beat, where the upstream script skips the clip.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -89,9 +90,14 @@ def score_beats(pairs: list[tuple[Path, Path]]) -> tuple[dict[str, float | int],
         reference = load_music(reference_path, BEATS_SAMPLING_RATE)
         generated = load_music(generated_path, BEATS_SAMPLING_RATE)
         if reference.shape != generated.shape:
-            logger.warning("%s (%d samples) and %s (%d samples) differ in length at %d Hz: not scored, counted as "
-                           "0 as upstream", reference_path, len(reference), generated_path, len(generated),
-                           BEATS_SAMPLING_RATE)
+            logger.warning(
+                "%s (%d samples) and %s (%d samples) differ in length at %d Hz: not scored, counted as 0 as upstream",
+                reference_path,
+                len(reference),
+                generated_path,
+                len(generated),
+                BEATS_SAMPLING_RATE,
+            )
             scored.append(BeatsPair(str(reference_path), str(generated_path), None, None))
             continue
         coverage, hit = beats_scores(onset_bins(reference), onset_bins(generated), str(reference_path))

@@ -6,6 +6,7 @@ OUT/metrics.json and OUT/metrics.md), its metrics and the upstream code each met
 builds the config from the command line, `--print-config` shows it, and `run_benchmark` runs it. Adding a
 benchmark is one `register(Benchmark(...))` entry.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -83,42 +84,64 @@ def _music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     return run_music2motion_aist(config)
 
 
-register(Benchmark(
-    name="music2motion-aist", config=AistMusic2MotionConfig, run=_music2motion_aist,
-    inputs="aist_inputs.read_edge_slices: AIST++ --split music (--aist-music, by music id) cut to each dance and "
-           "sliced as EDGE (5 s, 0.5 s stride), the authors' genre prompt; ground truth the --aist test motion",
-    metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=(SLICER_UPSTREAM, "the --protocol's code"),
-    help="music -> dance on the published inputs (unimumo-eval music2motion --aist DIR --aist-music DIR)",
-))
+register(
+    Benchmark(
+        name="music2motion-aist",
+        config=AistMusic2MotionConfig,
+        run=_music2motion_aist,
+        inputs="aist_inputs.read_edge_slices: AIST++ --split music (--aist-music, by music id) cut to each dance and "
+        "sliced as EDGE (5 s, 0.5 s stride), the authors' genre prompt; ground truth the --aist test motion",
+        metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"),
+        upstream=(SLICER_UPSTREAM, "the --protocol's code"),
+        help="music -> dance on the published inputs (unimumo-eval music2motion --aist DIR --aist-music DIR)",
+    )
+)
+
+
 def _motion2music_aist(config: AistMotion2MusicConfig) -> Table:
     from unimumo.eval.aist_benchmarks import run_motion2music_aist
 
     return run_motion2music_aist(config)
 
 
-register(Benchmark(
-    name="motion2music-aist", config=AistMotion2MusicConfig, run=_motion2music_aist,
-    inputs="aist_inputs.read_d2m_segments: D2M-GAN's segment list (--segments), each 2 s of an AIST++ sequence "
-           "(--aist) and the same 2 s of its music (--aist-music, by music id)",
-    metrics=("beats_coverage", "beats_hit", "BAS"), upstream=(SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
-    help="dance -> music on the published inputs (unimumo-eval motion2music --aist DIR --aist-music DIR "
-         "--segments FILE)",
-))
-register(Benchmark(
-    name="score-music", config=ScoreMusicConfig, run=_score_music,
-    inputs="system_outputs.list_files: --generated and --reference audio files paired by sorted name "
-           "(and --dance joints for BAS)",
-    metrics=("beats_coverage", "beats_hit", "BAS"), upstream=(BEATS_UPSTREAM, BAS_UPSTREAM),
-    help="score any system's music: Beats Coverage / Beats Hit against reference music (Cralence/My_Eval), "
-         "BAS against the dances given with --dance",
-))
-register(Benchmark(
-    name="score-dance", config=ScoreDanceConfig, run=_score_dance,
-    inputs="system_outputs.read_joints: --generated joints (.npy, .pkl, .pt) at --fps; ground truth "
-           "dance_benchmark.aist_ground_truth (--aist, --split); music beats from --music for BAS",
-    metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"), upstream=("the --protocol's upstream code",),
-    help="score any system's dances (joints) against the AIST++ ground truth with a dance-metric protocol",
-))
+register(
+    Benchmark(
+        name="motion2music-aist",
+        config=AistMotion2MusicConfig,
+        run=_motion2music_aist,
+        inputs="aist_inputs.read_d2m_segments: D2M-GAN's segment list (--segments), each 2 s of an AIST++ sequence "
+        "(--aist) and the same 2 s of its music (--aist-music, by music id)",
+        metrics=("beats_coverage", "beats_hit", "BAS"),
+        upstream=(SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
+        help="dance -> music on the published inputs (unimumo-eval motion2music --aist DIR --aist-music DIR "
+        "--segments FILE)",
+    )
+)
+register(
+    Benchmark(
+        name="score-music",
+        config=ScoreMusicConfig,
+        run=_score_music,
+        inputs="system_outputs.list_files: --generated and --reference audio files paired by sorted name "
+        "(and --dance joints for BAS)",
+        metrics=("beats_coverage", "beats_hit", "BAS"),
+        upstream=(BEATS_UPSTREAM, BAS_UPSTREAM),
+        help="score any system's music: Beats Coverage / Beats Hit against reference music (Cralence/My_Eval), "
+        "BAS against the dances given with --dance",
+    )
+)
+register(
+    Benchmark(
+        name="score-dance",
+        config=ScoreDanceConfig,
+        run=_score_dance,
+        inputs="system_outputs.read_joints: --generated joints (.npy, .pkl, .pt) at --fps; ground truth "
+        "dance_benchmark.aist_ground_truth (--aist, --split); music beats from --music for BAS",
+        metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"),
+        upstream=("the --protocol's upstream code",),
+        help="score any system's dances (joints) against the AIST++ ground truth with a dance-metric protocol",
+    )
+)
 
 
 def _music_caption(config: MusicCaptionConfig) -> Table:
@@ -127,16 +150,20 @@ def _music_caption(config: MusicCaptionConfig) -> Table:
     return run_music_caption(config)
 
 
-register(Benchmark(
-    name="music-caption", config=MusicCaptionConfig, run=_music_caption,
-    inputs="musicqa.read_musicqa: MU-LLaMA's EvalMusicQA.txt (--musicqa), the 'Describe the audio' items, each "
-           "clip (--musicqa-audio) cut to its first min(10, whole seconds) s at 32 kHz",
-    metrics=("bleu", "bleu4", "bleu_words", "bleu4_words", "meteor", "rouge_l_recall", "bertscore_recall"),
-    upstream=(MUSICQA_INPUTS_UPSTREAM, MUSICQA_UPSTREAM),
-    help="music captioning on MusicQA as published: beam 4, up to 256 tokens; My_Eval's BLEU (characters, as "
-         "published, and words), METEOR, ROUGE-L recall, BERTScore recall beside the published numbers",
-    writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
-))
+register(
+    Benchmark(
+        name="music-caption",
+        config=MusicCaptionConfig,
+        run=_music_caption,
+        inputs="musicqa.read_musicqa: MU-LLaMA's EvalMusicQA.txt (--musicqa), the 'Describe the audio' items, each "
+        "clip (--musicqa-audio) cut to its first min(10, whole seconds) s at 32 kHz",
+        metrics=("bleu", "bleu4", "bleu_words", "bleu4_words", "meteor", "rouge_l_recall", "bertscore_recall"),
+        upstream=(MUSICQA_INPUTS_UPSTREAM, MUSICQA_UPSTREAM),
+        help="music captioning on MusicQA as published: beam 4, up to 256 tokens; My_Eval's BLEU (characters, as "
+        "published, and words), METEOR, ROUGE-L recall, BERTScore recall beside the published numbers",
+        writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
+    )
+)
 
 
 def _motion_caption(config: MotionCaptionConfig) -> Table:
@@ -145,16 +172,21 @@ def _motion_caption(config: MotionCaptionConfig) -> Table:
     return run_motion_caption(config)
 
 
-register(Benchmark(
-    name="motion-caption", config=MotionCaptionConfig, run=_motion_caption,
-    inputs="humanml3d_captions.read_caption_entries: HumanML3D --split motions (--humanml3d) at 60 fps cut or padded "
-           "to 600 frames; TM2T's entries (whole motions and segments of 40-199 frames, 3 references each)",
-    metrics=("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "bertscore_f1"),
-    upstream=(MOTION_INPUTS_UPSTREAM, ENTRIES_UPSTREAM, HUMANML3D_UPSTREAM),
-    help="motion captioning on HumanML3D as published: beam 4, up to 256 tokens; NLGEval's BLEU-1..4, ROUGE-L, "
-         "CIDEr and BERTScore F1 beside the published numbers (R-precision / matching score: not built)",
-    writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
-))
+register(
+    Benchmark(
+        name="motion-caption",
+        config=MotionCaptionConfig,
+        run=_motion_caption,
+        inputs="humanml3d_captions.read_caption_entries: HumanML3D --split motions (--humanml3d) at 60 fps cut or "
+        "padded "
+        "to 600 frames; TM2T's entries (whole motions and segments of 40-199 frames, 3 references each)",
+        metrics=("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "bertscore_f1"),
+        upstream=(MOTION_INPUTS_UPSTREAM, ENTRIES_UPSTREAM, HUMANML3D_UPSTREAM),
+        help="motion captioning on HumanML3D as published: beam 4, up to 256 tokens; NLGEval's BLEU-1..4, ROUGE-L, "
+        "CIDEr and BERTScore F1 beside the published numbers (R-precision / matching score: not built)",
+        writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
+    )
+)
 
 
 def _score_captions(config: ScoreCaptionsConfig) -> Table:
@@ -163,15 +195,31 @@ def _score_captions(config: ScoreCaptionsConfig) -> Table:
     return run_score_captions(config)
 
 
-register(Benchmark(
-    name="score-captions", config=ScoreCaptionsConfig, run=_score_captions,
-    inputs="published_captions._read_captions: --references and --candidates JSON objects id -> caption "
-           "(humanml3d references: a caption or a list, made 3 as TM2T)",
-    metrics=("bleu", "bleu4", "meteor", "rouge_l_recall", "bertscore_recall", "bleu_1", "bleu_2", "bleu_3",
-             "bleu_4", "rouge_l", "cider", "bertscore_f1"),
-    upstream=(MUSICQA_UPSTREAM, HUMANML3D_UPSTREAM),
-    help="score any system's captions with a published protocol's metrics: musicqa (My_Eval) or humanml3d (TM2T)",
-))
+register(
+    Benchmark(
+        name="score-captions",
+        config=ScoreCaptionsConfig,
+        run=_score_captions,
+        inputs="published_captions._read_captions: --references and --candidates JSON objects id -> caption "
+        "(humanml3d references: a caption or a list, made 3 as TM2T)",
+        metrics=(
+            "bleu",
+            "bleu4",
+            "meteor",
+            "rouge_l_recall",
+            "bertscore_recall",
+            "bleu_1",
+            "bleu_2",
+            "bleu_3",
+            "bleu_4",
+            "rouge_l",
+            "cider",
+            "bertscore_f1",
+        ),
+        upstream=(MUSICQA_UPSTREAM, HUMANML3D_UPSTREAM),
+        help="score any system's captions with a published protocol's metrics: musicqa (My_Eval) or humanml3d (TM2T)",
+    )
+)
 
 
 def _paper(config: PaperConfig) -> Table:
@@ -180,12 +228,16 @@ def _paper(config: PaperConfig) -> Table:
     return run_paper(config)
 
 
-register(Benchmark(
-    name="paper", config=PaperConfig, run=_paper,
-    inputs="music2motion-aist and, given --segments, motion2music-aist",
-    metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC", "beats_coverage", "beats_hit"),
-    upstream=(SLICER_UPSTREAM, SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
-    help="the paper's dance tables: every published benchmark whose inputs are given, with the authors' settings; "
-         "OUT/paper_tables.md beside the published numbers",
-    writes=("paper_tables.md", "music2motion/metrics.json", "motion2music/metrics.json"),
-))
+register(
+    Benchmark(
+        name="paper",
+        config=PaperConfig,
+        run=_paper,
+        inputs="music2motion-aist and, given --segments, motion2music-aist",
+        metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC", "beats_coverage", "beats_hit"),
+        upstream=(SLICER_UPSTREAM, SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
+        help="the paper's dance tables: every published benchmark whose inputs are given, with the authors' settings; "
+        "OUT/paper_tables.md beside the published numbers",
+        writes=("paper_tables.md", "music2motion/metrics.json", "motion2music/metrics.json"),
+    )
+)

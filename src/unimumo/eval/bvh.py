@@ -8,6 +8,7 @@ Bone lengths are the motion's mean bone lengths; the five leaf joints (feet, hea
 End Sites. For motions with rigid bones (e.g. SMPL forward kinematics) the BVH reproduces the
 joint positions exactly; otherwise bone directions are kept and lengths averaged.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ first `--seconds` of each test sample; ids are decoded with the shards' sentence
 The reference is the sample's music.txt / motion.txt. Writes captions.md (a side-by-side table),
 captions.jsonl and the metric table (BLEU-1, BLEU-4, ROUGE-L per modality).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def generate_captions(session: EvalSession, model, tokenizer, modality: str) -> 
         ids = model.caption(**{f"{modality}_codes": codes}, num_beams=args.num_beams, max_length=args.max_length)
         return {"caption": np.array([tokenizer.decode(row.tolist()).strip() for row in ids.cpu()])}
 
-    captions = run_chunks([s.key for s in samples], args.batch_size, session.cache_dir / modality, compute, 0,
-                          f"{modality} captioning")
+    captions = run_chunks(
+        [s.key for s in samples], args.batch_size, session.cache_dir / modality, compute, 0, f"{modality} captioning"
+    )
     return [str(text) for text in captions["caption"]]
 
 
@@ -55,14 +57,23 @@ def run(args: ShardCaptionConfig) -> dict:
             "BLEU-4": corpus_bleu(captions, references, max_n=4),
             "ROUGE-L": rouge_l(captions, references),
         }
-        rows += [{"key": s.key, "modality": modality, "generated": c, "reference": r}
-                 for s, c, r in zip(session.samples, captions, references)]
+        rows += [
+            {"key": s.key, "modality": modality, "generated": c, "reference": r}
+            for s, c, r in zip(session.samples, captions, references)
+        ]
     side_by_side = ["| key | modality | generated | reference |", "|---|---|---|---|"]
-    side_by_side += [f"| {r['key']} | {r['modality']} | {_cell(r['generated'])} | {_cell(r['reference'])} |"
-                     for r in rows]
-    atomic_write_text(session.out / "captions.md",
-                      "# Generated vs reference captions\n\n" + "\n".join(side_by_side) + "\n")
+    side_by_side += [
+        f"| {r['key']} | {r['modality']} | {_cell(r['generated'])} | {_cell(r['reference'])} |" for r in rows
+    ]
+    atomic_write_text(
+        session.out / "captions.md", "# Generated vs reference captions\n\n" + "\n".join(side_by_side) + "\n"
+    )
     atomic_write_text(session.out / "captions.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    write_report(session.out, TASK, table, session.info(num_beams=args.num_beams, max_length=args.max_length),
-                 extra_markdown="Generated and reference captions side by side: captions.md")
+    write_report(
+        session.out,
+        TASK,
+        table,
+        session.info(num_beams=args.num_beams, max_length=args.max_length),
+        extra_markdown="Generated and reference captions side by side: captions.md",
+    )
     return table

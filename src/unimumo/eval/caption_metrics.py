@@ -17,6 +17,7 @@
 Nothing is downloaded: the BERTScore model, its baseline file and WordNet are local paths, and a missing one is a
 `CaptionMetricError` naming what and where.
 """
+
 from __future__ import annotations
 
 import io
@@ -31,24 +32,76 @@ from unimumo.utils.log import get_logger
 log = get_logger(__name__)
 
 MUSICQA_UPSTREAM = "Cralence/My_Eval@ce5b01d57d56ecd12c79947fbe40d1266b9f3803 eval_music_caption.py"
-HUMANML3D_UPSTREAM = ("hanyangclarence/TM2T@8e8929994a8aaa115ad66928d1ea1a5909d15fcd final_evaluations_m2t.py "
-                      "(NLGEval -> pycocoevalcap Bleu, Rouge, Cider; bert_score)")
+HUMANML3D_UPSTREAM = (
+    "hanyangclarence/TM2T@8e8929994a8aaa115ad66928d1ea1a5909d15fcd final_evaluations_m2t.py "
+    "(NLGEval -> pycocoevalcap Bleu, Rouge, Cider; bert_score)"
+)
 ROBERTA_LARGE_LAYERS = 17  # bert_score's layer for roberta-large, the model lang="en" picks upstream
 
 # The WordNet 3.0 lexicographer files, numbered as in lexnames(5WN). nltk's reader needs the `lexnames` file, which
 # Debian's wordnet-base package leaves out of /usr/share/wordnet; it is supplied from here when absent.
 _LEXNAMES = (
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
-    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food", "noun.group",
-    "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant",
-    "noun.possession", "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state",
-    "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition", "verb.communication",
-    "verb.competition", "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
-    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl",
+    "adj.all",
+    "adj.pert",
+    "adv.all",
+    "noun.Tops",
+    "noun.act",
+    "noun.animal",
+    "noun.artifact",
+    "noun.attribute",
+    "noun.body",
+    "noun.cognition",
+    "noun.communication",
+    "noun.event",
+    "noun.feeling",
+    "noun.food",
+    "noun.group",
+    "noun.location",
+    "noun.motive",
+    "noun.object",
+    "noun.person",
+    "noun.phenomenon",
+    "noun.plant",
+    "noun.possession",
+    "noun.process",
+    "noun.quantity",
+    "noun.relation",
+    "noun.shape",
+    "noun.state",
+    "noun.substance",
+    "noun.time",
+    "verb.body",
+    "verb.change",
+    "verb.cognition",
+    "verb.communication",
+    "verb.competition",
+    "verb.consumption",
+    "verb.contact",
+    "verb.creation",
+    "verb.emotion",
+    "verb.motion",
+    "verb.perception",
+    "verb.possession",
+    "verb.social",
+    "verb.stative",
+    "verb.weather",
+    "adj.ppl",
 )
 _POS_NUMBER = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}  # lexnames' third column
-_WORDNET_FILES = ("index.noun", "data.noun", "index.verb", "data.verb", "index.adj", "data.adj", "index.adv",
-                  "data.adv", "noun.exc", "verb.exc", "adj.exc", "adv.exc")
+_WORDNET_FILES = (
+    "index.noun",
+    "data.noun",
+    "index.verb",
+    "data.verb",
+    "index.adj",
+    "data.adj",
+    "index.adv",
+    "data.adv",
+    "noun.exc",
+    "verb.exc",
+    "adj.exc",
+    "adv.exc",
+)
 
 
 class CaptionMetricError(UniMuMoError):
@@ -71,7 +124,8 @@ def wordnet_dict_dir(path: str | Path) -> Path:
     raise CaptionMetricError(
         f"no WordNet 3.0 data under {root} (looked for data.noun in {root}/corpora/wordnet, {root}/wordnet and "
         f"{root}); install Debian's wordnet-base (/usr/share/wordnet) or give an nltk_data directory holding "
-        "corpora/wordnet")
+        "corpora/wordnet"
+    )
 
 
 def load_wordnet(path: str | Path):
@@ -86,8 +140,9 @@ def load_wordnet(path: str | Path):
     class _LocalWordNet(WordNetCorpusReader):
         def open(self, file):
             if file == "lexnames" and not (directory / "lexnames").is_file():
-                return io.StringIO("".join(f"{i:02d}\t{name}\t{_POS_NUMBER[name.split('.')[0]]}\n"
-                                                   for i, name in enumerate(_LEXNAMES)))
+                return io.StringIO(
+                    "".join(f"{i:02d}\t{name}\t{_POS_NUMBER[name.split('.')[0]]}\n" for i, name in enumerate(_LEXNAMES))
+                )
             return super().open(file)
 
         def map_wn(self, version="wordnet"):  # the data is WordNet 3.0 itself: no version mapping (OMW only)
@@ -99,31 +154,56 @@ def load_wordnet(path: str | Path):
 def bert_model_dir(path: str | Path) -> Path:
     directory = Path(path)
     if not (directory / "config.json").is_file():
-        raise CaptionMetricError(f"BERTScore model directory {directory} has no config.json (give a local "
-                                 "transformers model directory, e.g. roberta-large saved with save_pretrained)")
+        raise CaptionMetricError(
+            f"BERTScore model directory {directory} has no config.json (give a local "
+            "transformers model directory, e.g. roberta-large saved with save_pretrained)"
+        )
     return directory
 
 
-def bertscore(candidates: Sequence[str], references: Sequence, model_dir: str | Path, num_layers: int, *,
-              idf: bool = False, baseline: str | Path | None = None, batch_size: int = 64, device: str = "cpu"):
+def bertscore(
+    candidates: Sequence[str],
+    references: Sequence,
+    model_dir: str | Path,
+    num_layers: int,
+    *,
+    idf: bool = False,
+    baseline: str | Path | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+):
     """bert_score's (P, R, F1) tensors from a local model; `baseline` (a bert_score .tsv) rescales them."""
     from bert_score import score
 
     directory = bert_model_dir(model_dir)
     if baseline is not None and not Path(baseline).is_file():
         raise CaptionMetricError(f"BERTScore baseline file {baseline} does not exist")
-    return score(list(candidates), [r if isinstance(r, str) else list(r) for r in references],
-                 model_type=str(directory), num_layers=num_layers, idf=idf, batch_size=batch_size, device=device,
-                 rescale_with_baseline=baseline is not None, baseline_path=None if baseline is None else str(baseline),
-                 lang="en")
+    return score(
+        list(candidates),
+        [r if isinstance(r, str) else list(r) for r in references],
+        model_type=str(directory),
+        num_layers=num_layers,
+        idf=idf,
+        batch_size=batch_size,
+        device=device,
+        rescale_with_baseline=baseline is not None,
+        baseline_path=None if baseline is None else str(baseline),
+        lang="en",
+    )
 
 
 # ---------------------------------------------------------------- MusicQA (My_Eval)
 
 
-def musicqa_scores(references: Sequence[str], candidates: Sequence[str], *, bert_model: str | Path | None,
-                   nltk_data: str | Path | None, bert_layers: int = ROBERTA_LARGE_LAYERS,
-                   device: str = "cpu") -> dict[str, float | None]:
+def musicqa_scores(
+    references: Sequence[str],
+    candidates: Sequence[str],
+    *,
+    bert_model: str | Path | None,
+    nltk_data: str | Path | None,
+    bert_layers: int = ROBERTA_LARGE_LAYERS,
+    device: str = "cpu",
+) -> dict[str, float | None]:
     """My_Eval's music-caption metrics, each the mean over caption pairs (BERTScore: mean recall).
 
     A metric whose local resource is not given (`bert_model`, `nltk_data`) is None, logged with the reason.
@@ -136,8 +216,10 @@ def musicqa_scores(references: Sequence[str], candidates: Sequence[str], *, bert
     from rouge_score import rouge_scorer
 
     if len(references) != len(candidates) or not references:
-        raise CaptionMetricError(f"need as many candidates as references, and at least one: got "
-                                 f"{len(candidates)} candidates, {len(references)} references")
+        raise CaptionMetricError(
+            f"need as many candidates as references, and at least one: got "
+            f"{len(candidates)} candidates, {len(references)} references"
+        )
     wordnet = None if nltk_data is None else load_wordnet(nltk_data)
     rouge = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     sums = Counter()
@@ -153,8 +235,9 @@ def musicqa_scores(references: Sequence[str], candidates: Sequence[str], *, bert
             if wordnet is not None:
                 sums["meteor"] += meteor_score([ref_tokens], cand_tokens, wordnet=wordnet)
     n = len(references)
-    result: dict[str, float | None] = {key: float(sums[key] / n) for key in
-                                       ("bleu", "bleu4", "bleu_words", "bleu4_words", "rouge_l_recall")}
+    result: dict[str, float | None] = {
+        key: float(sums[key] / n) for key in ("bleu", "bleu4", "bleu_words", "bleu4_words", "rouge_l_recall")
+    }
     result["meteor"] = None if wordnet is None else float(sums["meteor"] / n)
     if wordnet is None:
         log.warning("METEOR not computed: no --nltk-data (a WordNet 3.0 directory) was given")
@@ -171,7 +254,7 @@ def musicqa_scores(references: Sequence[str], candidates: Sequence[str], *, bert
 
 
 def _ngram_counts(tokens: list[str], max_n: int) -> Counter:
-    return Counter(tuple(tokens[i:i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1))
+    return Counter(tuple(tokens[i : i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1))
 
 
 def coco_bleu(references: Sequence[Sequence[str]], candidates: Sequence[str], max_n: int = 4) -> list[float]:
@@ -225,12 +308,13 @@ def coco_rouge_l(references: Sequence[Sequence[str]], candidates: Sequence[str],
             lcs = _lcs(ref_tokens, cand_tokens)
             precision, recall = max(precision, lcs / len(cand_tokens)), max(recall, lcs / len(ref_tokens))
         if precision and recall:
-            total += (1 + beta ** 2) * precision * recall / (recall + beta ** 2 * precision)
+            total += (1 + beta**2) * precision * recall / (recall + beta**2 * precision)
     return total / len(candidates)
 
 
-def coco_cider(references: Sequence[Sequence[str]], candidates: Sequence[str], max_n: int = 4,
-               sigma: float = 6.0) -> float:
+def coco_cider(
+    references: Sequence[Sequence[str]], candidates: Sequence[str], max_n: int = 4, sigma: float = 6.0
+) -> float:
     """pycocoevalcap's Cider (CIDEr-D): document frequency of each n-gram = the number of items whose references
     hold it; a sentence's vector per n holds term frequency x (log(items) - log(max(1, df))); per reference the
     similarity per n is sum(min(v_cand, v_ref) * v_ref) / (|v_cand| |v_ref|) times exp(-(d^2) / (2 sigma^2)), d the
@@ -259,7 +343,7 @@ def coco_cider(references: Sequence[Sequence[str]], candidates: Sequence[str], m
         item = 0.0
         for ref in refs:
             vec_r, norm_r, len_r = vector(ref)
-            penalty = math.exp(-((len_c - len_r) ** 2) / (2 * sigma ** 2))
+            penalty = math.exp(-((len_c - len_r) ** 2) / (2 * sigma**2))
             for n in range(max_n):
                 value = sum(min(v, vec_r[n].get(g, 0.0)) * vec_r[n].get(g, 0.0) for g, v in vec_c[n].items())
                 if norm_c[n] != 0 and norm_r[n] != 0:
@@ -275,14 +359,22 @@ def strip_motion_caption(text: str) -> str:
     return text.replace("The motion is that", "").replace("The dance is that", "").strip().capitalize()
 
 
-def humanml3d_scores(references: Sequence[Sequence[str]], candidates: Sequence[str], *,
-                     bert_model: str | Path | None, bert_layers: int = ROBERTA_LARGE_LAYERS,
-                     bert_baseline: str | Path | None = None, device: str = "cpu") -> dict[str, float | None]:
+def humanml3d_scores(
+    references: Sequence[Sequence[str]],
+    candidates: Sequence[str],
+    *,
+    bert_model: str | Path | None,
+    bert_layers: int = ROBERTA_LARGE_LAYERS,
+    bert_baseline: str | Path | None = None,
+    device: str = "cpu",
+) -> dict[str, float | None]:
     """TM2T's NLG metrics: references holds every reference caption of each candidate's motion. NLGEval strips
     each string first."""
     if len(references) != len(candidates) or not references or any(not refs for refs in references):
-        raise CaptionMetricError(f"need as many candidates as reference lists (each non-empty): got "
-                                 f"{len(candidates)} candidates, {len(references)} reference lists")
+        raise CaptionMetricError(
+            f"need as many candidates as reference lists (each non-empty): got "
+            f"{len(candidates)} candidates, {len(references)} reference lists"
+        )
     refs = [[r.strip() for r in item] for item in references]
     cands = [c.strip() for c in candidates]
     bleu = coco_bleu(refs, cands)
@@ -294,8 +386,9 @@ def humanml3d_scores(references: Sequence[Sequence[str]], candidates: Sequence[s
         log.warning("BERTScore not computed: no --bert-model directory was given")
     else:
         baseline = bert_baseline if bert_baseline is not None else default_bertscore_baseline()
-        _, _, f1 = bertscore(candidates, references, bert_model, bert_layers, idf=True, baseline=baseline,
-                             device=device)
+        _, _, f1 = bertscore(
+            candidates, references, bert_model, bert_layers, idf=True, baseline=baseline, device=device
+        )
         result["bertscore_f1"] = float(f1.mean().item())
     return result
 

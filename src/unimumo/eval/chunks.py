@@ -7,11 +7,12 @@ the sample keys); on a rerun, chunks whose file holds the expected keys are load
 `cache_dir/settings.json` records the settings that produced the cache; resuming with different
 settings is refused, since mixing results of two configurations would corrupt the metrics.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm

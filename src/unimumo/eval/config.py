@@ -4,6 +4,7 @@
 same names), builds the config and validates it; a runner then takes the config, never argparse.
 `--print-config` prints `describe(config)` (every value, as JSON) and exits.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,11 @@ class EvalConfigError(EvalInputError):
 
 
 def _positive(config, *names: str) -> list[str]:
-    return [f"{name} must be > 0, got {getattr(config, name)!r}" for name in names
-            if not (isinstance(getattr(config, name), (int, float)) and getattr(config, name) > 0)]
+    return [
+        f"{name} must be > 0, got {getattr(config, name)!r}"
+        for name in names
+        if not (isinstance(getattr(config, name), (int, float)) and getattr(config, name) > 0)
+    ]
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,10 @@ def _tokenizer_problems(config) -> list[str]:
     missing = [name for name in ("music_codec", "motion_tokenizer", "text_tokenizer") if not getattr(config, name)]
     problems = [f"render must be >= 0, got {config.render}"] if getattr(config, "render", 0) < 0 else []
     if config.shards is None and missing:
-        problems.append("without --shards the tokenizers must be given: " +
-                        ", ".join(f"--{name.replace('_', '-')}" for name in missing))
+        problems.append(
+            "without --shards the tokenizers must be given: "
+            + ", ".join(f"--{name.replace('_', '-')}" for name in missing)
+        )
     return problems
 
 
@@ -114,11 +120,13 @@ class AistMusic2MotionConfig(GenerationSettings):
 
     def problems(self) -> list[str]:
         problems = super().problems() + _positive(self, "seconds", "motion_fps")
-        problems += [f"{name} is required" for name in ("model", "out", "aist", "aist_music")
-                     if not getattr(self, name)]
+        problems += [
+            f"{name} is required" for name in ("model", "out", "aist", "aist_music") if not getattr(self, name)
+        ]
         if self.seconds > SLICE_SECONDS:
-            problems.append(f"seconds must be <= {SLICE_SECONDS:g} (EDGE's slices are {SLICE_SECONDS:g} s), "
-                            f"got {self.seconds}")
+            problems.append(
+                f"seconds must be <= {SLICE_SECONDS:g} (EDGE's slices are {SLICE_SECONDS:g} s), got {self.seconds}"
+            )
         if self.protocol not in PROTOCOLS:
             problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         return problems + _tokenizer_problems(self)
@@ -143,11 +151,16 @@ class AistMotion2MusicConfig(GenerationSettings):
 
     def problems(self) -> list[str]:
         problems = super().problems() + _positive(self, "seconds")
-        problems += [f"{name} is required" for name in ("model", "out", "aist", "aist_music", "segments")
-                     if not getattr(self, name)]
+        problems += [
+            f"{name} is required"
+            for name in ("model", "out", "aist", "aist_music", "segments")
+            if not getattr(self, name)
+        ]
         if self.seconds > SEGMENT_SECONDS:
-            problems.append(f"seconds must be <= {SEGMENT_SECONDS:g} (D2M-GAN's segments are {SEGMENT_SECONDS:g} s), "
-                            f"got {self.seconds}")
+            problems.append(
+                f"seconds must be <= {SEGMENT_SECONDS:g} (D2M-GAN's segments are {SEGMENT_SECONDS:g} s), "
+                f"got {self.seconds}"
+            )
         return problems + _tokenizer_problems(self)
 
 
@@ -208,8 +221,9 @@ class ShardGenerationConfig(ShardEvalConfig):
     def problems(self) -> list[str]:
         problems = super().problems() + _positive(self, "temperature", "motion_fps")
         if self.top_k < 0 or not 0.0 <= self.top_p <= 1.0 or self.render < 0:
-            problems.append(f"top_k and render must be >= 0 and top_p in [0, 1], got {self.top_k}, {self.render} "
-                            f"and {self.top_p}")
+            problems.append(
+                f"top_k and render must be >= 0 and top_p in [0, 1], got {self.top_k}, {self.render} and {self.top_p}"
+            )
         return problems
 
 
@@ -249,8 +263,12 @@ class ShardCaptionConfig(ShardEvalConfig):
         return super().problems() + _positive(self, "num_beams", "max_length")
 
 
-SHARD_CONFIGS = {"music2motion": ShardMusic2MotionConfig, "text2music": ShardDanceConfig,
-                 "motion2music": ShardGenerationConfig, "caption": ShardCaptionConfig}
+SHARD_CONFIGS = {
+    "music2motion": ShardMusic2MotionConfig,
+    "text2music": ShardDanceConfig,
+    "motion2music": ShardGenerationConfig,
+    "caption": ShardCaptionConfig,
+}
 
 
 def validate(config) -> None:
@@ -270,6 +288,7 @@ def config_from_args(cls, args: argparse.Namespace):
 
 def describe(config) -> str:
     """Every value of `config` as indented JSON (`--print-config`)."""
-    values = {name: str(value) if isinstance(value, Path) else value
-              for name, value in dataclasses.asdict(config).items()}
+    values = {
+        name: str(value) if isinstance(value, Path) else value for name, value in dataclasses.asdict(config).items()
+    }
     return json.dumps({"config": type(config).__name__, **values}, indent=2)

@@ -10,11 +10,12 @@ published protocols; for `corrected`, the beat tracker the shards were built wit
 with the tracker their manifest records, `benchmark_beat_tracker`) on the raw mix; generated and ground-truth
 music (decoded by the codec) alike.
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -33,8 +34,10 @@ GENERATED_JOINTS = NUM_JOINTS  # what MotionTokenizer.decode_joints gives
 GROUND_TRUTHS = ("aist", "reconstruction")
 ONSET_FRAME_RATE = 60.0  # onset_beat_frames' frames per second
 BAILANDO_BEATS = "Bailando onset beats (librosa beat_track on the percussive onset strength, 30720 Hz, hop 512)"
-NOT_COMPARABLE = ("ground truth: the motion tokenizer's reconstruction of the shard motion codes, not real AIST++ "
-                  "motion; the figures are not comparable with published tables (give --aist DIR)")
+NOT_COMPARABLE = (
+    "ground truth: the motion tokenizer's reconstruction of the shard motion codes, not real AIST++ "
+    "motion; the figures are not comparable with published tables (give --aist DIR)"
+)
 
 
 def benchmark_protocol(name: str) -> Protocol:
@@ -45,13 +48,17 @@ def benchmark_protocol(name: str) -> Protocol:
             f"--protocol {name} needs {protocol.num_joints} SMPL joints ({protocol.upstream}), but generated motion "
             f"is decoded by the motion tokenizer to {GENERATED_JOINTS} joints and there is no "
             f"{protocol.num_joints}-joint source; use --protocol unimumo (My_Eval on {GENERATED_JOINTS} joints, "
-            f"the UniMuMo table)")
+            f"the UniMuMo table)"
+        )
     return protocol
 
 
 def protocol_info(protocol: Protocol) -> dict:
-    return {"protocol": protocol.name, "protocol_upstream": protocol.upstream or "none",
-            "compares_with": protocol.compares_with}
+    return {
+        "protocol": protocol.name,
+        "protocol_upstream": protocol.upstream or "none",
+        "compares_with": protocol.compares_with,
+    }
 
 
 def ground_truth_kind(args: argparse.Namespace) -> str:
@@ -65,8 +72,13 @@ def ground_truth_kind(args: argparse.Namespace) -> str:
 
 
 def _set_info(kind: str, description: str, split: str, joints: Sequence[np.ndarray], protocol: Protocol) -> dict:
-    info = {"ground_truth": kind, "ground_truth_set": description, "ground_truth_split": split,
-            "ground_truth_sequences": len(joints), "ground_truth_frames": sum(len(j) for j in joints)}
+    info = {
+        "ground_truth": kind,
+        "ground_truth_set": description,
+        "ground_truth_split": split,
+        "ground_truth_sequences": len(joints),
+        "ground_truth_frames": sum(len(j) for j in joints),
+    }
     if protocol.motion_features:  # the frames FID/Div see after the protocol's cut
         cut = MAX_FRAMES if protocol.truncate_ground_truth else None
         info["ground_truth_feature_frames"] = sum(len(j[:cut]) for j in joints)
@@ -86,8 +98,10 @@ def aist_ground_truth(root: str | Path, split: str, protocol: Protocol, fps: flo
     except (ValueError, FileNotFoundError) as error:
         raise type(error)(f"--aist {root} has no split {split!r} for the ground truth: {error}") from error
     if len(paths) < 2:
-        raise ValueError(f"{root / 'splits' / f'crossmodal_{split}.txt'}: {len(paths)} usable sequence(s) (after "
-                         "ignore_list.txt); the ground truth needs at least 2")
+        raise ValueError(
+            f"{root / 'splits' / f'crossmodal_{split}.txt'}: {len(paths)} usable sequence(s) (after "
+            "ignore_list.txt); the ground truth needs at least 2"
+        )
     num_joints = protocol.num_joints or NUM_JOINTS
     joints = []
     for path in paths:
@@ -106,9 +120,13 @@ def open_ground_truth(args: argparse.Namespace, protocol: Protocol) -> tuple[lis
     return None
 
 
-def scored_ground_truth(real: tuple[list[np.ndarray], dict] | None, reference: list[np.ndarray],
-                        reference_beats: list[np.ndarray], split: str,
-                        protocol: Protocol) -> tuple[list[np.ndarray], list[np.ndarray | None], dict]:
+def scored_ground_truth(
+    real: tuple[list[np.ndarray], dict] | None,
+    reference: list[np.ndarray],
+    reference_beats: list[np.ndarray],
+    split: str,
+    protocol: Protocol,
+) -> tuple[list[np.ndarray], list[np.ndarray | None], dict]:
     """(joints, music beat lists, info) of the set the generated motion is scored against: the AIST++ motion
     (without music) from `open_ground_truth`, or the reconstruction `reference` with its music's beats."""
     if real is None:
@@ -133,22 +151,28 @@ def benchmark_beat_tracker(protocol: Protocol, shards: str | Path | None, split:
     return shards_beat_tracker(shards, split) if shards is not None else DEFAULT_BEAT_TRACKER
 
 
-def music_beat_times(wavs: Sequence[np.ndarray], sampling_rate: int, protocol: Protocol,
-                     beat_tracker: str | None = None) -> tuple[list[np.ndarray], str]:
+def music_beat_times(
+    wavs: Sequence[np.ndarray], sampling_rate: int, protocol: Protocol, beat_tracker: str | None = None
+) -> tuple[list[np.ndarray], str]:
     """Beat times (s) of each waveform as the protocol finds them, and the extractor's name. `beat_tracker` (one of
     unimumo.rhythm.BEAT_TRACKERS, e.g. from `benchmark_beat_tracker`) is required when the protocol tracks beats as
     the shard builder does."""
     if not tracks_builder_beats(protocol):
         return [onset_beat_frames(wav, sampling_rate) / ONSET_FRAME_RATE for wav in wavs], BAILANDO_BEATS
     if beat_tracker is None:
-        raise ValueError(f"--protocol {protocol.name} tracks music beats as the shard builder did: give the beat "
-                         "tracker the shards were built with (their manifest records it)")
-    return ([track_beats(wav, sampling_rate, beat_tracker).beats for wav in wavs],
-            f"the shard builder's beat tracker ({beat_tracker}) on the raw mix")
+        raise ValueError(
+            f"--protocol {protocol.name} tracks music beats as the shard builder did: give the beat "
+            "tracker the shards were built with (their manifest records it)"
+        )
+    return (
+        [track_beats(wav, sampling_rate, beat_tracker).beats for wav in wavs],
+        f"the shard builder's beat tracker ({beat_tracker}) on the raw mix",
+    )
 
 
-def ground_truth_music_beats(samples: list[EvalSample], codec, protocol: Protocol,
-                             beat_tracker: str | None = None) -> tuple[list[np.ndarray], str]:
+def ground_truth_music_beats(
+    samples: list[EvalSample], codec, protocol: Protocol, beat_tracker: str | None = None
+) -> tuple[list[np.ndarray], str]:
     """Beat times (s) of the samples' own music, the protocol's extractor on the codec-decoded music (as for
     generated music); and where they come from."""
     music = decode_music(codec, ground_truth(samples, "music_codes"), "ground-truth")

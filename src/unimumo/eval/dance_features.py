@@ -21,6 +21,7 @@ a collapsed plane) makes a predicate false, as the NaN comparison does upstream.
 `prepare_joints` applies the benchmark protocol: at most 1200 frames, positions relative to the
 first frame's root.
 """
+
 from __future__ import annotations
 
 import numpy as np

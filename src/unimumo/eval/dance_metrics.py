@@ -10,18 +10,31 @@ ground-truth column gives the reference values. BAS and PFC are means over the s
 they are defined; BAS_nan and PFC_nan count the others (no motion or music beat; a still root). A set
 without music (its beat lists all None, e.g. AIST++ motion read without its music) has no BAS.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from unimumo.eval.dance_features import kinetic_features, manual_features, prepare_joints
-from unimumo.eval.metric_functions import (diversity, fid, fid_sqrtm, normalise_by_reference, normalise_upstream,
-                                           physical_foot_contact)
-from unimumo.eval.protocols import (DEFAULT_PROTOCOL, Protocol, get_protocol, upstream_beat_alignment,
-                                    upstream_features, upstream_foot_contact)
+from unimumo.eval.metric_functions import (
+    diversity,
+    fid,
+    fid_sqrtm,
+    normalise_by_reference,
+    normalise_upstream,
+    physical_foot_contact,
+)
+from unimumo.eval.protocols import (
+    DEFAULT_PROTOCOL,
+    Protocol,
+    get_protocol,
+    upstream_beat_alignment,
+    upstream_features,
+    upstream_foot_contact,
+)
 from unimumo.rhythm import beat_alignment_score, motion_beats
 
 GENERATED, GROUND_TRUTH = "generated", "ground_truth"
@@ -33,8 +46,11 @@ def _corrected_statistics(joints, beats, fps: float, name: str) -> dict:
     dance_beats = motion_beats(prepared, fps)
     root = prepared[:, 0]
     still = not np.any(root[2:] - 2 * root[1:-1] + root[:-2])
-    stats = {"kinetic": kinetic_features(prepared, fps), "manual": manual_features(prepared, fps),
-             "pfc": float("nan") if still else physical_foot_contact(prepared, fps)}
+    stats = {
+        "kinetic": kinetic_features(prepared, fps),
+        "manual": manual_features(prepared, fps),
+        "pfc": float("nan") if still else physical_foot_contact(prepared, fps),
+    }
     if beats is not None:
         stats["bas"] = beat_alignment_score(beats, dance_beats) if len(beats) and len(dance_beats) else float("nan")
     return stats
@@ -49,19 +65,28 @@ def _protocol_statistics(joints, beats, fps: float, name: str, protocol: Protoco
     return stats
 
 
-def motion_statistics(joints: Sequence[np.ndarray], music_beats: Sequence[np.ndarray | None], fps: float, name: str,
-                      protocol: Protocol, truncate: bool = True) -> dict:
+def motion_statistics(
+    joints: Sequence[np.ndarray],
+    music_beats: Sequence[np.ndarray | None],
+    fps: float,
+    name: str,
+    protocol: Protocol,
+    truncate: bool = True,
+) -> dict:
     """Stacked kinetic and manual features (if the protocol has them) and the per-sequence BAS and PFC of a set."""
     rows = []
-    for index, (sequence, beats) in enumerate(tqdm(list(zip(joints, music_beats)), desc=f"features ({name})",
-                                                   unit="motion")):
+    for index, (sequence, beats) in enumerate(
+        tqdm(list(zip(joints, music_beats)), desc=f"features ({name})", unit="motion")
+    ):
         source = f"{name} motion {index}"
         if protocol.name == "corrected":
             rows.append(_corrected_statistics(sequence, beats, fps, source))
         else:
             rows.append(_protocol_statistics(sequence, beats, fps, source, protocol, truncate))
-    return {key: np.stack([row[key] for row in rows]) if key in ("kinetic", "manual") else [row[key] for row in rows]
-            for key in rows[0]}
+    return {
+        key: np.stack([row[key] for row in rows]) if key in ("kinetic", "manual") else [row[key] for row in rows]
+        for key in rows[0]
+    }
 
 
 def _mean_and_undefined(values: list[float]) -> tuple[float | None, int]:
@@ -90,8 +115,10 @@ def dance_metrics(
     chosen = get_protocol(protocol)
     reference_beats = music_beats if ground_truth_music_beats is None else ground_truth_music_beats
     if len(generated) != len(music_beats) or len(ground_truth) != len(reference_beats):
-        raise ValueError(f"{len(generated)} generated motions with {len(music_beats)} beat lists, "
-                         f"{len(ground_truth)} ground-truth motions with {len(reference_beats)} beat lists")
+        raise ValueError(
+            f"{len(generated)} generated motions with {len(music_beats)} beat lists, "
+            f"{len(ground_truth)} ground-truth motions with {len(reference_beats)} beat lists"
+        )
     for name, beats in (("music_beats", music_beats), ("ground_truth_music_beats", reference_beats)):
         if any(b is None for b in beats) and not all(b is None for b in beats):
             raise ValueError(f"{name}: give beats for every sequence of a set, or None for all (a set without music)")
@@ -99,8 +126,9 @@ def dance_metrics(
         raise ValueError("dance metrics need at least 2 motions in each set (covariances, pairwise distances)")
     stats = {
         GENERATED: motion_statistics(generated, music_beats, fps, GENERATED, chosen),
-        GROUND_TRUTH: motion_statistics(ground_truth, reference_beats, fps, GROUND_TRUTH, chosen,
-                                        truncate=chosen.truncate_ground_truth),
+        GROUND_TRUTH: motion_statistics(
+            ground_truth, reference_beats, fps, GROUND_TRUTH, chosen, truncate=chosen.truncate_ground_truth
+        ),
     }
     table: dict[str, dict[str, float | int | None]] = {GENERATED: {}, GROUND_TRUTH: {}}
     if chosen.motion_features:

@@ -6,6 +6,7 @@
 `decode_motions` / `decode_music` turn codes back into joints / waveforms; `ground_truth` stacks
 the samples' own codes and `decode_music_with_beats` also tracks the beats of the music.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,21 @@ from unimumo.rhythm import music_beats
 from unimumo.tasks import task_named
 
 # the options that change generated results: a cache made with other values is not reused
-RESULT_SETTINGS = ("model", "shards", "split", "seconds", "guidance_scale", "batch_size", "seed", "temperature",
-                   "top_k", "top_p", "num_beams", "max_length", "motion_text")
+RESULT_SETTINGS = (
+    "model",
+    "shards",
+    "split",
+    "seconds",
+    "guidance_scale",
+    "batch_size",
+    "seed",
+    "temperature",
+    "top_k",
+    "top_p",
+    "num_beams",
+    "max_length",
+    "motion_text",
+)
 
 
 def safe_name(key: str) -> str:
@@ -41,7 +55,7 @@ class EvalSession:
     skipped_short: int
 
     @classmethod
-    def open(cls, args: ShardEvalConfig, task: str) -> "EvalSession":
+    def open(cls, args: ShardEvalConfig, task: str) -> EvalSession:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         samples, skipped = read_eval_samples(args.shards, args.split, args.num_samples, args.seconds)
@@ -59,10 +73,14 @@ class EvalSession:
         """The run description that goes into metrics.json / metrics.md."""
         args = self.args
         info = {
-            "model": str(args.model), "shards": str(args.shards), "split": args.split,
-            "num_samples": len(self.samples), "num_samples_requested": args.num_samples,
+            "model": str(args.model),
+            "shards": str(args.shards),
+            "split": args.split,
+            "num_samples": len(self.samples),
+            "num_samples_requested": args.num_samples,
             "samples_skipped_too_short": self.skipped_short,
-            "seconds": args.seconds, "batch_size": args.batch_size,
+            "seconds": args.seconds,
+            "batch_size": args.batch_size,
         }
         if hasattr(args, "seed"):
             info["seed"] = args.seed
@@ -91,13 +109,23 @@ def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
 
     def compute(chunk: slice, seed: int) -> dict[str, np.ndarray]:
         batch = batch_inputs(samples[chunk])
-        inputs = {name: batch[name].to(device) for name in
-                  ("music_text_ids", "music_text_mask", "motion_text_ids", "motion_text_mask")}
+        inputs = {
+            name: batch[name].to(device)
+            for name in ("music_text_ids", "music_text_mask", "motion_text_ids", "motion_text_mask")
+        }
         for stream in ("music_codes", "motion_codes"):
             if stream not in generated:
                 inputs[stream] = batch[stream].to(device)
-        result = model.generate(task, **inputs, num_steps=num_steps, guidance_scale=args.guidance_scale,
-                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed)
+        result = model.generate(
+            task,
+            **inputs,
+            num_steps=num_steps,
+            guidance_scale=args.guidance_scale,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=seed,
+        )
         return {stream: result[stream][..., :num_steps].cpu().numpy().astype(np.int16) for stream in generated}
 
     keys = [s.key for s in samples]
@@ -105,8 +133,9 @@ def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
     return {name: array.astype(np.int64) for name, array in codes.items()}
 
 
-def decode_motions(tokenizer, codes: np.ndarray, fps: float, name: str, batch_size: int = 32,
-                   music_codes: np.ndarray | None = None) -> list[np.ndarray]:
+def decode_motions(
+    tokenizer, codes: np.ndarray, fps: float, name: str, batch_size: int = 32, music_codes: np.ndarray | None = None
+) -> list[np.ndarray]:
     """Joint positions [N,22,3] of every motion code sequence in `codes` [B,4,T], decoded in batches; a tokenizer
     in the music code space (`needs_music`) decodes each with its pair's `music_codes` [B,4,T] (None: silence)."""
     joints = []

@@ -13,6 +13,7 @@ keeps its last caption and is listed once per line, as upstream). An entry's ref
 with the part-of-speech tags removed, joined by spaces (HumanML3D's lemmatised words), made exactly 3: the first
 three, or the first repeated. Every entry of a motion is scored against that motion's one generated caption.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,10 +24,12 @@ import numpy as np
 
 from unimumo.errors import UniMuMoError
 
-MOTION_INPUTS_UPSTREAM = ("hanyangclarence/UniMuMo@a75ddac791ff6806b5bd511d1ce887a1980e20d5 "
-                          "test_model/test_motion2text_pad.py")
-ENTRIES_UPSTREAM = ("hanyangclarence/TM2T@8e8929994a8aaa115ad66928d1ea1a5909d15fcd data/dataset.py "
-                    "Motion2TextEvalDataset")
+MOTION_INPUTS_UPSTREAM = (
+    "hanyangclarence/UniMuMo@a75ddac791ff6806b5bd511d1ce887a1980e20d5 test_model/test_motion2text_pad.py"
+)
+ENTRIES_UPSTREAM = (
+    "hanyangclarence/TM2T@8e8929994a8aaa115ad66928d1ea1a5909d15fcd data/dataset.py Motion2TextEvalDataset"
+)
 SOURCE_FPS = 20
 MODEL_FPS = 60
 MIN_FRAMES, MAX_FRAMES = 40, 200  # TM2T's min_motion_len for t2m; motions of MAX_FRAMES or more are left out
@@ -45,8 +48,9 @@ class CaptionEntry:
 
 def three_references(captions: list[str]) -> tuple[str, str, str]:
     """TM2T's references of an entry: the first three captions; two get the first again; one is repeated."""
-    return tuple(captions[:3] if len(captions) >= 3 else captions + captions[:1] if len(captions) == 2
-                  else captions * 3)
+    return tuple(
+        captions[:3] if len(captions) >= 3 else captions + captions[:1] if len(captions) == 2 else captions * 3
+    )
 
 
 def _parse_line(path: Path, number: int, line: str) -> tuple[str, float, float]:
@@ -54,8 +58,9 @@ def _parse_line(path: Path, number: int, line: str) -> tuple[str, float, float]:
     try:
         start, end = float(fields[2]), float(fields[3])
     except (IndexError, ValueError):
-        raise HumanML3DCaptionError(f"{path}: line {number}: expected 'caption#tokens#start#end', got "
-                                    f"{line.strip()[:80]!r}") from None
+        raise HumanML3DCaptionError(
+            f"{path}: line {number}: expected 'caption#tokens#start#end', got {line.strip()[:80]!r}"
+        ) from None
     words = " ".join(token.split("/")[0] for token in fields[1].split(" "))
     return words, 0.0 if math.isnan(start) else start, 0.0 if math.isnan(end) else end
 
@@ -65,8 +70,10 @@ def read_caption_entries(root: str | Path, split: str = "test") -> tuple[list[st
     root = Path(root)
     split_path = root / f"{split}.txt"
     if not split_path.is_file():
-        raise HumanML3DCaptionError(f"{split_path}: HumanML3D split file not found (--humanml3d names the root "
-                                    "holding new_joint_vecs/, texts/ and SPLIT.txt)")
+        raise HumanML3DCaptionError(
+            f"{split_path}: HumanML3D split file not found (--humanml3d names the root "
+            "holding new_joint_vecs/, texts/ and SPLIT.txt)"
+        )
     ids = [line.strip() for line in split_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     ids = [i for i in ids if (root / "new_joint_vecs" / f"{i}.npy").is_file()]
     entries: list[CaptionEntry] = []
@@ -85,7 +92,7 @@ def read_caption_entries(root: str | Path, split: str = "test") -> tuple[list[st
             if start == 0.0 and end == 0.0:
                 whole.append(words)
                 continue
-            if MIN_FRAMES <= len(range(num_frames)[int(start * SOURCE_FPS): int(end * SOURCE_FPS)]) < MAX_FRAMES:
+            if MIN_FRAMES <= len(range(num_frames)[int(start * SOURCE_FPS) : int(end * SOURCE_FPS)]) < MAX_FRAMES:
                 name = f"{motion_id}_{start:f}_{end:f}"
                 segments[name] = words  # a repeated name: listed again, with the last caption
                 names.append(name)

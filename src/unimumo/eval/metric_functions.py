@@ -18,9 +18,8 @@ imaginary parts are clipped to zero, a large one (an input that is not a covaria
 `ComplexResidueError`. Singular covariances (fewer samples than features, constant or duplicated
 features) need no regularisation on this route.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import warnings
 
@@ -28,7 +27,8 @@ import numpy as np
 from scipy import linalg
 from scipy.spatial.distance import pdist
 
-from unimumo.eval.dance_features import HORIZONTAL_AXES, J, UP_AXIS
+from unimumo.errors import UniMuMoError
+from unimumo.eval.dance_features import HORIZONTAL_AXES, UP_AXIS, J
 from unimumo.motion.skeleton import validate_joints
 
 UPSTREAM_STD_EPSILON = 1e-10
@@ -42,6 +42,7 @@ RIGHT_FOOT = (J["right_ankle"], J["right_foot"])
 
 class ComplexResidueError(UniMuMoError, ValueError):
     """A matrix square root has an imaginary part too large to be round-off."""
+
     kind = "metric error"
 
 

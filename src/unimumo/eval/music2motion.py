@@ -12,6 +12,7 @@ metric definitions (`unimumo.eval.protocols`; `bailando` is refused: it needs 24
 protocol the music beats are Bailando's onset beats of the codec-decoded ground-truth music, with
 `corrected` those of the beat tracker the shards' manifest records.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,14 @@ import numpy as np
 
 from unimumo.eval.assets import load_text_tokenizer
 from unimumo.eval.config import ShardMusic2MotionConfig
-from unimumo.eval.dance_benchmark import (benchmark_beat_tracker, benchmark_protocol, ground_truth_music_beats,
-                                          open_ground_truth, protocol_info, scored_ground_truth)
+from unimumo.eval.dance_benchmark import (
+    benchmark_beat_tracker,
+    benchmark_protocol,
+    ground_truth_music_beats,
+    open_ground_truth,
+    protocol_info,
+    scored_ground_truth,
+)
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
 from unimumo.eval.render import render_motion, write_wav
@@ -53,8 +60,9 @@ def conditioned(samples: list[EvalSample], mode: str, tokenizer) -> list[EvalSam
     result = []
     for sample in samples:
         text = motion_text(sample, mode)
-        result.append(dataclasses.replace(sample, motion_text=text,
-                                          motion_ids=np.asarray(tokenizer.encode(text), dtype=np.int64)))
+        result.append(
+            dataclasses.replace(sample, motion_text=text, motion_ids=np.asarray(tokenizer.encode(text), dtype=np.int64))
+        )
     return result
 
 
@@ -70,8 +78,9 @@ def run(args: ShardMusic2MotionConfig) -> dict:
     tokenizer = session.motion_tokenizer()
     music_codes = ground_truth(session.samples, "music_codes")  # the pairs' music (music-codebook tokenizers)
     generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated", music_codes=music_codes)
-    reference = decode_motions(tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference",
-                               music_codes=music_codes)
+    reference = decode_motions(
+        tokenizer, ground_truth(session.samples, "motion_codes"), args.motion_fps, "reference", music_codes=music_codes
+    )
     codec = session.music_codec()
     beats, beat_source = ground_truth_music_beats(session.samples, codec, protocol, beat_tracker)
     truth, truth_beats, truth_info = scored_ground_truth(real, reference, beats, args.split, protocol)
@@ -83,10 +92,21 @@ def run(args: ShardMusic2MotionConfig) -> dict:
         for index in range(shown):
             write_wav(session.render_dir(index) / "music.wav", music[index], codec.sampling_rate)
             for name, joints in (("generated", generated[index]), ("ground_truth", reference[index])):
-                render_motion(session.render_dir(index) / name, joints, args.motion_fps, beats[index],
-                              f"{session.samples[index].key} ({name})")
-    info = session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps, **protocol_info(protocol),
-                        **truth_info, motion_text=args.motion_text, music_beats=beat_source)
+                render_motion(
+                    session.render_dir(index) / name,
+                    joints,
+                    args.motion_fps,
+                    beats[index],
+                    f"{session.samples[index].key} ({name})",
+                )
+    info = session.info(
+        guidance_scale=args.guidance_scale,
+        motion_fps=args.motion_fps,
+        **protocol_info(protocol),
+        **truth_info,
+        motion_text=args.motion_text,
+        music_beats=beat_source,
+    )
     if args.motion_text == "genre":
         info["motion_text_without_genre"] = sum(not s.meta.get("motion_genre") for s in session.samples)
     write_report(session.out, TASK, table, info)

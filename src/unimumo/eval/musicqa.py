@@ -10,6 +10,7 @@ the published scores are on the stored one. Captions are kept per audio name (up
 a repeated name keeps its first position and its last reference. Each clip is read mono at the codec's rate
 (32 kHz) and cut to its first min(10, whole seconds) seconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ import numpy as np
 
 from unimumo.errors import UniMuMoError
 
-MUSICQA_INPUTS_UPSTREAM = ("hanyangclarence/UniMuMo@a75ddac791ff6806b5bd511d1ce887a1980e20d5 "
-                           "test_model/test_music2text_mullama.py")
+MUSICQA_INPUTS_UPSTREAM = (
+    "hanyangclarence/UniMuMo@a75ddac791ff6806b5bd511d1ce887a1980e20d5 test_model/test_music2text_mullama.py"
+)
 QUESTION = "Describe the audio"
 NOT_ANSWERS = ("Describe the audio", "What is the audio about?", "What is the genre of the audio?")
 MAX_SECONDS = 10
@@ -54,8 +56,9 @@ def read_musicqa(path: str | Path) -> list[MusicQAItem]:
             name, conversation = item["audio_name"], item["conversation"]
             question, answer = conversation[0]["value"], conversation[1]["value"]
         except (TypeError, KeyError, IndexError):
-            raise MusicQAError(f"{path}: item {index} lacks audio_name or a two-turn conversation with values") \
-                from None
+            raise MusicQAError(
+                f"{path}: item {index} lacks audio_name or a two-turn conversation with values"
+            ) from None
         if not all(isinstance(v, str) for v in (name, question, answer)):
             raise MusicQAError(f"{path}: item {index}: audio_name and the conversation values must be strings")
         if question == QUESTION and answer not in NOT_ANSWERS:
@@ -65,8 +68,9 @@ def read_musicqa(path: str | Path) -> list[MusicQAItem]:
     return [MusicQAItem(name, reference) for name, reference in references.items()]
 
 
-def read_clip(directory: str | Path, audio_name: str, sampling_rate: int,
-              max_seconds: int = MAX_SECONDS) -> np.ndarray | None:
+def read_clip(
+    directory: str | Path, audio_name: str, sampling_rate: int, max_seconds: int = MAX_SECONDS
+) -> np.ndarray | None:
     """The clip's first min(max_seconds, whole seconds) seconds, mono at `sampling_rate`; None if under 1 s."""
     import librosa
 

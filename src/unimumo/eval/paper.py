@@ -6,6 +6,7 @@ given D2M-GAN's segment list, dance -> music (`motion2music-aist`, in OUT/motion
 shows our numbers, the published ones beside them with their source (a cell we have no published number
 for is marked), the settings and the upstream code of each metric.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,10 @@ from unimumo.utils.io import atomic_write_text
 
 DANCE_COLUMNS = ("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC")
 UNKNOWN = "n/a"  # a published number this project does not record
-M2M_PUBLISHED_NOTE = (f"published UniMuMo music-to-dance numbers are not recorded in this project ({UNKNOWN}): "
-                      "copy them from the UniMuMo paper's table to compare")
+M2M_PUBLISHED_NOTE = (
+    f"published UniMuMo music-to-dance numbers are not recorded in this project ({UNKNOWN}): "
+    "copy them from the UniMuMo paper's table to compare"
+)
 
 
 def _cell(value, percent: bool = False) -> str:
@@ -36,42 +39,70 @@ def _cell(value, percent: bool = False) -> str:
 
 
 def _shared(config: PaperConfig) -> dict:
-    return {name: getattr(config, name) for name in ("model", "aist", "aist_music", "device", "batch_size",
-                                                     "shards", "music_codec", "motion_tokenizer", "text_tokenizer")}
+    return {
+        name: getattr(config, name)
+        for name in (
+            "model",
+            "aist",
+            "aist_music",
+            "device",
+            "batch_size",
+            "shards",
+            "music_codec",
+            "motion_tokenizer",
+            "text_tokenizer",
+        )
+    }
 
 
 def music2motion_section(config: AistMusic2MotionConfig, table: Table) -> list[str]:
     protocol = get_protocol(config.protocol)
     rows = [("this run", table["generated"]), ("AIST++ test motion (ground truth)", table["ground_truth"])]
-    lines = ["## Music -> dance (AIST++ test music in EDGE's 5 s slices)", "",
-             "| system | " + " | ".join(DANCE_COLUMNS) + " |", "|---" * (len(DANCE_COLUMNS) + 1) + "|"]
+    lines = [
+        "## Music -> dance (AIST++ test music in EDGE's 5 s slices)",
+        "",
+        "| system | " + " | ".join(DANCE_COLUMNS) + " |",
+        "|---" * (len(DANCE_COLUMNS) + 1) + "|",
+    ]
     lines += [f"| {name} | " + " | ".join(_cell(values.get(c)) for c in DANCE_COLUMNS) + " |" for name, values in rows]
-    lines += ["| UniMuMo (published) | " + " | ".join(UNKNOWN for _ in DANCE_COLUMNS) + " |", "",
-              f"- {M2M_PUBLISHED_NOTE}",
-              f"- settings: guidance {config.guidance_scale:g}, top-k {config.top_k}, temperature "
-              f"{config.temperature:g}, seed {config.seed}, {config.seconds:g} s, empty music text, the authors' "
-              "genre prompt",
-              f"- inputs: {SLICER_UPSTREAM}",
-              f"- metrics: protocol {protocol.name} ({protocol.upstream}); BAS_nan / PFC_nan: "
-              f"{table['generated'].get('BAS_nan', '-')} / {table['generated'].get('PFC_nan', '-')} slices undefined",
-              f"- details: {Path(config.out) / 'metrics.md'}"]
+    lines += [
+        "| UniMuMo (published) | " + " | ".join(UNKNOWN for _ in DANCE_COLUMNS) + " |",
+        "",
+        f"- {M2M_PUBLISHED_NOTE}",
+        f"- settings: guidance {config.guidance_scale:g}, top-k {config.top_k}, temperature "
+        f"{config.temperature:g}, seed {config.seed}, {config.seconds:g} s, empty music text, the authors' "
+        "genre prompt",
+        f"- inputs: {SLICER_UPSTREAM}",
+        f"- metrics: protocol {protocol.name} ({protocol.upstream}); BAS_nan / PFC_nan: "
+        f"{table['generated'].get('BAS_nan', '-')} / {table['generated'].get('PFC_nan', '-')} slices undefined",
+        f"- details: {Path(config.out) / 'metrics.md'}",
+    ]
     return lines
 
 
 def motion2music_section(config: AistMotion2MusicConfig, table: Table) -> list[str]:
     ours = table["generated"]
-    lines = ["## Dance -> music (D2M-GAN's 2 s AIST++ test segments)", "",
-             "| system | Beats Coverage (%) | Beats Hit (%) | BAS |", "|---|---|---|---|",
-             f"| this run | {_cell(ours['beats_coverage'], True)} | {_cell(ours['beats_hit'], True)} | "
-             f"{_cell(ours.get('BAS'))} |"]
-    lines += [f"| {name} (published) | {coverage:.1f} | {hit:.1f} | {UNKNOWN} |"
-              for name, (coverage, hit) in PUBLISHED_D2M.items()]
-    lines += ["", f"- published: {PUBLISHED_D2M_SOURCE}",
-              f"- settings: guidance {config.guidance_scale:g}, top-k {config.top_k}, temperature "
-              f"{config.temperature:g}, seed {config.seed}, {config.seconds:g} s, empty texts",
-              f"- inputs: {SEGMENTS_UPSTREAM}",
-              f"- metrics: Beats Coverage / Hit {BEATS_UPSTREAM}; BAS {BAS_UPSTREAM}",
-              f"- details: {Path(config.out) / 'metrics.md'}"]
+    lines = [
+        "## Dance -> music (D2M-GAN's 2 s AIST++ test segments)",
+        "",
+        "| system | Beats Coverage (%) | Beats Hit (%) | BAS |",
+        "|---|---|---|---|",
+        f"| this run | {_cell(ours['beats_coverage'], True)} | {_cell(ours['beats_hit'], True)} | "
+        f"{_cell(ours.get('BAS'))} |",
+    ]
+    lines += [
+        f"| {name} (published) | {coverage:.1f} | {hit:.1f} | {UNKNOWN} |"
+        for name, (coverage, hit) in PUBLISHED_D2M.items()
+    ]
+    lines += [
+        "",
+        f"- published: {PUBLISHED_D2M_SOURCE}",
+        f"- settings: guidance {config.guidance_scale:g}, top-k {config.top_k}, temperature "
+        f"{config.temperature:g}, seed {config.seed}, {config.seconds:g} s, empty texts",
+        f"- inputs: {SEGMENTS_UPSTREAM}",
+        f"- metrics: Beats Coverage / Hit {BEATS_UPSTREAM}; BAS {BAS_UPSTREAM}",
+        f"- details: {Path(config.out) / 'metrics.md'}",
+    ]
     return lines
 
 
@@ -89,9 +120,16 @@ def run_paper(config: PaperConfig) -> Table:
         sections += [""] + motion2music_section(d2m, tables["motion2music"])
     else:
         sections += ["", "## Dance -> music", "", "not run: give --segments (D2M-GAN's aist_motion_test_segment.txt)"]
-    text = "\n".join([f"# UniMuMo paper tables: {config.model}", "",
-                      "Each benchmark on its published inputs with the authors' settings (`unimumo-eval paper`).",
-                      "", *sections, ""])
+    text = "\n".join(
+        [
+            f"# UniMuMo paper tables: {config.model}",
+            "",
+            "Each benchmark on its published inputs with the authors' settings (`unimumo-eval paper`).",
+            "",
+            *sections,
+            "",
+        ]
+    )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "paper_tables.md", text)
     return {f"{task} {column}": values for task, table in tables.items() for column, values in table.items()}

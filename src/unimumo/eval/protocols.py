@@ -17,6 +17,7 @@
 A sequence whose metric is undefined (no motion beat or no music beat for BAS, a root that never
 accelerates for PFC) gets NaN; the means skip it and `BAS_nan` / `PFC_nan` count it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,7 +56,8 @@ def _distance(a: str, b: str) -> float:
 
 
 UPSTREAM_BODY_LENGTHS = (  # humerus length, shoulder width, hip width
-    _distance("left_shoulder", "left_elbow"), _distance("left_shoulder", "right_shoulder"),
+    _distance("left_shoulder", "left_elbow"),
+    _distance("left_shoulder", "right_shoulder"),
     _distance("left_hip", "right_hip"),
 )
 
@@ -73,14 +75,27 @@ class Protocol:
 
 
 PROTOCOLS = {
-    "unimumo": Protocol("unimumo", "Cralence/My_Eval@ce5b01d",
-                        "UniMuMo (Yang et al. 2024) music-to-dance table on AIST++", num_joints=22,
-                        blank_manual_slots=(28, 29, 30)),
-    "bailando": Protocol("bailando", "lisiyao21/Bailando@cc90b98",
-                         "Bailando (Li et al. CVPR 2022) Table 1 on AIST++", num_joints=24,
-                         truncate_ground_truth=False),
-    "edge": Protocol("edge", "Stanford-TML/EDGE@17c3428", "EDGE (Tseng et al. CVPR 2023) PFC column",
-                     motion_features=False, pfc_fps=EDGE_FPS),
+    "unimumo": Protocol(
+        "unimumo",
+        "Cralence/My_Eval@ce5b01d",
+        "UniMuMo (Yang et al. 2024) music-to-dance table on AIST++",
+        num_joints=22,
+        blank_manual_slots=(28, 29, 30),
+    ),
+    "bailando": Protocol(
+        "bailando",
+        "lisiyao21/Bailando@cc90b98",
+        "Bailando (Li et al. CVPR 2022) Table 1 on AIST++",
+        num_joints=24,
+        truncate_ground_truth=False,
+    ),
+    "edge": Protocol(
+        "edge",
+        "Stanford-TML/EDGE@17c3428",
+        "EDGE (Tseng et al. CVPR 2023) PFC column",
+        motion_features=False,
+        pfc_fps=EDGE_FPS,
+    ),
     "corrected": Protocol("corrected", "", "none: physically consistent definitions, not comparable"),
 }
 DEFAULT_PROTOCOL = "unimumo"
@@ -98,8 +113,10 @@ def _joints(joints, protocol: Protocol, source: str) -> np.ndarray:
     array = check_positions(array, source, dtype=array.dtype if array.dtype == np.float32 else np.float64)
     expected = (protocol.num_joints,) if protocol.num_joints else JOINT_COUNTS
     if array.shape[1] not in expected:
-        raise ValueError(f"{source}: protocol {protocol.name!r} needs {protocol.num_joints} joints "
-                         f"({protocol.upstream}), got {array.shape[1]}")
+        raise ValueError(
+            f"{source}: protocol {protocol.name!r} needs {protocol.num_joints} joints "
+            f"({protocol.upstream}), got {array.shape[1]}"
+        )
     return array
 
 

@@ -17,6 +17,7 @@ values are shown, ours are left empty.
 scores any system's captions (JSON objects id -> caption; references id -> caption, or a list for humanml3d, made 3 as
 TM2T does) with the same metrics.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,14 +47,18 @@ PUBLISHED_HUMANML3D = {
     "matching_score": (3.062, "UniMuMo authors' evaluation log (the model's captions)"),
     "matching_score_ground_truth": (2.958, "UniMuMo paper and authors' log (the ground-truth captions)"),
 }
-NOT_BUILT = ("R-precision and the matching score need the HumanML3D text-motion evaluator (Guo et al.'s "
-             "Comp_v6_KLD005 and GloVe), which is not built here; only the published values are shown")
+NOT_BUILT = (
+    "R-precision and the matching score need the HumanML3D text-motion evaluator (Guo et al.'s "
+    "Comp_v6_KLD005 and GloVe), which is not built here; only the published values are shown"
+)
 
 
 def _problems_of_captioning(config) -> list[str]:
-    problems = [f"{name} must be > 0, got {getattr(config, name)!r}" for name in ("num_beams", "max_length",
-                                                                                 "bert_layers")
-                if not getattr(config, name) > 0]
+    problems = [
+        f"{name} must be > 0, got {getattr(config, name)!r}"
+        for name in ("num_beams", "max_length", "bert_layers")
+        if not getattr(config, name) > 0
+    ]
     if config.num_samples is not None and config.num_samples < 1:
         problems.append(f"num_samples must be >= 1, got {config.num_samples}")
     return problems
@@ -80,8 +85,9 @@ class MusicCaptionConfig:
     device: str = "cpu"
 
     def problems(self) -> list[str]:
-        problems = [f"{name} is required" for name in ("model", "out", "musicqa", "musicqa_audio")
-                    if not getattr(self, name)]
+        problems = [
+            f"{name} is required" for name in ("model", "out", "musicqa", "musicqa_audio") if not getattr(self, name)
+        ]
         if self.shards is None and not (self.music_codec and self.text_tokenizer):
             problems.append("without --shards the tokenizers must be given: --music-codec, --text-tokenizer")
         if not self.max_seconds > 0:
@@ -156,8 +162,9 @@ def _read_captions(path: str, role: str, lists: bool) -> dict[str, str | list[st
     if not isinstance(data, dict) or not data:
         raise CaptionMetricError(f"{path}: the {role} must be a non-empty JSON object id -> caption")
     for key, value in data.items():
-        ok = isinstance(value, str) or (lists and isinstance(value, list) and value
-                                        and all(isinstance(v, str) for v in value))
+        ok = isinstance(value, str) or (
+            lists and isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+        )
         if not ok:
             kind = "a caption or a non-empty list of captions" if lists else "a caption (string)"
             raise CaptionMetricError(f"{path}: {role} {key!r} must be {kind}, got {type(value).__name__}")
@@ -174,32 +181,51 @@ def run_score_captions(config: ScoreCaptionsConfig) -> dict:
     candidates = _read_captions(config.candidates, "candidates", lists=False)
     missing = [key for key in references if key not in candidates]
     if missing:
-        raise CaptionMetricError(f"{config.candidates}: no candidate for {len(missing)} reference id(s), e.g. "
-                                 f"{', '.join(map(repr, missing[:3]))}")
+        raise CaptionMetricError(
+            f"{config.candidates}: no candidate for {len(missing)} reference id(s), e.g. "
+            f"{', '.join(map(repr, missing[:3]))}"
+        )
     ids = list(references)
     if humanml3d:
         refs = [list(three_references([r] if isinstance(r, str) else r)) for r in references.values()]
-        scores = humanml3d_scores(refs, [candidates[i] for i in ids], bert_model=config.bert_model,
-                                  bert_layers=config.bert_layers, bert_baseline=config.bert_baseline,
-                                  device=config.device)
+        scores = humanml3d_scores(
+            refs,
+            [candidates[i] for i in ids],
+            bert_model=config.bert_model,
+            bert_layers=config.bert_layers,
+            bert_baseline=config.bert_baseline,
+            device=config.device,
+        )
     else:
-        scores = musicqa_scores(list(references.values()), [candidates[i] for i in ids],
-                                bert_model=config.bert_model, nltk_data=config.nltk_data,
-                                bert_layers=config.bert_layers, device=config.device)
+        scores = musicqa_scores(
+            list(references.values()),
+            [candidates[i] for i in ids],
+            bert_model=config.bert_model,
+            nltk_data=config.nltk_data,
+            bert_layers=config.bert_layers,
+            device=config.device,
+        )
     table = {"scored": scores}
-    info = {"protocol": config.protocol, "metrics": HUMANML3D_UPSTREAM if humanml3d else MUSICQA_UPSTREAM,
-            "references": config.references, "candidates": config.candidates, "num_scored": len(ids),
-            "candidates_without_reference": len(set(candidates) - set(references)),
-            "bert_model": config.bert_model, "bert_layers": config.bert_layers,
-            "unavailable": [m for m, v in scores.items() if v is None]}
+    info = {
+        "protocol": config.protocol,
+        "metrics": HUMANML3D_UPSTREAM if humanml3d else MUSICQA_UPSTREAM,
+        "references": config.references,
+        "candidates": config.candidates,
+        "num_scored": len(ids),
+        "candidates_without_reference": len(set(candidates) - set(references)),
+        "bert_model": config.bert_model,
+        "bert_layers": config.bert_layers,
+        "unavailable": [m for m, v in scores.items() if v is None],
+    }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     write_report(out, "score-captions", table, info)
     return table
 
 
-def caption_each(model, tokenizer, modality: str, keys: list[str], codes_of, cache_dir: Path, num_beams: int,
-                 max_length: int) -> list[str]:
+def caption_each(
+    model, tokenizer, modality: str, keys: list[str], codes_of, cache_dir: Path, num_beams: int, max_length: int
+) -> list[str]:
     """The caption of each key (`codes_of(index)` -> int64 codes [4, T] or None to skip), one clip per model call
     (clips differ in length), cached per clip; a skipped clip's caption is None."""
     import numpy as np
@@ -214,8 +240,11 @@ def caption_each(model, tokenizer, modality: str, keys: list[str], codes_of, cac
         codes = codes_of(chunk.start)
         if codes is None:
             return {"caption": np.array([""]), "captioned": np.array([False])}
-        ids = model.caption(**{f"{modality}_codes": torch.from_numpy(codes[None]).to(device)},
-                            num_beams=num_beams, max_length=max_length)
+        ids = model.caption(
+            **{f"{modality}_codes": torch.from_numpy(codes[None]).to(device)},
+            num_beams=num_beams,
+            max_length=max_length,
+        )
         return {"caption": np.array([tokenizer.decode(ids[0].tolist()).strip()]), "captioned": np.array([True])}
 
     result = run_chunks(keys, 1, cache_dir, compute, 0, f"{modality} captioning")
@@ -255,17 +284,33 @@ def run_music_caption(config: MusicCaptionConfig) -> dict:
     tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
     model = load_model(config.model, config.device)
     cache_dir = out / "cache" / "music-caption"
-    check_settings(cache_dir, {"model": str(Path(config.model).resolve()), "musicqa": str(Path(config.musicqa)
-                               .resolve()), "musicqa_audio": str(Path(config.musicqa_audio).resolve()),
-                               "num_beams": config.num_beams, "max_length": config.max_length,
-                               "max_seconds": config.max_seconds, "music_codec": codec.source})
+    check_settings(
+        cache_dir,
+        {
+            "model": str(Path(config.model).resolve()),
+            "musicqa": str(Path(config.musicqa).resolve()),
+            "musicqa_audio": str(Path(config.musicqa_audio).resolve()),
+            "num_beams": config.num_beams,
+            "max_length": config.max_length,
+            "max_seconds": config.max_seconds,
+            "music_codec": codec.source,
+        },
+    )
 
     def codes_of(index: int):
         wav = read_clip(config.musicqa_audio, items[index].audio_name, codec.sampling_rate, config.max_seconds)
         return None if wav is None else codec.encode(wav)
 
-    captions = caption_each(model, tokenizer, "music", [i.audio_name for i in items], codes_of, cache_dir,
-                            config.num_beams, config.max_length)
+    captions = caption_each(
+        model,
+        tokenizer,
+        "music",
+        [i.audio_name for i in items],
+        codes_of,
+        cache_dir,
+        config.num_beams,
+        config.max_length,
+    )
     scored = [(item, caption) for item, caption in zip(items, captions) if caption is not None]
     if len(scored) < len(items):
         log.warning("%d MusicQA clip(s) shorter than 1 s left out", len(items) - len(scored))
@@ -274,21 +319,41 @@ def run_music_caption(config: MusicCaptionConfig) -> dict:
     atomic_write_json(out / "gen_captions.json", {item.audio_name: caption for item, caption in scored})
     atomic_write_json(out / "gt_captions.json", {item.audio_name: item.reference for item, _ in scored})
     write_side_by_side(out, [(item.audio_name, caption, item.reference) for item, caption in scored])
-    ours = musicqa_scores([item.reference for item, _ in scored], [caption for _, caption in scored],
-                          bert_model=config.bert_model, nltk_data=config.nltk_data, bert_layers=config.bert_layers,
-                          device=config.device)
+    ours = musicqa_scores(
+        [item.reference for item, _ in scored],
+        [caption for _, caption in scored],
+        bert_model=config.bert_model,
+        nltk_data=config.nltk_data,
+        bert_layers=config.bert_layers,
+        device=config.device,
+    )
     published, sources = published_column(PUBLISHED_MUSICQA)
     table = {"this_model": ours, "published": published}
-    info = {"inputs": MUSICQA_INPUTS_UPSTREAM, "metrics": MUSICQA_UPSTREAM, "musicqa": config.musicqa,
-            "musicqa_audio": config.musicqa_audio, "num_items": len(items), "num_scored": len(scored),
-            "max_seconds": config.max_seconds, "sampling_rate": codec.sampling_rate, "num_beams": config.num_beams,
-            "max_length": config.max_length, "bert_model": config.bert_model, "bert_layers": config.bert_layers,
-            "nltk_data": config.nltk_data,
-            "bleu": "bleu and bleu4 are nltk sentence_bleu on the raw strings (character n-grams), as published; "
-                    "bleu_words and bleu4_words the same on wordpunct tokens",
-            "unavailable": [m for m, v in ours.items() if v is None]}
-    write_report(out, "music-caption", table, info,
-                 extra_markdown=sources + "\n\nGenerated and reference captions side by side: captions.md")
+    info = {
+        "inputs": MUSICQA_INPUTS_UPSTREAM,
+        "metrics": MUSICQA_UPSTREAM,
+        "musicqa": config.musicqa,
+        "musicqa_audio": config.musicqa_audio,
+        "num_items": len(items),
+        "num_scored": len(scored),
+        "max_seconds": config.max_seconds,
+        "sampling_rate": codec.sampling_rate,
+        "num_beams": config.num_beams,
+        "max_length": config.max_length,
+        "bert_model": config.bert_model,
+        "bert_layers": config.bert_layers,
+        "nltk_data": config.nltk_data,
+        "bleu": "bleu and bleu4 are nltk sentence_bleu on the raw strings (character n-grams), as published; "
+        "bleu_words and bleu4_words the same on wordpunct tokens",
+        "unavailable": [m for m, v in ours.items() if v is None],
+    }
+    write_report(
+        out,
+        "music-caption",
+        table,
+        info,
+        extra_markdown=sources + "\n\nGenerated and reference captions side by side: captions.md",
+    )
     return table
 
 
@@ -311,10 +376,18 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
     tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
     model = load_model(config.model, config.device)
     cache_dir = out / "cache" / "motion-caption"
-    check_settings(cache_dir, {"model": str(Path(config.model).resolve()), "humanml3d": str(Path(config.humanml3d)
-                               .resolve()), "split": config.split, "num_beams": config.num_beams,
-                               "max_length": config.max_length, "seconds": config.seconds,
-                               "motion_tokenizer": motion_tokenizer.fingerprint})
+    check_settings(
+        cache_dir,
+        {
+            "model": str(Path(config.model).resolve()),
+            "humanml3d": str(Path(config.humanml3d).resolve()),
+            "split": config.split,
+            "num_beams": config.num_beams,
+            "max_length": config.max_length,
+            "seconds": config.seconds,
+            "motion_tokenizer": motion_tokenizer.fingerprint,
+        },
+    )
 
     def codes_of(index: int):
         features = np.load(Path(config.humanml3d) / "new_joint_vecs" / f"{needed[index]}.npy", allow_pickle=False)
@@ -325,19 +398,40 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
     atomic_write_json(out / "gen_captions.json", generated)
     atomic_write_json(out / "gt_captions.json", {e.name: list(e.references) for e in entries})
     write_side_by_side(out, [(e.name, generated[e.motion_id], " / ".join(e.references)) for e in entries])
-    ours = humanml3d_scores([list(e.references) for e in entries], [generated[e.motion_id] for e in entries],
-                            bert_model=config.bert_model, bert_layers=config.bert_layers,
-                            bert_baseline=config.bert_baseline, device=config.device)
+    ours = humanml3d_scores(
+        [list(e.references) for e in entries],
+        [generated[e.motion_id] for e in entries],
+        bert_model=config.bert_model,
+        bert_layers=config.bert_layers,
+        bert_baseline=config.bert_baseline,
+        device=config.device,
+    )
     ours.update({metric: None for metric in PUBLISHED_HUMANML3D})
     published, sources = published_column(PUBLISHED_HUMANML3D)
     table = {"this_model": ours, "published": published}
-    info = {"inputs": MOTION_INPUTS_UPSTREAM, "entries": ENTRIES_UPSTREAM, "metrics": HUMANML3D_UPSTREAM,
-            "humanml3d": config.humanml3d, "split": config.split, "num_motions_listed": len(ids),
-            "num_motions_captioned": len(needed), "num_entries": len(entries), "seconds": config.seconds,
-            "fps": MODEL_FPS, "num_beams": config.num_beams, "max_length": config.max_length,
-            "bert_model": config.bert_model, "bert_layers": config.bert_layers,
-            "unavailable": [m for m, v in ours.items() if v is None], "not_built": NOT_BUILT}
-    write_report(out, "motion-caption", table, info,
-                 extra_markdown=sources + f"\n\n{NOT_BUILT}.\n\nGenerated and reference captions side by side: "
-                                          "captions.md")
+    info = {
+        "inputs": MOTION_INPUTS_UPSTREAM,
+        "entries": ENTRIES_UPSTREAM,
+        "metrics": HUMANML3D_UPSTREAM,
+        "humanml3d": config.humanml3d,
+        "split": config.split,
+        "num_motions_listed": len(ids),
+        "num_motions_captioned": len(needed),
+        "num_entries": len(entries),
+        "seconds": config.seconds,
+        "fps": MODEL_FPS,
+        "num_beams": config.num_beams,
+        "max_length": config.max_length,
+        "bert_model": config.bert_model,
+        "bert_layers": config.bert_layers,
+        "unavailable": [m for m, v in ours.items() if v is None],
+        "not_built": NOT_BUILT,
+    }
+    write_report(
+        out,
+        "motion-caption",
+        table,
+        info,
+        extra_markdown=sources + f"\n\n{NOT_BUILT}.\n\nGenerated and reference captions side by side: captions.md",
+    )
     return table

@@ -4,6 +4,7 @@ The GIF is drawn with matplotlib (3-D stick figure along the HumanML3D kinematic
 timeline with the music beats underneath, and a red flash of the title on every music beat)
 and assembled with Pillow, so no video encoder is needed. Every file is written atomically.
 """
+
 from __future__ import annotations
 
 import io
@@ -83,8 +84,12 @@ def write_stick_figure_gif(path: str | Path, joints, fps: float, music_beats=(),
             for chain, colour in zip(KINEMATIC_CHAINS, CHAIN_COLOURS):
                 points = xyz[frame, list(chain)]
                 axes.plot(points[:, 0], points[:, 1], points[:, 2], color=colour, linewidth=2.5)
-            axes.set_title(f"{title}  {time:5.2f} s", color="red" if on_beat else "black",
-                           fontweight="bold" if on_beat else "normal", fontsize=9)
+            axes.set_title(
+                f"{title}  {time:5.2f} s",
+                color="red" if on_beat else "black",
+                fontweight="bold" if on_beat else "normal",
+                fontsize=9,
+            )
             timeline.cla()
             timeline.set_xlim(0, duration)
             timeline.set_yticks([])
@@ -99,8 +104,14 @@ def write_stick_figure_gif(path: str | Path, joints, fps: float, music_beats=(),
     # GIF delays are whole centiseconds: round the frame times, not the delays, so the clock never drifts
     stamps = np.round(np.arange(len(images) + 1) * step / fps * 100.0) * 10
     with atomic_open(path, "wb") as handle:
-        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:],
-                       duration=np.diff(stamps).astype(int).tolist(), loop=0)
+        images[0].save(
+            handle,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=np.diff(stamps).astype(int).tolist(),
+            loop=0,
+        )
 
 
 def write_speed_plot(path: str | Path, joints, fps: float, music_beats=(), motion_beats=(), title: str = "") -> None:

@@ -6,6 +6,7 @@ Motion comes as joint positions (`--joints X.npy`, [N,22,3]) or motion codes (`-
 beats marked), speed_beats.png, music.wav when music was given, and metrics.json/.md with the
 motion's BAS (against the music's librosa beats) and PFC.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     music = parser.add_mutually_exclusive_group()
     music.add_argument("--wav", help="music as a wav file")
     music.add_argument("--music-codes", help="music codes .npy [4,T] (needs --music-codec)")
-    parser.add_argument("--fps", type=float, default=20.0,
-                        help="frame rate of --joints, or to decode --motion-codes at (default: 20)")
+    parser.add_argument(
+        "--fps", type=float, default=20.0, help="frame rate of --joints, or to decode --motion-codes at (default: 20)"
+    )
     parser.add_argument("--motion-tokenizer", help="motion tokenizer directory for --motion-codes")
     parser.add_argument("--music-codec", help="EnCodec directory for --music-codes")
     parser.add_argument("--title", default="", help="title shown on the GIF and the plot")
@@ -82,10 +84,21 @@ def run(args: argparse.Namespace) -> dict:
         write_wav(out / "music.wav", *music)
         beats = music_beats(*music)
     render_motion(out, joints, args.fps, beats, args.title)
-    table = {"motion": {
-        "BAS": beat_alignment_score(beats, motion_beats(joints, args.fps)) if len(beats) else None,
-        "PFC": physical_foot_contact(joints, args.fps),
-    }}
-    write_report(out, TASK, table, {"motion": args.joints or args.motion_codes, "music": args.wav or args.music_codes,
-                                    "fps": args.fps, "music_beats": len(beats)})
+    table = {
+        "motion": {
+            "BAS": beat_alignment_score(beats, motion_beats(joints, args.fps)) if len(beats) else None,
+            "PFC": physical_foot_contact(joints, args.fps),
+        }
+    }
+    write_report(
+        out,
+        TASK,
+        table,
+        {
+            "motion": args.joints or args.motion_codes,
+            "music": args.wav or args.music_codes,
+            "fps": args.fps,
+            "music_beats": len(beats),
+        },
+    )
     return table

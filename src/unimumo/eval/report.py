@@ -1,4 +1,5 @@
 """metrics.json and metrics.md of an evaluation run (a metric x column table plus the run's settings)."""
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,9 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def write_report(out: Path, task: str, table: Table, info: dict, extra_markdown: str = "",
-                 inputs: list[dict] | None = None) -> None:
+def write_report(
+    out: Path, task: str, table: Table, info: dict, extra_markdown: str = "", inputs: list[dict] | None = None
+) -> None:
     """Write out/metrics.json ({task, metrics, info} and `inputs`, one entry per scored input, when given) and
     out/metrics.md (a table and the settings)."""
     _check_finite(table)

@@ -4,6 +4,7 @@ Unlike the training loader (random crops, shuffling), evaluation reads the split
 manifest order and keeps the first `num_samples` samples that are at least `seconds` long (`num_steps`
 code steps at 50 codes/s), each cut to codes [:, :num_steps] (both streams start together).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,8 +15,17 @@ import torch
 
 from unimumo.constants import CODE_RATE
 from unimumo.loader.windows import collate_windows, seconds_to_steps
-from unimumo.shards.format import (META, MOTION_CODES, MOTION_IDS, MOTION_TEXT, MUSIC_CODES, MUSIC_IDS, MUSIC_TEXT,
-                                   SampleError, decode_sample)
+from unimumo.shards.format import (
+    META,
+    MOTION_CODES,
+    MOTION_IDS,
+    MOTION_TEXT,
+    MUSIC_CODES,
+    MUSIC_IDS,
+    MUSIC_TEXT,
+    SampleError,
+    decode_sample,
+)
 from unimumo.shards.manifest import Manifest
 from unimumo.shards.tar_reader import read_shard
 
@@ -90,8 +100,12 @@ def batch_inputs(samples: list[EvalSample], max_text_len: int = 64) -> dict[str,
     """
     windows = [
         {
-            "key": s.key, "music_codes": s.music_codes, "motion_codes": s.motion_codes, "task": 0,
-            "music_text_ids": s.music_ids[:max_text_len], "motion_text_ids": s.motion_ids[:max_text_len],
+            "key": s.key,
+            "music_codes": s.music_codes,
+            "motion_codes": s.motion_codes,
+            "task": 0,
+            "music_text_ids": s.music_ids[:max_text_len],
+            "motion_text_ids": s.motion_ids[:max_text_len],
         }
         for s in samples
     ]

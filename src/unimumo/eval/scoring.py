@@ -8,6 +8,7 @@ the AIST++ ground truth under a dance-metric protocol, exactly as `unimumo-eval 
 scores generated motion (`unimumo.eval.dance_benchmark.aist_ground_truth`, `dance_metrics`). The
 generation benchmarks call the same functions on the files they write.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -40,16 +41,22 @@ def _mean_defined(values: Sequence[float]) -> dict[str, float | int | None]:
     return {"BAS": float(defined.mean()) if defined.size else None, "BAS_nan": int(array.size - defined.size)}
 
 
-def score_music_files(pairs: list[tuple[Path, Path]], dances: list[np.ndarray] | None = None,
-                      fps: float = 60.0) -> tuple[Table, dict, list[dict]]:
+def score_music_files(
+    pairs: list[tuple[Path, Path]], dances: list[np.ndarray] | None = None, fps: float = 60.0
+) -> tuple[Table, dict, list[dict]]:
     """(table, info, inputs) for (reference, generated) music file pairs; with `dances` (joints at `fps`, one per
     pair) also the BAS of the generated and of the reference music against the dance."""
     beats, per_pair = score_beats(pairs)
     table: Table = {GENERATED: dict(beats)}
-    inputs = [{"reference": p.reference, "generated": p.generated, "beats_coverage": p.coverage,
-               "beats_hit": p.hit} for p in per_pair]
-    info = {"beats_metric": BEATS_UPSTREAM, "beats_note": "fractions (the published table shows percentages); a "
-            "pair whose files differ in length counts as 0 (upstream)"}
+    inputs = [
+        {"reference": p.reference, "generated": p.generated, "beats_coverage": p.coverage, "beats_hit": p.hit}
+        for p in per_pair
+    ]
+    info = {
+        "beats_metric": BEATS_UPSTREAM,
+        "beats_note": "fractions (the published table shows percentages); a "
+        "pair whose files differ in length counts as 0 (upstream)",
+    }
     if dances is not None:
         for column, side in ((GENERATED, 1), (REFERENCE, 0)):
             scores = [music_dance_bas(pair[side], joints, fps) for pair, joints in zip(pairs, dances)]
@@ -74,14 +81,24 @@ def score_music(config: ScoreMusicConfig) -> Table:
     if config.dance:
         for entry, path in zip(inputs, dance_files):
             entry["dance"] = str(path)
-    info = {"generated": config.generated, "reference": config.reference, "dance": config.dance,
-            "dance_fps": config.fps if config.dance else None, **info}
+    info = {
+        "generated": config.generated,
+        "reference": config.reference,
+        "dance": config.dance,
+        "dance_fps": config.fps if config.dance else None,
+        **info,
+    }
     write_report(Path(config.out), "score-music", table, info, inputs=inputs)
     return table
 
 
-def score_dance_joints(generated: list[np.ndarray], music_beats: list[np.ndarray | None], fps: float,
-                       ground_truth: tuple[list[np.ndarray], dict], protocol: Protocol) -> tuple[Table, dict]:
+def score_dance_joints(
+    generated: list[np.ndarray],
+    music_beats: list[np.ndarray | None],
+    fps: float,
+    ground_truth: tuple[list[np.ndarray], dict],
+    protocol: Protocol,
+) -> tuple[Table, dict]:
     """Dance metrics of `generated` joints (at `fps`, with the beat times of their music or all None) against the
     ground truth from `aist_ground_truth` (no music: no ground-truth BAS); and the run's description."""
     truth, truth_info = ground_truth
@@ -94,8 +111,10 @@ def score_dance(config: ScoreDanceConfig) -> Table:
     protocol = get_protocol(config.protocol)
     ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps)
     files = list_files(config.generated, JOINT_SUFFIXES, "generated joints")
-    joints = [read_joints(path, protocol.num_joints or NUM_JOINTS, config.fps, config.motion_fps, config.up_axis)
-              for path in files]
+    joints = [
+        read_joints(path, protocol.num_joints or NUM_JOINTS, config.fps, config.motion_fps, config.up_axis)
+        for path in files
+    ]
     beats: list = [None] * len(files)
     beat_source = "none (no --music: no BAS)"
     if config.music:
@@ -108,8 +127,13 @@ def score_dance(config: ScoreDanceConfig) -> Table:
     if config.music:
         for entry, (_, path) in zip(inputs, music):
             entry["music"] = str(path)
-    info = {"generated": config.generated, "generated_fps": config.fps, "generated_up_axis": config.up_axis,
-            "motion_fps": config.motion_fps,
-            "music_beats": beat_source, **info}
+    info = {
+        "generated": config.generated,
+        "generated_fps": config.fps,
+        "generated_up_axis": config.up_axis,
+        "motion_fps": config.motion_fps,
+        "music_beats": beat_source,
+        **info,
+    }
     write_report(Path(config.out), "score-dance", table, info, inputs=inputs)
     return table

@@ -7,6 +7,7 @@ the file is executed) or `.pt` / `.pth` (`torch.load(weights_only=True)`: tensor
 A pickled dict gives its joints under one of JOINT_KEYS (EDGE writes `full_pose`), or SMPL parameters
 (`smpl_poses`, `smpl_trans`, optional `smpl_scaling`) that forward kinematics turns into joints.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -45,8 +46,10 @@ def list_files(directory: str | Path, suffixes: tuple[str, ...], what: str) -> l
 def paired(first: list[Path], second: list[Path], first_name: str, second_name: str) -> list[tuple[Path, Path]]:
     """Files of two sorted lists paired by position (the upstream scripts' sorted-glob pairing)."""
     if len(first) != len(second):
-        raise EvalInputError(f"{len(first)} {first_name} files ({first[0].parent}) but {len(second)} "
-                             f"{second_name} files ({second[0].parent}); files are paired by sorted name")
+        raise EvalInputError(
+            f"{len(first)} {first_name} files ({first[0].parent}) but {len(second)} "
+            f"{second_name} files ({second[0].parent}); files are paired by sorted name"
+        )
     return list(zip(first, second))
 
 
@@ -61,8 +64,16 @@ def _load_object(path: Path):
         import torch
 
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, EOFError, ValueError, TypeError, AttributeError, IndexError, RuntimeError,
-            pickle.UnpicklingError) as error:  # torch refuses a global with an UnpicklingError, a bad zip with both
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        RuntimeError,
+        pickle.UnpicklingError,
+    ) as error:  # torch refuses a global with an UnpicklingError, a bad zip with both
         raise EvalInputError(f"{path}: cannot read joints ({type(error).__name__}: {error})") from error
 
 
@@ -88,8 +99,10 @@ def joint_positions(value, path: Path) -> np.ndarray:
             except ValueError as error:
                 raise EvalInputError(f"{path}: bad SMPL parameters: {error}") from error
         else:
-            raise EvalInputError(f"{path}: a dict without joints (keys {sorted(map(str, value))}); expected one of "
-                                 f"{', '.join(JOINT_KEYS)} or smpl_poses + smpl_trans")
+            raise EvalInputError(
+                f"{path}: a dict without joints (keys {sorted(map(str, value))}); expected one of "
+                f"{', '.join(JOINT_KEYS)} or smpl_poses + smpl_trans"
+            )
     else:
         array = _as_array(value, path, "content")
     array = np.asarray(array, dtype=np.float64)

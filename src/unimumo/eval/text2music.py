@@ -10,11 +10,19 @@ ground-truth column's BAS pairs the reconstructed ground-truth dance with its mu
 which comes without music).
 Renders: music.wav and the dance of both the generated and the ground-truth pair.
 """
+
 from __future__ import annotations
 
 from unimumo.eval.config import ShardDanceConfig
-from unimumo.eval.dance_benchmark import (benchmark_beat_tracker, benchmark_protocol, ground_truth_music_beats,
-                                          music_beat_times, open_ground_truth, protocol_info, scored_ground_truth)
+from unimumo.eval.dance_benchmark import (
+    benchmark_beat_tracker,
+    benchmark_protocol,
+    ground_truth_music_beats,
+    music_beat_times,
+    open_ground_truth,
+    protocol_info,
+    scored_ground_truth,
+)
 from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, ground_truth
 from unimumo.eval.render import render_motion, write_wav
@@ -33,10 +41,16 @@ def run(args: ShardDanceConfig) -> dict:
     codec, tokenizer = session.music_codec(), session.motion_tokenizer()
     generated_music = decode_music(codec, codes["music_codes"], "generated")
     generated_beats, extractor = music_beat_times(generated_music, codec.sampling_rate, protocol, beat_tracker)
-    generated = decode_motions(tokenizer, codes["motion_codes"], args.motion_fps, "generated",
-                               music_codes=codes["music_codes"])
-    reference = decode_motions(tokenizer, ground_truth(samples, "motion_codes"), args.motion_fps, "reference",
-                               music_codes=ground_truth(samples, "music_codes"))
+    generated = decode_motions(
+        tokenizer, codes["motion_codes"], args.motion_fps, "generated", music_codes=codes["music_codes"]
+    )
+    reference = decode_motions(
+        tokenizer,
+        ground_truth(samples, "motion_codes"),
+        args.motion_fps,
+        "reference",
+        music_codes=ground_truth(samples, "music_codes"),
+    )
     reference_beats, reference_beat_source = ground_truth_music_beats(samples, codec, protocol, beat_tracker)
     truth, truth_beats, truth_info = scored_ground_truth(real, reference, reference_beats, args.split, protocol)
     table = dance_metrics(generated, truth, generated_beats, args.motion_fps, truth_beats, protocol=protocol.name)
@@ -53,8 +67,13 @@ def run(args: ShardDanceConfig) -> dict:
                 directory = session.render_dir(index) / name
                 write_wav(directory / "music.wav", wav, codec.sampling_rate)
                 render_motion(directory, joints, args.motion_fps, beats, f"{samples[index].key} ({name})")
-    info = session.info(guidance_scale=args.guidance_scale, motion_fps=args.motion_fps, **protocol_info(protocol),
-                        **truth_info, music_beats=f"{extractor} of the generated music",
-                        ground_truth_music_beats=reference_beat_source)
+    info = session.info(
+        guidance_scale=args.guidance_scale,
+        motion_fps=args.motion_fps,
+        **protocol_info(protocol),
+        **truth_info,
+        music_beats=f"{extractor} of the generated music",
+        ground_truth_music_beats=reference_beat_source,
+    )
     write_report(session.out, TASK, table, info)
     return table

@@ -10,12 +10,13 @@
 
 Text is lower-cased and split into alphanumeric words.
 """
+
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 _WORD = re.compile(r"[a-z0-9']+")
 
@@ -25,7 +26,7 @@ def tokenize(text: str) -> list[str]:
 
 
 def _ngrams(tokens: list[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def _as_reference_lists(candidates: Sequence[str], references: Sequence) -> list[list[str]]:

@@ -21,17 +21,18 @@ a sample shorter than the window's `min_steps` code steps is dropped and counted
 to that minimum are padded to the window and masked (`code_mask`, see windows.py); `stats` reports the
 padded share of the code steps delivered (`padded_fraction`).
 """
+
 from __future__ import annotations
 
 import warnings
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from torch.utils.data import DataLoader
 
-from unimumo.loader.shard_stream import Remainder, ShardStreamDataset, merge_ranges, shard_name, split_by_node
 from unimumo.constants import CODE_RATE
+from unimumo.loader.shard_stream import Remainder, ShardStreamDataset, merge_ranges, shard_name, split_by_node
 from unimumo.loader.windows import Window, WindowSpec, task_weights_from_mixture
 from unimumo.shards.manifest import Manifest
 
@@ -65,8 +66,13 @@ def _min_window(config: dict) -> str:
 
 
 def _fresh_stats() -> dict:
-    return {"batches_seen": 0, "samples_seen": 0, "code_steps": 0, "padded_code_steps": 0,
-            **{name: 0 for name in STAT_OF_EVENT.values()}}
+    return {
+        "batches_seen": 0,
+        "samples_seen": 0,
+        "code_steps": 0,
+        "padded_code_steps": 0,
+        **{name: 0 for name in STAT_OF_EVENT.values()},
+    }
 
 
 class ShardLoader:
@@ -146,8 +152,9 @@ class ShardLoader:
         for state in states:
             self._check_config(state, ignore=TOPOLOGY)
         old_world = len(states)
-        if sorted(s["config"]["rank"] for s in states) != list(range(old_world)) or \
-                any(s["config"]["world_size"] != old_world for s in states):
+        if sorted(s["config"]["rank"] for s in states) != list(range(old_world)) or any(
+            s["config"]["world_size"] != old_world for s in states
+        ):
             raise ValueError(f"load_elastic_state needs the states of all {old_world} ranks of one run, in any order")
         shard_paths = [str(p) for p in self._dataset.shards]
         mine = {shard_name(p) for p in split_by_node(shard_paths, self._config["rank"], self._config["world_size"])}
@@ -161,8 +168,13 @@ class ShardLoader:
             for stream, (position, ended) in enumerate(zip(state["positions"], state["ended"])):
                 held = {shard_name(p) for p in old.stream_shards(stream, position[0])}
                 if held & mine:
-                    shards.update({name: value for name, value in old.consumed(stream, tuple(position), ended).items()
-                                   if name in mine})
+                    shards.update(
+                        {
+                            name: value
+                            for name, value in old.consumed(stream, tuple(position), ended).items()
+                            if name in mine
+                        }
+                    )
         self._dataset.remainder = Remainder(epoch, {name: (e, merge_ranges(r)) for name, (e, r) in shards.items()})
         self._positions = [[epoch, 0] for _ in range(self._num_streams)]
         self._ended = [False] * self._num_streams
@@ -216,8 +228,7 @@ class ShardLoader:
             yield batch
         if self._config["epochs"] is None:
             raise RuntimeError(
-                f"{self._source}: no readable samples of at least {_min_window(self._config)} "
-                f"(stats: {self._stats})"
+                f"{self._source}: no readable samples of at least {_min_window(self._config)} (stats: {self._stats})"
             )
 
 

@@ -13,20 +13,22 @@ restores the shuffle buffer exactly.
 Re-sharding (another world size or worker count): `consumed(stream, position)` replays a stream to
 name the samples (shard, index in the tar) it consumed in its current epoch. A dataset given such a
 `Remainder` first runs a remainder pass (epoch `Remainder.epoch`) over its new shards that reads
-only the samples not yet consumed in their shard's current epoch, then continues with epoch + 1. Every batch carries its stream id, the position after it and
+only the samples not yet consumed in their shard's current epoch, then continues with epoch + 1. Every batch carries
+its stream id, the position after it and
 the events (skipped shards/samples) that happened since the previous batch of the stream; a stream
 ends with an end marker. Samples are batched across epoch boundaries, so all batches are full
 except the last one of a finite run.
 """
+
 from __future__ import annotations
 
 import copy
 import random
 from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from torch.utils.data import IterableDataset, get_worker_info
 from webdataset.filters import shuffle
@@ -103,7 +105,7 @@ class ShardStreamDataset(IterableDataset):
         self.start_positions: list[tuple[int, int]] = [(0, 0)] * num_streams
         self.remainder: Remainder | None = None
 
-    def with_topology(self, rank: int, world_size: int, num_streams: int) -> "ShardStreamDataset":
+    def with_topology(self, rank: int, world_size: int, num_streams: int) -> ShardStreamDataset:
         """The same dataset as read by `rank` of `world_size` with `num_streams` streams (no remainder)."""
         other = copy.copy(self)
         other.rank, other.world_size, other.num_streams = rank, world_size, num_streams
@@ -197,7 +199,9 @@ class ShardStreamDataset(IterableDataset):
                 if len(pending) == self.batch_size:
                     yield self._tagged(stream, self._collate(pending), (epoch, consumed), events)
                     pending = []
-            if skip == 0 and produced == 0 and not self._in_remainder(epoch):  # nothing usable: end the stream rather than loop forever
+            if (
+                skip == 0 and produced == 0 and not self._in_remainder(epoch)
+            ):  # nothing usable: end the stream rather than loop forever
                 events.append(("empty_stream", f"rank {self.rank} stream {stream}", f"epoch {epoch}: no usable sample"))
                 break
             epoch, skip = epoch + 1, 0

@@ -10,6 +10,7 @@ and counted by the loader. The crop offset and the task tag come from an RNG see
 (seed, epoch, sample key), so they do not depend on the worker layout or on the order samples
 arrive in.
 """
+
 from __future__ import annotations
 
 import random
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from unimumo.tasks import TASKS
 from unimumo.models.text_tokenizer import PAD_ID
 from unimumo.shards.format import MOTION_CODES, MOTION_IDS, MUSIC_CODES, MUSIC_IDS, decode_sample, sample_frames
+from unimumo.tasks import TASKS
 from unimumo.utils.seeding import derive_seed
 
 WINDOW_FIELDS = (MUSIC_CODES, MOTION_CODES, MUSIC_IDS, MOTION_IDS)  # what training reads of a sample
@@ -42,12 +43,13 @@ class Window:
 
     def __post_init__(self):
         if not (isinstance(self.steps, int) and isinstance(self.min_steps, int)) or min(self.steps, self.min_steps) < 1:
-            raise ValueError(f"a window needs steps >= 1 and min_steps >= 1, got steps={self.steps}, "
-                             f"min_steps={self.min_steps}")
+            raise ValueError(
+                f"a window needs steps >= 1 and min_steps >= 1, got steps={self.steps}, min_steps={self.min_steps}"
+            )
         object.__setattr__(self, "min_steps", min(self.min_steps, self.steps))
 
     @classmethod
-    def from_seconds(cls, seconds: float, min_seconds: float, rate: float) -> "Window":
+    def from_seconds(cls, seconds: float, min_seconds: float, rate: float) -> Window:
         """The window of `seconds` (samples under `min_seconds` dropped) at `rate` steps per second."""
         return cls(seconds_to_steps(seconds, rate), seconds_to_steps(min_seconds, rate))
 

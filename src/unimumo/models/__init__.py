@@ -3,6 +3,7 @@
 `register_auto_classes` (run by `import unimumo`) makes `transformers.AutoConfig` / `AutoModel.from_pretrained`
 load UniMuMo exports and motion tokenizer directories.
 """
+
 from transformers import AutoConfig, AutoModel
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
@@ -32,7 +33,9 @@ def register_auto_classes() -> None:
     forward takes music/motion codes, not `input_ids`, so no task-specific auto class (causal LM,
     text-to-waveform) fits it.
     """
-    for config_class, model_class in ((UniMuMoConfig, UniMuMoForConditionalGeneration),
-                                      (MotionVQVAEConfig, MotionVQVAE)):
+    for config_class, model_class in (
+        (UniMuMoConfig, UniMuMoForConditionalGeneration),
+        (MotionVQVAEConfig, MotionVQVAE),
+    ):
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
         AutoModel.register(config_class, model_class, exist_ok=True)

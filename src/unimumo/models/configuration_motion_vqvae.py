@@ -1,5 +1,6 @@
 """Configuration of the motion VQ-VAE: the independent motion tokenizer, or (`codebook="music"`) the published
 variant that quantises motion with the frozen codebooks of the music codec (models/motion_vqvae_music.py)."""
+
 from __future__ import annotations
 
 import copy
@@ -69,8 +70,16 @@ class MotionVQVAEConfig(PretrainedConfig):
 
     def _validate(self) -> None:
         problems = []
-        for name in ("feature_dim", "hidden_size", "code_dim", "num_codebooks", "codebook_size", "num_res_blocks",
-                     "dilation_growth", "code_rate"):
+        for name in (
+            "feature_dim",
+            "hidden_size",
+            "code_dim",
+            "num_codebooks",
+            "codebook_size",
+            "num_res_blocks",
+            "dilation_growth",
+            "code_rate",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 problems.append(f"{name} must be a positive integer, got {value!r}")
@@ -79,8 +88,10 @@ class MotionVQVAEConfig(PretrainedConfig):
         if not 0.0 < float(self.ema_decay) < 1.0:
             problems.append(f"ema_decay must be in (0, 1), got {self.ema_decay!r}")
         if float(self.commitment_weight) < 0 or float(self.dead_code_threshold) < 0:
-            problems.append("commitment_weight and dead_code_threshold must be >= 0, got "
-                            f"{self.commitment_weight!r} and {self.dead_code_threshold!r}")
+            problems.append(
+                "commitment_weight and dead_code_threshold must be >= 0, got "
+                f"{self.commitment_weight!r} and {self.dead_code_threshold!r}"
+            )
         problems += self._music_codebook_problems()
         if problems:
             raise ValueError("invalid MotionVQVAEConfig: " + "; ".join(problems))
@@ -98,11 +109,14 @@ class MotionVQVAEConfig(PretrainedConfig):
         width = codec.get("codebook_dim") or codec.get("hidden_size")
         problems = []
         if width != self.code_dim or codec.get("hidden_size", width) != width:
-            problems.append(f"code_dim {self.code_dim} must be the music codec's latent width (codebook_dim "
-                            f"{codec.get('codebook_dim')}, hidden_size {codec.get('hidden_size')})")
+            problems.append(
+                f"code_dim {self.code_dim} must be the music codec's latent width (codebook_dim "
+                f"{codec.get('codebook_dim')}, hidden_size {codec.get('hidden_size')})"
+            )
         if codec.get("codebook_size") != self.codebook_size:
-            problems.append(f"codebook_size {self.codebook_size} must be the music codec's "
-                            f"({codec.get('codebook_size')})")
+            problems.append(
+                f"codebook_size {self.codebook_size} must be the music codec's ({codec.get('codebook_size')})"
+            )
         if codec.get("audio_channels", 1) != 1 or codec.get("normalize", False):
             problems.append("the music codec must be mono and unnormalised (audio_channels 1, normalize false)")
         return problems
@@ -114,7 +128,7 @@ class MotionVQVAEConfig(PretrainedConfig):
 
     @property
     def frames_per_code(self) -> int:
-        return 2 ** self.downsample_layers
+        return 2**self.downsample_layers
 
     @property
     def frame_rate(self) -> int:
@@ -122,7 +136,7 @@ class MotionVQVAEConfig(PretrainedConfig):
         return self.code_rate * self.frames_per_code
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "MotionVQVAEConfig":
+    def preset(cls, name: str, **overrides) -> MotionVQVAEConfig:
         """`base` (the reference size) or `tiny` (tests and demos), plus overrides."""
         if name not in _PRESETS:
             raise ValueError(f"unknown MotionVQVAEConfig preset {name!r}; choose one of {sorted(_PRESETS)}")

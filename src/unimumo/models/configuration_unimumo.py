@@ -1,4 +1,5 @@
 """UniMuMoConfig: the shape, loss weights and text components of the unified music-motion-text LM."""
+
 from __future__ import annotations
 
 import copy
@@ -10,24 +11,51 @@ from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS, SPECIAL_TOKEN_ID
 
 # A T5 small enough for unit tests; the text vocabulary matches the synthetic corpus's sentencepiece model.
 _TINY_T5 = dict(
-    vocab_size=1000, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
-    relative_attention_num_buckets=8, relative_attention_max_distance=32,
-    decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    vocab_size=1000,
+    d_model=32,
+    d_kv=8,
+    d_ff=64,
+    num_layers=2,
+    num_decoder_layers=2,
+    num_heads=4,
+    relative_attention_num_buckets=8,
+    relative_attention_max_distance=32,
+    decoder_start_token_id=0,
+    pad_token_id=0,
+    eos_token_id=1,
 )
 # The t5-base shape MusicGen-small conditions on.
 _T5_BASE = dict(
-    vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_decoder_layers=12, num_heads=12,
-    decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+    vocab_size=32128,
+    d_model=768,
+    d_kv=64,
+    d_ff=3072,
+    num_layers=12,
+    num_decoder_layers=12,
+    num_heads=12,
+    decoder_start_token_id=0,
+    pad_token_id=0,
+    eos_token_id=1,
 )
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, ffn_dim=128, max_position_embeddings=1024,
-        text_encoder_config=_TINY_T5, caption_decoder_config=_TINY_T5,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        ffn_dim=128,
+        max_position_embeddings=1024,
+        text_encoder_config=_TINY_T5,
+        caption_decoder_config=_TINY_T5,
     ),
     "small": dict(  # MusicGen-small
-        hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, ffn_dim=4096, max_position_embeddings=2048,
-        text_encoder_config=_T5_BASE, caption_decoder_config=_T5_BASE,
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        ffn_dim=4096,
+        max_position_embeddings=2048,
+        text_encoder_config=_T5_BASE,
+        caption_decoder_config=_T5_BASE,
     ),
 }
 
@@ -93,8 +121,9 @@ class UniMuMoConfig(PretrainedConfig):
 
     def __post_init__(self, **kwargs):
         self.text_encoder_config = _t5_dict(self.text_encoder_config or _TINY_T5)
-        self.caption_decoder_config = _t5_dict(self.caption_decoder_config
-                                               or caption_decoder_config_for(self.text_encoder_config))
+        self.caption_decoder_config = _t5_dict(
+            self.caption_decoder_config or caption_decoder_config_for(self.text_encoder_config)
+        )
         if self.expert_layers is None:
             self.expert_layers = list(range(self.num_hidden_layers))
         self.expert_layers = sorted({int(i) for i in self.expert_layers})
@@ -104,15 +133,19 @@ class UniMuMoConfig(PretrainedConfig):
     def _validate(self) -> None:
         problems = []
         if self.hidden_size % self.num_attention_heads:
-            problems.append(f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
-                            f"({self.num_attention_heads})")
+            problems.append(
+                f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
+                f"({self.num_attention_heads})"
+            )
         if (self.hidden_size // self.num_attention_heads) % 2:
             problems.append("the head dimension must be even")
         if self.hidden_size % 2:
             problems.append("hidden_size must be even (sinusoidal positions)")
         if self.special_token_id != self.codebook_size:
-            problems.append(f"special_token_id ({self.special_token_id}) must equal codebook_size "
-                            f"({self.codebook_size}): embedding tables hold codebook_size + 1 rows")
+            problems.append(
+                f"special_token_id ({self.special_token_id}) must equal codebook_size "
+                f"({self.codebook_size}): embedding tables hold codebook_size + 1 rows"
+            )
         bad = [i for i in self.expert_layers if not 0 <= i < self.num_hidden_layers]
         if bad:
             problems.append(f"expert_layers {bad} are outside 0..{self.num_hidden_layers - 1}")
@@ -123,8 +156,10 @@ class UniMuMoConfig(PretrainedConfig):
             problems.append(f"condition_dropout must be in [0, 1], got {self.condition_dropout}")
         text_vocab, caption_vocab = self.text_encoder_config["vocab_size"], self.caption_decoder_config["vocab_size"]
         if text_vocab != caption_vocab:
-            problems.append(f"the caption decoder's vocabulary ({caption_vocab}) must be the text encoder's "
-                            f"({text_vocab}): both read and write one T5 tokenizer's ids")
+            problems.append(
+                f"the caption decoder's vocabulary ({caption_vocab}) must be the text encoder's "
+                f"({text_vocab}): both read and write one T5 tokenizer's ids"
+            )
         if min(self.num_hidden_layers, self.num_codebooks, self.ffn_dim) < 1:
             problems.append("num_hidden_layers, num_codebooks and ffn_dim must be >= 1")
         if problems:
@@ -144,7 +179,7 @@ class UniMuMoConfig(PretrainedConfig):
         return {key: getattr(self, key) for key in SHAPE_KEYS}
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> "UniMuMoConfig":
+    def preset(cls, name: str, **overrides) -> UniMuMoConfig:
         """`tiny` (unit tests) or `small` (MusicGen-small shape with a t5-base text encoder), plus overrides."""
         if name not in _PRESETS:
             raise ValueError(f"Unknown UniMuMoConfig preset {name!r}; choose one of {sorted(_PRESETS)}")

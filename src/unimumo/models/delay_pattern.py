@@ -9,6 +9,7 @@ positions its unpadded sequence has: input position s (0 .. T + K - 2) is valid 
 the output read there predicts at least one real code ((k, s - k) with s - k < length). With the padded codes
 replaced by `special_id` before delaying, the valid positions hold the same tokens as the unpadded sequence.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,7 +25,9 @@ def delay_codes(codes: torch.Tensor, special_id: int) -> torch.Tensor:
 
 
 def undelay(per_position: torch.Tensor, num_frames: int) -> torch.Tensor:
-    """Outputs over input positions [B, K, S, ...] -> per-code outputs [B, K, num_frames, ...] (code (k, t) <- t + k)."""
+    """Outputs over input positions [B, K, S, ...] -> per-code outputs [B, K, num_frames, ...].
+
+    Code (k, t) is read at input position t + k."""
     num_codebooks = per_position.shape[1]
     return torch.stack([per_position[:, k, k : k + num_frames] for k in range(num_codebooks)], dim=1)
 
@@ -35,7 +38,8 @@ def codes_from_delayed(delayed: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 
 def valid_codebooks(position: int, num_codebooks: int, num_frames: int, device=None) -> torch.Tensor:
-    """Bool [K]: which codebooks hold a real code at delayed position `position + 1` (the one predicted at `position`)."""
+    """Bool [K]: which codebooks hold a real code at delayed position `position + 1` (the one predicted at
+    `position`)."""
     k = torch.arange(num_codebooks, device=device)
     return (k <= position) & (position < num_frames + k)
 

@@ -5,6 +5,7 @@ slot per token instead of re-concatenating the prefix. The time step of every ca
 feeding several time steps at once still gets the block-causal mask. Cross-attention keys/values of the (fixed)
 text condition are computed once per layer.
 """
+
 from __future__ import annotations
 
 import torch

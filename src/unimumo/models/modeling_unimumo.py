@@ -14,13 +14,14 @@ stream alone) and the hidden states go through `captioning_projection` into a T5
 Parameter names carry their group (see `parameter_group`): `music_*`, `motion_*`, `captioning_*`, `text_encoder`,
 everything else is shared.
 """
+
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -164,15 +165,28 @@ class UniMuMoDecoderLayer(GradientCheckpointingLayer):
         else:
             self.ffn = UniMuMoFeedForward(config)
 
-    def forward(self, hidden_states, self_attn_mask=None, encoder_hidden_states=None, encoder_attn_mask=None,
-                num_music_tokens: int = 0, cache: UniMuMoKVCache | None = None, caption_mode: bool = False):
+    def forward(
+        self,
+        hidden_states,
+        self_attn_mask=None,
+        encoder_hidden_states=None,
+        encoder_attn_mask=None,
+        num_music_tokens: int = 0,
+        cache: UniMuMoKVCache | None = None,
+        caption_mode: bool = False,
+    ):
         attention = self.captioning_self_attn if caption_mode else self.self_attn
-        attended = attention(self.self_attn_layer_norm(hidden_states), attn_mask=self_attn_mask,
-                             cache=None if caption_mode else cache)
+        attended = attention(
+            self.self_attn_layer_norm(hidden_states), attn_mask=self_attn_mask, cache=None if caption_mode else cache
+        )
         hidden_states = hidden_states + F.dropout(attended, p=self.dropout, training=self.training)
         if encoder_hidden_states is not None:
-            attended = self.encoder_attn(self.encoder_attn_layer_norm(hidden_states), encoder_hidden_states,
-                                         attn_mask=encoder_attn_mask, cache=cache)
+            attended = self.encoder_attn(
+                self.encoder_attn_layer_norm(hidden_states),
+                encoder_hidden_states,
+                attn_mask=encoder_attn_mask,
+                cache=cache,
+            )
             hidden_states = hidden_states + F.dropout(attended, p=self.dropout, training=self.training)
         if not self.has_experts:
             return self.ffn(hidden_states)
@@ -228,9 +242,11 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
         super().__init__(config)
         rows = config.codebook_size + 1
         self.music_embed_tokens = nn.ModuleList(
-            [nn.Embedding(rows, config.hidden_size) for _ in range(config.num_codebooks)])
+            [nn.Embedding(rows, config.hidden_size) for _ in range(config.num_codebooks)]
+        )
         self.motion_embed_tokens = nn.ModuleList(
-            [nn.Embedding(rows, config.hidden_size) for _ in range(config.num_codebooks)])
+            [nn.Embedding(rows, config.hidden_size) for _ in range(config.num_codebooks)]
+        )
         self.layers = nn.ModuleList([UniMuMoDecoderLayer(config, i) for i in range(config.num_hidden_layers)])
         self.layer_norm = nn.LayerNorm(config.hidden_size)
         self.post_init()
@@ -248,14 +264,20 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
             return None, None
         states = torch.cat([c.states for _, c in present], dim=1)
         key_valid = torch.cat([c.mask for _, c in present], dim=1)
-        key_modality = torch.cat(
-            [torch.full((c.states.shape[1],), i, device=states.device) for i, c in present])
+        key_modality = torch.cat([torch.full((c.states.shape[1],), i, device=states.device) for i, c in present])
         routing = query_modality[:, None] == key_modality[None, :]
         return states, routing[None, None] & key_valid[:, None, None, :]
 
-    def forward(self, music_input_ids=None, motion_input_ids=None, music_condition: TextCondition | None = None,
-                motion_condition: TextCondition | None = None, cache: UniMuMoKVCache | None = None,
-                caption_mode: bool = False, key_valid: torch.Tensor | None = None):
+    def forward(
+        self,
+        music_input_ids=None,
+        motion_input_ids=None,
+        music_condition: TextCondition | None = None,
+        motion_condition: TextCondition | None = None,
+        cache: UniMuMoKVCache | None = None,
+        caption_mode: bool = False,
+        key_valid: torch.Tensor | None = None,
+    ):
         """Delayed inputs [B, K, S] per stream (None = absent) -> final hidden states (music [B,S,D], motion [B,S,D]).
 
         In caption mode the captioning attention is used, bidirectionally, and no text is attended to. `key_valid`
@@ -268,8 +290,10 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
         start = cache.num_steps if cache is not None else 0
         num_steps = streams[0][1].shape[-1]
         if start + num_steps > self.config.max_position_embeddings:
-            raise ValueError(f"{start + num_steps} delayed positions exceed max_position_embeddings "
-                             f"({self.config.max_position_embeddings}); raise it in the config")
+            raise ValueError(
+                f"{start + num_steps} delayed positions exceed max_position_embeddings "
+                f"({self.config.max_position_embeddings}); raise it in the config"
+            )
         hidden = torch.cat([self._embed(ids, tables, start) for _, ids, tables in streams], dim=1)
         hidden = F.dropout(hidden, p=self.config.dropout, training=self.training)
         device = hidden.device
@@ -286,13 +310,28 @@ class UniMuMoModel(UniMuMoPreTrainedModel):
                 raise ValueError("key_valid (padded samples) is not supported with a KV cache")
             keys = key_valid.repeat(1, len(streams))[:, None, None, :]
             self_attn_mask = keys if self_attn_mask is None else self_attn_mask & keys
-        encoder_states, encoder_mask = (None, None) if caption_mode else self._cross_attention_inputs(
-            [music_condition if music_input_ids is not None else None,
-             motion_condition if motion_input_ids is not None else None], query_modality)
+        encoder_states, encoder_mask = (
+            (None, None)
+            if caption_mode
+            else self._cross_attention_inputs(
+                [
+                    music_condition if music_input_ids is not None else None,
+                    motion_condition if motion_input_ids is not None else None,
+                ],
+                query_modality,
+            )
+        )
 
         for layer in self.layers:
-            hidden = layer(hidden, self_attn_mask, encoder_states, encoder_mask,
-                           num_music_tokens=num_music_tokens, cache=cache, caption_mode=caption_mode)
+            hidden = layer(
+                hidden,
+                self_attn_mask,
+                encoder_states,
+                encoder_mask,
+                num_music_tokens=num_music_tokens,
+                cache=cache,
+                caption_mode=caption_mode,
+            )
         hidden = self.layer_norm(hidden)
         if cache is not None:
             cache.commit(times, num_steps)
@@ -311,9 +350,11 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         self.condition_projection = nn.Linear(config.text_hidden_size, config.hidden_size)
         self.model = UniMuMoModel(config)
         self.music_lm_heads = nn.ModuleList(
-            [nn.Linear(config.hidden_size, config.codebook_size, bias=False) for _ in range(config.num_codebooks)])
+            [nn.Linear(config.hidden_size, config.codebook_size, bias=False) for _ in range(config.num_codebooks)]
+        )
         self.motion_lm_heads = nn.ModuleList(
-            [nn.Linear(config.hidden_size, config.codebook_size, bias=False) for _ in range(config.num_codebooks)])
+            [nn.Linear(config.hidden_size, config.codebook_size, bias=False) for _ in range(config.num_codebooks)]
+        )
         self.captioning_projection = nn.Linear(config.hidden_size, config.caption_hidden_size)
         self.captioning_decoder = UniMuMoCaptionDecoder(T5Config(**config.caption_decoder_config))
         self.post_init()
@@ -331,15 +372,16 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
                     target.copy_(source)
 
     @classmethod
-    def from_pretrained(cls, *args, **kwargs) -> "UniMuMoForConditionalGeneration":
+    def from_pretrained(cls, *args, **kwargs) -> UniMuMoForConditionalGeneration:
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True gives a tuple
         model.text_encoder.requires_grad_(False)  # loading materialises fresh parameters
         return loaded
 
     @classmethod
-    def from_components(cls, config: UniMuMoConfig, text_model_dir: str | None = None,
-                        musicgen_dir: str | None = None) -> "UniMuMoForConditionalGeneration":
+    def from_components(
+        cls, config: UniMuMoConfig, text_model_dir: str | None = None, musicgen_dir: str | None = None
+    ) -> UniMuMoForConditionalGeneration:
         """Build a model whose T5 encoder and caption decoder come from a local `T5ForConditionalGeneration` dir
         (else random from the config) and whose decoder comes from a local MusicGen dir (else random).
 
@@ -349,8 +391,9 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         return cls._build_from_components(config, text_model_dir, musicgen_dir)[0]
 
     @classmethod
-    def _build_from_components(cls, config, text_model_dir, musicgen_dir) -> tuple["UniMuMoForConditionalGeneration",
-                                                                                   set[str]]:
+    def _build_from_components(
+        cls, config, text_model_dir, musicgen_dir
+    ) -> tuple[UniMuMoForConditionalGeneration, set[str]]:
         """`from_components`, plus the names of the weights the directories filled."""
         config = copy.deepcopy(config)
         t5 = T5ForConditionalGeneration.from_pretrained(text_model_dir) if text_model_dir is not None else None
@@ -376,8 +419,9 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         return model, filled
 
     @classmethod
-    def from_musicgen(cls, path: str, text_model_dir: str | None = None, allow_random: Sequence[str] = (),
-                      **config_overrides) -> "UniMuMoForConditionalGeneration":
+    def from_musicgen(
+        cls, path: str, text_model_dir: str | None = None, allow_random: Sequence[str] = (), **config_overrides
+    ) -> UniMuMoForConditionalGeneration:
         """A UniMuMo LM with MusicGen's decoder shape and weights; motion parts start as copies of the music ones.
 
         Every weight must come from `path`, from `text_model_dir` (T5 encoder and caption decoder) or from the
@@ -385,8 +429,10 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         must match a pattern (fnmatch, e.g. "captioning_decoder.*") of `allow_random`, else UncoveredWeightsError
         names them. A decoder-only MusicGen dir has no text encoder, so it needs `text_model_dir`."""
         if text_model_dir is None and not MusicGenParts.has_text_encoder(path):
-            raise ValueError(f"{path} is a decoder-only MusicGen (MusicgenForCausalLM): it has no text encoder; "
-                             "give a local T5ForConditionalGeneration directory (text_model_dir, --text-model)")
+            raise ValueError(
+                f"{path} is a decoder-only MusicGen (MusicgenForCausalLM): it has no text encoder; "
+                "give a local T5ForConditionalGeneration directory (text_model_dir, --text-model)"
+            )
         shape = config_kwargs_from_musicgen(MusicGenParts.decoder_config(path))
         shape.update(config_overrides)
         model, filled = cls._build_from_components(UniMuMoConfig(**shape), text_model_dir, path)
@@ -405,8 +451,11 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         missing, unexpected = self.load_state_dict(state, strict=False)
         if unexpected:
             raise ValueError(f"MusicGen weights without a UniMuMo counterpart: {unexpected}")
-        untouched = [k for k in missing if self.parameter_group(k) not in ("text", "captioning")
-                     and not k.startswith("condition_projection.")]
+        untouched = [
+            k
+            for k in missing
+            if self.parameter_group(k) not in ("text", "captioning") and not k.startswith("condition_projection.")
+        ]
         if untouched:
             raise ValueError(f"UniMuMo decoder weights not covered by the MusicGen checkpoint: {untouched}")
         return set(state)
@@ -476,8 +525,9 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         return torch.stack([head(hidden) for head in heads], dim=1)
 
     @staticmethod
-    def _stream_loss(logits: torch.Tensor, codes: torch.Tensor, sample_weight: torch.Tensor | None,
-                     code_mask: torch.Tensor | None):
+    def _stream_loss(
+        logits: torch.Tensor, codes: torch.Tensor, sample_weight: torch.Tensor | None, code_mask: torch.Tensor | None
+    ):
         """Per-codebook CE averaged per sample over its real codes (`per_sample_ce`; delay padding is not among the
         undelayed logits, padded frames are not counted), then over samples, each sample counting once whatever its
         length (weighted: sum(w * ce) / sum(w); all-zero weights give a zero loss that keeps the graph)."""
@@ -485,8 +535,9 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         if sample_weight is None:
             return per_sample.mean()
         if sample_weight.shape != per_sample.shape:
-            raise ValueError(f"loss weights must have shape [B]={list(per_sample.shape)}, got "
-                             f"{list(sample_weight.shape)}")
+            raise ValueError(
+                f"loss weights must have shape [B]={list(per_sample.shape)}, got {list(sample_weight.shape)}"
+            )
         weight = sample_weight.to(per_sample)
         return (per_sample * weight).sum() / weight.sum().clamp_min(1e-8)
 
@@ -526,39 +577,59 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
 
     # -- forward -------------------------------------------------------------------------------------------------
 
-    def forward(self, music_codes=None, motion_codes=None, music_text_ids=None, music_text_mask=None,
-                motion_text_ids=None, motion_text_mask=None, music_loss_weight=None, motion_loss_weight=None,
-                caption_modality=None, caption_labels=None, caption_labels_mask=None,
-                code_mask=None) -> UniMuMoOutput:
+    def forward(
+        self,
+        music_codes=None,
+        motion_codes=None,
+        music_text_ids=None,
+        music_text_mask=None,
+        motion_text_ids=None,
+        motion_text_mask=None,
+        music_loss_weight=None,
+        motion_loss_weight=None,
+        caption_modality=None,
+        caption_labels=None,
+        caption_labels_mask=None,
+        code_mask=None,
+    ) -> UniMuMoOutput:
         """Teacher-forced LM over the given streams (None = absent), or, with `caption_modality`, the caption loss
         of that stream's codes against `caption_labels` (the LM losses are then not computed).
 
         `code_mask` [B, T] (True = real frame, real frames first; None = all real) marks padded samples: their
         padded frames have no loss and are attended to by nothing."""
         if caption_modality is not None:
-            return self._caption_forward(caption_modality, music_codes, motion_codes, caption_labels,
-                                         caption_labels_mask, code_mask)
+            return self._caption_forward(
+                caption_modality, music_codes, motion_codes, caption_labels, caption_labels_mask, code_mask
+            )
         batch_size, num_frames = self._check_codes(music_codes, motion_codes)
         code_mask = self._code_mask(code_mask, batch_size, num_frames)
         drop = self.config.condition_dropout if self.training else 0.0
         inputs, conditions = {}, {}
-        for modality, codes, ids, mask in (("music", music_codes, music_text_ids, music_text_mask),
-                                           ("motion", motion_codes, motion_text_ids, motion_text_mask)):
+        for modality, codes, ids, mask in (
+            ("music", music_codes, music_text_ids, music_text_mask),
+            ("motion", motion_codes, motion_text_ids, motion_text_mask),
+        ):
             if codes is not None:
                 inputs[modality] = self._delayed_inputs(codes, code_mask)[..., :-1]
                 conditions[modality] = self.encode_text(ids, mask, batch_size, drop)
         # Padded positions come after every valid one (delay_pattern.valid_positions), so the block-causal mask
         # already keeps them from every valid query: no key mask is needed here (unlike the bidirectional caption pass).
         music_hidden, motion_hidden = self.model(
-            inputs.get("music"), inputs.get("motion"), conditions.get("music"), conditions.get("motion"))
+            inputs.get("music"), inputs.get("motion"), conditions.get("music"), conditions.get("motion")
+        )
 
         output = UniMuMoOutput()
         loss = 0.0
         for modality, hidden, heads, codes, weight, config_weight in (
-            ("music", music_hidden, self.music_lm_heads, music_codes, music_loss_weight,
-             self.config.music_loss_weight),
-            ("motion", motion_hidden, self.motion_lm_heads, motion_codes, motion_loss_weight,
-             self.config.motion_loss_weight),
+            ("music", music_hidden, self.music_lm_heads, music_codes, music_loss_weight, self.config.music_loss_weight),
+            (
+                "motion",
+                motion_hidden,
+                self.motion_lm_heads,
+                motion_codes,
+                motion_loss_weight,
+                self.config.motion_loss_weight,
+            ),
         ):
             if hidden is None:
                 continue
@@ -576,8 +647,9 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         """Codes [B, K, T] of one modality -> caption decoder inputs [B, T + K - 1, d_t5] (caption-mode pass)."""
         return self._caption_pass(modality, codes, None)[0]
 
-    def _caption_pass(self, modality: str, codes: torch.Tensor,
-                      code_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _caption_pass(
+        self, modality: str, codes: torch.Tensor, code_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`caption_states` of padded codes, and the validity of the states [B, T + K - 1] (None = all valid);
         padded positions are no attention keys of the pass either."""
         if modality not in MODALITIES:
@@ -597,6 +669,7 @@ class UniMuMoForConditionalGeneration(UniMuMoGenerationMixin, UniMuMoPreTrainedM
         states, valid = self._caption_pass(modality, music_codes if modality == "music" else motion_codes, code_mask)
         if labels_mask is not None:
             labels = labels.masked_fill(~labels_mask.bool(), -100)
-        out = self.captioning_decoder(encoder_outputs=(states,), labels=labels,
-                                      attention_mask=None if valid is None else valid.long())
+        out = self.captioning_decoder(
+            encoder_outputs=(states,), labels=labels, attention_mask=None if valid is None else valid.long()
+        )
         return UniMuMoOutput(loss=out.loss, caption_loss=out.loss, caption_logits=out.logits)

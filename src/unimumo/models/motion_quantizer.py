@@ -6,6 +6,7 @@ A code whose EMA usage drops below `dead_code_threshold` is restarted from a ran
 the current batch (Jukebox). Under torch.distributed the statistics are summed over ranks and
 restart vectors come from rank 0, so every rank keeps the same codebooks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ class QuantizerOutput:
     codes: torch.Tensor  # [K,M] long
     commit_loss: torch.Tensor  # scalar
     perplexity: torch.Tensor  # scalar, mean over levels of exp(entropy of code usage)
-    dead_codes: torch.Tensor  # scalar long: in training the codes restarted by this step, else those below the threshold
+    dead_codes: (
+        torch.Tensor
+    )  # scalar long: in training the codes restarted by this step, else those below the threshold
 
 
 def _distributed() -> bool:
@@ -39,7 +42,9 @@ def _sum_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class ResidualVectorQuantizer(nn.Module):
-    def __init__(self, num_codebooks: int, codebook_size: int, code_dim: int, ema_decay: float, dead_code_threshold: float):
+    def __init__(
+        self, num_codebooks: int, codebook_size: int, code_dim: int, ema_decay: float, dead_code_threshold: float
+    ):
         super().__init__()
         self.num_codebooks, self.codebook_size, self.code_dim = num_codebooks, codebook_size, code_dim
         self.ema_decay, self.dead_code_threshold = ema_decay, dead_code_threshold
@@ -51,7 +56,7 @@ class ResidualVectorQuantizer(nn.Module):
     @torch.no_grad()
     def reset_codebooks(self) -> None:
         """Random entries and zero usage: the first training step restarts every code from data."""
-        self.codebooks.normal_(0.0, self.code_dim ** -0.5)
+        self.codebooks.normal_(0.0, self.code_dim**-0.5)
         self.cluster_size.zero_()
         self.embed_sum.copy_(self.codebooks)
 
@@ -60,10 +65,16 @@ class ResidualVectorQuantizer(nn.Module):
         codebook = self.codebooks[level]
         squared_norms = codebook.pow(2).sum(-1)
         # |c|^2 - 2 v.c (|v|^2 is the same for every entry of a row), in row blocks that stay in cache.
-        return torch.cat([
-            torch.addmm(squared_norms, block, codebook.t(), alpha=-2.0).argmin(-1)
-            for block in vectors.split(NEAREST_BLOCK_ROWS)
-        ]) if len(vectors) else vectors.new_zeros(0, dtype=torch.long)
+        return (
+            torch.cat(
+                [
+                    torch.addmm(squared_norms, block, codebook.t(), alpha=-2.0).argmin(-1)
+                    for block in vectors.split(NEAREST_BLOCK_ROWS)
+                ]
+            )
+            if len(vectors)
+            else vectors.new_zeros(0, dtype=torch.long)
+        )
 
     @torch.no_grad()
     def encode(self, vectors: torch.Tensor) -> torch.Tensor:
@@ -86,7 +97,9 @@ class ResidualVectorQuantizer(nn.Module):
         residual = vectors
         quantized = torch.zeros_like(vectors)
         codes, commit_loss, perplexity = [], vectors.new_zeros(()), vectors.new_zeros(())
-        dead_codes = torch.zeros((), dtype=torch.long, device=vectors.device) if self.training else self.dead_mask().sum()
+        dead_codes = (
+            torch.zeros((), dtype=torch.long, device=vectors.device) if self.training else self.dead_mask().sum()
+        )
         for level in range(self.num_codebooks):
             level_input = residual.detach()
             index = self.nearest(level_input, level)

@@ -13,12 +13,13 @@ clip (`encode(..., music=[wav, ...])`), and decodes codes together with the pair
 in dance -> music) the network sees silence, as the authors' `encode_motion` does; shorter music is padded
 with silence. The independent tokenizer takes no music.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -27,7 +28,12 @@ from tqdm.auto import tqdm
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_vqvae import MotionVQVAE
 from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE, motion_vqvae_class
-from unimumo.motion.humanml3d_features import MotionFormatError, features_to_joints, joints_to_features, validate_features
+from unimumo.motion.humanml3d_features import (
+    MotionFormatError,
+    features_to_joints,
+    joints_to_features,
+    validate_features,
+)
 from unimumo.motion.resample import resample_features
 from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.stats import compute_feature_stats
@@ -56,29 +62,37 @@ class MotionTokenizer:
     # -- construction / persistence --------------------------------------------------------
     @staticmethod
     def compute_fingerprint(model: MotionVQVAE) -> str:
-        names = [name for name in MotionVQVAEConfig.__annotations__  # its own fields
-                 if model.config.codebook != "independent" or name not in VARIANT_FIELDS]
+        names = [
+            name
+            for name in MotionVQVAEConfig.__annotations__  # its own fields
+            if model.config.codebook != "independent" or name not in VARIANT_FIELDS
+        ]
         config = {name: getattr(model.config, name) for name in names}
         state = {k: v for k, v in model.state_dict().items() if k not in TRAINING_ONLY_BUFFERS}
         return fingerprint_state(config, state)
 
     @classmethod
-    def from_random(cls, seed: int = 0, preset: str = "tiny", music_codec=None, **config_overrides) -> "MotionTokenizer":
+    def from_random(cls, seed: int = 0, preset: str = "tiny", music_codec=None, **config_overrides) -> MotionTokenizer:
         """A random-weight tokenizer (same seed and config -> same weights, statistics and fingerprint); with
         `music_codec` (a transformers EncodecModel) one in that codec's code space (`codebook="music"`)."""
         config = MotionVQVAEConfig.preset(preset, **config_overrides)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = (MotionVQVAE(config) if music_codec is None
-                     else MusicCodebookMotionVQVAE.from_music_codec(config, music_codec))
+            model = (
+                MotionVQVAE(config)
+                if music_codec is None
+                else MusicCodebookMotionVQVAE.from_music_codec(config, music_codec)
+            )
         # Statistics of synthetic dances, so that real-scale features reach the network normalised.
-        clips = [joints_to_features(smpl_to_joints22(*synthetic_smpl_dance(121, 20.0, bpm, seed + i)))
-                 for i, bpm in enumerate((90.0, 120.0, 150.0))]
+        clips = [
+            joints_to_features(smpl_to_joints22(*synthetic_smpl_dance(121, 20.0, bpm, seed + i)))
+            for i, bpm in enumerate((90.0, 120.0, 150.0))
+        ]
         model.set_feature_stats(*compute_feature_stats(clips))
         return cls(model)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "MotionTokenizer":
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> MotionTokenizer:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path}: not a motion tokenizer directory (no config.json)")
@@ -89,17 +103,21 @@ class MotionTokenizer:
         if record.is_file():
             stored = json.loads(record.read_text()).get("fingerprint")
             if stored != tokenizer.fingerprint:
-                raise ValueError(f"{record}: stored fingerprint {stored} does not match the loaded weights "
-                                 f"({tokenizer.fingerprint}); the directory is corrupt or was modified")
+                raise ValueError(
+                    f"{record}: stored fingerprint {stored} does not match the loaded weights "
+                    f"({tokenizer.fingerprint}); the directory is corrupt or was modified"
+                )
         return tokenizer
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write config, weights and fingerprint to `path`, replacing it atomically."""
         with atomic_directory(path) as staging:
             self.model.save_pretrained(staging)
-            atomic_write_json(staging / TOKENIZER_FILE, {"fingerprint": self.fingerprint, "code_rate": self.config.code_rate})
+            atomic_write_json(
+                staging / TOKENIZER_FILE, {"fingerprint": self.fingerprint, "code_rate": self.config.code_rate}
+            )
 
-    def to(self, device: str | torch.device) -> "MotionTokenizer":
+    def to(self, device: str | torch.device) -> MotionTokenizer:
         self.model.to(device)
         return self
 
@@ -129,8 +147,10 @@ class MotionTokenizer:
         clip = validate_features(clip, source)
         steps = self.num_codes(len(clip), fps)
         if steps < 1:
-            raise MotionFormatError(f"{source}: clip too short: {len(clip)} frames at {fps} fps give no code "
-                                    f"at {self.config.code_rate} codes/s")
+            raise MotionFormatError(
+                f"{source}: clip too short: {len(clip)} frames at {fps} fps give no code "
+                f"at {self.config.code_rate} codes/s"
+            )
         return clip, steps
 
     def prepare(self, clips: Sequence[np.ndarray], fps: float, sources: Sequence[str] | None = None):
@@ -157,8 +177,9 @@ class MotionTokenizer:
         """Waveforms (None: silence) cut or padded with silence to their clip's code steps, as [B,S]."""
         if not self.needs_music:
             if any(wav is not None for wav in music):
-                raise ValueError("this motion tokenizer is independent of music (codebook 'independent'); "
-                                 "encode without music")
+                raise ValueError(
+                    "this motion tokenizer is independent of music (codebook 'independent'); encode without music"
+                )
             return None
         hop = self.config.music_hop
         batch = np.zeros((len(music), max(steps) * hop), dtype=np.float32)
@@ -184,8 +205,10 @@ class MotionTokenizer:
         if isinstance(features, np.ndarray) and features.ndim == 3:
             return np.stack(self.encode(list(features), fps, progress, music))
         if not isinstance(features, (list, tuple)):
-            raise MotionFormatError(f"encode expects features [N,263], [B,N,263] or a list of [N,263], got {type(features).__name__}"
-                                    + (f" of shape {list(features.shape)}" if hasattr(features, "shape") else ""))
+            raise MotionFormatError(
+                f"encode expects features [N,263], [B,N,263] or a list of [N,263], got {type(features).__name__}"
+                + (f" of shape {list(features.shape)}" if hasattr(features, "shape") else "")
+            )
         clips = [np.asarray(c.detach().cpu() if isinstance(c, torch.Tensor) else c) for c in features]
         music = [None] * len(clips) if music is None else list(music)
         if len(music) != len(clips):
@@ -196,10 +219,12 @@ class MotionTokenizer:
         for start in tqdm(starts, desc="encoding motion", disable=not progress, unit="batch"):
             chunk = order[start : start + self.batch_size]
             inputs, mask = self.prepare([clips[i] for i in chunk], fps, [f"motion clip {i}" for i in chunk])
-            waves = self._music_batch([music[i] for i in chunk],
-                                      [self.num_codes(len(clips[i]), fps) for i in chunk])
-            batch_codes = (self.model.encode(inputs, mask, waves) if self.needs_music
-                           else self.model.encode(inputs, mask)).cpu().numpy()
+            waves = self._music_batch([music[i] for i in chunk], [self.num_codes(len(clips[i]), fps) for i in chunk])
+            batch_codes = (
+                (self.model.encode(inputs, mask, waves) if self.needs_music else self.model.encode(inputs, mask))
+                .cpu()
+                .numpy()
+            )
             for row, index in enumerate(chunk):
                 codes[index] = batch_codes[row, :, : self.num_codes(len(clips[index]), fps)].astype(np.int64)
         return codes
@@ -208,12 +233,15 @@ class MotionTokenizer:
         codes = np.asarray(codes.detach().cpu() if isinstance(codes, torch.Tensor) else codes)
         expected = self.config.num_codebooks
         if codes.ndim not in (2, 3) or codes.shape[-2] != expected or codes.shape[-1] < 1:
-            raise ValueError(f"expected motion codes [{expected},T] or [B,{expected},T] with T >= 1, got {list(codes.shape)}")
+            raise ValueError(
+                f"expected motion codes [{expected},T] or [B,{expected},T] with T >= 1, got {list(codes.shape)}"
+            )
         if not np.issubdtype(codes.dtype, np.integer):
             raise ValueError(f"motion codes must be integers, got dtype {codes.dtype}")
         if codes.min() < 0 or codes.max() >= self.config.codebook_size:
-            raise ValueError(f"motion codes must lie in [0, {self.config.codebook_size}), got range "
-                             f"[{codes.min()}, {codes.max()}]")
+            raise ValueError(
+                f"motion codes must lie in [0, {self.config.codebook_size}), got range [{codes.min()}, {codes.max()}]"
+            )
         return codes.astype(np.int64)
 
     @torch.no_grad()

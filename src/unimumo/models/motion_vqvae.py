@@ -10,10 +10,10 @@ frames, exactly like the zero padding of a clip encoded on its own, so a clip ge
 codes alone or in a batch. The feature mean/std used for normalisation are buffers of the model,
 so they are saved, loaded and fingerprinted with the weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -31,14 +31,14 @@ __all__ = ["MotionVQVAEConfig", "MotionVQVAE", "MotionVQVAEOutput"]
 
 @dataclass
 class MotionVQVAEOutput(ModelOutput):
-    loss: Optional[torch.Tensor] = None  # recon_loss + commitment_weight * commit_loss
-    recon_loss: Optional[torch.Tensor] = None  # masked MSE on normalised features
-    commit_loss: Optional[torch.Tensor] = None
-    perplexity: Optional[torch.Tensor] = None  # mean over levels of exp(entropy of code usage in the batch)
-    dead_codes: Optional[torch.Tensor] = None  # training: codes (all levels) restarted this step for low EMA usage
-    mpjpe_mm: Optional[torch.Tensor] = None  # joints recovered from reconstruction vs input, mm (no gradient)
-    reconstruction: Optional[torch.Tensor] = None  # [B,N,feature_dim] normalised
-    codes: Optional[torch.Tensor] = None  # [B,K,T] long, T = ceil(N / frames_per_code)
+    loss: torch.Tensor | None = None  # recon_loss + commitment_weight * commit_loss
+    recon_loss: torch.Tensor | None = None  # masked MSE on normalised features
+    commit_loss: torch.Tensor | None = None
+    perplexity: torch.Tensor | None = None  # mean over levels of exp(entropy of code usage in the batch)
+    dead_codes: torch.Tensor | None = None  # training: codes (all levels) restarted this step for low EMA usage
+    mpjpe_mm: torch.Tensor | None = None  # joints recovered from reconstruction vs input, mm (no gradient)
+    reconstruction: torch.Tensor | None = None  # [B,N,feature_dim] normalised
+    codes: torch.Tensor | None = None  # [B,K,T] long, T = ceil(N / frames_per_code)
 
 
 class MotionResBlock(nn.Module):
@@ -59,7 +59,7 @@ class MotionResStack(nn.Module):
 
     def __init__(self, channels: int, depth: int, growth: int, reverse: bool = False):
         super().__init__()
-        dilations = [growth ** i for i in range(depth)]
+        dilations = [growth**i for i in range(depth)]
         self.blocks = nn.ModuleList(MotionResBlock(channels, d) for d in (dilations[::-1] if reverse else dilations))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -125,9 +125,9 @@ class MotionVQVAEPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Conv1d):
-            nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5)  # the PyTorch default, made explicit
+            nn.init.kaiming_uniform_(module.weight, a=5**0.5)  # the PyTorch default, made explicit
             fan_in = module.in_channels * module.kernel_size[0] // module.groups
-            nn.init.uniform_(module.bias, -(fan_in ** -0.5), fan_in ** -0.5)
+            nn.init.uniform_(module.bias, -(fan_in**-0.5), fan_in**-0.5)
         elif isinstance(module, ResidualVectorQuantizer):
             module.reset_codebooks()
         elif isinstance(module, MotionVQVAE):
@@ -138,9 +138,11 @@ class MotionVQVAEPreTrainedModel(PreTrainedModel):
 class MotionVQVAE(MotionVQVAEPreTrainedModel):
     def __init__(self, config: MotionVQVAEConfig):
         if config.codebook != "independent":  # e.g. AutoModel.from_pretrained on a music-codebook tokenizer
-            raise ValueError(f"MotionVQVAE is the independent motion tokenizer; a config with codebook="
-                             f"{config.codebook!r} is a MusicCodebookMotionVQVAE (unimumo.models.motion_vqvae_music; "
-                             "load a tokenizer directory with MotionTokenizer.from_pretrained)")
+            raise ValueError(
+                f"MotionVQVAE is the independent motion tokenizer; a config with codebook="
+                f"{config.codebook!r} is a MusicCodebookMotionVQVAE (unimumo.models.motion_vqvae_music; "
+                "load a tokenizer directory with MotionTokenizer.from_pretrained)"
+            )
         super().__init__(config)
         self.encoder = MotionEncoder(config)
         self.quantizer = ResidualVectorQuantizer(
@@ -158,7 +160,9 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         mean, std = torch.as_tensor(np.asarray(mean)), torch.as_tensor(np.asarray(std))
         width = self.config.feature_dim
         if mean.shape != (width,) or std.shape != (width,):
-            raise ValueError(f"feature mean/std must both have shape [{width}], got {list(mean.shape)} and {list(std.shape)}")
+            raise ValueError(
+                f"feature mean/std must both have shape [{width}], got {list(mean.shape)} and {list(std.shape)}"
+            )
         if not (torch.isfinite(mean).all() and torch.isfinite(std).all() and (std > 0).all()):
             raise ValueError("feature mean/std must be finite and std strictly positive")
         self.feature_mean.copy_(mean)
@@ -171,11 +175,13 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         return features * self.feature_std + self.feature_mean
 
     # -- masks -----------------------------------------------------------------------------
-    def _pad_and_masks(self, features: torch.Tensor, mask: Optional[torch.Tensor]):
+    def _pad_and_masks(self, features: torch.Tensor, mask: torch.Tensor | None):
         """Pad time to a multiple of frames_per_code; masks [B,1,L] at every resolution, finest first."""
         batch, length, width = features.shape
         if width != self.config.feature_dim:
-            raise ValueError(f"MotionVQVAE expects features [B,N,{self.config.feature_dim}], got {list(features.shape)}")
+            raise ValueError(
+                f"MotionVQVAE expects features [B,N,{self.config.feature_dim}], got {list(features.shape)}"
+            )
         if mask is None:
             mask = torch.ones(batch, length, dtype=torch.bool, device=features.device)
         if mask.shape != (batch, length):
@@ -202,14 +208,15 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         return output, grid.transpose(1, 2), codes.transpose(1, 2)
 
     @torch.no_grad()
-    def encode_latents(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None):
-        """Normalised features [B,N,C] -> (encoder latents [B,T,D], valid steps [B,T] bool), T = ceil(N/frames_per_code)."""
+    def encode_latents(self, features: torch.Tensor, mask: torch.Tensor | None = None):
+        """Normalised features [B,N,C] -> (encoder latents [B,T,D], valid steps [B,T] bool), T =
+        ceil(N/frames_per_code)."""
         features, masks = self._pad_and_masks(features, mask)
         latents = self.encoder(features.transpose(1, 2), masks).transpose(1, 2)
         return latents, masks[-1].squeeze(1).bool()
 
     @torch.no_grad()
-    def encode(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def encode(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised features [B,N,C] -> codes [B,K,ceil(N/frames_per_code)] (0 where masked out)."""
         latents, valid = self.encode_latents(features, mask)
         codes = torch.zeros(*valid.shape, self.config.num_codebooks, dtype=torch.long, device=latents.device)
@@ -217,7 +224,7 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         return codes.transpose(1, 2)
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def decode(self, codes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Codes [B,K,T] -> normalised features [B,T*frames_per_code,C]; `mask` [B,T] marks valid steps."""
         batch, levels, steps = codes.shape
         if levels != self.config.num_codebooks:
@@ -231,7 +238,7 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         return self.decoder(latents.transpose(1, 2) * masks[-1], masks).transpose(1, 2)
 
     # -- training --------------------------------------------------------------------------
-    def forward(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None) -> MotionVQVAEOutput:
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> MotionVQVAEOutput:
         """Reconstruct normalised features [B,N,C]; in training mode the codebooks are EMA-updated."""
         length = features.shape[1]
         padded, masks = self._pad_and_masks(features, mask)
@@ -243,8 +250,9 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         recon_loss = squared_error.sum() / (frame_mask.sum() * self.config.feature_dim).clamp(min=1.0)
         loss = recon_loss + self.config.commitment_weight * quantizer_output.commit_loss
         with torch.no_grad():  # each window's joints start at its own origin; padding comes last
-            mpjpe = feature_mpjpe_mm(self.denormalize(reconstruction), self.denormalize(features),
-                                     frame_mask.squeeze(-1) > 0)
+            mpjpe = feature_mpjpe_mm(
+                self.denormalize(reconstruction), self.denormalize(features), frame_mask.squeeze(-1) > 0
+            )
         return MotionVQVAEOutput(
             loss=loss,
             recon_loss=recon_loss,

@@ -14,9 +14,8 @@ at the codec's sampling rate, `music_hop` samples per code step; music shorter t
 silence, longer music is cut. No music (motion encoded alone, dance -> music) means silence, as the authors'
 `encode_motion` does; decoding without music codes uses the quantised features of silence.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +38,14 @@ class MusicMixer(nn.Module):
     def __init__(self, width: int, multiplier: int):
         super().__init__()
         joint = 2 * width
-        self.convs = nn.ModuleList([nn.Conv1d(joint, joint, 1), nn.Conv1d(joint, joint * multiplier, 3, padding=1),
-                                    nn.Conv1d(joint * multiplier, joint, 3, padding=1), nn.Conv1d(joint, width, 1)])
+        self.convs = nn.ModuleList(
+            [
+                nn.Conv1d(joint, joint, 1),
+                nn.Conv1d(joint, joint * multiplier, 3, padding=1),
+                nn.Conv1d(joint * multiplier, joint, 3, padding=1),
+                nn.Conv1d(joint, width, 1),
+            ]
+        )
 
     def forward(self, music: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x = torch.cat((music, motion), dim=1) * mask
@@ -74,17 +79,24 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         self.post_init()
 
     @classmethod
-    def from_music_codec(cls, config: MotionVQVAEConfig, codec_model) -> "MusicCodebookMotionVQVAE":
+    def from_music_codec(cls, config: MotionVQVAEConfig, codec_model) -> MusicCodebookMotionVQVAE:
         """A fresh model whose music encoder and codebooks are `codec_model`'s (a transformers EncodecModel),
         copied bit for bit; `config` gets the codec's config and latent width."""
         codec_config = codec_model.config.to_dict()
-        config = MotionVQVAEConfig(**{**config.to_dict(), "codebook": "music", "music_codec_config": codec_config,
-                                      "code_dim": codec_model.config.codebook_dim})
+        config = MotionVQVAEConfig(
+            **{
+                **config.to_dict(),
+                "codebook": "music",
+                "music_codec_config": codec_config,
+                "code_dim": codec_model.config.codebook_dim,
+            }
+        )
         model = cls(config)
         layers = codec_model.quantizer.layers
         if len(layers) < config.num_codebooks:
-            raise ValueError(f"the music codec has {len(layers)} quantiser levels, the motion tokenizer needs "
-                             f"{config.num_codebooks}")
+            raise ValueError(
+                f"the music codec has {len(layers)} quantiser levels, the motion tokenizer needs {config.num_codebooks}"
+            )
         with torch.no_grad():
             model.music_encoder.load_state_dict(codec_model.encoder.state_dict())
             for level in range(config.num_codebooks):
@@ -110,7 +122,7 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         return self
 
     # -- the frozen music side ---------------------------------------------------------------
-    def _quantize(self, latents: torch.Tensor, mask: Optional[torch.Tensor] = None):
+    def _quantize(self, latents: torch.Tensor, mask: torch.Tensor | None = None):
         """Latents [B,D,T] -> (straight-through quantised [B,D,T], codes [B,K,T], commitment loss over the steps
         `mask` [B,1,T] keeps): the nearest codebook row of each level's residual, as EnCodec's RVQ."""
         residual = latents.transpose(1, 2)
@@ -134,7 +146,7 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         return sum(self.codebooks[level][codes[:, level]] for level in range(codes.shape[1])).transpose(1, 2)
 
     @torch.no_grad()
-    def music_features(self, music: Optional[torch.Tensor], batch: int, steps: int) -> torch.Tensor:
+    def music_features(self, music: torch.Tensor | None, batch: int, steps: int) -> torch.Tensor:
         """The music encoder's latents [B,D,steps] of waveforms [B,S] (None: silence), cut or padded with silence
         to `steps` code steps."""
         samples = steps * self.config.music_hop
@@ -143,7 +155,7 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         music = F.pad(music.to(self.codebooks.dtype), (0, max(0, samples - music.shape[-1])))[..., :samples]
         return self.music_encoder(music[:, None])[..., :steps]
 
-    def quantized_music(self, music_codes: Optional[torch.Tensor], batch: int, steps: int) -> torch.Tensor:
+    def quantized_music(self, music_codes: torch.Tensor | None, batch: int, steps: int) -> torch.Tensor:
         """Quantised music features [B,D,steps] of music codes [B,K,T] (None: those of silence)."""
         if music_codes is None:
             return self._quantize(self.music_features(None, batch, steps))[0]
@@ -163,16 +175,18 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         return self.decoder(mixed, masks).transpose(1, 2)
 
     @torch.no_grad()
-    def encode(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None,
-               music: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def encode(
+        self, features: torch.Tensor, mask: torch.Tensor | None = None, music: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Normalised features [B,N,C] (+ waveforms [B,S]; None: silence) -> codes [B,K,T] (0 where masked out)."""
         latents, _, masks = self._latents(features, mask, music)
         _, codes, _ = self._quantize(latents)
         return codes * masks[-1].long()
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, mask: Optional[torch.Tensor] = None,
-               music_codes: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def decode(
+        self, codes: torch.Tensor, mask: torch.Tensor | None = None, music_codes: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Codes [B,K,T] (+ the pair's music codes [B,K,T]; None: silence) -> normalised features
         [B,T*frames_per_code,C]; `mask` [B,T] marks valid steps."""
         batch, levels, steps = codes.shape
@@ -187,8 +201,9 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         return self._decode(self.lookup(codes) * masks[-1], music, masks)
 
     # -- training --------------------------------------------------------------------------------
-    def forward(self, features: torch.Tensor, mask: Optional[torch.Tensor] = None,
-                music: Optional[torch.Tensor] = None) -> MotionVQVAEOutput:
+    def forward(
+        self, features: torch.Tensor, mask: torch.Tensor | None = None, music: torch.Tensor | None = None
+    ) -> MotionVQVAEOutput:
         """Reconstruct normalised features [B,N,C] given the paired music waveforms [B,S] (None: silence)."""
         length = features.shape[1]
         latents, music_latents, masks = self._latents(features, mask, music)
@@ -200,8 +215,9 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         recon_loss = squared_error.sum() / (frame_mask.sum() * self.config.feature_dim).clamp(min=1.0)
         loss = recon_loss + self.config.commitment_weight * commit
         with torch.no_grad():
-            mpjpe = feature_mpjpe_mm(self.denormalize(reconstruction), self.denormalize(features),
-                                     frame_mask.squeeze(-1) > 0)
+            mpjpe = feature_mpjpe_mm(
+                self.denormalize(reconstruction), self.denormalize(features), frame_mask.squeeze(-1) > 0
+            )
             valid = masks[-1].squeeze(1).bool()
             perplexity = codes.new_zeros((), dtype=torch.float32)
             for level in range(codes.shape[1]):
@@ -209,9 +225,14 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
                 probs = usage / usage.sum().clamp(min=1.0)
                 perplexity = perplexity + torch.exp(-(probs * torch.log(probs.clamp(min=1e-10))).sum())
         return MotionVQVAEOutput(
-            loss=loss, recon_loss=recon_loss, commit_loss=commit, perplexity=perplexity / codes.shape[1],
+            loss=loss,
+            recon_loss=recon_loss,
+            commit_loss=commit,
+            perplexity=perplexity / codes.shape[1],
             dead_codes=torch.zeros((), dtype=torch.long, device=codes.device),  # frozen codebooks: never restarted
-            mpjpe_mm=mpjpe, reconstruction=reconstruction, codes=codes * masks[-1].long(),
+            mpjpe_mm=mpjpe,
+            reconstruction=reconstruction,
+            codes=codes * masks[-1].long(),
         )
 
 

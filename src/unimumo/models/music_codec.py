@@ -7,10 +7,11 @@ frames. Codes are an argmin over codebook distances, so a batched clip's codes e
 codes except where two codebook entries are exactly (to float rounding) equidistant: batching only
 changes the float summation order of the convolutions.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -44,11 +45,29 @@ def encodec_32khz_config() -> EncodecConfig:
     """The architecture of facebook/encodec_32khz (MusicGen's codec), from its config.json: for benchmarks
     with random weights in the production shape (~59M parameters, encoder ~half)."""
     return EncodecConfig(
-        sampling_rate=32000, audio_channels=1, target_bandwidths=[2.2], upsampling_ratios=[8, 5, 4, 4],
-        codebook_size=CODEBOOK_SIZE, codebook_dim=128, hidden_size=128, num_filters=64, num_residual_layers=1,
-        num_lstm_layers=2, kernel_size=7, last_kernel_size=7, residual_kernel_size=3, dilation_growth_rate=2,
-        compress=2, norm_type="weight_norm", pad_mode="reflect", use_causal_conv=False, use_conv_shortcut=False,
-        normalize=False, chunk_length_s=None, overlap=None, trim_right_ratio=1.0,
+        sampling_rate=32000,
+        audio_channels=1,
+        target_bandwidths=[2.2],
+        upsampling_ratios=[8, 5, 4, 4],
+        codebook_size=CODEBOOK_SIZE,
+        codebook_dim=128,
+        hidden_size=128,
+        num_filters=64,
+        num_residual_layers=1,
+        num_lstm_layers=2,
+        kernel_size=7,
+        last_kernel_size=7,
+        residual_kernel_size=3,
+        dilation_growth_rate=2,
+        compress=2,
+        norm_type="weight_norm",
+        pad_mode="reflect",
+        use_causal_conv=False,
+        use_conv_shortcut=False,
+        normalize=False,
+        chunk_length_s=None,
+        overlap=None,
+        trim_right_ratio=1.0,
     )
 
 
@@ -64,10 +83,13 @@ def tiny_random_encodec(seed: int = 0, sampling_rate: int = 32000) -> EncodecMod
     torch.manual_seed(seed)
     model = EncodecModel(tiny_encodec_config(sampling_rate)).eval()
     seconds = torch.arange(sampling_rate) / sampling_rate
-    probe = torch.cat([
-        gain * (torch.randn(sampling_rate, generator=generator) + torch.sin(2 * torch.pi * 55 * 2 ** (i / 2) * seconds))
-        for i, gain in enumerate(torch.logspace(-2, 0, 8).tolist())
-    ])
+    probe = torch.cat(
+        [
+            gain
+            * (torch.randn(sampling_rate, generator=generator) + torch.sin(2 * torch.pi * 55 * 2 ** (i / 2) * seconds))
+            for i, gain in enumerate(torch.logspace(-2, 0, 8).tolist())
+        ]
+    )
     with torch.no_grad():
         residual = model.encoder(probe[None, None])[0].T  # [frames, dim]
         for layer in model.quantizer.layers:
@@ -92,19 +114,23 @@ class MusicCodec:
         self.frame_rate = int(config.frame_rate)
         self.bandwidth = float(max(config.target_bandwidths))
         if config.audio_channels != 1:
-            raise ValueError(f"{source}: MusicCodec needs a mono EnCodec, config has audio_channels={config.audio_channels}")
+            raise ValueError(
+                f"{source}: MusicCodec needs a mono EnCodec, config has audio_channels={config.audio_channels}"
+            )
         if config.num_quantizers < NUM_CODEBOOKS or config.codebook_size != CODEBOOK_SIZE:
             raise ValueError(
                 f"{source}: EnCodec must give {NUM_CODEBOOKS} codebooks x {CODEBOOK_SIZE}; config gives "
                 f"{config.num_quantizers} quantizers x {config.codebook_size}"
             )
         if config.chunk_length is not None:
-            raise ValueError(f"{source}: MusicCodec needs an unchunked EnCodec (chunk_length_s null, like "
-                             f"facebook/encodec_32khz), config has chunk_length_s={config.chunk_length_s}")
+            raise ValueError(
+                f"{source}: MusicCodec needs an unchunked EnCodec (chunk_length_s null, like "
+                f"facebook/encodec_32khz), config has chunk_length_s={config.chunk_length_s}"
+            )
         self._fingerprint: str | None = None
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "MusicCodec":
+    def from_pretrained(cls, directory: str | Path) -> MusicCodec:
         directory = Path(directory)
         if not (directory / "config.json").is_file():
             raise FileNotFoundError(f"{directory}: not an EncodecModel directory (no config.json)")
@@ -116,7 +142,7 @@ class MusicCodec:
             self._fingerprint = fingerprint_state(self.model.config.to_diff_dict(), self.model.state_dict())
         return self._fingerprint
 
-    def to(self, device: str | torch.device) -> "MusicCodec":
+    def to(self, device: str | torch.device) -> MusicCodec:
         self.model.to(device)
         return self
 
@@ -135,8 +161,9 @@ class MusicCodec:
         by_length: dict[int, list[int]] = {}
         for index, clip in enumerate(clips):
             if clip.ndim != 1 or clip.size == 0:
-                raise ValueError(f"MusicCodec.encode expects non-empty mono waveforms [S], clip {index} has shape "
-                                 f"{clip.shape}")
+                raise ValueError(
+                    f"MusicCodec.encode expects non-empty mono waveforms [S], clip {index} has shape {clip.shape}"
+                )
             by_length.setdefault(clip.size, []).append(index)
         codes: list[np.ndarray | None] = [None] * len(clips)
         for indices in by_length.values():

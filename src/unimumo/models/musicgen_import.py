@@ -9,13 +9,12 @@ The mapping leaves only `FRESH_BY_DESIGN` random: UniMuMo's own captioning proje
 checkpoint has. Everything else must come from a checkpoint (the T5 caption decoder from a T5 directory) or be
 allowed to start random explicitly (`check_covered`, --allow-random-init).
 """
+
 from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
-
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -27,8 +26,8 @@ from transformers import (
     PretrainedConfig,
 )
 
+from unimumo.errors import UniMuMoError
 from unimumo.models.configuration_unimumo import UniMuMoConfig
-
 
 # weights no pretrained checkpoint has: the projection of UniMuMo states into the caption decoder
 FRESH_BY_DESIGN = ("captioning_projection.*",)
@@ -36,6 +35,7 @@ FRESH_BY_DESIGN = ("captioning_projection.*",)
 
 class UncoveredWeightsError(UniMuMoError, ValueError):
     """Weights that neither the checkpoint(s) nor the documented mapping fill, and that may not start random."""
+
     kind = "initialisation error"
 
 
@@ -50,18 +50,24 @@ def check_covered(names: Iterable[str], filled: Iterable[str], allow_random: Seq
         raise UncoveredWeightsError(
             f"{source}: these weights would start random (neither the checkpoint nor the mapping fills them): "
             f"{shown}. Give the missing checkpoint (e.g. a T5 directory for the text encoder and caption decoder) "
-            "or allow them to start random on purpose with a pattern (--allow-random-init 'captioning_decoder.*')")
+            "or allow them to start random on purpose with a pattern (--allow-random-init 'captioning_decoder.*')"
+        )
 
 
 def config_kwargs_from_musicgen(decoder_config: MusicgenDecoderConfig) -> dict:
     """UniMuMoConfig fields that reproduce a MusicGen decoder's shape."""
     return dict(
-        hidden_size=decoder_config.hidden_size, num_hidden_layers=decoder_config.num_hidden_layers,
-        num_attention_heads=decoder_config.num_attention_heads, ffn_dim=decoder_config.ffn_dim,
+        hidden_size=decoder_config.hidden_size,
+        num_hidden_layers=decoder_config.num_hidden_layers,
+        num_attention_heads=decoder_config.num_attention_heads,
+        ffn_dim=decoder_config.ffn_dim,
         max_position_embeddings=decoder_config.max_position_embeddings,
-        activation_function=decoder_config.activation_function, dropout=decoder_config.dropout,
-        attention_dropout=decoder_config.attention_dropout, activation_dropout=decoder_config.activation_dropout,
-        num_codebooks=decoder_config.num_codebooks, codebook_size=decoder_config.vocab_size,
+        activation_function=decoder_config.activation_function,
+        dropout=decoder_config.dropout,
+        attention_dropout=decoder_config.attention_dropout,
+        activation_dropout=decoder_config.activation_dropout,
+        num_codebooks=decoder_config.num_codebooks,
+        codebook_size=decoder_config.vocab_size,
         special_token_id=decoder_config.vocab_size,
     )
 
@@ -93,7 +99,7 @@ class MusicGenParts:
         return MusicgenDecoderConfig.from_pretrained(path)
 
     @classmethod
-    def load(cls, path: str) -> "MusicGenParts":
+    def load(cls, path: str) -> MusicGenParts:
         """The parts of the MusicGen checkpoint at `path`; raises UncoveredWeightsError naming any weight of them
         the checkpoint lacks (transformers would initialise it randomly)."""
         full = cls._model_type(path) == "musicgen"
@@ -102,8 +108,9 @@ class MusicGenParts:
         problems = [*info.get("missing_keys", ()), *(str(key) for key in info.get("mismatched_keys", ()))]
         problems = sorted(key for key in problems if not key.startswith("audio_encoder."))  # EnCodec is not used
         if problems:
-            raise UncoveredWeightsError(f"{path}: the MusicGen checkpoint lacks weights (or holds them in another "
-                                        f"shape): {', '.join(problems)}")
+            raise UncoveredWeightsError(
+                f"{path}: the MusicGen checkpoint lacks weights (or holds them in another shape): {', '.join(problems)}"
+            )
         if full:
             return cls(model.decoder, model.text_encoder, getattr(model, "enc_to_dec_proj", None))
         return cls(model)
@@ -120,13 +127,25 @@ class MusicGenParts:
         decoder_config = self.decoder.config
         if decoder_config.scale_embedding or decoder_config.audio_channels != 1:
             raise ValueError("only mono MusicGen checkpoints without embedding scaling are supported")
-        mine = (config.num_codebooks, config.codebook_size, config.hidden_size, config.num_hidden_layers,
-                config.ffn_dim)
-        theirs = (decoder_config.num_codebooks, decoder_config.vocab_size, decoder_config.hidden_size,
-                  decoder_config.num_hidden_layers, decoder_config.ffn_dim)
+        mine = (
+            config.num_codebooks,
+            config.codebook_size,
+            config.hidden_size,
+            config.num_hidden_layers,
+            config.ffn_dim,
+        )
+        theirs = (
+            decoder_config.num_codebooks,
+            decoder_config.vocab_size,
+            decoder_config.hidden_size,
+            decoder_config.num_hidden_layers,
+            decoder_config.ffn_dim,
+        )
         if mine != theirs:
-            raise ValueError(f"MusicGen (codebooks, vocab, width, layers, ffn) {theirs} has a different shape than "
-                             f"this UniMuMo config {mine}")
+            raise ValueError(
+                f"MusicGen (codebooks, vocab, width, layers, ffn) {theirs} has a different shape than "
+                f"this UniMuMo config {mine}"
+            )
         state = {}
         for name, tensor in self.decoder.state_dict().items():
             for target in unimumo_names(name, config.expert_layers):

@@ -1,9 +1,10 @@
 """TextTokenizer: a sentencepiece model file used for captions (T5 id layout: pad 0, eos 1, unk 2)."""
+
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import sentencepiece as spm
 

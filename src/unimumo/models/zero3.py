@@ -1,8 +1,9 @@
 """DeepSpeed ZeRO-3 helpers for code that touches parameters outside forward (weight copies, generation)."""
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

@@ -17,15 +17,15 @@ N - 1 feature frames; ``features_to_joints`` (HumanML3D's ``recover_from_ric``) 
 root velocities back and reproduces the canonical joints of those N - 1 frames.
 Velocity channels are per frame, so they depend on the frame rate (see ``resample_features``).
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from unimumo.constants import MOTION_FEATURE_DIM, NUM_JOINTS
+from unimumo.errors import UniMuMoError
 from unimumo.motion.skeleton import JOINT22_OFFSETS, KINEMATIC_CHAINS, axis_angle_to_matrix
 
 ROOT_ROT_VELOCITY = slice(0, 1)
@@ -45,13 +45,16 @@ REFERENCE_FPS = 20.0
 
 class MotionFormatError(UniMuMoError, ValueError):
     """Motion data that cannot be used: wrong shape, non-finite values or a clip that is too short."""
+
     kind = "motion format error"
 
 
 def _check_joints(joints: np.ndarray, source: str) -> np.ndarray:
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
-        raise MotionFormatError(f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(joints.shape)}")
+        raise MotionFormatError(
+            f"{source}: expected joint positions [N,{NUM_JOINTS},3], got shape {list(joints.shape)}"
+        )
     if len(joints) < 2:
         raise MotionFormatError(f"{source}: clip too short: {len(joints)} joint frame(s), need at least 2")
     if not np.isfinite(joints).all():
@@ -74,7 +77,9 @@ def validate_features(features: np.ndarray, source: str, min_frames: int = 2) ->
     features = features.astype(np.float32, copy=False)
     if not np.isfinite(features).all():
         frame, channel = np.argwhere(~np.isfinite(features))[0]
-        raise MotionFormatError(f"{source}: motion features contain NaN/inf (first at frame {frame}, channel {channel})")
+        raise MotionFormatError(
+            f"{source}: motion features contain NaN/inf (first at frame {frame}, channel {channel})"
+        )
     return features
 
 
@@ -208,7 +213,9 @@ def features_to_joints(features):
     if not isinstance(features, torch.Tensor):
         features = np.asarray(features, dtype=np.float64)
     if features.shape[-1] != MOTION_FEATURE_DIM:
-        raise MotionFormatError(f"expected motion features [...,N,{MOTION_FEATURE_DIM}], got shape {list(features.shape)}")
+        raise MotionFormatError(
+            f"expected motion features [...,N,{MOTION_FEATURE_DIM}], got shape {list(features.shape)}"
+        )
     if not isinstance(features, torch.Tensor):
         return features_to_joints(torch.from_numpy(features)).numpy().astype(np.float32)
     facing, root = recover_root(features)

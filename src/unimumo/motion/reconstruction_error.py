@@ -1,5 +1,6 @@
 """Motion reconstruction metrics: MPJPE in millimetres on 22-joint positions (the one implementation, used by
 the VQ-VAE's training output and by evaluation)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,10 @@ def mpjpe_mm(predicted, target, mask=None, root_relative: bool = False):
         mask = None if mask is None else torch.from_numpy(np.asarray(mask, dtype=bool))
         return float(mpjpe_mm(predicted, target, mask, root_relative))
     if predicted.shape != target.shape or predicted.shape[-1] != 3:
-        raise ValueError(f"MPJPE needs two joint arrays of equal shape [...,J,3], got {tuple(predicted.shape)} and "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"MPJPE needs two joint arrays of equal shape [...,J,3], got {tuple(predicted.shape)} and "
+            f"{tuple(target.shape)}"
+        )
     if root_relative:
         predicted, target = predicted - predicted[..., :1, :], target - target[..., :1, :]
     error = (predicted - target).norm(dim=-1).mean(-1)  # [...,N]

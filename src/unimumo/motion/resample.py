@@ -5,13 +5,20 @@ Frame i of a clip at `fps` is taken to be at time i / fps; the resampled clip sa
 time axis at the new rate by linear interpolation (clamped at the last frame), so a clip keeps its
 duration: N frames at `src_fps` become round(N * dst_fps / src_fps) frames at `dst_fps`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from unimumo.motion.humanml3d_features import (
-    FOOT_CONTACTS, LOCAL_VELOCITIES, ROOT_LINEAR_VELOCITY, ROOT_ROT_VELOCITY, features_to_joints, recover_root,
-    validate_features, yaw_matrix,
+    FOOT_CONTACTS,
+    LOCAL_VELOCITIES,
+    ROOT_LINEAR_VELOCITY,
+    ROOT_ROT_VELOCITY,
+    features_to_joints,
+    recover_root,
+    validate_features,
+    yaw_matrix,
 )
 
 

@@ -6,6 +6,7 @@ ever needed. Forward kinematics follows the SMPL convention: each joint's axis-a
 is expressed in its parent's frame and the root is placed at ``trans / scaling`` (AIST++
 stores translations in its own scaled units together with ``smpl_scaling``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,10 +14,30 @@ import numpy as np
 from unimumo.constants import NUM_JOINTS
 
 SMPL_JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hand",
+    "right_hand",
 )
 SMPL_PARENTS = np.array(
     [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21], dtype=np.int64
@@ -59,8 +80,9 @@ JOINT22_PARENTS = SMPL_PARENTS[:NUM_JOINTS]
 JOINT22_OFFSETS = SMPL_OFFSETS[:NUM_JOINTS]
 
 
-def validate_joints(joints, source: str = "joints", min_frames: int = 3, joint_counts: tuple[int, ...] = (NUM_JOINTS,),
-                    dtype=np.float64) -> np.ndarray:
+def validate_joints(
+    joints, source: str = "joints", min_frames: int = 3, joint_counts: tuple[int, ...] = (NUM_JOINTS,), dtype=np.float64
+) -> np.ndarray:
     """Check a finite [N,J,3] joint-position array (J in `joint_counts`) with at least `min_frames` frames;
     returns it as a `dtype` array."""
     array = np.asarray(joints, dtype=dtype)

@@ -1,7 +1,8 @@
 """Feature normalisation statistics (mean/std per channel) computed from training clips."""
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -21,9 +22,9 @@ def compute_feature_stats(clips: Iterable[np.ndarray], min_std: float = MIN_STD)
         clip = validate_features(clip, f"training clip {index}", min_frames=1).astype(np.float64)
         count += len(clip)
         total += clip.sum(0)
-        total_sq += (clip ** 2).sum(0)
+        total_sq += (clip**2).sum(0)
     if count == 0:
         raise ValueError("compute_feature_stats needs at least one clip with at least one frame")
     mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
     return mean.astype(np.float32), np.maximum(std, min_std).astype(np.float32)

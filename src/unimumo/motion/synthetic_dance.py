@@ -12,6 +12,7 @@ t = k * 60 / bpm, k = 0, 1, 2, ... (the first beat is at t = 0) and peaks betwee
 The body sways to one side on even beats and to the other on odd beats, bounces in the knees,
 swings the arms and steps slowly forward; the seed draws the amplitudes and facing.
 """
+
 from __future__ import annotations
 
 import numpy as np

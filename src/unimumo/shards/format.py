@@ -7,9 +7,8 @@ spends ~45 of its ~80 µs in `ast.literal_eval` of the header, and shard samples
 of headers (one dtype, a few hundred lengths). Every decoding problem is a SampleError
 "<key>: <field>: <problem>".
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import ast
 import functools
@@ -20,6 +19,7 @@ import math
 import numpy as np
 
 from unimumo.constants import CODEBOOK_SIZE, NUM_CODEBOOKS
+from unimumo.errors import UniMuMoError
 
 MUSIC_CODES = "music.codes.npy"
 MOTION_CODES = "motion.codes.npy"
@@ -36,6 +36,7 @@ NPY_MAGIC = b"\x93NUMPY"
 
 class SampleError(UniMuMoError, ValueError):
     """A shard sample that cannot be used (missing field, undecodable value, wrong shape, dtype or range)."""
+
     kind = "shard sample error"
 
 
@@ -78,15 +79,26 @@ def _check_codes(codes: np.ndarray, where: str) -> None:
         raise SampleError(f"{where}: code ids outside [0, {CODEBOOK_SIZE})")
 
 
-def encode_sample(key: str, *, music_codes: np.ndarray, motion_codes: np.ndarray, music_text: str, motion_text: str,
-                  music_ids: list[int], motion_ids: list[int], meta: dict) -> dict[str, bytes | str]:
+def encode_sample(
+    key: str,
+    *,
+    music_codes: np.ndarray,
+    motion_codes: np.ndarray,
+    music_text: str,
+    motion_text: str,
+    music_ids: list[int],
+    motion_ids: list[int],
+    meta: dict,
+) -> dict[str, bytes | str]:
     """A webdataset sample dict whose values are all bytes (plus `__key__`); raises SampleError on bad codes."""
     codes = {MUSIC_CODES: np.asarray(music_codes), MOTION_CODES: np.asarray(motion_codes)}
     for name, array in codes.items():
         _check_codes(array, f"{key}: {name}")
     if codes[MUSIC_CODES].shape != codes[MOTION_CODES].shape:
-        raise SampleError(f"{key}: {MOTION_CODES}: shape {codes[MOTION_CODES].shape} differs from "
-                          f"{MUSIC_CODES} {codes[MUSIC_CODES].shape}")
+        raise SampleError(
+            f"{key}: {MOTION_CODES}: shape {codes[MOTION_CODES].shape} differs from "
+            f"{MUSIC_CODES} {codes[MUSIC_CODES].shape}"
+        )
     return {
         "__key__": key,
         **{name: npy_bytes(array.astype(CODE_DTYPE)) for name, array in codes.items()},
@@ -119,8 +131,10 @@ def _codes(sample: dict, key: str) -> dict[str, np.ndarray]:
         if array.ndim != 2 or array.shape[0] != NUM_CODEBOOKS:
             raise SampleError(f"{key}: {name}: expected codes [{NUM_CODEBOOKS}, T], got shape {array.shape}")
     if codes[MUSIC_CODES].shape != codes[MOTION_CODES].shape:
-        raise SampleError(f"{key}: {MOTION_CODES}: shape {codes[MOTION_CODES].shape} differs from "
-                          f"{MUSIC_CODES} {codes[MUSIC_CODES].shape}")
+        raise SampleError(
+            f"{key}: {MOTION_CODES}: shape {codes[MOTION_CODES].shape} differs from "
+            f"{MUSIC_CODES} {codes[MUSIC_CODES].shape}"
+        )
     return codes
 
 
@@ -136,8 +150,9 @@ def sample_frames(sample: dict) -> int:
     return _codes(sample, sample.get("__key__", "<no key>"))[MUSIC_CODES].shape[1]
 
 
-def decode_sample(sample: dict, *, fields: tuple[str, ...] = SAMPLE_FIELDS,
-                  crop: tuple[int, int] | None = None) -> dict | None:
+def decode_sample(
+    sample: dict, *, fields: tuple[str, ...] = SAMPLE_FIELDS, crop: tuple[int, int] | None = None
+) -> dict | None:
     """{field: value} of a raw sample ({"__key__", field: bytes}): codes and ids as read-only arrays, texts as
     str, json as a dict. Only `fields` are decoded and checked; all code values are checked, also with `crop`.
 
@@ -159,8 +174,9 @@ def decode_sample(sample: dict, *, fields: tuple[str, ...] = SAMPLE_FIELDS,
         if name in fields:
             ids = _array(sample, key, name)
             if ids.ndim != 1 or ids.dtype.kind not in "iu" or (ids.size and ids.min() < 0):
-                raise SampleError(f"{key}: {name}: expected non-negative integer ids [L], "
-                                  f"got shape {ids.shape} of {ids.dtype}")
+                raise SampleError(
+                    f"{key}: {name}: expected non-negative integer ids [L], got shape {ids.shape} of {ids.dtype}"
+                )
             out[name] = ids
     for name in (MUSIC_TEXT, MOTION_TEXT, META):
         if name in fields:

@@ -1,14 +1,23 @@
 """`unimumo-shards inspect`: a readable summary of a shard directory and its first few samples."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from unimumo.constants import CODE_RATE
-from unimumo.shards.format import (META, MOTION_CODES, MOTION_IDS, MOTION_TEXT, MUSIC_CODES, MUSIC_IDS, MUSIC_TEXT,
-                                   SampleError, decode_sample)
+from unimumo.shards.format import (
+    META,
+    MOTION_CODES,
+    MOTION_IDS,
+    MOTION_TEXT,
+    MUSIC_CODES,
+    MUSIC_IDS,
+    MUSIC_TEXT,
+    SampleError,
+    decode_sample,
+)
 from unimumo.shards.manifest import MANIFEST_NAME, Manifest, read_failures, read_skipped
 from unimumo.shards.tar_reader import read_shard
-
 
 SHOWN = 5  # failures and skipped inputs listed in the summary (all are in failures.jsonl / skipped.jsonl)
 
@@ -20,8 +29,10 @@ def pairing_lines(summary: dict) -> list[str]:
     if not counts or not summary.get("samples"):
         return []
     samples, weights = summary["samples"], summary.get("build_args", {}).get("source_weights") or {}
-    shares = ", ".join(f"{source} {count / samples:.1%} ({count}, weight {weights.get(source, 1.0):g})"
-                       for source, count in sorted(counts["sources"].items()))
+    shares = ", ".join(
+        f"{source} {count / samples:.1%} ({count}, weight {weights.get(source, 1.0):g})"
+        for source, count in sorted(counts["sources"].items())
+    )
     lines = [f"    sources: {shares}; motion tiled to fill the track in {counts['tiled'] / samples:.1%}"]
     for name in ("music_captions", "motion_captions"):
         if counts.get(name):
@@ -40,9 +51,11 @@ def summary_lines(out: Path) -> list[str]:
     for split, summary in sorted(manifest.splits.items()):
         entries = [entry for entry in manifest.shards if entry.split == split]
         size = sum(entry.bytes or 0 for entry in entries) / 2**20
-        lines.append(f"  {split}: {summary['samples']} samples in {len(entries)} shards ({size:.2f} MiB), "
-                     f"{summary['tracks_with_samples']}/{summary['tracks']} tracks used, skipped {summary['skipped']}, "
-                     f"{summary['failures']} failures")
+        lines.append(
+            f"  {split}: {summary['samples']} samples in {len(entries)} shards ({size:.2f} MiB), "
+            f"{summary['tracks_with_samples']}/{summary['tracks']} tracks used, skipped {summary['skipped']}, "
+            f"{summary['failures']} failures"
+        )
         lines += pairing_lines(summary)
     failures, skipped = read_failures(out), read_skipped(out)
     for failure in failures[:SHOWN]:
@@ -50,8 +63,10 @@ def summary_lines(out: Path) -> list[str]:
     if len(failures) > SHOWN:
         lines.append(f"  ... {len(failures) - SHOWN} more in failures.jsonl")
     for skip in skipped[:SHOWN]:
-        lines.append(f"  skipped [{skip.get('split')}] {skip['id']} ({skip['file']}): {skip['reason']}"
-                     + (f", {skip['detail']}" if skip.get("detail") else ""))
+        lines.append(
+            f"  skipped [{skip.get('split')}] {skip['id']} ({skip['file']}): {skip['reason']}"
+            + (f", {skip['detail']}" if skip.get("detail") else "")
+        )
     if len(skipped) > SHOWN:
         lines.append(f"  ... {len(skipped) - SHOWN} more in skipped.jsonl")
     return lines
@@ -73,13 +88,15 @@ def sample_lines(out: Path, split: str | None, limit: int) -> list[str]:
                 raise SampleError(f"{path}: {error}") from error
             meta = sample[META]
             frames = sample[MUSIC_CODES].shape[1]
-            lines.append([
-                f"sample {raw['__key__']} ({entry.name}): {frames} frames = {frames / CODE_RATE:.1f} s, "
-                f"motion {meta['motion_id']} ({meta['source']}), tempo {meta['tempo']:.1f} bpm, "
-                f"{len(meta['beats'])} beats, beat alignment {meta['beat_alignment']}",
-                f"  music:  {sample[MUSIC_TEXT]}  ({len(sample[MUSIC_IDS])} ids)",
-                f"  motion: {sample[MOTION_TEXT]}  ({len(sample[MOTION_IDS])} ids)",
-                f"  music codes[:, :6]  {sample[MUSIC_CODES][:, :6].tolist()}",
-                f"  motion codes[:, :6] {sample[MOTION_CODES][:, :6].tolist()}",
-            ])
+            lines.append(
+                [
+                    f"sample {raw['__key__']} ({entry.name}): {frames} frames = {frames / CODE_RATE:.1f} s, "
+                    f"motion {meta['motion_id']} ({meta['source']}), tempo {meta['tempo']:.1f} bpm, "
+                    f"{len(meta['beats'])} beats, beat alignment {meta['beat_alignment']}",
+                    f"  music:  {sample[MUSIC_TEXT]}  ({len(sample[MUSIC_IDS])} ids)",
+                    f"  motion: {sample[MOTION_TEXT]}  ({len(sample[MOTION_IDS])} ids)",
+                    f"  music codes[:, :6]  {sample[MUSIC_CODES][:, :6].tolist()}",
+                    f"  motion codes[:, :6] {sample[MOTION_CODES][:, :6].tolist()}",
+                ]
+            )
     return [line for block in lines for line in block]

@@ -1,4 +1,5 @@
-"""manifest.json, failures.jsonl and skipped.jsonl of a shard directory: the typed, versioned `Manifest`, updated one split at a time.
+"""manifest.json, failures.jsonl and skipped.jsonl of a shard directory: the typed, versioned `Manifest`, updated one
+split at a time.
 
 manifest.json (format "unimumo-shards/2"):
     format      "unimumo-shards/2"
@@ -14,17 +15,17 @@ Format 1 named the motion tokenizer "motion_codec"; such manifests are read (ren
 written back as format 2. Several splits may be built into one directory at once: updates hold an
 exclusive file lock.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
+from unimumo.errors import UniMuMoError
 from unimumo.utils.io import atomic_write_json, atomic_write_text
 
 MANIFEST_NAME = "manifest.json"
@@ -37,6 +38,7 @@ FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 
 class ManifestError(UniMuMoError, ValueError):
     """manifest.json is unreadable, of another format, or lacks what was asked of it."""
+
     kind = "shard manifest error"
 
 
@@ -76,11 +78,14 @@ def _format_version(found, path: Path) -> int:
         raise ManifestError(f"{path}: unknown manifest format {found!r}, expected {FORMAT!r}")
     version = int(version)
     if version > FORMAT_VERSION:
-        raise ManifestError(f"{path}: format {found!r} was built by a newer unimumo (this one reads up to "
-                            f"{FORMAT!r}); upgrade unimumo")
+        raise ManifestError(
+            f"{path}: format {found!r} was built by a newer unimumo (this one reads up to {FORMAT!r}); upgrade unimumo"
+        )
     if version < FORMAT_VERSION and version not in MIGRATIONS:
-        raise ManifestError(f"{path}: format {found!r} was built by an older unimumo (this one reads {FORMAT!r}); "
-                            "rebuild the shards with `unimumo-shards build`")
+        raise ManifestError(
+            f"{path}: format {found!r} was built by an older unimumo (this one reads {FORMAT!r}); "
+            "rebuild the shards with `unimumo-shards build`"
+        )
     return version
 
 
@@ -88,8 +93,10 @@ def check_shard_name(name: str, path: Path) -> None:
     """ManifestError unless `name` is a plain file name inside the shard directory (the shards are opened as
     files there: an absolute or relative path, a `pipe:` command or a URL is refused)."""
     if not name or name in (".", "..") or any(c in name for c in "/\\:\0") or name != name.strip():
-        raise ManifestError(f"{path}: shard name {name!r} is not a plain file name inside the shard directory "
-                            "(no '/', '\\', ':', '..'; no pipe: or URL)")
+        raise ManifestError(
+            f"{path}: shard name {name!r} is not a plain file name inside the shard directory "
+            "(no '/', '\\', ':', '..'; no pipe: or URL)"
+        )
 
 
 def _shard_entry(raw, path: Path) -> ShardEntry:
@@ -98,8 +105,9 @@ def _shard_entry(raw, path: Path) -> ShardEntry:
         if not isinstance(entry.name, str) or not isinstance(entry.split, str) or not isinstance(entry.count, int):
             raise TypeError("name and split must be strings, count an integer")
     except TypeError as error:  # not a dict, unknown or missing keys, wrong types
-        raise ManifestError(f"{path}: malformed shard entry {raw!r} ({error}); rebuild with `unimumo-shards build`") \
-            from error
+        raise ManifestError(
+            f"{path}: malformed shard entry {raw!r} ({error}); rebuild with `unimumo-shards build`"
+        ) from error
     check_shard_name(entry.name, path)
     return entry
 
@@ -118,7 +126,7 @@ class Manifest:
         return self.path.parent
 
     @classmethod
-    def load(cls, shards: str | Path, *, missing_ok: bool = False) -> "Manifest":
+    def load(cls, shards: str | Path, *, missing_ok: bool = False) -> Manifest:
         """The manifest of a shard directory (or a manifest .json path); with `missing_ok` an empty one when absent."""
         path = manifest_path(shards)
         if not path.is_file():
@@ -135,8 +143,12 @@ class Manifest:
         while version < FORMAT_VERSION:
             raw, version = MIGRATIONS[version](raw), version + 1
         tokenizers, shards, splits = raw.get("tokenizers", {}), raw.get("shards", []), raw.get("splits", {})
-        if not (isinstance(tokenizers, dict) and all(isinstance(info, dict) for info in tokenizers.values())
-                and isinstance(shards, list) and isinstance(splits, dict)):
+        if not (
+            isinstance(tokenizers, dict)
+            and all(isinstance(info, dict) for info in tokenizers.values())
+            and isinstance(shards, list)
+            and isinstance(splits, dict)
+        ):
             raise ManifestError(f"{path}: expected tokenizers {{name: {{...}}}}, shards [...] and splits {{...}}")
         return cls(path, tokenizers, [_shard_entry(entry, path) for entry in shards], splits)
 
@@ -223,8 +235,16 @@ def write_directory(manifest: Manifest, failures: list[dict], skipped: list[dict
         manifest.save()
 
 
-def update_split(out: Path, split: str, *, tokenizers: dict, shards: list[dict], summary: dict,
-                 failures: list[dict], skipped: list[dict]) -> None:
+def update_split(
+    out: Path,
+    split: str,
+    *,
+    tokenizers: dict,
+    shards: list[dict],
+    summary: dict,
+    failures: list[dict],
+    skipped: list[dict],
+) -> None:
     """Replace `split`'s entries in manifest.json, failures.jsonl and skipped.jsonl (atomically, under the lock)."""
     with manifest_lock(out):
         manifest = Manifest.load(out, missing_ok=True)

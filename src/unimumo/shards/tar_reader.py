@@ -9,13 +9,15 @@ tar header, truncation anywhere, a missing end-of-archive block, a duplicated me
 TarFormatError naming the shard. Header checksums are not summed (that was half the reading time):
 bit flips in a shard's content are what `unimumo-shards verify` (sha256 per shard) is for.
 """
+
 from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
-
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from webdataset.tariterators import group_by_keys
+
+from unimumo.errors import UniMuMoError
 
 BLOCK = 512
 REGULAR_TYPES = (b"0", b"\0", b"7")
@@ -25,6 +27,7 @@ POSIX_MAGIC = b"ustar\x00"  # ustar/pax headers; GNU headers ("ustar  ") have no
 
 class TarFormatError(UniMuMoError, ValueError):
     """A shard that is not a readable tar archive (the message names the shard)."""
+
     kind = "shard error"
 
 

@@ -6,6 +6,7 @@ tokenizer fingerprints recorded in the manifest match the tokenizers given (defa
 recorded in the manifest); failures.jsonl and skipped.jsonl list as many inputs per split as the
 manifest's summary counts. Returns a list of problems; empty means the directory is sound.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from unimumo.shards.format import SampleError, decode_sample
-from unimumo.shards.manifest import (FAILURES_NAME, MANIFEST_NAME, SKIPPED_NAME, Manifest, ManifestError,
-                                     read_failures, read_skipped)
+from unimumo.shards.manifest import (
+    FAILURES_NAME,
+    MANIFEST_NAME,
+    SKIPPED_NAME,
+    Manifest,
+    ManifestError,
+    read_failures,
+    read_skipped,
+)
 from unimumo.shards.tar_reader import read_shard
 from unimumo.utils.fingerprint import fingerprint_file
 
@@ -25,8 +33,11 @@ def tokenizer_fingerprints(paths: dict[str, Path]) -> dict[str, str]:
     from unimumo.models.music_codec import MusicCodec
     from unimumo.models.text_tokenizer import TextTokenizer
 
-    loaders = {"music_codec": MusicCodec.from_pretrained, "motion_tokenizer": MotionTokenizer.from_pretrained,
-               "text_tokenizer": TextTokenizer}
+    loaders = {
+        "music_codec": MusicCodec.from_pretrained,
+        "motion_tokenizer": MotionTokenizer.from_pretrained,
+        "text_tokenizer": TextTokenizer,
+    }
     return {name: loaders[name](path).fingerprint for name, path in paths.items() if name in loaders}
 
 
@@ -47,8 +58,15 @@ def _shard_problems(path: Path, count: int) -> tuple[list[str], int]:
     return problems, read
 
 
-def verify_shards(out: str | Path, *, music_codec=None, motion_tokenizer=None, text_tokenizer=None,
-                  check_tokenizers: bool = True, progress: bool = False) -> tuple[list[str], dict]:
+def verify_shards(
+    out: str | Path,
+    *,
+    music_codec=None,
+    motion_tokenizer=None,
+    text_tokenizer=None,
+    check_tokenizers: bool = True,
+    progress: bool = False,
+) -> tuple[list[str], dict]:
     """(problems, stats). Tokenizer paths default to those recorded in the manifest."""
     out = Path(out)
     if not (out / MANIFEST_NAME).is_file():
@@ -73,15 +91,18 @@ def verify_shards(out: str | Path, *, music_codec=None, motion_tokenizer=None, t
     for split, summary in manifest.splits.items():
         listed = sum(entry.count for entry in manifest.shards if entry.split == split)
         if listed != summary.get("samples"):
-            problems.append(f"{out}: split {split}: shards hold {listed} samples, "
-                            f"summary says {summary.get('samples')}")
+            problems.append(
+                f"{out}: split {split}: shards hold {listed} samples, summary says {summary.get('samples')}"
+            )
     try:
         problems += _listing_problems(out, manifest, stats)
     except ManifestError as error:
         problems.append(str(error))
     if check_tokenizers:
-        problems += _tokenizer_problems(manifest, {"music_codec": music_codec, "motion_tokenizer": motion_tokenizer,
-                                                   "text_tokenizer": text_tokenizer})
+        problems += _tokenizer_problems(
+            manifest,
+            {"music_codec": music_codec, "motion_tokenizer": motion_tokenizer, "text_tokenizer": text_tokenizer},
+        )
     return problems, stats
 
 
@@ -93,13 +114,17 @@ def _listing_problems(out: Path, manifest: Manifest, stats: dict) -> list[str]:
     for split, summary in manifest.splits.items():
         listed = sum(f.get("split") == split for f in failures)
         if listed != summary.get("failures", 0):
-            problems.append(f"{out / FAILURES_NAME}: split {split}: {listed} failures listed, "
-                            f"summary says {summary.get('failures')}")
+            problems.append(
+                f"{out / FAILURES_NAME}: split {split}: {listed} failures listed, "
+                f"summary says {summary.get('failures')}"
+            )
         listed = sum(s.get("split") == split for s in skipped)
         counted = sum((summary.get("skipped") or {}).values())
         if listed != counted:
-            problems.append(f"{out / SKIPPED_NAME}: split {split}: {listed} skipped inputs listed, summary counts "
-                            f"{counted} ({summary.get('skipped')})")
+            problems.append(
+                f"{out / SKIPPED_NAME}: split {split}: {listed} skipped inputs listed, summary counts "
+                f"{counted} ({summary.get('skipped')})"
+            )
     return problems
 
 
@@ -109,7 +134,9 @@ def _tokenizer_problems(manifest: Manifest, given: dict) -> list[str]:
     missing = [f"{path}: {name} not found" for name, path in paths.items() if not path.exists()]
     if missing:
         return missing
-    return [f"{paths[name]}: {name} fingerprint {fingerprint[:12]} does not match the shards' "
-            f"{recorded[name]['fingerprint'][:12]} (tokenized with another model)"
-            for name, fingerprint in tokenizer_fingerprints(paths).items()
-            if fingerprint != recorded[name]["fingerprint"]]
+    return [
+        f"{paths[name]}: {name} fingerprint {fingerprint[:12]} does not match the shards' "
+        f"{recorded[name]['fingerprint'][:12]} (tokenized with another model)"
+        for name, fingerprint in tokenizer_fingerprints(paths).items()
+        if fingerprint != recorded[name]["fingerprint"]
+    ]

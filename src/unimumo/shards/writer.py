@@ -6,6 +6,7 @@ sha256, the half-open range of planned tracks it covers, the failures and skips 
 A shard with a record is final; resume continues after the last one. Tar members carry a fixed
 mtime, so the same samples give byte-identical shards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -77,7 +78,12 @@ class ShardWriter:
 
     def add_track(self, samples: list[dict], failures: list[dict], skipped: dict | None) -> None:
         incoming = sum(sample_nbytes(s) + TAR_OVERHEAD_PER_MEMBER * (len(s) - 1) for s in samples)
-        if samples and self._record is not None and self._record.count and self._record.bytes + incoming > self.max_bytes:
+        if (
+            samples
+            and self._record is not None
+            and self._record.count
+            and self._record.bytes + incoming > self.max_bytes
+        ):
             self.close_shard()
         if self._record is None:
             self._open_shard()
@@ -94,8 +100,9 @@ class ShardWriter:
 
     def _open_shard(self) -> None:
         name = shard_name(self.split, self.next_index)
-        self._record = ShardRecord(name=name, split=self.split, index=self.next_index, track_start=self.next_track,
-                                   track_end=self.next_track)
+        self._record = ShardRecord(
+            name=name, split=self.split, index=self.next_index, track_start=self.next_track, track_end=self.next_track
+        )
         self._stack = contextlib.ExitStack()
         handle = self._stack.enter_context(atomic_open(self.out / name, "wb"))
         self._tar = self._stack.enter_context(contextlib.closing(TarWriter(handle, mtime=0.0)))

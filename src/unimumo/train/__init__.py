@@ -7,6 +7,7 @@ section mappings (`optim={"lr": 1e-4}`), or the keywords of unimumo-train's flag
 status ("completed" | "preempted"), exit_code (0 | REQUEUE_EXIT_CODE), step, checkpoint, export,
 skipped_steps, wall_time_s.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -26,9 +26,8 @@ Resuming on another world size: the checkpoint is converted once to DeepSpeed's 
 (ds_to_universal) into global_step{N}/universal/ (written beside, renamed into place, reused later,
 rotated with its checkpoint) and loaded with `"checkpoint": {"load_universal": true}`.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import errno
 import hashlib
@@ -47,6 +46,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from unimumo.errors import UniMuMoError
 from unimumo.utils.io import atomic_write_json, atomic_write_text
 from unimumo.utils.log import get_logger
 
@@ -64,16 +64,21 @@ _CHUNK = 8 << 20
 LOW_SPACE_BYTES = 64 << 20  # a failed save with less free space than this is reported as a full disk
 # The globals a checkpoint file may reference besides torch's tensor types: DeepSpeed's plain data
 # (enum, loss scaler, fragment address) and numpy arrays (RNG states of older checkpoints). A fixed table.
-SAFE_GLOBALS = (("deepspeed.runtime.zero.config", "ZeroStageEnum"),
-                ("deepspeed.runtime.fp16.loss_scaler", "LossScaler"),
-                ("deepspeed.runtime.fp16.loss_scaler", "DynamicLossScaler"),
-                ("deepspeed.utils.tensor_fragment", "fragment_address"),
-                ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype"),
-                ("numpy.dtypes", "UInt32DType"))
+SAFE_GLOBALS = (
+    ("deepspeed.runtime.zero.config", "ZeroStageEnum"),
+    ("deepspeed.runtime.fp16.loss_scaler", "LossScaler"),
+    ("deepspeed.runtime.fp16.loss_scaler", "DynamicLossScaler"),
+    ("deepspeed.utils.tensor_fragment", "fragment_address"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.dtypes", "UInt32DType"),
+)
 
 
 class CheckpointError(UniMuMoError, RuntimeError):
     """A checkpoint is missing, incomplete, damaged or was written by an incompatible run."""
+
     kind = "checkpoint error"
 
 
@@ -103,8 +108,9 @@ def complete_tags(root: str | Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         return []
-    tags = sorted(((step_of(p.name), p.name) for p in root.iterdir() if p.is_dir() and step_of(p.name) is not None),
-                  reverse=True)
+    tags = sorted(
+        ((step_of(p.name), p.name) for p in root.iterdir() if p.is_dir() and step_of(p.name) is not None), reverse=True
+    )
     complete = []
     for _, tag in tags:
         try:
@@ -219,17 +225,22 @@ def load_tensors(path: str | Path, *, mmap: bool = True) -> Any:
     try:
         refused = unsafe_globals(path)
     except (OSError, RuntimeError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint file ({type(error).__name__}: {error})") \
-            from None
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint file ({type(error).__name__}: {error})"
+        ) from None
     if refused:
-        raise CheckpointError(f"{path}: refers to {', '.join(refused[:5])}, which a checkpoint does not hold "
-                              "(refusing to unpickle it: it could run code)")
+        raise CheckpointError(
+            f"{path}: refers to {', '.join(refused[:5])}, which a checkpoint does not hold "
+            "(refusing to unpickle it: it could run code)"
+        )
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             return torch.load(path, map_location="cpu", mmap=mmap, weights_only=True)
     except (OSError, RuntimeError, ValueError, EOFError) as error:
-        raise CheckpointError(f"{path}: unreadable checkpoint file ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint file ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
 
 
 def file_problems(directory: Path, meta: dict, names: list[str]) -> list[str]:
@@ -289,12 +300,17 @@ def _space_message(error: BaseException, directory: Path) -> str:
         if path.exists():
             free = shutil.disk_usage(path).free
             break
-    full = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain) or \
-        any("No space left" in str(e) for e in chain) or (free is not None and free < LOW_SPACE_BYTES)
+    full = (
+        any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain)
+        or any("No space left" in str(e) for e in chain)
+        or (free is not None and free < LOW_SPACE_BYTES)
+    )
     if full:
         left = f" ({free / 2**20:.1f} MiB free)" if free is not None else ""
-        return (f"no space left on device writing checkpoint {directory}{left}; free space there or lower "
-                "checkpoint.keep, then start again with --resume")
+        return (
+            f"no space left on device writing checkpoint {directory}{left}; free space there or lower "
+            "checkpoint.keep, then start again with --resume"
+        )
     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"writing checkpoint {directory} failed ({type(error).__name__}: {first})"
 
@@ -302,8 +318,11 @@ def _space_message(error: BaseException, directory: Path) -> str:
 def capture_rng() -> dict[str, Any]:
     """Every generator's state as tensors and plain values (numpy's key array as a list: nothing to unpickle)."""
     name, keys, position, has_gauss, cached = np.random.get_state()
-    state = {"python": random.getstate(), "numpy": (name, keys.tolist(), position, has_gauss, cached),
-             "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": (name, keys.tolist(), position, has_gauss, cached),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -353,8 +372,10 @@ class CheckpointManager:
         """A run without --resume: CheckpointError if the directory holds checkpoints (of an earlier run)."""
         tags = complete_tags(self.root)
         if tags:
-            raise CheckpointError(f"{self.root} holds checkpoints of an earlier run (newest {tags[0]}); continue it "
-                                  "with --resume, or use another --out")
+            raise CheckpointError(
+                f"{self.root} holds checkpoints of an earlier run (newest {tags[0]}); continue it "
+                "with --resume, or use another --out"
+            )
 
     def save(self, engine, step: int, *, meta: dict, client_state: dict, rank_state: dict) -> Path:
         """Write checkpoint `global_step{step}`: DeepSpeed's files (each rank hashes and fsyncs its own), then the
@@ -372,8 +393,10 @@ class CheckpointManager:
         files, failure = {}, None
         try:
             engine.save_checkpoint(str(self.root), tag=tag, client_state=state, save_latest=False)
-            files = {name: _sha256_and_sync(directory / name)
-                     for name in _mine(_checkpoint_files(directory), self.rank, _world())}
+            files = {
+                name: _sha256_and_sync(directory / name)
+                for name in _mine(_checkpoint_files(directory), self.rank, _world())
+            }
         except (OSError, RuntimeError) as error:
             failure = _space_message(error, directory)
         results = _gather((files, failure))
@@ -385,8 +408,15 @@ class CheckpointManager:
         if self.rank == 0:
             written = {name: record for part, _ in results for name, record in part.items()}
             _fsync_directory(directory)
-            atomic_write_json(directory / META, dict(meta, zero_stage=engine.zero_optimization_stage(),
-                                                     layout=parameter_layout(engine.module), files=written))
+            atomic_write_json(
+                directory / META,
+                dict(
+                    meta,
+                    zero_stage=engine.zero_optimization_stage(),
+                    layout=parameter_layout(engine.module),
+                    files=written,
+                ),
+            )
             atomic_write_text(self.root / LATEST, tag + "\n")
             _fsync_directory(self.root)
         self.pending = step
@@ -441,15 +471,20 @@ class CheckpointManager:
             if "files" not in meta and self.rank == 0:
                 logger.warning("%s records no checksums (written by an older unimumo): not checked", directory)
             names = sorted(set(meta.get("files", {})) | set(_checkpoint_files(directory)))
-            problems = [p for part in _gather(file_problems(directory, meta, _mine(names, self.rank, _world())))
-                        for p in part]
+            problems = [
+                p for part in _gather(file_problems(directory, meta, _mine(names, self.rank, _world()))) for p in part
+            ]
             if not problems:
                 self.tag = tag
                 break
             if self.rank == 0:
                 target = set_aside(directory, DAMAGED)
-                logger.warning("checkpoint %s is damaged (%s); moved to %s, trying the one before it", directory,
-                               "; ".join(problems[:3]), target.name)
+                logger.warning(
+                    "checkpoint %s is damaged (%s); moved to %s, trying the one before it",
+                    directory,
+                    "; ".join(problems[:3]),
+                    target.name,
+                )
             _barrier()
         self.discovered = True
         if self.tag is not None:
@@ -470,16 +505,22 @@ class CheckpointManager:
         meta = read_meta(self.root, directory.name)
         written_by = (meta.get("recipe") or {}).get("name")
         if written_by is not None and written_by != stage:
-            raise CheckpointError(f"{directory} was written by recipe {written_by}, this run is {stage}: resume it "
-                                  f"with --recipe {written_by}, or start {stage} from an export with --init-from")
+            raise CheckpointError(
+                f"{directory} was written by recipe {written_by}, this run is {stage}: resume it "
+                f"with --recipe {written_by}, or start {stage} from an export with --init-from"
+            )
         if meta.get("layout") not in (None, parameter_layout(engine.module)):
-            raise CheckpointError(f"{directory} holds another model (parameter names, shapes or trained groups differ "
-                                  f"from this {stage} run's): resume with the recipe and model settings it was "
-                                  f"written with (its {META} lists them)")
+            raise CheckpointError(
+                f"{directory} holds another model (parameter names, shapes or trained groups differ "
+                f"from this {stage} run's): resume with the recipe and model settings it was "
+                f"written with (its {META} lists them)"
+            )
         zero = engine.zero_optimization_stage()
         if meta.get("zero_stage") not in (None, zero):
-            raise CheckpointError(f"{directory} was written under ZeRO stage {meta['zero_stage']}, this run uses "
-                                  f"stage {zero}: resume with the --ds-config it was written with")
+            raise CheckpointError(
+                f"{directory} was written under ZeRO stage {meta['zero_stage']}, this run uses "
+                f"stage {zero}: resume with the --ds-config it was written with"
+            )
 
     def prepare_universal(self) -> Path:
         """The universal copy of the checkpoint to resume from, converted by rank 0 if it is not there yet."""
@@ -504,12 +545,14 @@ class CheckpointManager:
             return None
         load_dir, load_tag = (self.root / tag, UNIVERSAL) if universal else (self.root, tag)
         try:
-            path, client = engine.load_checkpoint(str(load_dir), tag=load_tag, load_optimizer_states=True,
-                                                  load_lr_scheduler_states=True)
+            path, client = engine.load_checkpoint(
+                str(load_dir), tag=load_tag, load_optimizer_states=True, load_lr_scheduler_states=True
+            )
         except (RuntimeError, KeyError, ValueError, AssertionError, IndexError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise CheckpointError(f"DeepSpeed could not load {load_dir / load_tag} ({type(error).__name__}: "
-                                  f"{first[:300]})") from error
+            raise CheckpointError(
+                f"DeepSpeed could not load {load_dir / load_tag} ({type(error).__name__}: {first[:300]})"
+            ) from error
         if path is None or not client or CLIENT_KEY not in client:
             raise CheckpointError(f"DeepSpeed could not load {load_dir / load_tag} (or it holds no {CLIENT_KEY} state)")
         return client[CLIENT_KEY]
@@ -519,12 +562,25 @@ def convert_to_universal(checkpoint: Path, target: Path) -> None:
     """ds_to_universal of one checkpoint directory into `target`, atomically (a staging directory beside it)."""
     staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    command = [sys.executable, "-m", "deepspeed.checkpoint.ds_to_universal", "--input_folder", str(checkpoint),
-               "--output_folder", str(staging), "--num_extract_workers", "1", "--num_merge_workers", "1",
-               "--inject_missing_state"]  # ZeRO 1-2 checkpoints of a plain module lack universal_checkpoint_info
+    command = [
+        sys.executable,
+        "-m",
+        "deepspeed.checkpoint.ds_to_universal",
+        "--input_folder",
+        str(checkpoint),
+        "--output_folder",
+        str(staging),
+        "--num_extract_workers",
+        "1",
+        "--num_merge_workers",
+        "1",
+        "--inject_missing_state",
+    ]  # ZeRO 1-2 checkpoints of a plain module lack universal_checkpoint_info
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        raise CheckpointError(f"converting {checkpoint} to the universal format failed "
-                              f"(exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        raise CheckpointError(
+            f"converting {checkpoint} to the universal format failed "
+            f"(exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
+        )
     os.replace(staging, target)

@@ -5,6 +5,7 @@ infinite, resumable iterable with `state_dict` / `load_state_dict` (and `load_el
 re-sharded over another number of ranks). It also checks that the recipe names its inputs. `SHARDS` is the
 shard loader (unimumo.loader); `MOTION_WINDOWS` (train/motion_windows.py) reads raw motion for the VQ-VAE.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,9 +43,18 @@ def _shard_stream(stage, recipe: Recipe, rank: int, world_size: int):
 
     d = recipe.data
     return build_loader(
-        d.shards, d.split, d.micro_batch, window=stage.data.window(recipe), seed=recipe.seed, rank=rank,
-        world_size=world_size, num_workers=d.num_workers, shuffle_buffer=d.shuffle_buffer,
-        max_text_len=d.max_text_len, task_mixture=recipe.tasks.as_dict() if stage.task_mixture else None)
+        d.shards,
+        d.split,
+        d.micro_batch,
+        window=stage.data.window(recipe),
+        seed=recipe.seed,
+        rank=rank,
+        world_size=world_size,
+        num_workers=d.num_workers,
+        shuffle_buffer=d.shuffle_buffer,
+        max_text_len=d.max_text_len,
+        task_mixture=recipe.tasks.as_dict() if stage.task_mixture else None,
+    )
 
 
 def _needs_shards(recipe: Recipe) -> None:

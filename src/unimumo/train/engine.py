@@ -4,6 +4,7 @@ The JSON files in ds_configs/ hold only ZeRO and communication settings. Everyth
 owns (batch split, optimizer, clipping, precision) is written into the config here, so the global
 batch is defined once (data.global_batch) and split as micro_batch x world_size x accumulation.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ def _ds_config_dir() -> Path:
 
 
 DS_CONFIG_DIR = _ds_config_dir()
-RECIPE_OWNED_KEYS = ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps",
-                     "optimizer", "scheduler", "gradient_clipping", "bf16", "fp16")
+RECIPE_OWNED_KEYS = (
+    "train_batch_size",
+    "train_micro_batch_size_per_gpu",
+    "gradient_accumulation_steps",
+    "optimizer",
+    "scheduler",
+    "gradient_clipping",
+    "bf16",
+    "fp16",
+)
 
 
 def resolve_ds_config(name_or_path: str) -> Path:
@@ -53,9 +62,11 @@ def accumulation_for(recipe: Recipe, world_size: int) -> int:
         d = recipe.data
         worlds = [n for n in range(1, d.global_batch // d.micro_batch + 1) if d.global_batch % (d.micro_batch * n) == 0]
         micros = [m for m in range(1, d.global_batch // world_size + 1) if d.global_batch % (m * world_size) == 0]
-        raise RecipeError(f"{error}. With data.global_batch={d.global_batch}: world sizes {worlds} work with "
-                          f"data.micro_batch={d.micro_batch}; with {world_size} ranks data.micro_batch can be "
-                          f"{micros or 'nothing (global_batch < world size)'}") from None
+        raise RecipeError(
+            f"{error}. With data.global_batch={d.global_batch}: world sizes {worlds} work with "
+            f"data.micro_batch={d.micro_batch}; with {world_size} ranks data.micro_batch can be "
+            f"{micros or 'nothing (global_batch < world size)'}"
+        ) from None
 
 
 def build_ds_config(recipe: Recipe, world_size: int, device: torch.device, load_universal: bool = False) -> dict:
@@ -67,8 +78,10 @@ def build_ds_config(recipe: Recipe, world_size: int, device: torch.device, load_
         raise RecipeError(f"ds_config: {path} is not valid JSON ({err})") from None
     clash = [key for key in RECIPE_OWNED_KEYS if key in config]
     if clash:
-        raise RecipeError(f"ds_config: {path} sets {clash}; these come from the recipe "
-                          f"(data.global_batch, data.micro_batch, optim.*, precision) - remove them from the file")
+        raise RecipeError(
+            f"ds_config: {path} sets {clash}; these come from the recipe "
+            f"(data.global_batch, data.micro_batch, optim.*, precision) - remove them from the file"
+        )
     accumulation = accumulation_for(recipe, world_size)
     offload = bool(config.get("zero_optimization", {}).get("offload_optimizer"))
     o = recipe.optim
@@ -77,8 +90,16 @@ def build_ds_config(recipe: Recipe, world_size: int, device: torch.device, load_
         train_micro_batch_size_per_gpu=recipe.data.micro_batch,
         gradient_accumulation_steps=accumulation,
         gradient_clipping=o.grad_clip,
-        optimizer={"type": "AdamW", "params": {"lr": o.lr, "betas": list(o.betas), "eps": o.eps,
-                                                "weight_decay": o.weight_decay, "torch_adam": not offload}},
+        optimizer={
+            "type": "AdamW",
+            "params": {
+                "lr": o.lr,
+                "betas": list(o.betas),
+                "eps": o.eps,
+                "weight_decay": o.weight_decay,
+                "torch_adam": not offload,
+            },
+        },
         steps_per_print=10**12,
     )
     config["bf16"] = {"enabled": resolve_precision(recipe, device) == "bf16"}
@@ -107,15 +128,24 @@ def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer) -> torch.op
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(recipe))
 
 
-def initialize(model: torch.nn.Module, param_groups: list[dict], recipe: Recipe, world_size: int,
-               device: torch.device, load_universal: bool = False):
+def initialize(
+    model: torch.nn.Module,
+    param_groups: list[dict],
+    recipe: Recipe,
+    world_size: int,
+    device: torch.device,
+    load_universal: bool = False,
+):
     """deepspeed.initialize over `param_groups` (the stage's, trainable parameters only) -> (engine, ds_config)."""
     import deepspeed
 
     config = build_ds_config(recipe, world_size, device, load_universal)
     engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=param_groups, config=config,
-        lr_scheduler=lambda optimizer: make_scheduler(recipe, optimizer))
+        model=model,
+        model_parameters=param_groups,
+        config=config,
+        lr_scheduler=lambda optimizer: make_scheduler(recipe, optimizer),
+    )
     if world_size == 1 and engine.zero_optimization_stage() == 0:
         engine.enable_backward_allreduce = False  # one process: nothing to reduce, skip flattening every gradient
     return engine, config

@@ -13,13 +13,14 @@ one tensor.
 A motion VQ-VAE (small) is loaded into a real model and written as a MotionTokenizer directory.
 OUT appears only when complete: the directory is written beside it and renamed into place.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -30,9 +31,18 @@ from unimumo.utils.io import atomic_directory
 WEIGHTS = "model.safetensors"
 INDEX = "model.safetensors.index.json"
 MAX_SHARD_BYTES = 5 * 2**30
-_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
-                       torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
-                       torch.uint8: "U8", torch.bool: "BOOL"}
+_SAFETENSORS_DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
 Fetch = Callable[[], torch.Tensor]
 
 
@@ -46,7 +56,7 @@ def _span(pieces: list[torch.Tensor], start: int, length: int) -> torch.Tensor:
     for piece in pieces:
         end = begin + piece.numel()
         if begin < start + length and start < end:
-            parts.append(piece[max(start, begin) - begin:min(start + length, end) - begin])
+            parts.append(piece[max(start, begin) - begin : min(start + length, end) - begin])
         begin = end
     return torch.cat(parts) if len(parts) > 1 else parts[0].clone()
 
@@ -64,8 +74,9 @@ def _zero12_trainable(optims: list[dict], model_state: dict) -> dict[str, Fetch]
             offset += numel + (paddings[group][index] if paddings is not None else 0)
         align, total = 2 * len(optims), sum(p.numel() for p in partitions)  # groups are padded to 2 x world size
         if math.ceil(offset / align) != math.ceil(total / align):
-            raise CheckpointError(f"ZeRO group {group}: the parameters take {offset} elements, "
-                                  f"the optimizer partitions hold {total}")
+            raise CheckpointError(
+                f"ZeRO group {group}: the parameters take {offset} elements, the optimizer partitions hold {total}"
+            )
     return out
 
 
@@ -78,8 +89,9 @@ def _zero3_trainable(optims: list[dict], model_state: dict) -> dict[str, Fetch]:
         for name, shape in shapes.items():
             numel = math.prod(shape)
             part = math.ceil(numel / world)
-            out[name] = lambda o=offset, p=part, n=numel, s=shape: torch.cat(
-                [_span(flat, o, p) for flat in flats])[:n].view(s)
+            out[name] = lambda o=offset, p=part, n=numel, s=shape: torch.cat([_span(flat, o, p) for flat in flats])[
+                :n
+            ].view(s)
             offset += part
     held = sum(piece.numel() for piece in flats[0])
     if offset != held:
@@ -108,7 +120,8 @@ def weight_sources(directory: Path) -> dict[str, Fetch]:
         for name, shape in frozen.items():
             if stage == 3:  # a fragment per rank
                 sources[name] = lambda n=name, s=shape: torch.cat(
-                    [m["frozen_param_fragments"][n].reshape(-1) for m in models])[:math.prod(s)].view(s)
+                    [m["frozen_param_fragments"][n].reshape(-1) for m in models]
+                )[: math.prod(s)].view(s)
             else:  # whole on rank 0
                 sources[name] = lambda n=name: models[0]["frozen_param_fragments"][n]
         sources.update((_zero3_trainable if stage == 3 else _zero12_trainable)(optims, models[0]))
@@ -137,8 +150,9 @@ def _check_names(model, wanted: dict, sources: dict) -> None:
     missing = [name for name in wanted if name not in sources]
     unexpected = [name for name in sources if name not in model.state_dict()]
     if missing or unexpected:
-        raise CheckpointError(f"checkpoint does not match {type(model).__name__}: missing {missing[:8]}, "
-                              f"unexpected {unexpected[:8]}")
+        raise CheckpointError(
+            f"checkpoint does not match {type(model).__name__}: missing {missing[:8]}, unexpected {unexpected[:8]}"
+        )
 
 
 def _write_safetensors(path: Path, entries: dict[str, torch.Tensor], sources: dict[str, Fetch]) -> None:
@@ -146,8 +160,11 @@ def _write_safetensors(path: Path, entries: dict[str, torch.Tensor], sources: di
     header, offset = {"__metadata__": {"format": "pt"}}, 0
     for name, like in entries.items():
         size = like.numel() * like.element_size()
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[like.dtype], "shape": list(like.shape),
-                        "data_offsets": [offset, offset + size]}
+        header[name] = {
+            "dtype": _SAFETENSORS_DTYPES[like.dtype],
+            "shape": list(like.shape),
+            "data_offsets": [offset, offset + size],
+        }
         offset += size
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * (-len(blob) % 8)
@@ -156,13 +173,15 @@ def _write_safetensors(path: Path, entries: dict[str, torch.Tensor], sources: di
         for name, like in entries.items():
             value = sources[name]()
             if value.shape != like.shape:
-                raise CheckpointError(f"{name}: the checkpoint holds shape {tuple(value.shape)}, "
-                                      f"the model {tuple(like.shape)}")
+                raise CheckpointError(
+                    f"{name}: the checkpoint holds shape {tuple(value.shape)}, the model {tuple(like.shape)}"
+                )
             file.write(value.to(like.dtype).contiguous().reshape(-1).view(torch.uint8).numpy().data)
 
 
-def write_weights(out: Path, entries: dict[str, torch.Tensor], sources: dict[str, Fetch],
-                  max_shard_bytes: int = MAX_SHARD_BYTES) -> None:
+def write_weights(
+    out: Path, entries: dict[str, torch.Tensor], sources: dict[str, Fetch], max_shard_bytes: int = MAX_SHARD_BYTES
+) -> None:
     """model.safetensors, or shards model-0000i-of-0000N.safetensors and the index transformers reads."""
     shards: list[dict] = [{}]
     size = 0
@@ -182,8 +201,9 @@ def write_weights(out: Path, entries: dict[str, torch.Tensor], sources: dict[str
         _write_safetensors(out / filename, shard, sources)
         weight_map.update(dict.fromkeys(shard, filename))
     total = sum(like.numel() * like.element_size() for like in entries.values())
-    (out / INDEX).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map},
-                                        indent=2, sort_keys=True) + "\n")
+    (out / INDEX).write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, max_shard_bytes: int = MAX_SHARD_BYTES) -> Path:
@@ -228,4 +248,3 @@ def save_export(model, out_dir: Path) -> Path:
     with atomic_directory(out_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
     return out_dir
-

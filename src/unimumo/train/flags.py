@@ -9,6 +9,7 @@ through it (`overrides_from`: a flag on the command line wins over its variable,
 `shards=` is `data.shards`; any other keyword is a recipe key). Old spellings (`--musicgen`, `musicgen=`)
 still work and warn that they are deprecated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,29 +47,64 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--out", "out", "UNIMUMO_OUT", "run directory (checkpoints, export, metrics)"),
     Flag("--shards", "data.shards", "UNIMUMO_SHARDS", "shard directory with manifest.json (LM stages)"),
     Flag("--aist", "data.aist", "UNIMUMO_AIST", "raw AIST++ root (stages trained on raw motion windows)"),
-    Flag("--humanml3d", "data.humanml3d", "UNIMUMO_HUMANML3D", "raw HumanML3D root (stages trained on raw motion "
-                                                              "windows)"),
-    Flag("--music4all", "data.music4all", "UNIMUMO_MUSIC4ALL", "raw Music4All root: the paired music of the "
-                                                              "motion VQ-VAE in the music code space"),
-    Flag("--music-codec", "music_codec", "UNIMUMO_MUSIC_CODEC",
-         "local transformers EncodecModel directory whose frozen encoder and codebooks the motion VQ-VAE uses with "
-         "--set model.codebook=music"),
-    Flag("--text-model", "text_model", "UNIMUMO_TEXT_MODEL",
-         "local T5ForConditionalGeneration directory (text encoder, caption decoder); not needed with --init-from, "
-         "whose export holds them"),
-    Flag("--init-from", "init_from", "UNIMUMO_INIT_FROM",
-         "checkpoint to start from: a UniMuMo export (the OUT/export of the stage this one starts from, see "
-         "--list-stages) or a transformers MusicGen directory (MusicgenForConditionalGeneration or "
-         "MusicgenForCausalLM), told apart by its config.json model_type", deprecated=("--musicgen",)),
-    Flag("--allow-random-init", "init.allow_random", None,
-         "weights that may start random with --init-from (fnmatch on parameter names, repeatable), e.g. "
-         "'captioning_decoder.*' from a MusicGen dir without --text-model", kind="append", metavar="PATTERN"),
-    Flag("--ds-config", "ds_config", "UNIMUMO_DS_CONFIG",
-         "DeepSpeed config: a name in ds_configs/ (zero1, zero2, zero3, zero3_offload, cpu_zero0) or a JSON file"),
+    Flag(
+        "--humanml3d",
+        "data.humanml3d",
+        "UNIMUMO_HUMANML3D",
+        "raw HumanML3D root (stages trained on raw motion windows)",
+    ),
+    Flag(
+        "--music4all",
+        "data.music4all",
+        "UNIMUMO_MUSIC4ALL",
+        "raw Music4All root: the paired music of the motion VQ-VAE in the music code space",
+    ),
+    Flag(
+        "--music-codec",
+        "music_codec",
+        "UNIMUMO_MUSIC_CODEC",
+        "local transformers EncodecModel directory whose frozen encoder and codebooks the motion VQ-VAE uses with "
+        "--set model.codebook=music",
+    ),
+    Flag(
+        "--text-model",
+        "text_model",
+        "UNIMUMO_TEXT_MODEL",
+        "local T5ForConditionalGeneration directory (text encoder, caption decoder); not needed with --init-from, "
+        "whose export holds them",
+    ),
+    Flag(
+        "--init-from",
+        "init_from",
+        "UNIMUMO_INIT_FROM",
+        "checkpoint to start from: a UniMuMo export (the OUT/export of the stage this one starts from, see "
+        "--list-stages) or a transformers MusicGen directory (MusicgenForConditionalGeneration or "
+        "MusicgenForCausalLM), told apart by its config.json model_type",
+        deprecated=("--musicgen",),
+    ),
+    Flag(
+        "--allow-random-init",
+        "init.allow_random",
+        None,
+        "weights that may start random with --init-from (fnmatch on parameter names, repeatable), e.g. "
+        "'captioning_decoder.*' from a MusicGen dir without --text-model",
+        kind="append",
+        metavar="PATTERN",
+    ),
+    Flag(
+        "--ds-config",
+        "ds_config",
+        "UNIMUMO_DS_CONFIG",
+        "DeepSpeed config: a name in ds_configs/ (zero1, zero2, zero3, zero3_offload, cpu_zero0) or a JSON file",
+    ),
     Flag("--resume", "resume", None, "continue from OUT/checkpoints/latest if present", kind="switch"),
-    Flag("--peak-flops", "log.peak_flops", "UNIMUMO_PEAK_FLOPS",
-         "peak FLOP/s of one device for the MFU estimate (detected on known GPUs; e.g. 989e12 for an H100 in bf16)",
-         type=float),
+    Flag(
+        "--peak-flops",
+        "log.peak_flops",
+        "UNIMUMO_PEAK_FLOPS",
+        "peak FLOP/s of one device for the MFU estimate (detected on known GPUs; e.g. 989e12 for an H100 in bf16)",
+        type=float,
+    ),
 )
 
 
@@ -76,8 +112,12 @@ def _deprecation(old: str, new: str) -> None:
     warnings.warn(f"{old} is deprecated and will be removed; use {new}", FutureWarning, stacklevel=3)
 
 
-def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, required: tuple[str, ...] = (),
-              environment: bool = True) -> None:
+def add_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *,
+    required: tuple[str, ...] = (),
+    environment: bool = True,
+) -> None:
     """Add every flag of the table (`required`: flags that must be given; `environment`: name the variables)."""
     for row in FLAGS:
         help_text = row.help + (f" (env {row.env})" if environment and row.env else "")
@@ -85,11 +125,13 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, requ
             parser.add_argument(row.flag, action="store_true", default=None, help=help_text)
             continue
         action = "append" if row.kind == "append" else "store"
-        parser.add_argument(row.flag, action=action, type=row.type, metavar=row.metavar,
-                            required=row.flag in required, help=help_text)
+        parser.add_argument(
+            row.flag, action=action, type=row.type, metavar=row.metavar, required=row.flag in required, help=help_text
+        )
         for old in row.deprecated:
-            parser.add_argument(old, dest=_keyword(old), type=row.type, metavar=row.metavar,
-                                help=f"deprecated spelling of {row.flag}")
+            parser.add_argument(
+                old, dest=_keyword(old), type=row.type, metavar=row.metavar, help=f"deprecated spelling of {row.flag}"
+            )
 
 
 def given(args: argparse.Namespace) -> dict[str, Any]:

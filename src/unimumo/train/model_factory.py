@@ -15,6 +15,7 @@ The recipe holds the training loss weights (loss.music_weight / loss.motion_weig
 keeps them too, because an exported model's forward loss weighs the streams with them:
 `build_unimumo` writes them into the config, fresh or --init-from, and is the only place that does.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,10 @@ def _check_local_dirs(recipe: Recipe) -> None:
     for key in ("init_from", "text_model", "music_codec"):
         path = getattr(recipe, key)
         if path is not None and not Path(path).is_dir():
-            raise FileNotFoundError(f"{key}: {path} is not a local directory (models are never downloaded; "
-                                    "give a save_pretrained directory)")
+            raise FileNotFoundError(
+                f"{key}: {path} is not a local directory (models are never downloaded; "
+                "give a save_pretrained directory)"
+            )
 
 
 def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:
@@ -60,8 +63,10 @@ def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> to
     if recipe.init_from:
         cls = motion_vqvae_class(MotionVQVAEConfig.from_pretrained(recipe.init_from))
         if (cls is MusicCodebookMotionVQVAE) != (recipe.model.codebook == "music"):
-            raise RecipeError(f"model.codebook: {recipe.init_from} holds a {cls.__name__}, not a "
-                              f"{recipe.model.codebook} motion VQ-VAE")
+            raise RecipeError(
+                f"model.codebook: {recipe.init_from} holds a {cls.__name__}, not a "
+                f"{recipe.model.codebook} motion VQ-VAE"
+            )
         return cls.from_pretrained(recipe.init_from, **recipe.model.config)
     config = MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config)
     if recipe.model.codebook == "music":
@@ -76,8 +81,15 @@ def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> to
 
 
 # UniMuMoConfig keys that count something (at least 1; MotionVQVAEConfig checks its own)
-LM_SIZE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "ffn_dim", "max_position_embeddings",
-                "num_codebooks", "codebook_size")
+LM_SIZE_KEYS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "ffn_dim",
+    "max_position_embeddings",
+    "num_codebooks",
+    "codebook_size",
+)
 
 
 def check_model_config(builder, recipe: Recipe, window_steps: Callable[[], int] | None) -> None:
@@ -98,8 +110,11 @@ def check_model_config(builder, recipe: Recipe, window_steps: Callable[[], int] 
         own = sorted(known - set(PretrainedConfig().to_dict()))
         raise RecipeError(f"model.config.{unknown[0]}: not a {cls.__name__} key (its keys: {', '.join(own)})")
     for key, value in overrides.items():
-        if cls is UniMuMoConfig and key in LM_SIZE_KEYS and not (
-                isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        if (
+            cls is UniMuMoConfig
+            and key in LM_SIZE_KEYS
+            and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        ):
             raise RecipeError(f"model.config.{key}: must be an integer >= 1, got {value!r}")
     values = None
     if recipe.model.preset is not None:
@@ -125,7 +140,8 @@ def check_model_config(builder, recipe: Recipe, window_steps: Callable[[], int] 
             raise RecipeError(
                 f"data.window_s: {steps} code steps (+ {NUM_CODEBOOKS - 1} of codebook delay = {needed} "
                 f"positions) exceed the model's max_position_embeddings ({config.max_position_embeddings}); shorten "
-                "data.window_s")
+                "data.window_s"
+            )
 
 
 def checkpoint_type(path: str) -> str:
@@ -136,8 +152,10 @@ def checkpoint_type(path: str) -> str:
     except (OSError, ValueError) as error:
         raise RecipeError(f"init_from: cannot read {config}: {error}") from None
     if model_type != "unimumo" and model_type not in MUSICGEN_TYPES:
-        raise RecipeError(f"init_from: {config} describes a {model_type!r} model; give a UniMuMo export (unimumo) "
-                          f"or a transformers MusicGen directory ({', '.join(MUSICGEN_TYPES)})")
+        raise RecipeError(
+            f"init_from: {config} describes a {model_type!r} model; give a UniMuMo export (unimumo) "
+            f"or a transformers MusicGen directory ({', '.join(MUSICGEN_TYPES)})"
+        )
     return model_type
 
 
@@ -149,24 +167,26 @@ def _check_preset(recipe: Recipe, checkpoint_shape: dict) -> None:
         return
     preset_shape = UniMuMoConfig.preset(recipe.model.preset).shape
     if preset_shape != checkpoint_shape:
-        raise RecipeError(f"model.preset: preset {recipe.model.preset!r} has the shape {preset_shape} but init_from "
-                          f"{recipe.init_from} has {checkpoint_shape}; drop model.preset (the checkpoint fixes the "
-                          "shape) or start from a checkpoint of that shape")
+        raise RecipeError(
+            f"model.preset: preset {recipe.model.preset!r} has the shape {preset_shape} but init_from "
+            f"{recipe.init_from} has {checkpoint_shape}; drop model.preset (the checkpoint fixes the "
+            "shape) or start from a checkpoint of that shape"
+        )
 
 
 def _from_checkpoint(recipe: Recipe, overrides: dict) -> torch.nn.Module:
     from unimumo.models.configuration_unimumo import SHAPE_KEYS, UniMuMoConfig
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
-    from unimumo.models.musicgen_import import (
-        MusicGenParts, check_covered, config_kwargs_from_musicgen)
+    from unimumo.models.musicgen_import import MusicGenParts, check_covered, config_kwargs_from_musicgen
 
     path, allow = recipe.init_from, recipe.init.allow_random
     try:
         if checkpoint_type(path) in MUSICGEN_TYPES:
             shape = config_kwargs_from_musicgen(MusicGenParts.decoder_config(path))
             _check_preset(recipe, {key: shape[key] for key in SHAPE_KEYS})
-            return UniMuMoForConditionalGeneration.from_musicgen(path, text_model_dir=recipe.text_model,
-                                                                 allow_random=allow, **overrides)
+            return UniMuMoForConditionalGeneration.from_musicgen(
+                path, text_model_dir=recipe.text_model, allow_random=allow, **overrides
+            )
         _check_preset(recipe, UniMuMoConfig.from_pretrained(path).shape)
         model, info = UniMuMoForConditionalGeneration.from_pretrained(path, output_loading_info=True, **overrides)
         mismatched = [str(item) for item in info.get("mismatched_keys", [])]
@@ -190,8 +210,9 @@ def build_unimumo(recipe: Recipe, feature_stats: tuple | None = None) -> torch.n
     from unimumo.models.configuration_unimumo import UniMuMoConfig
     from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
 
-    overrides = dict(recipe.model.config, music_loss_weight=recipe.loss.music_weight,
-                     motion_loss_weight=recipe.loss.motion_weight)
+    overrides = dict(
+        recipe.model.config, music_loss_weight=recipe.loss.music_weight, motion_loss_weight=recipe.loss.motion_weight
+    )
     if recipe.init_from:
         return _from_checkpoint(recipe, overrides)
     config = UniMuMoConfig.preset(recipe.model.preset, **overrides)

@@ -16,9 +16,10 @@ beats). Each pair keeps its music, the track's waveform at the codec's rate from
 starts on, and every window carries its slice of it (`music` [B,S]). Pairs are held in memory (a waveform
 and a motion per pair): meant for a training subset of tracks, not the whole of Music4All at once.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -34,9 +35,20 @@ class MotionWindows:
     """Infinite iterable of {"features" [B,N,263] normalised, "mask" [B,N] bool} micro batches; with `music`
     (a waveform per clip, `samples_per_frame` samples per motion frame) also "music" [B,S], silence past its end."""
 
-    def __init__(self, clips: list[np.ndarray], mean: np.ndarray, std: np.ndarray, *, window: int, batch_size: int,
-                 seed: int, rank: int, world_size: int, music: list[np.ndarray] | None = None,
-                 samples_per_frame: int = 0):
+    def __init__(
+        self,
+        clips: list[np.ndarray],
+        mean: np.ndarray,
+        std: np.ndarray,
+        *,
+        window: int,
+        batch_size: int,
+        seed: int,
+        rank: int,
+        world_size: int,
+        music: list[np.ndarray] | None = None,
+        samples_per_frame: int = 0,
+    ):
         pick = (lambda items: items[rank::world_size]) if len(clips) >= world_size else (lambda items: items)
         own = pick(clips)
         self.music = None if music is None else pick(music)
@@ -51,8 +63,10 @@ class MotionWindows:
 
     def load_state_dict(self, state: dict) -> None:
         if state["clips"] != len(self.clips):
-            raise ValueError(f"motion windows: the checkpoint saw {state['clips']} clips on this rank, now "
-                             f"{len(self.clips)}; the raw data changed, exact resume is impossible")
+            raise ValueError(
+                f"motion windows: the checkpoint saw {state['clips']} clips on this rank, now "
+                f"{len(self.clips)}; the raw data changed, exact resume is impossible"
+            )
         self.batches = state["batches"]
 
     def _batch(self, index: int) -> dict:
@@ -64,11 +78,11 @@ class MotionWindows:
         for row, choice in enumerate(rng.integers(len(self.clips), size=self.batch_size)):
             clip = self.clips[choice]
             start = int(rng.integers(len(clip) - self.window + 1)) if len(clip) > self.window else 0
-            piece = clip[start:start + self.window]
-            features[row, :len(piece)], mask[row, :len(piece)] = piece, True
+            piece = clip[start : start + self.window]
+            features[row, : len(piece)], mask[row, : len(piece)] = piece, True
             if music is not None:
-                wav = self.music[choice][start * hop:(start + len(piece)) * hop]
-                music[row, :len(wav)] = wav
+                wav = self.music[choice][start * hop : (start + len(piece)) * hop]
+                music[row, : len(wav)] = wav
         batch = {"features": torch.from_numpy(features), "mask": torch.from_numpy(mask)}
         return batch if music is None else {**batch, "music": torch.from_numpy(music)}
 
@@ -105,11 +119,14 @@ def _read_clips(recipe: Recipe, frame_rate: float) -> list[np.ndarray]:
         except (MotionFormatError, OSError, ValueError) as error:
             skipped.append(f"{path}: {error}")
     if skipped:
-        logger.warning("%s: skipped %d unreadable clip(s) of %d; first: %s", recipe.name, len(skipped), len(paths),
-                       skipped[0])
+        logger.warning(
+            "%s: skipped %d unreadable clip(s) of %d; first: %s", recipe.name, len(skipped), len(paths), skipped[0]
+        )
     if not clips:
-        raise RecipeError(f"data.aist / data.humanml3d: no motion clips of split {recipe.data.split!r} under "
-                          f"{recipe.data.aist or '-'} / {recipe.data.humanml3d or '-'}")
+        raise RecipeError(
+            f"data.aist / data.humanml3d: no motion clips of split {recipe.data.split!r} under "
+            f"{recipe.data.aist or '-'} / {recipe.data.humanml3d or '-'}"
+        )
     return clips
 
 
@@ -118,8 +135,7 @@ def _read_pairs(recipe: Recipe, config) -> tuple[list[np.ndarray], list[np.ndarr
     shard builder's rules make from the split's Music4All tracks and motions (see the module docstring)."""
     from unimumo.constants import CODE_RATE
     from unimumo.data.build_config import BuildConfig
-    from unimumo.data.pairing import (MotionEntry, MusicTrack, choose_motions, load_motion, pair_rng,
-                                      warp_to_track)
+    from unimumo.data.pairing import MotionEntry, MusicTrack, choose_motions, load_motion, pair_rng, warp_to_track
     from unimumo.data.sources import music4all
     from unimumo.motion.humanml3d_features import joints_to_features
     from unimumo.motion.resample import resample_features
@@ -148,17 +164,19 @@ def _read_pairs(recipe: Recipe, config) -> tuple[list[np.ndarray], list[np.ndarr
             try:
                 motion = load_motion(entry)
                 fps = motion.clip.fps
-                _, _, placement, joints = warp_to_track(track, motion, pair_rng(seed, split, info.id, pair),
-                                                        BuildConfig.tile)
+                _, _, placement, joints = warp_to_track(
+                    track, motion, pair_rng(seed, split, info.id, pair), BuildConfig.tile
+                )
                 start = int(round(placement.music_start * CODE_RATE))  # the builder's music span
                 steps = min(int(round(len(joints) / fps * CODE_RATE)), len(wav) // hop - start)
-                features = resample_features(joints_to_features(joints, fps=fps), fps, config.frame_rate,
-                                             steps * step, entry.path)
+                features = resample_features(
+                    joints_to_features(joints, fps=fps), fps, config.frame_rate, steps * step, entry.path
+                )
             except (OSError, ValueError) as error:
                 skipped.append(f"{entry.path} with {info.id}: {error}")
                 continue
             clips.append(features)
-            music.append(wav[start * hop:(start + steps) * hop])
+            music.append(wav[start * hop : (start + steps) * hop])
     if skipped:
         logger.warning("%s: skipped %d unusable track(s) or pair(s); first: %s", recipe.name, len(skipped), skipped[0])
     if not clips:
@@ -175,9 +193,15 @@ def _config(recipe: Recipe):
     from transformers import EncodecConfig
 
     codec = EncodecConfig.from_pretrained(recipe.music_codec)
-    return MotionVQVAEConfig.preset(recipe.model.preset, **{
-        **recipe.model.config, "codebook": "music", "music_codec_config": codec.to_dict(),
-        "code_dim": codec.codebook_dim})
+    return MotionVQVAEConfig.preset(
+        recipe.model.preset,
+        **{
+            **recipe.model.config,
+            "codebook": "music",
+            "music_codec_config": codec.to_dict(),
+            "code_dim": codec.codebook_dim,
+        },
+    )
 
 
 def _frame_rate(recipe: Recipe) -> int:
@@ -187,8 +211,9 @@ def _frame_rate(recipe: Recipe) -> int:
     return MotionVQVAEConfig.preset(recipe.model.preset, **recipe.model.config).frame_rate
 
 
-def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int,
-                         feature_stats: tuple[np.ndarray, np.ndarray] | None = None) -> MotionWindows:
+def build_motion_windows(
+    stage, recipe: Recipe, rank: int, world_size: int, feature_stats: tuple[np.ndarray, np.ndarray] | None = None
+) -> MotionWindows:
     """Windows of the clips of `recipe.data.split`, normalised with `feature_stats` (mean, std) when given (held-out
     data, with the training statistics), else with their own."""
     from unimumo.motion.stats import compute_feature_stats
@@ -201,22 +226,37 @@ def build_motion_windows(stage, recipe: Recipe, rank: int, world_size: int,
     else:
         clips = _read_clips(recipe, _frame_rate(recipe))
     mean, std = feature_stats if feature_stats is not None else compute_feature_stats(clips)
-    return MotionWindows(clips, mean, std, window=MOTION_WINDOWS.window(recipe).steps,
-                         batch_size=recipe.data.micro_batch, seed=recipe.seed, rank=rank, world_size=world_size,
-                         music=music, samples_per_frame=samples_per_frame)
+    return MotionWindows(
+        clips,
+        mean,
+        std,
+        window=MOTION_WINDOWS.window(recipe).steps,
+        batch_size=recipe.data.micro_batch,
+        seed=recipe.seed,
+        rank=rank,
+        world_size=world_size,
+        music=music,
+        samples_per_frame=samples_per_frame,
+    )
 
 
 def _needs_raw_motion(recipe: Recipe) -> None:
     if recipe.data.aist is None and recipe.data.humanml3d is None:
-        raise RecipeError(f"data.aist / data.humanml3d: {recipe.name} needs at least one raw motion root "
-                          "(--aist DIR, --humanml3d DIR)")
+        raise RecipeError(
+            f"data.aist / data.humanml3d: {recipe.name} needs at least one raw motion root "
+            "(--aist DIR, --humanml3d DIR)"
+        )
     if recipe.model.codebook == "music":
         if recipe.music_codec is None:
-            raise RecipeError("music_codec: model.codebook=music quantises with the music codec's codebooks; give "
-                              "its EncodecModel directory (--music-codec DIR)")
+            raise RecipeError(
+                "music_codec: model.codebook=music quantises with the music codec's codebooks; give "
+                "its EncodecModel directory (--music-codec DIR)"
+            )
         if recipe.data.music4all is None:
-            raise RecipeError("data.music4all: model.codebook=music trains on music-motion pairs; give the raw "
-                              "Music4All root (--music4all DIR)")
+            raise RecipeError(
+                "data.music4all: model.codebook=music trains on music-motion pairs; give the raw "
+                "Music4All root (--music4all DIR)"
+            )
 
 
 MOTION_WINDOWS = DataSource("raw motion window", build_motion_windows, _needs_raw_motion, window_rate=_frame_rate)

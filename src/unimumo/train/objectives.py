@@ -12,6 +12,7 @@ being captioned and its caption ids as labels, taking the stage's streams in tur
 fixes one modality. `MotionVQVAEObjective` feeds normalised motion windows to the VQ-VAE and logs its losses
 and codebook health.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -80,7 +81,8 @@ class LMObjective:
 
     def inputs(self, batch: dict, step: int) -> dict:
         names = tuple(f"{s}_codes" for s in self.streams) + tuple(
-            f"{s}_text_{part}" for s in self.streams for part in ("ids", "mask"))
+            f"{s}_text_{part}" for s in self.streams for part in ("ids", "mask")
+        )
         kwargs = _to(batch, names, self.device)
         if self.task_mixture:
             music_w, motion_w = task_loss_weights(batch["task"])
@@ -118,8 +120,9 @@ class LMObjective:
             task = batch["task"].to(device)
             for spec in TASK_TABLE:
                 chosen = task == spec.tag
-                value = (self.loss.music_weight * music_ce * ("music" in spec.trained)
-                         + self.loss.motion_weight * motion_ce * ("motion" in spec.trained))
+                value = self.loss.music_weight * music_ce * (
+                    "music" in spec.trained
+                ) + self.loss.motion_weight * motion_ce * ("motion" in spec.trained)
                 terms[f"loss/task/{spec.name}"] = (value[chosen].sum(), int(chosen.sum()))
         return terms
 
@@ -139,9 +142,12 @@ class CaptionObjective:
 
     def inputs(self, batch: dict, step: int) -> dict:
         modality = self.caption_modality(step)
-        return {**_to(batch, (f"{modality}_codes",), self.device), "caption_modality": modality,
-                "caption_labels": batch[f"{modality}_text_ids"].to(self.device),
-                "caption_labels_mask": batch[f"{modality}_text_mask"].to(self.device)}
+        return {
+            **_to(batch, (f"{modality}_codes",), self.device),
+            "caption_modality": modality,
+            "caption_labels": batch[f"{modality}_text_ids"].to(self.device),
+            "caption_labels_mask": batch[f"{modality}_text_mask"].to(self.device),
+        }
 
     def tokens(self, batch: dict) -> int:
         """Code time steps of the captioned stream (every stream of a window has the same length)."""
@@ -169,6 +175,12 @@ class MotionVQVAEObjective:
         return int(batch["mask"].sum())
 
     def loss_terms(self, output, batch: dict, with_tasks: bool) -> LossTerms:
-        values = {"loss": output.loss, "loss/recon": output.recon_loss, "loss/commit": output.commit_loss,
-                  "mpjpe_mm": output.mpjpe_mm, "perplexity": output.perplexity, "dead_codes": output.dead_codes}
+        values = {
+            "loss": output.loss,
+            "loss/recon": output.recon_loss,
+            "loss/commit": output.commit_loss,
+            "mpjpe_mm": output.mpjpe_mm,
+            "perplexity": output.perplexity,
+            "dead_codes": output.dead_codes,
+        }
         return {name: (torch.as_tensor(value).detach().float(), 1) for name, value in values.items()}

@@ -14,9 +14,8 @@ The recipe is the one source of the training loss weights (`loss.music_weight`, 
 The LM config keeps a copy because an exported model's forward loss weighs the streams with it;
 train/model_factory.py writes it once when the model is built, and `model.config` may not set it.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import dataclasses
 import json
@@ -24,10 +23,12 @@ import math
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from unimumo.errors import UniMuMoError
 from unimumo.loader.windows import Window
 from unimumo.tasks import TASKS
 from unimumo.utils.log import get_logger
@@ -37,6 +38,7 @@ logger = get_logger(__name__)
 
 class RecipeError(UniMuMoError, ValueError):
     """A recipe key is unknown, has the wrong type or an out-of-range value."""
+
     kind = "recipe error"
 
 
@@ -100,8 +102,10 @@ class DataSpec:
         try:
             return Window.from_seconds(self.window_s, self.min_window_s, rate)
         except ValueError:
-            raise RecipeError(f"data.window_s / data.min_window_s: {self.window_s:g} s / {self.min_window_s:g} s are "
-                              f"under one step at {rate:g} steps per second; give longer windows") from None
+            raise RecipeError(
+                f"data.window_s / data.min_window_s: {self.window_s:g} s / {self.min_window_s:g} s are "
+                f"under one step at {rate:g} steps per second; give longer windows"
+            ) from None
 
 
 @dataclass
@@ -261,8 +265,10 @@ def set_key(recipe: Recipe, key: str, value: Any) -> None:
     """Set a dotted key (`optim.lr`, `model.config.num_layers`) on `recipe`, converting the value."""
     parts = key.replace("__", ".").split(".")
     if ".".join(parts) in DEPRECATED_WINDOW_KEYS:
-        raise RecipeError(f"{key}: deprecated (a step count); give {DEPRECATED_WINDOW_KEYS['.'.join(parts)]} in "
-                          "seconds, or pass the old key to build_recipe, which converts it at the stage's rate")
+        raise RecipeError(
+            f"{key}: deprecated (a step count); give {DEPRECATED_WINDOW_KEYS['.'.join(parts)]} in "
+            "seconds, or pass the old key to build_recipe, which converts it at the stage's rate"
+        )
     node: Any = recipe
     for i, part in enumerate(parts):
         if isinstance(node, dict):  # free-form mapping (model.config): the rest of the key is a dict path
@@ -315,8 +321,15 @@ def apply_deprecated(recipe: Recipe, deprecated: Mapping[str, Any], rate: float)
         new = DEPRECATED_WINDOW_KEYS[old]
         steps = _coerce(old, value, int)
         set_key(recipe, new, steps / rate)
-        logger.warning("%s=%d is deprecated (a step count, %g per second for %s): use %s=%g (seconds)", old, steps,
-                       rate, recipe.name, new, steps / rate)
+        logger.warning(
+            "%s=%d is deprecated (a step count, %g per second for %s): use %s=%g (seconds)",
+            old,
+            steps,
+            rate,
+            recipe.name,
+            new,
+            steps / rate,
+        )
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -380,8 +393,10 @@ def validate(recipe: Recipe) -> Recipe:
     _require(s.warmup_steps >= 0, f"schedule.warmup_steps: must be >= 0, got {s.warmup_steps}")
     _require(0 <= s.min_lr_ratio <= 1, f"schedule.min_lr_ratio: must be in [0, 1], got {s.min_lr_ratio}")
     _require(d.micro_batch >= 1, f"data.micro_batch: must be >= 1, got {d.micro_batch}")
-    _require(d.global_batch >= d.micro_batch,
-             f"data.global_batch ({d.global_batch}) must be >= data.micro_batch ({d.micro_batch})")
+    _require(
+        d.global_batch >= d.micro_batch,
+        f"data.global_batch ({d.global_batch}) must be >= data.micro_batch ({d.micro_batch})",
+    )
     _require(d.window_s > 0, f"data.window_s: must be > 0 seconds, got {d.window_s}")
     _require(d.min_window_s > 0, f"data.min_window_s: must be > 0 seconds, got {d.min_window_s}")
     _require(d.max_text_len >= 1, f"data.max_text_len: must be >= 1, got {d.max_text_len}")
@@ -394,20 +409,32 @@ def validate(recipe: Recipe) -> Recipe:
     _require(val.every >= 0, f"validation.every: must be >= 0 (0 = no validation), got {val.every}")
     _require(val.batches >= 1, f"validation.batches: must be >= 1, got {val.batches}")
     _require(bool(val.split.strip()), "validation.split: must name a split (e.g. val)")
-    _require(val.early_stop_patience >= 0,
-             f"validation.early_stop_patience: must be >= 0 (0 = never stop early), got {val.early_stop_patience}")
-    _require(val.early_stop_patience == 0 or val.every > 0,
-             "validation.early_stop_patience: early stopping needs validation passes; set validation.every > 0")
-    _require(val.every == 0 or val.split != recipe.data.split,
-             f"validation.split: {val.split!r} is the training split (data.split); validate on held-out data (val)")
+    _require(
+        val.early_stop_patience >= 0,
+        f"validation.early_stop_patience: must be >= 0 (0 = never stop early), got {val.early_stop_patience}",
+    )
+    _require(
+        val.early_stop_patience == 0 or val.every > 0,
+        "validation.early_stop_patience: early stopping needs validation passes; set validation.every > 0",
+    )
+    _require(
+        val.every == 0 or val.split != recipe.data.split,
+        f"validation.split: {val.split!r} is the training split (data.split); validate on held-out data (val)",
+    )
     mixture = recipe.tasks.as_dict()
-    _require(all(v >= 0 for v in mixture.values()) and sum(mixture.values()) > 0,
-             f"tasks: proportions must be >= 0 with a positive sum, got {mixture}")
-    _require(recipe.loss.music_weight >= 0 and recipe.loss.motion_weight >= 0,
-             "loss.music_weight / loss.motion_weight: must be >= 0")
+    _require(
+        all(v >= 0 for v in mixture.values()) and sum(mixture.values()) > 0,
+        f"tasks: proportions must be >= 0 with a positive sum, got {mixture}",
+    )
+    _require(
+        recipe.loss.music_weight >= 0 and recipe.loss.motion_weight >= 0,
+        "loss.music_weight / loss.motion_weight: must be >= 0",
+    )
     for key in ("music_loss_weight", "motion_loss_weight"):
-        _require(key not in recipe.model.config,
-                 f"model.config.{key}: the loss weights are recipe values; set loss.music_weight / loss.motion_weight")
+        _require(
+            key not in recipe.model.config,
+            f"model.config.{key}: the loss weights are recipe values; set loss.music_weight / loss.motion_weight",
+        )
     return recipe
 
 
@@ -418,6 +445,6 @@ def global_batch_split(recipe: Recipe, world_size: int) -> int:
     if d.global_batch % per_step:
         raise RecipeError(
             f"data.global_batch ({d.global_batch}) must be a multiple of data.micro_batch ({d.micro_batch}) "
-            f"x world size ({world_size}) = {per_step}; change data.global_batch or data.micro_batch")
+            f"x world size ({world_size}) = {per_step}; change data.global_batch or data.micro_batch"
+        )
     return d.global_batch // per_step
-

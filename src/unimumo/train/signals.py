@@ -3,6 +3,7 @@
 The loop finishes the current step, checkpoints and exits with REQUEUE_EXIT_CODE. A signal seen by
 any rank stops all of them (the flag is all-reduced once per step).
 """
+
 from __future__ import annotations
 
 import signal
@@ -20,7 +21,7 @@ class StopRequest:
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
         return self

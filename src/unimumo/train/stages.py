@@ -17,6 +17,7 @@ The model names the group of every parameter (`parameter_group(name)` -> "music"
 stage2_joint trains music, motion and shared modules. The captioning modules are not on the joint
 forward path, so they would get no gradient, only weight decay; they stay as they are.
 """
+
 from __future__ import annotations
 
 import random
@@ -82,11 +83,15 @@ class Stage:
     def validate(self, recipe: Recipe) -> Recipe:
         """The stage's rules: model preset, data inputs, then `checks`. Raises RecipeError naming the key."""
         if recipe.model.preset is None and recipe.init_from is None:
-            raise RecipeError(f"model.preset: {self.name} needs a preset ({', '.join(self.presets)}) when it does not "
-                              "start from a checkpoint (init_from), whose shape it would take")
+            raise RecipeError(
+                f"model.preset: {self.name} needs a preset ({', '.join(self.presets)}) when it does not "
+                "start from a checkpoint (init_from), whose shape it would take"
+            )
         if recipe.model.preset is not None and recipe.model.preset not in self.presets:
-            raise RecipeError(f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
-                              f"choose one of {', '.join(self.presets)}")
+            raise RecipeError(
+                f"model.preset: {recipe.model.preset!r} is not allowed for {self.name}; "
+                f"choose one of {', '.join(self.presets)}"
+            )
         self.data.check(recipe)
         # model.config's keys, sizes and values, and the window against the model's positions (LM stages)
         check_model_config(self.model, recipe, (lambda: self.data.window(recipe).steps) if self.streams else None)
@@ -95,7 +100,8 @@ class Stage:
             raise RecipeError(
                 f"init_from: {self.name} freezes everything but a few parameter groups, so on random weights it trains "
                 "nothing useful; start it from a MusicGen directory or a UniMuMo export (--init-from DIR), or set "
-                "init.random=true to train on random weights on purpose")
+                "init.random=true to train on random weights on purpose"
+            )
         for check in self.checks:
             check(recipe)
         return recipe
@@ -165,52 +171,61 @@ def _some_stream_loss_trains(recipe: Recipe) -> None:
         raise RecipeError(f"loss.music_weight + loss.motion_weight: must be > 0 for {recipe.name}")
 
 
-register(Stage(
-    name="motion_vqvae",
-    recipe=motion_vqvae,
-    # the independent VQ-VAE is one group ("all"); the music-codebook one trains "motion", its codec encoder is frozen
-    trained_groups=frozenset({"all", "motion"}),
-    data=MOTION_WINDOWS,
-    model=build_motion_vqvae,
-    objective=MotionVQVAEObjective,
-    presets=("tiny", "base"),
-))
-register(Stage(
-    name="stage1_motion",
-    recipe=stage1_motion,
-    trained_groups=frozenset({"motion"}),
-    streams=("motion",),
-    data=SHARDS,
-    model=build_unimumo,
-    objective=LMObjective,
-    presets=LM_PRESETS,
-    checks=(_motion_loss_trains,),
-    needs_pretrained=True,
-))
-register(Stage(
-    name="stage2_joint",
-    recipe=stage2_joint,
-    trained_groups=frozenset({"music", "motion", "shared"}),
-    streams=("music", "motion"),
-    task_mixture=True,
-    data=SHARDS,
-    model=build_unimumo,
-    objective=LMObjective,
-    presets=LM_PRESETS,
-    starts_from="stage1_motion",
-    checks=(_some_stream_loss_trains,),
-))
-register(Stage(
-    name="caption",
-    recipe=caption,
-    trained_groups=frozenset({"captioning"}),
-    streams=("music", "motion"),  # captioned in turn (loss.caption_modality=alternate)
-    data=SHARDS,
-    model=build_captioner,
-    objective=CaptionObjective,
-    presets=LM_PRESETS,
-    starts_from="stage2_joint",
-))
+register(
+    Stage(
+        name="motion_vqvae",
+        recipe=motion_vqvae,
+        # the independent VQ-VAE is one group ("all"); the music-codebook one trains "motion", its codec encoder is
+        # frozen
+        trained_groups=frozenset({"all", "motion"}),
+        data=MOTION_WINDOWS,
+        model=build_motion_vqvae,
+        objective=MotionVQVAEObjective,
+        presets=("tiny", "base"),
+    )
+)
+register(
+    Stage(
+        name="stage1_motion",
+        recipe=stage1_motion,
+        trained_groups=frozenset({"motion"}),
+        streams=("motion",),
+        data=SHARDS,
+        model=build_unimumo,
+        objective=LMObjective,
+        presets=LM_PRESETS,
+        checks=(_motion_loss_trains,),
+        needs_pretrained=True,
+    )
+)
+register(
+    Stage(
+        name="stage2_joint",
+        recipe=stage2_joint,
+        trained_groups=frozenset({"music", "motion", "shared"}),
+        streams=("music", "motion"),
+        task_mixture=True,
+        data=SHARDS,
+        model=build_unimumo,
+        objective=LMObjective,
+        presets=LM_PRESETS,
+        starts_from="stage1_motion",
+        checks=(_some_stream_loss_trains,),
+    )
+)
+register(
+    Stage(
+        name="caption",
+        recipe=caption,
+        trained_groups=frozenset({"captioning"}),
+        streams=("music", "motion"),  # captioned in turn (loss.caption_modality=alternate)
+        data=SHARDS,
+        model=build_captioner,
+        objective=CaptionObjective,
+        presets=LM_PRESETS,
+        starts_from="stage2_joint",
+    )
+)
 
 # ----------------------------------------------------------------------------- the stage chain
 
@@ -243,9 +258,11 @@ def build_recipe(name: str, overrides: Mapping[str, Any] | None = None, *, check
         if key == "name" and value != name:
             raise RecipeError(f"name: the recipe is {name!r}; it cannot be overridden to {value!r}")
         set_key(recipe, key, value)
-    sets_preset = any(key in ("model.preset", "model__preset") or (key == "model" and isinstance(value, Mapping)
-                                                                   and "preset" in value)
-                      for key, value in overrides.items())
+    sets_preset = any(
+        key in ("model.preset", "model__preset")
+        or (key == "model" and isinstance(value, Mapping) and "preset" in value)
+        for key, value in overrides.items()
+    )
     if recipe.init_from is not None and not sets_preset:
         recipe.model.preset = None  # the checkpoint's shape; a preset given explicitly must agree with it
     if deprecated:  # step counts of the stage's data, once its model keys are set
@@ -297,8 +314,10 @@ def apply_freeze_plan(model: torch.nn.Module, stage: Stage) -> list[GroupCount]:
         tensors_params[1] += param.numel()
     rows = [GroupCount(group, n, p, trained is None or group in trained) for group, (n, p) in counts.items()]
     if not any(row.trainable for row in rows):
-        raise ValueError(f"stage {stage.name!r} trains groups {sorted(trained or [])} but the model has none of them "
-                         f"(its groups: {[row.group for row in rows]})")
+        raise ValueError(
+            f"stage {stage.name!r} trains groups {sorted(trained or [])} but the model has none of them "
+            f"(its groups: {[row.group for row in rows]})"
+        )
     return rows
 
 
@@ -309,10 +328,11 @@ def trainable_table(rows: list[GroupCount]) -> str:
         lines.append(f"{row.group:<12} {row.tensors:>8} {row.params:>14,}  {'TRAIN' if row.trainable else 'frozen'}")
     trainable = sum(r.params for r in rows if r.trainable)
     total = sum(r.params for r in rows)
-    lines.append(f"{'total':<12} {sum(r.tensors for r in rows):>8} {total:>14,}  "
-                 f"{trainable:,} trainable ({100.0 * trainable / max(total, 1):.2f}%)")
+    lines.append(
+        f"{'total':<12} {sum(r.tensors for r in rows):>8} {total:>14,}  "
+        f"{trainable:,} trainable ({100.0 * trainable / max(total, 1):.2f}%)"
+    )
     return "\n".join(lines)
-
 
 
 # ----------------------------------------------------------------------------- what a run trains
@@ -337,8 +357,9 @@ class Components:
     objective: Objective
 
 
-def build_components(recipe: Recipe, rank: int = 0, world_size: int = 1,
-                     device: torch.device | str = "cpu") -> Components:
+def build_components(
+    recipe: Recipe, rank: int = 0, world_size: int = 1, device: torch.device | str = "cpu"
+) -> Components:
     """The stage's data stream for `rank` of `world_size`, its model (seeded with recipe.seed, identical on every
     rank, freeze plan and activation checkpointing applied), the optimizer groups and the objective on `device`."""
     stage = STAGES[recipe.name]
@@ -348,6 +369,11 @@ def build_components(recipe: Recipe, rank: int = 0, world_size: int = 1,
     freeze = apply_freeze_plan(model, stage)
     if recipe.model.activation_checkpointing:
         model.gradient_checkpointing_enable()
-    return Components(stage=stage, data=data, model=model, freeze=freeze,
-                      param_groups=stage.param_groups(model, recipe.optim.weight_decay),
-                      objective=stage.objective(stage, recipe, torch.device(device)))
+    return Components(
+        stage=stage,
+        data=data,
+        model=model,
+        freeze=freeze,
+        param_groups=stage.param_groups(model, recipe.optim.weight_decay),
+        objective=stage.objective(stage, recipe, torch.device(device)),
+    )

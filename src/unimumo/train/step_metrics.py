@@ -4,13 +4,14 @@ and MFU estimates.
 MFU = model FLOPs per token x tokens/s / (peak FLOP/s per device x devices); `flops_per_token` gives
 the formula (6 N per token when every parameter on the path trains, plus the attention term).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
@@ -18,8 +19,16 @@ from unimumo.tasks import STREAMS
 from unimumo.train.stages import group_of
 
 # dense bf16 peak FLOP/s per device, by substring of torch.cuda.get_device_name()
-PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12,
-                   "L4": 121e12, "V100": 125e12, "RTX 4090": 165e12}
+PEAK_BF16_FLOPS = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "A10G": 125e12,
+    "L4": 121e12,
+    "V100": 125e12,
+    "RTX 4090": 165e12,
+}
 
 
 def detect_peak_flops(device: torch.device) -> float | None:
@@ -30,8 +39,7 @@ def detect_peak_flops(device: torch.device) -> float | None:
     return next((flops for key, flops in PEAK_BF16_FLOPS.items() if key in name), None)
 
 
-def flops_per_token(model: torch.nn.Module, streams: tuple[str, ...] = STREAMS,
-                    attention_context: int = 0) -> float:
+def flops_per_token(model: torch.nn.Module, streams: tuple[str, ...] = STREAMS, attention_context: int = 0) -> float:
     """Training FLOPs per code token (one time step of one stream), averaged over `streams` (equal token counts).
 
     A token's path is its own stream's parameter group plus the shared parameters (a model without groups: all of
@@ -121,16 +129,30 @@ class WindowStats:
     def summary(self) -> dict[str, float]:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         out = {key: self.sums[key] / self.counts[key] for key in self.sums}
-        out.update({"tokens_per_s": self.tokens / elapsed, "samples_per_s": self.samples / elapsed,
-                    "step_time_s": elapsed / max(self.steps, 1)})
+        out.update(
+            {
+                "tokens_per_s": self.tokens / elapsed,
+                "samples_per_s": self.samples / elapsed,
+                "step_time_s": elapsed / max(self.steps, 1),
+            }
+        )
         return out
 
 
 def summary_line(step: int, total: int, values: Mapping[str, float]) -> str:
     """The one-line console summary of a log interval."""
     parts = [f"step {step}/{total}"]
-    for key in ("loss", "loss/music", "loss/motion", "loss/caption", "lr", "grad_norm", "tokens_per_s", "mfu",
-                "skipped_steps"):
+    for key in (
+        "loss",
+        "loss/music",
+        "loss/motion",
+        "loss/caption",
+        "lr",
+        "grad_norm",
+        "tokens_per_s",
+        "mfu",
+        "skipped_steps",
+    ):
         value = values.get(key)
         if value is not None:
             parts.append(f"{key} {value:.4g}")

@@ -7,9 +7,8 @@ DeepSpeed engine -> resume. A step consumes
 on every rank (no backward, no optimizer change) and counted, and the run stops after
 `max_nonfinite_steps` of them in a row.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import contextlib
 import json
@@ -24,29 +23,40 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from unimumo.constants import NUM_CODEBOOKS, REQUEUE_EXIT_CODE
-from unimumo.train import distributed, engine as engine_lib
+from unimumo.errors import UniMuMoError
+from unimumo.train import distributed
+from unimumo.train import engine as engine_lib
 from unimumo.train.checkpoint import CheckpointError, CheckpointManager, capture_rng, restore_rng, tag_for
 from unimumo.train.export import export_checkpoint
 from unimumo.train.model_factory import describe
 from unimumo.train.recipes import Recipe
 from unimumo.train.signals import StopRequest
 from unimumo.train.stages import STAGES, build_components, seed_all, trainable_table
-from unimumo.train.step_metrics import (MetricsLogger, WindowStats, detect_peak_flops, flops_per_token,
-                                        max_memory_bytes, summary_line)
+from unimumo.train.step_metrics import (
+    MetricsLogger,
+    WindowStats,
+    detect_peak_flops,
+    flops_per_token,
+    max_memory_bytes,
+    summary_line,
+)
 from unimumo.train.validation import Validation
 from unimumo.utils.io import atomic_write_json, atomic_write_text
-from unimumo.utils.run_lock import run_lock
 from unimumo.utils.log import get_logger
+from unimumo.utils.run_lock import run_lock
 
 logger = get_logger(__name__)
 
-OOM_ADVICE = ("out of memory. Knobs, cheapest first: lower data.micro_batch (data.global_batch stays, gradient "
-              "accumulation grows), turn on model.activation_checkpointing=true, move to a higher ZeRO stage "
-              "(--ds-config zero2 -> zero3) or offload (--ds-config zero3_offload), or shorten data.window_s.")
+OOM_ADVICE = (
+    "out of memory. Knobs, cheapest first: lower data.micro_batch (data.global_batch stays, gradient "
+    "accumulation grows), turn on model.activation_checkpointing=true, move to a higher ZeRO stage "
+    "(--ds-config zero2 -> zero3) or offload (--ds-config zero3_offload), or shorten data.window_s."
+)
 
 
 class NonFiniteLossError(UniMuMoError, RuntimeError):
     """Too many consecutive micro batches had a non-finite loss."""
+
     kind = "training stopped"
 
 
@@ -78,13 +88,23 @@ class Trainer:
             self.checkpoints.check_fresh()  # never overwrite (or rotate away) an earlier run's checkpoints
         saved_world = self.checkpoints.saved_world_size() if recipe.resume else None
         reshard = saved_world is not None and saved_world != self.world
-        self.engine, ds_config = engine_lib.initialize(model, parts.param_groups, recipe, self.world, self.device,
-                                                       load_universal=reshard)
+        self.engine, ds_config = engine_lib.initialize(
+            model, parts.param_groups, recipe, self.world, self.device, load_universal=reshard
+        )
         self.engine.train()  # from_pretrained (--init-from) leaves the model in eval mode
         self.accumulation = ds_config["gradient_accumulation_steps"]
         self.peak_flops = recipe.log.peak_flops or detect_peak_flops(self.device)
-        self.validation = Validation(stage, recipe, engine=self.engine, objective=self.objective, reduce=self._reduce,
-                                     train_data=self.data, rank=self.rank, world_size=self.world, out=self.out)
+        self.validation = Validation(
+            stage,
+            recipe,
+            engine=self.engine,
+            objective=self.objective,
+            reduce=self._reduce,
+            train_data=self.data,
+            rank=self.rank,
+            world_size=self.world,
+            out=self.out,
+        )
 
         self.step = 0
         self.skipped = 0  # micro batches dropped for a non-finite loss, over the whole run
@@ -95,10 +115,12 @@ class Trainer:
             self._resume(saved_world)
         if self.main:
             atomic_write_json(self.out / "recipe.json", recipe.to_dict())
-            logger.info(f"recipe {recipe.name}: {self.world} rank(s) ({self.env.launcher}, {self.backend}), "
-                        f"global batch {recipe.data.global_batch} = micro {recipe.data.micro_batch} x {self.world} "
-                        f"ranks x {self.accumulation} accumulation, {engine_lib.resolve_precision(recipe, self.device)}"
-                        f", ZeRO stage {self.engine.zero_optimization_stage()}\n{trainable_table(rows)}")
+            logger.info(
+                f"recipe {recipe.name}: {self.world} rank(s) ({self.env.launcher}, {self.backend}), "
+                f"global batch {recipe.data.global_batch} = micro {recipe.data.micro_batch} x {self.world} "
+                f"ranks x {self.accumulation} accumulation, {engine_lib.resolve_precision(recipe, self.device)}"
+                f", ZeRO stage {self.engine.zero_optimization_stage()}\n{trainable_table(rows)}"
+            )
         self.metrics = MetricsLogger(self.out, enabled=self.main, tensorboard=recipe.log.tensorboard)
 
     # -- resume ------------------------------------------------------------------------------------------------------
@@ -114,9 +136,11 @@ class Trainer:
             return
         reshard = saved_world != self.world
         if reshard and not hasattr(self.data, "load_elastic_state"):
-            raise CheckpointError(f"{self.checkpoints.root}: written by {saved_world} ranks, now {self.world}; the "
-                                  f"{STAGES[self.recipe.name].data.name} data of this stage cannot be re-sharded - "
-                                  f"resume on {saved_world} ranks")
+            raise CheckpointError(
+                f"{self.checkpoints.root}: written by {saved_world} ranks, now {self.world}; the "
+                f"{STAGES[self.recipe.name].data.name} data of this stage cannot be re-sharded - "
+                f"resume on {saved_world} ranks"
+            )
         self.checkpoints.check_compatible(self.engine, self.recipe.name)
         if reshard:
             self.checkpoints.prepare_universal()
@@ -156,7 +180,7 @@ class Trainer:
         if self.world > 1:
             dist.all_reduce(packed)
         totals = packed.cpu().tolist()
-        sums, counts = totals[: len(names)], totals[len(names):]
+        sums, counts = totals[: len(names)], totals[len(names) :]
         return {n: s / c if c > 0 else None for n, s, c in zip(names, sums, counts)}
 
     def _micro_step(self, batch: dict, log_step: bool) -> dict[str, float] | None:
@@ -191,7 +215,8 @@ class Trainer:
                     raise NonFiniteLossError(
                         f"{self.nonfinite_in_row} micro batches in a row had a non-finite loss at step {self.step + 1} "
                         f"({self.skipped} skipped in total); lower optim.lr, check the data, or raise "
-                        f"max_nonfinite_steps")
+                        f"max_nonfinite_steps"
+                    )
                 continue
             self.nonfinite_in_row = 0
             done += 1
@@ -211,9 +236,12 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         meta = dict(self.model_description, recipe=self.recipe.to_dict(), step=self.step, world_size=self.world)
         return self.checkpoints.save(
-            self.engine, self.step, meta=meta,
+            self.engine,
+            self.step,
+            meta=meta,
             client_state={"skipped_steps": self.skipped, "validation": self.validation.state_dict()},
-            rank_state={"loader": self.data.state_dict(), "rng": capture_rng()})
+            rank_state={"loader": self.data.state_dict(), "rng": capture_rng()},
+        )
 
     def export(self, checkpoint: Path) -> Path:
         target = self.out / "export"
@@ -229,8 +257,14 @@ class Trainer:
         """Run to `recipe.steps`; a signal recorded by `stop` (installed by the caller) ends it at a checkpoint."""
         recipe = self.recipe
         window = WindowStats()
-        bar = tqdm(total=recipe.steps, initial=self.step, disable=not (self.main and recipe.log.progress_bar),
-                   desc=recipe.name, dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(
+            total=recipe.steps,
+            initial=self.step,
+            disable=not (self.main and recipe.log.progress_bar),
+            desc=recipe.name,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
         batches = iter(self.data)
         last_saved, status = None, "completed"
         try:
@@ -245,8 +279,12 @@ class Trainer:
                     self._log(window, bar)
                 checked = self.validation.after_step(self.step, self.metrics)  # a pass when one is due, else None
                 preempted = stop.any_rank(self.device)
-                if preempted or self.step % recipe.checkpoint.every == 0 or self.step == recipe.steps or (
-                        checked and checked.needs_checkpoint):
+                if (
+                    preempted
+                    or self.step % recipe.checkpoint.every == 0
+                    or self.step == recipe.steps
+                    or (checked and checked.needs_checkpoint)
+                ):
                     last_saved = self.save_checkpoint()
                 if checked and checked.improved:
                     self.validation.export_best(last_saved)
@@ -264,16 +302,32 @@ class Trainer:
             self.metrics.close()
         if status == "preempted":
             if self.main:
-                logger.info("stop signal: checkpoint %s written at step %d; exiting with %d for requeue", last_saved,
-                            self.step, REQUEUE_EXIT_CODE)
-            return {"status": status, "exit_code": REQUEUE_EXIT_CODE, "step": self.step,
-                    "checkpoint": str(last_saved), "skipped_steps": self.skipped}
+                logger.info(
+                    "stop signal: checkpoint %s written at step %d; exiting with %d for requeue",
+                    last_saved,
+                    self.step,
+                    REQUEUE_EXIT_CODE,
+                )
+            return {
+                "status": status,
+                "exit_code": REQUEUE_EXIT_CODE,
+                "step": self.step,
+                "checkpoint": str(last_saved),
+                "skipped_steps": self.skipped,
+            }
         if last_saved is None:  # resumed a finished run
             last_saved = self.checkpoints.root / tag_for(self.step)
         export = self.export(last_saved)
         self.checkpoints.finish()
-        return {"status": status, "exit_code": 0, "step": self.step, "checkpoint": str(last_saved),
-                "export": str(export), "skipped_steps": self.skipped, **self.validation.summary()}
+        return {
+            "status": status,
+            "exit_code": 0,
+            "step": self.step,
+            "checkpoint": str(last_saved),
+            "export": str(export),
+            "skipped_steps": self.skipped,
+            **self.validation.summary(),
+        }
 
     def _log(self, window: WindowStats, bar: tqdm) -> None:
         values = window.summary()

@@ -18,6 +18,7 @@ the checkpoint's client state, so `--resume` continues them; a best/ export that
 from its checkpoint on resume. Early stop: after `early_stop_patience` passes in a row without a lower loss,
 the run ends "completed" with the reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,16 +53,18 @@ METRIC = "loss"  # the term best/ and early stopping follow (for every stage its
 def held_out_stream(stage, recipe: Recipe, rank: int, world_size: int, train_data: Any):
     """This rank's stream of `validation.split` micro batches (the stage's data kind, read in a fixed order)."""
     split = recipe.validation.split
-    held_out = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, split=split, shuffle_buffer=0,
-                                                                   num_workers=0))
+    held_out = dataclasses.replace(
+        recipe, data=dataclasses.replace(recipe.data, split=split, shuffle_buffer=0, num_workers=0)
+    )
     if stage.data is MOTION_WINDOWS:  # normalised as the model sees training windows
         return build_motion_windows(stage, held_out, rank, world_size, feature_stats=train_data.feature_stats)
     if stage.data is SHARDS:
         try:
             shards = len(Manifest.load(recipe.data.shards).split_paths(split))
         except ManifestError as error:  # no such split
-            raise RecipeError(f"validation.split: {error}; build it (unimumo-shards build --split {split}) or set "
-                              "validation.every=0") from None
+            raise RecipeError(
+                f"validation.split: {error}; build it (unimumo-shards build --split {split}) or set validation.every=0"
+            ) from None
         if shards < world_size:
             rank, world_size = 0, 1  # every rank reads the whole split: the mean over ranks is its mean
     return stage.data(stage, held_out, rank, world_size)
@@ -84,8 +87,19 @@ class Pass:
 class Validation:
     """The run's validation passes and their state (best loss, its step, passes since); off when every == 0."""
 
-    def __init__(self, stage, recipe: Recipe, *, engine, objective, reduce: Callable[[dict], dict],
-                 train_data: Any, rank: int, world_size: int, out: Path):
+    def __init__(
+        self,
+        stage,
+        recipe: Recipe,
+        *,
+        engine,
+        objective,
+        reduce: Callable[[dict], dict],
+        train_data: Any,
+        rank: int,
+        world_size: int,
+        out: Path,
+    ):
         self.spec = recipe.validation
         self.last_step = recipe.steps
         self.engine, self.objective, self.reduce = engine, objective, reduce
@@ -141,8 +155,10 @@ class Validation:
         patience = self.spec.early_stop_patience
         if patience and self.since_best >= patience:
             best = f"{self.best_loss:.6g} at step {self.best_step}" if self.best_step is not None else "none finite"
-            self.stop_reason = (f"early stop at step {step}: the validation loss did not improve for "
-                                f"{self.since_best} passes (validation.early_stop_patience={patience}; best {best})")
+            self.stop_reason = (
+                f"early stop at step {step}: the validation loss did not improve for "
+                f"{self.since_best} passes (validation.early_stop_patience={patience}; best {best})"
+            )
 
     def _evaluate(self) -> dict[str, float | None]:
         """Means of the objective's terms over `batches` held-out micro batches of every rank (eval, no grad)."""
@@ -171,10 +187,16 @@ class Validation:
         target = self.out / BEST_DIR
         if self.rank == 0:
             export_checkpoint(checkpoint, target)
-            atomic_write_json(target / BEST_RECORD, {
-                "step": self.best_step, "metric": PREFIX + METRIC, "loss": self.best_loss,
-                "values": {PREFIX + name: value for name, value in self.best_values.items()},
-                "checkpoint": Path(checkpoint).name})
+            atomic_write_json(
+                target / BEST_RECORD,
+                {
+                    "step": self.best_step,
+                    "metric": PREFIX + METRIC,
+                    "loss": self.best_loss,
+                    "values": {PREFIX + name: value for name, value in self.best_values.items()},
+                    "checkpoint": Path(checkpoint).name,
+                },
+            )
             logger.info("best validation loss %.6g at step %d: exported to %s", self.best_loss, self.best_step, target)
         if dist.is_initialized():
             dist.barrier()
@@ -182,8 +204,12 @@ class Validation:
 
     def state_dict(self) -> dict:
         """Plain values for the checkpoint's client state."""
-        return {"best_loss": self.best_loss, "best_step": self.best_step, "best_values": dict(self.best_values),
-                "since_best": self.since_best}
+        return {
+            "best_loss": self.best_loss,
+            "best_step": self.best_step,
+            "best_values": dict(self.best_values),
+            "since_best": self.since_best,
+        }
 
     def resume(self, state: dict | None, step: int, checkpoints: Path) -> None:
         """Continue from the state of the checkpoint of `step` (None: written without validation); every rank
@@ -208,15 +234,21 @@ class Validation:
         if action[0] == "export":
             self.export_best(source)
         elif action[0] == "gone":
-            logger.warning("best/ does not hold step %d, the best validation loss, and its checkpoint %s is gone",
-                           self.best_step, source)
+            logger.warning(
+                "best/ does not hold step %d, the best validation loss, and its checkpoint %s is gone",
+                self.best_step,
+                source,
+            )
 
     def summary(self) -> dict:
         """The run summary's validation entries (none when validation is off)."""
         if not self.enabled:
             return {}
-        summary = {"best_step": self.best_step, "best_val_loss": self.best_loss,
-                   "best": str(self.out / BEST_DIR) if self.best_step is not None else None}
+        summary = {
+            "best_step": self.best_step,
+            "best_val_loss": self.best_loss,
+            "best": str(self.out / BEST_DIR) if self.best_step is not None else None,
+        }
         return {**summary, "reason": self.stop_reason} if self.stop_reason else summary
 
 
@@ -230,8 +262,9 @@ def validation_curve(out: str | Path) -> dict[int, dict[str, float | None]]:
         except ValueError:  # a line cut short by a kill
             continue
         if record.get("split") == "val":
-            curve[record["step"]] = {key.removeprefix(PREFIX): value for key, value in record.items()
-                                     if key.startswith(PREFIX)}
+            curve[record["step"]] = {
+                key.removeprefix(PREFIX): value for key, value in record.items() if key.startswith(PREFIX)
+            }
     return curve
 
 

@@ -1,10 +1,11 @@
 """Stable fingerprints of frozen tokenizers: sha256 over a canonical config and the weights."""
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 

@@ -5,6 +5,7 @@ command's `main`: rank 0 logs at `level` (INFO by default, `--log-level` on ever
 ranks only warnings and errors unless `all_ranks=True`, so N ranks do not print every line N times.
 Records carry the rank when the run is distributed.
 """
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ this host and its pid is gone, or when it belongs to this very Slurm job (a requ
 a crash). A lock file that cannot be read is stale once it is older than a minute (a writer killed between
 creating and filling it). Any other lock is left to the user to remove, by the path the error gives.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,6 +32,7 @@ UNREADABLE_STALE_S = 60.0  # an unreadable lock file older than this was left by
 
 class RunLockError(UniMuMoError, RuntimeError):
     """Another process writes to this output directory."""
+
     kind = "output directory in use"
 
 
@@ -39,8 +41,13 @@ def lock_path(directory: str | Path, name: str) -> Path:
 
 
 def _holder(command: str) -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "command": command,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "slurm_job": os.environ.get("SLURM_JOB_ID")}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "command": command,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "slurm_job": os.environ.get("SLURM_JOB_ID"),
+    }
 
 
 def _pid_alive(pid: int) -> bool:
@@ -71,8 +78,11 @@ def _stale_reason(path: Path, holder: dict | None) -> str | None:
         return f"it is unreadable and {age:.0f} s old" if age > UNREADABLE_STALE_S else None
     if holder.get("slurm_job") and holder["slurm_job"] == os.environ.get("SLURM_JOB_ID"):
         return f"it belongs to this Slurm job ({holder['slurm_job']}), started again"
-    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
-            and not _pid_alive(holder["pid"]):
+    if (
+        holder.get("host") == socket.gethostname()
+        and isinstance(holder.get("pid"), int)
+        and not _pid_alive(holder["pid"])
+    ):
         return f"its process {holder['pid']} on this host has ended"
     return None
 
@@ -80,8 +90,10 @@ def _stale_reason(path: Path, holder: dict | None) -> str | None:
 def _describe(holder: dict | None) -> str:
     if holder is None:
         return "a process that is creating the lock right now"
-    return (f"{holder.get('command', '?')} (host {holder.get('host', '?')}, pid {holder.get('pid', '?')}, started "
-            f"{holder.get('started', '?')})")
+    return (
+        f"{holder.get('command', '?')} (host {holder.get('host', '?')}, pid {holder.get('pid', '?')}, started "
+        f"{holder.get('started', '?')})"
+    )
 
 
 def acquire(directory: str | Path, name: str, command: str) -> Path:
@@ -95,9 +107,10 @@ def acquire(directory: str | Path, name: str, command: str) -> Path:
             holder = _read(path)
             reason = _stale_reason(path, holder)
             if reason is None:
-                raise RunLockError(f"{Path(directory)} is being written by {_describe(holder)}; wait for it to end or "
-                                   f"use another output directory (if it is not running any more, delete {path})") \
-                    from None
+                raise RunLockError(
+                    f"{Path(directory)} is being written by {_describe(holder)}; wait for it to end or "
+                    f"use another output directory (if it is not running any more, delete {path})"
+                ) from None
             logger.warning("taking over the stale lock %s of %s: %s", path, _describe(holder), reason)
             path.unlink(missing_ok=True)
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)

@@ -1,4 +1,5 @@
 """Deterministic seeds for the loader: every random choice is derived from named parts, never from global state."""
+
 from __future__ import annotations
 
 import hashlib

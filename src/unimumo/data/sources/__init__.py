@@ -1,4 +1,5 @@
 """Readers for the raw corpora in their on-disk formats (Music4All, AIST++, HumanML3D)."""
+
 from unimumo.data.sources.clip import MotionClip
 from unimumo.data.sources.music4all import TrackInfo
 

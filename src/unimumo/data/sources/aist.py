@@ -6,6 +6,7 @@ Layout (as in aist_plusplus_final):
     ROOT/ignore_list.txt               broken sequences, never used
 Sequence names code the genre, e.g. gBR_sBM_cAll_d04_mBR0_ch01 -> "break".
 """
+
 from __future__ import annotations
 
 import os
@@ -39,17 +40,20 @@ def genre_of(name: str) -> str | None:
     return AIST_GENRES.get(name.split("_", 1)[0])
 
 
-def list_sequences(root: str | Path, split: str, skipped: list[dict] | None = None,
-                   split_path: str | Path | None = None) -> list[Path]:
-    """Pickle paths of the official crossmodal split (or the names of `split_path`), minus `ignore_list.txt`; skip records of bad list lines
+def list_sequences(
+    root: str | Path, split: str, skipped: list[dict] | None = None, split_path: str | Path | None = None
+) -> list[Path]:
+    """Pickle paths of the official crossmodal split (or the names of `split_path`), minus `ignore_list.txt`; skip
+    records of bad list lines
     go to `skipped` (or the log)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)
     ignore_path = root / "ignore_list.txt"
     ignored, records = read_name_lines(ignore_path) if os.path.lexists(ignore_path) else ([], [])
-    names, bad = read_name_lines(Path(split_path) if split_path is not None else
-                                 root / "splits" / f"crossmodal_{split}.txt")
+    names, bad = read_name_lines(
+        Path(split_path) if split_path is not None else root / "splits" / f"crossmodal_{split}.txt"
+    )
     lists.report(records + bad, skipped)
     return [root / "motions" / f"{name}.pkl" for name in names if name not in set(ignored)]
 
@@ -62,10 +66,14 @@ class AistUnpickler(pickle.Unpickler):
     """
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol 5 arrays
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),  # protocol 5 arrays
         ("_codecs", "encode"),  # protocol 2 stores the arrays' bytes as latin-1 text re-encoded on load
     }
 
@@ -107,6 +115,12 @@ def read_clip(path: str | Path) -> MotionClip:
     joints = smpl_to_joints22(*read_smpl(path))
     features = validate_features(joints_to_features(joints, fps=FPS, source=str(path)), str(path))
     return MotionClip(
-        id=path.stem, source="aist", path=path, fps=FPS, features=features, joints=joints,
-        genre=genre_of(path.stem), captions=[],
+        id=path.stem,
+        source="aist",
+        path=path,
+        fps=FPS,
+        features=features,
+        joints=joints,
+        genre=genre_of(path.stem),
+        captions=[],
     )

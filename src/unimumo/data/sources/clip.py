@@ -1,4 +1,5 @@
 """MotionClip: one motion sequence as read from any motion corpus (features, optional joints, captions)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

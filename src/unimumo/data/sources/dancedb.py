@@ -16,6 +16,7 @@ Andria_Happy_v1_C3D_poses); its second word is the dance's feeling ("happy"), us
 Splits: ROOT/dancedb_{train,val,test}.txt (ids, one per line; or --split-file dancedb=FILE) when present;
 without them every take is in train and none in val or test. ROOT/ignore_list.txt (ids) is never used.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -45,14 +46,17 @@ def take_paths(root: str | Path) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for path in sorted(Path(root).rglob("*.npz")):
         if path.stem in paths:
-            raise MotionFormatError(f"{path}: take id {path.stem!r} also names {paths[path.stem]}; ids (file names "
-                                    "without .npz) must be unique under --dancedb")
+            raise MotionFormatError(
+                f"{path}: take id {path.stem!r} also names {paths[path.stem]}; ids (file names "
+                "without .npz) must be unique under --dancedb"
+            )
         paths[path.stem] = path
     return paths
 
 
-def list_takes(root: str | Path, split: str, skipped: list[dict] | None = None,
-               split_path: str | Path | None = None) -> tuple[list[Path], list[str]]:
+def list_takes(
+    root: str | Path, split: str, skipped: list[dict] | None = None, split_path: str | Path | None = None
+) -> tuple[list[Path], list[str]]:
     """(paths of the split's takes in list order, ids listed for the split but ignore-listed). The split's ids
     come from `split_path` (default ROOT/dancedb_{split}.txt; without it every take is in train); skip
     records of bad list lines go to `skipped` (or the log). FileNotFoundError names a listed take without a file."""
@@ -71,8 +75,9 @@ def list_takes(root: str | Path, split: str, skipped: list[dict] | None = None,
     lists.report(records + bad, skipped)
     missing = [take for take in listed if take not in paths]
     if missing:
-        raise FileNotFoundError(f"{split_path}: {len(missing)} listed takes have no .npz under {root} "
-                                f"(first: {missing[0]!r})")
+        raise FileNotFoundError(
+            f"{split_path}: {len(missing)} listed takes have no .npz under {root} (first: {missing[0]!r})"
+        )
     return [paths[take] for take in listed if take not in set(ignored)], [take for take in listed if take in ignored]
 
 
@@ -100,8 +105,9 @@ def read_amass(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
         raise MotionFormatError(f"{path}: missing keys {missing} (found {found}); not an AMASS take")
     poses, trans, rate = (arrays[key] for key in KEYS)
     if poses.ndim != 2 or poses.shape[1] != SMPLH_POSE_VALUES or trans.shape != (poses.shape[0], 3):
-        raise MotionFormatError(f"{path}: poses {list(poses.shape)} / trans {list(trans.shape)}, expected [N,156] / "
-                                "[N,3] (SMPL-H)")
+        raise MotionFormatError(
+            f"{path}: poses {list(poses.shape)} / trans {list(trans.shape)}, expected [N,156] / [N,3] (SMPL-H)"
+        )
     if rate.size != 1 or not np.isfinite(rate).all() or float(rate.reshape(-1)[0]) <= 0:
         raise MotionFormatError(f"{path}: mocap_framerate {rate.tolist()!r} is not a positive number")
     if poses.shape[0] < 2:
@@ -126,5 +132,13 @@ def read_clip(path: str | Path) -> MotionClip:
     path = Path(path)
     joints = amass_to_joints(*read_amass(path))
     features = validate_features(joints_to_features(joints, fps=FPS, source=str(path)), str(path))
-    return MotionClip(id=path.stem, source="dancedb", path=path, fps=FPS, features=features, joints=joints,
-                      feeling=feeling_of(path.stem), captions=[])
+    return MotionClip(
+        id=path.stem,
+        source="dancedb",
+        path=path,
+        fps=FPS,
+        features=features,
+        joints=joints,
+        feeling=feeling_of(path.stem),
+        captions=[],
+    )

@@ -5,6 +5,7 @@ Layout:
     ROOT/texts/<id>.txt        lines "caption#tokens#start#end"
     ROOT/{train,val,test}.txt  ids, one per line
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,11 @@ FPS = 20.0
 SPLITS = ("train", "val", "test")
 
 
-def list_clips(root: str | Path, split: str, skipped: list[dict] | None = None,
-               split_path: str | Path | None = None) -> list[Path]:
-    """Feature paths of `split` (ids from `split_path`, default ROOT/{split}.txt); skip records of bad split lines go to `skipped` (or the log)."""
+def list_clips(
+    root: str | Path, split: str, skipped: list[dict] | None = None, split_path: str | Path | None = None
+) -> list[Path]:
+    """Feature paths of `split` (ids from `split_path`, default ROOT/{split}.txt); skip records of bad split lines go
+    to `skipped` (or the log)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     root = Path(root)

@@ -4,6 +4,7 @@ A line that is not UTF-8 or not a plain name (letters, digits, `_.-`; no path) i
 skip record {id, file, reason: "bad_list_line", detail} for skipped.jsonl; the other lines are read. A file
 that cannot be read at all is a SourceListError naming it.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,12 +20,17 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 class SourceListError(UniMuMoError, ValueError):
     """A list file of a corpus cannot be read (the message names it and the cause)."""
+
     kind = "input list error"
 
 
 def bad_line(path: Path, number: int, detail: str) -> dict:
-    return {"id": f"{path.name}:{number}", "file": str(path), "reason": "bad_list_line",
-            "detail": f"line {number}: {detail}"}
+    return {
+        "id": f"{path.name}:{number}",
+        "file": str(path),
+        "reason": "bad_list_line",
+        "detail": f"line {number}: {detail}",
+    }
 
 
 def read_names(path: str | Path) -> tuple[list[str], list[dict]]:
@@ -39,8 +45,9 @@ def read_names(path: str | Path) -> tuple[list[str], list[dict]]:
         try:
             text = line.decode("utf-8").strip()
         except UnicodeDecodeError as error:
-            skipped.append(bad_line(path, number, f"not UTF-8 (byte {line[error.start]:#04x} at column "
-                                                  f"{error.start + 1})"))
+            skipped.append(
+                bad_line(path, number, f"not UTF-8 (byte {line[error.start]:#04x} at column {error.start + 1})")
+            )
             continue
         if not text:
             continue

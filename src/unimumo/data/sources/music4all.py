@@ -14,9 +14,8 @@ A file that cannot be read is an error naming it. One bad split line (not UTF-8,
 (not UTF-8) or metadata cell (a number that is not one) leaves that track out with a skip record (reason
 "bad_list_line" / "bad_metadata", see `list_tracks`), unless no track of the split is left.
 """
-from __future__ import annotations
 
-from unimumo.errors import UniMuMoError
+from __future__ import annotations
 
 import csv
 import errno
@@ -31,6 +30,7 @@ import librosa
 import numpy as np
 
 from unimumo.data.sources.lists import SourceListError, read_names, report
+from unimumo.errors import UniMuMoError
 
 AUDIO_EXTENSIONS = (".mp3", ".wav")
 SPLITS = ("train", "val", "test")
@@ -57,6 +57,7 @@ class TrackInfo:
 
 class Music4AllFormatError(UniMuMoError, ValueError):
     """A Music4All metadata or split file is missing or malformed (the message names the file)."""
+
     kind = "Music4All format error"
 
 
@@ -76,8 +77,9 @@ def read_table(path: Path, required: tuple[str, ...]) -> tuple[dict[str, dict[st
             reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             missing = [column for column in required if column not in (reader.fieldnames or [])]
             if missing:
-                raise Music4AllFormatError(f"{path}: missing columns {missing} (found {reader.fieldnames}); "
-                                           "is it tab-separated?")
+                raise Music4AllFormatError(
+                    f"{path}: missing columns {missing} (found {reader.fieldnames}); is it tab-separated?"
+                )
             for row in reader:
                 if _has_undecodable(row):
                     bad[row["id"]] = f"{path}: line {reader.line_num}: not UTF-8"
@@ -126,8 +128,9 @@ def pitch_class(key: float | None) -> int | None:
     return int(key) if key is not None and key == int(key) and 0 <= key <= 11 else None
 
 
-def list_tracks(root: str | Path, split: str, skipped: list[dict] | None = None,
-                split_path: str | Path | None = None) -> list[TrackInfo]:
+def list_tracks(
+    root: str | Path, split: str, skipped: list[dict] | None = None, split_path: str | Path | None = None
+) -> list[TrackInfo]:
     """Tracks of `split` in split-file order (`split_path`, default ROOT/splits/{split}.txt), with ids from
     `music4all_ignore.txt` removed.
 
@@ -155,19 +158,25 @@ def list_tracks(root: str | Path, split: str, skipped: list[dict] | None = None,
         if track_id in ignored:
             continue
         if track_id in bad_rows:
-            records.append({"id": track_id, "file": str(bad_rows[track_id][0]), "reason": "bad_metadata",
-                            "detail": bad_rows[track_id][1]})
+            records.append(
+                {
+                    "id": track_id,
+                    "file": str(bad_rows[track_id][0]),
+                    "reason": "bad_metadata",
+                    "detail": bad_rows[track_id][1],
+                }
+            )
             continue
         info = tables["id_information.csv"].get(track_id, {})
         meta = tables["id_metadata.csv"].get(track_id, {})
         tags = tables["id_tags.csv"].get(track_id, {}).get("tags", "")
         genres = tables["id_genres.csv"].get(track_id, {}).get("genres", "")
         try:
-            energy, tempo, key = (_float(meta.get(column), metadata_path, track_id)
-                                  for column in ("energy", "tempo", "key"))
+            energy, tempo, key = (
+                _float(meta.get(column), metadata_path, track_id) for column in ("energy", "tempo", "key")
+            )
         except Music4AllFormatError as error:
-            records.append({"id": track_id, "file": str(metadata_path), "reason": "bad_metadata",
-                            "detail": str(error)})
+            records.append({"id": track_id, "file": str(metadata_path), "reason": "bad_metadata", "detail": str(error)})
             continue
         tracks.append(
             TrackInfo(
@@ -183,8 +192,9 @@ def list_tracks(root: str | Path, split: str, skipped: list[dict] | None = None,
             )
         )
     if records and not tracks:
-        raise Music4AllFormatError(f"{split_path}: no usable track in split {split!r}: {len(records)} left out, "
-                                   f"e.g. {records[0]['detail']}")
+        raise Music4AllFormatError(
+            f"{split_path}: no usable track in split {split!r}: {len(records)} left out, e.g. {records[0]['detail']}"
+        )
     report(records, skipped)
     return tracks
 

@@ -1,0 +1,83 @@
+"""End to end: `unimumo-demo` from an empty directory (stage 1 from the corpus's tiny MusicGen, then stage 2 and the
+caption stage) to music->motion and captioning metrics, a wav and a dance GIF, then resumed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+DEMO_ARGS = [
+    "--vqvae-steps",
+    "20",
+    "--stage1-steps",
+    "6",
+    "--stage2-steps",
+    "6",
+    "--caption-steps",
+    "4",
+    "--eval-samples",
+    "4",
+]
+
+
+def run_demo(work_dir: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "unimumo.cli.demo", "--work-dir", str(work_dir), *DEMO_ARGS],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1500,
+    )
+
+
+def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
+    work = tmp_path / "demo"
+    first = run_demo(work)
+    assert first.returncode == 0, f"demo failed:\n{first.stdout[-4000:]}\n{first.stderr[-4000:]}"
+
+    manifest = json.loads((work / "shards/demo/manifest.json").read_text())
+    assert set(manifest["splits"]) == {"train", "val", "test"}
+    for stage in ("motion_vqvae", "stage1_motion", "stage2_joint", "caption"):
+        run = work / "runs" / stage
+        assert (run / "export" / "config.json").exists(), stage
+        assert (run / "checkpoints" / "latest").exists(), stage
+        assert (run / "best" / "unimumo_best.json").is_file(), stage  # validated on the held-out split
+        lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        assert lines and all(math.isfinite(line["loss"]) for line in lines if "loss" in line), stage
+    assert list((work / "runs" / "stage2_joint" / "tensorboard").rglob("events.out.tfevents.*"))
+
+    evaluation = work / "eval" / "music2motion"
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    generated = metrics["metrics"]["generated"]
+    for name in ("FID_k", "FID_m", "Div_k", "Div_m"):
+        assert isinstance(generated[name], float) and math.isfinite(generated[name]), (name, generated[name])
+    for name in ("BAS", "PFC"):  # undefined per sequence (no beat, still root) is counted, never a silent 0
+        assert generated[f"{name}_nan"] <= metrics["info"]["num_samples"], (name, generated)
+        if generated[f"{name}_nan"] < metrics["info"]["num_samples"]:
+            assert isinstance(generated[name], float) and math.isfinite(generated[name]), (name, generated[name])
+        else:
+            assert generated[name] is None, (name, generated[name])
+    assert list(evaluation.rglob("*.wav")) and list(evaluation.rglob("*.gif"))
+    assert (evaluation / "metrics.md").exists()
+    summary = (work / "SUMMARY.txt").read_text()
+    assert str(evaluation / "metrics.md") in summary
+    assert "held-out loss by step" in summary and " mm)" in summary  # the validation curves (VQ-VAE: MPJPE)
+    captions = work / "eval" / "caption"
+    table = json.loads((captions / "metrics.json").read_text())["metrics"]
+    assert set(table) == {"music", "motion"}
+    for modality, row in table.items():
+        assert all(0 <= row[name] <= 1 for name in ("BLEU-1", "BLEU-4", "ROUGE-L")), (modality, row)
+    assert str(captions / "metrics.md") in summary and "ROUGE-L" in first.stdout
+
+    second = run_demo(work)  # every step is complete: nothing is recomputed
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert second.stderr.count("already done, skipping") >= 9, second.stderr  # the demo's log

@@ -1,0 +1,148 @@
+"""`unimumo-eval motion-caption`: HumanML3D test motions fed as the authors feed them, TM2T's scored entries,
+NLGEval's metrics, the published evaluator numbers beside an empty column (evaluator not built)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from testkit.caption_fixtures import build_tiny_roberta
+from unimumo.cli.eval import main
+from unimumo.eval.caption_metrics import humanml3d_scores
+from unimumo.eval.humanml3d_captions import HumanML3DCaptionError, model_input, read_caption_entries
+
+
+def _line(caption: str, start: str = "0.0", end: str = "0.0") -> str:
+    tokens = " ".join(f"{w}/NOUN" for w in caption.split())
+    return f"{caption}#{tokens}#{start}#{end}"
+
+
+def write_humanml3d(root: Path) -> Path:
+    """A HumanML3D root in the released layout: new_joint_vecs/<id>.npy [N,263] at 20 fps, texts/<id>.txt, test.txt."""
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    rng = np.random.default_rng(0)
+    motions = {  # id -> (frames, caption lines)
+        "000001": (
+            120,
+            [
+                _line("a person walks forward"),
+                _line("someone walks ahead"),
+                _line("a man walks"),
+                _line("a person walk slowly"),
+                _line("the person kicks", "1.0", "3.5"),
+            ],
+        ),
+        "000002": (
+            60,
+            [_line("a person jumps twice"), _line("the person hops"), _line("a short piece", "0.0", "1.5")],
+        ),  # segment of 30 frames: left out
+        "000003": (250, [_line("too long to score")]),  # 250 frames: left out, as upstream
+        "000004": (80, [_line("a man waves", "0.5", "3.0"), _line("a man waves again", "0.5", "3.0")]),
+    }
+    for motion_id, (frames, lines) in motions.items():
+        np.save(
+            root / "new_joint_vecs" / f"{motion_id}.npy", 0.1 * rng.standard_normal((frames, 263)).astype(np.float32)
+        )
+        (root / "texts" / f"{motion_id}.txt").write_text("\n".join(lines) + "\n")
+    (root / "test.txt").write_text("000001\n000002\n000003\n000004\n000009\n")  # 000009 has no features
+    return root
+
+
+def test_entries_as_tm2t(tmp_path):
+    ids, entries = read_caption_entries(write_humanml3d(tmp_path / "h"))
+    assert ids == ["000001", "000002", "000003", "000004"]
+    got = [(e.name, e.motion_id, e.references) for e in entries]
+    assert got == [
+        ("000001_1.000000_3.500000", "000001", ("the person kicks",) * 3),
+        ("000001", "000001", ("a person walks forward", "someone walks ahead", "a man walks")),  # the first 3
+        ("000002", "000002", ("a person jumps twice", "the person hops", "a person jumps twice")),  # 2 -> 3
+        # a repeated segment: listed per line, with the last caption (upstream's dict and name list)
+        ("000004_0.500000_3.000000", "000004", ("a man waves again",) * 3),
+        ("000004_0.500000_3.000000", "000004", ("a man waves again",) * 3),
+    ]
+
+
+def test_model_input_is_600_frames_at_60_fps():
+    features = np.arange(2 * 263, dtype=np.float32).reshape(2, 263)
+    x = model_input(features)
+    expected = torch.nn.functional.interpolate(torch.from_numpy(features).T[None], scale_factor=3, mode="linear")[
+        0
+    ].T.numpy()
+    assert x.shape == (600, 263)
+    np.testing.assert_array_equal(x[:6], expected)
+    assert not x[6:].any()
+    assert model_input(np.ones((300, 263), np.float32)).shape == (600, 263)  # 15 s: cut to the first 10
+
+
+def test_bad_caption_line_is_named(tmp_path):
+    root = write_humanml3d(tmp_path / "h")
+    (root / "texts" / "000002.txt").write_text("no tags here\n")
+    with pytest.raises(HumanML3DCaptionError, match="000002.txt: line 1"):
+        read_caption_entries(root)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(synthetic_corpus, tmp_path_factory):
+    from unimumo.models.configuration_unimumo import UniMuMoConfig
+    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = UniMuMoConfig.preset("tiny", num_hidden_layers=1)
+    model = UniMuMoForConditionalGeneration.from_components(
+        config, text_model_dir=str(synthetic_corpus / "models" / "t5")
+    )
+    out = tmp_path_factory.mktemp("tiny_unimumo") / "export"
+    model.save_pretrained(out)
+    return out
+
+
+def test_motion_caption_end_to_end(tiny_model, synthetic_corpus, tmp_path):
+    root = write_humanml3d(tmp_path / "h")
+    bert = build_tiny_roberta(tmp_path / "bert")
+    out = tmp_path / "out"
+    argv = [
+        "motion-caption",
+        "--model",
+        str(tiny_model),
+        "--humanml3d",
+        str(root),
+        "--motion-tokenizer",
+        str(synthetic_corpus / "models" / "motion_vqvae"),
+        "--text-tokenizer",
+        str(synthetic_corpus / "models" / "text_tokenizer.model"),
+        "--out",
+        str(out),
+        "--max-length",
+        "8",
+        "--num-beams",
+        "2",
+        "--seconds",
+        "2",
+        "--device",
+        "cpu",
+        "--bert-model",
+        str(bert),
+        "--bert-layers",
+        "2",
+    ]
+    assert main(argv) == 0
+    generated = json.loads((out / "gen_captions.json").read_text())
+    references = json.loads((out / "gt_captions.json").read_text())
+    assert list(generated) == ["000001", "000002", "000004"]
+    assert all("The motion is that" not in c for c in generated.values())
+    report = json.loads((out / "metrics.json").read_text())
+    ours = report["metrics"]["this_model"]
+    _, entries = read_caption_entries(root)
+    expected = humanml3d_scores(
+        [list(e.references) for e in entries], [generated[e.motion_id] for e in entries], bert_model=bert, bert_layers=2
+    )
+    assert {k: ours[k] for k in expected} == pytest.approx(expected)
+    assert ours["bertscore_f1"] is not None and ours["r_precision_top1"] is None
+    assert report["metrics"]["published"]["r_precision_top3"] == 0.806
+    assert report["info"]["num_entries"] == 5 and len(references) == 4  # a repeated segment: one key, two entries
+    assert "not built" in (out / "metrics.md").read_text()

@@ -1,0 +1,1 @@
+"""Shared test helpers: the tiny recipe and training runs, tiny models, fixture corpora."""
