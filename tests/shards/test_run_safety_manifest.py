@@ -58,3 +58,26 @@ def test_read_shard_opens_a_file_and_never_runs_a_pipe(tmp_path):
     with pytest.raises(FileNotFoundError):
         list(read_shard(f"pipe:touch {marker}"))
     assert not marker.exists()
+
+
+def test_a_build_record_naming_a_file_outside_the_shard_directory_is_refused(tmp_path):
+    """The builder's resume records and the manifest it writes hold plain file names only."""
+    from unimumo.shards.manifest import update_split
+    from unimumo.shards.writer import read_records, records_dir
+
+    records = records_dir(tmp_path, "train")
+    records.mkdir(parents=True)
+    (records / "000000.json").write_text(json.dumps({"name": "/etc/passwd", "split": "train", "index": 0, "count": 1}))
+    with pytest.raises(ManifestError, match="000000.json"):
+        read_records(tmp_path, "train")
+    with pytest.raises(ManifestError, match="manifest.json"):
+        update_split(
+            tmp_path,
+            "train",
+            tokenizers={},
+            shards=[{"name": "../x.tar", "count": 1}],
+            summary={},
+            failures=[],
+            skipped=[],
+        )
+    assert not (tmp_path / "manifest.json").exists()

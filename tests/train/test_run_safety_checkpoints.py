@@ -288,3 +288,16 @@ def test_model_class_comes_from_a_fixed_table(base_run, tmp_path, monkeypatch):
     with pytest.raises(ckpt.CheckpointError, match="'evil_module.Model' is not a UniMuMo model class"):
         export_checkpoint(out, tmp_path / "export")
     assert not marker.exists()
+
+
+def test_a_pickle_the_scan_cannot_read_is_a_damaged_file_not_a_crash(tmp_path):
+    """Protocol-4 opcodes (STACK_GLOBAL) stop torch's globals scan: the file is reported, never loaded."""
+    import collections
+
+    import torch
+
+    torch.save({"a": collections.OrderedDict(x=torch.zeros(2))}, tmp_path / "p4.pt", pickle_protocol=4)
+    problems = ckpt.file_problems(tmp_path, {}, ["p4.pt"])
+    assert len(problems) == 1 and problems[0].startswith(f"{tmp_path / 'p4.pt'}: unreadable")
+    with pytest.raises(ckpt.CheckpointError, match="p4.pt: not a readable torch checkpoint file"):
+        ckpt.load_tensors(tmp_path / "p4.pt")

@@ -176,3 +176,16 @@ def test_an_evaluation_refuses_an_output_directory_another_process_writes(tmp_pa
     )
     assert code == 2
     assert not (out / "metrics.json").exists()
+
+
+def test_a_lock_of_this_slurm_job_is_stale_only_after_a_requeue(tmp_path, sleeper, monkeypatch):
+    """Two writers inside one run of a job are refused; the run after a requeue (restart count grown) takes over."""
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "0")
+    _plant(tmp_path, "train", pid=sleeper, host="node-a.invalid", slurm_job="4242", slurm_restart="0")
+    with pytest.raises(RunLockError, match="host node-a.invalid"):
+        acquire(tmp_path, "train", "a second step of the same run")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    path = acquire(tmp_path, "train", "the requeued run")
+    assert json.loads(path.read_text())["slurm_restart"] == "1"
+    release(path)

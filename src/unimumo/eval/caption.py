@@ -17,15 +17,11 @@ from unimumo.eval.assets import load_text_tokenizer
 from unimumo.eval.chunks import run_chunks
 from unimumo.eval.config import ShardCaptionConfig
 from unimumo.eval.generation import EvalSession
-from unimumo.eval.report import write_report
+from unimumo.eval.report import markdown_cell, write_report
 from unimumo.eval.text_metrics import corpus_bleu, rouge_l
 from unimumo.utils.io import atomic_write_text
 
 TASK = "caption"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 @torch.no_grad()
@@ -63,7 +59,8 @@ def run(args: ShardCaptionConfig) -> dict:
         ]
     side_by_side = ["| key | modality | generated | reference |", "|---|---|---|---|"]
     side_by_side += [
-        f"| {r['key']} | {r['modality']} | {_cell(r['generated'])} | {_cell(r['reference'])} |" for r in rows
+        f"| {r['key']} | {r['modality']} | {markdown_cell(r['generated'])} | {markdown_cell(r['reference'])} |"
+        for r in rows
     ]
     atomic_write_text(
         session.out / "captions.md", "# Generated vs reference captions\n\n" + "\n".join(side_by_side) + "\n"

@@ -27,6 +27,7 @@ from pathlib import Path
 from unimumo.eval.caption_metrics import HUMANML3D_UPSTREAM, MUSICQA_UPSTREAM, ROBERTA_LARGE_LAYERS
 from unimumo.eval.humanml3d_captions import ENTRIES_UPSTREAM, MOTION_INPUTS_UPSTREAM
 from unimumo.eval.musicqa import MAX_SECONDS, MUSICQA_INPUTS_UPSTREAM
+from unimumo.eval.report import markdown_cell
 from unimumo.utils.log import get_logger
 
 log = get_logger(__name__)
@@ -251,15 +252,11 @@ def caption_each(
     return [str(c) if ok else None for c, ok in zip(result["caption"], result["captioned"])]
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def write_side_by_side(out: Path, rows: list[tuple[str, str, str]]) -> None:
     from unimumo.utils.io import atomic_write_text
 
     lines = ["| id | generated | reference |", "|---|---|---|"]
-    lines += [f"| {_cell(key)} | {_cell(gen)} | {_cell(ref)} |" for key, gen, ref in rows]
+    lines += [f"| {markdown_cell(key)} | {markdown_cell(gen)} | {markdown_cell(ref)} |" for key, gen, ref in rows]
     atomic_write_text(out / "captions.md", "# Generated vs reference captions\n\n" + "\n".join(lines) + "\n")
 
 

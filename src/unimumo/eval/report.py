@@ -17,6 +17,11 @@ def _check_finite(table: Table) -> None:
                 raise ValueError(f"metric {metric} ({column}) is {value!r}; refusing to report a non-finite number")
 
 
+def markdown_cell(text: str) -> str:
+    """`text` as one cell of a markdown table row (pipes escaped, newlines folded)."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_table(table: Table) -> str:
     columns = list(table)
     metrics = list(dict.fromkeys(m for values in table.values() for m in values))

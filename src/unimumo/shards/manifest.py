@@ -246,6 +246,8 @@ def update_split(
     skipped: list[dict],
 ) -> None:
     """Replace `split`'s entries in manifest.json, failures.jsonl and skipped.jsonl (atomically, under the lock)."""
+    for entry in shards:
+        check_shard_name(entry["name"], out / MANIFEST_NAME)  # never write a manifest that its readers refuse
     with manifest_lock(out):
         manifest = Manifest.load(out, missing_ok=True)
         manifest.check_tokenizers(tokenizers)

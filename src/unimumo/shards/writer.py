@@ -18,6 +18,7 @@ from pathlib import Path
 from webdataset import TarWriter
 
 from unimumo.shards.format import sample_nbytes
+from unimumo.shards.manifest import check_shard_name
 from unimumo.utils.fingerprint import fingerprint_file
 from unimumo.utils.io import atomic_open, atomic_write_json
 
@@ -58,6 +59,7 @@ def read_records(out: Path, split: str) -> list[ShardRecord]:
             record = ShardRecord(**json.loads(path.read_text()))
         except (ValueError, TypeError) as error:  # bad JSON or unknown fields: never guess, name the file
             raise ValueError(f"{path}: unreadable shard record ({type(error).__name__}: {error})") from error
+        check_shard_name(record.name, path)  # a record names a file in `out`, nothing else
         tar = out / record.name
         if not tar.is_file() or fingerprint_file(tar) != record.sha256:
             break

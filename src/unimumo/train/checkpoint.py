@@ -34,11 +34,13 @@ import hashlib
 import importlib
 import json
 import os
+import pickle
 import random
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +218,11 @@ def _safe_globals() -> list:
 def unsafe_globals(path: str | Path) -> list[str]:
     """Globals a torch checkpoint file would call on unpickling beyond tensors and SAFE_GLOBALS (read, not run)."""
     allowed = {f"{module}.{name}" for module, name in SAFE_GLOBALS}
-    return [name for name in torch.serialization.get_unsafe_globals_in_checkpoint(str(path)) if name not in allowed]
+    try:
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, KeyError) as error:  # opcodes it cannot read
+        raise ValueError(f"its pickle cannot be scanned ({type(error).__name__}: {error})") from None
+    return [name for name in found if name not in allowed]
 
 
 def load_tensors(path: str | Path, *, mmap: bool = True) -> Any:
@@ -350,6 +356,13 @@ def _barrier() -> None:
         dist.barrier()
 
 
+def _raise_on_every_rank(problem: str | None) -> None:
+    """A collective: raise CheckpointError on every rank when any rank found `problem` (else a barrier)."""
+    found = [p for p in _gather(problem) if p]
+    if found:
+        raise CheckpointError(found[0])
+
+
 def _world() -> int:
     return dist.get_world_size() if dist.is_initialized() else 1
 
@@ -384,11 +397,13 @@ class CheckpointManager:
         directory = self.root / tag
         if step == self.pending and (directory / META).is_file():
             return directory  # saved at this step already
+        problem = None
         if self.rank == 0 and directory.is_dir():
             if (directory / META).is_file():
-                raise CheckpointError(f"{directory} exists already (a checkpoint this run did not write)")
-            shutil.rmtree(directory)  # what a killed save of this step left: stale files of other ranks
-        _barrier()
+                problem = f"{directory} exists already (a checkpoint this run did not write)"
+            else:
+                shutil.rmtree(directory)  # what a killed save of this step left: stale files of other ranks
+        _raise_on_every_rank(problem)  # every rank stops, none waits in a collective for rank 0
         state = {CLIENT_KEY: dict(client_state, step=step, ranks=_gather(rank_state))}
         files, failure = {}, None
         try:
@@ -526,13 +541,17 @@ class CheckpointManager:
         """The universal copy of the checkpoint to resume from, converted by rank 0 if it is not there yet."""
         tag = self.discover()
         target = self.root / tag / UNIVERSAL
-        if self.rank == 0 and not target.is_dir():
-            convert_to_universal(self.root / tag, target)
+        problem = None
         if self.rank == 0:
-            refused = [f"{path}: {names}" for path in target.rglob("*.pt") if (names := unsafe_globals(path))]
-            if refused:
-                raise CheckpointError(f"{target}: refusing files that could run code when unpickled: {refused[:3]}")
-        _barrier()
+            try:
+                if not target.is_dir():
+                    convert_to_universal(self.root / tag, target)
+                refused = [f"{path}: {names}" for path in target.rglob("*.pt") if (names := unsafe_globals(path))]
+                if refused:
+                    problem = f"{target}: refusing files that could run code when unpickled: {refused[:3]}"
+            except (CheckpointError, OSError, RuntimeError, ValueError) as error:
+                problem = str(error)
+        _raise_on_every_rank(problem)  # every rank stops, none waits in a collective for rank 0
         if not target.is_dir():
             raise CheckpointError(f"{target} is missing after the conversion (is {self.root} on a shared file system?)")
         return target

@@ -4,11 +4,13 @@
 holder's host, pid, start time, command and Slurm job id, and removes it when the block ends. Taking, taking
 over and removing a lock happen under an flock on a guard file beside it, so two starters never both win; the
 guard is removed by whoever holds it, and a process that locked a guard someone removed meanwhile tries again,
-so no guard file outlives the decision. A second writer
-gets a RunLockError naming the holder. A lock is stale, and is taken over with a warning, when its holder ran on
-this host and its pid is gone, or when it belongs to this very Slurm job (a requeued job on another node after
-a crash). A lock file that cannot be read is stale once it is older than a minute (a writer killed between
-creating and filling it). Any other lock is left to the user to remove, by the path the error gives.
+so no guard file outlives the decision. A second writer gets a RunLockError naming the holder.
+
+A lock is stale, and is taken over with a warning, when its holder ran on this host and its pid is gone, or when
+it belongs to an earlier run of this very Slurm job (its restart count grew: the job was requeued, maybe onto
+another node after a crash); two writers within one run of a job are refused like any others. A lock file that
+cannot be read is stale once it is older than a minute (a writer killed between creating and filling it). Any
+other lock is left to the user to remove, by the path the error gives.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def _holder(command: str) -> dict:
         "command": command,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "slurm_job": os.environ.get("SLURM_JOB_ID"),
+        "slurm_restart": os.environ.get("SLURM_RESTART_COUNT", "0"),
     }
 
 
@@ -76,8 +79,12 @@ def _stale_reason(path: Path, holder: dict | None) -> str | None:
         except FileNotFoundError:
             return "it is gone"
         return f"it is unreadable and {age:.0f} s old" if age > UNREADABLE_STALE_S else None
-    if holder.get("slurm_job") and holder["slurm_job"] == os.environ.get("SLURM_JOB_ID"):
-        return f"it belongs to this Slurm job ({holder['slurm_job']}), started again"
+    if (
+        holder.get("slurm_job")
+        and holder["slurm_job"] == os.environ.get("SLURM_JOB_ID")
+        and holder.get("slurm_restart", "0") != os.environ.get("SLURM_RESTART_COUNT", "0")
+    ):
+        return f"it belongs to an earlier run of this Slurm job ({holder['slurm_job']}), requeued since"
     if (
         holder.get("host") == socket.gethostname()
         and isinstance(holder.get("pid"), int)
