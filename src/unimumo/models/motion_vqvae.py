@@ -224,8 +224,8 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
         return codes.transpose(1, 2)
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Codes [B,K,T] -> normalised features [B,T*frames_per_code,C]; `mask` [B,T] marks valid steps."""
+    def _code_masks(self, codes: torch.Tensor, mask: torch.Tensor | None) -> list[torch.Tensor]:
+        """The per-resolution masks of decoding codes [B,K,T] whose valid steps `mask` [B,T] marks (None: all)."""
         batch, levels, steps = codes.shape
         if levels != self.config.num_codebooks:
             raise ValueError(f"expected codes [B,{self.config.num_codebooks},T], got {list(codes.shape)}")
@@ -233,7 +233,12 @@ class MotionVQVAE(MotionVQVAEPreTrainedModel):
             mask = torch.ones(batch, steps, dtype=torch.bool, device=codes.device)
         frame_mask = mask.bool().repeat_interleave(self.config.frames_per_code, dim=1)
         dummy = torch.zeros(batch, frame_mask.shape[1], self.config.feature_dim, device=codes.device)
-        _, masks = self._pad_and_masks(dummy, frame_mask)
+        return self._pad_and_masks(dummy, frame_mask)[1]
+
+    def decode(self, codes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes [B,K,T] -> normalised features [B,T*frames_per_code,C]; `mask` [B,T] marks valid steps."""
+        batch, levels, steps = codes.shape
+        masks = self._code_masks(codes, mask)
         latents = self.quantizer.lookup(codes.permute(1, 0, 2).reshape(levels, -1)).reshape(batch, steps, -1)
         return self.decoder(latents.transpose(1, 2) * masks[-1], masks).transpose(1, 2)
 

@@ -189,14 +189,8 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
     ) -> torch.Tensor:
         """Codes [B,K,T] (+ the pair's music codes [B,K,T]; None: silence) -> normalised features
         [B,T*frames_per_code,C]; `mask` [B,T] marks valid steps."""
-        batch, levels, steps = codes.shape
-        if levels != self.config.num_codebooks:
-            raise ValueError(f"expected codes [B,{self.config.num_codebooks},T], got {list(codes.shape)}")
-        if mask is None:
-            mask = torch.ones(batch, steps, dtype=torch.bool, device=codes.device)
-        frame_mask = mask.bool().repeat_interleave(self.config.frames_per_code, dim=1)
-        dummy = torch.zeros(batch, frame_mask.shape[1], self.config.feature_dim, device=codes.device)
-        _, masks = self._pad_and_masks(dummy, frame_mask)
+        batch, _, steps = codes.shape
+        masks = self._code_masks(codes, mask)
         music = self.quantized_music(music_codes, batch, steps) * masks[-1]
         return self._decode(self.lookup(codes) * masks[-1], music, masks)
 
