@@ -171,16 +171,17 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
 
     overrides = {
         **LM,
-        "steps": 80,
+        "steps": 200,
         "optim.lr": 3e-3,
         "model.preset": "tiny",
         "data.shards": str(tiny_shards),
         "text_model": str(synthetic_corpus / "models" / "t5"),
     }
-    # measured (80 steps, lr 3e-3): seed 0 5.565 -> 3.416, 1 5.570 -> 3.495, 2 5.643 -> 3.449 (drop 2.08-2.19);
-    # BLEU-1 on the training captions (music and motion, 4 beams): untrained 0.0, trained 0.066 (seed 0, after the
-    # steady beat tracker and the beat-phase placement changed the shards; greedy decoding gave 0.0 there).
-    # Required: drop >= 1.0, BLEU-1 >= untrained + 0.03 (half the measured gain)
+    # measured at 80 steps (lr 3e-3): seed 0 5.565 -> 3.416, 1 5.570 -> 3.495, 2 5.643 -> 3.449 (drop 2.08-2.19).
+    # BLEU-1 on the training captions (music and motion, 4 beams): at 80 steps 0.066 before the shards' tiling and
+    # the authors' motion sentences, 0.000 after (beam search degenerates: "Th Thsss..."); at 200 steps untrained
+    # 0.005, trained 0.164 (seed 0, these shards).
+    # Required: drop >= 1.0, BLEU-1 >= untrained + 0.08 (half the measured gain)
     out = tmp_path / "caption"
     start, end = drop(train("caption", out, overrides), "loss/caption")
     assert start - end >= 1.0, f"caption loss {start:.3f} -> {end:.3f}: drop < 1.0"
@@ -192,4 +193,4 @@ def test_caption_loss_falls_and_bleu_rises_above_the_untrained_model(synthetic_c
     after = _training_captions_bleu(
         UniMuMoForConditionalGeneration.from_pretrained(out / "export"), tiny_shards, tokenizer, WINDOW_STEPS
     )
-    assert after >= before + 0.03, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"
+    assert after >= before + 0.08, f"BLEU-1 on the training captions: untrained {before:.3f}, trained {after:.3f}"
