@@ -170,7 +170,7 @@ def prepare_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> PreparedTrac
                 "file": str(info.audio_path),
                 "reason": "short_beats",
                 "detail": f"{rhythm.beats.size} beats spanning {span:.2f} s, under the "
-                "{config.min_beat_seconds:g} s minimum",
+                f"{config.min_beat_seconds:g} s minimum",
             },
         )
         return prepared
