@@ -131,8 +131,11 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         quantized = torch.zeros_like(residual)
         codes, commit = [], latents.new_zeros(())
         for codebook in self.codebooks:
-            distances = residual.pow(2).sum(-1, keepdim=True) - 2 * residual @ codebook.t() + codebook.pow(2).sum(-1)
-            index = distances.argmin(-1)
+            # EnCodec's own arithmetic (flattened steps, the transposed codebook, max of the negated distance), so
+            # the codes equal the codec's bit for bit on any CPU, not only up to near-ties
+            flat, embed = residual.reshape(-1, residual.shape[-1]), codebook.t()
+            negated = -(flat.pow(2).sum(1, keepdim=True) - 2 * flat @ embed + embed.pow(2).sum(0, keepdim=True))
+            index = negated.max(dim=-1).indices.reshape(residual.shape[:-1])
             chosen = codebook[index]
             commit = commit + ((residual - chosen.detach()).pow(2) * weight).sum() / count
             residual = residual - chosen.detach()
