@@ -2,13 +2,16 @@
 
     unimumo-eval music2motion --model OUT/export --shards shards/NAME --out eval/m2m
     unimumo-eval text2music   --model OUT/export --shards shards/NAME --out eval/t2m
+    unimumo-eval text2music   --model OUT/export --musiccaps musiccaps-public.csv --musiccaps-audio DIR \
+        --vggish FILE --panns FILE --clap FILE --clap-text-model DIR --humanml3d-texts DIR --out eval/musiccaps
     unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
     unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
     unimumo-eval music-caption  --model OUT/export --musicqa EvalMusicQA.txt --musicqa-audio DIR --shards S --out D
     unimumo-eval motion-caption --model OUT/export --humanml3d HUMANML3D_ROOT --shards S --out D
     unimumo-eval score-captions --references REFS.json --candidates CANDS.json --protocol musicqa --out D
     unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
-    unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] --out eval/score_music
+    unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] [--metrics fad,kl,clap --captions CSV \
+        --vggish FILE --panns FILE --clap FILE --clap-text-model DIR] --out eval/score_music
     unimumo-eval score-dance  --generated DIR --fps 30 --aist AIST_ROOT [--music DIR] --out eval/score_dance
     unimumo-eval paper        --model OUT/export --aist AIST_ROOT --aist-music DIR [--segments FILE] --out eval/paper
 
@@ -32,6 +35,7 @@ from unimumo.eval.benchmarks import BENCHMARKS, benchmark_named, run_benchmark
 from unimumo.eval.config import SHARD_CONFIGS, config_from_args, describe
 from unimumo.eval.dance_benchmark import GROUND_TRUTHS, NOT_COMPARABLE, ground_truth_kind
 from unimumo.eval.music2motion import DEFAULT_MOTION_TEXT, GENRE_TEMPLATE, MOTION_TEXTS
+from unimumo.eval.musiccaps import MOTION_PROMPTS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.render_files import add_render_options
 from unimumo.utils.run_lock import RunLockError, run_lock
@@ -210,6 +214,52 @@ def add_score_music_options(parser: argparse.ArgumentParser) -> None:
         "name): BAS of the generated and the reference music against it",
     )
     parser.add_argument("--fps", type=_positive_float, default=60.0, help="frame rate of --dance (default: 60)")
+    parser.add_argument(
+        "--metrics",
+        help="music-quality metrics too, comma-separated, of fad, kl, clap (files then paired by name stem; "
+        "Beats Coverage / Hit are always computed)",
+    )
+    parser.add_argument(
+        "--captions", metavar="CSV", help="MusicCaps-format CSV (ytid, caption): each file's text for CLAP, by stem"
+    )
+    add_quality_model_options(parser)
+
+
+def add_quality_model_options(parser: argparse.ArgumentParser) -> None:
+    """The music-quality metrics' evaluation checkpoints: local files in their projects' published formats."""
+    parser.add_argument("--vggish", metavar="FILE", help="torchvggish's vggish-10086976.pth (FAD)")
+    parser.add_argument("--panns", metavar="FILE", help="PANNs' Cnn14 checkpoint, e.g. Cnn14_16k_mAP=0.438.pth (KL)")
+    parser.add_argument("--clap", metavar="FILE", help="laion_clap's 630k-audioset-best.pt (CLAP score)")
+    parser.add_argument(
+        "--clap-text-model", metavar="DIR", help="roberta-base's tokenizer and config (CLAP's text branch)"
+    )
+
+
+def add_musiccaps_options(parser: argparse.ArgumentParser) -> None:
+    """text2music on MusicCaps: the published text-to-music benchmark instead of the shard split."""
+    parser.add_argument(
+        "--musiccaps",
+        metavar="CSV",
+        help="MusicCaps' musiccaps-public.csv: run the published benchmark: each row's caption and the authors' "
+        "motion prompt condition 10 s of music (guidance 3, top-k 250, seed 42), scored against --musiccaps-audio "
+        "with FAD, KL and CLAP; --num-samples is unused",
+    )
+    parser.add_argument("--musiccaps-audio", metavar="DIR", help="the MusicCaps reference clips, named by ytid")
+    parser.add_argument(
+        "--metrics", help="music-quality metrics, comma-separated, of fad, kl, clap (default: all three)"
+    )
+    add_quality_model_options(parser)
+    parser.add_argument(
+        "--motion-prompt",
+        choices=MOTION_PROMPTS,
+        help="authors: the genre prompt (p = --aist-prob) or a HumanML3D caption, as the authors' script; none: an "
+        "empty motion text (default: authors)",
+    )
+    parser.add_argument(
+        "--aist-prob", type=float, help="probability of the genre prompt (default: 0.8; 1 needs no --humanml3d-texts)"
+    )
+    parser.add_argument("--humanml3d-texts", metavar="DIR", help="HumanML3D's texts/ (the captions drawn otherwise)")
+    parser.add_argument("--text-tokenizer", help="sentencepiece model (default: the one in the shard manifest)")
 
 
 def add_score_dance_options(parser: argparse.ArgumentParser) -> None:
@@ -401,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
         (add_caption_options if name == "caption" else add_generation_options)(sub)
         if name in ("music2motion", "text2music"):
             add_dance_options(sub, motion_text=name == "music2motion")
+        if name == "text2music":
+            add_musiccaps_options(sub)
         if name == "motion2music":
             add_segments_options(sub)
     return parser
@@ -455,6 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in CONFIG_OPTIONS:
         return run_config_command(args, args.command)
+    if getattr(args, "musiccaps", None):
+        return run_config_command(args, "text2music-musiccaps")
     if getattr(args, "aist_music", None) or getattr(args, "segments", None):
         return run_config_command(args, AIST_BENCHMARKS[args.command])
     if args.command != "render" and not args.shards:

@@ -18,12 +18,14 @@ from unimumo.eval.caption_metrics import HUMANML3D_UPSTREAM, MUSICQA_UPSTREAM
 from unimumo.eval.config import (
     AistMotion2MusicConfig,
     AistMusic2MotionConfig,
+    MusicCapsConfig,
     PaperConfig,
     ScoreDanceConfig,
     ScoreMusicConfig,
     validate,
 )
 from unimumo.eval.humanml3d_captions import ENTRIES_UPSTREAM, MOTION_INPUTS_UPSTREAM
+from unimumo.eval.musiccaps import MUSICCAPS_UPSTREAM, QUALITY_UPSTREAM
 from unimumo.eval.musicqa import MUSICQA_INPUTS_UPSTREAM
 from unimumo.eval.published_captions import MotionCaptionConfig, MusicCaptionConfig, ScoreCaptionsConfig
 from unimumo.eval.report import Table
@@ -117,17 +119,38 @@ register(
         "--segments FILE)",
     )
 )
+def _text2music_musiccaps(config: MusicCapsConfig) -> Table:
+    from unimumo.eval.text2music_musiccaps import run_text2music_musiccaps
+
+    return run_text2music_musiccaps(config)
+
+
+register(
+    Benchmark(
+        name="text2music-musiccaps",
+        config=MusicCapsConfig,
+        run=_text2music_musiccaps,
+        inputs="musiccaps.musiccaps_clips: every row of --musiccaps (musiccaps-public.csv) with its reference clip in "
+        "--musiccaps-audio (named by ytid; rows without one skipped, OUT/skipped.jsonl), the authors' prompt: the "
+        "caption and a drawn motion description (genre prompt with p 0.8, else a --humanml3d-texts caption)",
+        metrics=("fad", "kl_softmax", "kl_sigmoid", "clap", "FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"),
+        upstream=(MUSICCAPS_UPSTREAM, QUALITY_UPSTREAM),
+        help="text -> music on MusicCaps as published (unimumo-eval text2music --musiccaps CSV --musiccaps-audio "
+        "DIR): FAD (VGGish), KL (PANNs), CLAP against the reference clips; dance metrics of the motion with --aist",
+        writes=("metrics.json", "metrics.md", "skipped.jsonl"),
+    )
+)
 register(
     Benchmark(
         name="score-music",
         config=ScoreMusicConfig,
         run=_score_music,
         inputs="system_outputs.list_files: --generated and --reference audio files paired by sorted name "
-        "(and --dance joints for BAS)",
-        metrics=("beats_coverage", "beats_hit", "BAS"),
-        upstream=(BEATS_UPSTREAM, BAS_UPSTREAM),
+        "(by name stem with --metrics; and --dance joints for BAS, --captions CSV for CLAP)",
+        metrics=("beats_coverage", "beats_hit", "BAS", "fad", "kl_softmax", "kl_sigmoid", "clap"),
+        upstream=(BEATS_UPSTREAM, BAS_UPSTREAM, QUALITY_UPSTREAM),
         help="score any system's music: Beats Coverage / Beats Hit against reference music (Cralence/My_Eval), "
-        "BAS against the dances given with --dance",
+        "BAS against the dances given with --dance, FAD / KL / CLAP with --metrics fad,kl,clap",
     )
 )
 register(

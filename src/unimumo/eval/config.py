@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unimumo.eval.aist_inputs import SEGMENT_SECONDS, SLICE_SECONDS
+from unimumo.eval.musiccaps import AIST_PROB, MOTION_PROMPTS
+from unimumo.eval.musiccaps import SECONDS as MUSICCAPS_SECONDS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.system_outputs import UP_AXES, EvalInputError
 
@@ -32,6 +34,30 @@ def _positive(config, *names: str) -> list[str]:
     ]
 
 
+QUALITY_METRICS = ("fad", "kl", "clap")  # music quality: FAD (VGGish), KL (PANNs), CLAP score
+QUALITY_MODELS = {"fad": ("vggish",), "kl": ("panns",), "clap": ("clap", "clap_text_model")}  # metric -> fields
+
+
+def quality_metrics(text: str) -> tuple[str, ...]:
+    """The music-quality metrics named in a comma-separated list (unknown names kept, for `quality_problems`)."""
+    return tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+
+
+def quality_problems(config) -> list[str]:
+    """`config.metrics` names known metrics, each with its evaluation checkpoints given."""
+    names = quality_metrics(config.metrics)
+    problems = [
+        f"unknown metric {name!r} in metrics (choose from {', '.join(QUALITY_METRICS)})"
+        for name in names
+        if name not in QUALITY_METRICS
+    ]
+    for name in names:
+        for field in QUALITY_MODELS.get(name, ()):
+            if not getattr(config, field):
+                problems.append(f"metric {name} needs --{field.replace('_', '-')}")
+    return problems
+
+
 @dataclass(frozen=True)
 class ScoreMusicConfig:
     """`unimumo-eval score-music`: Beats Coverage / Hit of generated music files against reference files."""
@@ -41,9 +67,18 @@ class ScoreMusicConfig:
     out: str
     dance: str | None = None  # joints paired with the generated files (BAS of the music against the dance)
     fps: float = 60.0  # frame rate of the --dance joints
+    metrics: str = ""  # music-quality metrics too, comma-separated (fad, kl, clap); files then paired by name stem
+    captions: str | None = None  # MusicCaps-format CSV (ytid, caption): CLAP's text of each file, by name stem
+    vggish: str | None = None  # evaluation checkpoints, local files (see QualityModels)
+    panns: str | None = None
+    clap: str | None = None
+    clap_text_model: str | None = None
 
     def problems(self) -> list[str]:
-        return _positive(self, "fps")
+        problems = _positive(self, "fps") + quality_problems(self)
+        if "clap" in quality_metrics(self.metrics) and not self.captions:
+            problems.append("metric clap needs --captions CSV (the text of each generated file, by name stem)")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -161,6 +196,55 @@ class AistMotion2MusicConfig(GenerationSettings):
                 f"seconds must be <= {SEGMENT_SECONDS:g} (D2M-GAN's segments are {SEGMENT_SECONDS:g} s), "
                 f"got {self.seconds}"
             )
+        return problems + _tokenizer_problems(self)
+
+
+@dataclass(frozen=True)
+class MusicCapsConfig(GenerationSettings):
+    """`unimumo-eval text2music --musiccaps CSV --musiccaps-audio DIR`: text -> music (and dance) on MusicCaps as
+    the UniMuMo authors ran it (`unimumo.eval.musiccaps`), scored with FAD, KL and CLAP against the reference clips;
+    with --aist, the dance metrics of the motion stream against the AIST++ --split motion."""
+
+    model: str = ""
+    out: str = ""
+    musiccaps: str = ""  # musiccaps-public.csv
+    musiccaps_audio: str = ""  # the reference clips, named by ytid
+    metrics: str = ",".join(QUALITY_METRICS)
+    vggish: str | None = None
+    panns: str | None = None
+    clap: str | None = None
+    clap_text_model: str | None = None
+    motion_prompt: str = "authors"  # authors: the genre prompt (p = aist_prob) or a HumanML3D caption; none: empty
+    aist_prob: float = AIST_PROB
+    humanml3d_texts: str | None = None  # HumanML3D texts/ (the captions drawn with p = 1 - aist_prob)
+    seconds: float = MUSICCAPS_SECONDS
+    max_text_tokens: int = 512  # upstream feeds whole captions (T5's 512); shard benchmarks cut at 64
+    aist: str | None = None  # AIST++ root: the motion stream's dance metrics (left out without it)
+    split: str = "test"
+    protocol: str = DEFAULT_PROTOCOL
+    motion_fps: float = 60.0
+    device: str = "cpu"
+    render: int = 4
+    shards: str | None = None  # only to find the tokenizers its manifest records
+    music_codec: str | None = None
+    motion_tokenizer: str | None = None
+    text_tokenizer: str | None = None
+
+    def problems(self) -> list[str]:
+        problems = super().problems() + _positive(self, "seconds", "motion_fps", "max_text_tokens")
+        required = ("model", "out", "musiccaps", "musiccaps_audio")
+        problems += [f"{name} is required" for name in required if not getattr(self, name)] + quality_problems(self)
+        if self.motion_prompt not in MOTION_PROMPTS:
+            problems.append(f"motion_prompt must be one of {', '.join(MOTION_PROMPTS)}, got {self.motion_prompt!r}")
+        if not 0.0 <= self.aist_prob <= 1.0:
+            problems.append(f"aist_prob must be in [0, 1], got {self.aist_prob}")
+        elif self.motion_prompt == "authors" and self.aist_prob < 1.0 and not self.humanml3d_texts:
+            problems.append(
+                "the authors' motion prompt draws HumanML3D captions (p = 1 - aist_prob): give --humanml3d-texts DIR "
+                "(HumanML3D's texts/), or --aist-prob 1 for genre prompts only, or --motion-prompt none"
+            )
+        if self.protocol not in PROTOCOLS:
+            problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         return problems + _tokenizer_problems(self)
 
 

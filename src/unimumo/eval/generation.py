@@ -24,6 +24,7 @@ from unimumo.eval.samples import EvalSample, batch_inputs, read_eval_samples
 from unimumo.rhythm import music_beats
 from unimumo.tasks import task_named
 
+MAX_TEXT_TOKENS = 64  # text ids fed per stream, as training's data.max_text_len (a config may set max_text_tokens)
 # the options that change generated results: a cache made with other values is not reused
 RESULT_SETTINGS = (
     "model",
@@ -108,7 +109,7 @@ def generate_streams(session: EvalSession, model) -> dict[str, np.ndarray]:
     device = next(model.parameters()).device
 
     def compute(chunk: slice, seed: int) -> dict[str, np.ndarray]:
-        batch = batch_inputs(samples[chunk])
+        batch = batch_inputs(samples[chunk], getattr(args, "max_text_tokens", MAX_TEXT_TOKENS))
         inputs = {
             name: batch[name].to(device)
             for name in ("music_text_ids", "music_text_mask", "motion_text_ids", "motion_text_mask")
