@@ -11,7 +11,9 @@ captions (lines whose start and end tags are 0 or nan) and one entry per segment
 motion[int(start * 20):int(end * 20)] also has 40 to 199 frames, named "<id>_<start>_<end>" (a repeated segment name
 keeps its last caption and is listed once per line, as upstream). An entry's references are its captions' tokens
 with the part-of-speech tags removed, joined by spaces (HumanML3D's lemmatised words), made exactly 3: the first
-three, or the first repeated. Every entry of a motion is scored against that motion's one generated caption.
+three, or the first repeated. Every entry of a motion is scored against that motion's one generated caption. An entry
+also keeps every caption's "word/POS" tokens and its segment's frames, the text-motion evaluator's inputs
+(`unimumo.eval.t2m_evaluator`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class CaptionEntry:
     name: str  # the motion id, or "<id>_<start>_<end>" for a segment
     motion_id: str
     references: tuple[str, str, str]
+    tokens: tuple[tuple[str, ...], ...] = ()  # every caption's "word/POS" tokens (the text-motion evaluator's input)
+    frames: tuple[int, int] | None = None  # a segment's frames [start, end) at 20 fps; None: the whole motion
 
 
 def three_references(captions: list[str]) -> tuple[str, str, str]:
@@ -53,7 +57,7 @@ def three_references(captions: list[str]) -> tuple[str, str, str]:
     )
 
 
-def _parse_line(path: Path, number: int, line: str) -> tuple[str, float, float]:
+def _parse_line(path: Path, number: int, line: str) -> tuple[str, tuple[str, ...], float, float]:
     fields = line.strip().split("#")
     try:
         start, end = float(fields[2]), float(fields[3])
@@ -61,8 +65,9 @@ def _parse_line(path: Path, number: int, line: str) -> tuple[str, float, float]:
         raise HumanML3DCaptionError(
             f"{path}: line {number}: expected 'caption#tokens#start#end', got {line.strip()[:80]!r}"
         ) from None
-    words = " ".join(token.split("/")[0] for token in fields[1].split(" "))
-    return words, 0.0 if math.isnan(start) else start, 0.0 if math.isnan(end) else end
+    tokens = tuple(fields[1].split(" "))
+    words = " ".join(token.split("/")[0] for token in tokens)
+    return words, tokens, 0.0 if math.isnan(start) else start, 0.0 if math.isnan(end) else end
 
 
 def read_caption_entries(root: str | Path, split: str = "test") -> tuple[list[str], list[CaptionEntry]]:
@@ -84,21 +89,25 @@ def read_caption_entries(root: str | Path, split: str = "test") -> tuple[list[st
         text_path = root / "texts" / f"{motion_id}.txt"
         if not text_path.is_file():
             raise HumanML3DCaptionError(f"{text_path}: captions of test motion {motion_id} not found")
-        whole, segments, names = [], {}, []
+        whole, whole_tokens, segments, names = [], [], {}, []
         for number, line in enumerate(text_path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
-            words, start, end = _parse_line(text_path, number, line)
+            words, tokens, start, end = _parse_line(text_path, number, line)
             if start == 0.0 and end == 0.0:
                 whole.append(words)
+                whole_tokens.append(tokens)
                 continue
-            if MIN_FRAMES <= len(range(num_frames)[int(start * SOURCE_FPS) : int(end * SOURCE_FPS)]) < MAX_FRAMES:
+            frames = range(num_frames)[int(start * SOURCE_FPS) : int(end * SOURCE_FPS)]
+            if MIN_FRAMES <= len(frames) < MAX_FRAMES:
                 name = f"{motion_id}_{start:f}_{end:f}"
-                segments[name] = words  # a repeated name: listed again, with the last caption
-                names.append(name)
-        entries += [CaptionEntry(name, motion_id, three_references([segments[name]])) for name in names]
+                segments[name] = (words, tokens, (frames.start, frames.stop))  # a repeated name: the last caption
+                names.append(name)  # ... listed again
+        for name in names:
+            words, tokens, frames = segments[name]
+            entries.append(CaptionEntry(name, motion_id, three_references([words]), (tokens,), frames))
         if whole:
-            entries.append(CaptionEntry(motion_id, motion_id, three_references(whole)))
+            entries.append(CaptionEntry(motion_id, motion_id, three_references(whole), tuple(whole_tokens)))
     if not entries:
         raise HumanML3DCaptionError(f"{root}: no {split} motion of {MIN_FRAMES}-{MAX_FRAMES - 1} frames with captions")
     return ids, entries
