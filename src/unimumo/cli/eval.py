@@ -91,7 +91,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--shards",
         help="shard directory (holding manifest.json); required unless the benchmark "
         "reads the published inputs (music2motion --aist-music), where it only "
-        "names the tokenizers its manifest records",
+        "names the tokenizers its manifest records (default there: the ones the export records)",
     )
     parser.add_argument("--out", required=True, help="output directory (reused to resume an interrupted run)")
     parser.add_argument("--split", default="test", help="split to evaluate on (default: test)")
@@ -314,7 +314,9 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
         "--segments", metavar="FILE", help="D2M-GAN's aist_motion_test_segment.txt: also the dance-to-music table"
     )
     parser.add_argument(
-        "--shards", help="shard directory whose manifest names the tokenizers (instead of the three tokenizer options)"
+        "--shards",
+        help="shard directory whose manifest names the tokenizers (default: the ones the export records in "
+        "unimumo_tokenizers.json; each tokenizer option overrides)",
     )
     parser.add_argument("--music-codec", help="EnCodec directory")
     parser.add_argument("--motion-tokenizer", help="motion tokenizer directory")

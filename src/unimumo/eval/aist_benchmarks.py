@@ -110,8 +110,8 @@ def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    codec = load_music_codec(config.shards, config.music_codec)
-    text_tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
+    codec = load_music_codec(config.shards, config.music_codec, config.model)
+    text_tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer, config.model)
     samples = slice_samples(slices, codec, text_tokenizer, int(round(config.seconds * CODE_RATE)))
     settings = {
         name: getattr(config, name)
@@ -127,7 +127,7 @@ def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     check_settings(out / "cache" / TASK, settings)
     session = EvalSession(args=config, task=TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
-    tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
+    tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device, config.model)
     generated = decode_motions(
         tokenizer,
         codes["motion_codes"],
@@ -218,12 +218,12 @@ def run_motion2music_aist(config: AistMotion2MusicConfig) -> Table:
     logger.info("%d D2M-GAN segments of %d AIST++ sequences", len(segments), len({s.sequence for s in segments}))
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    codec = load_music_codec(config.shards, config.music_codec)
-    motion_tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
+    codec = load_music_codec(config.shards, config.music_codec, config.model)
+    motion_tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device, config.model)
     samples = segment_samples(
         segments,
         motion_tokenizer,
-        load_text_tokenizer(config.shards, config.text_tokenizer),
+        load_text_tokenizer(config.shards, config.text_tokenizer, config.model),
         int(round(config.seconds * CODE_RATE)),
     )
     settings = {

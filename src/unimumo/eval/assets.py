@@ -1,9 +1,11 @@
-"""Load what an evaluation run needs: the LM and the frozen tokenizers (defaulting to the shards' own).
+"""Load what an evaluation run needs: the LM and the frozen tokenizers (by default the ones it was trained with).
 
-A shard directory's manifest.json records the music codec, the motion tokenizer and the text
-tokenizer it was built with; evaluation uses the same ones unless a path is given explicitly.
-It also records each split's build arguments, among them the beat tracker (`shards_beat_tracker`).
-Model classes are imported when loaded, so `unimumo-eval --help` does not pay for transformers.
+A tokenizer is the one given on the command line; else the one the --shards manifest records (the music codec,
+motion tokenizer and text tokenizer the shards were built with); else the one the export records
+(MODEL/unimumo_tokenizers.json, `unimumo.models.tokenizer_record`), so the published benchmarks need no shards.
+A recorded tokenizer must still be at its recorded path with its recorded fingerprint. The manifest also records
+each split's build arguments, among them the beat tracker (`shards_beat_tracker`). Model classes are imported when
+loaded, so `unimumo-eval --help` does not pay for transformers.
 """
 
 from __future__ import annotations
@@ -12,23 +14,60 @@ from pathlib import Path
 
 import torch
 
+from unimumo.models.tokenizer_record import (
+    TOKENIZERS_FILE,
+    TokenizerRecordError,
+    check_fingerprint,
+    recorded_tokenizer,
+)
 from unimumo.rhythm import require_beat_tracker
 from unimumo.shards.manifest import Manifest
 
 
-def tokenizer_path(shards: str | Path, name: str, given: str | Path | None) -> Path:
-    """`given`, else the path the shard manifest records for `name` (music_codec|motion_tokenizer|text_tokenizer)."""
-    if given is not None:
-        path = Path(given)
-    else:
+def tokenizer_record(shards: str | Path | None, name: str, model: str | Path | None) -> tuple[str, dict] | None:
+    """(where, record) of tokenizer `name` (music_codec|motion_tokenizer|text_tokenizer): the `shards` manifest's
+    record, else the export `model`'s; None when neither records it."""
+    if shards is not None:
         manifest = Manifest.load(shards)
         recorded = manifest.tokenizers.get(name)
         if not recorded or "path" not in recorded:
             raise ValueError(f"{manifest.path}: records no {name} path; pass --{name.replace('_', '-')}")
-        path = Path(recorded["path"])
+        return f"{manifest.path}: tokenizers.{name}", recorded
+    recorded = recorded_tokenizer(model, name) if model is not None else None
+    return None if recorded is None else (f"{Path(model) / TOKENIZERS_FILE}: tokenizers.{name}", recorded)
+
+
+def tokenizer_path(
+    shards: str | Path | None, name: str, given: str | Path | None, model: str | Path | None = None
+) -> Path:
+    """`given`, else the path the `shards` manifest records for `name`, else the one the export `model` records."""
+    flag = f"--{name.replace('_', '-')}"
+    if given is not None:
+        path = Path(given)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: {name.replace('_', ' ')} not found (pass {flag})")
+        return path
+    found = tokenizer_record(shards, name, model)
+    if found is None:
+        raise TokenizerRecordError(
+            f"{Path(model) / TOKENIZERS_FILE if model is not None else 'no export'}: records no {name}; "
+            f"pass {flag} (or --shards DIR, whose manifest records it)"
+        )
+    where, recorded = found
+    path = Path(recorded["path"])
     if not path.exists():
-        raise FileNotFoundError(f"{path}: {name.replace('_', ' ')} not found (pass --{name.replace('_', '-')})")
+        raise TokenizerRecordError(f"{where}: {path} not found (moved or deleted?); pass {flag} PATH")
     return path
+
+
+def _load_tokenizer(name: str, load, shards, given, model):
+    """The tokenizer `load(path)` of `tokenizer_path`; a recorded one must have its recorded fingerprint."""
+    tokenizer = load(tokenizer_path(shards, name, given, model))
+    if given is None:
+        where, recorded = tokenizer_record(shards, name, model)
+        if recorded.get("fingerprint"):
+            check_fingerprint(where, name, recorded, tokenizer.fingerprint)
+    return tokenizer
 
 
 def shards_beat_tracker(shards: str | Path, split: str | None) -> str:
@@ -71,19 +110,21 @@ def load_model(directory: str | Path, device: str):
     return UniMuMoForConditionalGeneration.from_pretrained(directory).to(device).eval()
 
 
-def load_motion_tokenizer(shards, given, device: str):
+def load_motion_tokenizer(shards, given, device: str, model=None):
     from unimumo.models.motion_tokenizer import MotionTokenizer
 
-    return MotionTokenizer.from_pretrained(tokenizer_path(shards, "motion_tokenizer", given), device=device)
+    return _load_tokenizer(
+        "motion_tokenizer", lambda path: MotionTokenizer.from_pretrained(path, device=device), shards, given, model
+    )
 
 
-def load_music_codec(shards, given):
+def load_music_codec(shards, given, model=None):
     from unimumo.models.music_codec import MusicCodec
 
-    return MusicCodec.from_pretrained(tokenizer_path(shards, "music_codec", given))
+    return _load_tokenizer("music_codec", MusicCodec.from_pretrained, shards, given, model)
 
 
-def load_text_tokenizer(shards, given):
+def load_text_tokenizer(shards, given, model=None):
     from unimumo.models.text_tokenizer import TextTokenizer
 
-    return TextTokenizer(tokenizer_path(shards, "text_tokenizer", given))
+    return _load_tokenizer("text_tokenizer", TextTokenizer, shards, given, model)

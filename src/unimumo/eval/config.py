@@ -18,6 +18,7 @@ from unimumo.eval.musiccaps import AIST_PROB, MOTION_PROMPTS
 from unimumo.eval.musiccaps import SECONDS as MUSICCAPS_SECONDS
 from unimumo.eval.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from unimumo.eval.system_outputs import UP_AXES, EvalInputError
+from unimumo.models.tokenizer_record import TOKENIZER_NAMES, TOKENIZERS_FILE, read_tokenizer_record
 
 
 class EvalConfigError(EvalInputError):
@@ -104,16 +105,27 @@ class ScoreDanceConfig:
         return problems
 
 
+def tokenizer_problems(config, names: tuple[str, ...] = TOKENIZER_NAMES) -> list[str]:
+    """A benchmark on published inputs needs the tokenizers `names`: given, recorded in --shards' manifest, or
+    recorded by the export (`config.model`/unimumo_tokenizers.json)."""
+    missing = [name for name in names if not getattr(config, name)]
+    if config.shards is not None or not missing:
+        return []
+    recorded = read_tokenizer_record(config.model) if config.model else {}
+    missing = [name for name in missing if name not in recorded]
+    if not missing:
+        return []
+    return [
+        f"without --shards the tokenizers must be given or recorded by the export "
+        f"({Path(config.model) / TOKENIZERS_FILE} records no {', '.join(missing)}): "
+        + ", ".join(f"--{name.replace('_', '-')}" for name in missing)
+    ]
+
+
 def _tokenizer_problems(config) -> list[str]:
-    """A generation benchmark on published inputs needs its tokenizers: given, or recorded in --shards' manifest."""
-    missing = [name for name in ("music_codec", "motion_tokenizer", "text_tokenizer") if not getattr(config, name)]
+    """A generation benchmark on published inputs: its renders and its tokenizers (`tokenizer_problems`)."""
     problems = [f"render must be >= 0, got {config.render}"] if getattr(config, "render", 0) < 0 else []
-    if config.shards is None and missing:
-        problems.append(
-            "without --shards the tokenizers must be given: "
-            + ", ".join(f"--{name.replace('_', '-')}" for name in missing)
-        )
-    return problems
+    return problems + tokenizer_problems(config)
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,7 @@ class AistMusic2MotionConfig(GenerationSettings):
     motion_fps: float = 60.0
     device: str = "cpu"
     render: int = 4
-    shards: str | None = None  # only to find the tokenizers its manifest records
+    shards: str | None = None  # only to find the tokenizers its manifest records (default: the export's record)
     music_codec: str | None = None
     motion_tokenizer: str | None = None
     text_tokenizer: str | None = None

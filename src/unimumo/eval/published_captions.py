@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unimumo.eval.caption_metrics import HUMANML3D_UPSTREAM, MUSICQA_UPSTREAM, ROBERTA_LARGE_LAYERS
+from unimumo.eval.config import tokenizer_problems
 from unimumo.eval.humanml3d_captions import ENTRIES_UPSTREAM, MOTION_INPUTS_UPSTREAM
 from unimumo.eval.musicqa import MAX_SECONDS, MUSICQA_INPUTS_UPSTREAM
 from unimumo.eval.report import markdown_cell
@@ -89,8 +90,7 @@ class MusicCaptionConfig:
         problems = [
             f"{name} is required" for name in ("model", "out", "musicqa", "musicqa_audio") if not getattr(self, name)
         ]
-        if self.shards is None and not (self.music_codec and self.text_tokenizer):
-            problems.append("without --shards the tokenizers must be given: --music-codec, --text-tokenizer")
+        problems += tokenizer_problems(self, ("music_codec", "text_tokenizer"))
         if not self.max_seconds > 0:
             problems.append(f"max_seconds must be > 0, got {self.max_seconds}")
         return problems + _problems_of_captioning(self)
@@ -118,8 +118,7 @@ class MotionCaptionConfig:
 
     def problems(self) -> list[str]:
         problems = [f"{name} is required" for name in ("model", "out", "humanml3d") if not getattr(self, name)]
-        if self.shards is None and not (self.motion_tokenizer and self.text_tokenizer):
-            problems.append("without --shards the tokenizers must be given: --motion-tokenizer, --text-tokenizer")
+        problems += tokenizer_problems(self, ("motion_tokenizer", "text_tokenizer"))
         if not self.seconds > 0:
             problems.append(f"seconds must be > 0, got {self.seconds}")
         return problems + _problems_of_captioning(self)
@@ -277,8 +276,8 @@ def run_music_caption(config: MusicCaptionConfig) -> dict:
     items = read_musicqa(config.musicqa)[: config.num_samples]
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    codec = load_music_codec(config.shards, config.music_codec).to(config.device)
-    tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
+    codec = load_music_codec(config.shards, config.music_codec, config.model).to(config.device)
+    tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer, config.model)
     model = load_model(config.model, config.device)
     cache_dir = out / "cache" / "music-caption"
     check_settings(
@@ -369,8 +368,8 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
     entries = [e for e in entries if e.motion_id in set(needed)]
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    motion_tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
-    tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer)
+    motion_tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device, config.model)
+    tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer, config.model)
     model = load_model(config.model, config.device)
     cache_dir = out / "cache" / "motion-caption"
     check_settings(

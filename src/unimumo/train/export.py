@@ -10,7 +10,9 @@ straight into safetensors shards, next to the config files `save_pretrained` wri
 recorded in the checkpoint (looked up in model_factory's fixed table), which is built on the meta device
 (no weights). Peak memory: the master weights' pages read so far (at most one fp32 copy of the model) plus
 one tensor.
-A motion VQ-VAE (small) is loaded into a real model and written as a MotionTokenizer directory.
+The tokenizers the run's shards were built with (the checkpoint meta's `tokenizers`, from the shard manifest) are
+written beside the weights as `unimumo_tokenizers.json` (`unimumo.models.tokenizer_record`): evaluation finds
+them there. A motion VQ-VAE (small) is loaded into a real model and written as a MotionTokenizer directory.
 OUT appears only when complete: the directory is written beside it and renamed into place.
 """
 
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from unimumo.models.tokenizer_record import write_tokenizer_record
 from unimumo.train.checkpoint import CheckpointError, load_tensors, read_meta, resolve, verify_checkpoint
 from unimumo.train.model_factory import rebuild
 from unimumo.utils.io import atomic_directory
@@ -230,6 +233,8 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, max_shard_byt
         for stale in (WEIGHTS, INDEX):
             (staging / stale).unlink(missing_ok=True)
         write_weights(staging, wanted, sources, max_shard_bytes)
+        if meta.get("tokenizers"):  # the shards' tokenizers, so that evaluation needs no shards
+            write_tokenizer_record(staging, meta["tokenizers"])
     return out_dir
 
 

@@ -24,9 +24,11 @@ from tqdm import tqdm
 
 from unimumo.constants import NUM_CODEBOOKS, REQUEUE_EXIT_CODE
 from unimumo.errors import UniMuMoError
+from unimumo.shards.manifest import Manifest
 from unimumo.train import distributed
 from unimumo.train import engine as engine_lib
 from unimumo.train.checkpoint import CheckpointError, CheckpointManager, capture_rng, restore_rng, tag_for
+from unimumo.train.data import SHARDS
 from unimumo.train.export import export_checkpoint
 from unimumo.train.model_factory import describe
 from unimumo.train.recipes import Recipe
@@ -80,6 +82,8 @@ class Trainer:
         parts = build_components(recipe, self.rank, self.world, self.device)  # data, seeded model, freeze, objective
         self.data, model, self.objective, rows = parts.data, parts.model, parts.objective, parts.freeze
         self.model_description = describe(model)
+        # the tokenizers the shards were built with, kept in every checkpoint's meta for the export to record
+        self.tokenizers = Manifest.load(recipe.data.shards).tokenizers if stage.data is SHARDS else {}
         # keys a code token attends to: every stream's delayed window (T + K - 1 steps each) plus its text
         keys = len(stage.streams) * (stage.data.window(recipe).steps + NUM_CODEBOOKS - 1) + recipe.data.max_text_len
         self.flops_per_token = flops_per_token(model, stage.streams, attention_context=keys) if stage.streams else None
@@ -234,7 +238,13 @@ class Trainer:
     # -- checkpoints and export --------------------------------------------------------------------------------------
 
     def save_checkpoint(self) -> Path:
-        meta = dict(self.model_description, recipe=self.recipe.to_dict(), step=self.step, world_size=self.world)
+        meta = dict(
+            self.model_description,
+            recipe=self.recipe.to_dict(),
+            step=self.step,
+            world_size=self.world,
+            tokenizers=self.tokenizers,
+        )
         return self.checkpoints.save(
             self.engine,
             self.step,
