@@ -317,3 +317,27 @@ def test_the_independent_class_refuses_a_music_codebook_config(codec):
     config = _model(codec).config
     with pytest.raises(ValueError, match="is a MusicCodebookMotionVQVAE"):
         MotionVQVAE(config)
+
+
+def test_a_saved_variant_reloads_through_auto_model(codec, tmp_path):
+    """The variant has its own model_type: `AutoModel.from_pretrained` (after `import unimumo`) gives a
+    MusicCodebookMotionVQVAE with the same weights and codes, as it gives a MotionVQVAE for the independent one."""
+    from transformers import AutoConfig, AutoModel
+
+    from unimumo.models.configuration_motion_vqvae import MusicCodebookMotionVQVAEConfig
+
+    tokenizer = MotionTokenizer.from_random(seed=0, music_codec=codec)
+    tokenizer.save_pretrained(tmp_path / "music_vqvae")
+    assert json.loads((tmp_path / "music_vqvae" / "config.json").read_text())["model_type"] == (
+        "unimumo_motion_vqvae_music"
+    )
+    assert type(AutoConfig.from_pretrained(tmp_path / "music_vqvae")) is MusicCodebookMotionVQVAEConfig
+    loaded = AutoModel.from_pretrained(tmp_path / "music_vqvae")
+    assert type(loaded) is MusicCodebookMotionVQVAE and not loaded.training
+    assert MotionTokenizer(loaded).fingerprint == tokenizer.fingerprint
+    clip = np.random.default_rng(0).normal(size=(40, 263)).astype(np.float32) * 0.1
+    music = np.random.default_rng(1).normal(size=32000 * 2).astype(np.float32) * 0.3
+    codes = tokenizer.encode(clip, 20.0, music=music)
+    assert np.array_equal(MotionTokenizer(loaded).encode(clip, 20.0, music=music), codes)
+    with pytest.raises(ValueError, match="codebook must be 'music'"):
+        MusicCodebookMotionVQVAEConfig(**{**loaded.config.to_dict(), "codebook": "independent"})

@@ -137,9 +137,33 @@ class MotionVQVAEConfig(PretrainedConfig):
 
     @classmethod
     def preset(cls, name: str, **overrides) -> MotionVQVAEConfig:
-        """`base` (the reference size) or `tiny` (tests and demos), plus overrides."""
+        """`base` (the reference size) or `tiny` (tests and demos), plus overrides; with `codebook="music"` a
+        `MusicCodebookMotionVQVAEConfig`."""
         if name not in _PRESETS:
             raise ValueError(f"unknown MotionVQVAEConfig preset {name!r}; choose one of {sorted(_PRESETS)}")
         values = copy.deepcopy(_PRESETS[name])
         values.update(overrides)
-        return cls(**values)
+        return config_class(values.get("codebook", cls.codebook))(**values)
+
+
+class MusicCodebookMotionVQVAEConfig(MotionVQVAEConfig):
+    r"""[`MotionVQVAEConfig`] of the music-codebook variant (`codebook="music"`, `MusicCodebookMotionVQVAE`).
+
+    The same fields; its own `model_type`, so that a saved one loads through `AutoConfig` / `AutoModel` as that
+    variant (`register_auto_classes`).
+    """
+
+    model_type: ClassVar[str] = "unimumo_motion_vqvae_music"
+
+    codebook: str = "music"
+
+    def _music_codebook_problems(self) -> list[str]:
+        if self.codebook != "music":
+            return [f"codebook must be 'music' in the music-codebook variant's config, got {self.codebook!r}"]
+        return super()._music_codebook_problems()
+
+
+def config_class(codebook: str) -> type[MotionVQVAEConfig]:
+    """The config class of a `codebook` value: `MusicCodebookMotionVQVAEConfig` for "music", else
+    `MotionVQVAEConfig` (which refuses an unknown value)."""
+    return MusicCodebookMotionVQVAEConfig if codebook == "music" else MotionVQVAEConfig

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
 from unimumo.models.motion_vqvae import MotionVQVAE
-from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE, motion_vqvae_class
+from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE, motion_vqvae_class, saved_config
 from unimumo.motion.humanml3d_features import (
     MotionFormatError,
     features_to_joints,
@@ -96,8 +96,7 @@ class MotionTokenizer:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path}: not a motion tokenizer directory (no config.json)")
-        config = MotionVQVAEConfig.from_pretrained(path)
-        model = motion_vqvae_class(config).from_pretrained(path).to(device)
+        model = motion_vqvae_class(saved_config(path)).from_pretrained(path).to(device)
         tokenizer = cls(model)
         record = path / TOKENIZER_FILE
         if record.is_file():

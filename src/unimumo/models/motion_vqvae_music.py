@@ -23,11 +23,11 @@ from torch import nn
 from transformers import EncodecConfig
 from transformers.models.encodec.modeling_encodec import EncodecConv1d, EncodecEncoder
 
-from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig
+from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig, MusicCodebookMotionVQVAEConfig
 from unimumo.models.motion_vqvae import MotionDecoder, MotionEncoder, MotionVQVAE, MotionVQVAEOutput
 from unimumo.motion.reconstruction_error import feature_mpjpe_mm
 
-__all__ = ["MusicCodebookMotionVQVAE", "MusicMixer", "motion_vqvae_class"]
+__all__ = ["MusicCodebookMotionVQVAE", "MusicMixer", "motion_vqvae_class", "saved_config"]
 
 MUSIC_CODEC_GROUP = "music_codec"  # frozen: the codec's SEANet encoder (its codebooks are buffers)
 
@@ -63,9 +63,15 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
     pair's music: a waveform [B,S] (`music`) to encode, music codes [B,K,T] (`music_codes`) to decode.
     """
 
+    config_class = MusicCodebookMotionVQVAEConfig
+
     def __init__(self, config: MotionVQVAEConfig):
         if config.codebook != "music":
             raise ValueError(f"MusicCodebookMotionVQVAE needs codebook='music', config has {config.codebook!r}")
+        if not isinstance(config, MusicCodebookMotionVQVAEConfig):  # held (and saved) as the variant's config class
+            config = MusicCodebookMotionVQVAEConfig.from_dict(
+                {k: v for k, v in config.to_dict().items() if k != "model_type"}
+            )
         super(MotionVQVAE, self).__init__(config)  # MotionVQVAE's own quantiser (EMA codebooks) is not built
         codec = EncodecConfig(**{k: v for k, v in config.music_codec_config.items() if k != "model_type"})
         self.encoder = MotionEncoder(config)
@@ -83,9 +89,9 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
         """A fresh model whose music encoder and codebooks are `codec_model`'s (a transformers EncodecModel),
         copied bit for bit; `config` gets the codec's config and latent width."""
         codec_config = codec_model.config.to_dict()
-        config = MotionVQVAEConfig(
+        config = MusicCodebookMotionVQVAEConfig(
             **{
-                **config.to_dict(),
+                **{k: v for k, v in config.to_dict().items() if k != "model_type"},
                 "codebook": "music",
                 "music_codec_config": codec_config,
                 "code_dim": codec_model.config.codebook_dim,
@@ -236,3 +242,17 @@ class MusicCodebookMotionVQVAE(MotionVQVAE):
 def motion_vqvae_class(config: MotionVQVAEConfig) -> type[MotionVQVAE]:
     """The model class of a motion VQ-VAE config: `MotionVQVAE` (independent) or `MusicCodebookMotionVQVAE`."""
     return MusicCodebookMotionVQVAE if config.codebook == "music" else MotionVQVAE
+
+
+def saved_config(path) -> MotionVQVAEConfig:
+    """The motion VQ-VAE config saved in directory `path`, as its variant's class (AutoConfig, by model_type);
+    ValueError naming the file when it describes another model."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    if not isinstance(config, MotionVQVAEConfig):
+        raise ValueError(
+            f"{path}/config.json: describes a {config.model_type!r} model, not a motion tokenizer "
+            f"({MotionVQVAEConfig.model_type} or {MusicCodebookMotionVQVAEConfig.model_type})"
+        )
+    return config
