@@ -1,0 +1,241 @@
+"""A tiny random-weight LAION-CLAP checkpoint in laion_clap's published `.pt` format, and a tiny roberta directory.
+
+`write_laion_checkpoint` writes what `laion_clap.CLAP_Module(enable_fusion=False).load_ckpt` reads: a dict whose
+`state_dict` holds the DDP-prefixed (`module.`) weights of laion's `CLAP` model, here with laion's own HTSAT
+(`HTSAT_Swin_Transformer`: spectrogram size 256, patch 4, window 8, 64 mel bins, HTSAT-tiny's audio front end) made
+narrow and shallow (`TINY_HTSAT`), and a one-layer roberta (`TINY_ROBERTA`; width 768, which laion's text projection
+requires). The values are deterministic: each tensor comes from its own numpy PCG64 stream seeded by its key's
+crc32, the STFT kernels and mel filterbank are the real ones (torchlibrosa's hann-windowed DFT, librosa's slaney mel)
+and the derived Swin buffers (relative position index, shifted-window mask) are computed as Swin does.
+
+`write_roberta_dir` writes the text side's directory as a user would name it (`--clap-text-model`): config.json,
+and a real byte-level BPE tokenizer (vocab.json, merges.txt) with a small vocabulary.
+
+This module imports neither unimumo nor laion_clap nor transformers (numpy, torch, librosa and testkit only): the
+golden values in tests/eval/test_eval_clap.py were made by running laion_clap on exactly these files in a separate
+environment (`state_dict_digest` is recorded there and checked by the test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import zlib
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+
+from testkit.caption_fixtures import _bytes_to_unicode
+
+# HTSAT's geometry as laion's create_htsat_model builds it (all of laion's HTSAT configs share it), and the audio_cfg
+# of laion's HTSAT-tiny.json; only the widths, depths and heads are tiny here.
+SPEC_SIZE, PATCH, WINDOW, MEL_BINS, NUM_CLASSES = 256, 4, 8, 64, 527
+SAMPLE_RATE, N_FFT, FMIN, FMAX = 48000, 1024, 50, 14000
+TINY_HTSAT = {"embed_dim": 8, "depths": (1, 2, 1, 1), "num_heads": (1, 1, 2, 2)}
+JOINT_DIM = 512  # laion's joint_embed_shape
+
+# BPE merges of the tiny tokenizer (GPT-2 byte alphabet: "Ġ" is a leading space); each adds one token.
+MERGES = (
+    ("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("e", "r"), ("Ġ", "a"), ("o", "n"), ("Ġ", "s"), ("a", "n"),
+    ("Ġ", "m"), ("u", "s"), ("Ġm", "us"), ("i", "c"), ("Ġmus", "ic"), ("Ġ", "d"), ("r", "u"), ("Ġd", "ru"),
+    ("m", "s"), ("Ġdru", "ms"), ("in", "g"), ("Ġ", "b"), ("e", "a"), ("Ġb", "ea"), ("Ġbea", "t"),
+)
+SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
+TINY_ROBERTA = {
+    "hidden_size": 768,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 12,
+    "intermediate_size": 32,
+    "max_position_embeddings": 80,  # laion tokenizes to 77 tokens; roberta's positions start after padding_idx 1
+}
+
+
+def roberta_vocab() -> dict[str, int]:
+    byte_chars = _bytes_to_unicode()
+    tokens = [*SPECIALS, *(byte_chars[b] for b in range(256)), *(a + b for a, b in MERGES), "<mask>"]
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def roberta_config() -> dict:
+    return {
+        "model_type": "roberta",
+        "architectures": ["RobertaModel"],
+        "vocab_size": len(roberta_vocab()),
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "type_vocab_size": 1,
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-5,
+        "pad_token_id": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 2,
+        **TINY_ROBERTA,
+    }
+
+
+def write_roberta_dir(path: str | Path) -> Path:
+    """A roberta directory with a tiny vocabulary: config.json, vocab.json, merges.txt (roberta-base's file set)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps(roberta_config(), indent=2))
+    (path / "vocab.json").write_text(json.dumps(roberta_vocab(), ensure_ascii=False))
+    (path / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in MERGES), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- the checkpoint
+
+
+def _relative_position_index(window: int) -> np.ndarray:
+    coords = np.stack(np.meshgrid(np.arange(window), np.arange(window), indexing="ij")).reshape(2, -1)
+    relative = (coords[:, :, None] - coords[:, None, :]).transpose(1, 2, 0) + (window - 1)
+    return relative[:, :, 0] * (2 * window - 1) + relative[:, :, 1]
+
+
+def _shifted_window_mask(resolution: int, window: int, shift: int) -> np.ndarray:
+    """Swin's SW-MSA mask: -100 between tokens of a window that come from different regions of the rolled image."""
+    regions = np.zeros((resolution, resolution))
+    bounds = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    for count, (rows, cols) in enumerate((r, c) for r in bounds for c in bounds):
+        regions[rows, cols] = count
+    windows = regions.reshape(resolution // window, window, resolution // window, window)
+    windows = windows.transpose(0, 2, 1, 3).reshape(-1, window * window)
+    return np.where(windows[:, None, :] != windows[:, :, None], -100.0, 0.0)
+
+
+def _stft_kernels() -> tuple[np.ndarray, np.ndarray]:
+    """torchlibrosa's STFT conv kernels: the hann-windowed DFT rows 0..n_fft/2, real and imaginary parts."""
+    window = librosa.filters.get_window("hann", N_FFT, fftbins=True)
+    phase = 2 * np.pi * np.outer(np.arange(N_FFT // 2 + 1), np.arange(N_FFT)) / N_FFT
+    return (np.cos(phase) * window)[:, None, :], (-np.sin(phase) * window)[:, None, :]
+
+
+class _Tensors:
+    """Collects laion's state dict in key order; random values come from a per-key stream."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _normal(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.random.default_rng(zlib.crc32(key.encode())).standard_normal(shape)
+
+    def put(self, key: str, value) -> None:
+        self.values[key] = np.asarray(value)
+
+    def random(self, key: str, shape: tuple[int, ...], scale: float, offset: float = 0.0) -> None:
+        self.values[key] = offset + scale * self._normal(key, shape)
+
+    def linear(self, prefix: str, out_dim: int, in_dim: int, bias: bool = True) -> None:
+        self.random(f"{prefix}.weight", (out_dim, in_dim), 1 / math.sqrt(in_dim))
+        if bias:
+            self.random(f"{prefix}.bias", (out_dim,), 0.02)
+
+    def layer_norm(self, prefix: str, dim: int) -> None:
+        self.random(f"{prefix}.weight", (dim,), 0.1, offset=1.0)
+        self.random(f"{prefix}.bias", (dim,), 0.1)
+
+
+def _audio_branch(t: _Tensors, prefix: str) -> int:
+    real, imag = _stft_kernels()
+    t.put(f"{prefix}.spectrogram_extractor.stft.conv_real.weight", real)
+    t.put(f"{prefix}.spectrogram_extractor.stft.conv_imag.weight", imag)
+    t.put(f"{prefix}.logmel_extractor.melW", librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=MEL_BINS,
+                                                                  fmin=FMIN, fmax=FMAX).T)
+    t.random(f"{prefix}.bn0.weight", (MEL_BINS,), 0.1, offset=1.0)
+    t.random(f"{prefix}.bn0.bias", (MEL_BINS,), 0.1)
+    t.random(f"{prefix}.bn0.running_mean", (MEL_BINS,), 5.0, offset=-30.0)  # log-mel in dB
+    t.put(f"{prefix}.bn0.running_var", 400.0 + 50.0 * np.abs(t._normal(f"{prefix}.bn0.running_var", (MEL_BINS,))))
+    t.put(f"{prefix}.bn0.num_batches_tracked", np.int64(1000))
+    dim = TINY_HTSAT["embed_dim"]
+    t.random(f"{prefix}.patch_embed.proj.weight", (dim, 1, PATCH, PATCH), 1 / PATCH)
+    t.random(f"{prefix}.patch_embed.proj.bias", (dim,), 0.02)
+    t.layer_norm(f"{prefix}.patch_embed.norm", dim)
+    resolution = SPEC_SIZE // PATCH
+    num_stages = len(TINY_HTSAT["depths"])
+    for stage, (depth, heads) in enumerate(zip(TINY_HTSAT["depths"], TINY_HTSAT["num_heads"], strict=True)):
+        window = min(WINDOW, resolution)
+        for index in range(depth):
+            block = f"{prefix}.layers.{stage}.blocks.{index}"
+            t.layer_norm(f"{block}.norm1", dim)
+            t.random(f"{block}.attn.relative_position_bias_table", ((2 * window - 1) ** 2, heads), 0.02)
+            t.put(f"{block}.attn.relative_position_index", _relative_position_index(window))
+            t.linear(f"{block}.attn.qkv", 3 * dim, dim)
+            t.linear(f"{block}.attn.proj", dim, dim)
+            t.layer_norm(f"{block}.norm2", dim)
+            t.linear(f"{block}.mlp.fc1", 4 * dim, dim)
+            t.linear(f"{block}.mlp.fc2", dim, 4 * dim)
+            if index % 2 == 1 and resolution > WINDOW:
+                t.put(f"{block}.attn_mask", _shifted_window_mask(resolution, window, window // 2))
+        if stage < num_stages - 1:
+            t.linear(f"{prefix}.layers.{stage}.downsample.reduction", 2 * dim, 4 * dim, bias=False)
+            t.layer_norm(f"{prefix}.layers.{stage}.downsample.norm", 4 * dim)
+            dim, resolution = 2 * dim, resolution // 2
+    t.layer_norm(f"{prefix}.norm", dim)
+    freq_rows = SPEC_SIZE // 2 ** (num_stages - 1) // PATCH // (SPEC_SIZE // MEL_BINS)
+    t.random(f"{prefix}.tscam_conv.weight", (NUM_CLASSES, dim, freq_rows, 3), 0.02)
+    t.random(f"{prefix}.tscam_conv.bias", (NUM_CLASSES,), 0.02)
+    t.linear(f"{prefix}.head", NUM_CLASSES, NUM_CLASSES)
+    return dim
+
+
+def _text_branch(t: _Tensors, prefix: str) -> None:
+    config = roberta_config()
+    width, inner = config["hidden_size"], config["intermediate_size"]
+    t.random(f"{prefix}.embeddings.word_embeddings.weight", (config["vocab_size"], width), 0.5)
+    t.random(f"{prefix}.embeddings.position_embeddings.weight", (config["max_position_embeddings"], width), 0.5)
+    t.random(f"{prefix}.embeddings.token_type_embeddings.weight", (config["type_vocab_size"], width), 0.5)
+    t.layer_norm(f"{prefix}.embeddings.LayerNorm", width)
+    # saved by the transformers the checkpoints were trained with (laion_clap 1.1.7's loader deletes it unconditionally)
+    t.put(f"{prefix}.embeddings.position_ids", np.arange(config["max_position_embeddings"])[None])
+    for index in range(config["num_hidden_layers"]):
+        layer = f"{prefix}.encoder.layer.{index}"
+        for name in ("query", "key", "value"):
+            t.linear(f"{layer}.attention.self.{name}", width, width)
+        t.linear(f"{layer}.attention.output.dense", width, width)
+        t.layer_norm(f"{layer}.attention.output.LayerNorm", width)
+        t.linear(f"{layer}.intermediate.dense", inner, width)
+        t.linear(f"{layer}.output.dense", width, inner)
+        t.layer_norm(f"{layer}.output.LayerNorm", width)
+    t.linear(f"{prefix}.pooler.dense", width, width)
+
+
+def laion_state_dict() -> dict[str, torch.Tensor]:
+    """laion's `CLAP` state dict (keys as `model.state_dict()` names them, without the DDP prefix)."""
+    t = _Tensors()
+    audio_width = _audio_branch(t, "audio_branch")
+    _text_branch(t, "text_branch")
+    for branch, width in (("text", TINY_ROBERTA["hidden_size"]), ("audio", audio_width)):
+        t.linear(f"{branch}_transform.sequential.0", JOINT_DIM, JOINT_DIM)
+        t.linear(f"{branch}_transform.sequential.3", JOINT_DIM, JOINT_DIM)
+        t.linear(f"{branch}_projection.0", JOINT_DIM, width)
+        t.linear(f"{branch}_projection.2", JOINT_DIM, JOINT_DIM)
+    t.put("logit_scale_a", np.log(1 / 0.07))
+    t.put("logit_scale_t", np.log(1 / 0.07))
+    return {
+        key: torch.from_numpy(value.astype(np.int64 if value.dtype.kind == "i" else np.float32, order="C"))
+        for key, value in t.values.items()
+    }
+
+
+def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over every (key, dtype, shape, bytes) in key order: equal digests mean equal weights."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        value = state_dict[key].contiguous()
+        digest.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write_laion_checkpoint(path: str | Path) -> Path:
+    """The tiny checkpoint as laion's training saves one: {'epoch', 'name', 'state_dict' with `module.` keys}."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"module.{key}": value for key, value in laion_state_dict().items()}
+    torch.save({"epoch": 1, "name": "tiny-random-htsat-roberta", "state_dict": state}, path)
+    return path
