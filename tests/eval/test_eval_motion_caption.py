@@ -1,5 +1,6 @@
 """`unimumo-eval motion-caption`: HumanML3D test motions fed as the authors feed them, TM2T's scored entries,
-NLGEval's metrics, the published evaluator numbers beside an empty column (evaluator not built)."""
+NLGEval's metrics, and the text-motion evaluator's R-precision and matching score (of the model's and the ground
+truth's captions) when its pieces are given, beside the published numbers."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 import torch
 
 from testkit.caption_fixtures import build_tiny_roberta
+from testkit.t2m_fixtures import TINY, write_glove, write_spacy_tagger, write_t2m_evaluator
 from unimumo.cli.eval import main
 from unimumo.eval.caption_metrics import humanml3d_scores
 from unimumo.eval.humanml3d_captions import HumanML3DCaptionError, model_input, read_caption_entries
+from unimumo.eval.t2m_evaluator import MATCHING_REPORTED, Matching, T2MEvaluator, WordVectors, load_spacy
 
 
 def _line(caption: str, start: str = "0.0", end: str = "0.0") -> str:
@@ -101,7 +104,7 @@ def tiny_model(synthetic_corpus, tmp_path_factory):
     return out
 
 
-def test_motion_caption_end_to_end(tiny_model, synthetic_corpus, tmp_path):
+def test_motion_caption_end_to_end(tiny_model, synthetic_corpus, tmp_path, capsys):
     root = write_humanml3d(tmp_path / "h")
     bert = build_tiny_roberta(tmp_path / "bert")
     out = tmp_path / "out"
@@ -145,4 +148,27 @@ def test_motion_caption_end_to_end(tiny_model, synthetic_corpus, tmp_path):
     assert ours["bertscore_f1"] is not None and ours["r_precision_top1"] is None
     assert report["metrics"]["published"]["r_precision_top3"] == 0.806
     assert report["info"]["num_entries"] == 5 and len(references) == 4  # a repeated segment: one key, two entries
-    assert "not built" in (out / "metrics.md").read_text()
+    assert "not computed: give --t2m-evaluator" in (out / "metrics.md").read_text()
+
+    # the same run with the text-motion evaluator (tiny, batches of 3): the captions come from the cache
+    pytest.importorskip("spacy")
+    pieces = {
+        "--t2m-evaluator": write_t2m_evaluator(tmp_path / "t2m", TINY),
+        "--glove": write_glove(tmp_path / "glove", dim=TINY.word_size),
+        "--spacy-model": write_spacy_tagger(tmp_path / "spacy"),
+    }
+    assert main([*argv, "--t2m-evaluator", str(pieces["--t2m-evaluator"])]) != 0  # the three together or none
+    assert "need --t2m-evaluator, --glove, --spacy-model together: missing --glove" in capsys.readouterr().err
+    argv += [str(x) for option, path in pieces.items() for x in (option, path)] + ["--r-precision-batch-size", "3"]
+    assert main(argv) == 0
+    ours = json.loads((out / "metrics.json").read_text())["metrics"]["this_model"]
+    matching = Matching(
+        T2MEvaluator.from_dir(pieces["--t2m-evaluator"]),
+        WordVectors.from_dir(pieces["--glove"]),
+        load_spacy(pieces["--spacy-model"]),
+    )
+    expected = matching.scores(root, entries, generated, seed=0, batch_size=3)  # 5 entries: 1 batch, 2 left out
+    assert set(expected) == set(MATCHING_REPORTED) and None not in expected.values()
+    assert {k: ours[k] for k in expected} == pytest.approx(expected)
+    assert all(0 <= ours[f"r_precision_top{k}"] <= 1 for k in (1, 2, 3)) and ours["matching_score_ground_truth"] > 0
+    assert ours["r_precision_top3_ground_truth"] == 1.0  # a batch of 3: the own caption is always among the 3 nearest

@@ -7,7 +7,8 @@
     unimumo-eval motion2music --model OUT/export --shards shards/NAME --out eval/d2m
     unimumo-eval caption      --model OUT/export --shards shards/NAME --out eval/cap
     unimumo-eval music-caption  --model OUT/export --musicqa EvalMusicQA.txt --musicqa-audio DIR --shards S --out D
-    unimumo-eval motion-caption --model OUT/export --humanml3d HUMANML3D_ROOT --shards S --out D
+    unimumo-eval motion-caption --model OUT/export --humanml3d HUMANML3D_ROOT --shards S --out D \
+        [--t2m-evaluator T2M/checkpoints/t2m --glove T2M/glove --spacy-model en_core_web_sm-3.x.x/en_core_web_sm]
     unimumo-eval score-captions --references REFS.json --candidates CANDS.json --protocol musicqa --out D
     unimumo-eval render       --joints dance.npy --fps 20 --wav music.wav --out eval/dance
     unimumo-eval score-music  --generated DIR --reference DIR [--dance DIR] [--metrics fad,kl,clap --captions CSV \
@@ -382,6 +383,25 @@ def add_motion_caption_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
     add_caption_metric_options(parser)
+    parser.add_argument(
+        "--t2m-evaluator",
+        metavar="DIR",
+        help="T2M's checkpoints/t2m (text_mot_match/model/finest.tar, Comp_v6_KLD005/meta/mean.npy, std.npy): "
+        "R-precision and the matching score; with --glove and --spacy-model",
+    )
+    parser.add_argument(
+        "--glove", metavar="DIR", help="T2M's glove/ (our_vab_data.npy, our_vab_words.pkl, our_vab_idx.pkl)"
+    )
+    parser.add_argument(
+        "--spacy-model",
+        metavar="DIR",
+        help="spaCy pipeline directory tagging the generated captions (upstream: en_core_web_sm; "
+        "pip install 'unimumo[captions]')",
+    )
+    parser.add_argument(
+        "--r-precision-batch-size", type=_positive_int, help="captions ranked per batch (default: 32, as published)"
+    )
+    parser.add_argument("--r-precision-seed", type=int, help="seed of the entries' shuffle into batches (default: 0)")
 
 
 def add_score_captions_options(parser: argparse.ArgumentParser) -> None:

@@ -29,6 +29,7 @@ from unimumo.eval.musiccaps import MUSICCAPS_UPSTREAM, QUALITY_UPSTREAM
 from unimumo.eval.musicqa import MUSICQA_INPUTS_UPSTREAM
 from unimumo.eval.published_captions import MotionCaptionConfig, MusicCaptionConfig, ScoreCaptionsConfig
 from unimumo.eval.report import Table
+from unimumo.eval.t2m_evaluator import EVALUATOR_UPSTREAM, MATCHING_REPORTED, MATCHING_UPSTREAM
 
 
 @dataclass(frozen=True)
@@ -203,10 +204,11 @@ register(
         inputs="humanml3d_captions.read_caption_entries: HumanML3D --split motions (--humanml3d) at 60 fps cut or "
         "padded "
         "to 600 frames; TM2T's entries (whole motions and segments of 40-199 frames, 3 references each)",
-        metrics=("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "bertscore_f1"),
-        upstream=(MOTION_INPUTS_UPSTREAM, ENTRIES_UPSTREAM, HUMANML3D_UPSTREAM),
+        metrics=("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "bertscore_f1", *MATCHING_REPORTED),
+        upstream=(MOTION_INPUTS_UPSTREAM, ENTRIES_UPSTREAM, HUMANML3D_UPSTREAM, EVALUATOR_UPSTREAM, MATCHING_UPSTREAM),
         help="motion captioning on HumanML3D as published: beam 4, up to 256 tokens; NLGEval's BLEU-1..4, ROUGE-L, "
-        "CIDEr and BERTScore F1 beside the published numbers (R-precision / matching score: not built)",
+        "CIDEr and BERTScore F1, and with --t2m-evaluator R-precision and the matching score of the model's and the "
+        "ground truth's captions, beside the published numbers",
         writes=("metrics.json", "metrics.md", "captions.md", "gen_captions.json", "gt_captions.json"),
     )
 )

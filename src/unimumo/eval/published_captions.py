@@ -9,9 +9,10 @@ resumes.
 
 `unimumo-eval motion-caption --humanml3d DIR` (`MotionCaptionConfig`): HumanML3D test motions as the authors feed
 them (`unimumo.eval.humanml3d_captions`), captioned with the same decoding, the prefixes stripped, scored on TM2T's
-entries with `caption_metrics.humanml3d_scores` (BLEU-1..4, ROUGE-L, CIDEr, BERTScore F1). R-precision and the
-matching score need the HumanML3D text-motion evaluator (Guo et al.), which is not built here: their published
-values are shown, ours are left empty.
+entries with `caption_metrics.humanml3d_scores` (BLEU-1..4, ROUGE-L, CIDEr, BERTScore F1). With --t2m-evaluator,
+--glove and --spacy-model, R-precision top 1-3 and the matching score with the HumanML3D text-motion evaluator
+(`unimumo.eval.t2m_evaluator`), of the model's captions and of the ground truth's (suffix `_ground_truth`), the
+entries shuffled with --r-precision-seed, batches of 32; without them those rows are empty.
 
 `unimumo-eval score-captions --references JSON --candidates JSON --protocol musicqa|humanml3d` (`ScoreCaptionsConfig`)
 scores any system's captions (JSON objects id -> caption; references id -> caption, or a list for humanml3d, made 3 as
@@ -42,16 +43,19 @@ PUBLISHED_MUSICQA = {
     "bertscore_recall": (0.892, "UniMuMo authors' evaluation log"),
 }
 
-# the evaluator metrics of the UniMuMo paper's motion-captioning table (HumanML3D); not measured here
+# the evaluator metrics of the UniMuMo paper's motion-captioning table (HumanML3D)
 PUBLISHED_HUMANML3D = {
     "r_precision_top1": (0.520, "UniMuMo paper, motion captioning on HumanML3D"),
     "r_precision_top3": (0.806, "UniMuMo paper, motion captioning on HumanML3D"),
     "matching_score": (3.062, "UniMuMo authors' evaluation log (the model's captions)"),
-    "matching_score_ground_truth": (2.958, "UniMuMo paper and authors' log (the ground-truth captions)"),
+    "matching_score_ground_truth": (
+        2.958,
+        "UniMuMo paper's MM-Dist; the authors' log gives it as the ground-truth captions' matching score",
+    ),
 }
-NOT_BUILT = (
-    "R-precision and the matching score need the HumanML3D text-motion evaluator (Guo et al.'s "
-    "Comp_v6_KLD005 and GloVe), which is not built here; only the published values are shown"
+NO_EVALUATOR = (
+    "R-precision and the matching score not computed: give --t2m-evaluator (T2M's checkpoints/t2m), --glove "
+    "(T2M's glove/) and --spacy-model (an en_core_web_sm directory)"
 )
 
 
@@ -115,13 +119,20 @@ class MotionCaptionConfig:
     seconds: float = 10.0  # 600 frames at 60 fps
     num_samples: int | None = None  # the first N motions (all by default)
     device: str = "cpu"
+    t2m_evaluator: str | None = None  # T2M's checkpoints/t2m (text_mot_match/, Comp_v6_KLD005/meta/)
+    glove: str | None = None  # T2M's glove/ (our_vab_data.npy, our_vab_words.pkl, our_vab_idx.pkl)
+    spacy_model: str | None = None  # a spaCy pipeline directory (upstream: en_core_web_sm)
+    r_precision_batch_size: int = 32
+    r_precision_seed: int = 0  # the entries' shuffle (upstream: an unseeded loader)
 
     def problems(self) -> list[str]:
         problems = [f"{name} is required" for name in ("model", "out", "humanml3d") if not getattr(self, name)]
         problems += tokenizer_problems(self, ("motion_tokenizer", "text_tokenizer"))
         if not self.seconds > 0:
             problems.append(f"seconds must be > 0, got {self.seconds}")
-        return problems + _problems_of_captioning(self)
+        from unimumo.eval.t2m_evaluator import matching_problems
+
+        return problems + matching_problems(self) + _problems_of_captioning(self)
 
 
 CAPTION_PROTOCOLS = ("musicqa", "humanml3d")
@@ -361,8 +372,16 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
     from unimumo.eval.chunks import check_settings
     from unimumo.eval.humanml3d_captions import MODEL_FPS, model_input, read_caption_entries
     from unimumo.eval.report import write_report
+    from unimumo.eval.t2m_evaluator import (
+        EVALUATOR_UPSTREAM,
+        MATCHING_REPORTED,
+        MATCHING_UPSTREAM,
+        TEXT_UPSTREAM,
+        Matching,
+    )
     from unimumo.utils.io import atomic_write_json
 
+    matching = Matching.load(config)  # before captioning: a missing evaluator piece stops the run at once
     ids, entries = read_caption_entries(config.humanml3d, config.split)
     needed = list(dict.fromkeys(e.motion_id for e in entries))[: config.num_samples]
     entries = [e for e in entries if e.motion_id in set(needed)]
@@ -402,7 +421,14 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
         bert_baseline=config.bert_baseline,
         device=config.device,
     )
-    ours.update({metric: None for metric in PUBLISHED_HUMANML3D})
+    if matching is None:
+        ours.update(dict.fromkeys(MATCHING_REPORTED))
+    else:
+        ours.update(
+            matching.scores(
+                config.humanml3d, entries, generated, config.r_precision_seed, config.r_precision_batch_size
+            )
+        )
     published, sources = published_column(PUBLISHED_HUMANML3D)
     table = {"this_model": ours, "published": published}
     info = {
@@ -421,13 +447,24 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
         "bert_model": config.bert_model,
         "bert_layers": config.bert_layers,
         "unavailable": [m for m, v in ours.items() if v is None],
-        "not_built": NOT_BUILT,
+        "r_precision": NO_EVALUATOR
+        if matching is None
+        else f"evaluator {EVALUATOR_UPSTREAM}; tokens {TEXT_UPSTREAM}; scoring {MATCHING_UPSTREAM}; "
+        f"t2m_evaluator {config.t2m_evaluator}, glove {config.glove}, spacy_model {config.spacy_model}, "
+        f"batches of {config.r_precision_batch_size} (an incomplete last one left out), entries shuffled with seed "
+        f"{config.r_precision_seed}",
     }
+    note = ""
+    if matching is None:
+        note = f"\n\n{NO_EVALUATOR}."
+    elif ours["matching_score"] is None:
+        note = f"\n\nR-precision and the matching score not computed: {len(entries)} entries, fewer than one batch."
+        log.warning(note.strip())
     write_report(
         out,
         "motion-caption",
         table,
         info,
-        extra_markdown=sources + f"\n\n{NOT_BUILT}.\n\nGenerated and reference captions side by side: captions.md",
+        extra_markdown=f"{sources}{note}\n\nGenerated and reference captions side by side: captions.md",
     )
     return table

@@ -414,6 +414,7 @@ def score_entries(
     generated_tokens: dict[str, list[str]],
     order: list[int],
     seed: int = 0,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, dict[str, float] | None]:
     """R-precision and matching score of HumanML3D caption entries (`humanml3d_captions.CaptionEntry`, taken in
     `order`): "this_model" pairs each entry's motion (or segment) with its motion's generated caption's tokens,
@@ -430,6 +431,52 @@ def score_entries(
         truth_pairs.append(Pair(list(entry.tokens[rng.integers(len(entry.tokens))]), motion))
         model_pairs.append(Pair(generated_tokens[entry.motion_id], motion))
     return {
-        "this_model": r_precision_and_matching(evaluator, vectors, model_pairs),
-        "ground_truth": r_precision_and_matching(evaluator, vectors, truth_pairs),
+        "this_model": r_precision_and_matching(evaluator, vectors, model_pairs, batch_size),
+        "ground_truth": r_precision_and_matching(evaluator, vectors, truth_pairs, batch_size),
     }
+
+
+MATCHING_METRICS = tuple(f"r_precision_top{k}" for k in range(1, TOP_K + 1)) + ("matching_score",)
+MATCHING_REPORTED = MATCHING_METRICS + tuple(f"{m}_ground_truth" for m in MATCHING_METRICS)
+PIECES = {"t2m_evaluator": "--t2m-evaluator", "glove": "--glove", "spacy_model": "--spacy-model"}
+
+
+def matching_problems(config) -> list[str]:
+    """A config's evaluator settings (fields t2m_evaluator, glove, spacy_model, r_precision_batch_size): all three
+    directories or none."""
+    missing = [option for name, option in PIECES.items() if not getattr(config, name)]
+    problems = []
+    if 0 < len(missing) < len(PIECES):
+        needed = ", ".join(PIECES.values())
+        problems.append(f"R-precision and the matching score need {needed} together: missing {', '.join(missing)}")
+    if not config.r_precision_batch_size >= TOP_K:
+        problems.append(f"r_precision_batch_size must be >= {TOP_K}, got {config.r_precision_batch_size}")
+    return problems
+
+
+@dataclass
+class Matching:
+    """The loaded evaluator pieces of a run (loaded before captioning, so a missing one stops it at once)."""
+
+    evaluator: T2MEvaluator
+    vectors: WordVectors
+    nlp: object
+
+    @classmethod
+    def load(cls, config) -> Matching | None:
+        """From a config with the fields `matching_problems` checks; None when no evaluator is named."""
+        if not config.t2m_evaluator:
+            return None
+        evaluator = T2MEvaluator.from_dir(config.t2m_evaluator, config.device)
+        return cls(evaluator, WordVectors.from_dir(config.glove), load_spacy(config.spacy_model))
+
+    def scores(
+        self, humanml3d: str | Path, entries: list, generated: dict[str, str], seed: int, batch_size: int
+    ) -> dict[str, float | None]:
+        """The model's R-precision and matching score, and the ground truth's (keys suffixed `_ground_truth`), on
+        the entries shuffled with `seed` (None: fewer entries than one batch)."""
+        tokens = {key: caption_tokens(self.nlp, caption) for key, caption in generated.items()}
+        order = np.random.default_rng(seed).permutation(len(entries)).tolist()
+        scores = score_entries(self.evaluator, self.vectors, humanml3d, entries, tokens, order, seed, batch_size)
+        values = [(scores[column] or {}).get(m) for column in ("this_model", "ground_truth") for m in MATCHING_METRICS]
+        return dict(zip(MATCHING_REPORTED, values))
