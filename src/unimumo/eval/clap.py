@@ -235,6 +235,10 @@ def _audio_config(state: dict[str, torch.Tensor], path: Path) -> dict:
     """The HTSAT widths, depths and heads the checkpoint holds; the rest is HTSAT-tiny's geometry."""
     required = ["audio_branch.patch_embed.proj.weight", "audio_branch.bn0.weight", "audio_projection.0.weight",
                 *_FRONT_END.values()]
+    if any(key.startswith(("audio_branch.patch_embed.mel_conv2d.", "audio_branch.fusion_model.",
+                            "audio_branch.patch_embed.fusion_model.")) for key in state):
+        raise ClapError(f"{path}: a feature-fusion CLAP checkpoint (enable_fusion=True); the published CLAP score uses "
+                        "the non-fusion 630k-audioset-best.pt")
     missing = [key for key in required if key not in state]
     if missing:
         raise ClapError(f"{path}: not a laion_clap HTSAT checkpoint (enable_fusion=False): lacks {', '.join(missing)}")
