@@ -2,10 +2,12 @@
 
 import json
 import math
+import tarfile
 
 import pytest
 
 from unimumo.cli.eval import main
+from unimumo.eval.text_metrics import rouge_l
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +194,34 @@ def test_caption_end_to_end(tiny_model, tiny_shards, tmp_path):
     out = tmp_path / "cap"
     argv = common_args("caption", tiny_model, tiny_shards, out) + ["--max-length", "8", "--num-beams", "2"]
     assert main(argv) == 0
-    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
-    assert set(metrics) == {"music", "motion"}
-    assert all(0.0 <= v <= 1.0 for column in metrics.values() for v in column.values())
+    report = json.loads((out / "metrics.json").read_text())
+    metrics = report["metrics"]
+    assert set(metrics) == {"music", "motion", "music_held_out", "motion_held_out"}
+    assert all(v is None or 0.0 <= v <= 1.0 for column in metrics.values() for v in column.values())
     rows = [json.loads(line) for line in (out / "captions.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and {r["modality"] for r in rows} == {"music", "motion"}
     assert all(r["reference"] for r in rows)
     assert (out / "captions.md").read_text().count("\n| ") == 7  # header + 6 rows
+    assert "training-set check" in (out / "metrics.md").read_text()
+
+    # held out: the samples whose reference is none of the train split's captions (read here with tarfile)
+    trained_on = set()
+    for shard in sorted(tiny_shards.glob("train-*.tar")):
+        with tarfile.open(shard) as tar:
+            trained_on |= {
+                tar.extractfile(m).read().decode().strip() for m in tar.getmembers() if m.name.endswith(".txt")
+            }
+    for modality in ("music", "motion"):
+        pairs = [(r["generated"], r["reference"]) for r in rows if r["modality"] == modality]
+        held_out = [(g, r) for g, r in pairs if r not in trained_on]
+        assert report["info"]["held_out_samples"][f"{modality}_held_out"] == len(held_out)
+        if held_out:
+            generated, references = map(list, zip(*held_out))
+            assert metrics[f"{modality}_held_out"]["ROUGE-L"] == pytest.approx(rouge_l(generated, references))
+        else:
+            assert set(metrics[f"{modality}_held_out"].values()) == {None}
+    # the test split's motion templates partly repeat training sentences: both kinds are present
+    assert 0 < report["info"]["held_out_samples"]["motion_held_out"] < 3
 
 
 def test_missing_manifest_is_a_clear_error(tiny_model, tmp_path, capsys):

@@ -93,6 +93,23 @@ def read_eval_samples(shards: str | Path, split: str, num_samples: int, seconds:
     return samples, too_short
 
 
+def read_split_captions(shards: str | Path, split: str) -> dict[str, set[str]] | None:
+    """Every caption (stripped) of `split`'s samples, per modality ("music", "motion"), texts only decoded; None when
+    the manifest has no shards of `split`."""
+    manifest = Manifest.load(shards)
+    if not any(entry.split == split for entry in manifest.shards):
+        return None
+    captions = {"music": set(), "motion": set()}
+    for path in manifest.split_paths(split):
+        for raw in _shard_samples(path):
+            try:
+                captions["music"].add(raw[MUSIC_TEXT].decode("utf-8").strip())
+                captions["motion"].add(raw[MOTION_TEXT].decode("utf-8").strip())
+            except (KeyError, UnicodeDecodeError) as error:
+                raise ValueError(f"{path}: sample {raw.get('__key__')!r} has no readable caption ({error})") from None
+    return captions
+
+
 def batch_inputs(samples: list[EvalSample], max_text_len: int = 64) -> dict[str, torch.Tensor]:
     """Model inputs for a list of samples, in the loader's batch layout (codes, text ids and masks).
 
