@@ -24,14 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from unimumo.eval.beats_metrics import load_music
 from unimumo.eval.clip_cache import ClipCache, checkpoint_fingerprint, file_digest, text_digest
 from unimumo.eval.system_outputs import EvalInputError
 from unimumo.utils.log import get_logger
 
 logger = get_logger(__name__)
 
-CLAP_SAMPLING_RATE = 48000  # laion_clap reads audio at 48 kHz
 CLAP_BATCH = 32  # clips per CLAP call (My_Eval eval_clap.py's batch size)
 
 
@@ -76,10 +74,16 @@ class _Model:
         return self._model
 
 
-def _checkpoint(path: str, flag: str, cache_root: Path) -> str:
-    if not Path(path).exists():
-        raise EvalInputError(f"{path}: evaluation checkpoint not found ({flag})")
-    return checkpoint_fingerprint(path, cache_root)
+
+
+def check_models(metrics: tuple[str, ...], models: QualityModels) -> None:
+    """Every evaluation checkpoint `metrics` need exists (call it before generating anything)."""
+    needed = {"fad": ("vggish",), "kl": ("panns",), "clap": ("clap", "clap_text_model")}
+    for metric in metrics:
+        for field in needed.get(metric, ()):
+            path = getattr(models, field)
+            if not path or not Path(path).exists():
+                raise EvalInputError(f"{path}: evaluation checkpoint not found (--{field.replace('_', '-')})")
 
 
 def score_quality(
@@ -88,6 +92,7 @@ def score_quality(
     """(values, info, per-clip entries) of `metrics` (fad, kl, clap) over `clips`; per-clip entries are in order."""
     from unimumo.eval import music_quality as mq
 
+    check_models(metrics, models)
     cache_root = Path(cache_root)
     cache_root.mkdir(parents=True, exist_ok=True)
     if len(clips) < 2 and "fad" in metrics:
@@ -117,7 +122,7 @@ def score_quality(
         return results
 
     if "fad" in metrics:
-        vggish = _Model(lambda: mq.load_vggish(models.vggish), _checkpoint(models.vggish, "--vggish", cache_root))
+        vggish = _Model(lambda: mq.load_vggish(models.vggish), checkpoint_fingerprint(models.vggish, cache_root))
 
         def embed(model, audio_16k):
             return {"embeddings": np.asarray(mq.vggish_embeddings(model, audio_16k), dtype=np.float64)}
@@ -127,7 +132,7 @@ def score_quality(
             fad = mq.frechet_distance(*(np.concatenate([r["embeddings"] for r in side]) for side in (made, real)))
             values[f"fad{_suffix(loader)}"] = float(fad)
     if "kl" in metrics:
-        panns = _Model(lambda: mq.load_panns(models.panns), _checkpoint(models.panns, "--panns", cache_root))
+        panns = _Model(lambda: mq.load_panns(models.panns), checkpoint_fingerprint(models.panns, cache_root))
 
         def classify(model, audio_16k):
             return {name: np.asarray(value) for name, value in mq.panns_outputs(model, audio_16k).items()}
@@ -151,21 +156,19 @@ def score_quality(
 
 
 def _clap(clips, models: QualityModels, cache_root: Path, generated, info: dict, per_clip: list[dict]) -> float:
-    from unimumo.eval.clap import clap_score, load_clap
+    from unimumo.eval.clap import SAMPLE_RATE, clap_score, load_audio, load_clap
 
     missing = [c.clip for c in clips if not c.caption]
     if missing:
         raise EvalInputError(f"CLAP needs a caption for every clip; none for {', '.join(missing[:5])}")
-    fingerprint = _checkpoint(models.clap, "--clap", cache_root)
-    if not Path(models.clap_text_model).is_dir():
-        raise EvalInputError(f"{models.clap_text_model}: CLAP text model directory not found (--clap-text-model)")
+    fingerprint = checkpoint_fingerprint(models.clap, cache_root)
     text_fingerprint = checkpoint_fingerprint(models.clap_text_model, cache_root)
     scorer = _Model(lambda: load_clap(models.clap, models.clap_text_model), f"{fingerprint[:16]}{text_fingerprint}")
-    audio_cache = ClipCache(cache_root, "clap_audio", scorer.fingerprint, f"{CLAP_SAMPLING_RATE}hz")
+    audio_cache = ClipCache(cache_root, "clap_audio", scorer.fingerprint, f"{SAMPLE_RATE}hz")
     text_cache = ClipCache(cache_root, "clap_text", scorer.fingerprint)
 
     def embed_audio(indices: list[int]) -> list[dict[str, np.ndarray]]:
-        wavs = [load_music(clips[i].generated, CLAP_SAMPLING_RATE) for i in indices]
+        wavs = [load_audio(clips[i].generated) for i in indices]
         return [{"embedding": e} for e in np.asarray(scorer().audio_embeddings(wavs), dtype=np.float64)]
 
     def embed_text(indices: list[int]) -> list[dict[str, np.ndarray]]:

@@ -2,7 +2,9 @@
 
 `score_music_files` is the dance-to-music scoring: Beats Coverage / Hit of generated music files against
 reference files (`unimumo.eval.beats_metrics`, Cralence/My_Eval), and, given the dances the music was made
-for, BAS of each music against its dance (My_Project's cal_beat_alignment). `score_dance_joints` is the
+for, BAS of each music against its dance (My_Project's cal_beat_alignment). `score-music --metrics fad,kl,clap`
+adds the text-to-music table's music quality (`unimumo.eval.quality_scoring`), the files then paired by name
+stem (a file without a partner is skipped, named in `info.skipped`). `score_dance_joints` is the
 music-to-dance scoring: FID_k, FID_m, Div_k, Div_m, PFC (and BAS given the music) of a joint set against
 the AIST++ ground truth under a dance-metric protocol, exactly as `unimumo-eval music2motion --aist`
 scores generated motion (`unimumo.eval.dance_benchmark.aist_ground_truth`, `dance_metrics`). The
@@ -28,9 +30,20 @@ from unimumo.eval.beats_metrics import (
 from unimumo.eval.config import ScoreDanceConfig, ScoreMusicConfig
 from unimumo.eval.dance_benchmark import aist_ground_truth, benchmark_beat_tracker, music_beat_times, protocol_info
 from unimumo.eval.dance_metrics import dance_metrics
+from unimumo.eval.musiccaps import QUALITY_UPSTREAM
 from unimumo.eval.protocols import Protocol, get_protocol
 from unimumo.eval.report import Table, write_report
-from unimumo.eval.system_outputs import AUDIO_SUFFIXES, JOINT_SUFFIXES, list_files, paired, read_joints
+from unimumo.eval.system_outputs import (
+    AUDIO_SUFFIXES,
+    JOINT_SUFFIXES,
+    EvalInputError,
+    list_files,
+    paired,
+    read_joints,
+)
+from unimumo.utils.log import get_logger
+
+logger = get_logger(__name__)
 
 GENERATED, REFERENCE = "generated", "reference"
 
@@ -67,11 +80,45 @@ def score_music_files(
     return table, info, inputs
 
 
+def _stem_pairs(reference: list[Path], generated: list[Path]) -> tuple[list[tuple[Path, Path]], list[dict]]:
+    """(reference, generated) files with the same name stem, and a skipped entry for each file without a partner."""
+    by_stem = {path.stem: path for path in reference}
+    pairs = [(by_stem[path.stem], path) for path in generated if path.stem in by_stem]
+    paired_stems = {path.stem for _, path in pairs}
+    skipped = [
+        {"file": str(path), "reason": f"no {other} file named {path.stem}.*"}
+        for files, other in ((generated, "reference"), (reference, "generated"))
+        for path in files
+        if path.stem not in paired_stems
+    ]
+    if not pairs:
+        raise EvalInputError(f"no generated file has a reference file of the same name stem ({reference[0].parent})")
+    return pairs, skipped
+
+
+def _quality(config: ScoreMusicConfig, pairs: list[tuple[Path, Path]]) -> tuple[dict, dict, list[dict]]:
+    """FAD / KL / CLAP of the (reference, generated) pairs, the captions read from --captions by name stem."""
+    from unimumo.eval.config import quality_metrics
+    from unimumo.eval.musiccaps import read_musiccaps
+    from unimumo.eval.quality_scoring import QualityClip, QualityModels, score_quality
+
+    captions = {row.ytid: row.caption for row in read_musiccaps(config.captions)} if config.captions else {}
+    clips = [QualityClip(made.stem, made, real, captions.get(made.stem)) for real, made in pairs]
+    return score_quality(clips, quality_metrics(config.metrics), QualityModels.of(config), Path(config.out) / "cache")
+
+
 def score_music(config: ScoreMusicConfig) -> Table:
     """`score-music`: read, pair, score and write OUT/metrics.json and OUT/metrics.md."""
     generated = list_files(config.generated, AUDIO_SUFFIXES, "generated music")
     reference = list_files(config.reference, AUDIO_SUFFIXES, "reference music")
-    pairs = paired(reference, generated, "reference music", "generated music")
+    skipped: list[dict] = []
+    if config.metrics:  # the music-quality metrics pair by name stem, as the upstream scorers
+        pairs, skipped = _stem_pairs(reference, generated)
+        generated = [made for _, made in pairs]
+        for entry in skipped:
+            logger.warning("score-music: %s skipped: %s", entry["file"], entry["reason"])
+    else:
+        pairs = paired(reference, generated, "reference music", "generated music")
     dances = None
     if config.dance:
         dance_files = list_files(config.dance, JOINT_SUFFIXES, "dance joints")
@@ -81,6 +128,12 @@ def score_music(config: ScoreMusicConfig) -> Table:
     if config.dance:
         for entry, path in zip(inputs, dance_files):
             entry["dance"] = str(path)
+    if config.metrics:
+        values, quality_info, per_clip = _quality(config, pairs)
+        table[GENERATED].update(values)
+        for entry, scores in zip(inputs, per_clip):
+            entry.update({name: value for name, value in scores.items() if name not in ("generated", "reference")})
+        info.update(quality_info, quality_upstream=QUALITY_UPSTREAM, skipped=skipped)
     info = {
         "generated": config.generated,
         "reference": config.reference,

@@ -34,7 +34,7 @@ from unimumo.eval.musiccaps import (
     musiccaps_clips,
     split_prompt,
 )
-from unimumo.eval.quality_scoring import QualityClip, QualityModels, score_quality
+from unimumo.eval.quality_scoring import QualityClip, QualityModels, check_models, score_quality
 from unimumo.eval.render import render_motion, write_wav
 from unimumo.eval.report import Table, write_report
 from unimumo.eval.samples import EvalSample
@@ -130,6 +130,7 @@ def published_markdown(values: dict) -> str:
 
 def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
     metrics = quality_metrics(config.metrics)
+    check_models(metrics, QualityModels.of(config))
     protocol = benchmark_protocol(config.protocol)
     ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps) if config.aist else None
     beat_tracker = benchmark_beat_tracker(protocol, config.shards, None) if config.aist else None
