@@ -54,7 +54,6 @@ from torch import nn
 from unimumo.errors import UniMuMoError
 from unimumo.eval.panns import Cnn14
 from unimumo.eval.vggish import EMBEDDING_SIZE, VGGish, log_mel_examples
-from unimumo.utils.log import get_logger
 
 __all__ = [
     "DEFAULT_LOADER",
@@ -71,8 +70,6 @@ __all__ = [
     "to_16k",
     "vggish_embeddings",
 ]
-
-logger = get_logger(__name__)
 
 SAMPLE_RATE = 16000
 MIN_SAMPLES = 32000  # audioldm_eval pads every clip to at least 2 s at 16 kHz
