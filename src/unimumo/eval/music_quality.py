@@ -7,7 +7,9 @@ the same at 8dc07ee for these files):
   16 kHz, zero-padded to at least 2 s (`datasets/load_mel.py` `WaveDataset`), for VGGish and Cnn14 alike;
 * FAD: VGGish embeddings (no PCA, no last ReLU; `vggish.py`) of every 0.96 s example of every clip, one
   Gaussian per set (mean, `np.cov`), the Frechet distance between the generated and the reference set
-  (`metrics/fad.py`; the formula of pytorch-fid, fadtk and frechet_audio_distance);
+  (`metrics/fad.py`; the formula of pytorch-fid, fadtk and frechet_audio_distance). The sets are not paired:
+  eval_music.py copies the generated files whose name is in the reference directory and scores them against every
+  file of that directory;
 * KL: Cnn14 logits of each generated clip and its reference clip (paired by file name; `panns.py`),
   KL(reference || generated) summed over the 527 classes, of softmax distributions (`kl_softmax`) and of the
   per-class sigmoids (`kl_sigmoid`, the p log p/q terms only), with 1e-6 added to the generated side, averaged
