@@ -8,10 +8,11 @@ Golden values: the upstream code run outside this repository on exactly these fi
 (`python /tmp/h22nets/golden.py <fixture dir>`, this project's .venv packages: torch 2.13.0+cpu, numpy 2.4.6,
 scipy 1.17.1, librosa 0.11.0; plus torchaudio 2.11.1, whose `functional.resample` is the same code as 2.2.2's, and
 torchlibrosa 0.1.0):
-* "resample" (the published path, the default): haoheliu/audioldm_eval@3bbfebae
+* "resample" (the published path, the default): haoheliu/audioldm_eval@3bbfeba21e094f5fde4ce9c94971c6ced7307b1d
   `EvaluationHelper(16000, cpu).main(generated, reference)` as Cralence/My_Eval@ce5b01d57d56ecd12c79947fbe40d1266b9f3803
-  eval_music.py calls it (3bbfeba = the a93d8d8 the authors could install plus a librosa keyword fix in the unused
-  TacotronSTFT), with `torch.hub.load("harritaylor/torchvggish", "vggish")` served from
+  eval_music.py calls it (3bbfeba = a93d8d8ef23895653af2d98a1bc6aea0c93cd8b7, main when the authors evaluated, plus
+  a librosa keyword fix in the TacotronSTFT that FAD and KL do not use), with
+  `torch.hub.load("harritaylor/torchvggish", "vggish")` served from
   harritaylor/torchvggish@f3f90969ce8fb77a05d984b892ddf662e8466377 and its weight URL from the VGGish file, Cnn14's
   checkpoint from the PANNs file, `torchaudio.load` done by soundfile (float32; the same samples for 16-bit WAV);
 * "decimate+resample": My_Eval@ce5b01d `audio_eval/datasets/load_mel.py` `WaveDataset.read_from_file` on the same

@@ -2,7 +2,8 @@
 
 The protocol is Cralence/My_Eval@ce5b01d57d56ecd12c79947fbe40d1266b9f3803 `eval_music.py`: audioldm_eval's
 `EvaluationHelper(16000, device).main(generated_dir, reference_dir)`. What it computes (audioldm_eval@a93d8d8,
-the same at 8dc07ee for these files):
+main from 2024-01-07 to 2024-04-29; the reader, FAD, KL and Cnn14 are the same from 2d5aad5, 2023-06-25, until
+0c4e144, 2024-09-28, made MERT the default KL backbone):
 * every file read as `torchaudio.load` does (float samples), its first channel, minus its mean, resampled to
   16 kHz, zero-padded to at least 2 s (`datasets/load_mel.py` `WaveDataset`), for VGGish and Cnn14 alike;
 * FAD: VGGish embeddings (no PCA, no last ReLU; `vggish.py`) of every 0.96 s example of every clip, one
