@@ -172,3 +172,15 @@ def test_motion_caption_end_to_end(tiny_model, synthetic_corpus, tmp_path, capsy
     assert {k: ours[k] for k in expected} == pytest.approx(expected)
     assert all(0 <= ours[f"r_precision_top{k}"] <= 1 for k in (1, 2, 3)) and ours["matching_score_ground_truth"] > 0
     assert ours["r_precision_top3_ground_truth"] == 1.0  # a batch of 3: the own caption is always among the 3 nearest
+
+
+def test_paper_section_shows_the_ground_truth_and_the_published_row():
+    from unimumo.eval.published_captions import MotionCaptionConfig, motion_caption_section
+
+    ours = {"r_precision_top1": 0.25, "r_precision_top2": 0.5, "r_precision_top3": 0.75, "matching_score": 3.5}
+    ours |= {f"{k}_ground_truth": v / 2 for k, v in ours.items()} | {"bleu_1": 0.125, "bertscore_f1": None}
+    lines = motion_caption_section(MotionCaptionConfig(model="m", out="o", humanml3d="h"), {"this_model": ours})
+    assert "| this run | 0.250 | 0.500 | 0.750 | 3.500 | 0.125 | - | - | - | - |" in lines
+    assert "| HumanML3D captions (ground truth) | 0.125 | 0.250 | 0.375 | 1.750 | - | - | - | - | - |" in lines
+    assert "| UniMuMo (published) | 0.520 | n/a | 0.806 | 2.958 | n/a | n/a | n/a | n/a | n/a |" in lines
+    assert any("not computed: give --t2m-evaluator" in line for line in lines)

@@ -156,3 +156,14 @@ def test_music_caption_needs_its_tokenizers(tiny_model, tmp_path, capsys):
     )
     assert code != 0
     assert "--music-codec, --text-tokenizer" in capsys.readouterr().err
+
+
+def test_paper_section_puts_the_published_row_beside_ours():
+    from unimumo.eval.published_captions import MusicCaptionConfig, music_caption_section
+
+    ours = {"bleu": 0.5, "bleu4": 0.25, "meteor": None, "rouge_l_recall": 0.125, "bertscore_recall": 0.75}
+    lines = music_caption_section(
+        MusicCaptionConfig(model="m", out="o", musicqa="q", musicqa_audio="a"), {"this_model": ours}
+    )
+    assert "| this run | 0.500 | 0.250 | - | 0.125 | 0.750 |" in lines
+    assert "| UniMuMo (published) | 0.261 | 0.146 | 0.291 | 0.369 | 0.892 |" in lines

@@ -468,3 +468,89 @@ def run_motion_caption(config: MotionCaptionConfig) -> dict:
         extra_markdown=f"{sources}{note}\n\nGenerated and reference captions side by side: captions.md",
     )
     return table
+
+
+PAPER_UNKNOWN = "n/a"  # a published number this project does not record
+# (column, metric, published key) of each captioning section of `unimumo-eval paper`
+MUSIC_CAPTION_COLUMNS = (
+    ("BLEU", "bleu"),
+    ("BLEU-4", "bleu4"),
+    ("METEOR", "meteor"),
+    ("ROUGE-L", "rouge_l_recall"),
+    ("BERTScore", "bertscore_recall"),
+)
+MOTION_CAPTION_COLUMNS = (
+    ("R@1", "r_precision_top1"),
+    ("R@2", "r_precision_top2"),
+    ("R@3", "r_precision_top3"),
+    ("MM-Dist", "matching_score"),
+    ("BLEU-1", "bleu_1"),
+    ("BLEU-4", "bleu_4"),
+    ("ROUGE-L", "rouge_l"),
+    ("CIDEr", "cider"),
+    ("BERTScore", "bertscore_f1"),
+)
+
+
+def _row(name: str, values: dict, columns: tuple, missing: str = "-") -> str:
+    cells = [missing if values.get(metric) is None else f"{values[metric]:.3f}" for _, metric in columns]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def _header(columns: tuple) -> list[str]:
+    return ["| system | " + " | ".join(c for c, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+
+
+def music_caption_section(config: MusicCaptionConfig, table: dict) -> list[str]:
+    """The music-captioning section of `unimumo-eval paper`'s paper_tables.md."""
+    published = {metric: value for metric, (value, _) in PUBLISHED_MUSICQA.items()}
+    return [
+        "## Music -> text (MusicQA)",
+        "",
+        *_header(MUSIC_CAPTION_COLUMNS),
+        _row("this run", table["this_model"], MUSIC_CAPTION_COLUMNS),
+        _row("UniMuMo (published)", published, MUSIC_CAPTION_COLUMNS, PAPER_UNKNOWN),
+        "",
+        *(f"- {metric}: {value} ({source})" for metric, (value, source) in PUBLISHED_MUSICQA.items()),
+        "- BLEU and BLEU-4 on characters, as published (nltk on raw strings); the word-level figures in the details",
+        f"- settings: beam {config.num_beams}, up to {config.max_length} tokens, the first min({config.max_seconds}, "
+        "whole seconds) of each clip",
+        f"- inputs: {MUSICQA_INPUTS_UPSTREAM}",
+        f"- metrics: {MUSICQA_UPSTREAM}",
+        f"- details: {Path(config.out) / 'metrics.md'}",
+    ]
+
+
+def motion_caption_section(config: MotionCaptionConfig, table: dict) -> list[str]:
+    """The motion-captioning section of `unimumo-eval paper`'s paper_tables.md: the model's captions, the ground
+    truth's (the evaluator's reference point) and the published row."""
+    ours = table["this_model"]
+    truth = {metric: ours.get(f"{metric}_ground_truth") for _, metric in MOTION_CAPTION_COLUMNS}
+    paper = {key: value for key, (value, _) in PUBLISHED_HUMANML3D.items()}
+    published = {  # the paper's MM-Dist is the log's ground-truth value
+        "r_precision_top1": paper["r_precision_top1"],
+        "r_precision_top3": paper["r_precision_top3"],
+        "matching_score": paper["matching_score_ground_truth"],
+    }
+    return [
+        "## Motion -> text (HumanML3D test set)",
+        "",
+        *_header(MOTION_CAPTION_COLUMNS),
+        _row("this run", ours, MOTION_CAPTION_COLUMNS),
+        _row("HumanML3D captions (ground truth)", truth, MOTION_CAPTION_COLUMNS),
+        _row("UniMuMo (published)", published, MOTION_CAPTION_COLUMNS, PAPER_UNKNOWN),
+        "",
+        "- published: R@1, R@3 and MM-Dist from the UniMuMo paper; its MM-Dist 2.958 is the ground-truth captions' "
+        "matching score in the authors' evaluation log, where the model's is 3.062",
+        "- R-precision and MM-Dist: "
+        + (
+            f"the text-motion evaluator {config.t2m_evaluator}, batches of {config.r_precision_batch_size}, "
+            f"seed {config.r_precision_seed}"
+            if config.t2m_evaluator
+            else NO_EVALUATOR
+        ),
+        f"- settings: beam {config.num_beams}, up to {config.max_length} tokens, {config.seconds:g} s at 60 fps",
+        f"- inputs: {MOTION_INPUTS_UPSTREAM}; entries {ENTRIES_UPSTREAM}",
+        f"- metrics: {HUMANML3D_UPSTREAM}",
+        f"- details: {Path(config.out) / 'metrics.md'}",
+    ]
