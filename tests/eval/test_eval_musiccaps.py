@@ -229,6 +229,11 @@ def evaluation_models(tmp_path_factory):
     }
 
 
+def config_values(printed: dict) -> dict:
+    """The fields of a `--print-config` output."""
+    return {name: value for name, value in printed.items() if name != "config"}
+
+
 def _mtimes(directory: Path) -> dict[str, int]:
     return {str(p.relative_to(directory)): p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
 
@@ -273,6 +278,15 @@ def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evalua
     assert "| UniMuMo (published) | 5.93 | 1.93 | n/a | 0.27 |" in tables and "third-party copy" in tables
     assert [p.name for p in (out / "renders").iterdir()] == ["0000_-b3aV9xQ2eA"]
 
+    # the paper's text-to-music section: ours beside the published cells, with their sources
+    from unimumo.eval.config import MusicCapsConfig
+    from unimumo.eval.text2music_musiccaps import musiccaps_section
+
+    section = "\n".join(musiccaps_section(MusicCapsConfig(**config_values(config)), report["metrics"]))
+    assert f"| this run | {generated['fad']:.4f} | {generated['kl_softmax']:.4f} |" in section
+    assert "| AudioLDM 2 (published) | 7.05 | n/a | n/a | n/a |" in section
+    assert "MusicGen fine-tuned on the authors' data, fad: UniMuMo paper's" in section
+
     # a second run recomputes nothing: no evaluation-model call, no new generation, no file rewritten
     before = _mtimes(out / "cache") | {f"music/{k}": v for k, v in _mtimes(out / "music").items()}
     assert main(run) == 0
@@ -303,3 +317,17 @@ def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evalua
     run[run.index("--panns") + 1] = missing["--panns"]
     assert main(run) == 2
     assert "nowhere.pth: evaluation checkpoint not found (--panns)" in capsys.readouterr().err
+
+
+def test_paper_takes_the_musiccaps_table_and_refuses_it_incomplete(tiny_model, tmp_path, capsys):  # noqa: F811
+    import json
+
+    from unimumo.cli.eval import main
+
+    argv = ["paper", "--model", str(tiny_model), "--aist", str(tmp_path), "--aist-music", str(tmp_path)]
+    argv += ["--shards", str(tmp_path), "--out", str(tmp_path / "paper"), "--print-config"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["musiccaps"] is None  # no text-to-music table unless given
+    assert main(argv + ["--musiccaps", str(CSV), "--musiccaps-audio", str(tmp_path), "--vggish", "v"]) == 2
+    err = capsys.readouterr().err
+    assert "text2music: metric kl needs --panns" in err and "text2music: metric clap needs --clap" in err

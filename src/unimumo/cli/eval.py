@@ -15,6 +15,8 @@
         --vggish FILE --panns FILE --clap FILE --clap-text-model DIR] --out eval/score_music
     unimumo-eval score-dance  --generated DIR --fps 30 --aist AIST_ROOT [--music DIR] --out eval/score_dance
     unimumo-eval paper        --model OUT/export --aist AIST_ROOT --aist-music DIR [--segments FILE] --out eval/paper
+        [--musiccaps CSV --musiccaps-audio DIR --vggish FILE --panns FILE --clap FILE --clap-text-model DIR \
+         --humanml3d-texts DIR]
 
 Every command writes OUT/metrics.json and OUT/metrics.md; OUT/renders/ holds wav, joints .npy,
 .bvh, stick-figure GIFs and speed/beat plots of the first --render samples. Generation is cached
@@ -314,6 +316,12 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--segments", metavar="FILE", help="D2M-GAN's aist_motion_test_segment.txt: also the dance-to-music table"
     )
+    parser.add_argument(
+        "--musiccaps", metavar="CSV", help="MusicCaps' musiccaps-public.csv: also the text-to-music table (FAD/KL/CLAP)"
+    )
+    parser.add_argument("--musiccaps-audio", metavar="DIR", help="the MusicCaps reference clips, named by ytid")
+    add_quality_model_options(parser)
+    parser.add_argument("--humanml3d-texts", metavar="DIR", help="HumanML3D's texts/ (the authors' motion prompts)")
     parser.add_argument(
         "--shards",
         help="shard directory whose manifest names the tokenizers (default: the ones the export records in "

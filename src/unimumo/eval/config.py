@@ -276,9 +276,29 @@ class PaperConfig:
     music_codec: str | None = None
     motion_tokenizer: str | None = None
     text_tokenizer: str | None = None
+    musiccaps: str | None = None  # musiccaps-public.csv: the text-to-music table (left out without it)
+    musiccaps_audio: str | None = None
+    vggish: str | None = None
+    panns: str | None = None
+    clap: str | None = None
+    clap_text_model: str | None = None
+    humanml3d_texts: str | None = None
 
     def problems(self) -> list[str]:
-        return _positive(self, "batch_size") + _tokenizer_problems(self)
+        problems = _positive(self, "batch_size") + _tokenizer_problems(self)
+        if self.musiccaps or self.musiccaps_audio:
+            problems += [f"text2music: {problem}" for problem in paper_musiccaps(self, self.out).problems()]
+        return problems
+
+
+def paper_musiccaps(config: PaperConfig, out: str) -> MusicCapsConfig:
+    """The text-to-music benchmark of `unimumo-eval paper`: the authors' settings, the paper's inputs and models."""
+    shared = ("model", "device", "batch_size", "shards", "music_codec", "motion_tokenizer", "text_tokenizer")
+    quality = ("vggish", "panns", "clap", "clap_text_model", "humanml3d_texts")
+    values = {name: getattr(config, name) for name in shared + quality}
+    return MusicCapsConfig(
+        **values, musiccaps=config.musiccaps or "", musiccaps_audio=config.musiccaps_audio or "", out=out
+    )
 
 
 @dataclass(frozen=True)

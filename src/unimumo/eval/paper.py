@@ -19,9 +19,16 @@ from unimumo.eval.aist_benchmarks import (
 )
 from unimumo.eval.aist_inputs import SEGMENTS_UPSTREAM, SLICER_UPSTREAM
 from unimumo.eval.beats_metrics import BAS_UPSTREAM, BEATS_UPSTREAM
-from unimumo.eval.config import AistMotion2MusicConfig, AistMusic2MotionConfig, PaperConfig, validate
+from unimumo.eval.config import (
+    AistMotion2MusicConfig,
+    AistMusic2MotionConfig,
+    PaperConfig,
+    paper_musiccaps,
+    validate,
+)
 from unimumo.eval.protocols import get_protocol
 from unimumo.eval.report import Table
+from unimumo.eval.text2music_musiccaps import MUSICCAPS_NOT_RUN, musiccaps_section, run_text2music_musiccaps
 from unimumo.utils.io import atomic_write_text
 
 DANCE_COLUMNS = ("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC")
@@ -120,6 +127,13 @@ def run_paper(config: PaperConfig) -> Table:
         sections += [""] + motion2music_section(d2m, tables["motion2music"])
     else:
         sections += ["", "## Dance -> music", "", "not run: give --segments (D2M-GAN's aist_motion_test_segment.txt)"]
+    if config.musiccaps:
+        t2m = paper_musiccaps(config, str(out / "text2music"))
+        validate(t2m)
+        tables["text2music"] = run_text2music_musiccaps(t2m)
+        sections += [""] + musiccaps_section(t2m, tables["text2music"])
+    else:
+        sections += ["", "## Text -> music", "", f"not run: {MUSICCAPS_NOT_RUN}"]
     text = "\n".join(
         [
             f"# UniMuMo paper tables: {config.model}",

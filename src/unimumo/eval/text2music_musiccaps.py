@@ -128,6 +128,27 @@ def published_markdown(values: dict) -> str:
     return "\n".join(lines + ["", "Sources:", *sources])
 
 
+MUSICCAPS_NOT_RUN = (
+    "give --musiccaps CSV --musiccaps-audio DIR --vggish FILE --panns FILE --clap FILE --clap-text-model DIR "
+    "--humanml3d-texts DIR (MusicCaps and the evaluation models)"
+)
+
+
+def musiccaps_section(config: MusicCapsConfig, table: Table) -> list[str]:
+    """The text-to-music section of `unimumo-eval paper`'s paper_tables.md."""
+    return [
+        "## Text -> music (MusicCaps)",
+        "",
+        *published_markdown(table["generated"]).splitlines()[2:],
+        "",
+        f"- settings: guidance {config.guidance_scale:g}, top-k {config.top_k}, temperature {config.temperature:g}, "
+        f"seed {config.seed}, {config.seconds:g} s, motion prompt {config.motion_prompt}",
+        f"- inputs: {MUSICCAPS_UPSTREAM}",
+        f"- metrics: {QUALITY_UPSTREAM}; other audio loaders and per-clip scores in the details",
+        f"- details: {Path(config.out) / 'metrics.md'}",
+    ]
+
+
 def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
     metrics = quality_metrics(config.metrics)
     check_models(metrics, QualityModels.of(config))
