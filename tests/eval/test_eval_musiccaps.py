@@ -331,3 +331,32 @@ def test_paper_takes_the_musiccaps_table_and_refuses_it_incomplete(tiny_model, t
     assert main(argv + ["--musiccaps", str(CSV), "--musiccaps-audio", str(tmp_path), "--vggish", "v"]) == 2
     err = capsys.readouterr().err
     assert "text2music: metric kl needs --panns" in err and "text2music: metric clap needs --clap" in err
+
+
+def test_musiccaps_motion_stream_dance_metrics_with_aist(  # noqa: F811
+    tiny_model, synthetic_corpus, evaluation_models, tmp_path
+):
+    """With --aist the motion generated with the music is scored as the music -> dance benchmark scores it."""
+    import json
+    import math
+
+    from testkit.aist_layout import write_aist_layout
+    from unimumo.cli.eval import main
+
+    root, _, names = write_aist_layout(synthetic_corpus, tmp_path / "aist_plusplus_final")
+    models = synthetic_corpus / "models"
+    out = tmp_path / "musiccaps_dance"
+    argv = ["text2music", "--model", str(tiny_model), "--musiccaps", str(CSV), "--out", str(out)]
+    argv += ["--musiccaps-audio", str(write_musiccaps_audio(tmp_path / "audio")), "--motion-prompt", "none"]
+    argv += ["--music-codec", str(models / "encodec"), "--motion-tokenizer", str(models / "motion_vqvae")]
+    argv += ["--text-tokenizer", str(models / "text_tokenizer.model"), "--device", "cpu", "--aist", str(root)]
+    argv += ["--metrics", "clap", "--clap", evaluation_models["--clap"]]
+    argv += ["--clap-text-model", evaluation_models["--clap-text-model"], "--seconds", "2", "--render", "0"]
+    assert main(argv) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    generated = report["metrics"]["generated"]
+    assert set(generated) >= {"clap", "FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC"} and "fad" not in generated
+    for name in ("clap", "FID_k", "FID_m", "Div_k", "Div_m", "PFC"):
+        assert math.isfinite(generated[name]), name
+    assert report["info"]["ground_truth"] == "aist" and report["info"]["ground_truth_sequences"] == len(names)
+    assert report["info"]["motion_prompt"] == "none" and report["inputs"][0]["prompt"].endswith("<separation> ")
