@@ -16,6 +16,8 @@ system_outputs.py any system's outputs (wavs, joints .npy / .pkl / .pt read with
 scoring.py       `score-music` / `score-dance`: those outputs scored as the benchmarks score generations
 aist_inputs.py   the published inputs: EDGE's slices of the AIST++ test music, D2M-GAN's test segments
 aist_benchmarks.py  music2motion / motion2music on the published inputs; paper.py `unimumo-eval paper`
+musiccaps.py     MusicCaps as the authors read it; text2music_musiccaps.py `text2music --musiccaps` (FAD, KL, CLAP)
+quality_scoring.py  FAD / KL / CLAP of paired clips (music_quality.py, clap.py); clip_cache.py per-clip cache
 config.py, benchmarks.py  one validated config per benchmark and the benchmark registry
 render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
 render_files.py  `unimumo-eval render`: those renderings of any motion / music file
