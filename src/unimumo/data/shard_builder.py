@@ -141,6 +141,7 @@ def tokenizer_manifest(context: build_worker.WorkerContext, config: BuildConfig)
         "motion_tokenizer": {
             "path": str(Path(config.motion_tokenizer).resolve()),
             "fingerprint": context.motion_tokenizer.fingerprint,
+            "codebook": context.motion_tokenizer.config.codebook,  # independent, or music: in the codec's code space
         },
         "text_tokenizer": {
             "path": str(Path(config.text_tokenizer).resolve()),

@@ -14,6 +14,8 @@ model.codebook=music a `MusicCodebookMotionVQVAE` holding the frozen encoder and
 The recipe holds the training loss weights (loss.music_weight / loss.motion_weight). The LM config
 keeps them too, because an exported model's forward loss weighs the streams with them:
 `build_unimumo` writes them into the config, fresh or --init-from, and is the only place that does.
+`check_motion_tokenizer` (the LM stages' start-up check) refuses shards of another motion tokenizer than the one
+an --init-from export learnt (its tokenizer record, `unimumo.models.tokenizer_record`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import torch
 
 from unimumo.train.checkpoint import CheckpointError
 from unimumo.train.recipes import Recipe, RecipeError
+from unimumo.utils.log import get_logger
+
+logger = get_logger(__name__)
 
 MUSICGEN_TYPES = ("musicgen", "musicgen_decoder")
 
@@ -58,10 +63,13 @@ def build_motion_vqvae(recipe: Recipe, feature_stats: tuple | None = None) -> to
     a fresh one."""
     _check_local_dirs(recipe)
     from unimumo.models.motion_vqvae import MotionVQVAE, MotionVQVAEConfig
-    from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE, motion_vqvae_class
+    from unimumo.models.motion_vqvae_music import MusicCodebookMotionVQVAE, motion_vqvae_class, saved_config
 
     if recipe.init_from:
-        cls = motion_vqvae_class(MotionVQVAEConfig.from_pretrained(recipe.init_from))
+        try:
+            cls = motion_vqvae_class(saved_config(recipe.init_from))
+        except ValueError as error:
+            raise RecipeError(f"init_from: {error}") from None
         if (cls is MusicCodebookMotionVQVAE) != (recipe.model.codebook == "music"):
             raise RecipeError(
                 f"model.codebook: {recipe.init_from} holds a {cls.__name__}, not a "
@@ -184,6 +192,7 @@ def _from_checkpoint(recipe: Recipe, overrides: dict) -> torch.nn.Module:
         if checkpoint_type(path) in MUSICGEN_TYPES:
             shape = config_kwargs_from_musicgen(MusicGenParts.decoder_config(path))
             _check_preset(recipe, {key: shape[key] for key in SHAPE_KEYS})
+            _log_motion_start(shards_motion_tokenizer(recipe))
             return UniMuMoForConditionalGeneration.from_musicgen(
                 path, text_model_dir=recipe.text_model, allow_random=allow, **overrides
             )
@@ -199,6 +208,60 @@ def _from_checkpoint(recipe: Recipe, overrides: dict) -> torch.nn.Module:
         raise
     except ValueError as error:  # weights missing or not allowed to start random, or a shape this model lacks
         raise RecipeError(f"init_from: {error}") from None
+
+
+def shards_motion_tokenizer(recipe: Recipe) -> dict | None:
+    """The motion tokenizer entry data.shards' manifest records ({"path", "fingerprint", "codebook"}; no
+    "codebook" in manifests written before the variant was recorded); None without a readable manifest (the shard
+    loader names that problem)."""
+    from unimumo.shards.manifest import Manifest
+
+    if recipe.data.shards is None:
+        return None
+    try:
+        recorded = Manifest.load(recipe.data.shards).tokenizers.get("motion_tokenizer")
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) and isinstance(recorded.get("fingerprint"), str) else None
+
+
+def check_motion_tokenizer(recipe: Recipe) -> None:
+    """An LM that starts from a UniMuMo export (init_from) trains on shards of the motion tokenizer its motion
+    stream learnt (the export's tokenizer record), not on another one's codes; RecipeError naming both."""
+    from unimumo.models.tokenizer_record import recorded_tokenizer
+
+    if recipe.init_from is None or not Path(recipe.init_from).is_dir():
+        return  # named when the model is built
+    try:
+        learnt = recorded_tokenizer(recipe.init_from, "motion_tokenizer")
+    except ValueError:
+        return  # an unreadable record is named where it is read for evaluation
+    given = shards_motion_tokenizer(recipe)
+    if learnt is None or given is None or learnt["fingerprint"] == given["fingerprint"]:
+        return
+    raise RecipeError(
+        f"init_from: {recipe.init_from} learnt the motion codes of motion tokenizer {learnt['fingerprint'][:12]} "
+        f"({learnt.get('codebook', 'unrecorded')} codebook, {learnt['path']}), but data.shards "
+        f"{recipe.data.shards} holds the codes of motion tokenizer {given['fingerprint'][:12]} "
+        f"({given.get('codebook', 'unrecorded')} codebook, {given.get('path')}): the same ids mean other motions. "
+        "Build the shards with the motion tokenizer of the earlier stages (--motion-tokenizer), or start the chain "
+        "again from stage 1 on these shards"
+    )
+
+
+def _log_motion_start(motion_tokenizer: dict | None) -> None:
+    """What stage 1's motion embeddings, copies of MusicGen's music embeddings, mean for the shards' tokenizer."""
+    codebook = (motion_tokenizer or {}).get("codebook")
+    if codebook == "music":
+        meaning = "the published start: motion code k of level l is music code k of level l, the same vector"
+    elif codebook == "independent":
+        meaning = (
+            "the independent tokenizer's ids are unrelated to the music codes, so the copy carries MusicGen's "
+            "embedding scale and statistics, not meaning"
+        )
+    else:
+        meaning = "the shards' manifest does not record which motion tokenizer variant made their codes"
+    logger.info("motion embeddings and heads start as copies of MusicGen's music ones (%s)", meaning)
 
 
 def build_unimumo(recipe: Recipe, feature_stats: tuple | None = None) -> torch.nn.Module:

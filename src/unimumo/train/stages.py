@@ -31,7 +31,13 @@ import torch
 
 from unimumo.tasks import STREAMS
 from unimumo.train.data import SHARDS, DataSource
-from unimumo.train.model_factory import build_captioner, build_motion_vqvae, build_unimumo, check_model_config
+from unimumo.train.model_factory import (
+    build_captioner,
+    build_motion_vqvae,
+    build_unimumo,
+    check_model_config,
+    check_motion_tokenizer,
+)
 from unimumo.train.motion_windows import MOTION_WINDOWS
 from unimumo.train.objectives import CaptionObjective, LMObjective, MotionVQVAEObjective, Objective
 from unimumo.train.recipes import Recipe, RecipeError, apply_deprecated, set_key, split_deprecated, validate
@@ -194,7 +200,7 @@ register(
         model=build_unimumo,
         objective=LMObjective,
         presets=LM_PRESETS,
-        checks=(_motion_loss_trains,),
+        checks=(_motion_loss_trains, check_motion_tokenizer),
         needs_pretrained=True,
     )
 )
@@ -210,7 +216,7 @@ register(
         objective=LMObjective,
         presets=LM_PRESETS,
         starts_from="stage1_motion",
-        checks=(_some_stream_loss_trains,),
+        checks=(_some_stream_loss_trains, check_motion_tokenizer),
     )
 )
 register(
@@ -224,6 +230,7 @@ register(
         objective=CaptionObjective,
         presets=LM_PRESETS,
         starts_from="stage2_joint",
+        checks=(check_motion_tokenizer,),
     )
 )
 
