@@ -2,7 +2,7 @@
 
     python benchmarks/beats.py --prepare DIR      # build the annotated set from Debian packages (see below)
     python benchmarks/beats.py --prepare-held-out DIR   # songs the steady tracker was not tuned on
-    python benchmarks/beats.py --data DIR [--candidates a,b]
+    python benchmarks/beats.py --data DIR [--data DIR2 ...] [--candidates a,b] [--subset tuning|held-out]
 
 The essentia candidates need essentia (AGPL-3.0-only, optional: pip install "unimumo[beats]"); without it the
 default is every other candidate.
@@ -35,8 +35,15 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from beat_data import prepare, prepare_held_out  # noqa: E402
-from unimumo.rhythm import ESSENTIA_SAMPLING_RATE, beat_f_measure, beats_tempo, require_beat_tracker, track_beats  # noqa: E402
+from beat_data import phase_held_out, prepare, prepare_held_out  # noqa: E402
+from unimumo.rhythm import (  # noqa: E402
+    ESSENTIA_SAMPLING_RATE,
+    beat_f_measure,
+    beats_tempo,
+    require_beat_tracker,
+    steady_beats,
+    track_beats,
+)
 
 TEMPO_TOLERANCE = 0.04
 
@@ -67,6 +74,7 @@ def essentia_degara_beats(wav: np.ndarray, sr: int) -> np.ndarray:
 CANDIDATES = {
     "librosa_default": lambda wav, sr: librosa_beats(wav, sr, trim=True, percussive=False),
     "steady": lambda wav, sr: track_beats(wav, sr, "steady").beats,  # the builder's default: --beat-tracker steady
+    "steady_no_phase": lambda wav, sr: steady_beats(wav, sr, choose_phase=False)[0],  # steady before its phase choice
     "librosa_untrimmed": lambda wav, sr: track_beats(wav, sr, "librosa").beats,  # --beat-tracker librosa
     "librosa_percussive": lambda wav, sr: librosa_beats(wav, sr, trim=False, percussive=True),
     "essentia_degara": essentia_degara_beats,
@@ -84,15 +92,35 @@ def default_candidates() -> list[str]:
     return list(CANDIDATES)
 
 
-def evaluate(data: Path, names: list[str], sampling_rate: int) -> dict:
+SUBSETS = {
+    "all": lambda name: True,
+    "tuning": lambda name: not phase_held_out(name),  # the beat phase choice was tuned on these
+    "held-out": phase_held_out,  # ... and measured on these (benchmarks/beat_data.py, "Phase split")
+}
+
+
+def find_tracks(folders: list[Path], subset: str, on_beat_only: bool) -> dict[str, Path]:
+    """{track name: its folder} of the <name>.beats files in `folders` in `subset`; with `on_beat_only`, without the
+    tracks whose sources.json marks "onsets_on_beat": false."""
+    tracks = {}
+    for folder in folders:
+        sources = json.loads((folder / "sources.json").read_text()) if (folder / "sources.json").is_file() else {}
+        for path in sorted(folder.glob("*.beats")):
+            if on_beat_only and not sources.get(path.stem, {}).get("onsets_on_beat", True):
+                continue
+            if SUBSETS[subset](path.stem):
+                tracks.setdefault(path.stem, folder)
+    if not tracks:
+        raise SystemExit(f"{[str(folder) for folder in folders]}: no <name>.beats files in subset {subset}")
+    return dict(sorted(tracks.items()))
+
+
+def evaluate(tracks: dict[str, Path], names: list[str], sampling_rate: int) -> dict:
     import librosa
 
-    tracks = sorted(path.stem for path in data.glob("*.beats"))
-    if not tracks:
-        raise SystemExit(f"{data}: no <name>.beats files")
     results = {name: {} for name in names}
     seconds = dict.fromkeys(names, 0.0)
-    for track in tracks:
+    for track, data in tracks.items():
         wav, _ = librosa.load(data / f"{track}.wav", sr=sampling_rate, mono=True)
         reference = np.loadtxt(data / f"{track}.beats", ndmin=1)
         reference = reference[reference < len(wav) / sampling_rate]
@@ -108,7 +136,7 @@ def evaluate(data: Path, names: list[str], sampling_rate: int) -> dict:
                 "true_tempo": true_tempo,
                 "tempo_ok": bool(tempo_ok(tempo, true_tempo)),
             }
-    return {"tracks": tracks, "results": results, "seconds": seconds}
+    return {"tracks": list(tracks), "results": results, "seconds": seconds}
 
 
 def report(summary: dict) -> None:
@@ -128,6 +156,7 @@ def report(summary: dict) -> None:
             f"F>=0.85 {int((scores >= 0.85).sum())}/{len(values)}  "
             f"tempo ok {sum(v['tempo_ok'] for v in values)}/{len(values)}  "
             f"both {sum(v['tempo_ok'] and v['f'] >= 0.85 for v in values)}/{len(values)}  "
+            f"F<0.5 at a right tempo {sum(v['tempo_ok'] and v['f'] < 0.5 for v in values)}  "
             f"time {summary['seconds'][name]:.1f} s"
         )
 
@@ -141,7 +170,20 @@ def main(argv: list[str] | None = None) -> None:
         help="write the held-out set (new songs, kept by the "
         "annotation checks alone; see benchmarks/beat_data.py) to DIR",
     )
-    parser.add_argument("--data", type=Path, help="directory of <name>.wav + <name>.beats to score")
+    parser.add_argument(
+        "--data", type=Path, action="append", help="directory of <name>.wav + <name>.beats to score (repeatable)"
+    )
+    parser.add_argument(
+        "--subset",
+        choices=list(SUBSETS),
+        default="all",
+        help="the tracks of the beat-phase tuning part, of its held-out part, or all (benchmarks/beat_data.py)",
+    )
+    parser.add_argument(
+        "--on-beat-only",
+        action="store_true",
+        help='leave out the tracks whose onsets peak off their beats (sources.json "onsets_on_beat": false)',
+    )
     parser.add_argument(
         "--candidates",
         default=",".join(default_candidates()),
@@ -168,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
                 require_beat_tracker("essentia")
             except ValueError as error:
                 parser.error(str(error))
-        summary = evaluate(args.data, names, args.sampling_rate)
+        summary = evaluate(find_tracks(args.data, args.subset, args.on_beat_only), names, args.sampling_rate)
         report(summary)
         if args.json:
             args.json.write_text(json.dumps(summary, indent=1) + "\n")

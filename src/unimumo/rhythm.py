@@ -42,6 +42,7 @@ mean joint speed smoothed by a Gaussian of 5 frames; BAS with sigma = 3 frames, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -70,7 +71,7 @@ def music_beats(wav: np.ndarray, sampling_rate: int, with_tempo: bool = False):
     return (beats, float(np.atleast_1d(tempo)[0])) if with_tempo else beats
 
 
-BEAT_TRACKERS = ("steady", "librosa", "essentia")  # the shard builder's choices (`--beat-tracker`)
+BEAT_TRACKERS = ("steady", "librosa", "essentia", "beat_this")  # the shard builder's choices (`--beat-tracker`)
 DEFAULT_BEAT_TRACKER = BEAT_TRACKERS[0]
 ESSENTIA_SAMPLING_RATE = 44100  # essentia's beat trackers expect 44.1 kHz
 TEMPO_CONFIDENCE = 3.5  # essentia: above 3.5 the trackers agree "excellently" (its scale runs 0 to 5.32)
@@ -85,6 +86,7 @@ STEADY_BPM_STEP = 0.05  # the tempo grid: the tempo is fine enough to hold a 30 
 STEADY_PRIOR_BPM = 130.0  # log-normal tempo prior: centre ...
 STEADY_PRIOR_OCTAVES = 0.6  # ... and width (standard deviation in octaves)
 STEADY_BANDS = (0, 10, 30, 60, 128)  # mel band edges of the onset sub-bands (of 128): ~0.3, 0.9, 2.1 kHz at 32 kHz
+PHASE_BANDS = (0, 5, 10, 30, 60, 128)  # the same, the lowest split at ~0.14 kHz: bass and kick alone below it
 STEADY_COMB_HARMONICS = 4  # autocorrelation summed at 1..4 beat periods
 STEADY_FOURIER_POWER = 0.25  # salience = fourier ** 0.25 * comb: the Fourier tempogram's pull to double tempo damped
 STEADY_TIGHTNESS = 3000.0  # cost of a beat interval off the period: tightness * log(interval / period)^2
@@ -95,18 +97,46 @@ STEADY_TRIM = 0.1  # leading / trailing beats whose onset score is under this fr
 
 @dataclass(frozen=True)
 class BeatTrack:
-    """Beat times (s) of a track, its tempo (bpm, from the beat intervals) and whether that is confident."""
+    """Beat times (s) of a track, its tempo (bpm, from the beat intervals) and whether that is confident; for the
+    steady tracker also its beat phase choice (`BeatPhase`)."""
 
     beats: np.ndarray
     tempo: float
     confident: bool
     agreement: float | None = None  # essentia only: how well its five trackers agree (0 to 5.32)
+    phase: BeatPhase | None = None  # steady only
 
 
-def require_beat_tracker(tracker: str) -> None:
-    """Fail at start-up when `tracker` is unknown, or is essentia and essentia is not installed."""
+@dataclass(frozen=True)
+class BeatPhase:
+    """The steady tracker's choice between its onset path and that path shifted by half a beat (`choose_phase`):
+    `shifted` when the half-beat offsets won, with the `evidence` (positive: for the choice) and `confidence` in
+    [0, 1]."""
+
+    shifted: bool
+    evidence: float
+    confidence: float
+
+    def as_json(self) -> dict:
+        return {"shifted": self.shifted, "evidence": round(self.evidence, 3), "confidence": round(self.confidence, 3)}
+
+
+def require_beat_tracker(tracker: str, checkpoint: str | Path | None = None) -> None:
+    """Fail at start-up when `tracker` is unknown, is essentia and essentia is not installed, or is beat_this and
+    `checkpoint` is not a loadable Beat This! checkpoint (a `checkpoint` only goes with beat_this)."""
     if tracker not in BEAT_TRACKERS:
         raise ValueError(f"beat tracker must be one of {BEAT_TRACKERS}, got {tracker!r}")
+    if (tracker == "beat_this") != (checkpoint is not None):
+        raise ValueError(
+            "beat tracker beat_this needs the weights file of a published Beat This! checkpoint (--beat-checkpoint "
+            "FILE, e.g. final0.ckpt from CPJKU/beat_this; nothing is downloaded)"
+            if checkpoint is None
+            else f"a beat checkpoint ({checkpoint}) goes only with the beat_this tracker, not {tracker!r}"
+        )
+    if tracker == "beat_this":
+        from unimumo.beat_this import load_beat_this
+
+        load_beat_this(str(checkpoint))
     if tracker == "essentia":
         try:
             import essentia.standard  # noqa: F401
@@ -126,18 +156,25 @@ def _regular(beats: np.ndarray) -> bool:
     )
 
 
-def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str) -> BeatTrack:
+def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str, checkpoint: str | Path | None = None) -> BeatTrack:
     """The shard builder's beats, untrimmed at the edges, from `tracker` (one of BEAT_TRACKERS): `steady_beats`,
-    librosa's dynamic-programming tracker with trim=False, or essentia's multi-feature tracker (RhythmExtractor2013)."""
+    librosa's dynamic-programming tracker with trim=False, essentia's multi-feature tracker (RhythmExtractor2013),
+    or the Beat This! network with the weights in `checkpoint` (`unimumo.beat_this`)."""
     import librosa
 
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim != 1 or wav.size == 0 or not np.isfinite(wav).all():
         raise ValueError(f"track_beats: expected a finite, non-empty mono waveform, got shape {list(wav.shape)}")
-    require_beat_tracker(tracker)
+    require_beat_tracker(tracker, checkpoint)
+    if tracker == "beat_this":
+        from unimumo.beat_this import beat_this_beats
+
+        beats, _ = beat_this_beats(wav, sampling_rate, checkpoint)
+        return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats))
     if tracker == "steady":
-        beats, clarity = steady_beats(wav, sampling_rate)
-        return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats) and clarity >= STEADY_CLARITY)
+        beats, clarity, phase = steady_beats(wav, sampling_rate)
+        confident = _regular(beats) and clarity >= STEADY_CLARITY
+        return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=confident, phase=phase)
     if tracker == "librosa":
         beats = np.asarray(librosa.beat.beat_track(y=wav, sr=sampling_rate, trim=False, units="time")[1], float)
         return BeatTrack(beats=beats, tempo=beats_tempo(beats), confident=_regular(beats))
@@ -183,8 +220,9 @@ def beat_f_measure(reference, estimated, window: float = BEAT_F_WINDOW) -> float
     return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
 
 
-def steady_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float]:
-    """Beat times (s) of a clip of steady tempo (a Music4All clip: 30 s), and the pulse clarity at their period.
+def steady_beats(wav: np.ndarray, sampling_rate: int, choose_phase: bool = True) -> tuple[np.ndarray, float, BeatPhase]:
+    """Beat times (s) of a clip of steady tempo (a Music4All clip: 30 s), the pulse clarity at their period, and
+    the beat phase choice.
 
     1. Onset envelope: librosa's spectral flux of the log-mel spectrogram (lag 2, max filter 3), 100 frames/s.
     2. One tempo for the clip: the Fourier tempogram of the whole envelope (peaks at the tempo and its multiples),
@@ -195,33 +233,86 @@ def steady_beats(wav: np.ndarray, sampling_rate: int) -> tuple[np.ndarray, float
     3. Beats: dynamic programming over frames (Ellis 2007) at that fractional period: each beat adds its onset
        score and pays tightness * log(interval / period)^2, so the beats follow small drifts; leading and trailing
        beats in silence are dropped, and the envelope's latency is taken off.
+    4. Phase (`beat_phase`, unless `choose_phase` is False): the path or the same path shifted by half a beat,
+       whichever the bass and snare registers support.
 
-    The constants were chosen on 49 real annotated tracks from five sources (benchmarks/beats.py: mean F 0.925,
-    tempo right on 49). The same search run on four sources and scored on the fifth gave mean F 0.86, as did
-    18 songs held out from the tuning (tempo right on 17).
+    The constants of 1-3 were chosen on 49 real annotated tracks from five sources (benchmarks/beats.py: mean F
+    0.925, tempo right on 49). The same search run on four sources and scored on the fifth gave mean F 0.86, as
+    did 18 songs held out from the tuning (tempo right on 17). Step 4's figures: see `beat_phase`.
     """
     import librosa
 
     hop = max(1, int(round(sampling_rate / STEADY_FRAME_RATE)))
     frame_rate = sampling_rate / hop
-    bands = librosa.onset.onset_strength_multi(
+    fine = librosa.onset.onset_strength_multi(
         y=np.asarray(wav, dtype=np.float32),
         sr=sampling_rate,
         hop_length=hop,
         n_fft=2048,
         lag=2,
         max_size=3,
-        channels=list(STEADY_BANDS),
-    )
-    bands = bands.astype(np.float64)
+        channels=list(PHASE_BANDS),
+    ).astype(np.float64)
+    widths = np.diff(PHASE_BANDS)
+    bands = np.concatenate([(widths[:2] @ fine[:2] / widths[:2].sum())[None], fine[2:]])  # the STEADY_BANDS
     envelope = np.diff(STEADY_BANDS) @ bands / STEADY_BANDS[-1]  # = the mean over all mel bands
     if not envelope.any():  # silence: no onset, no beat
-        return np.zeros(0), 0.0
+        return np.zeros(0), 0.0, BeatPhase(False, 0.0, 0.0)
     bpms = np.arange(STEADY_BPM_RANGE[0], STEADY_BPM_RANGE[1], STEADY_BPM_STEP)
     prior = np.exp(-0.5 * (np.log2(bpms / STEADY_PRIOR_BPM) / STEADY_PRIOR_OCTAVES) ** 2)
     period = 60.0 * frame_rate / bpms[np.argmax(tempo_salience(envelope, bands, frame_rate, bpms) * prior)]
-    beats = np.maximum(_beat_path(envelope, period) / frame_rate - STEADY_LATENCY, 0.0)
-    return beats, pulse_clarity(envelope, frame_rate, period)
+    path = _beat_path(envelope, period)
+    phase = beat_phase(fine, path) if choose_phase else BeatPhase(False, 0.0, 0.0)
+    if phase.shifted:
+        path = _half_beat_shift(path, envelope.size)
+    beats = np.maximum(path / frame_rate - STEADY_LATENCY, 0.0)
+    return beats, pulse_clarity(envelope, frame_rate, period), phase
+
+
+PHASE_WINDOW = 2  # frames: a band's strength at a time is its maximum within +-2 frames (+-20 ms)
+PHASE_FLOOR = 1e-3  # of the band's mean strength, added to both medians (a band silent at both)
+
+
+def beat_phase(fine: np.ndarray, path: np.ndarray) -> BeatPhase:
+    """On the beats or between them: the steady tracker's beat phase choice for a beat path (frames) and the onset
+    strength of the PHASE_BANDS sub-bands [5, T].
+
+    The onset path follows the strongest onsets of all bands, which in off-beat heavy grooves (open hi-hats,
+    chords or a ride cymbal between the beats) are the half-beat offsets. Bass notes and the kick (the bass
+    register: mel bands 0-10, under ~0.3 kHz) and the snare (0.3-2.1 kHz) are the instruments that mark the beat,
+    so each register votes: the log of its median strength at the path's beats over that at the midpoints between
+    them (its two sub-bands summed). The path is shifted by half a beat only when both registers favour the
+    midpoints; `evidence` is the larger register's vote (negative: shift), `confidence` tanh(|evidence|).
+
+    Chosen on the beat-phase tuning part of benchmarks/beat_data.py's tracks (see benchmarks/beats.py for the
+    figures, tuning and held-out part), among rules of the bass, snare and high registers and harmonic change.
+    """
+    path = np.asarray(path, dtype=np.float64)
+    if path.size < 3:
+        return BeatPhase(False, 0.0, 0.0)
+    middles = (path[1:] + path[:-1]) / 2
+
+    def strength(band: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        index = np.clip(np.round(frames).astype(int), 0, band.size - 1)
+        window = np.clip(index[:, None] + np.arange(-PHASE_WINDOW, PHASE_WINDOW + 1), 0, band.size - 1)
+        return band[window].max(axis=1)
+
+    votes = []
+    for band in fine[:4]:
+        floor = PHASE_FLOOR * band.mean() + 1e-12
+        on, off = strength(band, path[:-1]), strength(band, middles)
+        votes.append(np.log((np.median(on) + floor) / (np.median(off) + floor)))
+    bass, snare = votes[0] + votes[1], votes[2] + votes[3]
+    evidence = float(max(bass, snare))
+    return BeatPhase(shifted=evidence < 0, evidence=abs(evidence), confidence=float(np.tanh(abs(evidence))))
+
+
+def _half_beat_shift(path: np.ndarray, frames: int) -> np.ndarray:
+    """The beat path moved half a beat later: the midpoints of its beats, with one more half a beat before the first
+    and after the last where those are inside the clip's `frames`."""
+    middles = (path[1:] + path[:-1]) / 2
+    first, last = path[0] - (path[1] - path[0]) / 2, path[-1] + (path[-1] - path[-2]) / 2
+    return np.concatenate([[first] if first >= 0 else [], middles, [last] if last <= frames - 1 else []])
 
 
 def _pulses(envelope: np.ndarray, frame_rate: float) -> np.ndarray:
@@ -319,12 +410,13 @@ def onset_beat_frames(wav: np.ndarray, sampling_rate: int) -> np.ndarray:
     return np.asarray(beats, dtype=np.int64)
 
 
-def warm_up_beat_tracker(tracker: str, sampling_rate: int = 22050) -> None:
-    """Compile librosa's numba kernels (and load essentia) now (a few seconds), e.g. once before forking workers."""
+def warm_up_beat_tracker(tracker: str, sampling_rate: int = 22050, checkpoint: str | Path | None = None) -> None:
+    """Compile librosa's numba kernels (and load essentia or the Beat This! network) now (a few seconds), e.g. once
+    before forking workers."""
     clicks = np.zeros(3 * sampling_rate, dtype=np.float32)
     clicks[:: sampling_rate // 2] = 1.0
     music_beats(clicks, sampling_rate)
-    track_beats(clicks, sampling_rate, tracker)
+    track_beats(clicks, sampling_rate, tracker, checkpoint)
 
 
 def mean_joint_speed(

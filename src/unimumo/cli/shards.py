@@ -68,6 +68,7 @@ def build_command(args: argparse.Namespace) -> int:
             max_failure_fraction=args.max_failure_fraction,
             min_beat_seconds=args.min_beat_seconds,
             beat_tracker=args.beat_tracker,
+            beat_checkpoint=args.beat_checkpoint,
             device=args.device,
             codec_batch=args.codec_batch,
             slice=args.slice,
@@ -228,7 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         "then dynamic programming; see unimumo.rhythm.steady_beats). On 18 real annotated songs held "
         "out from steady's tuning (benchmarks/beats.py) mean F-measure steady 0.86, essentia 0.85, "
         "librosa 0.74; tempo within 4 %% on 17, 15 and 12 of them. essentia is AGPL-3.0-only, so it "
-        'is optional: pip install "unimumo[beats]"',
+        'is optional: pip install "unimumo[beats]"; beat_this runs the Beat This! network (CPJKU/beat_this, MIT) '
+        "with weights you have (--beat-checkpoint)",
+    )
+    build.add_argument(
+        "--beat-checkpoint",
+        type=Path,
+        help="with --beat-tracker beat_this: a published Beat This! checkpoint file (e.g. final0.ckpt; read as "
+        "weights only, nothing is downloaded)",
     )
     build.add_argument(
         "--device",

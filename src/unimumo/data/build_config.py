@@ -32,6 +32,7 @@ CONTENT_FIELDS = (
     "seed",
     "min_beat_seconds",
     "beat_tracker",
+    "beat_checkpoint",
     "codec_batch",
     "device",
     "slice",
@@ -63,6 +64,7 @@ class BuildConfig:
     max_failure_fraction: float = 0.05
     min_beat_seconds: float = 10.0
     beat_tracker: str = DEFAULT_BEAT_TRACKER  # steady; essentia is optional (AGPL-3.0), see unimumo.rhythm
+    beat_checkpoint: Path | None = None  # Beat This! weights for beat_tracker beat_this (unimumo.beat_this)
     device: str = "cpu"  # where the music codec runs
     codec_batch: int = 8  # tracks per codec forward pass (and the plan's chunk size, see shard_builder)
     slice: str | None = None  # "i/n": build only slice i of n of the split (written under out/slices/i-of-n)
@@ -139,7 +141,7 @@ class BuildConfig:
         except ValueError as error:
             problems.append(str(error))
         try:
-            require_beat_tracker(self.beat_tracker)
+            require_beat_tracker(self.beat_tracker, self.beat_checkpoint)
         except ValueError as error:
             problems.append(f"--beat-tracker: {error}")
         if problems:

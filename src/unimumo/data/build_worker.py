@@ -154,7 +154,7 @@ def prepare_track(job: tuple[int, TrackInfo, list[MotionEntry]]) -> PreparedTrac
     prepared = PreparedTrack(index=index, info=info, chosen=chosen)
     try:
         wav = load_audio(info.audio_path, sampling_rate)
-        rhythm = track_beats(wav, sampling_rate, config.beat_tracker)
+        rhythm = track_beats(wav, sampling_rate, config.beat_tracker, config.beat_checkpoint)
     except Exception as error:  # any unreadable input is recorded, the build goes on
         prepared.result = TrackResult(
             index, info.id, failures=[failure(info.audio_path, "music", error, track_id=info.id)]

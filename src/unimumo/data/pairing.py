@@ -306,6 +306,7 @@ def draft_pair(
         "tempo": round(track.rhythm.tempo, 3),
         "tempo_confident": track.rhythm.confident,
         "beat_agreement": None if track.rhythm.agreement is None else round(track.rhythm.agreement, 3),
+        "beat_phase": None if track.rhythm.phase is None else track.rhythm.phase.as_json(),  # steady only
         "metadata_tempo": info.tempo,
         "beats": [round(float(b), 4) for b in beats],
         "motion_beats": [round(float(b), 4) for b in warped_beats[warped_beats < frames / CODE_RATE]],

@@ -434,7 +434,8 @@ def _build_split(config: BuildConfig, progress: bool) -> BuildReport:
     load_motion.cache_clear()  # never reuse motions read by an earlier build in this process
     if context.codec.frame_rate != CODE_RATE:
         raise BuildError(f"{config.music_codec}: codec frame rate {context.codec.frame_rate} Hz, expected {CODE_RATE}")
-    warm_up_beat_tracker(config.beat_tracker)  # and the compiled beat-tracking kernels
+    # and the compiled beat-tracking kernels (or the Beat This! network)
+    warm_up_beat_tracker(config.beat_tracker, checkpoint=config.beat_checkpoint)
     tokenizers = tokenizer_manifest(context, config)
     Manifest.load(out, missing_ok=True).check_tokenizers(tokenizers)
     next_index, next_track, records = prepare_output(config, plan_fingerprint(config, tracks, entries, tokenizers))
