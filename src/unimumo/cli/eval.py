@@ -50,7 +50,8 @@ COMMANDS: dict[str, tuple[str, str]] = {  # name -> (module, help)
     ),
     "text2music": (
         "unimumo.eval.text2music",
-        "text -> music + dance: dance metrics of the generated motion, BAS against the generated music",
+        "text -> music + dance: on the shards, dance metrics of the generated motion and BAS against the generated "
+        "music (not a published benchmark); with --musiccaps, the published MusicCaps benchmark (FAD, KL, CLAP)",
     ),
     "motion2music": (
         "unimumo.eval.motion2music",
