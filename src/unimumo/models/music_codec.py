@@ -79,9 +79,17 @@ def tiny_random_encodec(seed: int = 0, sampling_rate: int = 32000) -> EncodecMod
     entries are latent (residual) frames of a probe signal - noise and tones over a 40 dB range of
     levels - plus a little jitter, so different audio gives different codes at every level.
     """
+    return seeded_random_encodec(tiny_encodec_config(sampling_rate), seed)
+
+
+def seeded_random_encodec(config: EncodecConfig, seed: int = 0) -> EncodecModel:
+    """A random-weight EncodecModel of `config` with codebooks seeded as `tiny_random_encodec` describes (e.g.
+    `encodec_32khz_config()`: the production shape, whose random encoder responds to its input far more than the
+    tiny one's)."""
+    sampling_rate = int(config.sampling_rate)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = EncodecModel(tiny_encodec_config(sampling_rate)).eval()
+    model = EncodecModel(config).eval()
     seconds = torch.arange(sampling_rate) / sampling_rate
     probe = torch.cat(
         [
