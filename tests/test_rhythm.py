@@ -186,3 +186,27 @@ def test_the_phase_choice_keeps_on_beat_loops(name):
     wav = librosa.resample(np.tile(loop, int(np.ceil(20 * rate / len(loop)))), orig_sr=rate, target_sr=SAMPLING_RATE)
     phase = track_beats(wav, SAMPLING_RATE, "steady").phase
     assert not phase.shifted and phase.evidence > 0
+
+
+def test_the_phase_choice_follows_kick_and_snare_not_louder_off_beat_hi_hats():
+    """A house-like groove: kick on every beat, snare on 2 and 4, and open hi-hats twice as loud on the off-beats.
+    The onset path follows the hi-hats (every beat between the true ones); the bass and snare registers move it."""
+    from scipy.signal import butter, sosfilt
+
+    rate, period, seconds = 32000, 60.0 / 124.0, 20.0
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.3 * rate)) / rate
+    kick = np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
+    snare = 3 * sosfilt(butter(2, [300, 2000], "bandpass", fs=rate, output="sos"), rng.standard_normal(t.size))
+    hat = 6 * sosfilt(butter(4, 6000, "highpass", fs=rate, output="sos"), rng.standard_normal(t.size))
+    wav = np.zeros(int(seconds * rate))
+    beats = np.arange(0.0, seconds - 0.3, period)
+    for index, beat in enumerate(beats):
+        for start, sound in ((beat, kick), (beat, snare * np.exp(-t * 25) * (index % 2)), (beat + period / 2, hat)):
+            begin = int(start * rate)
+            wav[begin : begin + t.size] += (sound * np.exp(-t * 8) if sound is hat else sound)[: wav.size - begin]
+    wav = (0.9 * wav / np.abs(wav).max()).astype(np.float32)
+    track = track_beats(wav, rate, "steady")
+    assert track.phase.shifted and track.phase.confidence > 0.9
+    assert beat_f_measure(beats, track.beats) >= 0.95
+    assert beat_f_measure(beats, steady_beats(wav, rate, choose_phase=False)[0]) < 0.1
