@@ -184,3 +184,18 @@ def test_paper_section_shows_the_ground_truth_and_the_published_row():
     assert "| HumanML3D captions (ground truth) | 0.125 | 0.250 | 0.375 | 1.750 | - | - | - | - | - |" in lines
     assert "| UniMuMo (published) | 0.520 | n/a | 0.806 | 2.958 | n/a | n/a | n/a | n/a | n/a |" in lines
     assert any("not computed: give --t2m-evaluator" in line for line in lines)
+
+
+def test_paper_runs_the_captioning_benchmarks_whose_inputs_it_names():
+    from unimumo.eval.config import EvalConfigError, PaperConfig, validate
+    from unimumo.eval.published_captions import paper_caption_configs
+
+    paper = PaperConfig(model="m", out="o", aist="a", aist_music="am", shards="s", humanml3d="h", bert_model="b")
+    music, motion = paper_caption_configs(paper, Path("o"))
+    assert music is None  # no --musicqa: that table is left out
+    assert (motion.humanml3d, motion.bert_model, motion.shards, motion.out) == ("h", "b", "s", "o/motion_caption")
+    assert (motion.num_beams, motion.max_length, motion.seconds, motion.t2m_evaluator) == (4, 256, 10.0, None)
+    validate(motion)
+    music, _ = paper_caption_configs(PaperConfig(model="m", out="o", aist="a", aist_music="am", musicqa="q"), Path("o"))
+    with pytest.raises(EvalConfigError, match="musicqa_audio is required"):  # checked before anything runs
+        validate(music)

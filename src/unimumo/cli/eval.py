@@ -317,6 +317,14 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--segments", metavar="FILE", help="D2M-GAN's aist_motion_test_segment.txt: also the dance-to-music table"
     )
+    parser.add_argument("--musicqa", metavar="FILE", help="MU-LLaMA's EvalMusicQA.txt: also the music-captioning table")
+    parser.add_argument("--musicqa-audio", metavar="DIR", help="the MusicQA audio directory")
+    parser.add_argument("--humanml3d", metavar="DIR", help="HumanML3D root: also the motion-captioning table")
+    parser.add_argument("--bert-model", metavar="DIR", help="captioning's BERTScore model (local roberta-large)")
+    parser.add_argument("--nltk-data", metavar="DIR", help="WordNet 3.0 for METEOR (music captioning)")
+    parser.add_argument("--t2m-evaluator", metavar="DIR", help="T2M's checkpoints/t2m (motion captions' R-precision)")
+    parser.add_argument("--glove", metavar="DIR", help="T2M's glove/ (with --t2m-evaluator)")
+    parser.add_argument("--spacy-model", metavar="DIR", help="en_core_web_sm directory (with --t2m-evaluator)")
     parser.add_argument(
         "--musiccaps", metavar="CSV", help="MusicCaps' musiccaps-public.csv: also the text-to-music table (FAD/KL/CLAP)"
     )

@@ -270,6 +270,14 @@ class PaperConfig:
     aist: str  # AIST++ root
     aist_music: str  # AIST++ music by music id
     segments: str | None = None  # D2M-GAN's segment list: the dance-to-music table (left out without it)
+    musicqa: str | None = None  # MU-LLaMA's EvalMusicQA.txt: the music-captioning table (left out without it)
+    musicqa_audio: str | None = None
+    humanml3d: str | None = None  # HumanML3D root: the motion-captioning table (left out without it)
+    bert_model: str | None = None  # captioning's BERTScore model (local roberta-large)
+    nltk_data: str | None = None  # WordNet for METEOR
+    t2m_evaluator: str | None = None  # the text-motion evaluator's pieces (motion captioning's R-precision)
+    glove: str | None = None
+    spacy_model: str | None = None
     device: str = "cpu"
     batch_size: int = 16
     shards: str | None = None

@@ -27,6 +27,13 @@ from unimumo.eval.config import (
     validate,
 )
 from unimumo.eval.protocols import get_protocol
+from unimumo.eval.published_captions import (
+    motion_caption_section,
+    music_caption_section,
+    paper_caption_configs,
+    run_motion_caption,
+    run_music_caption,
+)
 from unimumo.eval.report import Table
 from unimumo.eval.text2music_musiccaps import MUSICCAPS_NOT_RUN, musiccaps_section, run_text2music_musiccaps
 from unimumo.utils.io import atomic_write_text
@@ -116,6 +123,10 @@ def motion2music_section(config: AistMotion2MusicConfig, table: Table) -> list[s
 def run_paper(config: PaperConfig) -> Table:
     """Run the benchmarks whose inputs `config` gives; write OUT/paper_tables.md; the tables, prefixed by task."""
     out = Path(config.out)
+    music_caption, motion_caption = paper_caption_configs(config, out)
+    for caption_config in (music_caption, motion_caption):
+        if caption_config is not None:
+            validate(caption_config)  # before anything runs
     m2m = AistMusic2MotionConfig(**_shared(config), out=str(out / "music2motion"))
     validate(m2m)
     tables = {"music2motion": run_music2motion_aist(m2m)}
@@ -134,6 +145,16 @@ def run_paper(config: PaperConfig) -> Table:
         sections += [""] + musiccaps_section(t2m, tables["text2music"])
     else:
         sections += ["", "## Text -> music", "", f"not run: {MUSICCAPS_NOT_RUN}"]
+    for name, caption_config, run, section, needs in (
+        ("music_caption", music_caption, run_music_caption, music_caption_section, "--musicqa and --musicqa-audio"),
+        ("motion_caption", motion_caption, run_motion_caption, motion_caption_section, "--humanml3d"),
+    ):
+        if caption_config is not None:
+            tables[name] = run(caption_config)
+            sections += [""] + section(caption_config, tables[name])
+        else:
+            title = "Music -> text (MusicQA)" if name == "music_caption" else "Motion -> text (HumanML3D)"
+            sections += ["", f"## {title}", "", f"not run: give {needs}"]
     text = "\n".join(
         [
             f"# UniMuMo paper tables: {config.model}",

@@ -554,3 +554,31 @@ def motion_caption_section(config: MotionCaptionConfig, table: dict) -> list[str
         f"- metrics: {HUMANML3D_UPSTREAM}",
         f"- details: {Path(config.out) / 'metrics.md'}",
     ]
+
+
+def paper_caption_configs(config, out: Path) -> tuple[MusicCaptionConfig | None, MotionCaptionConfig | None]:
+    """The captioning benchmarks of `unimumo-eval paper` (config: a PaperConfig) whose inputs it names (--musicqa,
+    --humanml3d), with the authors' settings (the configs' defaults), writing under `out`."""
+    shared = {name: getattr(config, name) for name in ("model", "device", "shards", "text_tokenizer", "bert_model")}
+    music = None
+    if config.musicqa:
+        music = MusicCaptionConfig(
+            **shared,
+            musicqa=config.musicqa,
+            musicqa_audio=config.musicqa_audio or "",
+            music_codec=config.music_codec,
+            nltk_data=config.nltk_data,
+            out=str(out / "music_caption"),
+        )
+    motion = None
+    if config.humanml3d:
+        motion = MotionCaptionConfig(
+            **shared,
+            humanml3d=config.humanml3d,
+            motion_tokenizer=config.motion_tokenizer,
+            t2m_evaluator=config.t2m_evaluator,
+            glove=config.glove,
+            spacy_model=config.spacy_model,
+            out=str(out / "motion_caption"),
+        )
+    return music, motion
