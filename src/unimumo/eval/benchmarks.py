@@ -258,10 +258,11 @@ register(
         name="paper",
         config=PaperConfig,
         run=_paper,
-        inputs="music2motion-aist and, given --segments, motion2music-aist",
+        inputs="music2motion-aist and, given --segments, motion2music-aist; given --musicqa, music-caption; given "
+        "--humanml3d, motion-caption",
         metrics=("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC", "beats_coverage", "beats_hit"),
         upstream=(SLICER_UPSTREAM, SEGMENTS_UPSTREAM, BEATS_UPSTREAM, BAS_UPSTREAM),
-        help="the paper's dance tables: every published benchmark whose inputs are given, with the authors' settings; "
+        help="the paper's tables: every published benchmark whose inputs are given, with the authors' settings; "
         "OUT/paper_tables.md beside the published numbers",
         writes=("paper_tables.md", "music2motion/metrics.json", "motion2music/metrics.json"),
     )
