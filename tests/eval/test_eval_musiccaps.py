@@ -260,7 +260,7 @@ def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evalua
     assert main(run) == 0
     report = json.loads((out / "metrics.json").read_text())
     generated = report["metrics"]["generated"]
-    for name in ("fad", "kl_softmax", "kl_sigmoid", "clap", "fad_decimate", "kl_softmax_decimate_resample"):
+    for name in ("fad", "kl_softmax", "kl_sigmoid", "clap", "fad_decimate", "kl_softmax_decimate_resample", "fad_clap"):
         assert math.isfinite(generated[name]), name
     assert -1.0 <= generated["clap"] <= 1.0 and generated["fad"] >= 0.0
     assert [entry["ytid"] for entry in report["inputs"]] == list(REFERENCE_LOOPS)

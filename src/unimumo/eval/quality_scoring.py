@@ -10,7 +10,9 @@ score-music --metrics fad,kl,clap` run on (generated, reference) file pairs with
 - the same with each other loader variant of `music_quality.LOADERS`, labelled by its name: `fad_decimate`,
   `kl_softmax_decimate_resample`, ... (not the published numbers);
 - clap: the mean cosine of each generated clip's CLAP audio embedding (48 kHz) and its caption's text embedding
-  (`unimumo.eval.clap`).
+  (`unimumo.eval.clap`);
+- fad_clap (with fad and clap): the Frechet distance of the generated and the reference clips' CLAP audio
+  embeddings, the embedding FAD users also ask for (not a published column).
 
 The metric functions are the homes of the formulas; this module reads the files, pairs, caches and averages.
 Evaluation models load only when a clip is not cached, so a rerun over cached clips loads none.
@@ -102,12 +104,6 @@ def score_quality(
     per_clip = [{"clip": c.clip, "generated": str(c.generated), "reference": str(c.reference)} for c in clips]
     generated = [(c.clip, file_digest(c.generated)) for c in clips]
     reference = [(c.clip, file_digest(c.reference)) for c in clips]
-    audio: dict[Path, tuple[np.ndarray, int]] = {}
-
-    def native(path: Path) -> tuple[np.ndarray, int]:
-        if path not in audio:
-            audio[path] = mq.read_audio(path)
-        return audio[path]
 
     def outputs(kind: str, model: _Model, loader: str, side: str, compute) -> list[dict[str, np.ndarray]]:
         cache = ClipCache(cache_root, f"{kind}_{side}", model.fingerprint, loader)
@@ -115,7 +111,8 @@ def score_quality(
         items = generated if side == "generated" else reference
 
         def run(indices: list[int]) -> list[dict[str, np.ndarray]]:
-            return [compute(model(), mq.to_16k(*native(paths[i]), loader=loader)) for i in indices]
+            # each file read again per model and loader: holding every clip's audio would not fit in memory
+            return [compute(model(), mq.to_16k(*mq.read_audio(paths[i]), loader=loader)) for i in indices]
 
         results = cache.fetch_many(items, run)
         info["cache"][f"{kind}_{side}_{loader}"] = cache.summary()
@@ -134,8 +131,8 @@ def score_quality(
     if "kl" in metrics:
         panns = _Model(lambda: mq.load_panns(models.panns), checkpoint_fingerprint(models.panns, cache_root))
 
-        def classify(model, audio_16k):
-            return {name: np.asarray(value) for name, value in mq.panns_outputs(model, audio_16k).items()}
+        def classify(model, audio_16k):  # the logits alone: KL reads nothing else
+            return {"logits": np.asarray(mq.panns_outputs(model, audio_16k)["logits"])}
 
         for loader in mq.LOADERS:
             made, real = (outputs("panns", panns, loader, side, classify) for side in ("generated", "reference"))
@@ -151,11 +148,13 @@ def score_quality(
             "(unimumo.eval.music_quality.LOADERS)"
         )
     if "clap" in metrics:
-        values["clap"] = _clap(clips, models, cache_root, generated, info, per_clip)
+        values.update(_clap(clips, models, cache_root, info, per_clip, fad="fad" in metrics))
     return values, info, per_clip
 
 
-def _clap(clips, models: QualityModels, cache_root: Path, generated, info: dict, per_clip: list[dict]) -> float:
+def _clap(clips, models: QualityModels, cache_root: Path, info: dict, per_clip: list[dict], fad: bool) -> dict:
+    """{"clap": ...} and, with `fad`, "fad_clap": the Frechet distance of the generated and reference clips' CLAP
+    audio embeddings (one per clip; not a published column)."""
     from unimumo.eval.clap import SAMPLE_RATE, clap_score, load_audio, load_clap
 
     missing = [c.clip for c in clips if not c.caption]
@@ -164,22 +163,36 @@ def _clap(clips, models: QualityModels, cache_root: Path, generated, info: dict,
     fingerprint = checkpoint_fingerprint(models.clap, cache_root)
     text_fingerprint = checkpoint_fingerprint(models.clap_text_model, cache_root)
     scorer = _Model(lambda: load_clap(models.clap, models.clap_text_model), f"{fingerprint[:16]}{text_fingerprint}")
-    audio_cache = ClipCache(cache_root, "clap_audio", scorer.fingerprint, f"{SAMPLE_RATE}hz")
-    text_cache = ClipCache(cache_root, "clap_text", scorer.fingerprint)
 
-    def embed_audio(indices: list[int]) -> list[dict[str, np.ndarray]]:
-        wavs = [load_audio(clips[i].generated) for i in indices]
-        return [{"embedding": e} for e in np.asarray(scorer().audio_embeddings(wavs), dtype=np.float64)]
+    def audio_embeddings(side: str) -> np.ndarray:
+        cache = ClipCache(cache_root, f"clap_audio_{side}", scorer.fingerprint, f"{SAMPLE_RATE}hz")
+        paths = [getattr(c, side) for c in clips]
+
+        def embed(indices: list[int]) -> list[dict[str, np.ndarray]]:
+            wavs = [load_audio(paths[i]) for i in indices]
+            return [{"embedding": e} for e in np.asarray(scorer().audio_embeddings(wavs), dtype=np.float64)]
+
+        items = [(c.clip, file_digest(path)) for c, path in zip(clips, paths)]
+        embeddings = np.stack([r["embedding"] for r in cache.fetch_many(items, embed, CLAP_BATCH)])
+        info["cache"][f"clap_audio_{side}"] = cache.summary()
+        return embeddings
 
     def embed_text(indices: list[int]) -> list[dict[str, np.ndarray]]:
         texts = [clips[i].caption for i in indices]
         return [{"embedding": e} for e in np.asarray(scorer().text_embeddings(texts), dtype=np.float64)]
 
-    audio = np.stack([r["embedding"] for r in audio_cache.fetch_many(generated, embed_audio, CLAP_BATCH)])
+    audio = audio_embeddings("generated")
+    text_cache = ClipCache(cache_root, "clap_text", scorer.fingerprint)
     captions = [(c.clip, text_digest(c.caption)) for c in clips]
     text = np.stack([r["embedding"] for r in text_cache.fetch_many(captions, embed_text, CLAP_BATCH)])
-    info["cache"]["clap_audio"], info["cache"]["clap_text"] = audio_cache.summary(), text_cache.summary()
+    info["cache"]["clap_text"] = text_cache.summary()
     for index, entry in enumerate(per_clip):
         entry["clap"] = float(clap_score(audio[index : index + 1], text[index : index + 1]))
     info["clap"] = "cosine of the generated clip's CLAP audio embedding (48 kHz) and its caption's text embedding"
-    return float(clap_score(audio, text))
+    values = {"clap": float(clap_score(audio, text))}
+    if fad:
+        from unimumo.eval.music_quality import frechet_distance
+
+        values["fad_clap"] = float(frechet_distance(audio, audio_embeddings("reference")))
+        info["fad_clap"] = "Frechet distance of CLAP audio embeddings (one per clip; not a published column)"
+    return values
