@@ -54,3 +54,21 @@ def test_a_bad_tracker_and_checkpoint_pair_is_refused_at_start_up(synthetic_corp
     error = capsys.readouterr().err
     assert message in error and "--beat-tracker" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_the_manifest_counts_the_steady_trackers_phase_choices(tiny_shards):
+    """Each sample records the steady tracker's phase choice; the manifest counts them and inspect shows them."""
+    from unimumo.shards.inspection import summary_lines
+
+    summary = json.loads((tiny_shards / "manifest.json").read_text())["splits"]["train"]
+    phases = []
+    for entry in json.loads((tiny_shards / "manifest.json").read_text())["shards"]:
+        if entry["split"] == "train":
+            for raw in read_shard(str(tiny_shards / entry["name"])):
+                phase = decode_sample(raw)["json"]["beat_phase"]
+                assert set(phase) == {"shifted", "evidence", "confidence"} and 0 <= phase["confidence"] <= 1
+                phases.append("shifted" if phase["shifted"] else "kept")
+    assert summary["pairing"]["beat_phase"] == {name: phases.count(name) for name in set(phases)}
+    shifted = phases.count("shifted")
+    line = f"beats moved half a beat (beat phase) in {shifted / len(phases):.1%} ({shifted})"
+    assert line in [text.strip() for text in summary_lines(tiny_shards)]

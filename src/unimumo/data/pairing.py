@@ -148,13 +148,13 @@ def choose_motions(
 
 def empty_counts() -> dict:
     """What `count_samples` counts, all zero."""
-    return {"sources": {}, "tiled": 0, "music_captions": {}, "motion_captions": {}}
+    return {"sources": {}, "tiled": 0, "music_captions": {}, "motion_captions": {}, "beat_phase": {}}
 
 
 def count_samples(samples, counts: dict | None = None) -> dict:
     """`counts` (a new `empty_counts()` when None) plus the samples' (shard sample dicts) motion sources, tiled
-    motions and caption origins: the realised pairing recipe, recorded in the manifest and shown by
-    `unimumo-shards inspect`."""
+    motions, caption origins and beat phase choices (the steady tracker's: "kept" or "shifted" half a beat): the
+    realised pairing recipe, recorded in the manifest and shown by `unimumo-shards inspect`."""
     counts = counts if counts is not None else empty_counts()
 
     def add(name: str, key: str) -> None:
@@ -164,6 +164,8 @@ def count_samples(samples, counts: dict | None = None) -> dict:
         meta = json.loads(sample[META])
         add("sources", meta["source"])
         counts["tiled"] += meta.get("tiling") is not None
+        if meta.get("beat_phase") is not None:
+            add("beat_phase", "shifted" if meta["beat_phase"]["shifted"] else "kept")
         for stream, origin in meta.get("caption_origins", {}).items():
             add(f"{stream}_captions", origin)
     return counts

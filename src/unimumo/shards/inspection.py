@@ -38,6 +38,9 @@ def pairing_lines(summary: dict) -> list[str]:
         if counts.get(name):
             origins = ", ".join(f"{origin} {count / samples:.1%}" for origin, count in sorted(counts[name].items()))
             lines.append(f"    {name.replace('_', ' ')}: {origins}")
+    if counts.get("beat_phase"):
+        shifted = counts["beat_phase"].get("shifted", 0)
+        lines.append(f"    beats moved half a beat (beat phase) in {shifted / samples:.1%} ({shifted})")
     return lines
 
 
