@@ -10,7 +10,7 @@ Everything comes from Debian 12 packages; nothing is committed. Install first:
 Sources, each with its beat grid by construction:
 * sonic-pi-samples (recorded loops, CC0-1.0 / CC-BY-3.0, /usr/share/doc/sonic-pi-samples/copyright): each loop
   holds a whole number of beats and starts on one (it is cut to loop seamlessly), so tiled to 30 s its grid is exact
-  (if that holds: the check below leaves out loop_safari, loop_tabla and loop_mehackit1, whose onsets peak elsewhere).
+  (the check below marks loop_safari, loop_tabla and loop_mehackit1, whose onsets peak between their beats).
 * hydrogen demo songs (GPL-2+, sampled GM / TR-808 kits from hydrogen-drumkits, GPL-2+): rendered with `h2cli`;
   the song tempo (<bpm>) gives the grid from t = 0.
 * openttd-openmsx (GPL-2.0, /usr/share/games/openttd/baseset/openmsx/license.txt) and freedoom (BSD-3-clause style
