@@ -36,6 +36,10 @@ def test_the_builder_pairs_on_the_beats_of_the_beat_this_network(synthetic_corpu
             assert np.abs(window[:, None] - network[None]).min(axis=1).max() < 1e-3  # each one of the network's
             checked += 1
     assert checked > 0
+    resume = argv + ["--beat-tracker", "beat_this", "--beat-checkpoint", str(checkpoint), "--resume"]
+    assert main(resume) == 0  # the same weights: a finished build resumes to itself
+    save_tiny_beat_this(checkpoint, beat_bias=1.0)  # other weights under the same name: no resume
+    assert main(resume) == EXIT_USAGE
 
 
 @pytest.mark.parametrize(

@@ -168,6 +168,8 @@ def plan_fingerprint(config: BuildConfig, tracks, entries, tokenizers: dict) -> 
                 {*config.split_files.values(), *(p for paths in config.ignore_lists.values() for p in paths)}
             )
         },
+        # the Beat This! weights' content: a resume with another file under the same name is refused
+        **({"beat_checkpoint": fingerprint_file(config.beat_checkpoint)} if config.beat_checkpoint else {}),
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
