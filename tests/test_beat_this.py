@@ -123,3 +123,12 @@ def test_the_tracker_check_pairs_beat_this_with_a_checkpoint(tmp_path, checkpoin
         require_beat_tracker("steady", checkpoint)
     with pytest.raises(BeatCheckpointError, match="file not found"):
         require_beat_tracker("beat_this", tmp_path / "none.ckpt")
+
+
+def test_a_rewritten_checkpoint_is_read_again(tmp_path):
+    path = save_tiny_beat_this(tmp_path / "weights.ckpt")
+    first = load_beat_this(path)
+    assert load_beat_this(str(path)) is first  # one load per process ...
+    save_tiny_beat_this(path, beat_bias=1.0)
+    bias = load_beat_this(path).task_heads.beat_downbeat_lin.bias
+    assert float(bias[0]) == 1.0 != float(first.task_heads.beat_downbeat_lin.bias[0])  # ... and version of the file

@@ -234,12 +234,19 @@ class BeatThis(nn.Module):
         return self.task_heads(self.transformer_blocks(self.frontend(x)))
 
 
-@functools.lru_cache(maxsize=2)
-def load_beat_this(checkpoint: str) -> BeatThis:
-    """The network of a published Beat This! checkpoint file, in eval mode (cached: one load per process)."""
+def load_beat_this(checkpoint: str | Path) -> BeatThis:
+    """The network of a published Beat This! checkpoint file, in eval mode (cached: one load per process and
+    version of the file)."""
     path = Path(checkpoint)
     if not path.is_file():
         raise BeatCheckpointError(f"--beat-checkpoint {path}: file not found")
+    stat = path.stat()
+    return _load(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _load(checkpoint: str, mtime_ns: int, size: int) -> BeatThis:
+    path = Path(checkpoint)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a torn file, a pickle holding code, not a torch file at all
@@ -258,7 +265,7 @@ def load_beat_this(checkpoint: str) -> BeatThis:
             f"--beat-checkpoint {path}: weights do not fit the Beat This! network of its hyper_parameters "
             f"({' '.join(first)})"
         ) from error
-    return model.eval()
+    return model.requires_grad_(False).eval()
 
 
 def beat_logits(model: BeatThis, spect: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -307,4 +314,4 @@ def frames_to_beats(beat: torch.Tensor, downbeat: torch.Tensor) -> tuple[np.ndar
 
 def beat_this_beats(wav: np.ndarray, sampling_rate: int, checkpoint: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(beat times, downbeat times) in seconds of a mono waveform by the Beat This! network in `checkpoint`."""
-    return frames_to_beats(*beat_logits(load_beat_this(str(checkpoint)), log_mel(wav, sampling_rate)))
+    return frames_to_beats(*beat_logits(load_beat_this(checkpoint), log_mel(wav, sampling_rate)))

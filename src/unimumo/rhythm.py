@@ -137,7 +137,7 @@ def require_beat_tracker(tracker: str, checkpoint: str | Path | None = None) -> 
     if tracker == "beat_this":
         from unimumo.beat_this import load_beat_this
 
-        load_beat_this(str(checkpoint))
+        load_beat_this(checkpoint)
     if tracker == "essentia":
         try:
             import essentia.standard  # noqa: F401
