@@ -113,6 +113,10 @@ def test_bad_checkpoints_are_refused_with_the_cause(tmp_path, checkpoint):
     torch.save(saved, mismatched)
     with pytest.raises(BeatCheckpointError, match="do not fit the Beat This! network"):
         load_beat_this(str(mismatched))
+    saved["hyper_parameters"] = {**saved["hyper_parameters"], "n_layers": "six"}
+    torch.save(saved, mismatched)
+    with pytest.raises(BeatCheckpointError, match="do not fit the Beat This! network"):
+        load_beat_this(str(mismatched))
 
 
 def test_the_tracker_check_pairs_beat_this_with_a_checkpoint(tmp_path, checkpoint):

@@ -254,12 +254,12 @@ def _load(checkpoint: str, mtime_ns: int, size: int) -> BeatThis:
     if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict):
         raise BeatCheckpointError(f"--beat-checkpoint {path}: no 'state_dict' (not a Beat This! checkpoint)")
     names = set(inspect.signature(BeatThis).parameters)
-    hparams = saved.get("hyper_parameters") or {}
-    model = BeatThis(**{key: value for key, value in dict(hparams).items() if key in names})
     state = {key.removeprefix("model.").replace("_orig_mod.", ""): value for key, value in saved["state_dict"].items()}
     try:
+        hparams = saved.get("hyper_parameters") or {}
+        model = BeatThis(**{key: value for key, value in dict(hparams).items() if key in names})
         model.load_state_dict(state)
-    except RuntimeError as error:
+    except (RuntimeError, TypeError, ValueError, ZeroDivisionError) as error:
         first = str(error).splitlines()[0:2]
         raise BeatCheckpointError(
             f"--beat-checkpoint {path}: weights do not fit the Beat This! network of its hyper_parameters "
