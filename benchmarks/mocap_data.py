@@ -3,10 +3,11 @@ converted to the project's 22-joint skeleton (unimumo.motion.skeleton) by forwar
 
 Where the data comes from: `pip download pybullet==3.2.7 --no-deps` (PyPI; nothing is committed here). The wheel
 holds `pybullet_data/data/motions/humanoid3d_*.txt`: the reference clips of DeepMimic (Peng et al., SIGGRAPH 2018,
-github.com/xbpeng/DeepMimic, MIT licence), motion capture retargeted to the DeepMimic humanoid; the paper names
-the CMU Graphics Lab and SFU motion capture databases as their sources. The pybullet distribution is under the
-zlib licence (pybullet-3.2.7.dist-info/LICENSE.txt; PyPI classifier zlib/libpng). Give the motions directory
-(`--motions DIR`: an unpacked wheel's pybullet_data/data/motions) or install the wheel in the benchmark's
+xbpeng/DeepMimic, whose README calls them "mocap clips" of its humanoid, in its data/motions/; the capture sessions
+they were retargeted from are not named there). The copy used here is pybullet's, distributed under the zlib
+licence (pybullet-3.2.7.dist-info/LICENSE.txt: "The files in this repository are licensed under the zlib license,
+except for the files under 'Extras' and examples/ThirdPartyLibs"; PyPI classifier zlib/libpng). Give the motions
+directory (`--motions DIR`: an unpacked wheel's pybullet_data/data/motions) or install the wheel in the benchmark's
 environment (`pip install pybullet`, not in pyproject.toml): `motions_dir()` then finds it through `pybullet_data`.
 The `walker/` clips and `laikago_walk.txt` are left out (no recorded origin / another body).
 

@@ -11,11 +11,11 @@ Both tokenizers train the same way, side by side: the `tiny` preset (or --preset
 decay), --steps steps of --batch windows of --window-s seconds cut from the training clips at the network's rate,
 normalised with the training clips' statistics; each model's own forward (the one `unimumo-train --recipe
 motion_vqvae` runs). The music-codebook one quantises with the frozen codebooks of a music codec; no pretrained
-EnCodec can be had here, so it is a random-weight one with seeded codebooks: the project's tiny EnCodec (`--codec tiny`,
-`tiny_random_encodec`, 4 x 2048 codes of 16 dims) or EnCodec 32 kHz's architecture (`--codec encodec_32khz`,
-`seeded_random_encodec(encodec_32khz_config())`, 128 dims, slower). Its music features are those of a random
-encoder, so the figures say how this network uses such features, not what EnCodec 32 kHz's trained ones would
-give.
+EnCodec can be had here, so by default it is a random-weight one with seeded codebooks: the project's tiny EnCodec
+(`--codec tiny`, `tiny_random_encodec`, 4 x 2048 codes of 16 dims) or EnCodec 32 kHz's architecture (`--codec
+encodec_32khz`, `seeded_random_encodec(encodec_32khz_config())`, 128 dims, slower); `--codec DIR` takes a real
+EncodecModel directory instead. A random codec's music features are those of a random encoder, so its figures say
+how this network uses such features, not what EnCodec 32 kHz's trained ones would give.
 
 Evaluation goes through `MotionTokenizer` as the shard builder and the benchmarks use it: each held-out clip is
 encoded at its own 60 fps (whole clip) and decoded back, and MPJPE (unimumo.motion.reconstruction_error,
@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 import torch  # noqa: E402
 from scipy.signal import resample_poly  # noqa: E402
+from transformers import EncodecModel  # noqa: E402
 
 from mocap_data import read_clips  # noqa: E402
 from unimumo.models.configuration_motion_vqvae import MotionVQVAEConfig  # noqa: E402
@@ -178,8 +179,8 @@ def main() -> None:
     parser.add_argument(
         "--codec",
         default="tiny",
-        choices=("tiny", "encodec_32khz"),
-        help="the random-weight music codec: tiny_random_encodec, or EnCodec 32 kHz's shape (seeded_random_encodec)",
+        help="the music codec: tiny (tiny_random_encodec), encodec_32khz (its shape, random: seeded_random_encodec) "
+        "or a transformers EncodecModel directory (e.g. a local copy of facebook/encodec_32khz)",
     )
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch", type=int, default=16)
@@ -198,7 +199,10 @@ def main() -> None:
     held_out = [name for name in HELD_OUT if name in features]
     trained_on = [name for name in features if name not in held_out]
     loops = read_music(Path(args.music))
-    codec = tiny_random_encodec(0) if args.codec == "tiny" else seeded_random_encodec(encodec_32khz_config(), 0)
+    if args.codec in ("tiny", "encodec_32khz"):
+        codec = tiny_random_encodec(0) if args.codec == "tiny" else seeded_random_encodec(encodec_32khz_config(), 0)
+    else:
+        codec = EncodecModel.from_pretrained(args.codec).eval()
     train_clips = [features[name] for name in trained_on]
     test_clips = [features[name] for name in held_out]
     stats = compute_feature_stats(train_clips)
