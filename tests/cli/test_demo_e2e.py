@@ -81,6 +81,10 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     for command in ("music-caption", "motion-caption"):
         assert (work / "eval" / command / "metrics.json").is_file() and f"# {command} evaluation" in first.stdout
     assert first.stdout.count("tiny random-weight models on the synthetic corpus") == 2
+    # text -> music on a MusicCaps-format set, FAD / KL from random evaluation models, printed labelled as such
+    quality = json.loads((work / "eval" / "musiccaps" / "metrics.json").read_text())["metrics"]["generated"]
+    assert all(math.isfinite(quality[name]) for name in ("fad", "kl_softmax", "kl_sigmoid")), quality
+    assert "RANDOM-weight VGGish and PANNs" in first.stdout and "# text2music-musiccaps evaluation" in first.stdout
 
     second = run_demo(work)  # every step is complete: nothing is recomputed
     assert second.returncode == 0, second.stderr[-4000:]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unimumo.constants import CODE_RATE
+from unimumo.constants import CODE_RATE, NUM_CODEBOOKS
 from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec, load_text_tokenizer
 from unimumo.eval.beats_metrics import load_music
 from unimumo.eval.chunks import check_settings
@@ -70,7 +70,7 @@ def clip_samples(clips, text_tokenizer, num_steps: int) -> list[EvalSample]:
     samples = []
     for clip in clips:
         music_text, motion_text = split_prompt(clip.prompt)
-        zeros = np.zeros((4, num_steps), dtype=np.int64)
+        zeros = np.zeros((NUM_CODEBOOKS, num_steps), dtype=np.int64)
         samples.append(
             EvalSample(
                 key=f"{clip.row.ytid}-{text_digest(clip.prompt)[:12]}",
