@@ -1,5 +1,6 @@
 """End to end: `unimumo-demo` from an empty directory (stage 1 from the corpus's tiny MusicGen, then stage 2 and the
-caption stage) to music->motion and captioning metrics, a wav and a dance GIF, then resumed."""
+caption stage) to music->motion and captioning metrics, a wav and a dance GIF, `unimumo-eval paper` on its
+AIST++-layout set (paper_tables.md, a defined BAS), then resumed."""
 
 from __future__ import annotations
 
@@ -85,6 +86,19 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     quality = json.loads((work / "eval" / "musiccaps" / "metrics.json").read_text())["metrics"]["generated"]
     assert all(math.isfinite(quality[name]) for name in ("fad", "kl_softmax", "kl_sigmoid")), quality
     assert "RANDOM-weight VGGish and PANNs" in first.stdout and "# text2music-musiccaps evaluation" in first.stdout
+
+    # the published benchmarks on the demo's AIST++-layout set: the music beats come from the real music, so BAS is
+    # defined; the tokenizers come from the export's record (no --shards, no tokenizer option)
+    assert (work / "runs" / "stage2_joint" / "export" / "unimumo_tokenizers.json").is_file()
+    paper = json.loads((work / "eval" / "paper" / "music2motion" / "metrics.json").read_text())
+    dance = paper["metrics"]["generated"]
+    assert dance["BAS_nan"] < len(paper["inputs"]) == paper["info"]["num_slices"] > 0, dance
+    assert isinstance(dance["BAS"], float) and math.isfinite(dance["BAS"]), dance
+    tables = (work / "paper_tables.md").read_text()
+    for row in ("## Music -> dance", "## Dance -> music", "| this run |", "| UniMuMo (published) |", "| EDGE ("):
+        assert row in tables, row
+    assert f"| {dance['BAS']:.4f} |" in tables
+    assert str(work / "paper_tables.md") in summary and "## Music -> dance" in first.stdout
 
     second = run_demo(work)  # every step is complete: nothing is recomputed
     assert second.returncode == 0, second.stderr[-4000:]

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 from test_eval_end_to_end import tiny_model  # noqa: F401  (the tiny random UniMuMo export fixture)
 
+from unimumo.data.synthetic_corpus import d2m_segment_line as d2m_line
 from unimumo.eval.aist_inputs import genre_prompt, read_edge_slices, sequence_slices
 from unimumo.eval.beats_metrics import load_music
 
@@ -188,11 +189,6 @@ def test_d2m_gan_segment_names_map_to_aist_sequences():
     )
     with pytest.raises(ValueError, match="list: 'gPO_sBM_c01_seg1.npy' is not a D2M-GAN segment name"):
         segment_sequence("gPO_sBM_c01_seg1.npy", "list")
-
-
-def d2m_line(sequence: str, segment: int) -> str:
-    parts = sequence.split("_")
-    return f"./aistplus/motion_s2/test/{'_'.join(parts[:2] + ['c01'] + parts[3:])}_seg{segment}.npy"
 
 
 def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):  # noqa: F811
@@ -370,3 +366,17 @@ def test_every_command_line_option_reaches_the_config():
     for name in ("score-music", "score-dance", "paper"):
         options = {action.dest for action in commands[name]._actions} - {"help", "print_config", "log_level"}
         assert options == {field.name for field in dataclasses.fields(BENCHMARKS[name].config)}, name
+
+
+def test_the_paper_table_shows_each_sourced_published_cell_with_its_source():
+    from unimumo.eval.config import AistMusic2MotionConfig
+    from unimumo.eval.paper import PUBLISHED_M2M, music2motion_section
+
+    config = AistMusic2MotionConfig(model="m", out="o", aist="a", aist_music="b")
+    text = "\n".join(music2motion_section(config, {"generated": {"BAS": 0.2, "BAS_nan": 1}, "ground_truth": {}}))
+    assert "| this run | - | - | - | - | 0.2000 | - |" in text
+    assert "| UniMuMo (published) | n/a | n/a | n/a | n/a | 0.24 | n/a |" in text  # the paper's BAS, as quoted
+    assert "| EDGE (published) | n/a | n/a | n/a | n/a | 0.27 | n/a |" in text
+    assert "| Bailando (published) | n/a | n/a | n/a | n/a | n/a | n/a |" in text  # no agreeing source
+    for name, (_, source) in PUBLISHED_M2M.items():
+        assert f"  - {name}: {source}" in text

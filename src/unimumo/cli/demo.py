@@ -12,7 +12,13 @@ Steps, each a real command of this package run as a subprocess (logs in WORK/log
                  export, caption from stage 2's export; each validated 4 times on the val shards (best/ export,
                  the curves in the summary)
 5. eval          `unimumo-eval music2motion` on the model of the last stage that generates music and motion,
-                 `unimumo-eval caption` (BLEU/ROUGE-L) on the captioner, both on the test split
+                 `unimumo-eval caption` (BLEU/ROUGE-L) on the captioner, both on the test split (the Music4All
+                 shards: not a published benchmark; the music beats of this music2motion table come from the
+                 codec-decoded music, which the synthetic corpus's random codec does not keep)
+6. paper         `unimumo-eval paper` on an AIST++-layout set made from the synthetic corpus (its dances, their
+                 beat-track music by music id, D2M-GAN's segment list): the published benchmarks' inputs and
+                 protocol, the music beats read from the real music, the tokenizers from the export's record;
+                 WORK/paper_tables.md (synthetic corpus only: real AIST++ music is not among the demo's inputs)
 
 On the synthetic corpus the captioner also runs `unimumo-eval music-caption` and `motion-caption` on MusicQA- and
 HumanML3D-format sets made from the corpus (`unimumo.data.synthetic_caption_sets`), printed labelled as tiny models.
@@ -73,6 +79,8 @@ class DemoConfig:
     motions: int = 12
     seed: int = 0
     extra_train_args: list[str] = field(default_factory=list)
+    paper_sequences: int = 4  # AIST++-layout test sequences of the paper step (synthetic corpus)
+    paper_music_seconds: float = 5.5  # their music's length: 2 EDGE slices (5 s, 0.5 s stride) and 2 s segments
 
     def validate(self) -> DemoConfig:
         real = [self.music4all, self.aist]
@@ -492,6 +500,8 @@ def run_demo(config: DemoConfig) -> int:
     published_captions = run_published_captions(config, captioner / "export", shards) if synthetic else []
     quality = [run_musiccaps(config, generator / "export", shards)] if synthetic else []
 
+    paper_tables = run_paper(config, generator / "export") if synthetic else None
+
     summary = "\n".join(
         [
             f"UniMuMo demo finished in {time.perf_counter() - started:.0f}s. Outputs under {work}/:",
@@ -500,7 +510,14 @@ def run_demo(config: DemoConfig) -> int:
             f"  training runs     {', '.join(map(str, runs.values()))} (checkpoints/, export/, best/, metrics.jsonl)",
             *validation_table([work / "runs" / "motion_vqvae", *runs.values()]),
             f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
-            f"  metrics tables    {evaluation / 'metrics.md'}, {captions / 'metrics.md'} (captioning)",
+            *(
+                [f"  paper tables      {paper_tables} (the published benchmarks' inputs and protocol, on the "
+                 "demo's AIST++-layout set)"]
+                if paper_tables
+                else []
+            ),
+            f"  metrics tables    {evaluation / 'metrics.md'} (Music4All test shards: not a published benchmark), "
+            f"{captions / 'metrics.md'} (captioning)",
             *[f"  text -> music     {table} (MusicCaps format, random evaluation models)" for table in quality],
             f"  music, dance      {evaluation} (*.wav, *.gif, *.bvh, *.npy, plots)",
             f"  logs              {work / 'logs'}",
@@ -508,8 +525,8 @@ def run_demo(config: DemoConfig) -> int:
     )
     atomic_write_text(work / "SUMMARY.txt", summary + "\n")
     print(summary)
-    for table in (evaluation / "metrics.md", captions / "metrics.md"):
-        print(table.read_text() if table.exists() else "")
+    for table in (paper_tables, evaluation / "metrics.md", captions / "metrics.md"):
+        print(table.read_text() if table is not None and table.exists() else "")
     for table in published_captions:
         print(f"{CAPTION_SETS_LABEL}\n\n{table.read_text()}")
     for table in quality:
@@ -547,6 +564,43 @@ def run_published_captions(config: DemoConfig, model: Path, shards: Path) -> lis
         )
         tables.append(out / "metrics.md")
     return tables
+
+
+def run_paper(config: DemoConfig, model: Path) -> Path:
+    """`unimumo-eval paper` on an AIST++-layout set made from the synthetic corpus (WORK/aist_benchmark/), with the
+    tokenizers the export records; its table copied to WORK/paper_tables.md."""
+    from unimumo.data.synthetic_corpus import write_aist_benchmark_set
+
+    work, inputs = config.work_dir, config.work_dir / "aist_benchmark"
+    root, music, segments = inputs / "aist_plusplus_final", inputs / "aist_music", inputs / "segments.txt"
+    if not segments.is_file():  # written last
+        write_aist_benchmark_set(
+            work / "corpus", root, music, config.paper_sequences, lambda _: config.paper_music_seconds, segments
+        )
+    out = work / "eval" / "paper"
+    run_step(
+        "eval_paper",
+        [
+            *module("unimumo.cli.eval"),
+            "paper",
+            "--model",
+            str(model),
+            "--aist",
+            str(root),
+            "--aist-music",
+            str(music),
+            "--segments",
+            str(segments),
+            "--render",
+            "1",  # one stick-figure GIF (the slowest output); the music2motion step renders more
+            "--out",
+            str(out),
+        ],
+        work,
+        done=(out / "paper_tables.md").exists,
+    )
+    atomic_write_text(work / "paper_tables.md", (out / "paper_tables.md").read_text())
+    return work / "paper_tables.md"
 
 
 MUSICCAPS_LABEL = (

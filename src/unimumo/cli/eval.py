@@ -340,6 +340,11 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--motion-tokenizer", help="motion tokenizer directory")
     parser.add_argument("--text-tokenizer", help="sentencepiece model")
     parser.add_argument("--batch-size", type=_positive_int, default=16, help="samples per model call (default: 16)")
+    parser.add_argument(
+        "--render",
+        type=_int_at_least(0),
+        help="write wav/npy/bvh/GIF for the first N music -> dance slices (default: 4; 0 = none)",
+    )
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
 
 

@@ -13,6 +13,9 @@
                      text_tokenizer.model (sentencepiece on the corpus captions)
     out/corpus.json  ground truth: every track and motion with its split, tempo and kind
 
+`write_aist_benchmark_set` turns its AIST++ part into the published dance benchmarks' inputs (an AIST++ root, the
+music by music id, D2M-GAN's segment list), for the demo's `unimumo-eval paper` and the tests.
+
 Deliberately broken inputs (all in the train split): a truncated wav, an empty mp3, an AIST++ pickle
 with NaN poses, a HumanML3D clip of the wrong feature width and an empty .npy. Also a track shorter
 than 10 s of beats, and one track / one sequence named in the ignore lists.
@@ -20,9 +23,11 @@ than 10 s of beats, and one track / one sequence named in the ignore lists.
 
 from __future__ import annotations
 
+import json
 import pickle
 import random
 import string
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -348,6 +353,49 @@ def write_synthetic_corpus(out: str | Path, config: SyntheticCorpusConfig | None
         },
     )
     return out
+
+
+def d2m_segment_line(sequence: str, segment: int) -> str:
+    """D2M-GAN's name of 2 s segment `segment` (from 1) of an AIST++ sequence, as its aist_motion_test_segment.txt
+    writes it (camera c01, `_segN.npy`)."""
+    parts = sequence.split("_")
+    return f"./aistplus/motion_s2/test/{'_'.join(parts[:2] + ['c01'] + parts[3:])}_seg{segment}.npy"
+
+
+def write_aist_benchmark_set(
+    corpus: str | Path,
+    root: Path,
+    music: Path,
+    num_test: int,
+    music_seconds: Callable[[str], float],
+    segments: Path | None = None,
+) -> list[str]:
+    """The published dance benchmarks' inputs in the AIST++ layout, made from a synthetic corpus (the demo's
+    `unimumo-eval paper` inputs, the tests' AIST++ fixture). `root`: motions/ (a link to the corpus's SMPL pickles),
+    splits/crossmodal_test.txt naming the first `num_test` good sequences of the corpus (of any split: the corpus
+    has few) and its ignored one, ignore_list.txt removing that. `music`/<music id>.wav for every music id the
+    motions name, as AIST++ ships its music apart: 16-bit PCM at 32 kHz, a beat track at the dance's tempo,
+    `music_seconds(music id)` long. With `segments`: D2M-GAN's segment list naming the first 2 s segment of each
+    test sequence. Returns the test sequences."""
+    corpus = Path(corpus)
+    items = json.loads((corpus / "corpus.json").read_text())["aist"]
+    good = [item["id"] for item in items if item["kind"] == "good"][:num_test]
+    ignored = [item["id"] for item in items if item["kind"] == "ignored"]
+    (root / "splits").mkdir(parents=True, exist_ok=True)
+    if not (root / "motions").exists():
+        (root / "motions").symlink_to((corpus / "aist" / "motions").resolve())
+    atomic_write_text(root / "splits" / "crossmodal_test.txt", "".join(f"{name}\n" for name in good + ignored))
+    atomic_write_text(root / "ignore_list.txt", "".join(f"{name}\n" for name in ignored))
+    music.mkdir(parents=True, exist_ok=True)
+    for index, item in enumerate(items):
+        name = item["id"].split("_")[4]
+        if not (music / f"{name}.wav").exists():
+            wav = beat_audio(item["bpm"], music_seconds(name), index % 12, np.random.default_rng(index))
+            with atomic_open(music / f"{name}.wav", "wb") as handle:
+                sf.write(handle, wav, SAMPLING_RATE, format="WAV", subtype="PCM_16")
+    if segments is not None:
+        atomic_write_text(segments, "".join(d2m_segment_line(name, 1) + "\n" for name in good))
+    return good
 
 
 def build_argv(corpus: str | Path, out: str | Path, split: str, *extra: str) -> list[str]:

@@ -280,6 +280,7 @@ class PaperConfig:
     spacy_model: str | None = None
     device: str = "cpu"
     batch_size: int = 16
+    render: int = 4  # wav / joints / BVH / GIF of the first N music -> dance slices
     shards: str | None = None
     music_codec: str | None = None
     motion_tokenizer: str | None = None

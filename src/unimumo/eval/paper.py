@@ -40,9 +40,25 @@ from unimumo.utils.io import atomic_write_text
 
 DANCE_COLUMNS = ("FID_k", "FID_m", "Div_k", "Div_m", "BAS", "PFC")
 UNKNOWN = "n/a"  # a published number this project does not record
+# The music-to-dance cells of the UniMuMo paper's table (Yang et al., arXiv 2410.04534, AAAI 2025: Dist_k, Dist_g
+# and BAS on AIST++; PFC left out by the authors) that this project could source, each with its source; every other
+# cell is UNKNOWN. The paper's own table could not be read here (PDF / HTML not reachable), so each value is a
+# third party's quotation of it, at the precision quoted.
+PUBLISHED_M2M: dict[str, tuple[dict[str, float], str]] = {
+    "UniMuMo": (
+        {"BAS": 0.24},
+        "ZeyuLing/Motius @ 1a2bd7f docs/model_zoo/unimumo.md ('the paper reports BeatAlign 0.24'); "
+        "also a machine-written summary of the AAAI paper",
+    ),
+    "EDGE": (
+        {"BAS": 0.27},
+        "a machine-written summary of the AAAI paper ('Beat Align 0.24, slightly below EDGE (0.27)'); unverified",
+    ),
+    "Bailando": ({}, "no source: the one summary found quotes both 0.22 and 0.26 for its BAS"),
+}
 M2M_PUBLISHED_NOTE = (
-    f"published UniMuMo music-to-dance numbers are not recorded in this project ({UNKNOWN}): "
-    "copy them from the UniMuMo paper's table to compare"
+    f"published: a cell without a source is {UNKNOWN} (copy it from the UniMuMo paper's music-to-dance table to "
+    "compare); the paper's Dist_k / Dist_g are Div_k / Div_m here"
 )
 
 
@@ -80,9 +96,14 @@ def music2motion_section(config: AistMusic2MotionConfig, table: Table) -> list[s
     ]
     lines += [f"| {name} | " + " | ".join(_cell(values.get(c)) for c in DANCE_COLUMNS) + " |" for name, values in rows]
     lines += [
-        "| UniMuMo (published) | " + " | ".join(UNKNOWN for _ in DANCE_COLUMNS) + " |",
+        f"| {name} (published) | " + " | ".join(f"{cells[c]:g}" if c in cells else UNKNOWN for c in DANCE_COLUMNS)
+        + " |"
+        for name, (cells, _) in PUBLISHED_M2M.items()
+    ]
+    lines += [
         "",
         f"- {M2M_PUBLISHED_NOTE}",
+        *(f"  - {name}: {source}" for name, (_, source) in PUBLISHED_M2M.items()),
         f"- settings: guidance {config.guidance_scale:g}, top-k {config.top_k}, temperature "
         f"{config.temperature:g}, seed {config.seed}, {config.seconds:g} s, empty music text, the authors' "
         "genre prompt",
@@ -127,7 +148,7 @@ def run_paper(config: PaperConfig) -> Table:
     for caption_config in (music_caption, motion_caption):
         if caption_config is not None:
             validate(caption_config)  # before anything runs
-    m2m = AistMusic2MotionConfig(**_shared(config), out=str(out / "music2motion"))
+    m2m = AistMusic2MotionConfig(**_shared(config), render=config.render, out=str(out / "music2motion"))
     validate(m2m)
     tables = {"music2motion": run_music2motion_aist(m2m)}
     sections = music2motion_section(m2m, tables["music2motion"])
