@@ -227,6 +227,9 @@ def add_score_music_options(parser: argparse.ArgumentParser) -> None:
         "--captions", metavar="CSV", help="MusicCaps-format CSV (ytid, caption): each file's text for CLAP, by stem"
     )
     add_quality_model_options(parser)
+    parser.add_argument(
+        "--device", default=default_device(), help="torch device of the evaluation models (default: cuda if available)"
+    )
 
 
 def add_quality_model_options(parser: argparse.ArgumentParser) -> None:

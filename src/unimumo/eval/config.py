@@ -74,6 +74,7 @@ class ScoreMusicConfig:
     panns: str | None = None
     clap: str | None = None
     clap_text_model: str | None = None
+    device: str = "cpu"  # where the evaluation models run
 
     def problems(self) -> list[str]:
         problems = _positive(self, "fps") + quality_problems(self)

@@ -51,10 +51,11 @@ class QualityModels:
     panns: str | None = None  # PANNs' Cnn14_mAP=0.431.pth (16 kHz: Cnn14_16k_mAP=0.438.pth)
     clap: str | None = None  # laion_clap's 630k-audioset-best.pt
     clap_text_model: str | None = None  # roberta-base's tokenizer and config directory
+    device: str = "cpu"  # where they run
 
     @classmethod
     def of(cls, config) -> QualityModels:
-        return cls(config.vggish, config.panns, config.clap, config.clap_text_model)
+        return cls(config.vggish, config.panns, config.clap, config.clap_text_model, config.device)
 
 
 def _suffix(loader: str) -> str:
@@ -74,8 +75,6 @@ class _Model:
         if self._model is None:
             self._model = self._load()
         return self._model
-
-
 
 
 def check_models(metrics: tuple[str, ...], models: QualityModels) -> None:
@@ -119,7 +118,9 @@ def score_quality(
         return results
 
     if "fad" in metrics:
-        vggish = _Model(lambda: mq.load_vggish(models.vggish), checkpoint_fingerprint(models.vggish, cache_root))
+        vggish = _Model(
+            lambda: mq.load_vggish(models.vggish).to(models.device), checkpoint_fingerprint(models.vggish, cache_root)
+        )
 
         def embed(model, audio_16k):
             return {"embeddings": np.asarray(mq.vggish_embeddings(model, audio_16k), dtype=np.float64)}
@@ -129,7 +130,9 @@ def score_quality(
             fad = mq.frechet_distance(*(np.concatenate([r["embeddings"] for r in side]) for side in (made, real)))
             values[f"fad{_suffix(loader)}"] = float(fad)
     if "kl" in metrics:
-        panns = _Model(lambda: mq.load_panns(models.panns), checkpoint_fingerprint(models.panns, cache_root))
+        panns = _Model(
+            lambda: mq.load_panns(models.panns).to(models.device), checkpoint_fingerprint(models.panns, cache_root)
+        )
 
         def classify(model, audio_16k):  # the logits alone: KL reads nothing else
             return {"logits": np.asarray(mq.panns_outputs(model, audio_16k)["logits"])}
@@ -162,7 +165,9 @@ def _clap(clips, models: QualityModels, cache_root: Path, info: dict, per_clip: 
         raise EvalInputError(f"CLAP needs a caption for every clip; none for {', '.join(missing[:5])}")
     fingerprint = checkpoint_fingerprint(models.clap, cache_root)
     text_fingerprint = checkpoint_fingerprint(models.clap_text_model, cache_root)
-    scorer = _Model(lambda: load_clap(models.clap, models.clap_text_model), f"{fingerprint[:16]}{text_fingerprint}")
+    scorer = _Model(
+        lambda: load_clap(models.clap, models.clap_text_model, models.device), f"{fingerprint[:16]}{text_fingerprint}"
+    )
 
     def audio_embeddings(side: str) -> np.ndarray:
         cache = ClipCache(cache_root, f"clap_audio_{side}", scorer.fingerprint, f"{SAMPLE_RATE}hz")
