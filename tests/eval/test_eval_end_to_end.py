@@ -58,6 +58,7 @@ def test_music2motion_end_to_end_writes_every_output(tiny_model, tiny_shards, tm
     report = json.loads((out / "metrics.json").read_text())
     assert report["task"] == "music2motion" and report["info"]["num_samples"] == 3
     info = report["info"]
+    assert info["benchmark"].startswith("the shards' test split: not a published benchmark")
     assert info["protocol"] == "unimumo" and info["protocol_upstream"] == "Cralence/My_Eval@ce5b01d"
     assert info["motion_text"] == "genre" and "reconstruction" in info["ground_truth_set"]
     assert info["ground_truth"] == "reconstruction" and "not comparable" in info["ground_truth_note"]

@@ -74,6 +74,8 @@ class EvalSession:
         """The run description that goes into metrics.json / metrics.md."""
         args = self.args
         info = {
+            "benchmark": f"the shards' {args.split} split: not a published benchmark (the published ones run on their "
+            "own inputs: unimumo-eval paper, music-caption, motion-caption, text2music --musiccaps)",
             "model": str(args.model),
             "shards": str(args.shards),
             "split": args.split,
