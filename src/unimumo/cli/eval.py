@@ -421,7 +421,7 @@ def add_motion_caption_options(parser: argparse.ArgumentParser) -> None:
         "--spacy-model",
         metavar="DIR",
         help="spaCy pipeline directory tagging the generated captions (upstream: en_core_web_sm; "
-        "pip install 'unimumo[captions]')",
+        "pip install 'unimumo[eval]')",
     )
     parser.add_argument(
         "--r-precision-batch-size", type=_positive_int, help="captions ranked per batch (default: 32, as published)"

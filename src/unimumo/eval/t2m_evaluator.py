@@ -340,7 +340,7 @@ def load_spacy(path: str | Path):
         import spacy
     except ImportError:
         raise T2MEvaluatorError(
-            "spaCy is not installed: pip install 'unimumo[captions]' (needed to tag generated captions)"
+            "spaCy is not installed: pip install 'unimumo[eval]' (needed to tag generated captions)"
         ) from None
     try:
         return spacy.load(path)
