@@ -120,6 +120,17 @@ def test_glove_pickle_with_a_global_is_refused(published, tmp_path):
         WordVectors.from_dir(glove)
 
 
+def test_stats_and_vectors_that_are_not_numeric_arrays_are_named(tmp_path):
+    root = write_t2m_evaluator(tmp_path / "t2m", TINY)
+    np.save(root / META / "std.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)  # needs unpickling
+    with pytest.raises(T2MEvaluatorError, match=r"std.npy: the evaluator's motion std, not a numeric .npy array"):
+        T2MEvaluator.from_dir(root)
+    glove = write_glove(tmp_path / "glove", dim=12)
+    (glove / "our_vab_data.npy").write_bytes(b"not an array")
+    with pytest.raises(T2MEvaluatorError, match=r"our_vab_data.npy: the GloVe vectors, not a numeric .npy array"):
+        WordVectors.from_dir(glove)
+
+
 @pytest.mark.parametrize(
     ("remove", "message"),
     [

@@ -100,6 +100,14 @@ def _required(path: Path, what: str, option: str) -> Path:
     return path
 
 
+def _read_npy(path: Path, what: str, option: str) -> np.ndarray:
+    """A numeric .npy file (no pickle); a missing, torn or object-array file is a T2MEvaluatorError naming it."""
+    try:
+        return np.load(_required(path, what, option), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise T2MEvaluatorError(f"{path}: {what}, not a numeric .npy array ({str(error).splitlines()[0]})") from None
+
+
 # ---------------------------------------------------------------------------------------------------- architecture
 
 
@@ -227,8 +235,7 @@ class T2MEvaluator(nn.Module):
             raise T2MEvaluatorError(f"{path}: no state dict under {', '.join(missing)} (not T2M's finest.tar?)")
         stats = []
         for name in ("mean", "std"):
-            stat_path = _required(root / META / f"{name}.npy", f"the evaluator's motion {name}", option)
-            stats.append(np.load(stat_path, allow_pickle=False))
+            stats.append(_read_npy(root / META / f"{name}.npy", f"the evaluator's motion {name}", option))
         try:
             config = T2MEvaluatorConfig.from_state_dicts(checkpoint)
             model = cls(config, *stats)
@@ -290,7 +297,7 @@ class WordVectors:
     def from_dir(cls, root: str | Path) -> WordVectors:
         root = Path(root)
         option = "--glove names T2M's glove/ directory"
-        vectors = np.load(_required(root / f"{GLOVE_PREFIX}_data.npy", "the GloVe vectors", option), allow_pickle=False)
+        vectors = _read_npy(root / f"{GLOVE_PREFIX}_data.npy", "the GloVe vectors", option)
         words = read_plain_pickle(_required(root / f"{GLOVE_PREFIX}_words.pkl", "the GloVe words", option))
         index = read_plain_pickle(_required(root / f"{GLOVE_PREFIX}_idx.pkl", "the GloVe word index", option))
         path = root / f"{GLOVE_PREFIX}_idx.pkl"
