@@ -82,10 +82,11 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     for command in ("music-caption", "motion-caption"):
         assert (work / "eval" / command / "metrics.json").is_file() and f"# {command} evaluation" in first.stdout
     assert first.stdout.count("tiny random-weight models on the synthetic corpus") == 2
-    # text -> music on a MusicCaps-format set, FAD / KL from random evaluation models, printed labelled as such
+    # text -> music on a MusicCaps-format set, FAD / KL / CLAP from random evaluation models, printed labelled as such
     quality = json.loads((work / "eval" / "musiccaps" / "metrics.json").read_text())["metrics"]["generated"]
-    assert all(math.isfinite(quality[name]) for name in ("fad", "kl_softmax", "kl_sigmoid")), quality
+    assert all(math.isfinite(quality[name]) for name in ("fad", "kl_softmax", "kl_sigmoid", "clap")), quality
     assert "RANDOM-weight VGGish and PANNs" in first.stdout and "# text2music-musiccaps evaluation" in first.stdout
+    assert "tiny RANDOM-weight LAION-CLAP" in first.stdout
 
     # the published benchmarks on the demo's AIST++-layout set: the music beats come from the real music, so BAS is
     # defined; the tokenizers come from the export's record (no --shards, no tokenizer option)

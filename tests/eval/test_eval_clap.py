@@ -2,7 +2,8 @@
 
 Golden values: laion_clap 1.1.7 from PyPI (the package My_Eval's eval_clap.py imports; LAION-AI/CLAP@1fd4c37 holds
 the same hook.py / htsat.py / model.py), in a scratch venv outside this repository with torch 2.13.0+cpu,
-transformers 4.57.6, numpy 1.26.4, librosa 0.11.0. The script imported tests/testkit/clap_fixtures.py, wrote the
+transformers 4.57.6, numpy 1.26.4, librosa 0.11.0. The script imported tests/testkit/clap_fixtures.py (now
+unimumo.eval.random_eval_models: the same weights), wrote the
 checkpoint and roberta directory with it (state-dict digest GOLDEN_DIGEST, checked below), then ran laion's own code:
 `CLAP_Module(enable_fusion=False, device="cpu")`, `load_ckpt(ckpt=...)` (its strict load_state_dict),
 `get_audio_embedding_from_filelist(x=FILES)`, `get_text_embedding(CAPTIONS)`, and `get_audio_embedding_from_data`
@@ -30,7 +31,6 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.clap_fixtures import laion_state_dict, state_dict_digest, write_laion_checkpoint, write_roberta_dir
 from unimumo.eval.clap import (
     CLIP_SAMPLES,
     ClapError,
@@ -39,6 +39,12 @@ from unimumo.eval.clap import (
     load_audio,
     load_clap,
     quantize_int16,
+)
+from unimumo.eval.random_eval_models import (
+    laion_state_dict,
+    state_dict_digest,
+    write_laion_checkpoint,
+    write_roberta_dir,
 )
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "beats"

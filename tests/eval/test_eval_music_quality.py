@@ -1,8 +1,9 @@
 """FAD and KL (unimumo.eval.music_quality, vggish, panns) against the published evaluation code, on fixed inputs.
 
-Inputs: testkit.music_eval_models: random-weight VGGish and PANNs Cnn14 at their real sizes, saved in torchvggish's
-`vggish-10086976.pth` and PANNs' `Cnn14_16k_mAP=0.438.pth` formats (state digests below), and four clip pairs
-(generated at 32 kHz, reference at 16 kHz) cut from tests/assets/beats/.
+Inputs: unimumo.eval.random_eval_models (formerly testkit.music_eval_models; the same weights): random-weight VGGish
+and PANNs Cnn14 at their real sizes, saved in torchvggish's `vggish-10086976.pth` and PANNs' `Cnn14_16k_mAP=0.438.pth`
+formats (state digests below); testkit.music_eval_models: four clip pairs (generated at 32 kHz, reference at 16 kHz)
+cut from tests/assets/beats/.
 
 Golden values: the upstream code run outside this repository on exactly these files
 (`python /tmp/h22nets/golden.py <fixture dir>`, this project's .venv packages: torch 2.13.0+cpu, numpy 2.4.6,
@@ -31,13 +32,7 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.music_eval_models import (
-    CLIP_PAIRS,
-    state_digest,
-    write_clip_pairs,
-    write_panns_checkpoint,
-    write_vggish_checkpoint,
-)
+from testkit.music_eval_models import CLIP_PAIRS, write_clip_pairs
 from unimumo.eval.music_quality import (
     LOADERS,
     MusicQualityError,
@@ -52,6 +47,7 @@ from unimumo.eval.music_quality import (
     vggish_embeddings,
 )
 from unimumo.eval.panns import Cnn14
+from unimumo.eval.random_eval_models import state_digest, write_panns_checkpoint, write_vggish_checkpoint
 from unimumo.eval.vggish import VGGish
 
 VGGISH_DIGEST = "dc7a4eb8ceb581ee"

@@ -217,8 +217,12 @@ def test_musiccaps_config_is_validated_before_anything_runs():
 @pytest.fixture(scope="module")
 def evaluation_models(tmp_path_factory):
     """Random-weight VGGish, PANNs Cnn14 and LAION-CLAP in their projects' published file formats."""
-    from testkit.clap_fixtures import write_laion_checkpoint, write_roberta_dir
-    from testkit.music_eval_models import write_panns_checkpoint, write_vggish_checkpoint
+    from unimumo.eval.random_eval_models import (
+        write_laion_checkpoint,
+        write_panns_checkpoint,
+        write_roberta_dir,
+        write_vggish_checkpoint,
+    )
 
     root = tmp_path_factory.mktemp("evaluation_models")
     return {
@@ -332,6 +336,11 @@ def test_paper_takes_the_musiccaps_table_and_refuses_it_incomplete(tiny_model, t
     assert main(argv + ["--musiccaps", str(CSV), "--musiccaps-audio", str(tmp_path), "--vggish", "v"]) == 2
     err = capsys.readouterr().err
     assert "text2music: metric kl needs --panns" in err and "text2music: metric clap needs --clap" in err
+    # --render N reaches the text-to-music run too
+    from unimumo.eval.config import PaperConfig, paper_musiccaps
+
+    paper = PaperConfig(model="m", out="o", aist="a", aist_music="am", musiccaps=str(CSV), render=1)
+    assert paper_musiccaps(paper, "o/text2music").render == 1
 
 
 def test_musiccaps_motion_stream_dance_metrics_with_aist(  # noqa: F811

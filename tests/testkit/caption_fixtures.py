@@ -5,17 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte -> printable character table (what a byte-level BPE vocabulary is written in)."""
-    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    cs, extra = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + extra)
-            extra += 1
-    return dict(zip(bs, map(chr, cs)))
+from unimumo.eval.random_eval_models import bytes_to_unicode
 
 
 def build_tiny_roberta(out: Path) -> Path:
@@ -25,7 +15,7 @@ def build_tiny_roberta(out: Path) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4}
-    for ch in _bytes_to_unicode().values():
+    for ch in bytes_to_unicode().values():
         vocab.setdefault(ch, len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab))
     (out / "merges.txt").write_text("#version: 0.2\n")

@@ -346,7 +346,8 @@ def add_paper_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--render",
         type=_int_at_least(0),
-        help="write wav/npy/bvh/GIF for the first N music -> dance slices (default: 4; 0 = none)",
+        help="write wav/npy/bvh/GIF for the first N music -> dance slices and the first N text -> music clips "
+        "(default: 4; 0 = none)",
     )
     parser.add_argument("--device", default=default_device(), help="torch device (default: cuda if available)")
 

@@ -18,7 +18,8 @@ aist_inputs.py   the published inputs: EDGE's slices of the AIST++ test music, D
 aist_benchmarks.py  music2motion / motion2music on the published inputs; paper.py `unimumo-eval paper`
 musiccaps.py     MusicCaps as the authors read it; text2music_musiccaps.py `text2music --musiccaps` (FAD, KL, CLAP)
 quality_scoring.py  FAD / KL / CLAP of paired clips (music_quality.py, clap.py); clip_cache.py per-clip cache
-synthetic_musiccaps.py  the demo's MusicCaps-format set and random-weight VGGish / PANNs checkpoints
+synthetic_musiccaps.py  the demo's MusicCaps-format set from the synthetic corpus
+random_eval_models.py  random-weight VGGish, PANNs Cnn14 and tiny LAION-CLAP in their published formats (demo, tests)
 config.py, benchmarks.py  one validated config per benchmark and the benchmark registry
 render.py, bvh.py  wav, joints .npy, .bvh, stick-figure GIF with beats, speed/beat plot
 render_files.py  `unimumo-eval render`: those renderings of any motion / music file

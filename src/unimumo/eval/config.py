@@ -281,7 +281,7 @@ class PaperConfig:
     spacy_model: str | None = None
     device: str = "cpu"
     batch_size: int = 16
-    render: int = 4  # wav / joints / BVH / GIF of the first N music -> dance slices
+    render: int = 4  # wav / joints / BVH / GIF of the first N music -> dance slices and text -> music clips
     shards: str | None = None
     music_codec: str | None = None
     motion_tokenizer: str | None = None
@@ -303,7 +303,7 @@ class PaperConfig:
 
 def paper_musiccaps(config: PaperConfig, out: str) -> MusicCapsConfig:
     """The text-to-music benchmark of `unimumo-eval paper`: the authors' settings, the paper's inputs and models."""
-    shared = ("model", "device", "batch_size", "shards", "music_codec", "motion_tokenizer", "text_tokenizer")
+    shared = ("model", "device", "batch_size", "render", "shards", "music_codec", "motion_tokenizer", "text_tokenizer")
     quality = ("vggish", "panns", "clap", "clap_text_model", "humanml3d_texts")
     values = {name: getattr(config, name) for name in shared + quality}
     return MusicCapsConfig(

@@ -1,19 +1,25 @@
-"""A tiny random-weight LAION-CLAP checkpoint in laion_clap's published `.pt` format, and a tiny roberta directory.
+"""Random-weight evaluation models of the real architectures, in the file formats their projects publish.
 
-`write_laion_checkpoint` writes what `laion_clap.CLAP_Module(enable_fusion=False).load_ckpt` reads: a dict whose
-`state_dict` holds the DDP-prefixed (`module.`) weights of laion's `CLAP` model, here with laion's own HTSAT
-(`HTSAT_Swin_Transformer`: spectrogram size 256, patch 4, window 8, 64 mel bins, HTSAT-tiny's audio front end) made
-narrow and shallow (`TINY_HTSAT`), and a one-layer roberta (`TINY_ROBERTA`; width 768, which laion's text projection
-requires). The values are deterministic: each tensor comes from its own numpy PCG64 stream seeded by its key's
-crc32, the STFT kernels and mel filterbank are the real ones (torchlibrosa's hann-windowed DFT, librosa's slaney mel)
-and the derived Swin buffers (relative position index, shifted-window mask) are computed as Swin does.
+They stand in for the published checkpoints where none may be downloaded: in the demo (`write_random_models`, whose
+FAD / KL / CLAP show the pipeline, not the quality of any music) and in the golden tests, which ran the upstream code on
+exactly these files (tests/eval/test_eval_music_quality.py, tests/eval/test_eval_clap.py record their digests).
 
-`write_roberta_dir` writes the text side's directory as a user would name it (`--clap-text-model`): config.json,
-and a real byte-level BPE tokenizer (vocab.json, merges.txt) with a small vocabulary.
-
-This module imports neither unimumo nor laion_clap nor transformers (numpy, torch, librosa and testkit only): the
-golden values in tests/eval/test_eval_clap.py were made by running laion_clap on exactly these files in a separate
-environment (`state_dict_digest` is recorded there and checked by the test).
+* `write_vggish_checkpoint`: torchvggish's `vggish-10086976.pth` format (the VGG state dict alone), real size;
+* `write_panns_checkpoint`: PANNs' `Cnn14_16k_mAP=0.438.pth` format (`{"iteration", "model", "sampler"}`, the
+  sampler's state holding numpy arrays as the training checkpoints do), real size. Weights come from numpy's PCG64
+  (`np.random.default_rng(seed)`), uniform with He-like scales (so activations neither vanish nor explode through the
+  real depths), BatchNorm statistics set for the inputs each layer sees; the STFT and mel matrices of Cnn14 are the
+  real ones (`unimumo.eval.panns`). Same seed, same files, on any machine.
+* `write_laion_checkpoint`: what `laion_clap.CLAP_Module(enable_fusion=False).load_ckpt` reads (laion's
+  `630k-audioset-best.pt` format): a dict whose `state_dict` holds the DDP-prefixed (`module.`) weights of laion's
+  `CLAP` model, here with laion's own HTSAT (`HTSAT_Swin_Transformer`: spectrogram size 256, patch 4, window 8, 64 mel
+  bins, HTSAT-tiny's audio front end) made narrow and shallow (`TINY_HTSAT`), and a one-layer roberta
+  (`TINY_ROBERTA`; width 768, which laion's text projection requires). Each tensor comes from its own numpy PCG64
+  stream seeded by its key's crc32, the STFT kernels and mel filterbank are the real ones (torchlibrosa's
+  hann-windowed DFT, librosa's slaney mel) and the derived Swin buffers (relative position index, shifted-window mask)
+  are computed as Swin does.
+* `write_roberta_dir`: the CLAP text side's directory as a user would name it (`--clap-text-model`): config.json and a
+  real byte-level BPE tokenizer (vocab.json, merges.txt) with a small vocabulary.
 """
 
 from __future__ import annotations
@@ -28,12 +34,105 @@ import librosa
 import numpy as np
 import torch
 
-from testkit.caption_fixtures import _bytes_to_unicode
+from unimumo.eval.panns import Cnn14, front_end_state
+from unimumo.eval.vggish import VGGish
+from unimumo.utils.io import atomic_open
+
+
+def write_random_models(directory: Path, seed: int = 0) -> dict[str, Path]:
+    """{"vggish", "panns", "clap": file, "clap_text_model": directory}: the demo's random evaluation models (written
+    once; existing files are kept)."""
+    paths = {
+        "vggish": directory / "vggish-random.pth",
+        "panns": directory / "Cnn14_16k-random.pth",
+        "clap": directory / "clap-random-tiny.pt",
+        "clap_text_model": directory / "clap-text-roberta-tiny",
+    }
+    if not paths["vggish"].is_file():
+        write_vggish_checkpoint(paths["vggish"], seed)
+    if not paths["panns"].is_file():
+        write_panns_checkpoint(paths["panns"], seed + 1)
+    if not paths["clap"].is_file():
+        write_laion_checkpoint(paths["clap"])
+    if not (paths["clap_text_model"] / "merges.txt").is_file():  # written last
+        write_roberta_dir(paths["clap_text_model"])
+    return paths
+
+
+# ---------------------------------------------------------------- VGGish and PANNs Cnn14
+
+
+def _uniform(rng: np.random.Generator, shape: tuple[int, ...], scale: float, center: float = 0.0) -> torch.Tensor:
+    values = rng.random(shape, dtype=np.float32)
+    values *= np.float32(2 * scale)
+    values += np.float32(center - scale)
+    return torch.from_numpy(values)
+
+
+def _random_state(
+    model_class: type[torch.nn.Module], seed: int, bn_stats: dict[str, tuple[float, float]], given: dict
+) -> dict:
+    """Weights U(+-sqrt(6 / fan_in)) (He), biases U(+-0.05); BatchNorm affine near identity, its running mean and
+    variance from `bn_stats[name]` (mean, std of its input) or (0, 1); the entries in `given` as they are."""
+    with torch.device("meta"):
+        shapes = model_class().state_dict()
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, value in shapes.items():
+        module, _, kind = name.rpartition(".")
+        if name in given:
+            state[name] = given[name]
+        elif kind == "num_batches_tracked":
+            state[name] = torch.tensor(1000, dtype=torch.long)
+        elif kind == "running_mean":
+            mean, std = bn_stats.get(module, (0.0, 1.0))
+            state[name] = _uniform(rng, tuple(value.shape), 0.1 * std, mean)
+        elif kind == "running_var":
+            _, std = bn_stats.get(module, (0.0, 1.0))
+            state[name] = _uniform(rng, tuple(value.shape), 0.3 * std**2, std**2)
+        elif value.ndim == 1 and module.split(".")[-1].startswith("bn"):
+            state[name] = _uniform(rng, tuple(value.shape), 0.2, 1.0 if kind == "weight" else 0.0)
+        elif kind == "bias":
+            state[name] = _uniform(rng, tuple(value.shape), 0.05)
+        else:
+            fan_in = int(np.prod(value.shape[1:]))
+            state[name] = _uniform(rng, tuple(value.shape), float(np.sqrt(6.0 / fan_in)))
+    return state
+
+
+def state_digest(state: dict) -> str:
+    """sha256 over each tensor's key, shape and first and last 256 values: which weights a golden value was for."""
+    digest = hashlib.sha256()
+    for name, value in state.items():
+        flat = value.reshape(-1)
+        digest.update(f"{name}{tuple(value.shape)}".encode())
+        digest.update(torch.cat([flat[:256], flat[-256:]]).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def write_vggish_checkpoint(path: Path, seed: int = 0) -> Path:
+    """torchvggish's format: the VGG state dict alone."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(_random_state(VGGish, seed, {}, {}), handle)
+    return path
+
+
+def write_panns_checkpoint(path: Path, seed: int = 1) -> Path:
+    """PANNs' training-checkpoint format: {"iteration", "model": state dict, "sampler"}."""
+    state = _random_state(Cnn14, seed, {"bn0": (-30.0, 20.0)}, front_end_state())  # bn0 sees log-mel in dB
+    sampler = {"indexes_per_class": [np.arange(5, dtype=np.int64) + k for k in range(3)], "queue": [2, 0, 1],
+               "pointers_of_classes": [0, 1, 2]}
+    with atomic_open(path, "wb") as handle:
+        torch.save({"iteration": 660000, "model": state, "sampler": sampler}, handle)
+    return path
+
+
+# ---------------------------------------------------------------- LAION-CLAP (HTSAT + roberta)
 
 # HTSAT's geometry as laion's create_htsat_model builds it (all of laion's HTSAT configs share it), and the audio_cfg
 # of laion's HTSAT-tiny.json; only the widths, depths and heads are tiny here.
 SPEC_SIZE, PATCH, WINDOW, MEL_BINS, NUM_CLASSES = 256, 4, 8, 64, 527
-SAMPLE_RATE, N_FFT, FMIN, FMAX = 48000, 1024, 50, 14000
+CLAP_SAMPLE_RATE, N_FFT, FMIN, FMAX = 48000, 1024, 50, 14000
 TINY_HTSAT = {"embed_dim": 8, "depths": (1, 2, 1, 1), "num_heads": (1, 1, 2, 2)}
 JOINT_DIM = 512  # laion's joint_embed_shape
 
@@ -53,8 +152,20 @@ TINY_ROBERTA = {
 }
 
 
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table (what a byte-level BPE vocabulary is written in)."""
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, extra = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + extra)
+            extra += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
 def roberta_vocab() -> dict[str, int]:
-    byte_chars = _bytes_to_unicode()
+    byte_chars = bytes_to_unicode()
     tokens = [*SPECIALS, *(byte_chars[b] for b in range(256)), *(a + b for a, b in MERGES), "<mask>"]
     return {token: index for index, token in enumerate(tokens)}
 
@@ -144,8 +255,8 @@ def _audio_branch(t: _Tensors, prefix: str) -> int:
     real, imag = _stft_kernels()
     t.put(f"{prefix}.spectrogram_extractor.stft.conv_real.weight", real)
     t.put(f"{prefix}.spectrogram_extractor.stft.conv_imag.weight", imag)
-    t.put(f"{prefix}.logmel_extractor.melW", librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=MEL_BINS,
-                                                                  fmin=FMIN, fmax=FMAX).T)
+    mel = librosa.filters.mel(sr=CLAP_SAMPLE_RATE, n_fft=N_FFT, n_mels=MEL_BINS, fmin=FMIN, fmax=FMAX)
+    t.put(f"{prefix}.logmel_extractor.melW", mel.T)
     t.random(f"{prefix}.bn0.weight", (MEL_BINS,), 0.1, offset=1.0)
     t.random(f"{prefix}.bn0.bias", (MEL_BINS,), 0.1)
     t.random(f"{prefix}.bn0.running_mean", (MEL_BINS,), 5.0, offset=-30.0)  # log-mel in dB
@@ -235,7 +346,7 @@ def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
 def write_laion_checkpoint(path: str | Path) -> Path:
     """The tiny checkpoint as laion's training saves one: {'epoch', 'name', 'state_dict' with `module.` keys}."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {f"module.{key}": value for key, value in laion_state_dict().items()}
-    torch.save({"epoch": 1, "name": "tiny-random-htsat-roberta", "state_dict": state}, path)
+    with atomic_open(path, "wb") as handle:
+        torch.save({"epoch": 1, "name": "tiny-random-htsat-roberta", "state_dict": state}, handle)
     return path
