@@ -192,6 +192,8 @@ def main() -> None:
     )
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
+    if args.codec not in ("tiny", "encodec_32khz") and not Path(args.codec).is_dir():  # a hub name would download
+        parser.error(f"--codec {args.codec}: not tiny, encodec_32khz or a local EncodecModel directory")
     torch.set_num_threads(1)
 
     clips = read_clips(args.motions, FPS)
