@@ -100,3 +100,20 @@ def test_the_shards_manifest_still_wins_over_the_export(trained_export, tiny_sha
     (moved / TOKENIZERS_FILE).write_text('{"tokenizers": {"text_tokenizer": {"path": 3}}}')
     with pytest.raises(ValueError, match=rf"{TOKENIZERS_FILE}: tokenizers.text_tokenizer must hold a 'path'"):
         tokenizer_path(None, "text_tokenizer", None, moved)
+
+
+def test_musiccaps_finds_the_tokenizers_in_the_export(trained_export, tmp_path):
+    """text2music --musiccaps (what `paper --musiccaps` runs) with neither --shards nor a tokenizer option: the
+    config accepts the export's record, so the run must load the tokenizers from it too."""
+    from test_eval_musiccaps import CSV, write_musiccaps_audio
+
+    from unimumo.eval.random_eval_models import write_laion_checkpoint, write_roberta_dir
+
+    out = tmp_path / "musiccaps"
+    argv = ["text2music", "--model", str(trained_export), "--musiccaps", str(CSV), "--out", str(out)]
+    argv += ["--musiccaps-audio", str(write_musiccaps_audio(tmp_path / "audio")), "--motion-prompt", "none"]
+    argv += ["--metrics", "clap", "--clap", str(write_laion_checkpoint(tmp_path / "630k-audioset-best.pt"))]
+    argv += ["--clap-text-model", str(write_roberta_dir(tmp_path / "roberta-base")), "--seconds", "1"]
+    assert main(argv + ["--render", "0", "--device", "cpu", "--batch-size", "3"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["info"]["num_clips"] == 3 and -1.0 <= report["metrics"]["generated"]["clap"] <= 1.0

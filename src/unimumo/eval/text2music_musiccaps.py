@@ -174,9 +174,9 @@ def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
     atomic_write_text(out / "skipped.jsonl", "".join(json.dumps(entry) + "\n" for entry in skipped))
     logger.info("%d MusicCaps clips to generate, %d skipped (OUT/skipped.jsonl)", len(scored), len(skipped))
 
-    codec = load_music_codec(config.shards, config.music_codec)
+    codec = load_music_codec(config.shards, config.music_codec, config.model)
     num_steps = int(round(config.seconds * CODE_RATE))
-    samples = clip_samples(scored, load_text_tokenizer(config.shards, config.text_tokenizer), num_steps)
+    samples = clip_samples(scored, load_text_tokenizer(config.shards, config.text_tokenizer, config.model), num_steps)
     settings = {
         name: getattr(config, name)
         for name in (
@@ -234,7 +234,7 @@ def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
 
     shown = min(config.render, len(samples))
     if ground_truth is not None or shown:
-        tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device)
+        tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device, config.model)
         count = len(samples) if ground_truth is not None else shown
         motion = decode_motions(
             tokenizer,
