@@ -22,7 +22,6 @@ from unimumo.motion.skeleton import smpl_to_joints22
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
 from unimumo.rhythm import BEAT_TRACKERS, BeatTrack, beats_tempo, require_beat_tracker, track_beats
 
-
 AUDIO_TRACKERS = [tracker for tracker in BEAT_TRACKERS if tracker != "beat_this"]  # beat_this: tests/test_beat_this.py
 
 

@@ -38,9 +38,7 @@ def test_the_export_records_the_tokenizers_of_its_shards(trained_export, tiny_sh
     assert all(len(entry["fingerprint"]) == 64 for entry in recorded.values())
 
 
-def test_the_published_benchmark_finds_the_tokenizers_in_the_export(
-    trained_export, synthetic_corpus, tmp_path, capsys
-):
+def test_the_published_benchmark_finds_the_tokenizers_in_the_export(trained_export, synthetic_corpus, tmp_path, capsys):
     from testkit.aist_layout import write_aist_layout
 
     root, music, _ = write_aist_layout(synthetic_corpus, tmp_path / "aist_plusplus_final", num_test=2)

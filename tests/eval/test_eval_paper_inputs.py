@@ -334,7 +334,9 @@ def test_paper_runs_every_benchmark_given_and_writes_the_tables(
     tables = (out / "paper_tables.md").read_text()
     coverage = 100 * d2m["metrics"]["generated"]["beats_coverage"]
     assert f"| this run | {coverage:.1f} |" in tables
-    assert "| UniMuMo (published) | 93.0 | 88.4 | n/a |" in tables and "| UniMuMo (published) | n/a |" in tables
+    assert (
+        "| UniMuMo (published) | 93.0 | 88.4 | n/a |" in tables and "| UniMuMo (published, as quoted) | n/a |" in tables
+    )
     assert f"| this run | {m2m['metrics']['generated']['FID_k']:.4f} |" in tables
     for upstream in (
         "Cralence/My_Eval@ce5b01d",
@@ -375,8 +377,8 @@ def test_the_paper_table_shows_each_sourced_published_cell_with_its_source():
     config = AistMusic2MotionConfig(model="m", out="o", aist="a", aist_music="b")
     text = "\n".join(music2motion_section(config, {"generated": {"BAS": 0.2, "BAS_nan": 1}, "ground_truth": {}}))
     assert "| this run | - | - | - | - | 0.2000 | - |" in text
-    assert "| UniMuMo (published) | n/a | n/a | n/a | n/a | 0.24 | n/a |" in text  # the paper's BAS, as quoted
-    assert "| EDGE (published) | n/a | n/a | n/a | n/a | 0.27 | n/a |" in text
-    assert "| Bailando (published) | n/a | n/a | n/a | n/a | n/a | n/a |" in text  # no agreeing source
+    assert "| UniMuMo (published, as quoted) | n/a | n/a | n/a | n/a | 0.24 | n/a |" in text  # the paper's BAS
+    assert "| EDGE (published, as quoted) | n/a | n/a | n/a | n/a | n/a | n/a |" in text  # one unverified quote
+    assert "| Bailando (published, as quoted) | n/a | n/a | n/a | n/a | n/a | n/a |" in text  # no agreeing source
     for name, (_, source) in PUBLISHED_M2M.items():
         assert f"  - {name}: {source}" in text

@@ -30,6 +30,7 @@ def write_clip_pairs(root: Path) -> tuple[Path, Path]:
             samples, loop_sr = sf.read(BEATS / loop, dtype="int16")
             first = int(round(start * loop_sr))
             # the loop's 16 kHz samples, written as they are: at 32 kHz they play twice as fast
-            sf.write(out[side] / f"{name}.wav", samples[first : first + int(round(seconds * loop_sr))], sr,
-                     subtype="PCM_16")
+            sf.write(
+                out[side] / f"{name}.wav", samples[first : first + int(round(seconds * loop_sr))], sr, subtype="PCM_16"
+            )
     return out["generated"], out["reference"]

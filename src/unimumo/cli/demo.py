@@ -511,8 +511,10 @@ def run_demo(config: DemoConfig) -> int:
             *validation_table([work / "runs" / "motion_vqvae", *runs.values()]),
             f"  TensorBoard       tensorboard --logdir {work / 'runs'}",
             *(
-                [f"  paper tables      {paper_tables} (the published benchmarks' inputs and protocol, on the "
-                 "demo's AIST++-layout set)"]
+                [
+                    f"  paper tables      {paper_tables} (the published benchmarks' inputs and protocol, on the "
+                    "demo's AIST++-layout set)"
+                ]
                 if paper_tables
                 else []
             ),

@@ -120,6 +120,8 @@ register(
         "--segments FILE)",
     )
 )
+
+
 def _text2music_musiccaps(config: MusicCapsConfig) -> Table:
     from unimumo.eval.text2music_musiccaps import run_text2music_musiccaps
 

@@ -71,8 +71,18 @@ _RENAMES = (
 )
 _QKV = re.compile(r"\.attn\.qkv\.(weight|bias)$")
 _ROBERTA_FIELDS = (
-    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-    "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id", "bos_token_id", "eos_token_id",
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "layer_norm_eps",
+    "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
 )
 
 
@@ -177,8 +187,11 @@ class ClapScorer:
         out = []
         for start in range(0, len(texts), batch_size):
             tokens = self.tokenizer(
-                list(texts[start : start + batch_size]), padding="max_length", truncation=True,
-                max_length=TEXT_MAX_TOKENS, return_tensors="pt",
+                list(texts[start : start + batch_size]),
+                padding="max_length",
+                truncation=True,
+                max_length=TEXT_MAX_TOKENS,
+                return_tensors="pt",
             )
             pooled = self.model.text_model(
                 input_ids=tokens["input_ids"].to(self.device), attention_mask=tokens["attention_mask"].to(self.device)
@@ -204,8 +217,11 @@ def _numpy_scalar_globals() -> list:
     """numpy scalars (laion's training saves some beside the weights, as LAION-CLAP checkpoints loaded elsewhere with
     weights_only show), under numpy 1's module name and numpy 2's: rebuilt from a dtype and raw bytes, no code runs."""
     scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
-    dtypes = [getattr(np.dtypes, name) for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType",
-                                                   "BoolDType") if hasattr(np, "dtypes")]
+    dtypes = [
+        getattr(np.dtypes, name)
+        for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType")
+        if hasattr(np, "dtypes")
+    ]
     return [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype, *dtypes]
 
 
@@ -233,12 +249,26 @@ def _hf_key(key: str) -> str:
 
 def _audio_config(state: dict[str, torch.Tensor], path: Path) -> dict:
     """The HTSAT widths, depths and heads the checkpoint holds; the rest is HTSAT-tiny's geometry."""
-    required = ["audio_branch.patch_embed.proj.weight", "audio_branch.bn0.weight", "audio_projection.0.weight",
-                *_FRONT_END.values()]
-    if any(key.startswith(("audio_branch.patch_embed.mel_conv2d.", "audio_branch.fusion_model.",
-                            "audio_branch.patch_embed.fusion_model.")) for key in state):
-        raise ClapError(f"{path}: a feature-fusion CLAP checkpoint (enable_fusion=True); the published CLAP score uses "
-                        "the non-fusion 630k-audioset-best.pt")
+    required = [
+        "audio_branch.patch_embed.proj.weight",
+        "audio_branch.bn0.weight",
+        "audio_projection.0.weight",
+        *_FRONT_END.values(),
+    ]
+    if any(
+        key.startswith(
+            (
+                "audio_branch.patch_embed.mel_conv2d.",
+                "audio_branch.fusion_model.",
+                "audio_branch.patch_embed.fusion_model.",
+            )
+        )
+        for key in state
+    ):
+        raise ClapError(
+            f"{path}: a feature-fusion CLAP checkpoint (enable_fusion=True); the published CLAP score uses "
+            "the non-fusion 630k-audioset-best.pt"
+        )
     missing = [key for key in required if key not in state]
     if missing:
         raise ClapError(f"{path}: not a laion_clap HTSAT checkpoint (enable_fusion=False): lacks {', '.join(missing)}")
@@ -306,7 +336,8 @@ def load_clap(checkpoint: str | Path, text_model_dir: str | Path, device: str | 
     path, text_model_dir = Path(checkpoint), Path(text_model_dir)
     state = _read_state_dict(path)
     config = ClapConfig(
-        audio_config=_audio_config(state, path), text_config=_text_config(text_model_dir),
+        audio_config=_audio_config(state, path),
+        text_config=_text_config(text_model_dir),
         projection_dim=state["audio_projection.0.weight"].shape[0],
     )
     model = ClapModel(config).eval()
@@ -341,8 +372,10 @@ def load_clap(checkpoint: str | Path, text_model_dir: str | Path, device: str | 
     model.load_state_dict({**target, **loaded}, strict=True)
     front_end = _LogMel(*(state[_FRONT_END[name]].float() for name in ("real", "imag", "mel")))
     if front_end.mel.shape != (front_end.real.shape[0], config.audio_config.num_mel_bins):
-        raise ClapError(f"{path}: {_FRONT_END['mel']} has shape {tuple(front_end.mel.shape)}, expected "
-                        f"({front_end.real.shape[0]}, {config.audio_config.num_mel_bins})")
+        raise ClapError(
+            f"{path}: {_FRONT_END['mel']} has shape {tuple(front_end.mel.shape)}, expected "
+            f"({front_end.real.shape[0]}, {config.audio_config.num_mel_bins})"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(text_model_dir)
     except (OSError, ValueError, TypeError) as error:

@@ -226,8 +226,11 @@ def _load_strict(model: nn.Module, state: object, path: str | Path, what: str) -
         raise MusicQualityError(
             f"{path}: not a {what} checkpoint: missing keys {_few(missing)}, unexpected keys {_few(unexpected)}"
         )
-    bad = [f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})" for k, v in expected.items()
-           if state[k].shape != v.shape]
+    bad = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in expected.items()
+        if state[k].shape != v.shape
+    ]
     if bad:
         raise MusicQualityError(f"{path}: {what} weights of the wrong shape: {_few(bad)}")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, assign=True)

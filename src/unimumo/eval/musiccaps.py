@@ -26,9 +26,7 @@ from pathlib import Path
 
 from unimumo.eval.system_outputs import AUDIO_SUFFIXES, EvalInputError
 
-MUSICCAPS_UPSTREAM = (
-    "hanyangclarence/UniMuMo@c4792e351ca73682d2dda7a883f0c2cde301c832 test_model/test_musiccaps.py"
-)
+MUSICCAPS_UPSTREAM = "hanyangclarence/UniMuMo@c4792e351ca73682d2dda7a883f0c2cde301c832 test_model/test_musiccaps.py"
 QUALITY_UPSTREAM = (
     "FAD / KL: Cralence/My_Eval@ce5b01d eval_music.py (audioldm_eval EvaluationHelper at 16 kHz); "
     "CLAP: Cralence/My_Eval eval_clap.py (laion_clap CLAP_Module(enable_fusion=False), 630k-audioset-best.pt)"

@@ -51,8 +51,9 @@ PUBLISHED_M2M: dict[str, tuple[dict[str, float], str]] = {
         "also a machine-written summary of the AAAI paper",
     ),
     "EDGE": (
-        {"BAS": 0.27},
-        "a machine-written summary of the AAAI paper ('Beat Align 0.24, slightly below EDGE (0.27)'); unverified",
+        {},
+        "not shown: only a machine-written summary of the AAAI paper quotes it ('Beat Align 0.24, slightly below "
+        "EDGE (0.27)'), unverified",
     ),
     "Bailando": ({}, "no source: the one summary found quotes both 0.22 and 0.26 for its BAS"),
 }
@@ -96,7 +97,8 @@ def music2motion_section(config: AistMusic2MotionConfig, table: Table) -> list[s
     ]
     lines += [f"| {name} | " + " | ".join(_cell(values.get(c)) for c in DANCE_COLUMNS) + " |" for name, values in rows]
     lines += [
-        f"| {name} (published) | " + " | ".join(f"{cells[c]:g}" if c in cells else UNKNOWN for c in DANCE_COLUMNS)
+        f"| {name} (published, as quoted) | "
+        + " | ".join(f"{cells[c]:g}" if c in cells else UNKNOWN for c in DANCE_COLUMNS)
         + " |"
         for name, (cells, _) in PUBLISHED_M2M.items()
     ]

@@ -120,8 +120,11 @@ def write_vggish_checkpoint(path: Path, seed: int = 0) -> Path:
 def write_panns_checkpoint(path: Path, seed: int = 1) -> Path:
     """PANNs' training-checkpoint format: {"iteration", "model": state dict, "sampler"}."""
     state = _random_state(Cnn14, seed, {"bn0": (-30.0, 20.0)}, front_end_state())  # bn0 sees log-mel in dB
-    sampler = {"indexes_per_class": [np.arange(5, dtype=np.int64) + k for k in range(3)], "queue": [2, 0, 1],
-               "pointers_of_classes": [0, 1, 2]}
+    sampler = {
+        "indexes_per_class": [np.arange(5, dtype=np.int64) + k for k in range(3)],
+        "queue": [2, 0, 1],
+        "pointers_of_classes": [0, 1, 2],
+    }
     with atomic_open(path, "wb") as handle:
         torch.save({"iteration": 660000, "model": state, "sampler": sampler}, handle)
     return path
@@ -138,9 +141,30 @@ JOINT_DIM = 512  # laion's joint_embed_shape
 
 # BPE merges of the tiny tokenizer (GPT-2 byte alphabet: "Ġ" is a leading space); each adds one token.
 MERGES = (
-    ("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("e", "r"), ("Ġ", "a"), ("o", "n"), ("Ġ", "s"), ("a", "n"),
-    ("Ġ", "m"), ("u", "s"), ("Ġm", "us"), ("i", "c"), ("Ġmus", "ic"), ("Ġ", "d"), ("r", "u"), ("Ġd", "ru"),
-    ("m", "s"), ("Ġdru", "ms"), ("in", "g"), ("Ġ", "b"), ("e", "a"), ("Ġb", "ea"), ("Ġbea", "t"),
+    ("Ġ", "t"),
+    ("h", "e"),
+    ("Ġt", "he"),
+    ("i", "n"),
+    ("e", "r"),
+    ("Ġ", "a"),
+    ("o", "n"),
+    ("Ġ", "s"),
+    ("a", "n"),
+    ("Ġ", "m"),
+    ("u", "s"),
+    ("Ġm", "us"),
+    ("i", "c"),
+    ("Ġmus", "ic"),
+    ("Ġ", "d"),
+    ("r", "u"),
+    ("Ġd", "ru"),
+    ("m", "s"),
+    ("Ġdru", "ms"),
+    ("in", "g"),
+    ("Ġ", "b"),
+    ("e", "a"),
+    ("Ġb", "ea"),
+    ("Ġbea", "t"),
 )
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
 TINY_ROBERTA = {

@@ -192,7 +192,10 @@ def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
             "max_text_tokens",
         )
     }
-    settings.update(model=str(Path(config.model).resolve()), task=TASK, inputs="musiccaps")
+    # the codec decodes the wavs: generated clips made with another codec are not reused
+    settings.update(
+        model=str(Path(config.model).resolve()), task=TASK, inputs="musiccaps", music_codec=codec.fingerprint
+    )
     check_settings(out / "cache" / TASK, settings)
     session = EvalSession(args=config, task=TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
