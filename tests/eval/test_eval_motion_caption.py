@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from testkit.caption_fixtures import build_tiny_roberta
-from testkit.t2m_fixtures import TINY, write_glove, write_spacy_tagger, write_t2m_evaluator
 from unimumo.cli.eval import main
 from unimumo.eval.caption_metrics import humanml3d_scores
 from unimumo.eval.humanml3d_captions import HumanML3DCaptionError, model_input, read_caption_entries
+from unimumo.eval.random_eval_models import TINY_T2M as TINY
+from unimumo.eval.random_eval_models import write_glove, write_spacy_tagger, write_t2m_evaluator
 from unimumo.eval.t2m_evaluator import MATCHING_REPORTED, Matching, T2MEvaluator, WordVectors, load_spacy
 
 

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from testkit.t2m_fixtures import (
-    TINY,
+from testkit.t2m_fixtures import write_humanml3d_with_tokens
+from unimumo.eval.humanml3d_captions import read_caption_entries
+from unimumo.eval.random_eval_models import TINY_T2M as TINY
+from unimumo.eval.random_eval_models import (
     write_glove,
-    write_humanml3d_with_tokens,
+    write_random_t2m_evaluator,
     write_spacy_tagger,
     write_t2m_evaluator,
 )
-from unimumo.eval.humanml3d_captions import read_caption_entries
 from unimumo.eval.t2m_evaluator import (
     CHECKPOINT,
     META,
@@ -158,3 +160,17 @@ def test_tiny_evaluator_sizes_come_from_the_weights(tmp_path):
     motion, length = evaluator.motion_input(np.ones((250, 263), np.float32))
     assert motion.shape == (196, 263) and length == 196  # cut to 196 frames
     np.testing.assert_allclose(motion[0], (1 - evaluator.mean) / evaluator.std, rtol=1e-6)
+
+
+def test_random_evaluator_pieces_load_and_name_a_missing_spacy(tmp_path, monkeypatch):
+    pieces = write_random_t2m_evaluator(tmp_path / "pieces")
+    written = [path.stat().st_mtime_ns for path in sorted((tmp_path / "pieces").rglob("*"))]
+    assert write_random_t2m_evaluator(tmp_path / "pieces") == pieces  # existing files are kept
+    assert [path.stat().st_mtime_ns for path in sorted((tmp_path / "pieces").rglob("*"))] == written
+    assert T2MEvaluator.from_dir(pieces["t2m_evaluator"]).config == TINY
+    assert WordVectors.from_dir(pieces["glove"]).vectors.shape[1] == TINY.word_size
+    assert caption_tokens(load_spacy(pieces["spacy_model"]), "a man walks") == ["a/DET", "man/NOUN", "walk/VERB"]
+    monkeypatch.setitem(sys.modules, "spacy", None)  # import spacy raises ImportError
+    with pytest.raises(T2MEvaluatorError, match=r"spaCy is not installed: pip install 'unimumo\[eval\]'"):
+        write_random_t2m_evaluator(tmp_path / "without_spacy")
+    assert not (tmp_path / "without_spacy").exists()  # refused before anything is written

@@ -1,99 +1,15 @@
-"""Text-motion evaluator fixtures in T2M's published formats, with fixed weights (numpy PCG64 generators seeded by
-name, so the upstream golden run and the tests see the same numbers on any machine):
-`checkpoints/t2m/text_mot_match/model/finest.tar` and `Comp_v6_KLD005/meta/{mean,std}.npy`, `glove/our_vab_*`, a
-rule-based spaCy pipeline directory, and a HumanML3D root with `word/POS` tokens and segment lines plus generated
-captions for it."""
+"""HumanML3D fixtures for the text-motion evaluator: a HumanML3D root with `word/POS` tokens and segment lines, and
+generated captions for it, in the vocabulary of the random evaluator pieces (the evaluator directory, GloVe files and
+spaCy pipeline themselves: `unimumo.eval.random_eval_models`)."""
 
 from __future__ import annotations
 
 import json
-import pickle
-import zlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from unimumo.eval.t2m_evaluator import CHECKPOINT, META, T2MEvaluator, T2MEvaluatorConfig
-
-TINY = T2MEvaluatorConfig(
-    movement_hidden=16, movement_latent=8, word_size=12, text_hidden=16, motion_hidden=16, embedding_size=8
-)
-
-# word -> (POS for the rule-based tagger, lemma): the captions' vocabulary
-LEXICON = {
-    "a": ("DET", "a"), "the": ("DET", "the"), "person": ("NOUN", "person"), "man": ("NOUN", "man"),
-    "woman": ("NOUN", "woman"), "walks": ("VERB", "walk"), "walking": ("VERB", "walk"), "runs": ("VERB", "run"),
-    "jumps": ("VERB", "jump"), "kicks": ("VERB", "kick"), "turns": ("VERB", "turn"), "left": ("VERB", "leave"),
-    "right": ("ADJ", "right"), "forward": ("ADV", "forward"), "slowly": ("ADV", "slowly"), "then": ("ADV", "then"),
-    "and": ("CCONJ", "and"), "with": ("ADP", "with"), "his": ("PRON", "his"), "arms": ("NOUN", "arm"),
-    "legs": ("NOUN", "leg"), "foot": ("NOUN", "foot"), "circle": ("NOUN", "circle"), "twice": ("ADV", "twice"),
-    "dances": ("VERB", "dance"), "spins": ("VERB", "spin"), "around": ("ADP", "around"), "to": ("ADP", "to"),
-    "stumbles": ("VERB", "stumble"), "waves": ("VERB", "wave"), "hand": ("NOUN", "hand"), "in": ("ADP", "in"),
-    "zigzag": ("NOUN", "zigzag"), "quickly": ("ADV", "quickly"), "up": ("ADP", "up"), "sits": ("VERB", "sit"),
-    "chair": ("NOUN", "chair"), "on": ("ADP", "on"), "steps": ("NOUN", "step"), "bob": ("PROPN", "bob"),
-}  # fmt: skip
-GLOVE_WORDS = ["sos", "eos", "unk", *sorted({lemma for _, lemma in LEXICON.values()} - {"zigzag", "bob", "wave"})]
-
-
-def _values(name: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """Uniform values from a PCG64 generator seeded by the name, scaled like a fan-in initialisation; as T2M's
-    init_weight, the biases of the linear and convolution layers 0 and LayerNorm the identity."""
-    if name.endswith(".bias") and "gru" not in name:
-        return torch.zeros(shape)
-    if name.endswith("output_net.1.weight"):
-        return torch.ones(shape)
-    fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 4
-    values = np.random.default_rng(zlib.crc32(name.encode())).uniform(-1.0, 1.0, shape) * np.sqrt(3.0 / fan_in)
-    return torch.from_numpy(values.astype(np.float32))
-
-
-def write_t2m_evaluator(root: Path, config: T2MEvaluatorConfig = T2MEvaluatorConfig()) -> Path:
-    """T2M's checkpoints/t2m layout: the three encoders' state dicts, Adam state dicts, epoch and iter in
-    text_mot_match/model/finest.tar; the evaluator's motion mean/std in Comp_v6_KLD005/meta/."""
-    model = T2MEvaluator(config, np.zeros(config.pose_size), np.ones(config.pose_size))
-    state = {}
-    for part in ("movement_encoder", "text_encoder", "motion_encoder"):
-        module = getattr(model, part)
-        state[part] = {name: _values(f"{part}.{name}", tuple(p.shape)) for name, p in module.state_dict().items()}
-    for part in ("text_encoder", "motion_encoder"):
-        state[f"opt_{part}"] = torch.optim.Adam(getattr(model, part).parameters(), lr=1e-4).state_dict()
-    state.update(epoch=7, iter=1234)
-    (root / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, root / CHECKPOINT)
-    (root / META).mkdir(parents=True, exist_ok=True)
-    index = np.arange(config.pose_size)
-    np.save(root / META / "mean.npy", (0.05 * np.sin(index * 0.3)).astype(np.float32))
-    np.save(root / META / "std.npy", (0.5 + 0.25 * np.cos(index * 0.11) ** 2).astype(np.float32))
-    return root
-
-
-def write_glove(root: Path, dim: int = 300) -> Path:
-    """our_vab_data.npy [words, dim], our_vab_words.pkl (list), our_vab_idx.pkl (word -> row), pickle protocol 3
-    as T2M's files."""
-    root.mkdir(parents=True, exist_ok=True)
-    vectors = np.random.default_rng(300).uniform(-0.5, 0.5, (len(GLOVE_WORDS), dim))
-    np.save(root / "our_vab_data.npy", vectors.astype(np.float32))
-    (root / "our_vab_words.pkl").write_bytes(pickle.dumps(GLOVE_WORDS, protocol=3))
-    (root / "our_vab_idx.pkl").write_bytes(pickle.dumps({w: i for i, w in enumerate(GLOVE_WORDS)}, protocol=3))
-    return root
-
-
-def write_spacy_tagger(root: Path) -> Path:
-    """A blank English spaCy pipeline whose attribute ruler tags LEXICON's words (others get no POS) and whose
-    lookup lemmatizer lemmatises them, saved with to_disk."""
-    import spacy
-    from spacy.lookups import Lookups
-
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("attribute_ruler")
-    for word, (pos, _) in LEXICON.items():
-        ruler.add([[{"LOWER": word}]], {"POS": pos})
-    lookups = Lookups()
-    lookups.add_table("lemma_lookup", {word: lemma for word, (_, lemma) in LEXICON.items()})
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize(lookups=lookups)
-    nlp.to_disk(root)
-    return root
+from unimumo.eval.random_eval_models import LEXICON
 
 
 def _tokens(caption: str) -> str:

@@ -20,6 +20,12 @@ exactly these files (tests/eval/test_eval_music_quality.py, tests/eval/test_eval
   are computed as Swin does.
 * `write_roberta_dir`: the CLAP text side's directory as a user would name it (`--clap-text-model`): config.json and a
   real byte-level BPE tokenizer (vocab.json, merges.txt) with a small vocabulary.
+* `write_t2m_evaluator`, `write_glove`, `write_spacy_tagger` (`write_random_t2m_evaluator`: all three at `TINY_T2M`
+  sizes): HumanML3D's text-motion evaluator as T2M publishes it (`checkpoints/t2m`: `text_mot_match/model/finest.tar`
+  and `Comp_v6_KLD005/meta/{mean,std}.npy`), its GloVe files (`our_vab_*`, random vectors for LEXICON's lemmas) and a
+  blank English spaCy pipeline with a rule-based tagger and lookup lemmatizer for LEXICON's words (spaCy: the
+  `unimumo[eval]` extra). Each weight comes from a PCG64 stream seeded by its name's crc32
+  (tests/eval/test_eval_t2m_evaluator.py's golden values are for these files).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import pickle
 import zlib
 from pathlib import Path
 
@@ -35,6 +42,7 @@ import numpy as np
 import torch
 
 from unimumo.eval.panns import Cnn14, front_end_state
+from unimumo.eval.t2m_evaluator import CHECKPOINT, META, T2MEvaluator, T2MEvaluatorConfig, import_spacy
 from unimumo.eval.vggish import VGGish
 from unimumo.utils.io import atomic_open
 
@@ -374,3 +382,99 @@ def write_laion_checkpoint(path: str | Path) -> Path:
     with atomic_open(path, "wb") as handle:
         torch.save({"epoch": 1, "name": "tiny-random-htsat-roberta", "state_dict": state}, handle)
     return path
+
+
+# ---------------------------------------------------------------- HumanML3D's text-motion evaluator (T2M)
+
+TINY_T2M = T2MEvaluatorConfig(
+    movement_hidden=16, movement_latent=8, word_size=12, text_hidden=16, motion_hidden=16, embedding_size=8
+)
+
+# word -> (POS for the rule-based tagger, lemma): the vocabulary of the tagger and of the GloVe files
+LEXICON = {
+    "a": ("DET", "a"), "the": ("DET", "the"), "person": ("NOUN", "person"), "man": ("NOUN", "man"),
+    "woman": ("NOUN", "woman"), "walks": ("VERB", "walk"), "walking": ("VERB", "walk"), "runs": ("VERB", "run"),
+    "jumps": ("VERB", "jump"), "kicks": ("VERB", "kick"), "turns": ("VERB", "turn"), "left": ("VERB", "leave"),
+    "right": ("ADJ", "right"), "forward": ("ADV", "forward"), "slowly": ("ADV", "slowly"), "then": ("ADV", "then"),
+    "and": ("CCONJ", "and"), "with": ("ADP", "with"), "his": ("PRON", "his"), "arms": ("NOUN", "arm"),
+    "legs": ("NOUN", "leg"), "foot": ("NOUN", "foot"), "circle": ("NOUN", "circle"), "twice": ("ADV", "twice"),
+    "dances": ("VERB", "dance"), "spins": ("VERB", "spin"), "around": ("ADP", "around"), "to": ("ADP", "to"),
+    "stumbles": ("VERB", "stumble"), "waves": ("VERB", "wave"), "hand": ("NOUN", "hand"), "in": ("ADP", "in"),
+    "zigzag": ("NOUN", "zigzag"), "quickly": ("ADV", "quickly"), "up": ("ADP", "up"), "sits": ("VERB", "sit"),
+    "chair": ("NOUN", "chair"), "on": ("ADP", "on"), "steps": ("NOUN", "step"), "bob": ("PROPN", "bob"),
+}  # fmt: skip
+GLOVE_WORDS = ["sos", "eos", "unk", *sorted({lemma for _, lemma in LEXICON.values()} - {"zigzag", "bob", "wave"})]
+
+
+def write_random_t2m_evaluator(directory: Path) -> dict[str, Path]:
+    """{"t2m_evaluator", "glove", "spacy_model": directory}: the demo's text-motion evaluator pieces (TINY_T2M sizes,
+    written once; existing files are kept). A T2MEvaluatorError, before anything is written, when spaCy is missing."""
+    import_spacy()
+    paths = {"t2m_evaluator": directory / "t2m", "glove": directory / "glove", "spacy_model": directory / "spacy"}
+    if not (paths["t2m_evaluator"] / META / "std.npy").is_file():  # written last
+        write_t2m_evaluator(paths["t2m_evaluator"], TINY_T2M)
+    if not (paths["glove"] / "our_vab_idx.pkl").is_file():
+        write_glove(paths["glove"], TINY_T2M.word_size)
+    if not (paths["spacy_model"] / "config.cfg").is_file():
+        write_spacy_tagger(paths["spacy_model"])
+    return paths
+
+
+def _t2m_values(name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """Uniform values from a PCG64 generator seeded by the name, scaled like a fan-in initialisation; as T2M's
+    init_weight, the biases of the linear and convolution layers 0 and LayerNorm the identity."""
+    if name.endswith(".bias") and "gru" not in name:
+        return torch.zeros(shape)
+    if name.endswith("output_net.1.weight"):
+        return torch.ones(shape)
+    fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 4
+    values = np.random.default_rng(zlib.crc32(name.encode())).uniform(-1.0, 1.0, shape) * np.sqrt(3.0 / fan_in)
+    return torch.from_numpy(values.astype(np.float32))
+
+
+def write_t2m_evaluator(root: Path, config: T2MEvaluatorConfig = T2MEvaluatorConfig()) -> Path:
+    """T2M's checkpoints/t2m layout: the three encoders' state dicts, Adam state dicts, epoch and iter in
+    text_mot_match/model/finest.tar; the evaluator's motion mean/std in Comp_v6_KLD005/meta/."""
+    model = T2MEvaluator(config, np.zeros(config.pose_size), np.ones(config.pose_size))
+    state = {}
+    for part in ("movement_encoder", "text_encoder", "motion_encoder"):
+        module = getattr(model, part)
+        state[part] = {name: _t2m_values(f"{part}.{name}", tuple(p.shape)) for name, p in module.state_dict().items()}
+    for part in ("text_encoder", "motion_encoder"):
+        state[f"opt_{part}"] = torch.optim.Adam(getattr(model, part).parameters(), lr=1e-4).state_dict()
+    state.update(epoch=7, iter=1234)
+    (root / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, root / CHECKPOINT)
+    (root / META).mkdir(parents=True, exist_ok=True)
+    index = np.arange(config.pose_size)
+    np.save(root / META / "mean.npy", (0.05 * np.sin(index * 0.3)).astype(np.float32))
+    np.save(root / META / "std.npy", (0.5 + 0.25 * np.cos(index * 0.11) ** 2).astype(np.float32))
+    return root
+
+
+def write_glove(root: Path, dim: int = 300) -> Path:
+    """our_vab_data.npy [words, dim], our_vab_words.pkl (list), our_vab_idx.pkl (word -> row), pickle protocol 3
+    as T2M's files."""
+    root.mkdir(parents=True, exist_ok=True)
+    vectors = np.random.default_rng(300).uniform(-0.5, 0.5, (len(GLOVE_WORDS), dim))
+    np.save(root / "our_vab_data.npy", vectors.astype(np.float32))
+    (root / "our_vab_words.pkl").write_bytes(pickle.dumps(GLOVE_WORDS, protocol=3))
+    (root / "our_vab_idx.pkl").write_bytes(pickle.dumps({w: i for i, w in enumerate(GLOVE_WORDS)}, protocol=3))
+    return root
+
+
+def write_spacy_tagger(root: Path) -> Path:
+    """A blank English spaCy pipeline whose attribute ruler tags LEXICON's words (others get no POS) and whose
+    lookup lemmatizer lemmatises them, saved with to_disk."""
+    spacy = import_spacy()
+    from spacy.lookups import Lookups
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("attribute_ruler")
+    for word, (pos, _) in LEXICON.items():
+        ruler.add([[{"LOWER": word}]], {"POS": pos})
+    lookups = Lookups()
+    lookups.add_table("lemma_lookup", {word: lemma for word, (_, lemma) in LEXICON.items()})
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize(lookups=lookups)
+    nlp.to_disk(root)
+    return root

@@ -335,6 +335,17 @@ class WordVectors:
         return np.stack(words), np.stack(pos), length
 
 
+def import_spacy():
+    """The spacy module; a T2MEvaluatorError saying how to install it when it is missing (an optional extra)."""
+    try:
+        import spacy
+    except ImportError:
+        raise T2MEvaluatorError(
+            "spaCy is not installed: pip install 'unimumo[eval]' (needed to tag generated captions)"
+        ) from None
+    return spacy
+
+
 def load_spacy(path: str | Path):
     """The spaCy pipeline directory the user names (upstream: en_core_web_sm); its parser must set POS and lemma."""
     path = Path(path)
@@ -343,12 +354,7 @@ def load_spacy(path: str | Path):
             f"{path}: not a spaCy pipeline directory (no config.cfg; --spacy-model names e.g. en_core_web_sm's "
             "en_core_web_sm-3.x.x directory)"
         )
-    try:
-        import spacy
-    except ImportError:
-        raise T2MEvaluatorError(
-            "spaCy is not installed: pip install 'unimumo[eval]' (needed to tag generated captions)"
-        ) from None
+    spacy = import_spacy()
     try:
         return spacy.load(path)
     except (OSError, ValueError, KeyError) as error:
