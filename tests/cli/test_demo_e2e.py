@@ -4,6 +4,7 @@ AIST++-layout set (paper_tables.md, a defined BAS), then resumed."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -82,6 +83,14 @@ def test_demo_runs_the_whole_pipeline_and_resumes(tmp_path):
     for command in ("music-caption", "motion-caption"):
         assert (work / "eval" / command / "metrics.json").is_file() and f"# {command} evaluation" in first.stdout
     assert first.stdout.count("tiny random-weight models on the synthetic corpus") == 2
+    # motion-caption's R-precision and matching score from a tiny random-weight T2M evaluator (spaCy: unimumo[eval])
+    matching = json.loads((work / "eval" / "motion-caption" / "metrics.json").read_text())["metrics"]["this_model"]
+    if importlib.util.find_spec("spacy"):
+        for name in ("r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score"):
+            assert isinstance(matching[name], float) and math.isfinite(matching[name]), (name, matching)
+        assert "tiny RANDOM-weight T2M text-motion evaluator" in first.stdout
+    else:
+        assert "R-precision and matching score not computed: spaCy is not installed" in first.stdout
     # text -> music on a MusicCaps-format set, FAD / KL / CLAP from random evaluation models, printed labelled as such
     quality = json.loads((work / "eval" / "musiccaps" / "metrics.json").read_text())["metrics"]["generated"]
     assert all(math.isfinite(quality[name]) for name in ("fad", "kl_softmax", "kl_sigmoid", "clap")), quality
