@@ -90,21 +90,6 @@ def test_bad_caption_line_is_named(tmp_path):
         read_caption_entries(root)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(synthetic_corpus, tmp_path_factory):
-    from unimumo.models.configuration_unimumo import UniMuMoConfig
-    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
-
-    torch.manual_seed(0)
-    config = UniMuMoConfig.preset("tiny", num_hidden_layers=1)
-    model = UniMuMoForConditionalGeneration.from_components(
-        config, text_model_dir=str(synthetic_corpus / "models" / "t5")
-    )
-    out = tmp_path_factory.mktemp("tiny_unimumo") / "export"
-    model.save_pretrained(out)
-    return out
-
-
 def test_motion_caption_end_to_end(tiny_model, synthetic_corpus, tmp_path, capsys):
     root = write_humanml3d(tmp_path / "h")
     bert = build_tiny_roberta(tmp_path / "bert")

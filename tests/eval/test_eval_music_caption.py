@@ -44,23 +44,6 @@ def write_musicqa(root: Path) -> tuple[Path, Path]:
     return path, audio
 
 
-@pytest.fixture(scope="module")
-def tiny_model(synthetic_corpus, tmp_path_factory):
-    import torch
-
-    from unimumo.models.configuration_unimumo import UniMuMoConfig
-    from unimumo.models.modeling_unimumo import UniMuMoForConditionalGeneration
-
-    torch.manual_seed(0)
-    config = UniMuMoConfig.preset("tiny", num_hidden_layers=1)
-    model = UniMuMoForConditionalGeneration.from_components(
-        config, text_model_dir=str(synthetic_corpus / "models" / "t5")
-    )
-    out = tmp_path_factory.mktemp("tiny_unimumo") / "export"
-    model.save_pretrained(out)
-    return out
-
-
 def test_read_musicqa_keeps_the_authors_items(tmp_path):
     path, audio = write_musicqa(tmp_path)
     items = read_musicqa(path)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_eval_end_to_end import tiny_model  # noqa: F401  (the tiny random UniMuMo export fixture)
 
 from unimumo.eval.clip_cache import ClipCache, checkpoint_fingerprint
 from unimumo.eval.musiccaps import (
@@ -242,7 +241,7 @@ def _mtimes(directory: Path) -> dict[str, int]:
     return {str(p.relative_to(directory)): p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
 
 
-def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evaluation_models, tmp_path, capsys):  # noqa: F811
+def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evaluation_models, tmp_path, capsys):
     import json
     import math
 
@@ -324,7 +323,7 @@ def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evalua
     assert "nowhere.pth: evaluation checkpoint not found (--panns)" in capsys.readouterr().err
 
 
-def test_paper_takes_the_musiccaps_table_and_refuses_it_incomplete(tiny_model, tmp_path, capsys):  # noqa: F811
+def test_paper_takes_the_musiccaps_table_and_refuses_it_incomplete(tiny_model, tmp_path, capsys):
     import json
 
     from unimumo.cli.eval import main
@@ -343,9 +342,7 @@ def test_paper_takes_the_musiccaps_table_and_refuses_it_incomplete(tiny_model, t
     assert paper_musiccaps(paper, "o/text2music").render == 1
 
 
-def test_musiccaps_motion_stream_dance_metrics_with_aist(  # noqa: F811
-    tiny_model, synthetic_corpus, evaluation_models, tmp_path
-):
+def test_musiccaps_motion_stream_dance_metrics_with_aist(tiny_model, synthetic_corpus, evaluation_models, tmp_path):
     """With --aist the motion generated with the music is scored as the music -> dance benchmark scores it."""
     import json
     import math

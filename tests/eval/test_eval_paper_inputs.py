@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from test_eval_end_to_end import tiny_model  # noqa: F401  (the tiny random UniMuMo export fixture)
 
 from unimumo.data.synthetic_corpus import d2m_segment_line as d2m_line
 from unimumo.eval.aist_inputs import genre_prompt, read_edge_slices, sequence_slices
@@ -81,6 +80,23 @@ def aist_layout(synthetic_corpus, tmp_path_factory):
     return write_aist_layout(synthetic_corpus, tmp_path_factory.mktemp("aist") / "aist_plusplus_final")
 
 
+def aist_argv(command: str, model, aist_layout, models: Path, out: Path) -> list[str]:
+    """`unimumo-eval COMMAND` on the AIST++-layout fixture with the synthetic corpus' tokenizers, on the CPU."""
+    root, music, _ = aist_layout
+    return [command, "--model", str(model), "--aist", str(root), "--aist-music", str(music)] + [
+        "--music-codec",
+        str(models / "encodec"),
+        "--motion-tokenizer",
+        str(models / "motion_vqvae"),
+        "--text-tokenizer",
+        str(models / "text_tokenizer.model"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+
+
 def test_read_edge_slices_on_an_aist_layout(aist_layout):
     from testkit.aist_layout import MUSIC_SECONDS
 
@@ -112,7 +128,7 @@ def test_read_edge_slices_errors_name_the_input(aist_layout, tmp_path):
         read_edge_slices(root, partial)
 
 
-def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):  # noqa: F811
+def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):
     import json
     import math
 
@@ -121,25 +137,7 @@ def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic
     root, music, names = aist_layout
     models = synthetic_corpus / "models"
     out = tmp_path / "m2m_aist"
-    argv = [
-        "music2motion",
-        "--model",
-        str(tiny_model),
-        "--aist",
-        str(root),
-        "--aist-music",
-        str(music),
-        "--music-codec",
-        str(models / "encodec"),
-        "--motion-tokenizer",
-        str(models / "motion_vqvae"),
-        "--text-tokenizer",
-        str(models / "text_tokenizer.model"),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-    ]
+    argv = aist_argv("music2motion", tiny_model, aist_layout, models, out)
     assert main(argv + ["--print-config"]) == 0  # the authors' settings by default, no --shards needed
     config = json.loads(capsys.readouterr().out)
     assert config["config"] == "AistMusic2MotionConfig" and config["shards"] is None
@@ -191,7 +189,7 @@ def test_d2m_gan_segment_names_map_to_aist_sequences():
         segment_sequence("gPO_sBM_c01_seg1.npy", "list")
 
 
-def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):  # noqa: F811
+def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic_corpus, tmp_path, capsys):
     import json
 
     from testkit.aist_layout import MUSIC_SECONDS
@@ -209,27 +207,7 @@ def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic
     segments.write_text("".join(d2m_line(name, segment) + "\n" for name, segment in chosen))
     models = synthetic_corpus / "models"
     out = tmp_path / "d2m"
-    argv = [
-        "motion2music",
-        "--model",
-        str(tiny_model),
-        "--aist",
-        str(root),
-        "--aist-music",
-        str(music),
-        "--segments",
-        str(segments),
-        "--music-codec",
-        str(models / "encodec"),
-        "--motion-tokenizer",
-        str(models / "motion_vqvae"),
-        "--text-tokenizer",
-        str(models / "text_tokenizer.model"),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-    ]
+    argv = aist_argv("motion2music", tiny_model, aist_layout, models, out) + ["--segments", str(segments)]
     assert main(argv + ["--print-config"]) == 0
     config = json.loads(capsys.readouterr().out)
     assert (config["config"], config["seconds"], config["guidance_scale"], config["seed"]) == (
@@ -283,7 +261,8 @@ def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic
     # a segment past the end of its music is refused, naming the list line
     short = next(name for name in names if MUSIC_SECONDS[int(name.split("_")[4][-1])] < 10.0)
     segments.write_text(d2m_line(short, 5) + "\n")
-    assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--device", "cpu"]) == 2
+    bad = aist_argv("motion2music", tiny_model, aist_layout, models, tmp_path / "bad") + ["--segments", str(segments)]
+    assert main(bad) == 2
     assert f"{segments}:1: segment 5" in capsys.readouterr().err
 
 
@@ -291,7 +270,7 @@ def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic
 def test_paper_runs_every_benchmark_given_and_writes_the_tables(
     tiny_model,
     aist_layout,
-    synthetic_corpus,  # noqa: F811
+    synthetic_corpus,
     tmp_path,
     capsys,
 ):
@@ -304,27 +283,7 @@ def test_paper_runs_every_benchmark_given_and_writes_the_tables(
     segments.write_text("".join(d2m_line(name, 1) + "\n" for name in names))
     models = synthetic_corpus / "models"
     out = tmp_path / "paper"
-    argv = [
-        "paper",
-        "--model",
-        str(tiny_model),
-        "--aist",
-        str(root),
-        "--aist-music",
-        str(music),
-        "--music-codec",
-        str(models / "encodec"),
-        "--motion-tokenizer",
-        str(models / "motion_vqvae"),
-        "--text-tokenizer",
-        str(models / "text_tokenizer.model"),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--batch-size",
-        "32",
-    ]
+    argv = aist_argv("paper", tiny_model, aist_layout, models, out) + ["--batch-size", "32"]
     assert main(argv + ["--segments", str(segments)]) == 0
     assert f"wrote {out}/paper_tables.md" in capsys.readouterr().out
     m2m = json.loads((out / "music2motion" / "metrics.json").read_text())
