@@ -46,6 +46,16 @@ dotted), a song shorter than a full SECONDS cut, and an LMMS project whose tempo
 only the first 3 * SECONDS of each LMMS song are rendered (its clips starting later are dropped).
 Their style is the first instruments' names (MIDI) or "electronic (LMMS demo)", not a reading of the music.
 
+Studio recordings (`prepare_studio`, beats.py --prepare-studio), held out from all tuning: the 8 songs of
+fretsonfire-songs-muldjord (CC-BY-SA-3.0, Muldjord, metal) and fretsonfire-songs-sectoid (MIT-style, Carlos Viola
+Iborra, rock / metal): multitrack studio recordings (`song.ogg`, the mix without the lead guitar, and `guitar.ogg`)
+made for the Frets on Fire game, whose note chart `notes.mid` is played in sync with them from t = 0, so the chart's
+tempo map (pretty_midi get_beats(), constant per song, 4/4) is the recording's grid. `apt-get install
+fretsonfire-songs-muldjord fretsonfire-songs-sectoid`. The mix (song.ogg + guitar.ogg) is cut into SECONDS cuts from
+the first beat at or after STUDIO_FIRST s and then every STUDIO_EVERY s while a cut fits in the recording and the
+chart (24 cuts). Its check also reports where the guitar stem's onsets peak against the chart's own guitar notes, a
+test of the sync independent of the beats. This set and its cut rule were fixed before any tracker ran on it.
+
 Phase split (`phase_held_out`, beats.py --subset): the beat-phase choice of `unimumo.rhythm.steady_beats` was tuned
 on the tracks of both sets above whose name hashes to the tuning part, and is measured on the rest (about a third),
 which were fixed by this rule before any tracker's result on them was looked at. The rule: the first byte of the
@@ -79,6 +89,13 @@ FREEDOOM = Path("/usr/share/games/doom")
 LMMS = Path("/usr/share/lmms/projects")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 RENDER_RATE = 44100
+FRETSONFIRE = Path("/usr/share/games/fretsonfire/data/songs")
+STUDIO_FIRST = 20.0
+STUDIO_EVERY = 60.0
+STUDIO_LICENCES = {
+    "muldjord": "CC-BY-SA-3.0 (fretsonfire-songs-muldjord: /usr/share/doc/fretsonfire-songs-muldjord/copyright)",
+    "sectoid": "MIT-style (fretsonfire-songs-sectoid: /usr/share/doc/fretsonfire-songs-sectoid/copyright)",
+}
 # loop -> beats in one loop (its length over the count gives the tempo)
 LOOPS = {
     "loop_amen_full": 16,
@@ -247,6 +264,54 @@ def prepare_held_out(out: Path) -> None:
         )
 
 
+def prepare_studio(out: Path) -> None:
+    """Write the studio-recording set (see "Studio recordings" in the module docstring)."""
+    require(*((FRETSONFIRE / pack, f"fretsonfire-songs-{pack}") for pack in STUDIO_LICENCES))
+    write_set(out, studio_songs(), min_seconds=SECONDS)
+
+
+def studio_songs():
+    import pretty_midi
+
+    for folder in sorted(path.parent for path in FRETSONFIRE.glob("*/*/notes.mid")):
+        pack = folder.parent.name
+        song, sr = read_audio(folder / "song.ogg")
+        guitar, guitar_sr = read_audio(folder / "guitar.ogg")
+        if guitar_sr != sr:
+            raise SystemExit(f"{folder}: song.ogg at {sr} Hz, guitar.ogg at {guitar_sr} Hz")
+        length = min(len(song), len(guitar))
+        mix = (song[:length].mean(axis=1) + guitar[:length].mean(axis=1))[:, None]
+        chart = pretty_midi.PrettyMIDI(str(folder / "notes.mid"))
+        grid = chart.get_beats()
+        notes = np.unique([note.start for part in chart.instruments for note in part.notes])
+        end = min(length / sr, float(chart.get_end_time()))
+        lag, _ = onset_lag(guitar[:length], sr, notes[notes < end], period=float(np.median(np.diff(grid))))
+        tempi = sorted(set(np.round(chart.get_tempo_changes()[1], 2).tolist()))
+        meters = [f"{change.numerator}/{change.denominator}" for change in chart.time_signature_changes] or ["4/4"]
+        name = folder.name.replace(" ", "_")
+        for first in np.arange(STUDIO_FIRST, end, STUDIO_EVERY):
+            later = grid[grid >= first - 1e-6]
+            if not later.size or later[0] + SECONDS > end:
+                break
+            start = float(later[0])
+            clip, beats = cut(mix, sr, grid, start)
+            yield (
+                f"{name}_{int(start)}",
+                clip,
+                sr,
+                beats,
+                {
+                    "source": f"fretsonfire-songs-{pack} {folder.name}/song.ogg + guitar.ogg (studio recording)",
+                    "licence": STUDIO_LICENCES[pack],
+                    "style": "metal / rock",
+                    "annotation": f"notes.mid tempo map {tempi} bpm ({', '.join(meters)}), pretty_midi get_beats(); "
+                    f"cut from the beat at {start:.3f} s; the guitar stem's onsets peak {1000 * lag:+.0f} ms from "
+                    "the chart's guitar notes",
+                    "bpm": round(60 / float(np.median(np.diff(beats))), 3),
+                },
+            )
+
+
 def require(*needs: tuple[str | Path, str]) -> None:
     """Stop naming the package to install when a tool (a name) or a file (a Path) is missing."""
     for need, package in needs:
@@ -288,19 +353,24 @@ def write_track(out: Path, name: str, wav: np.ndarray, sr: int, beats: np.ndarra
 def beat_phase(wav: np.ndarray, sr: int, beats: np.ndarray) -> tuple[float, float]:
     """Where the onsets sit against the beats: (the lag in seconds, in (-period/2, period/2], at which the mean
     onset strength over the shifted beats peaks; that strength at the beats over that at the half-beat offsets)."""
+    return onset_lag(wav, sr, beats[:-1], period=float(np.median(np.diff(beats))))
+
+
+def onset_lag(wav: np.ndarray, sr: int, times: np.ndarray, period: float) -> tuple[float, float]:
+    """`beat_phase` for any event `times`: the lag (in (-period/2, period/2]) at which the mean onset strength over
+    the shifted times peaks, and that strength at the times over that at half a period later."""
     import librosa
 
     hop = 256
     strength = librosa.onset.onset_strength(y=np.asarray(wav, dtype=np.float32).mean(axis=1), sr=sr, hop_length=hop)
-    period = float(np.median(np.diff(beats)))
     fractions = np.arange(PHASES) / PHASES
 
-    def mean_at(times: np.ndarray) -> float:  # the max within +-1 frame, as the envelope lags onsets by about one
-        frames = np.round(times * sr / hop).astype(int)
+    def mean_at(shifted: np.ndarray) -> float:  # the max within +-1 frame, as the envelope lags onsets by about one
+        frames = np.round(shifted * sr / hop).astype(int)
         frames = frames[(frames >= 1) & (frames < len(strength) - 1)]
         return float(np.max([strength[frames + shift] for shift in (-1, 0, 1)], axis=0).mean())
 
-    profile = np.array([mean_at(beats[:-1] + fraction * period) for fraction in fractions])
+    profile = np.array([mean_at(times + fraction * period) for fraction in fractions])
     best = fractions[int(np.argmax(profile))]
     return float((best - (best > 0.5)) * period), profile[0] / max(profile[PHASES // 2], 1e-9)
 

@@ -45,7 +45,7 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from beat_data import phase_held_out, prepare, prepare_held_out  # noqa: E402
+from beat_data import phase_held_out, prepare, prepare_held_out, prepare_studio  # noqa: E402
 from unimumo.rhythm import (  # noqa: E402
     ESSENTIA_SAMPLING_RATE,
     beat_f_measure,
@@ -181,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
         "annotation checks alone; see benchmarks/beat_data.py) to DIR",
     )
     parser.add_argument(
+        "--prepare-studio",
+        type=Path,
+        help="write the studio-recording set (Frets on Fire songs with their charts' beat grids, held out from all "
+        "tuning; see benchmarks/beat_data.py) to DIR",
+    )
+    parser.add_argument(
         "--data", type=Path, action="append", help="directory of <name>.wav + <name>.beats to score (repeatable)"
     )
     parser.add_argument(
@@ -204,12 +210,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sampling-rate", type=int, default=32000, help="decode rate (the codec's: 32000)")
     parser.add_argument("--json", type=Path, help="also write the per-track results here")
     args = parser.parse_args(argv)
-    if args.prepare is None and args.prepare_held_out is None and args.data is None:
-        parser.error("give --prepare DIR, --prepare-held-out DIR and/or --data DIR")
+    if args.prepare is None and args.prepare_held_out is None and args.prepare_studio is None and args.data is None:
+        parser.error("give --prepare DIR, --prepare-held-out DIR, --prepare-studio DIR and/or --data DIR")
     if args.prepare is not None:
         prepare(args.prepare)
     if args.prepare_held_out is not None:
         prepare_held_out(args.prepare_held_out)
+    if args.prepare_studio is not None:
+        prepare_studio(args.prepare_studio)
     if args.data is not None:
         names = [name for name in args.candidates.split(",") if name]
         unknown = sorted(set(names) - set(CANDIDATES))
