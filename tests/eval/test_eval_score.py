@@ -172,6 +172,26 @@ def test_score_music_refuses_bad_inputs(music_pairs, tmp_path, capsys):
     assert main(base + ["--generated", str(generated), "--dance", str(tmp_path / "none")]) == 2
     assert "dance joints directory is missing" in capsys.readouterr().err
 
+    twins = tmp_path / "twins"  # the quality metrics pair by name stem: one stem, two files, is ambiguous
+    twins.mkdir()
+    for path in reference.iterdir():
+        (twins / path.name).write_bytes(path.read_bytes())
+    (twins / "clip1.flac").write_bytes(sf_bytes(reference / "clip1.wav"))
+    quality = ["--metrics", "fad", "--vggish", str(reference / "clip0.wav"), "--out", str(tmp_path / "twins_out")]
+    assert main(["score-music", "--reference", str(twins), "--generated", str(generated), *quality]) == 2
+    assert "shared by several reference files, e.g. clip1.flac, clip1.wav" in capsys.readouterr().err
+    assert not (tmp_path / "twins_out" / "metrics.json").exists()
+
+
+def sf_bytes(path: Path) -> bytes:
+    """The audio of `path` encoded as FLAC."""
+    import io
+
+    wav, rate = sf.read(path)
+    buffer = io.BytesIO()
+    sf.write(buffer, wav, rate, format="FLAC")
+    return buffer.getvalue()
+
 
 @pytest.fixture(scope="module")
 def aist_layout(synthetic_corpus, tmp_path_factory):

@@ -81,7 +81,19 @@ def score_music_files(
 
 
 def _stem_pairs(reference: list[Path], generated: list[Path]) -> tuple[list[tuple[Path, Path]], list[dict]]:
-    """(reference, generated) files with the same name stem, and a skipped entry for each file without a partner."""
+    """(reference, generated) files with the same name stem, and a skipped entry for each file without a partner.
+    Two files of one side with the same stem (clip.wav, clip.flac) are an error: which one is meant is unknown."""
+    for files, side in ((reference, "reference"), (generated, "generated")):
+        stems: dict[str, list[str]] = {}
+        for path in files:
+            stems.setdefault(path.stem, []).append(path.name)
+        clashes = {stem: names for stem, names in stems.items() if len(names) > 1}
+        if clashes:
+            stem, names = next(iter(clashes.items()))
+            raise EvalInputError(
+                f"{files[0].parent}: {len(clashes)} name stem(s) shared by several {side} files, e.g. "
+                f"{', '.join(names)}; files are paired by name stem, so keep one file per stem"
+            )
     by_stem = {path.stem: path for path in reference}
     pairs = [(by_stem[path.stem], path) for path in generated if path.stem in by_stem]
     paired_stems = {path.stem for _, path in pairs}
