@@ -35,7 +35,6 @@ from unimumo.eval.aist_inputs import (
     read_edge_slices,
 )
 from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec, load_text_tokenizer
-from unimumo.eval.chunks import check_settings
 from unimumo.eval.config import AistMotion2MusicConfig, AistMusic2MotionConfig
 from unimumo.eval.dance_benchmark import aist_ground_truth, benchmark_beat_tracker, benchmark_protocol, music_beat_times
 from unimumo.eval.generation import EvalSession, decode_motions, decode_music, generate_streams, safe_name
@@ -115,19 +114,14 @@ def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     codec = load_music_codec(config.shards, config.music_codec, config.model)
     text_tokenizer = load_text_tokenizer(config.shards, config.text_tokenizer, config.model)
     samples = slice_samples(slices, codec, text_tokenizer, int(round(config.seconds * CODE_RATE)))
-    settings = {
-        name: getattr(config, name)
-        for name in ("split", "seconds", "guidance_scale", "batch_size", "seed", "temperature", "top_k", "top_p")
-    }
-    settings.update(
-        model=str(Path(config.model).resolve()),
-        aist=str(Path(config.aist).resolve()),
-        aist_music=str(Path(config.aist_music).resolve()),
-        task=TASK,
-        inputs="aist-edge-slices",
+    session = EvalSession.on_inputs(
+        config,
+        TASK,
+        samples,
+        "aist-edge-slices",
+        names=("split",),
+        paths={"aist": config.aist, "aist_music": config.aist_music},
     )
-    check_settings(out / "cache" / TASK, settings)
-    session = EvalSession(args=config, task=TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
     tokenizer = load_motion_tokenizer(config.shards, config.motion_tokenizer, config.device, config.model)
     generated = decode_motions(
@@ -228,19 +222,9 @@ def run_motion2music_aist(config: AistMotion2MusicConfig) -> Table:
         load_text_tokenizer(config.shards, config.text_tokenizer, config.model),
         int(round(config.seconds * CODE_RATE)),
     )
-    settings = {
-        name: getattr(config, name)
-        for name in ("seconds", "guidance_scale", "batch_size", "seed", "temperature", "top_k", "top_p")
-    }
-    settings.update(
-        model=str(Path(config.model).resolve()),
-        aist=str(Path(config.aist).resolve()),
-        segments=str(Path(config.segments).resolve()),
-        task=D2M_TASK,
-        inputs="d2m-gan-segments",
+    session = EvalSession.on_inputs(
+        config, D2M_TASK, samples, "d2m-gan-segments", paths={"aist": config.aist, "segments": config.segments}
     )
-    check_settings(out / "cache" / D2M_TASK, settings)
-    session = EvalSession(args=config, task=D2M_TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
     pairs = []
     for sample, segment, wav in zip(samples, segments, decode_music(codec, codes["music_codes"], "generated")):

@@ -42,6 +42,9 @@ RESULT_SETTINGS = (
     "motion_text",
 )
 
+# what a benchmark on its own inputs (not the shards) records of its config for its cache (`EvalSession.on_inputs`)
+GENERATION_SETTINGS = ("seconds", "guidance_scale", "batch_size", "seed", "temperature", "top_k", "top_p")
+
 
 def safe_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
@@ -65,6 +68,27 @@ class EvalSession:
         settings["shards"] = str(Path(args.shards).resolve())
         check_settings(out / "cache" / task, dict(settings, task=task))
         return cls(args=args, task=task, out=out, samples=samples, skipped_short=skipped)
+
+    @classmethod
+    def on_inputs(
+        cls,
+        config: GenerationSettings,
+        task: str,
+        samples: list[EvalSample],
+        inputs: str,
+        names: tuple[str, ...] = (),
+        paths: dict[str, str] | None = None,
+        **recorded,
+    ) -> EvalSession:
+        """A session on a published benchmark's own `inputs` (a label): its cache records GENERATION_SETTINGS and
+        the config's fields `names`, the model's and `paths`' resolved paths and the `recorded` values (e.g. a
+        codec fingerprint), and refuses a cache made with other ones."""
+        out = Path(config.out)
+        out.mkdir(parents=True, exist_ok=True)
+        settings = {name: getattr(config, name) for name in (*GENERATION_SETTINGS, *names)}
+        resolved = {name: str(Path(path).resolve()) for name, path in {"model": config.model, **(paths or {})}.items()}
+        check_settings(out / "cache" / task, dict(settings, **resolved, task=task, inputs=inputs, **recorded))
+        return cls(args=config, task=task, out=out, samples=samples, skipped_short=0)
 
     @property
     def cache_dir(self) -> Path:

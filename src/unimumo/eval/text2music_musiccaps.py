@@ -21,7 +21,6 @@ import numpy as np
 from unimumo.constants import CODE_RATE, NUM_CODEBOOKS
 from unimumo.eval.assets import load_model, load_motion_tokenizer, load_music_codec, load_text_tokenizer
 from unimumo.eval.beats_metrics import load_music
-from unimumo.eval.chunks import check_settings
 from unimumo.eval.clip_cache import text_digest
 from unimumo.eval.config import MusicCapsConfig, quality_metrics
 from unimumo.eval.dance_benchmark import aist_ground_truth, benchmark_beat_tracker, benchmark_protocol, music_beat_times
@@ -177,27 +176,15 @@ def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
     codec = load_music_codec(config.shards, config.music_codec, config.model)
     num_steps = int(round(config.seconds * CODE_RATE))
     samples = clip_samples(scored, load_text_tokenizer(config.shards, config.text_tokenizer, config.model), num_steps)
-    settings = {
-        name: getattr(config, name)
-        for name in (
-            "seconds",
-            "guidance_scale",
-            "batch_size",
-            "seed",
-            "temperature",
-            "top_k",
-            "top_p",
-            "motion_prompt",
-            "aist_prob",
-            "max_text_tokens",
-        )
-    }
     # the codec decodes the wavs: generated clips made with another codec are not reused
-    settings.update(
-        model=str(Path(config.model).resolve()), task=TASK, inputs="musiccaps", music_codec=codec.fingerprint
+    session = EvalSession.on_inputs(
+        config,
+        TASK,
+        samples,
+        "musiccaps",
+        names=("motion_prompt", "aist_prob", "max_text_tokens"),
+        music_codec=codec.fingerprint,
     )
-    check_settings(out / "cache" / TASK, settings)
-    session = EvalSession(args=config, task=TASK, out=out, samples=samples, skipped_short=0)
     codes = generate_streams(session, load_model(config.model, config.device))
     paths = write_generated_music(out / "music" / "generated", scored, samples, codes["music_codes"], codec)
 
