@@ -49,12 +49,14 @@ Their style is the first instruments' names (MIDI) or "electronic (LMMS demo)", 
 Studio recordings (`prepare_studio`, beats.py --prepare-studio), held out from all tuning: the 8 songs of
 fretsonfire-songs-muldjord (CC-BY-SA-3.0, Muldjord, metal) and fretsonfire-songs-sectoid (MIT-style, Carlos Viola
 Iborra, rock / metal): multitrack studio recordings (`song.ogg`, the mix without the lead guitar, and `guitar.ogg`)
-made for the Frets on Fire game, whose note chart `notes.mid` is played in sync with them from t = 0, so the chart's
-tempo map (pretty_midi get_beats(), constant per song, 4/4) is the recording's grid. `apt-get install
-fretsonfire-songs-muldjord fretsonfire-songs-sectoid`. The mix (song.ogg + guitar.ogg) is cut into SECONDS cuts from
-the first beat at or after STUDIO_FIRST s and then every STUDIO_EVERY s while a cut fits in the recording and the
-chart (24 cuts). Its check also reports where the guitar stem's onsets peak against the chart's own guitar notes, a
-test of the sync independent of the beats. This set and its cut rule were fixed before any tracker ran on it.
+made for the Frets on Fire game, whose note chart `notes.mid` the game plays in sync with them from t = 0, so the
+chart's tempo map (pretty_midi get_beats(), constant per song, 4/4) is taken as the recording's grid, uncorrected.
+`apt-get install fretsonfire-songs-muldjord fretsonfire-songs-sectoid`. The mix (song.ogg + guitar.ogg) is cut into
+SECONDS cuts from the first beat at or after STUDIO_FIRST s and then every STUDIO_EVERY s while a cut fits in the
+recording and the chart (24 cuts). Its check also reports where the guitar stem's onsets peak against the chart's
+own guitar notes, a test of the sync independent of the beats: 0 to +22 ms for the muldjord songs, +25 to +56 ms for
+the sectoid ones (the onset envelope itself peaks a frame or two after an onset), so a sectoid grid may sit up to
+~40 ms early, a good part of the +-70 ms window. This set and its cut rule were fixed before any tracker ran on it.
 
 Phase split (`phase_held_out`, beats.py --subset): the beat-phase choice of `unimumo.rhythm.steady_beats` was tuned
 on the tracks of both sets above whose name hashes to the tuning part, and is measured on the rest (about a third),
@@ -296,7 +298,7 @@ def studio_songs():
             start = float(later[0])
             clip, beats = cut(mix, sr, grid, start)
             yield (
-                f"{name}_{int(start)}",
+                f"{name}_{round(start)}",
                 clip,
                 sr,
                 beats,

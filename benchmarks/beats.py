@@ -36,7 +36,8 @@ charts' beat grids, fixed before any tracker ran on them and never tuned on):
     steady_no_phase  F 0.781, tempo right 24/24, F<0.5 at a right tempo 4
     steady           F 0.781, 24/24, 4      (the phase rule changes no cut)
     librosa_default  F 0.609, 21/24, 6
-Two of the four are cuts whose onsets peak half a beat from the chart's beats (the riff accents the off-beats).
+Two of the four are cuts whose onset strength peaks 0.4 beat from the chart's beats and is as strong between the
+beats as on them; two are sectoid cuts whose chart grid the sync check finds ~40 ms early (benchmarks/beat_data.py).
 
 A learned tracker on the same sets, for reference: madmom 0.16.1's RNNBeatProcessor + DBNBeatTrackingProcessor
 (defaults; run outside the repository in a scratch environment, as its models are CC BY-NC-SA 4.0 and it does not

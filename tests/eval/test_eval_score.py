@@ -180,6 +180,8 @@ def test_score_music_refuses_bad_inputs(music_pairs, tmp_path, capsys):
     quality = ["--metrics", "fad", "--vggish", str(reference / "clip0.wav"), "--out", str(tmp_path / "twins_out")]
     assert main(["score-music", "--reference", str(twins), "--generated", str(generated), *quality]) == 2
     assert "shared by several reference files, e.g. clip1.flac, clip1.wav" in capsys.readouterr().err
+    assert main(["score-music", "--reference", str(reference), "--generated", str(twins), *quality]) == 2
+    assert "shared by several generated files, e.g. clip1.flac, clip1.wav" in capsys.readouterr().err
     assert not (tmp_path / "twins_out" / "metrics.json").exists()
 
 

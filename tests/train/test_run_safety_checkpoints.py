@@ -134,6 +134,34 @@ def test_resume_without_a_usable_latest_continues_from_the_newest_checkpoint(
     assert latest.read_text() == "global_step8\n"
 
 
+def test_changed_optimizer_settings_on_resume_apply_from_the_first_resumed_step(base_run, corpus_shards, tmp_path):
+    """The restored scheduler and optimizer hold the checkpoint's base lr, betas, eps and weight decay; the
+    recipe's must win from the first resumed step, with the schedule's position kept. The base run's schedule
+    ended at step 6; both resumed runs follow the 8-step one from step 7 on, one at a peak of 0.3 x (not a power
+    of two) with other betas, eps and weight decay."""
+    from unimumo.train.stages import STAGES
+
+    peak = STAGES["stage2_joint"].recipe().optim.lr
+    same = copy_of(base_run, tmp_path / "same")
+    assert "changed on resume" not in ok(train(corpus_shards, same, {**BASE, "steps": 8}, "--resume"))
+    lower = copy_of(base_run, tmp_path / "lower")
+    changed = {"optim.lr": peak * 0.3, "optim.betas": "0.8,0.9", "optim.eps": 1e-6, "optim.weight_decay": 0.05}
+    log = ok(train(corpus_shards, lower, {**BASE, "steps": 8, **changed}, "--resume"))
+    assert f"changed on resume: optim.lr {peak:g} -> {peak * 0.3:g}" in log
+    assert "changed on resume: optim.betas (0.9, 0.95) -> (0.8, 0.9)" in log
+    assert "changed on resume: optim.eps 1e-08 -> 1e-06" in log
+    assert "changed on resume: optim.weight_decay 0.1 -> 0.05" in log
+
+    def rows(out: Path) -> dict[int, dict]:
+        return {row["step"]: row for row in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())}
+
+    kept, moved = rows(same), rows(lower)
+    assert [moved[step] for step in range(1, 7)] == [kept[step] for step in range(1, 7)]  # the base run's lines
+    scaled = [kept[step]["lr"] * (peak * 0.3) / peak for step in (7, 8)]
+    assert [moved[step]["lr"] for step in (7, 8)] == pytest.approx(scaled, rel=1e-12)
+    assert kept[7]["lr"] > kept[6]["lr"]  # the 8-step cosine at step 6 is above the 6-step one's floor: the new shape
+
+
 def test_a_run_without_resume_refuses_a_directory_that_holds_checkpoints(base_run, corpus_shards, tmp_path):
     out = copy_of(base_run, tmp_path)
     (out / "checkpoints" / ckpt.LATEST).unlink()

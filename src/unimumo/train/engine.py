@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from unimumo.train.recipes import Recipe, RecipeError, global_batch_split
+from unimumo.train.recipes import OptimSpec, Recipe, RecipeError, global_batch_split
 
 
 def _ds_config_dir() -> Path:
@@ -126,6 +126,41 @@ def lr_lambda(recipe: Recipe):
 
 def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(recipe))
+
+
+def follow_recipe_optim(scheduler: torch.optim.lr_scheduler.LambdaLR, optim: OptimSpec) -> list[str]:
+    """After a resume: the recipe's optimizer settings and lr schedule govern from the first resumed step on;
+    returns one line per setting the recipe changed against the checkpoint (for the log).
+
+    The restored state holds the checkpoint's base lrs, its lr at the checkpoint's step and each parameter group's
+    betas, eps and weight decay, which would silently keep what the recipe has changed (the schedule's shape is
+    not saved: it always follows the recipe). The lr is recomputed as LambdaLR computes it (base x lambda(step)),
+    so for an unchanged recipe every value is the uninterrupted run's. Weight decay goes to the groups that decay
+    (nonzero in the checkpoint; the stage's other groups never decay)."""
+    groups = scheduler.optimizer.param_groups
+    changes = []
+    saved = max(scheduler.base_lrs)
+    if saved != optim.lr:
+        changes.append(f"optim.lr {saved:g} -> {optim.lr:g} (the schedule's new peak)")
+        scheduler.base_lrs = [optim.lr * (base / saved) for base in scheduler.base_lrs]
+    factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+    for group, base in zip(groups, scheduler.base_lrs, strict=True):
+        group["initial_lr"], group["lr"] = base, base * factor
+    scheduler._last_lr = [group["lr"] for group in groups]
+    decayed = [group for group in groups if group["weight_decay"] != 0]
+    if not decayed and optim.weight_decay != 0:
+        changes.append(f"optim.weight_decay {optim.weight_decay:g} not applied: the checkpoint decays no group")
+    for name, value, targets in (
+        ("betas", tuple(optim.betas), groups),
+        ("eps", optim.eps, groups),
+        ("weight_decay", optim.weight_decay, decayed),
+    ):
+        old = {tuple(group[name]) if name == "betas" else group[name] for group in targets}
+        if old and old != {value}:
+            changes.append(f"optim.{name} {', '.join(map(str, sorted(old)))} -> {value}")
+            for group in targets:
+                group[name] = value
+    return changes
 
 
 def initialize(

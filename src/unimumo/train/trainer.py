@@ -150,6 +150,9 @@ class Trainer:
             self.checkpoints.prepare_universal()
         client = self.checkpoints.load(self.engine, universal=reshard)
         self.step, self.skipped = client["step"], client["skipped_steps"]
+        for change in engine_lib.follow_recipe_optim(self.engine.lr_scheduler, self.recipe.optim):
+            if self.main:
+                logger.warning("changed on resume: %s", change)
         self.validation.resume(client.get("validation"), self.step, self.checkpoints.root)
         ranks = client["ranks"]
         if reshard:
