@@ -157,6 +157,21 @@ def _regular(beats: np.ndarray) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class BeatTracker:
+    """A beat tracker of BEAT_TRACKERS and, for beat_this, its weights file: what a shard build used, so that
+    evaluation tracks beats the same way."""
+
+    name: str
+    checkpoint: Path | None = None
+
+    def track(self, wav: np.ndarray, sampling_rate: int) -> BeatTrack:
+        return track_beats(wav, sampling_rate, self.name, self.checkpoint)
+
+    def __str__(self) -> str:
+        return self.name if self.checkpoint is None else f"{self.name}, weights {self.checkpoint}"
+
+
 def track_beats(wav: np.ndarray, sampling_rate: int, tracker: str, checkpoint: str | Path | None = None) -> BeatTrack:
     """The shard builder's beats, untrimmed at the edges, from `tracker` (one of BEAT_TRACKERS): `steady_beats`,
     librosa's dynamic-programming tracker with trim=False, essentia's multi-feature tracker (RhythmExtractor2013),

@@ -12,8 +12,11 @@ from unimumo.beat_this import beat_this_beats
 from unimumo.cli.shards import EXIT_USAGE, main
 from unimumo.data.sources.music4all import load_audio
 from unimumo.data.synthetic_corpus import SAMPLING_RATE, TINY_SHARDS_ARGS, build_argv
+from unimumo.eval.assets import shards_beat_tracker
+from unimumo.rhythm import BeatTracker
 from unimumo.shards.format import decode_sample
 from unimumo.shards.tar_reader import read_shard
+from unimumo.utils.fingerprint import fingerprint_file
 
 
 def test_the_builder_pairs_on_the_beats_of_the_beat_this_network(synthetic_corpus, tmp_path):
@@ -24,6 +27,8 @@ def test_the_builder_pairs_on_the_beats_of_the_beat_this_network(synthetic_corpu
     manifest = json.loads((out / "manifest.json").read_text())
     args = manifest["splits"]["train"]["build_args"]
     assert (args["beat_tracker"], args["beat_checkpoint"]) == ("beat_this", str(checkpoint))
+    assert manifest["splits"]["train"]["beat_checkpoint_sha256"] == fingerprint_file(checkpoint)
+    assert shards_beat_tracker(out, "train") == BeatTracker("beat_this", checkpoint)  # evaluation finds them
     tracks = json.loads((synthetic_corpus / "corpus.json").read_text())["music4all"]
     paths = {track["id"]: track["path"] for track in tracks}
     checked = 0

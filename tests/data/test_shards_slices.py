@@ -139,6 +139,10 @@ def edit_manifest(directory, edit):
             "1-of-2 (slice 1/2), split val: built with seed=7",
         ),
         (
+            lambda d: edit_manifest(d, lambda m: m["splits"]["val"].update(beat_checkpoint_sha256="e" * 64)),
+            "1-of-2 (slice 1/2), split val: built with other Beat This! weights",
+        ),
+        (
             lambda d: edit_manifest(d, lambda m: m["tokenizers"]["motion_tokenizer"].update(fingerprint="f" * 64)),
             "1-of-2 (slice 1/2) was built with a different motion_tokenizer",
         ),

@@ -133,6 +133,32 @@ def test_dance_benchmark_refusals_come_before_generation(tiny_model, tiny_shards
     assert not (tmp_path / "out" / "cache").exists()
 
 
+def test_corrected_beats_of_beat_this_shards_use_their_weights(tiny_model, tiny_shards, tmp_path, capsys):
+    """Shards recorded as built with beat_this (the manifest edited: only evaluation's plumbing is tested): the
+    `corrected` protocol tracks music beats with the recorded weights, refuses to run without them, and takes
+    --beat-checkpoint where they moved."""
+    import shutil
+
+    from testkit.beat_this_checkpoint import save_tiny_beat_this
+    from unimumo.utils.fingerprint import fingerprint_file
+
+    shards = shutil.copytree(tiny_shards, tmp_path / "shards")
+    weights = save_tiny_beat_this(tmp_path / "tiny.ckpt")
+    manifest = json.loads((shards / "manifest.json").read_text())
+    for summary in manifest["splits"].values():
+        summary["build_args"].update(beat_tracker="beat_this", beat_checkpoint=str(weights))
+        summary["beat_checkpoint_sha256"] = fingerprint_file(weights)
+    (shards / "manifest.json").write_text(json.dumps(manifest))
+    moved = weights.rename(tmp_path / "moved.ckpt")
+    argv = common_args("music2motion", tiny_model, shards, tmp_path / "out") + ["--protocol", "corrected"]
+    assert main(argv) == 2
+    assert "tiny.ckpt are not here; give --beat-checkpoint FILE" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "cache").exists()
+    assert main(argv + ["--beat-checkpoint", str(moved)]) == 0
+    info = json.loads((tmp_path / "out" / "metrics.json").read_text())["info"]
+    assert info["music_beats"].startswith(f"the shard builder's beat tracker (beat_this, weights {moved})")
+
+
 def only_render_dir(out):
     (directory,) = (out / "renders").iterdir()
     return directory

@@ -21,6 +21,7 @@ from unimumo.eval.dance_metrics import dance_metrics
 from unimumo.eval.protocols import get_protocol
 from unimumo.motion.resample import resample_motion
 from unimumo.motion.synthetic_dance import synthetic_smpl_dance
+from unimumo.rhythm import BeatTracker, track_beats
 from unimumo.shards.manifest import FORMAT, MANIFEST_NAME
 
 SCALING = 93.0
@@ -135,28 +136,32 @@ def test_ground_truth_without_music_has_no_bas(aist_root):
 def test_music_beats_follow_the_protocol():
     import librosa
 
-    from unimumo.rhythm import onset_beat_frames, track_beats
+    from unimumo.rhythm import onset_beat_frames
 
     sampling_rate = 22050
     clicks = librosa.clicks(times=np.arange(0.3, 6.0, 0.5), sr=sampling_rate, length=6 * sampling_rate)
     published, extractor = music_beat_times([clicks], sampling_rate, get_protocol("unimumo"))
     assert extractor.startswith("Bailando onset beats")
     np.testing.assert_array_equal(published[0], onset_beat_frames(clicks, sampling_rate) / 60.0)
-    corrected, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"), "steady")
+    corrected, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"), BeatTracker("steady"))
     assert extractor.startswith("the shard builder's beat tracker (steady)")
     np.testing.assert_array_equal(corrected[0], track_beats(clicks, sampling_rate, "steady").beats)
     assert np.abs(corrected[0][:, None] - np.arange(0.3, 6.0, 0.5)).min(axis=1).max() < 0.03  # on the clicks
-    other, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"), "librosa")
+    other, extractor = music_beat_times([clicks], sampling_rate, get_protocol("corrected"), BeatTracker("librosa"))
     assert extractor.startswith("the shard builder's beat tracker (librosa)")
     np.testing.assert_array_equal(other[0], track_beats(clicks, sampling_rate, "librosa").beats)
     with pytest.raises(ValueError, match="corrected tracks music beats as the shard builder did"):
         music_beat_times([clicks], sampling_rate, get_protocol("corrected"))
 
 
-def _manifest(directory, trackers):
-    """A shard directory whose manifest records `trackers` {split: beat tracker or None}."""
+def _manifest(directory, trackers, checkpoint=None, digest=None):
+    """A shard directory whose manifest records `trackers` {split: beat tracker or None}, each split with the Beat
+    This! `checkpoint` path and its sha256 `digest` (when given)."""
     splits = {
-        split: {"build_args": {} if tracker is None else {"beat_tracker": tracker}}
+        split: {
+            "build_args": {} if tracker is None else {"beat_tracker": tracker, "beat_checkpoint": checkpoint},
+            **({} if digest is None else {"beat_checkpoint_sha256": digest}),
+        }
         for split, tracker in trackers.items()
     }
     directory.mkdir()
@@ -169,10 +174,12 @@ def _manifest(directory, trackers):
 def test_the_corrected_protocol_takes_the_beat_tracker_the_manifest_records(tmp_path):
     corrected, published = get_protocol("corrected"), get_protocol("unimumo")
     shards = _manifest(tmp_path / "shards", {"train": "librosa", "test": "librosa"})
-    assert benchmark_beat_tracker(corrected, shards, "test") == "librosa"
-    assert benchmark_beat_tracker(corrected, shards, None) == "librosa"  # every split agrees
+    assert benchmark_beat_tracker(corrected, shards, "test") == BeatTracker("librosa")
+    assert benchmark_beat_tracker(corrected, shards, None) == BeatTracker("librosa")  # every split agrees
     assert benchmark_beat_tracker(published, shards, "test") is None  # Bailando's onset beats need none
-    assert benchmark_beat_tracker(corrected, None, None) == "steady"  # no shards: the builder's default
+    assert benchmark_beat_tracker(corrected, None, None) == BeatTracker("steady")  # no shards: the builder's default
+    with pytest.raises(ValueError, match="--beat-checkpoint goes only with shards built with beat_this"):
+        benchmark_beat_tracker(corrected, shards, "test", tmp_path / "weights.ckpt")
     old = _manifest(tmp_path / "old", {"test": None})
     assert benchmark_beat_tracker(published, old, "test") is None  # only `corrected` reads the record
     with pytest.raises(ValueError, match=r"old/manifest.json: records no splits.test.build_args.beat_tracker"):
@@ -183,3 +190,29 @@ def test_the_corrected_protocol_takes_the_beat_tracker_the_manifest_records(tmp_
     unknown = _manifest(tmp_path / "unknown", {"test": "madmom"})
     with pytest.raises(ValueError, match="splits.test.build_args.beat_tracker: beat tracker must be one of"):
         shards_beat_tracker(unknown, "test")
+
+
+def test_beat_this_shards_are_evaluated_with_their_own_weights(tmp_path):
+    """A beat_this build's weights: the recorded file, or --beat-checkpoint where they moved; either must hold the
+    content the build recorded (sha256)."""
+    from testkit.beat_this_checkpoint import save_tiny_beat_this
+    from unimumo.utils.fingerprint import fingerprint_file
+
+    corrected = get_protocol("corrected")
+    weights = save_tiny_beat_this(tmp_path / "tiny.ckpt")
+    digest = fingerprint_file(weights)
+    shards = _manifest(tmp_path / "shards", {"test": "beat_this"}, checkpoint=str(weights), digest=digest)
+    assert benchmark_beat_tracker(corrected, shards, "test") == BeatTracker("beat_this", weights)
+    moved = weights.rename(tmp_path / "moved.ckpt")
+    with pytest.raises(ValueError, match=r"tiny.ckpt are not here; give --beat-checkpoint FILE"):
+        benchmark_beat_tracker(corrected, shards, "test")
+    assert benchmark_beat_tracker(corrected, shards, "test", moved) == BeatTracker("beat_this", moved)
+    other = save_tiny_beat_this(tmp_path / "other.ckpt", beat_bias=1.0)
+    with pytest.raises(ValueError, match=r"other.ckpt: not the Beat This! weights the shards were built with"):
+        benchmark_beat_tracker(corrected, shards, "test", other)
+    sampling_rate = 22050
+    clicks = np.zeros(4 * sampling_rate, np.float32)
+    clicks[:: sampling_rate // 2] = 1.0
+    beats, extractor = music_beat_times([clicks], sampling_rate, corrected, BeatTracker("beat_this", moved))
+    assert extractor.startswith("the shard builder's beat tracker (beat_this, weights ")
+    np.testing.assert_array_equal(beats[0], track_beats(clicks, sampling_rate, "beat_this", moved).beats)

@@ -181,6 +181,12 @@ def add_dance_options(parser: argparse.ArgumentParser, motion_text: bool) -> Non
         help="AIST++ root as the shard builder reads it (motions/*.pkl, splits/crossmodal_SPLIT.txt, "
         "ignore_list.txt) for --ground-truth aist",
     )
+    parser.add_argument(
+        "--beat-checkpoint",
+        metavar="FILE",
+        help="--protocol corrected on shards built with --beat-tracker beat_this: their Beat This! weights, if "
+        "no longer where the manifest says (checked against the sha256 it records)",
+    )
     if motion_text:
         parser.add_argument(
             "--motion-text",

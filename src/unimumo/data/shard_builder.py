@@ -488,7 +488,12 @@ def _build_split(config: BuildConfig, progress: bool) -> BuildReport:
         shards=shards,
         failures=failures,
         skipped=skips,
-        summary={**report.contents(), "build_args": config.as_json()},
+        summary={
+            **report.contents(),
+            "build_args": config.as_json(),
+            # the Beat This! weights' content, for evaluation to track beats with the same weights
+            **({"beat_checkpoint_sha256": fingerprint_file(config.beat_checkpoint)} if config.beat_checkpoint else {}),
+        },
     )
     report.resumed_from_track = next_track
     report.seconds = round(time.perf_counter() - started, 2)

@@ -122,6 +122,12 @@ def check_compatible(slices: list[SliceBuild]) -> None:
                         f"{build.label}, split {split}: built with {key}={ours.get(key)!r}, "
                         f"{reference.label} with {key}={theirs.get(key)!r}"
                     )
+            weights = [s.get("beat_checkpoint_sha256") for s in (summary, reference.manifest.splits[split])]
+            if weights[0] != weights[1]:
+                raise MergeError(
+                    f"{build.label}, split {split}: built with other Beat This! weights than {reference.label} "
+                    f"(sha256 {str(weights[0])[:12]} vs {str(weights[1])[:12]})"
+                )
 
 
 def verify_shards(build: SliceBuild) -> None:

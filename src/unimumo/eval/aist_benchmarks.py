@@ -104,7 +104,8 @@ def slice_samples(slices: list[MusicSlice], codec, text_tokenizer, num_steps: in
 def run_music2motion_aist(config: AistMusic2MotionConfig) -> Table:
     protocol = benchmark_protocol(config.protocol)
     ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps)
-    beat_tracker = benchmark_beat_tracker(protocol, config.shards, None)  # the tracker the --shards build used
+    # the tracker the --shards build used
+    beat_tracker = benchmark_beat_tracker(protocol, config.shards, None, config.beat_checkpoint)
     slices = read_edge_slices(config.aist, config.aist_music, config.split)
     logger.info(
         "%d EDGE slices of %d AIST++ %s sequences", len(slices), len({s.sequence for s in slices}), config.split

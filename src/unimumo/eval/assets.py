@@ -20,8 +20,9 @@ from unimumo.models.tokenizer_record import (
     check_fingerprint,
     recorded_tokenizer,
 )
-from unimumo.rhythm import require_beat_tracker
+from unimumo.rhythm import BeatTracker, require_beat_tracker
 from unimumo.shards.manifest import Manifest
+from unimumo.utils.fingerprint import fingerprint_file
 
 
 def tokenizer_record(shards: str | Path | None, name: str, model: str | Path | None) -> tuple[str, dict] | None:
@@ -70,14 +71,18 @@ def _load_tokenizer(name: str, load, shards, given, model):
     return tokenizer
 
 
-def shards_beat_tracker(shards: str | Path, split: str | None) -> str:
+def shards_beat_tracker(shards: str | Path, split: str | None, checkpoint: str | Path | None = None) -> BeatTracker:
     """The beat tracker the shard build of `split` used (manifest.json splits.SPLIT.build_args.beat_tracker; with
-    split None, the one every built split records), checked to be usable here (`unimumo.rhythm.require_beat_tracker`);
+    split None, the one every built split records), checked to be usable here (`unimumo.rhythm.require_beat_tracker`).
+    For beat_this also its weights: `checkpoint` (the same weights, moved) or the file the build recorded
+    (build_args.beat_checkpoint), checked against the sha256 the build recorded (beat_checkpoint_sha256).
     ValueError naming the manifest and the key otherwise."""
     manifest = Manifest.load(shards)
     splits = [split] if split is not None else sorted(manifest.splits)
-    key = f"splits.{split if split is not None else '*'}.build_args.beat_tracker"
-    trackers = {manifest.splits.get(name, {}).get("build_args", {}).get("beat_tracker") for name in splits}
+    where = f"splits.{split if split is not None else '*'}"
+    key = f"{where}.build_args.beat_tracker"
+    summaries = [manifest.splits.get(name, {}) for name in splits]
+    trackers = {summary.get("build_args", {}).get("beat_tracker") for summary in summaries}
     if not splits or None in trackers:
         raise ValueError(
             f"{manifest.path}: records no {key} (shards built before the tracker was recorded); "
@@ -88,12 +93,38 @@ def shards_beat_tracker(shards: str | Path, split: str | None) -> str:
             f"{manifest.path}: {key}: the splits were built with different beat trackers "
             f"{sorted(trackers)}; evaluate on shards built with one"
         )
-    tracker = trackers.pop()
+    tracker = BeatTracker(trackers.pop())
+    if tracker.name == "beat_this":
+        tracker = BeatTracker(tracker.name, _beat_weights(manifest.path, where, summaries, checkpoint))
+    elif checkpoint is not None:
+        raise ValueError(f"--beat-checkpoint goes only with shards built with beat_this ({key}: {tracker.name})")
     try:
-        require_beat_tracker(tracker)
+        require_beat_tracker(tracker.name, tracker.checkpoint)
     except ValueError as error:
         raise ValueError(f"{manifest.path}: {key}: {error}") from None
     return tracker
+
+
+def _beat_weights(manifest: Path, where: str, summaries: list[dict], checkpoint: str | Path | None) -> Path:
+    """The Beat This! weights to track with: `checkpoint`, else the recorded file; either must hold the content
+    the build recorded."""
+    recorded = {summary.get("build_args", {}).get("beat_checkpoint") for summary in summaries}
+    digests = {summary.get("beat_checkpoint_sha256") for summary in summaries}
+    if len(recorded) > 1 or len(digests) > 1:
+        raise ValueError(f"{manifest}: {where}: the splits were built with different Beat This! weights")
+    recorded_path, digest = recorded.pop(), digests.pop()
+    path = Path(checkpoint) if checkpoint is not None else Path(recorded_path) if recorded_path else None
+    if path is None or not path.is_file():
+        raise ValueError(
+            f"{manifest}: {where}.build_args.beat_checkpoint: the shards' Beat This! weights "
+            f"{recorded_path} are not here; give --beat-checkpoint FILE (the same weights)"
+        )
+    if digest is not None and fingerprint_file(path) != digest:
+        raise ValueError(
+            f"{path}: not the Beat This! weights the shards were built with ({manifest} records "
+            f"{where}.beat_checkpoint_sha256 {digest[:12]}...)"
+        )
+    return path
 
 
 def default_device() -> str:

@@ -162,6 +162,7 @@ class AistMusic2MotionConfig(GenerationSettings):
     device: str = "cpu"
     render: int = 4
     shards: str | None = None  # only to find the tokenizers its manifest records (default: the export's record)
+    beat_checkpoint: str | None = None  # --protocol corrected on beat_this shards: where their weights are now
     music_codec: str | None = None
     motion_tokenizer: str | None = None
     text_tokenizer: str | None = None
@@ -239,6 +240,7 @@ class MusicCapsConfig(GenerationSettings):
     device: str = "cpu"
     render: int = 4
     shards: str | None = None  # only to find the tokenizers its manifest records
+    beat_checkpoint: str | None = None  # --protocol corrected on beat_this shards: where their weights are now
     music_codec: str | None = None
     motion_tokenizer: str | None = None
     text_tokenizer: str | None = None
@@ -360,6 +362,7 @@ class ShardDanceConfig(ShardGenerationConfig):
     protocol: str = DEFAULT_PROTOCOL
     ground_truth: str | None = None  # aist | reconstruction; None: aist when --aist is given
     aist: str | None = None
+    beat_checkpoint: str | None = None  # --protocol corrected on beat_this shards: where their weights are now
 
     def problems(self) -> list[str]:
         problems = super().problems()

@@ -28,7 +28,7 @@ from unimumo.eval.protocols import Protocol, get_protocol
 from unimumo.eval.samples import EvalSample
 from unimumo.motion.resample import resample_motion
 from unimumo.motion.skeleton import smpl_forward_kinematics
-from unimumo.rhythm import DEFAULT_BEAT_TRACKER, onset_beat_frames, track_beats
+from unimumo.rhythm import DEFAULT_BEAT_TRACKER, BeatTracker, onset_beat_frames
 
 GENERATED_JOINTS = NUM_JOINTS  # what MotionTokenizer.decode_joints gives
 GROUND_TRUTHS = ("aist", "reconstruction")
@@ -141,22 +141,26 @@ def tracks_builder_beats(protocol: Protocol) -> bool:
     return protocol.name == "corrected"
 
 
-def benchmark_beat_tracker(protocol: Protocol, shards: str | Path | None, split: str | None) -> str | None:
+def benchmark_beat_tracker(
+    protocol: Protocol, shards: str | Path | None, split: str | None, checkpoint: str | Path | None = None
+) -> BeatTracker | None:
     """The beat tracker `music_beat_times` needs for `protocol`: None unless the protocol tracks beats as the builder
-    does; then the one the shards' manifest records for `split` (`shards_beat_tracker`), or without shards (scoring
-    any system's outputs) the builder's default. Call it at start-up, so that a missing or unusable record fails
-    before anything is generated."""
+    does; then the one the shards' manifest records for `split` (`shards_beat_tracker`; `checkpoint`: where the
+    Beat This! weights of a beat_this build are now), or without shards (scoring any system's outputs) the
+    builder's default. Call it at start-up, so that a missing or unusable record fails before anything is
+    generated."""
     if not tracks_builder_beats(protocol):
         return None
-    return shards_beat_tracker(shards, split) if shards is not None else DEFAULT_BEAT_TRACKER
+    if shards is None:
+        return BeatTracker(DEFAULT_BEAT_TRACKER)
+    return shards_beat_tracker(shards, split, checkpoint)
 
 
 def music_beat_times(
-    wavs: Sequence[np.ndarray], sampling_rate: int, protocol: Protocol, beat_tracker: str | None = None
+    wavs: Sequence[np.ndarray], sampling_rate: int, protocol: Protocol, beat_tracker: BeatTracker | None = None
 ) -> tuple[list[np.ndarray], str]:
-    """Beat times (s) of each waveform as the protocol finds them, and the extractor's name. `beat_tracker` (one of
-    unimumo.rhythm.BEAT_TRACKERS, e.g. from `benchmark_beat_tracker`) is required when the protocol tracks beats as
-    the shard builder does."""
+    """Beat times (s) of each waveform as the protocol finds them, and the extractor's name. `beat_tracker` (e.g.
+    from `benchmark_beat_tracker`) is required when the protocol tracks beats as the shard builder does."""
     if not tracks_builder_beats(protocol):
         return [onset_beat_frames(wav, sampling_rate) / ONSET_FRAME_RATE for wav in wavs], BAILANDO_BEATS
     if beat_tracker is None:
@@ -165,13 +169,13 @@ def music_beat_times(
             "tracker the shards were built with (their manifest records it)"
         )
     return (
-        [track_beats(wav, sampling_rate, beat_tracker).beats for wav in wavs],
+        [beat_tracker.track(wav, sampling_rate).beats for wav in wavs],
         f"the shard builder's beat tracker ({beat_tracker}) on the raw mix",
     )
 
 
 def ground_truth_music_beats(
-    samples: list[EvalSample], codec, protocol: Protocol, beat_tracker: str | None = None
+    samples: list[EvalSample], codec, protocol: Protocol, beat_tracker: BeatTracker | None = None
 ) -> tuple[list[np.ndarray], str]:
     """Beat times (s) of the samples' own music, the protocol's extractor on the codec-decoded music (as for
     generated music); and where they come from."""

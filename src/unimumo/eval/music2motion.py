@@ -69,7 +69,7 @@ def conditioned(samples: list[EvalSample], mode: str, tokenizer) -> list[EvalSam
 def run(args: ShardMusic2MotionConfig) -> dict:
     protocol = benchmark_protocol(args.protocol)
     real = open_ground_truth(args, protocol)
-    beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split)
+    beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split, args.beat_checkpoint)
     session = EvalSession.open(args, TASK)
     if args.motion_text != "caption":
         text_tokenizer = load_text_tokenizer(args.shards, args.text_tokenizer)

@@ -40,7 +40,7 @@ NOT_PUBLISHED = (
 def run(args: ShardDanceConfig) -> dict:
     protocol = benchmark_protocol(args.protocol)
     real = open_ground_truth(args, protocol)
-    beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split)
+    beat_tracker = benchmark_beat_tracker(protocol, args.shards, args.split, args.beat_checkpoint)
     session = EvalSession.open(args, TASK)
     samples = session.samples
     codes = generate_streams(session, session.model())

@@ -7,7 +7,8 @@ manifest.json (format "unimumo-shards/2"):
     shards      [{name, split, count, bytes, sha256}]  (what the loader reads, in order); a name is a plain
                 file name inside the shard directory: no "/", "\\", ":" (so no pipe: or URL), no "..".
     splits      {split: {split, shards, samples, tracks, tracks_with_samples, skipped, failures, inputs,
-                         failure_fraction, max_failure_fraction, build_args}}  (a split is listed once complete)
+                         failure_fraction, max_failure_fraction, build_args[, beat_checkpoint_sha256]}}
+                (a split is listed once complete; the sha256 of the Beat This! weights of a beat_this build)
 failures.jsonl: one {split, file, stage, reason[, track_id]} per line: inputs that could not be read or paired.
 skipped.jsonl: one {split, id, file, reason[, detail]} per line: valid inputs left out on purpose (reason
     "ignored": on the corpus's ignore list; "short_beats": beats span less than --min-beat-seconds).
