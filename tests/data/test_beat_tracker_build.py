@@ -28,7 +28,7 @@ def test_the_builder_pairs_on_the_beats_of_the_beat_this_network(synthetic_corpu
     args = manifest["splits"]["train"]["build_args"]
     assert (args["beat_tracker"], args["beat_checkpoint"]) == ("beat_this", str(checkpoint))
     assert manifest["splits"]["train"]["beat_checkpoint_sha256"] == fingerprint_file(checkpoint)
-    assert shards_beat_tracker(out, "train") == BeatTracker("beat_this", checkpoint)  # evaluation finds them
+    assert shards_beat_tracker(out, "train") == BeatTracker("beat_this", checkpoint.resolve())  # evaluation finds them
     tracks = json.loads((synthetic_corpus / "corpus.json").read_text())["music4all"]
     paths = {track["id"]: track["path"] for track in tracks}
     checked = 0

@@ -194,22 +194,30 @@ def test_the_corrected_protocol_takes_the_beat_tracker_the_manifest_records(tmp_
 
 def test_beat_this_shards_are_evaluated_with_their_own_weights(tmp_path):
     """A beat_this build's weights: the recorded file, or --beat-checkpoint where they moved; either must hold the
-    content the build recorded (sha256)."""
+    content the build recorded (sha256). The option is refused wherever it would be ignored."""
     from testkit.beat_this_checkpoint import save_tiny_beat_this
     from unimumo.utils.fingerprint import fingerprint_file
 
-    corrected = get_protocol("corrected")
-    weights = save_tiny_beat_this(tmp_path / "tiny.ckpt")
+    corrected, published = get_protocol("corrected"), get_protocol("unimumo")
+    weights = save_tiny_beat_this(tmp_path / "tiny.ckpt").resolve()
     digest = fingerprint_file(weights)
     shards = _manifest(tmp_path / "shards", {"test": "beat_this"}, checkpoint=str(weights), digest=digest)
     assert benchmark_beat_tracker(corrected, shards, "test") == BeatTracker("beat_this", weights)
     moved = weights.rename(tmp_path / "moved.ckpt")
-    with pytest.raises(ValueError, match=r"tiny.ckpt are not here; give --beat-checkpoint FILE"):
+    with pytest.raises(ValueError, match=r"tiny.ckpt are not here \(relative paths are read from .*--beat-checkpoint"):
         benchmark_beat_tracker(corrected, shards, "test")
     assert benchmark_beat_tracker(corrected, shards, "test", moved) == BeatTracker("beat_this", moved)
+    with pytest.raises(ValueError, match=r"gone.ckpt: --beat-checkpoint: no such file"):
+        benchmark_beat_tracker(corrected, shards, "test", tmp_path / "gone.ckpt")
     other = save_tiny_beat_this(tmp_path / "other.ckpt", beat_bias=1.0)
     with pytest.raises(ValueError, match=r"other.ckpt: not the Beat This! weights the shards were built with"):
         benchmark_beat_tracker(corrected, shards, "test", other)
+    for protocol, where in ((published, shards), (corrected, None)):  # the option would be ignored: refused
+        with pytest.raises(ValueError, match="--beat-checkpoint is used only with --protocol corrected on --shards"):
+            benchmark_beat_tracker(protocol, where, "test", moved)
+    unrecorded = _manifest(tmp_path / "unrecorded", {"test": "beat_this"}, checkpoint=str(moved))
+    with pytest.raises(ValueError, match=r"records no splits.test.beat_checkpoint_sha256 .* rebuild the shards"):
+        benchmark_beat_tracker(corrected, unrecorded, "test", moved)
     sampling_rate = 22050
     clicks = np.zeros(4 * sampling_rate, np.float32)
     clicks[:: sampling_rate // 2] = 1.0

@@ -126,7 +126,7 @@ def check_compatible(slices: list[SliceBuild]) -> None:
             if weights[0] != weights[1]:
                 raise MergeError(
                     f"{build.label}, split {split}: built with other Beat This! weights than {reference.label} "
-                    f"(sha256 {str(weights[0])[:12]} vs {str(weights[1])[:12]})"
+                    f"(sha256 {str(weights[0])[:12]} vs {str(weights[1])[:12]}; None: the slice records none)"
                 )
 
 

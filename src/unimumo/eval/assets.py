@@ -97,7 +97,9 @@ def shards_beat_tracker(shards: str | Path, split: str | None, checkpoint: str |
     if tracker.name == "beat_this":
         tracker = BeatTracker(tracker.name, _beat_weights(manifest.path, where, summaries, checkpoint))
     elif checkpoint is not None:
-        raise ValueError(f"--beat-checkpoint goes only with shards built with beat_this ({key}: {tracker.name})")
+        raise ValueError(
+            f"{manifest.path}: {key}: {tracker.name}; --beat-checkpoint goes only with shards built with beat_this"
+        )
     try:
         require_beat_tracker(tracker.name, tracker.checkpoint)
     except ValueError as error:
@@ -106,20 +108,32 @@ def shards_beat_tracker(shards: str | Path, split: str | None, checkpoint: str |
 
 
 def _beat_weights(manifest: Path, where: str, summaries: list[dict], checkpoint: str | Path | None) -> Path:
-    """The Beat This! weights to track with: `checkpoint`, else the recorded file; either must hold the content
-    the build recorded."""
-    recorded = {summary.get("build_args", {}).get("beat_checkpoint") for summary in summaries}
+    """The Beat This! weights to track with (resolved): `checkpoint`, else the recorded file (a relative path read
+    from the current directory); either must hold the content the build recorded (its sha256)."""
     digests = {summary.get("beat_checkpoint_sha256") for summary in summaries}
-    if len(recorded) > 1 or len(digests) > 1:
-        raise ValueError(f"{manifest}: {where}: the splits were built with different Beat This! weights")
-    recorded_path, digest = recorded.pop(), digests.pop()
-    path = Path(checkpoint) if checkpoint is not None else Path(recorded_path) if recorded_path else None
-    if path is None or not path.is_file():
+    if None in digests:
         raise ValueError(
-            f"{manifest}: {where}.build_args.beat_checkpoint: the shards' Beat This! weights "
-            f"{recorded_path} are not here; give --beat-checkpoint FILE (the same weights)"
+            f"{manifest}: records no {where}.beat_checkpoint_sha256 (built before the Beat This! weights' content was "
+            "recorded), so the weights cannot be checked; rebuild the shards"
         )
-    if digest is not None and fingerprint_file(path) != digest:
+    if len(digests) > 1:
+        raise ValueError(f"{manifest}: {where}: the splits were built with different Beat This! weights")
+    digest = digests.pop()
+    if checkpoint is not None:
+        path = Path(checkpoint).resolve()
+        if not path.is_file():
+            raise ValueError(f"{path}: --beat-checkpoint: no such file")
+    else:
+        recorded = sorted({str(summary.get("build_args", {}).get("beat_checkpoint")) for summary in summaries})
+        found = [Path(name).resolve() for name in recorded if Path(name).is_file()]
+        if not found:
+            raise ValueError(
+                f"{manifest}: {where}.build_args.beat_checkpoint: the shards' Beat This! weights {', '.join(recorded)} "
+                f"are not here (relative paths are read from {Path.cwd()}); give --beat-checkpoint FILE (the same "
+                "weights)"
+            )
+        path = found[0]
+    if fingerprint_file(path) != digest:
         raise ValueError(
             f"{path}: not the Beat This! weights the shards were built with ({manifest} records "
             f"{where}.beat_checkpoint_sha256 {digest[:12]}...)"

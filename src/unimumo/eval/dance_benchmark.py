@@ -149,6 +149,11 @@ def benchmark_beat_tracker(
     Beat This! weights of a beat_this build are now), or without shards (scoring any system's outputs) the
     builder's default. Call it at start-up, so that a missing or unusable record fails before anything is
     generated."""
+    if checkpoint is not None and (not tracks_builder_beats(protocol) or shards is None):
+        raise ValueError(
+            "--beat-checkpoint is used only with --protocol corrected on --shards built with --beat-tracker beat_this "
+            f"(here: --protocol {protocol.name}{', no --shards' if shards is None else ''})"
+        )
     if not tracks_builder_beats(protocol):
         return None
     if shards is None:

@@ -153,9 +153,7 @@ def run_text2music_musiccaps(config: MusicCapsConfig) -> Table:
     check_models(metrics, QualityModels.of(config))
     protocol = benchmark_protocol(config.protocol)
     ground_truth = aist_ground_truth(config.aist, config.split, protocol, config.motion_fps) if config.aist else None
-    beat_tracker = None
-    if config.aist:  # the motion stream's dance metrics
-        beat_tracker = benchmark_beat_tracker(protocol, config.shards, None, config.beat_checkpoint)
+    beat_tracker = benchmark_beat_tracker(protocol, config.shards, None, config.beat_checkpoint)
     clips = musiccaps_clips(
         config.musiccaps,
         config.musiccaps_audio,
