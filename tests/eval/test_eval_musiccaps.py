@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unimumo.data.synthetic_corpus import tokenizer_args
 from unimumo.eval.clip_cache import ClipCache, checkpoint_fingerprint
 from unimumo.eval.musiccaps import (
     MusicCapsError,
@@ -247,12 +248,10 @@ def test_text2music_on_musiccaps_end_to_end(tiny_model, synthetic_corpus, evalua
 
     from unimumo.cli.eval import main
 
-    models = synthetic_corpus / "models"
     audio = write_musiccaps_audio(tmp_path / "musiccaps_audio")
     out = tmp_path / "musiccaps"
     argv = ["text2music", "--model", str(tiny_model), "--musiccaps", str(CSV), "--musiccaps-audio", str(audio)]
-    argv += ["--music-codec", str(models / "encodec"), "--motion-tokenizer", str(models / "motion_vqvae")]
-    argv += ["--text-tokenizer", str(models / "text_tokenizer.model"), "--device", "cpu", "--out", str(out)]
+    argv += [*tokenizer_args(synthetic_corpus), "--device", "cpu", "--out", str(out)]
     argv += [item for pair in evaluation_models.items() for item in pair]
     argv += ["--humanml3d-texts", str(write_humanml3d_texts(tmp_path / "texts"))]
     assert main(argv + ["--print-config"]) == 0  # the authors' settings by default
@@ -351,12 +350,10 @@ def test_musiccaps_motion_stream_dance_metrics_with_aist(tiny_model, synthetic_c
     from unimumo.cli.eval import main
 
     root, _, names = write_aist_layout(synthetic_corpus, tmp_path / "aist_plusplus_final")
-    models = synthetic_corpus / "models"
     out = tmp_path / "musiccaps_dance"
     argv = ["text2music", "--model", str(tiny_model), "--musiccaps", str(CSV), "--out", str(out)]
     argv += ["--musiccaps-audio", str(write_musiccaps_audio(tmp_path / "audio")), "--motion-prompt", "none"]
-    argv += ["--music-codec", str(models / "encodec"), "--motion-tokenizer", str(models / "motion_vqvae")]
-    argv += ["--text-tokenizer", str(models / "text_tokenizer.model"), "--device", "cpu", "--aist", str(root)]
+    argv += [*tokenizer_args(synthetic_corpus), "--device", "cpu", "--aist", str(root)]
     argv += ["--metrics", "clap", "--clap", evaluation_models["--clap"]]
     argv += ["--clap-text-model", evaluation_models["--clap-text-model"], "--seconds", "2", "--render", "0"]
     assert main(argv) == 0

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from unimumo.data.synthetic_corpus import d2m_segment_line as d2m_line
+from unimumo.data.synthetic_corpus import tokenizer_args
 from unimumo.eval.aist_inputs import genre_prompt, read_edge_slices, sequence_slices
 from unimumo.eval.beats_metrics import load_music
 
@@ -80,16 +81,11 @@ def aist_layout(synthetic_corpus, tmp_path_factory):
     return write_aist_layout(synthetic_corpus, tmp_path_factory.mktemp("aist") / "aist_plusplus_final")
 
 
-def aist_argv(command: str, model, aist_layout, models: Path, out: Path) -> list[str]:
+def aist_argv(command: str, model, aist_layout, corpus: Path, out: Path) -> list[str]:
     """`unimumo-eval COMMAND` on the AIST++-layout fixture with the synthetic corpus' tokenizers, on the CPU."""
     root, music, _ = aist_layout
     return [command, "--model", str(model), "--aist", str(root), "--aist-music", str(music)] + [
-        "--music-codec",
-        str(models / "encodec"),
-        "--motion-tokenizer",
-        str(models / "motion_vqvae"),
-        "--text-tokenizer",
-        str(models / "text_tokenizer.model"),
+        *tokenizer_args(corpus),
         "--out",
         str(out),
         "--device",
@@ -135,9 +131,8 @@ def test_music2motion_on_the_published_inputs(tiny_model, aist_layout, synthetic
     from unimumo.cli.eval import main
 
     root, music, names = aist_layout
-    models = synthetic_corpus / "models"
     out = tmp_path / "m2m_aist"
-    argv = aist_argv("music2motion", tiny_model, aist_layout, models, out)
+    argv = aist_argv("music2motion", tiny_model, aist_layout, synthetic_corpus, out)
     assert main(argv + ["--print-config"]) == 0  # the authors' settings by default, no --shards needed
     config = json.loads(capsys.readouterr().out)
     assert config["config"] == "AistMusic2MotionConfig" and config["shards"] is None
@@ -205,9 +200,8 @@ def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic
     ]
     segments = tmp_path / "aist_motion_test_segment.txt"
     segments.write_text("".join(d2m_line(name, segment) + "\n" for name, segment in chosen))
-    models = synthetic_corpus / "models"
     out = tmp_path / "d2m"
-    argv = aist_argv("motion2music", tiny_model, aist_layout, models, out) + ["--segments", str(segments)]
+    argv = aist_argv("motion2music", tiny_model, aist_layout, synthetic_corpus, out) + ["--segments", str(segments)]
     assert main(argv + ["--print-config"]) == 0
     config = json.loads(capsys.readouterr().out)
     assert (config["config"], config["seconds"], config["guidance_scale"], config["seed"]) == (
@@ -261,7 +255,8 @@ def test_motion2music_on_the_published_inputs(tiny_model, aist_layout, synthetic
     # a segment past the end of its music is refused, naming the list line
     short = next(name for name in names if MUSIC_SECONDS[int(name.split("_")[4][-1])] < 10.0)
     segments.write_text(d2m_line(short, 5) + "\n")
-    bad = aist_argv("motion2music", tiny_model, aist_layout, models, tmp_path / "bad") + ["--segments", str(segments)]
+    bad = aist_argv("motion2music", tiny_model, aist_layout, synthetic_corpus, tmp_path / "bad")
+    bad += ["--segments", str(segments)]
     assert main(bad) == 2
     assert f"{segments}:1: segment 5" in capsys.readouterr().err
 
@@ -281,9 +276,8 @@ def test_paper_runs_every_benchmark_given_and_writes_the_tables(
     root, music, names = aist_layout
     segments = tmp_path / "segments.txt"
     segments.write_text("".join(d2m_line(name, 1) + "\n" for name in names))
-    models = synthetic_corpus / "models"
     out = tmp_path / "paper"
-    argv = aist_argv("paper", tiny_model, aist_layout, models, out) + ["--batch-size", "32"]
+    argv = aist_argv("paper", tiny_model, aist_layout, synthetic_corpus, out) + ["--batch-size", "32"]
     assert main(argv + ["--segments", str(segments)]) == 0
     assert f"wrote {out}/paper_tables.md" in capsys.readouterr().out
     m2m = json.loads((out / "music2motion" / "metrics.json").read_text())

@@ -398,10 +398,22 @@ def write_aist_benchmark_set(
     return good
 
 
+def tokenizer_args(corpus: str | Path) -> list[str]:
+    """The --music-codec / --motion-tokenizer / --text-tokenizer arguments naming a synthetic corpus' tokenizers."""
+    models = Path(corpus) / "models"
+    return [
+        "--music-codec",
+        str(models / "encodec"),
+        "--motion-tokenizer",
+        str(models / "motion_vqvae"),
+        "--text-tokenizer",
+        str(models / "text_tokenizer.model"),
+    ]
+
+
 def build_argv(corpus: str | Path, out: str | Path, split: str, *extra: str) -> list[str]:
     """`unimumo-shards build` arguments that turn a synthetic corpus into shards (tolerating its broken inputs)."""
     corpus = Path(corpus)
-    models = corpus / "models"
     return [
         "build",
         "--music4all",
@@ -410,12 +422,7 @@ def build_argv(corpus: str | Path, out: str | Path, split: str, *extra: str) -> 
         str(corpus / "aist"),
         "--humanml3d",
         str(corpus / "humanml3d"),
-        "--music-codec",
-        str(models / "encodec"),
-        "--motion-tokenizer",
-        str(models / "motion_vqvae"),
-        "--text-tokenizer",
-        str(models / "text_tokenizer.model"),
+        *tokenizer_args(corpus),
         "--out",
         str(out),
         "--split",

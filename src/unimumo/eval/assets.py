@@ -93,18 +93,17 @@ def shards_beat_tracker(shards: str | Path, split: str | None, checkpoint: str |
             f"{manifest.path}: {key}: the splits were built with different beat trackers "
             f"{sorted(trackers)}; evaluate on shards built with one"
         )
-    tracker = BeatTracker(trackers.pop())
-    if tracker.name == "beat_this":
-        tracker = BeatTracker(tracker.name, _beat_weights(manifest.path, where, summaries, checkpoint))
-    elif checkpoint is not None:
+    name = trackers.pop()
+    if name != "beat_this" and checkpoint is not None:
         raise ValueError(
-            f"{manifest.path}: {key}: {tracker.name}; --beat-checkpoint goes only with shards built with beat_this"
+            f"{manifest.path}: {key}: {name}; --beat-checkpoint goes only with shards built with beat_this"
         )
+    weights = _beat_weights(manifest.path, where, summaries, checkpoint) if name == "beat_this" else None
     try:
-        require_beat_tracker(tracker.name, tracker.checkpoint)
+        require_beat_tracker(name, weights)
     except ValueError as error:
         raise ValueError(f"{manifest.path}: {key}: {error}") from None
-    return tracker
+    return BeatTracker(name, weights)
 
 
 def _beat_weights(manifest: Path, where: str, summaries: list[dict], checkpoint: str | Path | None) -> Path:

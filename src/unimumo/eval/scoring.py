@@ -89,10 +89,9 @@ def _stem_pairs(reference: list[Path], generated: list[Path]) -> tuple[list[tupl
             stems.setdefault(path.stem, []).append(path.name)
         clashes = {stem: names for stem, names in stems.items() if len(names) > 1}
         if clashes:
-            stem, names = next(iter(clashes.items()))
             raise EvalInputError(
                 f"{files[0].parent}: {len(clashes)} name stem(s) shared by several {side} files, e.g. "
-                f"{', '.join(names)}; files are paired by name stem, so keep one file per stem"
+                f"{', '.join(next(iter(clashes.values())))}; files are paired by name stem, so keep one file per stem"
             )
     by_stem = {path.stem: path for path in reference}
     pairs = [(by_stem[path.stem], path) for path in generated if path.stem in by_stem]

@@ -143,9 +143,8 @@ def follow_recipe_optim(scheduler: torch.optim.lr_scheduler.LambdaLR, optim: Opt
     if saved != optim.lr:
         changes.append(f"optim.lr {saved:g} -> {optim.lr:g} (the schedule's new peak)")
         scheduler.base_lrs = [optim.lr * (base / saved) for base in scheduler.base_lrs]
-    factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
-    for group, base in zip(groups, scheduler.base_lrs, strict=True):
-        group["initial_lr"], group["lr"] = base, base * factor
+    for group, base, factor in zip(groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"], group["lr"] = base, base * factor(scheduler.last_epoch)
     scheduler._last_lr = [group["lr"] for group in groups]
     decayed = [group for group in groups if group["weight_decay"] != 0]
     if not decayed and optim.weight_decay != 0:
